@@ -1,0 +1,149 @@
+#include "thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "error.h"
+
+namespace splade {
+namespace {
+
+thread_local bool t_in_region = false;
+
+int default_threads() {
+  if (const char* env = std::getenv("SPLADE_THREADS")) {
+    const int n = std::atoi(env);
+    if (n > 0) return std::min(n, 1024);
+  }
+  const unsigned hc = std::thread::hardware_concurrency();
+  return hc ? static_cast<int>(hc) : 1;
+}
+
+class Pool {
+ public:
+  Pool() { resize(default_threads()); }
+  ~Pool() { stop_workers(); }
+
+  int size() const { return size_; }
+
+  void resize(int n) {
+    std::lock_guard<std::mutex> region(region_mutex_);
+    stop_workers();
+    size_ = std::max(1, n);
+    stopping_ = false;
+    for (int t = 1; t < size_; ++t) workers_.emplace_back([this, t] { worker_loop(t); });
+  }
+
+  void run(size_t num_tasks, const TaskFn& fn) {
+    if (num_tasks == 0) return;
+    if (t_in_region || size_ == 1 || num_tasks == 1) {
+      for (size_t i = 0; i < num_tasks; ++i) fn(i, 0);
+      return;
+    }
+    std::lock_guard<std::mutex> region(region_mutex_);
+    {
+      std::lock_guard<std::mutex> lk(mutex_);
+      fn_ = &fn;
+      num_tasks_ = num_tasks;
+      next_.store(0);
+      pending_workers_ = size_ - 1;
+      error_ = nullptr;
+      ++generation_;
+    }
+    wake_.notify_all();
+    work(0);
+    std::unique_lock<std::mutex> lk(mutex_);
+    done_.wait(lk, [this] { return pending_workers_ == 0; });
+    fn_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void work(int thread) {
+    t_in_region = true;
+    for (;;) {
+      const size_t i = next_.fetch_add(1);
+      if (i >= num_tasks_) break;
+      try {
+        (*fn_)(i, thread);
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(mutex_);
+        if (!error_) error_ = std::current_exception();
+        next_.store(num_tasks_);  // stop handing out tasks
+      }
+    }
+    t_in_region = false;
+  }
+
+  void worker_loop(int thread) {
+    unsigned long long seen = 0;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lk(mutex_);
+        wake_.wait(lk, [&] { return stopping_ || generation_ != seen; });
+        if (stopping_) return;
+        seen = generation_;
+      }
+      work(thread);
+      std::lock_guard<std::mutex> lk(mutex_);
+      if (--pending_workers_ == 0) done_.notify_one();
+    }
+  }
+
+  void stop_workers() {
+    {
+      std::lock_guard<std::mutex> lk(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+    workers_.clear();
+  }
+
+  std::mutex region_mutex_;  // one parallel region at a time
+  std::mutex mutex_;
+  std::condition_variable wake_, done_;
+  std::vector<std::thread> workers_;
+  const TaskFn* fn_ = nullptr;
+  size_t num_tasks_ = 0;
+  std::atomic<size_t> next_{0};
+  int pending_workers_ = 0;
+  unsigned long long generation_ = 0;
+  bool stopping_ = false;
+  int size_ = 1;
+  std::exception_ptr error_;
+};
+
+Pool& pool() {
+  // Leaked on purpose: worker threads must not be joined from static destructors at process exit.
+  static Pool* p = new Pool();
+  return *p;
+}
+
+}  // namespace
+
+int num_threads() { return pool().size(); }
+
+void set_num_threads(int n) {
+  if (t_in_region) fail(kInvalidArgument, "set_num_threads cannot be called from inside a parallel region");
+  pool().resize(n > 0 ? std::min(n, 1024) : default_threads());
+}
+
+void parallel_for(size_t num_tasks, const TaskFn& fn) { pool().run(num_tasks, fn); }
+
+void parallel_range(size_t n, const std::function<void(size_t, size_t, int)>& fn) {
+  if (n == 0) return;
+  const size_t parts = std::min(n, static_cast<size_t>(num_threads()));
+  parallel_for(parts, [&](size_t p, int thread) {
+    const size_t begin = n * p / parts, end = n * (p + 1) / parts;
+    if (begin < end) fn(begin, end, thread);
+  });
+}
+
+}  // namespace splade

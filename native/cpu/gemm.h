@@ -1,0 +1,57 @@
+// SGEMM: C = alpha * op(A) * op(B) + beta * C, row-major, then an optional fused epilogue.
+// op(X) is X or X^T. The transformer needs NN (activations x weights^T is NT, backward uses NN and
+// TN), so all four combinations are accepted. Shapes (row-major, leading dimensions in elements):
+//   op(A) is (M,K): A is (M,K) with lda >= K when ta == no, (K,M) with lda >= M when ta == yes
+//   op(B) is (K,N): B is (K,N) with ldb >= N when tb == no, (N,K) with ldb >= K when tb == yes
+//   C is (M,N) with ldc >= N
+// beta == 0 means C is write-only (NaNs already in C do not propagate), as in BLAS.
+// The epilogue runs on each finished tile of C, after alpha/beta, in this order:
+//   C += bias[n] (bias is (N)), then C += residual[m, n] (residual is (M,N), ld ldr), then activation.
+// sgemm dispatches to the active ISA (cpu_features.h) and runs on the shared thread pool;
+// sgemm_reference is the plain triple loop (double accumulation) the fast versions are tested against.
+#pragma once
+#include <cstddef>
+
+#include "../common/cpu_features.h"
+
+namespace splade {
+
+enum class Trans { no = 0, yes = 1 };
+enum class Activation { none = 0, gelu = 1 };  // gelu: exact erf form, 0.5 x (1 + erf(x / sqrt 2))
+
+struct Epilogue {
+  const float* bias = nullptr;      // (N) or null
+  const float* residual = nullptr;  // (M, ldr) or null; may alias C only when it equals C exactly
+  size_t ldr = 0;
+  Activation activation = Activation::none;
+};
+
+struct GemmArgs {
+  Trans ta = Trans::no, tb = Trans::no;
+  size_t M = 0, N = 0, K = 0;
+  float alpha = 1.0f;
+  const float* A = nullptr;
+  size_t lda = 0;
+  const float* B = nullptr;
+  size_t ldb = 0;
+  float beta = 0.0f;
+  float* C = nullptr;
+  size_t ldc = 0;
+  Epilogue epilogue;
+};
+
+// Validates leading dimensions and pointers (SpladeError on misuse), then computes.
+void sgemm(const GemmArgs& args);
+void sgemm_isa(Isa isa, const GemmArgs& args);  // a given variant, for tests and benchmarks
+void sgemm_reference(const GemmArgs& args);
+
+// Convenience for the common call sites.
+inline void sgemm(Trans ta, Trans tb, size_t M, size_t N, size_t K, float alpha, const float* A, size_t lda,
+                  const float* B, size_t ldb, float beta, float* C, size_t ldc, const Epilogue& ep = {}) {
+  GemmArgs a;
+  a.ta = ta; a.tb = tb; a.M = M; a.N = N; a.K = K; a.alpha = alpha; a.A = A; a.lda = lda; a.B = B; a.ldb = ldb;
+  a.beta = beta; a.C = C; a.ldc = ldc; a.epilogue = ep;
+  sgemm(a);
+}
+
+}  // namespace splade
