@@ -45,6 +45,8 @@ void sgemm(const GemmArgs& args);
 void sgemm_isa(Isa isa, const GemmArgs& args);  // a given variant, for tests and benchmarks
 void sgemm_reference(const GemmArgs& args);
 
+float gelu_exact(float x);  // 0.5 x (1 + erf(x / sqrt 2)), as torch.nn.functional.gelu
+
 // Convenience for the common call sites.
 inline void sgemm(Trans ta, Trans tb, size_t M, size_t N, size_t K, float alpha, const float* A, size_t lda,
                   const float* B, size_t ldb, float beta, float* C, size_t ldc, const Epilogue& ep = {}) {
