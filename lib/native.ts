@@ -29,7 +29,8 @@ let cached: unknown;
 export function addonCandidates(): string[] {
   const root = packageRoot();
   const out: string[] = [];
-  if (process.env.SPLADE_ADDON) out.push(process.env.SPLADE_ADDON);
+  // An explicit path is the only candidate: a test of that build must not fall back to another.
+  if (process.env.SPLADE_ADDON) return [process.env.SPLADE_ADDON];
   out.push(join(root, 'build', 'Release', 'splade.node'));
   out.push(join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'splade.node'));
   return out;
