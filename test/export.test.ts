@@ -392,8 +392,8 @@ describe('CIFF', () => {
     for (const cut of cuts) {
       const path = join(dir, `cut-${cut}.ciff`);
       writeFileSync(path, good.subarray(0, cut));
-      for (const read of [readCiff(path), ciffToDocuments(path, vocab)]) {
-        const err = await rejection(read);
+      for (const read of [() => readCiff(path), () => ciffToDocuments(path, vocab)]) {
+        const err = await rejection(read()); // one at a time: no rejection left unawaited
         expect(err, `cut at ${cut}`).toBeInstanceOf(SpladeError);
         expect(err.code).toBe(ErrorCode.corruptFile);
         expect(err.message).toContain(path);
