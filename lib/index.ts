@@ -1,5 +1,7 @@
 // splade: learned sparse retrieval. The pipeline, in the order a user meets it:
-// load -> encode -> index -> search -> train -> mine -> evaluate.
+// load -> encode -> index -> search -> train -> mine -> evaluate -> export.
 export { SpladeError, ErrorCode } from './errors.js';
 export { info, setCpu, setThreads, type NativeInfo, type CpuKind } from './info.js';
+export type { SparseVector } from './sparse.js';
 export { resolveModel, isHubId, type ResolveModelOptions, type ResolveProgress } from './model/hub.js';
+export * from './export/index.js';
