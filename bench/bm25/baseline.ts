@@ -1,8 +1,8 @@
 /*
  * BM25 on the five bundled classic collections against the outside baseline in
  * shared/data/BASELINES.md (Lucene-variant BM25, title + text, lower-cased words, English stop
- * words, no stemming). Prints a markdown table and exits non-zero when an nDCG@10 is off by more
- * than 0.01.
+ * words, no stemming). Prints a markdown table and, for that analysis (the defaults here), exits
+ * non-zero when an nDCG@10 is off by more than 0.01.
  *
  *   node --import tsx bench/bm25/baseline.ts [--k1 0.9 --b 0.4] [--data /work/shared/data] [--min-length 2] [--stem]
  */
@@ -75,10 +75,11 @@ async function main(): Promise<void> {
     if (ref) worst = Math.max(worst, Math.abs(diff));
     console.log(`| ${c} | ${judged} | ${ours.map((v) => v.toFixed(3)).join(' / ')} | ${ref ? ref.map((v) => v.toFixed(3)).join(' / ') : '-'} | ${ref ? (diff >= 0 ? '+' : '') + diff.toFixed(3) : '-'} |`);
   }
-  if (base) {
-    console.log(`\nlargest |nDCG@10 difference|: ${worst.toFixed(4)} (goal: <= 0.01)`);
-    if (worst > 0.01) process.exitCode = 1;
-  }
+  // The baseline's analysis is lower-cased words of >= 2 characters, stop words, no stemming:
+  // only that configuration is held to the 0.01 goal; others print the baseline for reference.
+  const comparable = base && Number(values['min-length']) === 2 && !values.stem;
+  if (base) console.log(`\nlargest |nDCG@10 difference|: ${worst.toFixed(4)}${comparable ? ' (goal: <= 0.01)' : ' (not the baseline\'s analysis: no goal)'}`);
+  if (comparable && worst > 0.01) process.exitCode = 1;
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {

@@ -92,6 +92,9 @@ class Bm25Builder {
   readonly terms = new GrowU32();
   readonly tfs = new GrowU32();
   totalLen = 0;
+  private readonly lastDoc = new GrowU32(); // per term: the last document it was seen in
+  private readonly count = new GrowU32(); // per term: its count in that document
+  private readonly local: number[] = []; // the current document's distinct terms
 
   constructor(private readonly tokenize: TokenizeFn) {}
 
@@ -100,21 +103,33 @@ class Bm25Builder {
     const { id, text } = doc as { id?: unknown; text?: unknown };
     if (typeof id !== 'string' || id === '') throw new SpladeError(`Expected a non-empty string id for document ${position} but received ${typeof id === 'string' ? '""' : typeof id}`, ErrorCode.invalidArgument);
     if (typeof text !== 'string') throw new SpladeError(`Expected a string text for document ${position} (id ${id}) but received ${typeof text}`, ErrorCode.invalidArgument);
-    const counts = new Map<number, number>();
+    // Per-term scratch (lastDoc, count) instead of a Map per document: no allocation per document.
     const toks = this.tokenize(text);
-    for (const tok of toks) {
-      let t = this.dict.get(tok);
+    const docNo = this.docIds.length;
+    const local = this.local;
+    local.length = 0;
+    for (let i = 0; i < toks.length; i++) {
+      let t = this.dict.get(toks[i]);
       if (t === undefined) {
         t = this.dict.size;
-        this.dict.set(tok, t);
+        this.dict.set(toks[i], t);
         this.df.push(0);
+        this.lastDoc.push(0xffffffff);
+        this.count.push(0);
       }
-      counts.set(t, (counts.get(t) ?? 0) + 1);
+      if (this.lastDoc.a[t] !== docNo) {
+        this.lastDoc.a[t] = docNo;
+        this.count.a[t] = 1;
+        local.push(t);
+      } else {
+        this.count.a[t]++;
+      }
     }
-    const ids = Array.from(counts.keys()).sort((x, y) => x - y);
-    for (const t of ids) {
+    local.sort((x, y) => x - y);
+    for (let i = 0; i < local.length; i++) {
+      const t = local[i];
       this.terms.push(t);
-      this.tfs.push(counts.get(t)!);
+      this.tfs.push(this.count.a[t]);
       this.df.a[t]++;
     }
     this.docIds.push(id);
