@@ -5,3 +5,14 @@ export { info, setCpu, setThreads, type NativeInfo, type CpuKind } from './info.
 export type { SparseVector } from './sparse.js';
 export { resolveModel, isHubId, type ResolveModelOptions, type ResolveProgress } from './model/hub.js';
 export * from './export/index.js';
+export { evaluate, type EvaluateOptions, type EvaluateResult } from './evaluate.js';
+export { Bm25Index, type Bm25BuildOptions, type Bm25SearchResult } from './bm25/index.js';
+export { wordAnalyzer, type TokenizeFn, type WordAnalyzerOptions } from './bm25/analyzer.js';
+export { porterStem } from './bm25/porter.js';
+export { ENGLISH_STOP_WORDS } from './bm25/stopwords.js';
+export type { CorpusDoc, Qrels, Query, Run, RunEntry } from './data/types.js';
+export { readLines, type Line } from './data/lines.js';
+export { readBeirCorpus, readBeirQueries, loadBeir, type BeirDataset } from './data/beir.js';
+export { readMsMarcoCollection, readMsMarcoQueries } from './data/msmarco.js';
+export { readQrels, type QrelsFormat } from './data/qrels.js';
+export { readRun, writeRun, type WriteRunOptions } from './data/trec.js';
