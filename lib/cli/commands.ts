@@ -8,5 +8,6 @@ export interface Command {
 }
 
 export const commands: Record<string, Command> = {
+  eval: { summary: 'score a TREC run against judgments (nDCG, MRR, recall, MAP, P)', load: () => import('./commands/eval.js') },
   info: { summary: 'what the native core runs on (CPU kernels, threads, CUDA)', load: () => import('./commands/info.js') },
 };

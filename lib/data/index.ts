@@ -6,3 +6,4 @@ export { readMsMarcoCollection, readMsMarcoQueries } from './msmarco.js';
 export { readQrels, type QrelsFormat } from './qrels.js';
 export { readRun, writeRun, trecOrder, compareIds, type WriteRunOptions } from './trec.js';
 export { writeFileAtomic, writeFileAtomicSync } from './atomic.js';
+export { readVectors, vectorLine, type IdVector } from './vectors.js';
