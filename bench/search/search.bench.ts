@@ -62,9 +62,11 @@ function generate(count: number, meanTerms: number, spread: number, r: () => num
     indices.subarray(start, at).sort();
     for (let i = start; i < at; i++) {
       // Skewed weights: log-normal (approximate gaussian from 4 uniforms), and frequent terms weigh
-      // less (an idf-like factor from 0.2 for the most frequent to 1 for the rarest).
+      // less, as SPLADE's FLOPS regularisation makes them: an idf-like factor
+      // max(0.05, (ln(1 + rank) / ln V)^2), from 0.05 for the most frequent terms to 1 for the rarest.
       const g = (r() + r() + r() + r() - 2) * 1.7;
-      const idf = 0.2 + 0.8 * Math.log(1 + rankOf[indices[i]]) / logV;
+      const lr = Math.log(1 + rankOf[indices[i]]) / logV;
+      const idf = Math.max(0.05, lr * lr);
       values[i] = Math.exp(spread * g) * idf;
     }
     offsets[d + 1] = at;

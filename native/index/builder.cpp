@@ -56,14 +56,11 @@ void Builder::add(const uint32_t* indices, const float* values, size_t len, cons
       TermBuffer& tb = terms_[indices[i]];
       uint32_t gap = doc - tb.last - 1;
       tb.last = doc;
-      uint8_t buf[5];
-      int n = 0;
       while (gap >= 0x80) {
-        buf[n++] = static_cast<uint8_t>(gap | 0x80);
+        tb.gaps.push_back(static_cast<uint8_t>(gap | 0x80));
         gap >>= 7;
       }
-      buf[n++] = static_cast<uint8_t>(gap);
-      tb.gaps.insert(tb.gaps.end(), buf, buf + n);
+      tb.gaps.push_back(static_cast<uint8_t>(gap));
       tb.values.push_back(values[i]);
     }
   }

@@ -21,13 +21,11 @@ uint64_t maxscore(std::vector<Cursor>& cursors, TopKQueue& topk) {
   uint64_t scored = 0;
   size_t essential = 0;  // order[essential..n) are the essential lists
   float threshold = topk.threshold();
-  for (;;) {
-    while (essential < n && prefix[essential] * margin <= threshold) ++essential;
-    if (essential == n) break;
-    uint32_t doc = kEndDoc;
-    for (size_t i = essential; i < n; ++i) doc = std::min(doc, order[i]->docid());
-    if (doc == kEndDoc) break;
-
+  uint32_t doc = kEndDoc;
+  for (size_t i = 0; i < n; ++i) doc = std::min(doc, order[i]->docid());
+  while (doc != kEndDoc) {
+    // Bound: the essential lists' scores on doc, then the non-essential ones probed from the
+    // highest maximum down while the bound can still beat the threshold.
     float bound = 0;
     for (size_t i = essential; i < n; ++i) {
       if (order[i]->docid() == doc) {
@@ -47,9 +45,20 @@ uint64_t maxscore(std::vector<Cursor>& cursors, TopKQueue& topk) {
         ++scored;
       }
     }
-    if (!pruned && topk.insert(score_doc(cursors, doc), doc)) threshold = topk.threshold();
-    for (size_t i = essential; i < n; ++i)
-      if (order[i]->docid() == doc) order[i]->next();
+    const size_t was_essential = essential;
+    if (!pruned && topk.insert(score_doc(cursors, doc), doc)) {
+      threshold = topk.threshold();
+      while (essential < n && prefix[essential] * margin <= threshold) ++essential;
+    }
+    // Advance the lists that were essential past doc; the next candidate is the smallest document
+    // among the (now) essential lists.
+    uint32_t next = kEndDoc;
+    for (size_t i = was_essential; i < n; ++i) {
+      Cursor* c = order[i];
+      if (c->docid() == doc) c->next();
+      if (i >= essential) next = std::min(next, c->docid());
+    }
+    doc = next;
   }
   return scored;
 }
