@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "../common/error.h"
+#include "../common/thread_pool.h"
 #include "codec.h"
 #include "crc32c.h"
 #include "format.h"
@@ -93,72 +94,111 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   const double to_level = static_cast<double>(levels) / scale;
   const uint32_t vocab = static_cast<uint32_t>(terms_.size());
 
+  // Lists are compressed in parallel: the vocabulary is cut into contiguous parts of about equal
+  // postings; each part fills its own block table and bytes, concatenated afterwards in term order.
   std::vector<TermEntry> term_table(vocab);
-  std::vector<BlockEntry> block_table;
-  block_table.reserve(num_postings_ / B + vocab);
-  std::vector<uint8_t> postings;
-  postings.reserve(num_postings_ * 2 + 64);
-  std::vector<uint32_t> docs, imps, gaps(B);
-  uint64_t total = 0;
-  for (uint32_t t = 0; t < vocab; ++t) {
-    TermBuffer& tb = terms_[t];
-    TermEntry& te = term_table[t];
-    const size_t df = tb.values.size();
-    if (df > 0xFFFFFFFFu) fail(kOutOfRange, "a posting list is too long");
-    te.df = static_cast<uint32_t>(df);
-    te.first_block = static_cast<uint32_t>(block_table.size());
-    te.data_offset = postings.size();
-    te.max_impact = 0;
-    te.reserved = 0;
-    if (df == 0) continue;
-    total += df;
-    // Decode the varint gaps, quantize the values.
-    docs.resize(df);
-    imps.resize(df);
-    const uint8_t* p = tb.gaps.data();
-    uint32_t prev = 0xFFFFFFFFu;
-    for (size_t i = 0; i < df; ++i) {
-      uint32_t g = 0;
-      int shift = 0;
-      uint8_t byte;
-      do {
-        byte = *p++;
-        g |= static_cast<uint32_t>(byte & 0x7F) << shift;
-        shift += 7;
-      } while (byte & 0x80);
-      docs[i] = prev = prev + g + 1;
-      const double q = std::nearbyint(static_cast<double>(tb.values[i]) * to_level);
-      imps[i] = static_cast<uint32_t>(std::min<double>(std::max<double>(q, 1.0), levels));
-    }
-    std::vector<uint8_t>().swap(tb.gaps);
-    std::vector<float>().swap(tb.values);
-    // Blocks.
-    prev = 0xFFFFFFFFu;
-    for (size_t start = 0; start < df; start += B) {
-      const uint32_t n = static_cast<uint32_t>(std::min<size_t>(B, df - start));
-      BlockEntry be{};
-      uint32_t max_gap = 0, max_imp = 0;
-      for (uint32_t i = 0; i < n; ++i) {
-        gaps[i] = docs[start + i] - prev - 1;
-        prev = docs[start + i];
-        max_gap = std::max(max_gap, gaps[i]);
-        max_imp = std::max(max_imp, imps[start + i]);
-      }
-      const uint64_t rel = postings.size() - te.data_offset;
-      if (rel > 0xFFFFFFFFu) fail(kOutOfRange, "a posting list is too large for the format (over 4 GiB)");
-      be.last_doc = prev;
-      be.offset = static_cast<uint32_t>(rel);
-      be.max_impact = static_cast<uint16_t>(max_imp);
-      be.doc_bits = static_cast<uint8_t>(bits_for(max_gap));
-      be.impact_bits = static_cast<uint8_t>(bits_for(max_imp - 1));
-      pack(gaps.data(), n, be.doc_bits, postings);
-      for (uint32_t i = 0; i < n; ++i) imps[start + i] -= 1;
-      pack(imps.data() + start, n, be.impact_bits, postings);
-      for (uint32_t i = 0; i < n; ++i) imps[start + i] += 1;
-      te.max_impact = std::max(te.max_impact, max_imp);
-      block_table.push_back(be);
+  struct Part {
+    uint32_t begin, end;
+    std::vector<BlockEntry> blocks;
+    std::vector<uint8_t> bytes;
+  };
+  const size_t num_parts = std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(num_threads()) * 4, vocab));
+  std::vector<Part> parts(num_parts);
+  {
+    uint64_t seen = 0;
+    uint32_t t = 0;
+    for (size_t i = 0; i < num_parts; ++i) {
+      parts[i].begin = t;
+      const uint64_t goal = num_postings_ * (i + 1) / num_parts;
+      while (t < vocab && (seen < goal || i + 1 == num_parts)) seen += terms_[t++].values.size();
+      parts[i].end = t;
     }
   }
+  parallel_for(num_parts, [&](size_t pi, int) {
+    Part& part = parts[pi];
+    std::vector<uint32_t> docs, imps, gaps(B);
+    uint64_t part_postings = 0;
+    for (uint32_t t = part.begin; t < part.end; ++t) part_postings += terms_[t].values.size();
+    part.bytes.reserve(part_postings * 2 + 64);
+    part.blocks.reserve(part_postings / B + (part.end - part.begin));
+    for (uint32_t t = part.begin; t < part.end; ++t) {
+      TermBuffer& tb = terms_[t];
+      TermEntry& te = term_table[t];
+      const size_t df = tb.values.size();
+      if (df > 0xFFFFFFFFu) fail(kOutOfRange, "a posting list is too long");
+      te.df = static_cast<uint32_t>(df);
+      te.first_block = static_cast<uint32_t>(part.blocks.size());  // part-relative for now
+      te.data_offset = part.bytes.size();                            // part-relative for now
+      te.max_impact = 0;
+      te.reserved = 0;
+      if (df == 0) continue;
+      // Decode the varint gaps, quantize the values.
+      docs.resize(df);
+      imps.resize(df);
+      const uint8_t* p = tb.gaps.data();
+      uint32_t prev = 0xFFFFFFFFu;
+      for (size_t i = 0; i < df; ++i) {
+        uint32_t g = 0;
+        int shift = 0;
+        uint8_t byte;
+        do {
+          byte = *p++;
+          g |= static_cast<uint32_t>(byte & 0x7F) << shift;
+          shift += 7;
+        } while (byte & 0x80);
+        docs[i] = prev = prev + g + 1;
+        const double q = std::nearbyint(static_cast<double>(tb.values[i]) * to_level);
+        imps[i] = static_cast<uint32_t>(std::min<double>(std::max<double>(q, 1.0), levels));
+      }
+      std::vector<uint8_t>().swap(tb.gaps);
+      std::vector<float>().swap(tb.values);
+      // Blocks.
+      prev = 0xFFFFFFFFu;
+      for (size_t start = 0; start < df; start += B) {
+        const uint32_t n = static_cast<uint32_t>(std::min<size_t>(B, df - start));
+        BlockEntry be{};
+        uint32_t max_gap = 0, max_imp = 0;
+        for (uint32_t i = 0; i < n; ++i) {
+          gaps[i] = docs[start + i] - prev - 1;
+          prev = docs[start + i];
+          max_gap = std::max(max_gap, gaps[i]);
+          max_imp = std::max(max_imp, imps[start + i]);
+        }
+        const uint64_t rel = part.bytes.size() - te.data_offset;
+        if (rel > 0xFFFFFFFFu) fail(kOutOfRange, "a posting list is too large for the format (over 4 GiB)");
+        be.last_doc = prev;
+        be.offset = static_cast<uint32_t>(rel);
+        be.max_impact = static_cast<uint16_t>(max_imp);
+        be.doc_bits = static_cast<uint8_t>(bits_for(max_gap));
+        be.impact_bits = static_cast<uint8_t>(bits_for(max_imp - 1));
+        pack(gaps.data(), n, be.doc_bits, part.bytes);
+        for (uint32_t i = 0; i < n; ++i) imps[start + i] -= 1;
+        pack(imps.data() + start, n, be.impact_bits, part.bytes);
+        te.max_impact = std::max(te.max_impact, max_imp);
+        part.blocks.push_back(be);
+      }
+    }
+  });
+  std::vector<BlockEntry> block_table;
+  std::vector<uint8_t> postings;
+  {
+    uint64_t nb = 0, nbytes = 0;
+    for (const Part& part : parts) nb += part.blocks.size(), nbytes += part.bytes.size();
+    if (nb > 0xFFFFFFFFu) fail(kOutOfRange, "too many blocks for the format");
+    block_table.reserve(nb);
+    postings.reserve(nbytes + kPostingsPadding);
+    for (Part& part : parts) {
+      for (uint32_t t = part.begin; t < part.end; ++t) {
+        term_table[t].first_block += static_cast<uint32_t>(block_table.size());
+        term_table[t].data_offset += postings.size();
+      }
+      block_table.insert(block_table.end(), part.blocks.begin(), part.blocks.end());
+      postings.insert(postings.end(), part.bytes.begin(), part.bytes.end());
+      std::vector<BlockEntry>().swap(part.blocks);
+      std::vector<uint8_t>().swap(part.bytes);
+    }
+  }
+  const uint64_t total = num_postings_;
   std::vector<TermBuffer>().swap(terms_);
   postings.resize(postings.size() + kPostingsPadding, 0);
 
@@ -178,23 +218,23 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   }
 
   // Assemble: header, section table, sections (8-byte aligned).
-  struct Part {
+  struct Section {
     SectionId id;
     const uint8_t* data;
     size_t size;
   };
-  std::vector<Part> parts = {
+  std::vector<Section> sections = {
       {kTerms, reinterpret_cast<const uint8_t*>(term_table.data()), term_table.size() * sizeof(TermEntry)},
       {kBlocks, reinterpret_cast<const uint8_t*>(block_table.data()), block_table.size() * sizeof(BlockEntry)},
       {kPostings, postings.data(), postings.size()},
   };
-  if (!doc_ids.empty()) parts.push_back({kDocIds, ids_section.data(), ids_section.size()});
+  if (!doc_ids.empty()) sections.push_back({kDocIds, ids_section.data(), ids_section.size()});
 
   Header h{};
   std::memcpy(h.magic, kMagic, 8);
   h.version = kFormatVersion;
   h.header_size = sizeof(Header);
-  h.num_sections = static_cast<uint32_t>(parts.size());
+  h.num_sections = static_cast<uint32_t>(sections.size());
   h.block_size = B;
   h.impact_bits = opts_.impact_bits;
   h.num_docs = num_docs_;
@@ -203,12 +243,12 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   h.num_postings = total;
   h.num_blocks = block_table.size();
 
-  std::vector<SectionEntry> table(parts.size());
+  std::vector<SectionEntry> table(sections.size());
   size_t at = sizeof(Header) + table.size() * sizeof(SectionEntry);
-  for (size_t i = 0; i < parts.size(); ++i) {
+  for (size_t i = 0; i < sections.size(); ++i) {
     at = (at + 7) & ~size_t{7};
-    table[i] = SectionEntry{parts[i].id, crc32c(parts[i].data, parts[i].size), at, parts[i].size};
-    at += parts[i].size;
+    table[i] = SectionEntry{sections[i].id, crc32c(sections[i].data, sections[i].size), at, sections[i].size};
+    at += sections[i].size;
   }
   h.table_crc = crc32c(table.data(), table.size() * sizeof(SectionEntry));
   h.header_crc = 0;
@@ -218,9 +258,9 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   image.reserve(at + 8);
   append(image, &h, 1);
   append(image, table.data(), table.size());
-  for (size_t i = 0; i < parts.size(); ++i) {
+  for (size_t i = 0; i < sections.size(); ++i) {
     align8(image);
-    image.insert(image.end(), parts[i].data, parts[i].data + parts[i].size);
+    image.insert(image.end(), sections[i].data, sections[i].data + sections[i].size);
     if (i == 2) std::vector<uint8_t>().swap(postings);
   }
   return image;
