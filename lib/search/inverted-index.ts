@@ -31,17 +31,25 @@ export interface BuildOptions {
 export interface SearchOptions {
   /** How many documents to return, 1..10000. */
   k: number;
-  /** Default 'bmw'. All return the same results; they differ in speed. */
+  /**
+   * Default 'maxscore' (the fastest on SPLADE-like queries, see bench/RESULTS.md). All four return
+   * the same results; they differ in speed.
+   */
   algorithm?: SearchAlgorithm;
 }
 
 export interface SearchBatchOptions {
   k: number;
+  /** As in search (default 'maxscore'). */
   algorithm?: SearchAlgorithm | string;
   /** Threads for the batch (default: the native pool's size). */
   threads?: number;
 }
 
+/**
+ * Only documents holding at least one query term are returned, so fewer than k when fewer match
+ * (none for an empty query).
+ */
 export interface SearchResult {
   /** Internal document numbers (0-based, in build order), best first. */
   ids: Uint32Array;
@@ -220,7 +228,7 @@ export class InvertedIndex {
   #checkOptions(opts: { k: number; algorithm?: string }): { k: number; algorithm: SearchAlgorithm } {
     if (typeof opts !== 'object' || opts === null) invalidArgument('opts', 'an options object { k }', opts);
     const k = expectInteger('k', opts.k, 1, 10000);
-    const algorithm = opts.algorithm === undefined ? 'bmw' : expectOneOf('algorithm', opts.algorithm, ALGORITHMS);
+    const algorithm = opts.algorithm === undefined ? 'maxscore' : expectOneOf('algorithm', opts.algorithm, ALGORITHMS);
     return { k, algorithm };
   }
 
