@@ -293,6 +293,16 @@ describe('InvertedIndex edge cases', () => {
     expect(r.scores[2]).toBeCloseTo(0.5, 2);
   });
 
+  it('a batch in flight keeps the index alive through dispose', async () => {
+    const x = InvertedIndex.build(c.docs, { vocabSize: 600 });
+    const ref = x.search(c.queries[0], { k: 10 });
+    const pending = x.searchBatch([c.queries[0], c.queries[0]], { k: 10, threads: 2 });
+    x.dispose();
+    const rs = await pending;
+    for (const r of rs) expect(Array.from(r.ids)).toEqual(Array.from(ref.ids));
+    await expect(x.searchBatch([c.queries[0]], { k: 10 })).rejects.toMatchObject({ code: 'ERR_SPLADE_INVALID_ARGUMENT' });
+  });
+
   it('dispose releases the index', () => {
     const x = InvertedIndex.build([q([1])]);
     x.dispose();
