@@ -2,7 +2,9 @@
 // load -> encode -> index -> search -> train -> mine -> evaluate -> export.
 export { SpladeError, ErrorCode } from './errors.js';
 export { info, setCpu, setThreads, type NativeInfo, type CpuKind } from './info.js';
-export type { SparseVector } from './sparse.js';
+export { InvertedIndex } from './search/inverted-index.js';
+export type { BuildOptions, SearchAlgorithm, SearchOptions, SearchBatchOptions, SearchResult } from './search/inverted-index.js';
+export { checkSparseVector, type SparseVector } from './sparse.js';
 export { resolveModel, isHubId, type ResolveModelOptions, type ResolveProgress } from './model/hub.js';
 export * from './export/index.js';
 export { evaluate, type EvaluateOptions, type EvaluateResult } from './evaluate.js';

@@ -1,0 +1,244 @@
+// InvertedIndex: a compressed, memory-mappable inverted index over SparseVectors with exact
+// (rank-safe) top-k search: exhaustive document-at-a-time, WAND, MaxScore and block-max WAND.
+//
+// Scores: a posting's value v is stored as an impact level q = clamp(round(v / scale * L), 1, L)
+// with L = 2^impactBits - 1 (255 by default) and scale = the largest value in the collection unless
+// given. Query weights stay float. score(doc) = sum over query terms t in ascending term order of
+// w_t * q_t * (scale / L), in float32, i.e. in the original units up to the quantization error
+// (at most scale / (2L) per term and unit query weight). Every algorithm returns exactly the
+// exhaustive top-k: the same ids and bitwise the same scores, best first, ties broken by the lower
+// internal document number (the order documents were given to build).
+import { callNative, callNativeAsync, ErrorCode, expectFinite, expectInteger, expectOneOf, expectString, invalidArgument, SpladeError } from '../errors.js';
+import { loadAddon } from '../native.js';
+import { checkSparseShape, type SparseVector } from '../sparse.js';
+
+export type SearchAlgorithm = 'exhaustive' | 'wand' | 'maxscore' | 'bmw';
+const ALGORITHMS: readonly SearchAlgorithm[] = ['exhaustive', 'wand', 'maxscore', 'bmw'];
+
+export interface BuildOptions {
+  /** External ids, one per document, stored in the index and returned with results. */
+  docIds?: string[];
+  /** The value that maps to the top impact level; default: the largest value seen. Larger values are clamped. */
+  scale?: number;
+  /** Postings per compressed block, 16..1024 (default 128). */
+  blockSize?: number;
+  /** Impact precision: 8 (default) or 16 bits. */
+  impactBits?: 8 | 16;
+  /** Number of term ids (query terms must be below it); default: one more than the largest term seen. */
+  vocabSize?: number;
+}
+
+export interface SearchOptions {
+  /** How many documents to return, 1..10000. */
+  k: number;
+  /**
+   * Default 'maxscore' (the fastest on SPLADE-like queries, see bench/RESULTS.md). All four return
+   * the same results; they differ in speed.
+   */
+  algorithm?: SearchAlgorithm;
+}
+
+export interface SearchBatchOptions {
+  k: number;
+  /** As in search (default 'maxscore'). */
+  algorithm?: SearchAlgorithm | string;
+  /** Threads for the batch (default: the native pool's size). */
+  threads?: number;
+}
+
+/**
+ * Only documents holding at least one query term are returned, so fewer than k when fewer match
+ * (none for an empty query).
+ */
+export interface SearchResult {
+  /** Internal document numbers (0-based, in build order), best first. */
+  ids: Uint32Array;
+  scores: Float32Array;
+  /** The external ids of `ids`, when the index stores them. */
+  docIds?: string[];
+  /** Postings whose score was computed: how much work pruning left. */
+  postingsScored: number;
+}
+
+interface IndexStats {
+  numDocs: number; numPostings: number; vocabSize: number; sizeBytes: number;
+  blockSize: number; impactBits: number; scale: number; hasDocIds: boolean;
+}
+interface NativeResult { ids: Uint32Array; scores: Float32Array; postingsScored: number }
+interface NativeBuilder {
+  add(indices: Uint32Array, values: Float32Array, offsets: Uint32Array): void;
+  readonly numDocs: number;
+}
+interface NativeIndex {
+  search(indices: Uint32Array, values: Float32Array, k: number, algorithm: string): NativeResult;
+  searchBatch(indices: Uint32Array, values: Float32Array, offsets: Uint32Array, k: number, algorithm: string, threads: number): Promise<NativeResult[]>;
+  save(path: string): void;
+  docIds(ids: Uint32Array): string[] | undefined;
+  stats(): IndexStats;
+  dispose(): void;
+}
+interface IndexAddon {
+  IndexBuilder: new (blockSize: number, impactBits: number, scale: number, vocabSize: number) => NativeBuilder;
+  IndexHandle: {
+    new (how: 'open', path: string): NativeIndex;
+    new (how: 'build', builder: NativeBuilder, docIds: string[] | undefined): NativeIndex;
+  };
+}
+
+const addon = () => loadAddon<IndexAddon>();
+
+// Documents are fed to the native builder in chunks of concatenated arrays.
+const CHUNK_POSTINGS = 1 << 18;
+const CHUNK_DOCS = 8192;
+
+export class InvertedIndex {
+  #native: NativeIndex | undefined;
+  readonly #stats: IndexStats;
+
+  private constructor(native: NativeIndex) {
+    this.#native = native;
+    this.#stats = native.stats();
+  }
+
+  /**
+   * Builds an index from any iterable of SparseVectors (streamed: documents are copied in chunks
+   * into the native builder, never all held in JavaScript). Document i gets internal id i.
+   */
+  static build(docs: Iterable<SparseVector>, opts: BuildOptions = {}): InvertedIndex {
+    if (docs === null || typeof docs !== 'object' || typeof (docs as Iterable<SparseVector>)[Symbol.iterator] !== 'function') {
+      invalidArgument('docs', 'an iterable of SparseVector', docs);
+    }
+    const blockSize = opts.blockSize === undefined ? 128 : expectInteger('blockSize', opts.blockSize, 16, 1024);
+    const impactBits = opts.impactBits === undefined ? 8 : opts.impactBits;
+    if (impactBits !== 8 && impactBits !== 16) invalidArgument('impactBits', '8 or 16', impactBits);
+    let scale = 0;
+    if (opts.scale !== undefined) {
+      scale = expectFinite('scale', opts.scale);
+      if (!(scale > 0)) invalidArgument('scale', 'a finite number > 0', opts.scale);
+    }
+    const vocabSize = opts.vocabSize === undefined ? 0 : expectInteger('vocabSize', opts.vocabSize, 1, 1 << 24);
+    if (opts.docIds !== undefined) {
+      if (!Array.isArray(opts.docIds)) invalidArgument('docIds', 'an array of strings', opts.docIds);
+      for (let i = 0; i < opts.docIds.length; i++) expectString(`docIds[${i}]`, opts.docIds[i]);
+    }
+    const builder = callNative(() => new (addon().IndexBuilder)(blockSize, impactBits, scale, vocabSize));
+
+    let indices = new Uint32Array(CHUNK_POSTINGS);
+    let values = new Float32Array(CHUNK_POSTINGS);
+    const offsets = new Uint32Array(CHUNK_DOCS + 1);
+    let nDocs = 0;
+    let nPostings = 0;
+    let docNumber = 0;
+    const flush = () => {
+      if (nDocs === 0) return;
+      callNative(() => builder.add(indices.subarray(0, nPostings), values.subarray(0, nPostings), offsets.subarray(0, nDocs + 1)));
+      nDocs = 0;
+      nPostings = 0;
+    };
+    for (const doc of docs) {
+      checkSparseShape(`docs[${docNumber}]`, doc);
+      const len = doc.indices.length;
+      if (nPostings + len > indices.length) {
+        flush();
+        if (len > indices.length) {
+          indices = new Uint32Array(len);
+          values = new Float32Array(len);
+        }
+      }
+      indices.set(doc.indices, nPostings);
+      values.set(doc.values, nPostings);
+      nPostings += len;
+      offsets[++nDocs] = nPostings;
+      docNumber++;
+      if (nDocs === CHUNK_DOCS) flush();
+    }
+    flush();
+    if (opts.docIds !== undefined && opts.docIds.length !== docNumber) {
+      invalidArgument('docIds', `an array of ${docNumber} strings (one per document)`, opts.docIds);
+    }
+    return new InvertedIndex(callNative(() => new (addon().IndexHandle)('build', builder, opts.docIds)));
+  }
+
+  /** Memory-maps an index file read-only; searches read it in place. */
+  static open(path: string): InvertedIndex {
+    expectString('path', path);
+    return new InvertedIndex(callNative(() => new (addon().IndexHandle)('open', path)));
+  }
+
+  /** Writes the index to path atomically (temporary file, fsync, rename): never a half-written index. */
+  save(path: string): void {
+    expectString('path', path);
+    const native = this.#live();
+    callNative(() => native.save(path));
+  }
+
+  search(q: SparseVector, opts: SearchOptions): SearchResult {
+    checkSparseShape('q', q);
+    const { k, algorithm } = this.#checkOptions(opts);
+    const native = this.#live();
+    const r = callNative(() => native.search(q.indices, q.values, k, algorithm));
+    return this.#withDocIds(r);
+  }
+
+  /** Runs the queries in parallel on native threads, off the event loop. */
+  async searchBatch(qs: SparseVector[], opts: SearchBatchOptions): Promise<SearchResult[]> {
+    if (!Array.isArray(qs)) invalidArgument('qs', 'an array of SparseVector', qs);
+    const { k, algorithm } = this.#checkOptions(opts);
+    const threads = opts.threads === undefined ? 0 : expectInteger('threads', opts.threads, 1, 1024);
+    let total = 0;
+    for (let i = 0; i < qs.length; i++) {
+      checkSparseShape(`qs[${i}]`, qs[i]);
+      total += qs[i].indices.length;
+    }
+    const indices = new Uint32Array(total);
+    const values = new Float32Array(total);
+    const offsets = new Uint32Array(qs.length + 1);
+    for (let i = 0, at = 0; i < qs.length; i++) {
+      indices.set(qs[i].indices, at);
+      values.set(qs[i].values, at);
+      at += qs[i].indices.length;
+      offsets[i + 1] = at;
+    }
+    const native = this.#live();
+    const rs = await callNativeAsync(() => native.searchBatch(indices, values, offsets, k, algorithm, threads));
+    return rs.map((r) => this.#withDocIds(r));
+  }
+
+  get numDocs(): number { return this.#stats.numDocs; }
+  get numPostings(): number { return this.#stats.numPostings; }
+  /** Bytes of the index image (the file size once saved). */
+  get sizeBytes(): number { return this.#stats.sizeBytes; }
+  get vocabSize(): number { return this.#stats.vocabSize; }
+  get scale(): number { return this.#stats.scale; }
+  get blockSize(): number { return this.#stats.blockSize; }
+  get impactBits(): number { return this.#stats.impactBits; }
+
+  /** Releases the native index (unmaps the file); later calls throw. Batches in flight finish first. */
+  dispose(): void {
+    this.#native?.dispose();
+    this.#native = undefined;
+  }
+  [Symbol.dispose](): void { this.dispose(); }
+
+  #live(): NativeIndex {
+    if (!this.#native) throw new SpladeError('This InvertedIndex was disposed', ErrorCode.invalidArgument);
+    return this.#native;
+  }
+
+  #checkOptions(opts: { k: number; algorithm?: string }): { k: number; algorithm: SearchAlgorithm } {
+    if (typeof opts !== 'object' || opts === null) invalidArgument('opts', 'an options object { k }', opts);
+    const k = expectInteger('k', opts.k, 1, 10000);
+    const algorithm = opts.algorithm === undefined ? 'maxscore' : expectOneOf('algorithm', opts.algorithm, ALGORITHMS);
+    return { k, algorithm };
+  }
+
+  #withDocIds(r: NativeResult): SearchResult {
+    const out: SearchResult = { ids: r.ids, scores: r.scores, postingsScored: r.postingsScored };
+    if (this.#stats.hasDocIds) {
+      const native = this.#live();
+      const ids = callNative(() => native.docIds(r.ids));
+      if (ids) out.docIds = ids;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,72 @@
+#include "search.h"
+
+#include <cmath>
+
+#include "../common/error.h"
+
+namespace splade::index {
+
+bool parse_algorithm(const std::string& name, Algorithm* out) {
+  if (name == "exhaustive") *out = Algorithm::exhaustive;
+  else if (name == "wand") *out = Algorithm::wand;
+  else if (name == "maxscore") *out = Algorithm::maxscore;
+  else if (name == "bmw") *out = Algorithm::bmw;
+  else return false;
+  return true;
+}
+
+void check_query(const Index& ix, const Query& q) {
+  for (uint32_t i = 0; i < q.size; ++i) {
+    const uint32_t t = q.indices[i];
+    if (i > 0 && t <= q.indices[i - 1]) {
+      fail(kInvalidArgument, "query indices must be strictly ascending (no duplicates): index " + std::to_string(t) +
+                                 " at position " + std::to_string(i) + " follows " + std::to_string(q.indices[i - 1]));
+    }
+    if (t >= ix.vocab_size()) {
+      fail(kOutOfRange, "query term " + std::to_string(t) + " at position " + std::to_string(i) +
+                            " is not below the vocabulary size " + std::to_string(ix.vocab_size()));
+    }
+    if (!(q.values[i] > 0) || !std::isfinite(q.values[i])) {
+      fail(kInvalidArgument, "query values must be finite and > 0: position " + std::to_string(i));
+    }
+  }
+}
+
+SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm) {
+  if (k < 1 || k > kMaxK) fail(kInvalidArgument, "k must be in [1, 10000]");
+  check_query(ix, q);
+  const uint32_t bs = ix.block_size();
+  uint32_t live = 0;
+  for (uint32_t i = 0; i < q.size; ++i) live += ix.term(q.indices[i]).df > 0;
+  std::vector<uint32_t> scratch(size_t{2} * bs * live);
+  std::vector<Cursor> cursors;
+  cursors.reserve(live);
+  const float unit = ix.impact_unit();
+  for (uint32_t i = 0, j = 0; i < q.size; ++i) {
+    if (ix.term(q.indices[i]).df == 0) continue;  // contributes nothing to any document
+    cursors.emplace_back(ix, q.indices[i], q.values[i] * unit, scratch.data() + size_t{2} * bs * j,
+                         scratch.data() + size_t{2} * bs * j + bs);
+    ++j;
+  }
+  TopKQueue topk(k);
+  SearchResult r;
+  if (!cursors.empty()) {
+    switch (algorithm) {
+      case Algorithm::exhaustive: r.postings_scored = exhaustive(cursors, topk); break;
+      case Algorithm::wand: r.postings_scored = wand(cursors, topk); break;
+      case Algorithm::maxscore: r.postings_scored = maxscore(cursors, topk); break;
+      case Algorithm::bmw: r.postings_scored = bmw(cursors, topk); break;
+      default: fail(kInvalidArgument, "unknown search algorithm");
+    }
+  }
+  const auto best = topk.sorted();
+  r.ids.reserve(best.size());
+  r.scores.reserve(best.size());
+  for (const auto& e : best) {
+    r.ids.push_back(e.doc);
+    r.scores.push_back(e.score);
+  }
+  return r;
+}
+
+}  // namespace splade::index

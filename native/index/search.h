@@ -1,0 +1,72 @@
+// Top-k retrieval over an Index. A document's score is the float sum, in query-term order
+// (ascending term id), of query_weight * impact * unit over the query terms it holds. Every
+// algorithm computes the final score of a document it keeps with that same loop (score_doc), so
+// scores are bitwise identical across algorithms, and all of them return exactly the top-k of
+// `exhaustive`: the same ids in the same order, ties broken by the lower internal document number.
+//
+// Pruning compares upper bounds (sums of max_score / block_max_score, possibly added in another
+// order) against the k-th score. Float sums in different orders differ by at most a few ulps, so a
+// bound prunes a document only when bound * bound_margin(n) <= threshold: such a document cannot
+// strictly beat the k-th score, whatever the summation order.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cursor.h"
+#include "index.h"
+#include "topk_queue.h"
+
+namespace splade::index {
+
+enum class Algorithm { exhaustive = 0, wand = 1, maxscore = 2, bmw = 3 };
+bool parse_algorithm(const std::string& name, Algorithm* out);
+
+inline constexpr uint32_t kMaxK = 10000;
+
+struct Query {
+  const uint32_t* indices;  // strictly ascending term ids
+  const float* values;      // finite, > 0
+  uint32_t size;
+};
+
+struct SearchResult {
+  std::vector<uint32_t> ids;  // internal document numbers, best first
+  std::vector<float> scores;
+  uint64_t postings_scored = 0;
+};
+
+// Throws SpladeError: unsorted or duplicate indices, non-positive or non-finite values
+// (kInvalidArgument), a term not below the vocabulary size (kOutOfRange), k outside [1, kMaxK].
+void check_query(const Index& ix, const Query& q);
+SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm);
+
+// --- the algorithms: cursors are in query-term order; each returns the postings it scored ---
+uint64_t exhaustive(std::vector<Cursor>& cursors, TopKQueue& topk);
+uint64_t wand(std::vector<Cursor>& cursors, TopKQueue& topk);
+uint64_t maxscore(std::vector<Cursor>& cursors, TopKQueue& topk);
+uint64_t bmw(std::vector<Cursor>& cursors, TopKQueue& topk);
+
+// --- shared pieces ---
+inline float bound_margin(size_t terms) { return 1.0f + static_cast<float>(4 * terms + 8) * 1.1920929e-07f; }
+
+// The score of doc: the sum in query order over the cursors positioned on it (the only summation
+// order used for results). Cursors not on doc must already be past it.
+inline float score_doc(std::vector<Cursor>& cursors, uint32_t doc) {
+  float s = 0;
+  for (Cursor& c : cursors)
+    if (c.docid() == doc) s += c.score();
+  return s;
+}
+
+// Insertion sort by current document (lists are short and nearly sorted between steps).
+inline void sort_by_docid(std::vector<Cursor*>& order) {
+  for (size_t i = 1; i < order.size(); ++i) {
+    Cursor* c = order[i];
+    size_t j = i;
+    for (; j > 0 && order[j - 1]->docid() > c->docid(); --j) order[j] = order[j - 1];
+    order[j] = c;
+  }
+}
+
+}  // namespace splade::index

@@ -1,0 +1,54 @@
+// The k best (score, document) pairs seen so far. Order: a higher score is better; between equal
+// scores the lower internal document number is better (the tie rule every algorithm shares).
+// Algorithms visit documents in ascending order, so a document whose score only equals the k-th
+// best never enters: threshold() is the score a new document must strictly exceed once the queue is
+// full (-infinity before).
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+namespace splade::index {
+
+class TopKQueue {
+ public:
+  struct Entry {
+    float score;
+    uint32_t doc;
+  };
+  explicit TopKQueue(uint32_t k) : k_(k) { heap_.reserve(std::min<uint32_t>(k, 1u << 16)); }
+
+  static bool better(const Entry& a, const Entry& b) { return a.score > b.score || (a.score == b.score && a.doc < b.doc); }
+
+  bool full() const { return heap_.size() >= k_; }
+  float threshold() const { return full() ? heap_.front().score : -std::numeric_limits<float>::infinity(); }
+
+  // Returns whether the document entered (and so the threshold may have risen).
+  bool insert(float score, uint32_t doc) {
+    const Entry e{score, doc};
+    if (!full()) {
+      heap_.push_back(e);
+      std::push_heap(heap_.begin(), heap_.end(), better);  // worst at the front
+      return true;
+    }
+    if (!better(e, heap_.front())) return false;
+    std::pop_heap(heap_.begin(), heap_.end(), better);
+    heap_.back() = e;
+    std::push_heap(heap_.begin(), heap_.end(), better);
+    return true;
+  }
+
+  // Best first.
+  std::vector<Entry> sorted() const {
+    std::vector<Entry> out = heap_;
+    std::sort(out.begin(), out.end(), better);
+    return out;
+  }
+
+ private:
+  uint32_t k_;
+  std::vector<Entry> heap_;
+};
+
+}  // namespace splade::index

@@ -1,0 +1,41 @@
+// WAND (Broder et al. 2003): keep cursors sorted by document; the pivot is the first cursor at which
+// the summed list maxima could beat the threshold. If every cursor before it already sits on the
+// pivot document, score it; otherwise no document before the pivot can qualify, so move the
+// cursors before it up to the pivot document.
+#include "search.h"
+
+namespace splade::index {
+
+uint64_t wand(std::vector<Cursor>& cursors, TopKQueue& topk) {
+  const size_t n = cursors.size();
+  const float margin = bound_margin(n);
+  std::vector<Cursor*> order;
+  for (Cursor& c : cursors) order.push_back(&c);
+  uint64_t scored = 0;
+  for (;;) {
+    sort_by_docid(order);
+    const float threshold = topk.threshold();
+    float bound = 0;
+    size_t p = 0;
+    for (; p < n && order[p]->docid() != kEndDoc; ++p) {
+      bound += order[p]->max_score();
+      if (bound * margin > threshold) break;
+    }
+    if (p == n || order[p]->docid() == kEndDoc) break;
+    const uint32_t pivot = order[p]->docid();
+    if (order[0]->docid() == pivot) {
+      topk.insert(score_doc(cursors, pivot), pivot);
+      for (Cursor& c : cursors) {
+        if (c.docid() == pivot) {
+          c.next();
+          ++scored;
+        }
+      }
+    } else {
+      for (size_t i = 0; i < p; ++i) order[i]->next_geq(pivot);
+    }
+  }
+  return scored;
+}
+
+}  // namespace splade::index

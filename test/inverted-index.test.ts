@@ -1,0 +1,389 @@
+// InvertedIndex: every pruned algorithm against exhaustive (ids and scores identical), exhaustive
+// against a bit-exact JavaScript model of the quantized scores and against the float brute force
+// (within the quantization bound), edge cases, persistence, and a fuzzed reader.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { InvertedIndex, SpladeError, type SparseVector } from '../lib/index.js';
+
+const ALGORITHMS = ['exhaustive', 'wand', 'maxscore', 'bmw'] as const;
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function gaussian(r: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
+}
+
+/** Zipfian term sampler over [0, vocab): P(rank r) ~ 1 / (r + 1)^s, ranks shuffled over term ids. */
+function zipf(vocab: number, s: number, r: () => number): () => number {
+  const cdf = new Float64Array(vocab);
+  let acc = 0;
+  for (let i = 0; i < vocab; i++) cdf[i] = acc += 1 / Math.pow(i + 1, s);
+  const perm = Array.from({ length: vocab }, (_, i) => i);
+  for (let i = vocab - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [perm[i], perm[j]] = [perm[j], perm[i]];
+  }
+  return () => {
+    const u = r() * acc;
+    let lo = 0, hi = vocab - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid] < u) lo = mid + 1;
+      else hi = mid;
+    }
+    return perm[lo];
+  };
+}
+
+function vector(terms: Set<number>, r: () => number, spread: number): SparseVector {
+  const indices = Uint32Array.from([...terms].sort((a, b) => a - b));
+  const values = new Float32Array(indices.length);
+  // Skewed weights; a few exact duplicates so that tied scores occur.
+  for (let i = 0; i < values.length; i++) values[i] = r() < 0.1 ? 1 : Math.exp(spread * gaussian(r)) * 0.5;
+  return { indices, values };
+}
+
+interface Collection { docs: SparseVector[]; queries: SparseVector[]; vocab: number }
+
+function collection(seed: number, nDocs: number, vocab: number, docLen: number, queryLen: number, s = 1.0): Collection {
+  const r = rng(seed);
+  const term = zipf(vocab, s, r);
+  const docs: SparseVector[] = [];
+  for (let d = 0; d < nDocs; d++) {
+    const len = r() < 0.02 ? 0 : 1 + Math.floor(r() * 2 * docLen);
+    const terms = new Set<number>();
+    for (let i = 0; i < len * 3 && terms.size < len; i++) terms.add(term());
+    docs.push(vector(terms, r, 0.8));
+  }
+  const queries: SparseVector[] = [];
+  for (let q = 0; q < 12; q++) {
+    const len = 1 + Math.floor(r() * 2 * queryLen);
+    const terms = new Set<number>();
+    for (let i = 0; i < len * 3 && terms.size < len; i++) terms.add(term());
+    if (q % 4 === 3) terms.add(vocab - 1); // a term that (probably) few or no documents have
+    queries.push(vector(terms, r, 0.6));
+  }
+  return { docs, queries, vocab };
+}
+
+function roundHalfEven(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
+}
+
+/** The documented scoring, replayed in JavaScript with float32 rounding: the top-k every algorithm must return. */
+function modelTopK(c: Collection, ix: InvertedIndex, q: SparseVector, k: number): { ids: number[]; scores: number[] } {
+  const levels = 2 ** ix.impactBits - 1;
+  const scale = ix.scale;
+  const unit = Math.fround(scale / levels);
+  const weights = new Map<number, number>();
+  q.indices.forEach((t, i) => weights.set(t, Math.fround(q.values[i] * unit)));
+  const toLevel = levels / scale;
+  const scored: { id: number; score: number }[] = [];
+  c.docs.forEach((d, id) => {
+    let s = 0;
+    let hit = false;
+    // Documents and queries are both in ascending term order: the document's order is the query's.
+    d.indices.forEach((t, i) => {
+      const w = weights.get(t);
+      if (w === undefined) return;
+      const qv = Math.min(Math.max(roundHalfEven(d.values[i] * toLevel), 1), levels);
+      s = Math.fround(s + Math.fround(w * qv));
+      hit = true;
+    });
+    if (hit) scored.push({ id, score: s });
+  });
+  scored.sort((a, b) => b.score - a.score || a.id - b.id);
+  const top = scored.slice(0, k);
+  return { ids: top.map((x) => x.id), scores: top.map((x) => x.score) };
+}
+
+function bruteForce(c: Collection, q: SparseVector): Float64Array {
+  const w = new Map<number, number>();
+  q.indices.forEach((t, i) => w.set(t, q.values[i]));
+  const out = new Float64Array(c.docs.length);
+  c.docs.forEach((d, id) => d.indices.forEach((t, i) => { out[id] += (w.get(t) ?? 0) * d.values[i]; }));
+  return out;
+}
+
+function expectCode(fn: () => unknown, code: string, message?: RegExp): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught, 'expected an error').toBeInstanceOf(SpladeError);
+  expect((caught as SpladeError).code).toBe(code);
+  if (message) expect((caught as Error).message).toMatch(message);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'splade-index-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const CASES = [
+  { name: 'small, 8-bit, block 16', seed: 1, nDocs: 400, vocab: 300, docLen: 20, queryLen: 6, blockSize: 16, impactBits: 8 as const },
+  { name: 'zipf 1.1, 8-bit, block 128', seed: 2, nDocs: 5000, vocab: 3000, docLen: 40, queryLen: 10, blockSize: 128, impactBits: 8 as const },
+  { name: 'long queries, 16-bit, block 64', seed: 3, nDocs: 3000, vocab: 1000, docLen: 30, queryLen: 25, blockSize: 64, impactBits: 16 as const },
+  { name: 'one document', seed: 4, nDocs: 1, vocab: 50, docLen: 10, queryLen: 5, blockSize: 128, impactBits: 8 as const },
+];
+
+describe.each(CASES)('InvertedIndex on a random Zipfian collection: $name', (cs) => {
+  const c = collection(cs.seed, cs.nDocs, cs.vocab, cs.docLen, cs.queryLen, cs.seed === 2 ? 1.1 : 1.0);
+  const ix = InvertedIndex.build(c.docs, { blockSize: cs.blockSize, impactBits: cs.impactBits, vocabSize: cs.vocab });
+  const ks = [1, 10, 100, 10000];
+
+  it('counts documents and postings', () => {
+    expect(ix.numDocs).toBe(c.docs.length);
+    expect(ix.numPostings).toBe(c.docs.reduce((a, d) => a + d.indices.length, 0));
+    expect(ix.vocabSize).toBe(cs.vocab);
+  });
+
+  it('exhaustive equals the bit-exact model of the quantized scores', () => {
+    for (const q of c.queries) {
+      for (const k of ks) {
+        const r = ix.search(q, { k, algorithm: 'exhaustive' });
+        const m = modelTopK(c, ix, q, k);
+        expect(Array.from(r.ids)).toEqual(m.ids);
+        expect(Array.from(r.scores)).toEqual(m.scores);
+      }
+    }
+  });
+
+  it('exhaustive agrees with the float brute force up to the quantization error', () => {
+    const levels = 2 ** cs.impactBits - 1;
+    for (const q of c.queries) {
+      const exact = bruteForce(c, q);
+      // Per posting, rounding to a level is off by at most half a level; values below half a level
+      // are raised to level 1 (off by less than one level).
+      const unit = ix.scale / levels;
+      const w = new Map<number, number>();
+      q.indices.forEach((t, i) => w.set(t, q.values[i]));
+      const r = ix.search(q, { k: 10000, algorithm: 'exhaustive' });
+      for (let i = 0; i < r.ids.length; i++) {
+        const d = c.docs[r.ids[i]];
+        let bound = 0;
+        d.indices.forEach((t, j) => { bound += (w.get(t) ?? 0) * (d.values[j] < unit / 2 ? unit - d.values[j] : unit / 2); });
+        expect(Math.abs(r.scores[i] - exact[r.ids[i]])).toBeLessThanOrEqual(bound * (1 + 1e-4) + 1e-6 * exact[r.ids[i]]);
+      }
+      // Every matching document is returned at k = 10000 (collections here are smaller).
+      expect(r.ids.length).toBe(Array.from(exact).filter((x) => x > 0).length);
+      // The exhaustive postings count is the sum of the query terms' list lengths.
+      const df = (t: number) => c.docs.filter((d) => d.indices.includes(t)).length;
+      expect(r.postingsScored).toBe(Array.from(q.indices).reduce((a, t) => a + df(t), 0));
+    }
+  });
+
+  it.each(ALGORITHMS.filter((a) => a !== 'exhaustive'))('%s returns exactly the exhaustive top-k', (algorithm) => {
+    let pruned = 0, total = 0;
+    for (const q of c.queries) {
+      for (const k of ks) {
+        const ref = ix.search(q, { k, algorithm: 'exhaustive' });
+        const r = ix.search(q, { k, algorithm });
+        expect(Array.from(r.ids)).toEqual(Array.from(ref.ids));
+        expect(Array.from(r.scores)).toEqual(Array.from(ref.scores));
+        expect(r.postingsScored).toBeLessThanOrEqual(ref.postingsScored);
+        pruned += r.postingsScored;
+        total += ref.postingsScored;
+      }
+    }
+    if (cs.nDocs >= 1000) expect(pruned).toBeLessThan(total); // pruning is visible
+  });
+
+  it('searchBatch equals search', async () => {
+    for (const algorithm of ALGORITHMS) {
+      for (const threads of [1, 2]) {
+        const rs = await ix.searchBatch(c.queries, { k: 10, algorithm, threads });
+        expect(rs.length).toBe(c.queries.length);
+        rs.forEach((r, i) => {
+          const s = ix.search(c.queries[i], { k: 10, algorithm });
+          expect(Array.from(r.ids)).toEqual(Array.from(s.ids));
+          expect(Array.from(r.scores)).toEqual(Array.from(s.scores));
+          expect(r.postingsScored).toBe(s.postingsScored);
+        });
+      }
+    }
+  });
+});
+
+describe('InvertedIndex edge cases', () => {
+  const c = collection(7, 800, 500, 15, 5);
+  const ix = InvertedIndex.build(c.docs, { vocabSize: 600, docIds: c.docs.map((_, i) => `doc-${i}`) });
+  const q = (indices: number[], values?: number[]) => ({
+    indices: Uint32Array.from(indices),
+    values: Float32Array.from(values ?? indices.map(() => 1)),
+  });
+
+  it.each(ALGORITHMS)('%s: empty query, unknown term, k above the collection', (algorithm) => {
+    const empty = ix.search(q([]), { k: 10, algorithm });
+    expect(empty.ids.length).toBe(0);
+    expect(empty.scores.length).toBe(0);
+    expect(empty.postingsScored).toBe(0);
+    const none = ix.search(q([599]), { k: 10, algorithm }); // below vocabSize, in no document
+    expect(none.ids.length).toBe(0);
+    const big = ix.search(q([0, 1, 2, 599]), { k: 10000, algorithm });
+    const matching = c.docs.filter((d) => [0, 1, 2].some((t) => d.indices.includes(t))).length;
+    expect(big.ids.length).toBe(matching);
+    expect(big.docIds).toEqual(Array.from(big.ids).map((i) => `doc-${i}`));
+  });
+
+  it('refuses unsorted or duplicate query indices, out-of-vocabulary terms and bad weights', () => {
+    for (const algorithm of ALGORITHMS) {
+      expectCode(() => ix.search(q([5, 3]), { k: 10, algorithm }), 'ERR_SPLADE_INVALID_ARGUMENT', /strictly ascending/);
+      expectCode(() => ix.search(q([3, 3]), { k: 10, algorithm }), 'ERR_SPLADE_INVALID_ARGUMENT', /strictly ascending/);
+      expectCode(() => ix.search(q([600]), { k: 10, algorithm }), 'ERR_SPLADE_OUT_OF_RANGE', /vocabulary size 600/);
+      expectCode(() => ix.search(q([3], [0]), { k: 10, algorithm }), 'ERR_SPLADE_INVALID_ARGUMENT', /finite and > 0/);
+      expectCode(() => ix.search(q([3], [NaN]), { k: 10, algorithm }), 'ERR_SPLADE_INVALID_ARGUMENT');
+    }
+    expectCode(() => ix.search(q([3]), { k: 0 }), 'ERR_SPLADE_INVALID_ARGUMENT', /k but received 0/);
+    expectCode(() => ix.search(q([3]), { k: 10001 }), 'ERR_SPLADE_INVALID_ARGUMENT');
+    expectCode(() => ix.search(q([3]), { k: 10, algorithm: 'bm25' as never }), 'ERR_SPLADE_INVALID_ARGUMENT', /one of/);
+    expectCode(() => ix.search({ indices: [1], values: [1] } as never, { k: 10 }), 'ERR_SPLADE_INVALID_ARGUMENT', /Uint32Array/);
+    return expect(ix.searchBatch([q([1]), q([4, 2])], { k: 10 })).rejects.toMatchObject({
+      code: 'ERR_SPLADE_INVALID_ARGUMENT',
+      message: expect.stringMatching(/query 1/),
+    });
+  });
+
+  it('refuses bad documents with the document number', () => {
+    const good = q([1, 2]);
+    expectCode(() => InvertedIndex.build([good, good, q([4, 2])]), 'ERR_SPLADE_INVALID_ARGUMENT', /document 2: indices must be strictly ascending/);
+    expectCode(() => InvertedIndex.build([good, q([1, 2], [1, -1])]), 'ERR_SPLADE_INVALID_ARGUMENT', /document 1: values must be finite/);
+    expectCode(() => InvertedIndex.build([q([7])], { vocabSize: 5 }), 'ERR_SPLADE_OUT_OF_RANGE', /term 7/);
+    expectCode(() => InvertedIndex.build([good], { docIds: ['a', 'b'] }), 'ERR_SPLADE_INVALID_ARGUMENT', /docIds/);
+    expectCode(() => InvertedIndex.build([good], { blockSize: 8 }), 'ERR_SPLADE_INVALID_ARGUMENT', /blockSize/);
+    expectCode(() => InvertedIndex.build([good], { scale: -1 }), 'ERR_SPLADE_INVALID_ARGUMENT', /scale/);
+  });
+
+  it('builds from a generator (streaming) and from an empty collection', () => {
+    function* gen() {
+      for (const d of c.docs) yield d;
+    }
+    const streamed = InvertedIndex.build(gen(), { vocabSize: 600 });
+    const a = streamed.search(q([0, 5, 9]), { k: 50 });
+    const b = ix.search(q([0, 5, 9]), { k: 50 });
+    expect(Array.from(a.ids)).toEqual(Array.from(b.ids));
+    expect(a.docIds).toBeUndefined();
+    const none = InvertedIndex.build([]);
+    expect(none.numDocs).toBe(0);
+    expect(none.search(q([]), { k: 5 }).ids.length).toBe(0);
+  });
+
+  it('a given scale clamps larger values to the top level; scores stay in the original units', () => {
+    const docs = [q([1], [0.5]), q([1], [2]), q([1], [4])];
+    const x = InvertedIndex.build(docs, { scale: 2 });
+    const r = x.search(q([1], [1]), { k: 3, algorithm: 'exhaustive' });
+    expect(Array.from(r.ids)).toEqual([1, 2, 0]); // 2 and 4 tie at the top level: lower id first
+    expect(r.scores[0]).toBeCloseTo(2, 5);
+    expect(r.scores[1]).toBeCloseTo(2, 5);
+    expect(r.scores[2]).toBeCloseTo(0.5, 2);
+  });
+
+  it('a batch in flight keeps the index alive through dispose', async () => {
+    const x = InvertedIndex.build(c.docs, { vocabSize: 600 });
+    const ref = x.search(c.queries[0], { k: 10 });
+    const pending = x.searchBatch([c.queries[0], c.queries[0]], { k: 10, threads: 2 });
+    x.dispose();
+    const rs = await pending;
+    for (const r of rs) expect(Array.from(r.ids)).toEqual(Array.from(ref.ids));
+    await expect(x.searchBatch([c.queries[0]], { k: 10 })).rejects.toMatchObject({ code: 'ERR_SPLADE_INVALID_ARGUMENT' });
+  });
+
+  it('dispose releases the index', () => {
+    const x = InvertedIndex.build([q([1])]);
+    x.dispose();
+    expectCode(() => x.search(q([1]), { k: 1 }), 'ERR_SPLADE_INVALID_ARGUMENT', /disposed/);
+  });
+});
+
+describe('InvertedIndex files', () => {
+  const c = collection(11, 1500, 400, 20, 8);
+  const docIds = c.docs.map((_, i) => `id:${i}:é`);
+  const ix = InvertedIndex.build(c.docs, { docIds, blockSize: 32 });
+  const path = join(dir, 'a.idx');
+  ix.save(path);
+  const bytes = readFileSync(path);
+
+  it('round-trips: same results, counts and document ids; the file is the reported size', () => {
+    const o = InvertedIndex.open(path);
+    expect(o.numDocs).toBe(ix.numDocs);
+    expect(o.numPostings).toBe(ix.numPostings);
+    expect(o.sizeBytes).toBe(bytes.length);
+    expect(ix.sizeBytes).toBe(bytes.length);
+    for (const q of c.queries) {
+      for (const algorithm of ALGORITHMS) {
+        const a = ix.search(q, { k: 20, algorithm });
+        const b = o.search(q, { k: 20, algorithm });
+        expect(Array.from(b.ids)).toEqual(Array.from(a.ids));
+        expect(Array.from(b.scores)).toEqual(Array.from(a.scores));
+        expect(b.docIds).toEqual(Array.from(a.ids).map((i) => docIds[i]));
+      }
+    }
+    o.dispose();
+  });
+
+  it('saves atomically: replaces a file in one step and leaves no temporary file', () => {
+    const p = join(dir, 'b.idx');
+    const small = InvertedIndex.build([{ indices: Uint32Array.of(1), values: Float32Array.of(1) }]);
+    small.save(p);
+    const before = InvertedIndex.open(p); // maps the old file
+    ix.save(p);
+    expect(before.numDocs).toBe(1); // the old mapping is intact: the new file was renamed over it
+    expect(before.search({ indices: Uint32Array.of(1), values: Float32Array.of(1) }, { k: 1 }).ids.length).toBe(1);
+    expect(InvertedIndex.open(p).numDocs).toBe(ix.numDocs);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
+    expectCode(() => ix.save(join(dir, 'no-such-dir', 'c.idx')), 'ERR_SPLADE_IO');
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+
+  it('refuses foreign, empty, missing and other-version files', () => {
+    const foreign = join(dir, 'foreign.idx');
+    writeFileSync(foreign, 'this is not an index, just some text of moderate length...................');
+    expectCode(() => InvertedIndex.open(foreign), 'ERR_SPLADE_CORRUPT_FILE', /magic/);
+    writeFileSync(foreign, '');
+    expectCode(() => InvertedIndex.open(foreign), 'ERR_SPLADE_CORRUPT_FILE');
+    expectCode(() => InvertedIndex.open(join(dir, 'missing.idx')), 'ERR_SPLADE_IO');
+    const v2 = Buffer.from(bytes);
+    v2.writeUInt32LE(2, 8);
+    writeFileSync(foreign, v2);
+    expectCode(() => InvertedIndex.open(foreign), 'ERR_SPLADE_CORRUPT_FILE', /version 2 \(this build reads version 1\)/);
+  });
+
+  it('fuzz: random byte flips and truncations give ERR_SPLADE_CORRUPT_FILE, never a crash', () => {
+    const r = rng(99);
+    const p = join(dir, 'fuzz.idx');
+    const q = c.queries[0];
+    for (let iter = 0; iter < 300; iter++) {
+      const buf = Buffer.from(bytes);
+      let data: Buffer;
+      if (iter % 3 === 0) {
+        data = buf.subarray(0, Math.floor(r() * buf.length));
+      } else {
+        const flips = 1 + Math.floor(r() * 4);
+        // Half the time aim at the header and tables, where a flip changes structure.
+        const span = iter % 2 === 0 ? Math.min(buf.length, 512) : buf.length;
+        for (let f = 0; f < flips; f++) buf[Math.floor(r() * span)] ^= 1 + Math.floor(r() * 255);
+        data = buf;
+      }
+      writeFileSync(p, data);
+      if (data.equals(bytes)) continue;
+      let opened: InvertedIndex | undefined;
+      expectCode(() => { opened = InvertedIndex.open(p); }, 'ERR_SPLADE_CORRUPT_FILE');
+      opened?.search(q, { k: 10 });
+    }
+  });
+});
