@@ -8,6 +8,8 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { SHARED_DATA } from './helpers/shared-data.js';
+
 import { ErrorCode, SpladeError } from '../lib/errors.js';
 import {
   anseriniDocumentLine,
@@ -29,7 +31,7 @@ import {
 } from '../lib/export/index.js';
 import { ProtoReader, ProtoWriter } from '../lib/export/protobuf.js';
 
-const VOCAB_PATH = '/work/shared/data/bert-base-uncased/vocab.txt';
+const VOCAB_PATH = join(SHARED_DATA, 'bert-base-uncased', 'vocab.txt');
 const vocab = readFileSync(VOCAB_PATH, 'utf8').split('\n').filter((_, i, a) => i < a.length - 1 || a[i] !== '');
 const DOT = vocab.indexOf('.');
 const termIdOf = new Map(vocab.map((tok, t) => [tok, t]));

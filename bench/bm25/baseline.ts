@@ -4,7 +4,7 @@
  * words, no stemming). Prints a markdown table and, for that analysis (the defaults here), exits
  * non-zero when an nDCG@10 is off by more than 0.01.
  *
- *   node --import tsx bench/bm25/baseline.ts [--k1 0.9 --b 0.4] [--data /work/shared/data] [--min-length 2] [--stem]
+ *   node --import tsx bench/bm25/baseline.ts [--k1 0.9 --b 0.4] [--data ../shared/data] [--min-length 2] [--stem]
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,11 +33,11 @@ export function docText(d: CorpusDoc): string {
   return d.title ? `${d.title} ${d.text}` : d.text;
 }
 
-export async function runCollection(dir: string, opts: { k1: number; b: number; minLength?: number; stem?: boolean }) {
+export async function runCollection(dir: string, opts: { k1: number; b: number; minLength?: number; stem?: boolean; backend?: 'ts' | 'native' }) {
   const data = await loadBeir(dir, 'test');
   const index = await Bm25Index.buildAsync(
     (async function* () { for await (const d of data.corpus()) yield { id: d.id, text: docText(d) }; })(),
-    { k1: opts.k1, b: opts.b, minLength: opts.minLength, stem: opts.stem },
+    { k1: opts.k1, b: opts.b, minLength: opts.minLength, stem: opts.stem, backend: opts.backend },
   );
   const run: Run = {};
   for (const q of data.queries) {
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       k1: { type: 'string', default: '0.9' }, b: { type: 'string', default: '0.4' },
-      data: { type: 'string', default: '/work/shared/data' }, 'min-length': { type: 'string', default: '2' },
+      data: { type: 'string', default: new URL('../../../shared/data', import.meta.url).pathname }, 'min-length': { type: 'string', default: '2' },
       stem: { type: 'boolean', default: false },
     },
   });

@@ -24,6 +24,7 @@ import { readFileSync } from 'node:fs';
 import { writeFileAtomicSync } from '../data/atomic.js';
 import { ErrorCode, SpladeError, expectFinite, expectInteger, expectOneOf } from '../errors.js';
 import { analyzerConfig, analyzerFromConfig, type AnalyzerConfig, type TokenizeFn } from './analyzer.js';
+import { InvertedIndex } from '../search/inverted-index.js';
 import { TaatBackend, docVectorViews, type Bm25SearchBackend, type DocVectors } from './backend.js';
 import type { SparseVector } from '../sparse.js';
 
@@ -39,7 +40,7 @@ export interface Bm25BuildOptions {
   minLength?: number;
   /** The tokenizer for analyzer 'wordpiece' (e.g. the encoder's WordPiece tokenizer). */
   tokenize?: TokenizeFn;
-  /** Search engine: 'ts' (exact term-at-a-time, default). 'native' is reserved for InvertedIndex. */
+  /** Search engine: 'ts' (exact term-at-a-time oracle, default; save() needs it) or 'native' (the compressed InvertedIndex with MaxScore). */
   backend?: 'ts' | 'native';
 }
 
@@ -175,18 +176,34 @@ function checkOptions(opts: Bm25BuildOptions): Required<Pick<Bm25BuildOptions, '
 }
 
 /**
- * THE place where a search engine is chosen for the document vectors. The native InvertedIndex
- * plugs in here: `InvertedIndex.build(docVectorViews(vectors), { docIds })` and a thin adapter whose
- * search(q, k) calls `index.search(q, { k, algorithm })` and returns { ids, scores }. Until then
- * 'native' is refused; the TS backend stays as the exact oracle either way.
+ * THE place where a search engine is chosen for the document vectors: 'ts' is the exact
+ * term-at-a-time oracle (and what save() stores); 'native' builds the compressed InvertedIndex
+ * (16-bit impacts, so BM25 weights keep about 5 significant digits) and searches it with MaxScore.
  */
 function makeBackend(kind: 'ts' | 'native', vectors: DocVectors): Bm25SearchBackend {
   switch (kind) {
     case 'ts':
       return TaatBackend.fromDocVectors(vectors);
     case 'native':
-      void docVectorViews; // the adapter's input, see above
-      throw new SpladeError("Bm25Index backend 'native' is not available yet: the native InvertedIndex is not part of this build; use backend 'ts'", ErrorCode.unsupported);
+      return new NativeBackend(vectors);
+  }
+}
+
+class NativeBackend implements Bm25SearchBackend {
+  readonly kind = 'native' as const;
+  readonly numDocs: number;
+  readonly numPostings: number;
+  private readonly index: InvertedIndex;
+
+  constructor(vectors: DocVectors) {
+    this.index = InvertedIndex.build(docVectorViews(vectors), { impactBits: 16, vocabSize: Math.max(1, vectors.numTerms) });
+    this.numDocs = vectors.numDocs;
+    this.numPostings = this.index.numPostings;
+  }
+
+  search(q: SparseVector, k: number): { ids: Uint32Array; scores: Float32Array } {
+    const { ids, scores } = this.index.search(q, { k: Math.min(k, 10_000), algorithm: 'maxscore' });
+    return { ids, scores };
   }
 }
 
