@@ -75,6 +75,7 @@ interface NativeIndex {
   save(path: string): void;
   docIds(ids: Uint32Array): string[] | undefined;
   stats(): IndexStats;
+  documentFrequencies(out: Uint32Array): void;
   dispose(): void;
 }
 interface IndexAddon {
@@ -108,55 +109,19 @@ export class InvertedIndex {
     if (docs === null || typeof docs !== 'object' || typeof (docs as Iterable<SparseVector>)[Symbol.iterator] !== 'function') {
       invalidArgument('docs', 'an iterable of SparseVector', docs);
     }
-    const blockSize = opts.blockSize === undefined ? 128 : expectInteger('blockSize', opts.blockSize, 16, 1024);
-    const impactBits = opts.impactBits === undefined ? 8 : opts.impactBits;
-    if (impactBits !== 8 && impactBits !== 16) invalidArgument('impactBits', '8 or 16', impactBits);
-    let scale = 0;
-    if (opts.scale !== undefined) {
-      scale = expectFinite('scale', opts.scale);
-      if (!(scale > 0)) invalidArgument('scale', 'a finite number > 0', opts.scale);
-    }
-    const vocabSize = opts.vocabSize === undefined ? 0 : expectInteger('vocabSize', opts.vocabSize, 1, 1 << 24);
-    if (opts.docIds !== undefined) {
-      if (!Array.isArray(opts.docIds)) invalidArgument('docIds', 'an array of strings', opts.docIds);
-      for (let i = 0; i < opts.docIds.length; i++) expectString(`docIds[${i}]`, opts.docIds[i]);
-    }
-    const builder = callNative(() => new (addon().IndexBuilder)(blockSize, impactBits, scale, vocabSize));
+    const feed = new BuildFeed(opts);
+    for (const doc of docs) feed.add(doc);
+    return new InvertedIndex(feed.finish());
+  }
 
-    let indices = new Uint32Array(CHUNK_POSTINGS);
-    let values = new Float32Array(CHUNK_POSTINGS);
-    const offsets = new Uint32Array(CHUNK_DOCS + 1);
-    let nDocs = 0;
-    let nPostings = 0;
-    let docNumber = 0;
-    const flush = () => {
-      if (nDocs === 0) return;
-      callNative(() => builder.add(indices.subarray(0, nPostings), values.subarray(0, nPostings), offsets.subarray(0, nDocs + 1)));
-      nDocs = 0;
-      nPostings = 0;
-    };
-    for (const doc of docs) {
-      checkSparseShape(`docs[${docNumber}]`, doc);
-      const len = doc.indices.length;
-      if (nPostings + len > indices.length) {
-        flush();
-        if (len > indices.length) {
-          indices = new Uint32Array(len);
-          values = new Float32Array(len);
-        }
-      }
-      indices.set(doc.indices, nPostings);
-      values.set(doc.values, nPostings);
-      nPostings += len;
-      offsets[++nDocs] = nPostings;
-      docNumber++;
-      if (nDocs === CHUNK_DOCS) flush();
+  /** As build, from an async stream (e.g. vectors read from a file), with the same memory behaviour. */
+  static async buildAsync(docs: AsyncIterable<SparseVector> | Iterable<SparseVector>, opts: BuildOptions = {}): Promise<InvertedIndex> {
+    if (docs === null || typeof docs !== 'object' || !(Symbol.asyncIterator in docs || Symbol.iterator in docs)) {
+      invalidArgument('docs', 'an iterable or async iterable of SparseVector', docs);
     }
-    flush();
-    if (opts.docIds !== undefined && opts.docIds.length !== docNumber) {
-      invalidArgument('docIds', `an array of ${docNumber} strings (one per document)`, opts.docIds);
-    }
-    return new InvertedIndex(callNative(() => new (addon().IndexHandle)('build', builder, opts.docIds)));
+    const feed = new BuildFeed(opts);
+    for await (const doc of docs) feed.add(doc);
+    return new InvertedIndex(feed.finish());
   }
 
   /** Memory-maps an index file read-only; searches read it in place. */
@@ -214,6 +179,14 @@ export class InvertedIndex {
   get impactBits(): number { return this.#stats.impactBits; }
 
   /** Releases the native index (unmaps the file); later calls throw. Batches in flight finish first. */
+  /** Each term's document frequency (postings in its list), indexed by term id: (vocabSize). */
+  documentFrequencies(): Uint32Array {
+    const out = new Uint32Array(this.#stats.vocabSize);
+    const native = this.#live();
+    callNative(() => native.documentFrequencies(out));
+    return out;
+  }
+
   dispose(): void {
     this.#native?.dispose();
     this.#native = undefined;
@@ -240,5 +213,68 @@ export class InvertedIndex {
       if (ids) out.docIds = ids;
     }
     return out;
+  }
+}
+
+/** Checks build options, then copies documents in chunks into the native builder. */
+class BuildFeed {
+  private readonly builder: NativeBuilder;
+  private indices = new Uint32Array(CHUNK_POSTINGS);
+  private values = new Float32Array(CHUNK_POSTINGS);
+  private readonly offsets = new Uint32Array(CHUNK_DOCS + 1);
+  private nDocs = 0;
+  private nPostings = 0;
+  private docNumber = 0;
+
+  constructor(private readonly opts: BuildOptions) {
+    const blockSize = opts.blockSize === undefined ? 128 : expectInteger('blockSize', opts.blockSize, 16, 1024);
+    const impactBits = opts.impactBits === undefined ? 8 : opts.impactBits;
+    if (impactBits !== 8 && impactBits !== 16) invalidArgument('impactBits', '8 or 16', impactBits);
+    let scale = 0;
+    if (opts.scale !== undefined) {
+      scale = expectFinite('scale', opts.scale);
+      if (!(scale > 0)) invalidArgument('scale', 'a finite number > 0', opts.scale);
+    }
+    const vocabSize = opts.vocabSize === undefined ? 0 : expectInteger('vocabSize', opts.vocabSize, 1, 1 << 24);
+    if (opts.docIds !== undefined) {
+      if (!Array.isArray(opts.docIds)) invalidArgument('docIds', 'an array of strings', opts.docIds);
+      for (let i = 0; i < opts.docIds.length; i++) expectString(`docIds[${i}]`, opts.docIds[i]);
+    }
+    this.builder = callNative(() => new (addon().IndexBuilder)(blockSize, impactBits, scale, vocabSize));
+  }
+
+  add(doc: SparseVector): void {
+    checkSparseShape(`docs[${this.docNumber}]`, doc);
+    const len = doc.indices.length;
+    if (this.nPostings + len > this.indices.length) {
+      this.flush();
+      if (len > this.indices.length) {
+        this.indices = new Uint32Array(len);
+        this.values = new Float32Array(len);
+      }
+    }
+    this.indices.set(doc.indices, this.nPostings);
+    this.values.set(doc.values, this.nPostings);
+    this.nPostings += len;
+    this.offsets[++this.nDocs] = this.nPostings;
+    this.docNumber++;
+    if (this.nDocs === CHUNK_DOCS) this.flush();
+  }
+
+  finish(): NativeIndex {
+    this.flush();
+    const docIds = this.opts.docIds;
+    if (docIds !== undefined && docIds.length !== this.docNumber) {
+      invalidArgument('docIds', `an array of ${this.docNumber} strings (one per document)`, docIds);
+    }
+    return callNative(() => new (addon().IndexHandle)('build', this.builder, docIds));
+  }
+
+  private flush(): void {
+    if (this.nDocs === 0) return;
+    const { indices, values, offsets, nPostings, nDocs } = this;
+    callNative(() => this.builder.add(indices.subarray(0, nPostings), values.subarray(0, nPostings), offsets.subarray(0, nDocs + 1)));
+    this.nDocs = 0;
+    this.nPostings = 0;
   }
 }

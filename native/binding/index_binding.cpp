@@ -102,6 +102,7 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
                         InstanceMethod("save", &IndexWrap::Save),
                         InstanceMethod("docIds", &IndexWrap::DocIds),
                         InstanceMethod("stats", &IndexWrap::Stats),
+                        InstanceMethod("documentFrequencies", &IndexWrap::DocumentFrequencies),
                         InstanceMethod("dispose", &IndexWrap::Dispose)});
   }
 
@@ -255,6 +256,16 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     o.Set("scale", ix->scale());
     o.Set("hasDocIds", ix->has_doc_ids());
     return o;
+  }
+
+  // Fills a caller-allocated Uint32Array of vocabSize entries with each term's posting count.
+  Napi::Value DocumentFrequencies(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto out = arg_u32(info, 0, "out");
+    const auto& ix = live(env);
+    if (out.size != ix->vocab_size()) throw_error(env, kInvalidArgument, "documentFrequencies: out must have vocabSize entries");
+    for (uint32_t t = 0; t < ix->vocab_size(); ++t) out.data[t] = ix->term(t).df;
+    return env.Undefined();
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
