@@ -1,0 +1,113 @@
+// Self-attention forward over packed sequences: the plain reference (double accumulation) and the
+// threaded, vectorised variants (one task per sequence x head x block of query rows; each query row's
+// scores live in a small thread-local buffer, so memory is O(T) per thread, never O(T^2)).
+#include "attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "../common/thread_pool.h"
+#include "isa_target.h"
+
+namespace splade {
+
+void attention_forward_cpu(float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C, size_t NH) {
+  const size_t d = C / NH, C3 = 3 * C;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  std::vector<double> p;
+  for (int b = 0; b < B; ++b) {
+    const size_t s = static_cast<size_t>(cu_seqlens[b]), T = static_cast<size_t>(cu_seqlens[b + 1]) - s;
+    p.assign(T, 0.0);
+    for (size_t h = 0; h < NH; ++h) {
+      for (size_t i = 0; i < T; ++i) {
+        const float* q = qkv + (s + i) * C3 + h * d;
+        double mx = -INFINITY;
+        for (size_t j = 0; j < T; ++j) {
+          const float* k = qkv + (s + j) * C3 + C + h * d;
+          double dot = 0;
+          for (size_t e = 0; e < d; ++e) dot += static_cast<double>(q[e]) * k[e];
+          p[j] = dot * scale;
+          mx = std::max(mx, p[j]);
+        }
+        double sum = 0;
+        for (size_t j = 0; j < T; ++j) sum += (p[j] = std::exp(p[j] - mx));
+        float* o = out + (s + i) * C + h * d;
+        for (size_t e = 0; e < d; ++e) {
+          double acc = 0;
+          for (size_t j = 0; j < T; ++j) acc += p[j] * qkv[(s + j) * C3 + 2 * C + h * d + e];
+          o[e] = static_cast<float>(acc / sum);
+        }
+      }
+    }
+  }
+}
+
+namespace {
+
+constexpr int kLanes = 8;
+
+// Query rows [i0, i1) of one sequence (rows s .. s+T-1) and one head; p is (T) scratch.
+SPLADE_INLINE void attention_rows_body(float* out, const float* qkv, size_t s, size_t T, size_t i0, size_t i1,
+                                       size_t h, size_t C, size_t d, float* p) {
+  const size_t C3 = 3 * C;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  for (size_t i = i0; i < i1; ++i) {
+    const float* __restrict q = qkv + (s + i) * C3 + h * d;
+    float mx = -INFINITY;
+    for (size_t j = 0; j < T; ++j) {
+      const float* __restrict k = qkv + (s + j) * C3 + C + h * d;
+      float acc[kLanes] = {};
+      size_t e = 0;
+      for (; e + kLanes <= d; e += kLanes)
+        for (int l = 0; l < kLanes; ++l) acc[l] += q[e + l] * k[e + l];
+      float dot = 0;
+      for (; e < d; ++e) dot += q[e] * k[e];
+      for (int l = 0; l < kLanes; ++l) dot += acc[l];
+      p[j] = dot * scale;
+      mx = std::max(mx, p[j]);
+    }
+    float sum = 0;
+    for (size_t j = 0; j < T; ++j) sum += (p[j] = std::exp(p[j] - mx));
+    const float inv = 1.0f / sum;
+    float* __restrict o = out + (s + i) * C + h * d;
+    for (size_t e = 0; e < d; ++e) o[e] = 0.0f;
+    for (size_t j = 0; j < T; ++j) {
+      const float* __restrict v = qkv + (s + j) * C3 + 2 * C + h * d;
+      const float pj = p[j] * inv;
+      for (size_t e = 0; e < d; ++e) o[e] += pj * v[e];
+    }
+  }
+}
+
+SPLADE_ISA_VARIANTS(attention_rows, attention_rows_body,
+                    (float* out, const float* qkv, size_t s, size_t T, size_t i0, size_t i1, size_t h, size_t C,
+                     size_t d, float* p),
+                    (out, qkv, s, T, i0, i1, h, C, d, p))
+
+struct Task {
+  size_t s, T, i0, i1, h;
+};
+
+}  // namespace
+
+void attention_forward_isa(Isa isa, float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C,
+                           size_t NH) {
+  const size_t d = C / NH;
+  constexpr size_t kRowBlock = 32;  // query rows per task: enough tasks to balance, few enough to be cheap
+  std::vector<Task> tasks;
+  for (int b = 0; b < B; ++b) {
+    const size_t s = static_cast<size_t>(cu_seqlens[b]), T = static_cast<size_t>(cu_seqlens[b + 1]) - s;
+    for (size_t h = 0; h < NH; ++h)
+      for (size_t i0 = 0; i0 < T; i0 += kRowBlock) tasks.push_back({s, T, i0, std::min(T, i0 + kRowBlock), h});
+  }
+  auto rows = SPLADE_PICK_ISA(isa, attention_rows);
+  parallel_for(tasks.size(), [&](size_t t, int) {
+    thread_local std::vector<float> p;
+    const Task& k = tasks[t];
+    if (p.size() < k.T) p.resize(k.T);
+    rows(out, qkv, k.s, k.T, k.i0, k.i1, k.h, C, d, p.data());
+  });
+}
+
+}  // namespace splade

@@ -1,0 +1,75 @@
+// LayerNorm forward: the plain reference (double statistics) and the vectorised, threaded variants.
+#include "layernorm.h"
+
+#include <cmath>
+
+#include "../common/thread_pool.h"
+#include "isa_target.h"
+
+namespace splade {
+
+void layernorm_forward_cpu(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+                           const float* bias, size_t N, size_t C, float eps) {
+  for (size_t n = 0; n < N; ++n) {
+    const float* x = inp + n * C;
+    double m = 0;
+    for (size_t c = 0; c < C; ++c) m += x[c];
+    m /= static_cast<double>(C);
+    double v = 0;
+    for (size_t c = 0; c < C; ++c) v += (x[c] - m) * (x[c] - m);
+    v /= static_cast<double>(C);
+    const double r = 1.0 / std::sqrt(v + eps);
+    float* o = out + n * C;
+    for (size_t c = 0; c < C; ++c) o[c] = static_cast<float>((x[c] - m) * r * weight[c] + bias[c]);
+    if (mean) mean[n] = static_cast<float>(m);
+    if (rstd) rstd[n] = static_cast<float>(r);
+  }
+}
+
+namespace {
+
+constexpr int kLanes = 16;
+
+SPLADE_INLINE void layernorm_rows_body(size_t begin, size_t end, float* out, float* mean, float* rstd,
+                                       const float* inp, const float* weight, const float* bias, size_t C, float eps) {
+  for (size_t n = begin; n < end; ++n) {
+    const float* x = inp + n * C;
+    float acc[kLanes] = {};
+    size_t c = 0;
+    for (; c + kLanes <= C; c += kLanes)
+      for (int l = 0; l < kLanes; ++l) acc[l] += x[c + l];
+    float s = 0;
+    for (; c < C; ++c) s += x[c];
+    for (int l = 0; l < kLanes; ++l) s += acc[l];
+    const float m = s / static_cast<float>(C);
+    float acc2[kLanes] = {};
+    for (c = 0; c + kLanes <= C; c += kLanes)
+      for (int l = 0; l < kLanes; ++l) {
+        const float d = x[c + l] - m;
+        acc2[l] += d * d;
+      }
+    float v = 0;
+    for (; c < C; ++c) v += (x[c] - m) * (x[c] - m);
+    for (int l = 0; l < kLanes; ++l) v += acc2[l];
+    const float r = 1.0f / std::sqrt(v / static_cast<float>(C) + eps);
+    float* o = out + n * C;
+    for (c = 0; c < C; ++c) o[c] = (x[c] - m) * r * weight[c] + bias[c];
+    if (mean) mean[n] = m;
+    if (rstd) rstd[n] = r;
+  }
+}
+
+SPLADE_ISA_VARIANTS(layernorm_rows, layernorm_rows_body,
+                    (size_t begin, size_t end, float* out, float* mean, float* rstd, const float* inp,
+                     const float* weight, const float* bias, size_t C, float eps),
+                    (begin, end, out, mean, rstd, inp, weight, bias, C, eps))
+
+}  // namespace
+
+void layernorm_forward_isa(Isa isa, float* out, float* mean, float* rstd, const float* inp, const float* weight,
+                           const float* bias, size_t N, size_t C, float eps) {
+  auto rows = SPLADE_PICK_ISA(isa, layernorm_rows);
+  parallel_range(N, [&](size_t begin, size_t end, int) { rows(begin, end, out, mean, rstd, inp, weight, bias, C, eps); });
+}
+
+}  // namespace splade
