@@ -1,0 +1,1 @@
+export type SparseVector = { indices: Uint32Array; values: Float32Array };
