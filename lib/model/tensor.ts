@@ -76,6 +76,9 @@ function halfToFloat(h: number): number {
 /** Converts raw little-endian elements of dtype into dst (float32). */
 export function convertInto(dst: Float32Array, raw: Uint8Array, dtype: StoredDType, file: string, name: string): void {
   const n = dst.length;
+  if (bytesPerElement(dtype) === undefined) {
+    throw new SpladeError(`${file}: tensor ${name} has unsupported dtype ${dtype} (expected F32, F16 or BF16)`, ErrorCode.unsupported);
+  }
   if (dtype === 'F32') {
     new Uint8Array(dst.buffer, dst.byteOffset, n * 4).set(raw.subarray(0, n * 4));
     return;
@@ -89,8 +92,6 @@ export function convertInto(dst: Float32Array, raw: Uint8Array, dtype: StoredDTy
       u32[0] = u16[i] << 16;
       dst[i] = f32[0];
     }
-  } else {
-    throw new SpladeError(`${file}: tensor ${name} has unsupported dtype ${dtype} (expected F32, F16 or BF16)`, ErrorCode.unsupported);
   }
 }
 
