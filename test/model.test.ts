@@ -320,3 +320,18 @@ describe('load errors name the file and the tensor', () => {
     expect(existsSync(join(MODELS, 'bert', 'model.safetensors'))).toBe(true);
   });
 });
+
+describe('SpladeModel runs off the event loop', () => {
+  it('keeps timers firing while a batch encodes', async () => {
+    const model = await SpladeModel.load(join(MODELS, 'bert'));
+    const seqs = Array.from({ length: 64 }, (_, i) => [2, ...Array.from({ length: 60 }, (_, k) => 5 + ((i * 31 + k * 7) % 250)), 3]);
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 0);
+    const p = model.encodeIds(seqs, { pooling: 'sum' });
+    await new Promise((r) => setTimeout(r, 5));
+    const seen = ticks;
+    await p;
+    clearInterval(timer);
+    expect(seen).toBeGreaterThan(0);
+  });
+});
