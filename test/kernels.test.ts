@@ -31,3 +31,21 @@ describe('fast CPU kernels match the references', () => {
     expect(() => addon.kernelCheck('embed', 'sse9', 1)).toThrow(/Expected one of/);
   });
 });
+
+// Reference backward kernels against central differences of the reference forward (ggml's grad
+// mode). Float32 forwards with eps = 1e-2 leave ~1e-3 of noise (measured max 3e-3 over 200 seeds), so
+// the tolerance is 1e-2; SPLADE pooling skips steps that cross its relu / max kinks.
+describe('backward kernels match finite differences', () => {
+  const addon = encoderAddon();
+  for (const op of ['grad_embed', 'grad_layernorm', 'grad_attention', 'grad_gelu', 'grad_splade_pool_max', 'grad_splade_pool_sum']) {
+    it(op, () => {
+      for (let k = 0; k < 5; k++) {
+        const seed = k === 0 ? 1 : Math.floor(Math.random() * 1e9);
+        const r = addon.kernelCheck(op, 'generic', seed);
+        expect(r.nonFinite, `seed ${seed}`).toBe(0);
+        expect(r.checked, `seed ${seed}`).toBeGreaterThan(10);
+        expect(r.maxError, `seed ${seed}`).toBeLessThanOrEqual(1e-2);
+      }
+    });
+  }
+});

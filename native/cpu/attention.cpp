@@ -111,3 +111,54 @@ void attention_forward_isa(Isa isa, float* out, const float* qkv, const int32_t*
 }
 
 }  // namespace splade
+
+namespace splade {
+
+void attention_backward_cpu(float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens, int B,
+                            size_t C, size_t NH) {
+  const size_t d = C / NH, C3 = 3 * C;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  std::vector<double> p, dp;
+  for (int b = 0; b < B; ++b) {
+    const size_t s = static_cast<size_t>(cu_seqlens[b]), T = static_cast<size_t>(cu_seqlens[b + 1]) - s;
+    p.assign(T, 0.0);
+    dp.assign(T, 0.0);
+    for (size_t h = 0; h < NH; ++h) {
+      const size_t qo = h * d, ko = C + h * d, vo = 2 * C + h * d;
+      for (size_t i = 0; i < T; ++i) {
+        const float* q = qkv + (s + i) * C3 + qo;
+        const float* g = dout + (s + i) * C + h * d;
+        double mx = -INFINITY, sum = 0;
+        for (size_t j = 0; j < T; ++j) {
+          double dot = 0;
+          for (size_t e = 0; e < d; ++e) dot += static_cast<double>(q[e]) * qkv[(s + j) * C3 + ko + e];
+          p[j] = dot * scale;
+          mx = std::max(mx, p[j]);
+        }
+        for (size_t j = 0; j < T; ++j) sum += (p[j] = std::exp(p[j] - mx));
+        double pdp = 0;
+        for (size_t j = 0; j < T; ++j) {
+          p[j] /= sum;
+          double v = 0;  // dP_ij = dout_i . v_j
+          for (size_t e = 0; e < d; ++e) v += static_cast<double>(g[e]) * qkv[(s + j) * C3 + vo + e];
+          dp[j] = v;
+          pdp += p[j] * v;
+          float* dv = dqkv + (s + j) * C3 + vo;  // dV_j += P_ij dout_i
+          for (size_t e = 0; e < d; ++e) dv[e] += static_cast<float>(p[j] * g[e]);
+        }
+        float* dq = dqkv + (s + i) * C3 + qo;
+        for (size_t j = 0; j < T; ++j) {
+          const double ds = p[j] * (dp[j] - pdp) * scale;  // through softmax, then the 1/sqrt(d) scale
+          const float* k = qkv + (s + j) * C3 + ko;
+          float* dk = dqkv + (s + j) * C3 + ko;
+          for (size_t e = 0; e < d; ++e) {
+            dq[e] += static_cast<float>(ds * k[e]);
+            dk[e] += static_cast<float>(ds * q[e]);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace splade

@@ -20,4 +20,9 @@ inline void attention_forward(float* out, const float* qkv, const int32_t* cu_se
   attention_forward_isa(active_isa(), out, qkv, cu_seqlens, B, C, NH);
 }
 
+// Backward (accumulates, +=): dqkv is (N,3C) laid out as qkv; dout is (N,C). The attention
+// probabilities are recomputed from qkv (nothing O(T^2) is saved by the forward).
+void attention_backward_cpu(float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens, int B,
+                            size_t C, size_t NH);
+
 }  // namespace splade

@@ -60,3 +60,24 @@ void embed_forward_isa(Isa isa, float* out, const int32_t* ids, const int32_t* t
 }
 
 }  // namespace splade
+
+namespace splade {
+
+void embed_backward_cpu(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
+                        const int32_t* type_ids, const int32_t* cu_seqlens, int B, size_t C) {
+  for (int b = 0; b < B; ++b) {
+    for (int32_t n = cu_seqlens[b]; n < cu_seqlens[b + 1]; ++n) {
+      const float* g = dout + static_cast<size_t>(n) * C;
+      float* w = dwte + static_cast<size_t>(ids[n]) * C;
+      float* p = dwpe + static_cast<size_t>(n - cu_seqlens[b]) * C;
+      float* t = dwtt ? dwtt + static_cast<size_t>(type_ids ? type_ids[n] : 0) * C : nullptr;
+      for (size_t c = 0; c < C; ++c) {
+        w[c] += g[c];
+        p[c] += g[c];
+        if (t) t[c] += g[c];
+      }
+    }
+  }
+}
+
+}  // namespace splade

@@ -21,4 +21,8 @@ inline void embed_forward(float* out, const int32_t* ids, const int32_t* type_id
   embed_forward_isa(active_isa(), out, ids, type_ids, cu_seqlens, B, wte, wpe, wtt, C);
 }
 
+// Backward (accumulates, +=): dwte (V,C), dwpe (P,C), dwtt (TV,C) or null; dout is (N,C).
+void embed_backward_cpu(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
+                        const int32_t* type_ids, const int32_t* cu_seqlens, int B, size_t C);
+
 }  // namespace splade

@@ -73,3 +73,31 @@ void layernorm_forward_isa(Isa isa, float* out, float* mean, float* rstd, const 
 }
 
 }  // namespace splade
+
+namespace splade {
+
+void layernorm_backward_cpu(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                            const float* weight, const float* mean, const float* rstd, size_t N, size_t C) {
+  for (size_t n = 0; n < N; ++n) {
+    const float* g = dout + n * C;
+    const float* x = inp + n * C;
+    const double m = mean[n], r = rstd[n];
+    double dnorm_mean = 0, dnorm_xhat_mean = 0;
+    for (size_t c = 0; c < C; ++c) {
+      const double xhat = (x[c] - m) * r, dnorm = static_cast<double>(g[c]) * weight[c];
+      dnorm_mean += dnorm;
+      dnorm_xhat_mean += dnorm * xhat;
+    }
+    dnorm_mean /= static_cast<double>(C);
+    dnorm_xhat_mean /= static_cast<double>(C);
+    float* di = dinp + n * C;
+    for (size_t c = 0; c < C; ++c) {
+      const double xhat = (x[c] - m) * r, dnorm = static_cast<double>(g[c]) * weight[c];
+      dbias[c] += g[c];
+      dweight[c] += static_cast<float>(g[c] * xhat);
+      di[c] += static_cast<float>(r * (dnorm - dnorm_mean - xhat * dnorm_xhat_mean));
+    }
+  }
+}
+
+}  // namespace splade

@@ -17,4 +17,9 @@ inline void layernorm_forward(float* out, float* mean, float* rstd, const float*
   layernorm_forward_isa(active_isa(), out, mean, rstd, inp, weight, bias, N, C, eps);
 }
 
+// Backward (accumulates, +=): dinp (N,C), dweight (C), dbias (C); dout is (N,C); inp (N,C) the forward
+// input, mean and rstd (N) as the forward saved them.
+void layernorm_backward_cpu(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                            const float* weight, const float* mean, const float* rstd, size_t N, size_t C);
+
 }  // namespace splade

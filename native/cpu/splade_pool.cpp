@@ -115,3 +115,35 @@ void splade_pool_forward_isa(Isa isa, float* w, int32_t* argmax, const float* t,
 }
 
 }  // namespace splade
+
+namespace splade {
+
+void splade_pool_backward_cpu(float* dt, float* dE, float* dbias, const float* dw, const float* t, const float* E,
+                              const float* bias, const int32_t* argmax, const int32_t* cu_seqlens, int B, size_t C,
+                              size_t V, Pooling pooling) {
+  auto token = [&](size_t j, int32_t n, double g_w) {
+    double logit = bias[j];
+    for (size_t c = 0; c < C; ++c) logit += static_cast<double>(t[n * C + c]) * E[j * C + c];
+    if (!(logit > 0.0)) return;
+    const double g = g_w / (1.0 + logit);
+    for (size_t c = 0; c < C; ++c) {
+      dt[n * C + c] += static_cast<float>(g * E[j * C + c]);
+      dE[j * C + c] += static_cast<float>(g * t[n * C + c]);
+    }
+    dbias[j] += static_cast<float>(g);
+  };
+  for (int b = 0; b < B; ++b) {
+    for (size_t j = 0; j < V; ++j) {
+      const double g_w = dw[b * V + j];
+      if (g_w == 0.0) continue;
+      if (pooling == Pooling::max) {
+        const int32_t n = argmax[b * V + j];
+        if (n >= 0) token(j, n, g_w);
+      } else {
+        for (int32_t n = cu_seqlens[b]; n < cu_seqlens[b + 1]; ++n) token(j, n, g_w);
+      }
+    }
+  }
+}
+
+}  // namespace splade

@@ -27,4 +27,12 @@ inline void splade_pool_forward(float* w, int32_t* argmax, const float* t, const
   splade_pool_forward_isa(active_isa(), w, argmax, t, E, bias, cu_seqlens, B, C, V, pooling);
 }
 
+// Backward (accumulates, +=): dt (N,C), dE (V,C), dbias (V) from dw (B,V). d log1p(relu(x)) / dx is
+// 1 / (1 + x) for x > 0 and 0 otherwise (torch's relu gradient at 0 is 0). Max pooling sends each
+// term's gradient to its argmax token only (argmax as the forward saved it, -1: none); sum pooling to
+// every token with a positive logit. Logits are recomputed, never stored.
+void splade_pool_backward_cpu(float* dt, float* dE, float* dbias, const float* dw, const float* t, const float* E,
+                              const float* bias, const int32_t* argmax, const int32_t* cu_seqlens, int B, size_t C,
+                              size_t V, Pooling pooling);
+
 }  // namespace splade

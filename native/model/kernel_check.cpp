@@ -3,12 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <random>
 #include <vector>
 
 #include "../common/error.h"
 #include "../cpu/attention.h"
 #include "../cpu/embed.h"
+#include "../cpu/gelu.h"
 #include "../cpu/layernorm.h"
 #include "../cpu/splade_pool.h"
 #include "encoder.h"
@@ -59,6 +61,41 @@ class IsaScope {  // runs the whole encoder on one variant, restoring the active
  private:
   Isa saved_;
 };
+
+
+// Central differences of loss() with respect to `count` random entries of x, against the analytic
+// gradient `grad`. Error: |numeric - analytic| / (max(|numeric|, |analytic|) + 1e-2); forward passes run
+// in float32, so eps is large (1e-2) and the tolerance loose (tests use 1e-2). SPLADE pooling has a
+// kink at logit 0 (relu) that a large step can cross: there eps is 1e-4 and the loss is evaluated in
+// double.
+template <class Loss>
+void grad_check(KernelCheckResult& r, Rng& rng, std::vector<float>& x, const std::vector<float>& grad, Loss loss,
+                size_t count = 24, float eps = 1e-2f, const std::function<bool()>& smooth = {}) {
+  std::uniform_int_distribution<size_t> pick(0, x.size() - 1);
+  for (size_t k = 0; k < count; ++k) {
+    const size_t i = pick(rng.gen);
+    const float saved = x[i];
+    x[i] = saved + eps;
+    const double lp = loss();
+    x[i] = saved - eps;
+    const double lm = loss();
+    x[i] = saved;
+    if (smooth && !smooth()) continue;  // the step crossed a kink: no derivative to compare with
+    const double num = (lp - lm) / (2.0 * eps), ana = grad[i];
+    if (!std::isfinite(ana)) {
+      ++r.non_finite;
+      continue;
+    }
+    r.max_error = std::max(r.max_error, std::fabs(num - ana) / (std::max(std::fabs(num), std::fabs(ana)) + 1e-2));
+    ++r.checked;
+  }
+}
+
+double dot(const std::vector<float>& a, const std::vector<float>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
+  return s;
+}
 
 }  // namespace
 
@@ -123,6 +160,96 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
       encoder_splade_forward(b.data(), nullptr, cfg, L, params.data(), batch, pooling, true);
       compare(r, a, b);
     }
+  } else if (op == "grad_embed") {
+    const std::vector<int32_t> cu2 = {0, 3, 10};
+    const size_t N2 = 10, V = 11, P = 8, C = 6;
+    auto ids = rng.ints(N2, 0, V), types = rng.ints(N2, 0, 2);
+    auto wte = rng.normal(V * C), wpe = rng.normal(P * C), wtt = rng.normal(2 * C), R = rng.normal(N2 * C);
+    std::vector<float> out(N2 * C), dwte(V * C), dwpe(P * C), dwtt(2 * C);
+    auto loss = [&] {
+      embed_forward_cpu(out.data(), ids.data(), types.data(), cu2.data(), 2, wte.data(), wpe.data(), wtt.data(), C);
+      return dot(out, R);
+    };
+    embed_backward_cpu(dwte.data(), dwpe.data(), dwtt.data(), R.data(), ids.data(), types.data(), cu2.data(), 2, C);
+    grad_check(r, rng, wte, dwte, loss);
+    grad_check(r, rng, wpe, dwpe, loss);
+    grad_check(r, rng, wtt, dwtt, loss);
+  } else if (op == "grad_layernorm") {
+    const size_t N2 = 7, C = 13;
+    auto x = rng.normal(N2 * C, 1.0f, 0.3f), w = rng.normal(C, 0.2f, 1.0f), bias = rng.normal(C, 0.2f), R = rng.normal(N2 * C);
+    std::vector<float> out(N2 * C), mean(N2), rstd(N2), dx(N2 * C), dw(C), db(C);
+    auto loss = [&] {
+      layernorm_forward_cpu(out.data(), mean.data(), rstd.data(), x.data(), w.data(), bias.data(), N2, C, 1e-5f);
+      return dot(out, R);
+    };
+    loss();
+    layernorm_backward_cpu(dx.data(), dw.data(), db.data(), R.data(), x.data(), w.data(), mean.data(), rstd.data(), N2, C);
+    grad_check(r, rng, x, dx, loss);
+    grad_check(r, rng, w, dw, loss);
+    grad_check(r, rng, bias, db, loss);
+  } else if (op == "grad_attention") {
+    const std::vector<int32_t> cu2 = {0, 1, 6, 15};
+    const size_t N2 = 15, C = 12, NH = 3;
+    auto qkv = rng.normal(N2 * 3 * C), R = rng.normal(N2 * C);
+    std::vector<float> out(N2 * C), dqkv(N2 * 3 * C);
+    auto loss = [&] {
+      attention_forward_cpu(out.data(), qkv.data(), cu2.data(), 3, C, NH);
+      return dot(out, R);
+    };
+    attention_backward_cpu(dqkv.data(), R.data(), qkv.data(), cu2.data(), 3, C, NH);
+    grad_check(r, rng, qkv, dqkv, loss, 60);
+  } else if (op == "grad_gelu") {
+    auto x = rng.normal(64, 2.0f), R = rng.normal(64);
+    std::vector<float> out(64), dx(64);
+    auto loss = [&] {
+      gelu_forward_cpu(out.data(), x.data(), 64);
+      return dot(out, R);
+    };
+    gelu_backward_cpu(dx.data(), x.data(), R.data(), 64);
+    grad_check(r, rng, x, dx, loss);
+  } else if (op == "grad_splade_pool_max" || op == "grad_splade_pool_sum") {
+    const Pooling pooling = op == "grad_splade_pool_max" ? Pooling::max : Pooling::sum;
+    const std::vector<int32_t> cu2 = {0, 4, 13};
+    const size_t N2 = 13, C = 8, V = 40;
+    auto t = rng.normal(N2 * C, 0.7f), E = rng.normal(V * C, 0.7f), bias = rng.normal(V, 0.5f, -0.5f), R = rng.normal(2 * V);
+    std::vector<float> w(2 * V), dt(N2 * C), dE(V * C), db(V);
+    std::vector<int32_t> am(2 * V);
+    // The loss in double throughout (a float32 w would bury eps = 1e-4 steps in rounding). Each
+    // evaluation records its pattern of non-differentiable choices (which logits are > 0, which token
+    // is each max); a step whose two evaluations differ there crossed a kink and is skipped.
+    std::vector<int32_t> pattern, previous;
+    auto loss = [&] {
+      previous.swap(pattern);
+      pattern.clear();
+      double L = 0;
+      for (int b = 0; b < 2; ++b)
+        for (size_t j = 0; j < V; ++j) {
+          double acc = 0;
+          int32_t arg = -1;
+          for (int32_t n = cu2[b]; n < cu2[b + 1]; ++n) {
+            double logit = bias[j];
+            for (size_t c = 0; c < C; ++c) logit += double(t[n * C + c]) * E[j * C + c];
+            pattern.push_back(logit > 0);
+            const double v = std::log1p(std::max(0.0, logit));
+            if (pooling == Pooling::sum) {
+              acc += v;
+            } else if (v > acc) {
+              acc = v;
+              arg = n;
+            }
+          }
+          pattern.push_back(arg);
+          L += acc * R[b * V + j];
+        }
+      return L;
+    };
+    auto smooth = [&] { return pattern == previous; };
+    splade_pool_forward_cpu(w.data(), am.data(), t.data(), E.data(), bias.data(), cu2.data(), 2, C, V, pooling);
+    splade_pool_backward_cpu(dt.data(), dE.data(), db.data(), R.data(), t.data(), E.data(), bias.data(), am.data(),
+                             cu2.data(), 2, C, V, pooling);
+    grad_check(r, rng, t, dt, loss, 24, 1e-4f, smooth);
+    grad_check(r, rng, E, dE, loss, 24, 1e-4f, smooth);
+    grad_check(r, rng, bias, db, loss, 24, 1e-4f, smooth);
   } else {
     fail(kInvalidArgument, "kernel_check: unknown op " + op);
   }

@@ -16,7 +16,9 @@ struct KernelCheckResult {
   size_t checked = 0;     // outputs compared
 };
 
-// op: embed | layernorm | attention | splade_pool_max | splade_pool_sum | encoder
+// op: embed | layernorm | attention | splade_pool_max | splade_pool_sum | encoder (fast vs reference),
+// or grad_embed | grad_layernorm | grad_attention | grad_gelu | grad_splade_pool_max | grad_splade_pool_sum
+// (reference backward vs central differences of the reference forward; isa is ignored)
 KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed);
 
 }  // namespace splade
