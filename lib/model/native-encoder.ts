@@ -14,6 +14,16 @@ export interface NativeEncoderHandle {
     out: Float32Array,
     argmax: Int32Array | null,
   ): Promise<void>;
+  /** Training forward + backward: out (B*V) gets w, grads (arena-sized) += dLoss/dparams for dLoss/dw = dw. */
+  gradients(
+    ids: Int32Array,
+    typeIds: Int32Array | null,
+    cuSeqlens: Int32Array,
+    pooling: 'max' | 'sum',
+    dw: Float32Array,
+    out: Float32Array,
+    grads: Float32Array,
+  ): Promise<void>;
 }
 
 export interface KernelCheckResult {

@@ -77,14 +77,17 @@ class Encoder {
     return new Encoder(dir, config, configJson, tokenizer, layout, arena, native);
   }
 
-  parameters(prefix = ''): Map<string, Float32Array> {
+  parameters(prefix = '', arena: Float32Array = this.arena): Map<string, Float32Array> {
     const out = new Map<string, Float32Array>();
     for (const e of this.layout.entries) {
       const n = e.shape.reduce((a, b) => a * b, 1);
-      out.set(prefix + e.name, this.arena.subarray(e.offset, e.offset + n));
+      out.set(prefix + e.name, arena.subarray(e.offset, e.offset + n));
     }
     return out;
   }
+
+  /** Gradient arena, allocated on the first backward (same layout as the parameters). */
+  grads: Float32Array | undefined;
 
   save(dir: string): void {
     mkdirSync(dir, { recursive: true });
@@ -252,6 +255,31 @@ export class SpladeModel {
     const out: SparseVector[] = new Array(seqs.length);
     await enc.forward(seqs, null, pooling, DEFAULT_BATCH, (i, row) => (out[i] = sparsify(row, 0, undefined)));
     return out;
+  }
+
+  /**
+   * Training path (reference kernels): encodes the id sequences as one batch and backpropagates
+   * dLoss/dw = dw (row b, column j: sequence b, term j) to every parameter. Returns the dense vectors
+   * (B x V) and the gradients under the parameters' names (views of a gradient arena that the next
+   * call overwrites). The trainer builds on this; the tests check it against PyTorch.
+   */
+  async encodeIdsBackward(ids: ArrayLike<number>[], dw: Float32Array, opts: { pooling?: Pooling; kind?: EncodeKind } = {})
+    : Promise<{ vectors: Float32Array; gradients: Map<string, Float32Array> }> {
+    const pooling = checkPooling(opts.pooling);
+    const kind = opts.kind === undefined ? 'document' : expectOneOf('kind', opts.kind, ['query', 'document'] as const);
+    const enc = kind === 'query' ? this.query : this.document;
+    const V = enc.config.vocabSize;
+    if (!Array.isArray(ids) || ids.length === 0) invalidArgument('ids', 'a non-empty array of id sequences', ids);
+    if (!(dw instanceof Float32Array) || dw.length !== ids.length * V) invalidArgument('dw', `a Float32Array of ${ids.length * V} values`, dw);
+    const cu = new Int32Array(ids.length + 1);
+    ids.forEach((s, i) => (cu[i + 1] = cu[i] + s.length));
+    const packed = new Int32Array(cu[ids.length]);
+    ids.forEach((s, i) => packed.set(Int32Array.from(s), cu[i]));
+    enc.grads ??= new Float32Array(enc.layout.total);
+    enc.grads.fill(0);
+    const vectors = new Float32Array(ids.length * V);
+    await callNativeAsync(() => enc.native.gradients(packed, null, cu, pooling, dw, vectors, enc.grads!));
+    return { vectors, gradients: enc.parameters('', enc.grads) };
   }
 
   /** The top terms of a vector, heaviest first, as vocabulary tokens. */

@@ -88,7 +88,8 @@ Napi::Value KernelCheck(const Napi::CallbackInfo& info) {
 class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function cls = DefineClass(env, "NativeEncoder", {InstanceMethod("forward", &NativeEncoder::Forward)});
+    Napi::Function cls = DefineClass(env, "NativeEncoder", {InstanceMethod("forward", &NativeEncoder::Forward),
+                                       InstanceMethod("gradients", &NativeEncoder::Gradients)});
     exports.Set("NativeEncoder", cls);
   }
 
@@ -139,6 +140,43 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
         env,
         [this, batch, pooling, reference, w = out.data, am = argmax.data] {
           encoder_splade_forward(w, am, cfg_, layout_, params_, batch, pooling, reference);
+        },
+        [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
+  }
+
+  // gradients(ids, typeIds | null, cuSeqlens, pooling, dw: Float32Array (B*V), out: Float32Array (B*V),
+  //           grads: Float32Array (arena-sized)): Promise<void>. Training forward (reference kernels) +
+  // backward: out receives w, grads accumulates dLoss/dparams for dLoss/dw = dw.
+  Napi::Value Gradients(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    View<int32_t> ids = arg_i32(info, 0, "ids");
+    const bool has_types = info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined();
+    View<int32_t> types{nullptr, 0};
+    if (has_types) types = arg_i32(info, 1, "typeIds");
+    View<int32_t> cu = arg_i32(info, 2, "cuSeqlens");
+    const std::string pooling_s = arg_string(info, 3, "pooling");
+    View<float> dw = arg_f32(info, 4, "dw");
+    View<float> out = arg_f32(info, 5, "out");
+    View<float> grads = arg_f32(info, 6, "grads");
+    if (pooling_s != "max" && pooling_s != "sum")
+      throw_error(env, kInvalidArgument, "Expected 'max' or 'sum' for pooling but received " + pooling_s);
+    if (cu.size < 1) throw_error(env, kInvalidArgument, "Expected at least one entry in cuSeqlens");
+    const size_t B = cu.size - 1;
+    if (has_types && types.size != ids.size) throw_error(env, kInvalidArgument, "Expected typeIds as long as ids");
+    if (out.size != B * cfg_.vocab || dw.size != B * cfg_.vocab)
+      throw_error(env, kInvalidArgument, "Expected dw and out to hold " + std::to_string(B * cfg_.vocab) + " floats");
+    if (grads.size < layout_.total)
+      throw_error(env, kInvalidArgument, "Expected grads to hold " + std::to_string(layout_.total) + " floats");
+    PackedBatch batch{ids.data, has_types ? types.data : nullptr, cu.data, static_cast<int>(B), ids.size};
+    const Pooling pooling = pooling_s == "max" ? Pooling::max : Pooling::sum;
+    std::vector<Napi::Value> keep = {info.This(), info[0], info[2], info[4], info[5], info[6]};
+    if (has_types) keep.push_back(info[1]);
+    return PromiseWorker::run(
+        env,
+        [this, batch, pooling, d = dw.data, w = out.data, g = grads.data] {
+          EncoderActivations acts;
+          encoder_splade_forward_train(w, acts, cfg_, layout_, params_, batch, pooling);
+          encoder_splade_backward(g, acts, d, cfg_, layout_, params_, batch, pooling);
         },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
   }

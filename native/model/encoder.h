@@ -64,3 +64,28 @@ void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg,
                             const float* params, const PackedBatch& batch, Pooling pooling, bool reference);
 
 }  // namespace splade
+
+namespace splade {
+
+// Training path: what the forward keeps for backward (one batch). Plain reference kernels, GELU kept
+// apart from its GEMM so the pre-activation survives; nothing O(T^2) or O(N x V) is stored.
+struct EncoderActivations {
+  struct Layer {
+    std::vector<float> in, qkv, att, res1, x1, fc1, gelu, res2;  // (N,C) (N,3C) (N,C) (N,C) (N,C) (N,I) (N,I) (N,C)
+    std::vector<float> ln1_mean, ln1_rstd, ln2_mean, ln2_rstd;   // (N)
+  };
+  std::vector<float> emb, emb_mean, emb_rstd;  // (N,C), (N), (N): the embedding sum before its LayerNorm
+  std::vector<Layer> layers;
+  std::vector<float> head_in, head_pre, head_gelu, t, head_mean, head_rstd;  // (N,C) x4, (N) x2
+  std::vector<int32_t> argmax;                                               // (B,V)
+};
+
+// w is (B,V); acts receives the saved tensors.
+void encoder_splade_forward_train(float* w, EncoderActivations& acts, const EncoderConfig& cfg, const ParamLayout& layout,
+                                  const float* params, const PackedBatch& batch, Pooling pooling);
+// grads is an arena-shaped buffer (layout.total floats) that receives += dLoss/dparams, given dw (B,V) =
+// dLoss/dw. The tied decoder's gradient lands in the word embeddings' slot.
+void encoder_splade_backward(float* grads, const EncoderActivations& acts, const float* dw, const EncoderConfig& cfg,
+                             const ParamLayout& layout, const float* params, const PackedBatch& batch, Pooling pooling);
+
+}  // namespace splade
