@@ -12,6 +12,7 @@ import type { SparseVector } from '../sparse.js';
 import { type EncoderConfig, parseConfig } from './config.js';
 import { type NativeEncoderHandle, encoderAddon } from './native-encoder.js';
 import { atomicWriteText, writeSafetensors } from './safetensors.js';
+import { isHubId, resolveHubModel } from './hub.js';
 import { SpladeTokenizer } from './tokenizer.js';
 import { type Layout, fillArena, openCheckpoint } from './weights.js';
 
@@ -21,6 +22,10 @@ export type EncodeKind = 'query' | 'document';
 export interface LoadOptions {
   device?: 'cpu' | 'cuda';
   threads?: number;
+  /** For hub ids ("org/name"): branch, tag or commit (default 'main'). */
+  revision?: string;
+  /** For hub ids: the Hugging Face cache (default HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub). */
+  cacheDir?: string;
 }
 
 export interface EncodeOptions {
@@ -149,6 +154,8 @@ export class SpladeModel {
 
   /**
    * Loads a checkpoint directory (config.json, weights, tokenizer.json), or two: `{ query, document }`.
+   * A Hugging Face hub id ("org/name") that is not a local path is looked up in the Hugging Face cache
+   * and downloaded there when missing (see hub.ts).
    * A directory holding `query/` and `document/` (as save() writes a two-encoder model) loads both.
    */
   static async load(dir: string | { query: string; document: string }, opts: LoadOptions = {}): Promise<SpladeModel> {
@@ -158,9 +165,12 @@ export class SpladeModel {
       throw new SpladeError("device 'cuda': the CUDA encoder backend is not implemented yet; use device 'cpu'", ErrorCode.unsupported);
     }
     if (opts.threads !== undefined) setThreads(expectInteger('threads', opts.threads, 1, 1024));
+    if (opts.revision !== undefined && typeof opts.revision !== 'string') invalidArgument('revision', 'a string', opts.revision);
+    if (opts.cacheDir !== undefined && typeof opts.cacheDir !== 'string') invalidArgument('cacheDir', 'a string', opts.cacheDir);
+    const local = async (d: string) => (isHubId(d) ? resolveHubModel(d, { revision: opts.revision, cacheDir: opts.cacheDir }) : d);
     let qDir: string, dDir: string;
     if (typeof dir === 'string') {
-      const d = resolve(dir);
+      const d = resolve(await local(dir));
       if (!existsSync(join(d, 'config.json')) && existsSync(join(d, 'query', 'config.json')) && existsSync(join(d, 'document', 'config.json'))) {
         qDir = join(d, 'query');
         dDir = join(d, 'document');
@@ -168,8 +178,8 @@ export class SpladeModel {
         qDir = dDir = d;
       }
     } else if (dir && typeof dir === 'object' && typeof dir.query === 'string' && typeof dir.document === 'string') {
-      qDir = resolve(dir.query);
-      dDir = resolve(dir.document);
+      qDir = resolve(await local(dir.query));
+      dDir = resolve(await local(dir.document));
     } else {
       invalidArgument('dir', "a directory path or { query, document } paths", dir);
     }
