@@ -335,3 +335,17 @@ describe('SpladeModel runs off the event loop', () => {
     expect(seen).toBeGreaterThan(0);
   });
 });
+
+describe('truncation defaults', () => {
+  it('truncates to load()-configured lengths per kind, capped at max_position_embeddings', async () => {
+    const model = await SpladeModel.load(join(MODELS, 'bert'), { maxLength: { query: 6 } });
+    const long = 'the cat sat on the mat and the dog sat on the cat';
+    expect(model.tokenize(long, { kind: 'query' }).length).toBe(6);
+    expect(model.tokenize(long).length).toBe(15);
+    expect(model.tokenize(long.repeat(10)).length).toBe(64); // max_position_embeddings
+    const [q] = await model.encode([long], { kind: 'query' });
+    const [q6] = await model.encodeIds([Array.from(model.tokenize(long, { maxLength: 6 }))]);
+    expect(Array.from(q.values)).toEqual(Array.from(q6.values));
+    await expect(SpladeModel.load(join(MODELS, 'bert'), { maxLength: { query: 1 } })).rejects.toThrow(/maxLength\.query/);
+  });
+});

@@ -26,12 +26,17 @@ export interface LoadOptions {
   revision?: string;
   /** For hub ids: the Hugging Face cache (default HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub). */
   cacheDir?: string;
+  /** Default truncation per kind when encode() gets no maxLength (default 256 for both). */
+  maxLength?: { query?: number; document?: number };
 }
 
 export interface EncodeOptions {
   /** Which encoder (and default length) to use; default 'document'. */
   kind?: EncodeKind;
-  /** Tokens per text including special tokens; default 256, capped at max_position_embeddings. */
+  /**
+   * Tokens per text including special tokens; default: load()'s maxLength for the kind, else 256.
+   * Always capped at max_position_embeddings.
+   */
   maxLength?: number;
   /** Texts per forward pass; default 32. Texts are sorted by length first (length bucketing). */
   batchSize?: number;
@@ -150,6 +155,7 @@ export class SpladeModel {
   private constructor(
     private readonly query: Encoder,
     private readonly document: Encoder,
+    private readonly defaultMaxLength: { query: number; document: number },
   ) {}
 
   /**
@@ -167,6 +173,12 @@ export class SpladeModel {
     if (opts.threads !== undefined) setThreads(expectInteger('threads', opts.threads, 1, 1024));
     if (opts.revision !== undefined && typeof opts.revision !== 'string') invalidArgument('revision', 'a string', opts.revision);
     if (opts.cacheDir !== undefined && typeof opts.cacheDir !== 'string') invalidArgument('cacheDir', 'a string', opts.cacheDir);
+    const ml = opts.maxLength ?? {};
+    if (ml === null || typeof ml !== 'object') invalidArgument('maxLength', 'an object { query?, document? }', ml);
+    const defaults = {
+      query: ml.query === undefined ? DEFAULT_MAX_LENGTH : expectInteger('maxLength.query', ml.query, 2, 1 << 20),
+      document: ml.document === undefined ? DEFAULT_MAX_LENGTH : expectInteger('maxLength.document', ml.document, 2, 1 << 20),
+    };
     const local = async (d: string) => (isHubId(d) ? resolveHubModel(d, { revision: opts.revision, cacheDir: opts.cacheDir }) : d);
     let qDir: string, dDir: string;
     if (typeof dir === 'string') {
@@ -191,7 +203,7 @@ export class SpladeModel {
     if (query.config.vocabSize !== document.config.vocabSize) {
       throw new SpladeError(`${qDir} and ${dDir}: the query and document encoders have different vocabularies`, ErrorCode.invalidArgument);
     }
-    return new SpladeModel(query, document);
+    return new SpladeModel(query, document, defaults);
   }
 
   /** The vocabulary size (the dimension of every SparseVector). */
@@ -202,19 +214,20 @@ export class SpladeModel {
   /** Token ids of a text as the model sees it (special tokens included, truncated to maxLength). */
   tokenize(text: string, opts: { kind?: EncodeKind; maxLength?: number } = {}): Int32Array {
     expectString(text);
-    const enc = opts.kind === 'query' ? this.query : this.document;
-    return enc.tokenizer.encode(text, this.maxLength(enc, opts.maxLength));
+    const kind = opts.kind === undefined ? 'document' : expectOneOf('kind', opts.kind, ['query', 'document'] as const);
+    const enc = kind === 'query' ? this.query : this.document;
+    return enc.tokenizer.encode(text, this.maxLength(enc, kind, opts.maxLength));
   }
 
   /** Pair encoding for cross-encoders: [CLS] a [SEP] b [SEP] with token type ids. */
   tokenizePair(a: string, b: string, opts: { maxLength?: number } = {}): { ids: Int32Array; typeIds: Int32Array } {
     expectString(a);
     expectString(b);
-    return this.document.tokenizer.encodePair(a, b, this.maxLength(this.document, opts.maxLength));
+    return this.document.tokenizer.encodePair(a, b, this.maxLength(this.document, 'document', opts.maxLength));
   }
 
-  private maxLength(enc: Encoder, maxLength: unknown): number {
-    const m = maxLength === undefined ? DEFAULT_MAX_LENGTH : expectInteger('maxLength', maxLength, 2, 1 << 20);
+  private maxLength(enc: Encoder, kind: EncodeKind, maxLength: unknown): number {
+    const m = maxLength === undefined ? this.defaultMaxLength[kind] : expectInteger('maxLength', maxLength, 2, 1 << 20);
     return Math.min(m, enc.config.maxPositions);
   }
 
@@ -223,7 +236,7 @@ export class SpladeModel {
     if (opts === null || typeof opts !== 'object') invalidArgument('opts', 'an object', opts);
     const kind = opts.kind === undefined ? 'document' : expectOneOf('kind', opts.kind, ['query', 'document'] as const);
     const enc = kind === 'query' ? this.query : this.document;
-    const maxLength = this.maxLength(enc, opts.maxLength);
+    const maxLength = this.maxLength(enc, kind, opts.maxLength);
     const batchSize = opts.batchSize === undefined ? DEFAULT_BATCH : expectInteger('batchSize', opts.batchSize, 1, 1 << 20);
     const pooling = checkPooling(opts.pooling);
     const topK = opts.topK === undefined ? undefined : expectInteger('topK', opts.topK, 1);
