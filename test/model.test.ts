@@ -349,3 +349,27 @@ describe('truncation defaults', () => {
     await expect(SpladeModel.load(join(MODELS, 'bert'), { maxLength: { query: 1 } })).rejects.toThrow(/maxLength\.query/);
   });
 });
+
+describe('every CPU variant and concurrent calls', () => {
+  it('matches PyTorch on each variant in info().supportedCpus (setCpu)', async () => {
+    const { info, setCpu } = await import('../lib/index.js');
+    const start = info().cpu;
+    const model = await SpladeModel.load(join(MODELS, 'distilbert'));
+    try {
+      for (const cpu of info().supportedCpus) {
+        setCpu(cpu);
+        for (const pooling of ['max', 'sum'] as const) {
+          expectMatches(await model.encodeIds(exp.seqs, { pooling }), refs('distilbert', pooling), `${cpu} ${pooling}`);
+        }
+      }
+    } finally {
+      setCpu(start);
+    }
+  });
+
+  it('gives the same vectors for concurrent encode calls', async () => {
+    const model = await SpladeModel.load(join(MODELS, 'bert'));
+    const runs = await Promise.all([0, 1, 2, 3].map(() => model.encode(exp.texts, { batchSize: 2 })));
+    for (const r of runs.slice(1)) r.forEach((v, i) => expect(Array.from(v.values)).toEqual(Array.from(runs[0][i].values)));
+  });
+});
