@@ -5,22 +5,36 @@ import { describe, expect, it } from 'vitest';
 import { info } from '../lib/index.js';
 import { encoderAddon } from '../lib/model/native-encoder.js';
 
-const OPS = ['embed', 'layernorm', 'attention', 'splade_pool_max', 'splade_pool_sum', 'encoder'];
-// fp32 kernels against double-accumulating references: 1e-5 everywhere, the whole 2-layer encoder
-// included (measured ~1.3e-6).
-const TOL = 1e-5;
+// Per-op tolerances: fp32 kernels against double-accumulating references.
+const TOL: Record<string, number> = {
+  embed: 1e-5, // exact (same additions)
+  layernorm: 1e-5, // measured ~2e-7
+  attention: 1e-5, // ~1.3e-6
+  splade_pool_max: 1e-5, // ~1e-7
+  splade_pool_sum: 1e-5, // ~4e-7
+  encoder: 1e-5, // whole 2-layer forward, ~1.3e-6
+  backward_layernorm: 1e-5, // ~6e-7
+  backward_attention: 1e-5, // ~1.6e-6
+  backward_splade_pool_max: 1e-5, // ~2e-6
+  backward_splade_pool_sum: 1e-5, // ~1.3e-6
+  // Whole 2-layer training forward + backward of a random network, each parameter's gradient against
+  // its own scale: float32 rounding compounds through every layer (~1e-5 measured).
+  encoder_backward: 1e-4,
+};
+const OPS = Object.keys(TOL);
 
 describe('fast CPU kernels match the references', () => {
   const addon = encoderAddon();
   for (const cpu of info().supportedCpus) {
     for (const op of OPS) {
       it(`${op} on ${cpu}`, () => {
-        for (const seed of [1, 2 + Math.floor(Math.random() * 1e9)]) {
+        const seeds = op === 'encoder_backward' ? [1 + Math.floor(Math.random() * 1e9)] : [1, 2 + Math.floor(Math.random() * 1e9)];
+        for (const seed of seeds) {
           const r = addon.kernelCheck(op, cpu, seed);
           expect(r.nonFinite, `seed ${seed}`).toBe(0);
           expect(r.mismatches, `seed ${seed}`).toBe(0);
           expect(r.checked).toBeGreaterThan(0);
-          expect(r.maxError, `seed ${seed}`).toBeLessThanOrEqual(TOL);
+          expect(r.maxError, `seed ${seed}`).toBeLessThanOrEqual(TOL[op]);
         }
       });
     }

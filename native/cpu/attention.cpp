@@ -162,3 +162,78 @@ void attention_backward_cpu(float* dqkv, const float* dout, const float* qkv, co
 }
 
 }  // namespace splade
+
+namespace splade {
+namespace {
+
+// One sequence (rows s .. s+T-1) and head h, all query rows; p, dp are (T) scratch. Only this task
+// touches the head's columns of these rows, so dq / dk / dv need no synchronisation.
+SPLADE_INLINE void attention_backward_task_body(float* dqkv, const float* dout, const float* qkv, size_t s, size_t T,
+                                                size_t h, size_t C, size_t d, float* p, float* dp) {
+  const size_t C3 = 3 * C, qo = h * d, ko = C + h * d, vo = 2 * C + h * d;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  for (size_t i = 0; i < T; ++i) {
+    const float* __restrict q = qkv + (s + i) * C3 + qo;
+    const float* __restrict g = dout + (s + i) * C + h * d;
+    float mx = -INFINITY;
+    for (size_t j = 0; j < T; ++j) {
+      const float* __restrict k = qkv + (s + j) * C3 + ko;
+      const float* __restrict v = qkv + (s + j) * C3 + vo;
+      float a[kLanes] = {}, b[kLanes] = {};
+      size_t e = 0;
+      for (; e + kLanes <= d; e += kLanes)
+        for (int l = 0; l < kLanes; ++l) {
+          a[l] += q[e + l] * k[e + l];
+          b[l] += g[e + l] * v[e + l];
+        }
+      float sa = 0, sb = 0;
+      for (; e < d; ++e) sa += q[e] * k[e], sb += g[e] * v[e];
+      for (int l = 0; l < kLanes; ++l) sa += a[l], sb += b[l];
+      p[j] = sa * scale;
+      dp[j] = sb;
+      mx = std::max(mx, p[j]);
+    }
+    float sum = 0;
+    for (size_t j = 0; j < T; ++j) sum += (p[j] = std::exp(p[j] - mx));
+    const float inv = 1.0f / sum;
+    float pdp = 0;
+    for (size_t j = 0; j < T; ++j) {
+      p[j] *= inv;
+      pdp += p[j] * dp[j];
+    }
+    float* __restrict dq = dqkv + (s + i) * C3 + qo;
+    for (size_t j = 0; j < T; ++j) {
+      const float pj = p[j], ds = pj * (dp[j] - pdp) * scale;
+      const float* __restrict k = qkv + (s + j) * C3 + ko;
+      float* __restrict dk = dqkv + (s + j) * C3 + ko;
+      float* __restrict dv = dqkv + (s + j) * C3 + vo;
+      for (size_t e = 0; e < d; ++e) {
+        dq[e] += ds * k[e];
+        dk[e] += ds * q[e];
+        dv[e] += pj * g[e];
+      }
+    }
+  }
+}
+
+SPLADE_ISA_VARIANTS(attention_backward_task, attention_backward_task_body,
+                    (float* dqkv, const float* dout, const float* qkv, size_t s, size_t T, size_t h, size_t C, size_t d,
+                     float* p, float* dp),
+                    (dqkv, dout, qkv, s, T, h, C, d, p, dp))
+
+}  // namespace
+
+void attention_backward_isa(Isa isa, float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens,
+                            int B, size_t C, size_t NH) {
+  const size_t d = C / NH;
+  auto task = SPLADE_PICK_ISA(isa, attention_backward_task);
+  parallel_for(static_cast<size_t>(B) * NH, [&](size_t t, int) {
+    thread_local std::vector<float> p, dp;
+    const size_t b = t / NH, h = t % NH;
+    const size_t s = static_cast<size_t>(cu_seqlens[b]), T = static_cast<size_t>(cu_seqlens[b + 1]) - s;
+    if (p.size() < T) p.resize(T), dp.resize(T);
+    task(dqkv, dout, qkv, s, T, h, C, d, p.data(), dp.data());
+  });
+}
+
+}  // namespace splade

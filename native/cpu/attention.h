@@ -24,5 +24,11 @@ inline void attention_forward(float* out, const float* qkv, const int32_t* cu_se
 // probabilities are recomputed from qkv (nothing O(T^2) is saved by the forward).
 void attention_backward_cpu(float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens, int B,
                             size_t C, size_t NH);
+void attention_backward_isa(Isa isa, float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens,
+                            int B, size_t C, size_t NH);
+inline void attention_backward(float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens, int B,
+                               size_t C, size_t NH) {
+  attention_backward_isa(active_isa(), dqkv, dout, qkv, cu_seqlens, B, C, NH);
+}
 
 }  // namespace splade

@@ -2,6 +2,7 @@
 #include "layernorm.h"
 
 #include <cmath>
+#include <vector>
 
 #include "../common/thread_pool.h"
 #include "isa_target.h"
@@ -98,6 +99,69 @@ void layernorm_backward_cpu(float* dinp, float* dweight, float* dbias, const flo
       di[c] += static_cast<float>(r * (dnorm - dnorm_mean - xhat * dnorm_xhat_mean));
     }
   }
+}
+
+}  // namespace splade
+
+namespace splade {
+namespace {
+
+// rows [begin, end): dinp rows, and this thread's partial dweight / dbias (C each)
+SPLADE_INLINE void layernorm_backward_rows_body(size_t begin, size_t end, float* dinp, float* dw_part, float* db_part,
+                                                const float* dout, const float* inp, const float* weight,
+                                                const float* mean, const float* rstd, size_t C) {
+  for (size_t n = begin; n < end; ++n) {
+    const float* __restrict g = dout + n * C;
+    const float* __restrict x = inp + n * C;
+    const float m = mean[n], r = rstd[n];
+    float a1[kLanes] = {}, a2[kLanes] = {};
+    size_t c = 0;
+    for (; c + kLanes <= C; c += kLanes)
+      for (int l = 0; l < kLanes; ++l) {
+        const float dn = g[c + l] * weight[c + l];
+        a1[l] += dn;
+        a2[l] += dn * (x[c + l] - m) * r;
+      }
+    float s1 = 0, s2 = 0;
+    for (; c < C; ++c) {
+      const float dn = g[c] * weight[c];
+      s1 += dn;
+      s2 += dn * (x[c] - m) * r;
+    }
+    for (int l = 0; l < kLanes; ++l) s1 += a1[l], s2 += a2[l];
+    s1 /= static_cast<float>(C);
+    s2 /= static_cast<float>(C);
+    float* __restrict di = dinp + n * C;
+    for (c = 0; c < C; ++c) {
+      const float xhat = (x[c] - m) * r;
+      db_part[c] += g[c];
+      dw_part[c] += g[c] * xhat;
+      di[c] += r * (g[c] * weight[c] - s1 - xhat * s2);
+    }
+  }
+}
+
+SPLADE_ISA_VARIANTS(layernorm_backward_rows, layernorm_backward_rows_body,
+                    (size_t begin, size_t end, float* dinp, float* dw_part, float* db_part, const float* dout,
+                     const float* inp, const float* weight, const float* mean, const float* rstd, size_t C),
+                    (begin, end, dinp, dw_part, db_part, dout, inp, weight, mean, rstd, C))
+
+}  // namespace
+
+void layernorm_backward_isa(Isa isa, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                            const float* weight, const float* mean, const float* rstd, size_t N, size_t C) {
+  const size_t T = static_cast<size_t>(num_threads());
+  std::vector<float> part(2 * T * C, 0.0f);  // per thread: dweight (C) | dbias (C)
+  auto rows = SPLADE_PICK_ISA(isa, layernorm_backward_rows);
+  parallel_range(N, [&](size_t begin, size_t end, int thread) {
+    float* p = part.data() + 2 * static_cast<size_t>(thread) * C;
+    rows(begin, end, dinp, p, p + C, dout, inp, weight, mean, rstd, C);
+  });
+  for (size_t t = 0; t < T; ++t)
+    for (size_t c = 0; c < C; ++c) {
+      dweight[c] += part[2 * t * C + c];
+      dbias[c] += part[(2 * t + 1) * C + c];
+    }
 }
 
 }  // namespace splade

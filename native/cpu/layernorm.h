@@ -21,5 +21,11 @@ inline void layernorm_forward(float* out, float* mean, float* rstd, const float*
 // input, mean and rstd (N) as the forward saved them.
 void layernorm_backward_cpu(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                             const float* weight, const float* mean, const float* rstd, size_t N, size_t C);
+void layernorm_backward_isa(Isa isa, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                            const float* weight, const float* mean, const float* rstd, size_t N, size_t C);
+inline void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                               const float* weight, const float* mean, const float* rstd, size_t N, size_t C) {
+  layernorm_backward_isa(active_isa(), dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C);
+}
 
 }  // namespace splade

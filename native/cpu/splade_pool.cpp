@@ -147,3 +147,75 @@ void splade_pool_backward_cpu(float* dt, float* dE, float* dbias, const float* d
 }
 
 }  // namespace splade
+
+namespace splade {
+namespace {
+
+// dlogits for rows [0, rows) x columns [j0, j1) of a tile; dbias accumulates this thread's columns.
+SPLADE_INLINE void pool_dlogits_body(float* dl, float* dbias, const float* logits, size_t tile_w, size_t rows,
+                                     size_t r0, const int32_t* seq_of, const float* dw, const int32_t* argmax,
+                                     size_t v0, size_t j0, size_t j1, size_t V, int pooling) {
+  for (size_t r = 0; r < rows; ++r) {
+    const float* __restrict x = logits + r * tile_w;
+    float* __restrict g = dl + r * tile_w;
+    const size_t b = static_cast<size_t>(seq_of[r]);
+    const float* __restrict dwb = dw + b * V + v0;
+    if (pooling == static_cast<int>(Pooling::sum)) {
+      for (size_t j = j0; j < j1; ++j) g[j] = x[j] > 0.0f ? dwb[j] / (1.0f + x[j]) : 0.0f;
+    } else {
+      const int32_t* __restrict ab = argmax + b * V + v0;
+      const int32_t n = static_cast<int32_t>(r0 + r);
+      for (size_t j = j0; j < j1; ++j) g[j] = (ab[j] == n && x[j] > 0.0f) ? dwb[j] / (1.0f + x[j]) : 0.0f;
+    }
+    for (size_t j = j0; j < j1; ++j) dbias[v0 + j] += g[j];
+  }
+}
+
+SPLADE_ISA_VARIANTS(pool_dlogits, pool_dlogits_body,
+                    (float* dl, float* dbias, const float* logits, size_t tile_w, size_t rows, size_t r0,
+                     const int32_t* seq_of, const float* dw, const int32_t* argmax, size_t v0, size_t j0, size_t j1,
+                     size_t V, int pooling),
+                    (dl, dbias, logits, tile_w, rows, r0, seq_of, dw, argmax, v0, j0, j1, V, pooling))
+
+}  // namespace
+
+void splade_pool_backward_isa(Isa isa, float* dt, float* dE, float* dbias, const float* dw, const float* t,
+                              const float* E, const float* bias, const int32_t* argmax, const int32_t* cu_seqlens,
+                              int B, size_t C, size_t V, Pooling pooling) {
+  const size_t N = static_cast<size_t>(cu_seqlens[B]);
+  if (N == 0) return;
+  std::vector<int32_t> seq_of(N);
+  for (int b = 0; b < B; ++b)
+    for (int32_t n = cu_seqlens[b]; n < cu_seqlens[b + 1]; ++n) seq_of[n] = b;
+  const size_t cap = std::min(N, kRowChunk) * std::min(V, kVocabTile);
+  std::vector<float> logits(cap), dl(cap);
+  auto dlogits = SPLADE_PICK_ISA(isa, pool_dlogits);
+  for (size_t v0 = 0; v0 < V; v0 += kVocabTile) {
+    const size_t vt = std::min(kVocabTile, V - v0);
+    for (size_t r0 = 0; r0 < N; r0 += kRowChunk) {
+      const size_t rows = std::min(kRowChunk, N - r0);
+      GemmArgs g;
+      g.ta = Trans::no; g.tb = Trans::yes; g.M = rows; g.N = vt; g.K = C;
+      g.A = t + r0 * C; g.lda = C; g.B = E + v0 * C; g.ldb = C; g.C = logits.data(); g.ldc = vt;
+      g.epilogue.bias = bias + v0;
+      sgemm_isa(isa, g);
+      const size_t blocks = (vt + kColBlock - 1) / kColBlock;
+      parallel_for(blocks, [&](size_t blk, int) {
+        const size_t j0 = blk * kColBlock, j1 = std::min(vt, j0 + kColBlock);
+        dlogits(dl.data(), dbias, logits.data(), vt, rows, r0, seq_of.data() + r0, dw, argmax, v0, j0, j1, V,
+                static_cast<int>(pooling));
+      });
+      // dt rows (rows, C) += dl (rows, vt) E_tile (vt, C); dE_tile (vt, C) += dl^T (vt, rows) t rows (rows, C)
+      GemmArgs a;
+      a.ta = Trans::no; a.tb = Trans::no; a.M = rows; a.N = C; a.K = vt; a.A = dl.data(); a.lda = vt;
+      a.B = E + v0 * C; a.ldb = C; a.beta = 1.0f; a.C = dt + r0 * C; a.ldc = C;
+      sgemm_isa(isa, a);
+      GemmArgs e;
+      e.ta = Trans::yes; e.tb = Trans::no; e.M = vt; e.N = C; e.K = rows; e.A = dl.data(); e.lda = vt;
+      e.B = t + r0 * C; e.ldb = C; e.beta = 1.0f; e.C = dE + v0 * C; e.ldc = C;
+      sgemm_isa(isa, e);
+    }
+  }
+}
+
+}  // namespace splade

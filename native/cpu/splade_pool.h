@@ -34,5 +34,14 @@ inline void splade_pool_forward(float* w, int32_t* argmax, const float* t, const
 void splade_pool_backward_cpu(float* dt, float* dE, float* dbias, const float* dw, const float* t, const float* E,
                               const float* bias, const int32_t* argmax, const int32_t* cu_seqlens, int B, size_t C,
                               size_t V, Pooling pooling);
+// Fast variant: logits recomputed tile by tile with sgemm; dt += dlogits E and dE += dlogits^T t as GEMMs.
+void splade_pool_backward_isa(Isa isa, float* dt, float* dE, float* dbias, const float* dw, const float* t,
+                              const float* E, const float* bias, const int32_t* argmax, const int32_t* cu_seqlens,
+                              int B, size_t C, size_t V, Pooling pooling);
+inline void splade_pool_backward(float* dt, float* dE, float* dbias, const float* dw, const float* t, const float* E,
+                                 const float* bias, const int32_t* argmax, const int32_t* cu_seqlens, int B, size_t C,
+                                 size_t V, Pooling pooling) {
+  splade_pool_backward_isa(active_isa(), dt, dE, dbias, dw, t, E, bias, argmax, cu_seqlens, B, C, V, pooling);
+}
 
 }  // namespace splade

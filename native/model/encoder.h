@@ -67,8 +67,8 @@ void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg,
 
 namespace splade {
 
-// Training path: what the forward keeps for backward (one batch). Plain reference kernels, GELU kept
-// apart from its GEMM so the pre-activation survives; nothing O(T^2) or O(N x V) is stored.
+// Training path: what the forward keeps for backward (one batch). GELU is kept apart from its GEMM so
+// the pre-activation survives; nothing O(T^2) or O(N x V) is stored.
 struct EncoderActivations {
   struct Layer {
     std::vector<float> in, qkv, att, res1, x1, fc1, gelu, res2;  // (N,C) (N,3C) (N,C) (N,C) (N,C) (N,I) (N,I) (N,C)
@@ -81,11 +81,13 @@ struct EncoderActivations {
 };
 
 // w is (B,V); acts receives the saved tensors.
+// reference = true: the plain reference kernels and sgemm_reference throughout (the tests' baseline).
 void encoder_splade_forward_train(float* w, EncoderActivations& acts, const EncoderConfig& cfg, const ParamLayout& layout,
-                                  const float* params, const PackedBatch& batch, Pooling pooling);
+                                  const float* params, const PackedBatch& batch, Pooling pooling, bool reference = false);
 // grads is an arena-shaped buffer (layout.total floats) that receives += dLoss/dparams, given dw (B,V) =
 // dLoss/dw. The tied decoder's gradient lands in the word embeddings' slot.
 void encoder_splade_backward(float* grads, const EncoderActivations& acts, const float* dw, const EncoderConfig& cfg,
-                             const ParamLayout& layout, const float* params, const PackedBatch& batch, Pooling pooling);
+                             const ParamLayout& layout, const float* params, const PackedBatch& batch, Pooling pooling,
+                             bool reference = false);
 
 }  // namespace splade

@@ -160,6 +160,81 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
       encoder_splade_forward(b.data(), nullptr, cfg, L, params.data(), batch, pooling, true);
       compare(r, a, b);
     }
+  } else if (op == "backward_layernorm") {
+    const size_t C = 77;
+    auto x = rng.normal(N * C, 3.0f, 0.5f), w = rng.normal(C, 0.2f, 1.0f), bias = rng.normal(C, 0.2f), g = rng.normal(N * C);
+    std::vector<float> out(N * C), mean(N), rstd(N);
+    layernorm_forward_cpu(out.data(), mean.data(), rstd.data(), x.data(), w.data(), bias.data(), N, C, 1e-5f);
+    std::vector<float> da(N * C, 0.5f), db(N * C, 0.5f), dwa(C, 0.25f), dwb(C, 0.25f), dba(C), dbb(C);  // += onto nonzero
+    layernorm_backward_isa(isa, da.data(), dwa.data(), dba.data(), g.data(), x.data(), w.data(), mean.data(), rstd.data(), N, C);
+    layernorm_backward_cpu(db.data(), dwb.data(), dbb.data(), g.data(), x.data(), w.data(), mean.data(), rstd.data(), N, C);
+    compare(r, da, db);
+    compare(r, dwa, dwb);
+    compare(r, dba, dbb);
+  } else if (op == "backward_attention") {
+    const size_t C = 36, NH = 3;
+    auto qkv = rng.normal(N * 3 * C), g = rng.normal(N * C);
+    std::vector<float> a(N * 3 * C, 0.1f), b(N * 3 * C, 0.1f);
+    attention_backward_isa(isa, a.data(), g.data(), qkv.data(), cu.data(), B, C, NH);
+    attention_backward_cpu(b.data(), g.data(), qkv.data(), cu.data(), B, C, NH);
+    compare(r, a, b);
+  } else if (op == "backward_splade_pool_max" || op == "backward_splade_pool_sum") {
+    const Pooling pooling = op == "backward_splade_pool_max" ? Pooling::max : Pooling::sum;
+    const size_t C = 24, V = 1500;
+    auto t = rng.normal(N * C, 0.5f), E = rng.normal(V * C, 0.5f), bias = rng.normal(V, 0.5f, -1.0f), dw = rng.normal(B * V);
+    // Keep every logit clear of the relu kink at 0, where float32 and double could take different sides.
+    for (size_t j = 0; j < V; ++j)
+      for (int pass = 0; pass < 8; ++pass) {
+        bool near = false;
+        for (size_t n = 0; n < N && !near; ++n) {
+          double logit = bias[j];
+          for (size_t c = 0; c < C; ++c) logit += double(t[n * C + c]) * E[j * C + c];
+          near = std::fabs(logit) < 1e-3;
+        }
+        if (!near) break;
+        bias[j] += 3e-3f;
+      }
+    std::vector<float> w(B * V);
+    std::vector<int32_t> am(B * V);
+    splade_pool_forward_cpu(w.data(), am.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, pooling);
+    std::vector<float> dta(N * C), dtb(N * C), dEa(V * C), dEb(V * C), dba(V), dbb(V);
+    splade_pool_backward_isa(isa, dta.data(), dEa.data(), dba.data(), dw.data(), t.data(), E.data(), bias.data(), am.data(),
+                             cu.data(), B, C, V, pooling);
+    splade_pool_backward_cpu(dtb.data(), dEb.data(), dbb.data(), dw.data(), t.data(), E.data(), bias.data(), am.data(),
+                             cu.data(), B, C, V, pooling);
+    compare(r, dta, dtb);
+    compare(r, dEa, dEb);
+    compare(r, dba, dbb);
+  } else if (op == "encoder_backward") {
+    EncoderConfig cfg;
+    cfg.arch = Arch::distilbert; cfg.vocab = 1100; cfg.hidden = 48; cfg.layers = 2; cfg.heads = 4; cfg.intermediate = 192;
+    cfg.max_positions = 320; cfg.type_vocab = 0; cfg.eps = 1e-12f;
+    ParamLayout L = make_layout(cfg);
+    std::vector<float> params = rng.normal(L.total, 0.15f);
+    for (const ParamEntry& e : L.entries)
+      if (e.name.find("layer_norm.weight") != std::string::npos || e.name.find("LayerNorm.weight") != std::string::npos)
+        for (size_t i = 0; i < e.numel(); ++i) params[e.offset + i] += 1.0f;
+    auto ids = rng.ints(N, 0, static_cast<int32_t>(cfg.vocab));
+    auto dw = rng.normal(B * cfg.vocab);
+    PackedBatch batch{ids.data(), nullptr, cu.data(), B, N};
+    for (Pooling pooling : {Pooling::max, Pooling::sum}) {
+      std::vector<float> wa(B * cfg.vocab), wb(B * cfg.vocab), ga(L.total), gb(L.total);
+      EncoderActivations aa, ab;
+      {
+        IsaScope scope(isa);
+        encoder_splade_forward_train(wa.data(), aa, cfg, L, params.data(), batch, pooling, false);
+        encoder_splade_backward(ga.data(), aa, dw.data(), cfg, L, params.data(), batch, pooling, false);
+      }
+      encoder_splade_forward_train(wb.data(), ab, cfg, L, params.data(), batch, pooling, true);
+      encoder_splade_backward(gb.data(), ab, dw.data(), cfg, L, params.data(), batch, pooling, true);
+      compare(r, wa, wb);
+      for (const ParamEntry& e : L.entries) {  // per tensor, each against its own scale
+        std::vector<float> a(ga.begin() + e.offset, ga.begin() + e.offset + e.numel());
+        std::vector<float> b(gb.begin() + e.offset, gb.begin() + e.offset + e.numel());
+        if (e.name.find("k_lin.bias") != std::string::npos) continue;  // exactly zero in exact arithmetic
+        compare(r, a, b);
+      }
+    }
   } else if (op == "grad_embed") {
     const std::vector<int32_t> cu2 = {0, 3, 10};
     const size_t N2 = 10, V = 11, P = 8, C = 6;

@@ -17,6 +17,8 @@ struct KernelCheckResult {
 };
 
 // op: embed | layernorm | attention | splade_pool_max | splade_pool_sum | encoder (fast vs reference),
+// backward_layernorm | backward_attention | backward_splade_pool_max | backward_splade_pool_sum |
+// encoder_backward (fast backward vs reference backward),
 // or grad_embed | grad_layernorm | grad_attention | grad_gelu | grad_splade_pool_max | grad_splade_pool_sum
 // (reference backward vs central differences of the reference forward; isa is ignored)
 KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed);
