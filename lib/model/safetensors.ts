@@ -47,15 +47,15 @@ export function readSafetensors(handle: FileHandle): StoredTensor[] {
       file,
       dtype,
       shape,
-      read(dst: Float32Array) {
+      async read(dst: Float32Array) {
         const size = bytesPerElement(dtype);
         if (size === undefined) convertInto(dst, new Uint8Array(0), dtype, file, name); // throws: unsupported dtype
         const bytes = numel(shape) * size!;
         if (end - begin !== bytes) throw corrupt(file, `tensor ${name}: data_offsets span ${end - begin} bytes, shape ${JSON.stringify(shape)} ${dtype} needs ${bytes}`);
         if (dtype === 'F32') {
-          handle.readInto(new Uint8Array(dst.buffer, dst.byteOffset, bytes), base + begin, `tensor ${name}`);
+          await handle.readIntoAsync(new Uint8Array(dst.buffer, dst.byteOffset, bytes), base + begin, `tensor ${name}`);
         } else {
-          convertInto(dst, handle.read(base + begin, bytes, `tensor ${name}`), dtype, file, name);
+          convertInto(dst, await handle.readAsync(base + begin, bytes, `tensor ${name}`), dtype, file, name);
         }
       },
     });

@@ -62,7 +62,7 @@ class Encoder {
     readonly native: NativeEncoderHandle,
   ) {}
 
-  static load(dir: string): Encoder {
+  static async load(dir: string): Promise<Encoder> {
     const cfgFile = join(dir, 'config.json');
     if (!existsSync(cfgFile)) throw new SpladeError(`${dir}: config.json is missing`, ErrorCode.io);
     const configJson = readFileSync(cfgFile, 'utf8');
@@ -79,7 +79,7 @@ class Encoder {
     const arena = new Float32Array(layout.total);
     const ckpt = openCheckpoint(dir);
     try {
-      fillArena(arena, layout, ckpt);
+      await fillArena(arena, layout, ckpt);
     } finally {
       ckpt.close();
     }
@@ -98,6 +98,14 @@ class Encoder {
 
   /** Gradient arena, allocated on the first backward (same layout as the parameters). */
   grads: Float32Array | undefined;
+  /** Serialises users of the gradient arena (one backward at a time per encoder). */
+  private gradLock: Promise<unknown> = Promise.resolve();
+
+  withGradLock<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.gradLock.then(fn, fn);
+    this.gradLock = run.catch(() => undefined);
+    return run;
+  }
 
   save(dir: string): void {
     mkdirSync(dir, { recursive: true });
@@ -198,8 +206,8 @@ export class SpladeModel {
     for (const d of new Set([qDir, dDir])) {
       if (!existsSync(d) || !statSync(d).isDirectory()) throw new SpladeError(`${d}: no such checkpoint directory`, ErrorCode.io);
     }
-    const document = Encoder.load(dDir);
-    const query = qDir === dDir ? document : Encoder.load(qDir);
+    const document = await Encoder.load(dDir);
+    const query = qDir === dDir ? document : await Encoder.load(qDir);
     if (query.config.vocabSize !== document.config.vocabSize) {
       throw new SpladeError(`${qDir} and ${dDir}: the query and document encoders have different vocabularies`, ErrorCode.invalidArgument);
     }
@@ -298,11 +306,13 @@ export class SpladeModel {
     ids.forEach((s, i) => (cu[i + 1] = cu[i] + s.length));
     const packed = new Int32Array(cu[ids.length]);
     ids.forEach((s, i) => packed.set(Int32Array.from(s), cu[i]));
-    enc.grads ??= new Float32Array(enc.layout.total);
-    enc.grads.fill(0);
-    const vectors = new Float32Array(ids.length * V);
-    await callNativeAsync(() => enc.native.gradients(packed, null, cu, pooling, dw, vectors, enc.grads!));
-    return { vectors, gradients: enc.parameters('', enc.grads) };
+    return enc.withGradLock(async () => {
+      enc.grads ??= new Float32Array(enc.layout.total);
+      enc.grads.fill(0);
+      const vectors = new Float32Array(ids.length * V);
+      await callNativeAsync(() => enc.native.gradients(packed, null, cu, pooling, dw, vectors, enc.grads!));
+      return { vectors, gradients: enc.parameters('', enc.grads) };
+    });
   }
 
   /** The top terms of a vector, heaviest first, as vocabulary tokens. */

@@ -1,6 +1,6 @@
 // A tensor stored in a checkpoint file, read on demand into a caller's Float32Array (an arena slice),
 // converting F16/BF16 to F32 on the way. Every failure names the file and the tensor.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, read as readCb, readSync } from 'node:fs';
 
 import { ErrorCode, SpladeError } from '../errors.js';
 
@@ -11,8 +11,8 @@ export interface StoredTensor {
   file: string;
   dtype: StoredDType;
   shape: number[];
-  /** Fills dst (length = numel) with the values as float32. */
-  read(dst: Float32Array): void;
+  /** Fills dst (length = numel) with the values as float32 (reads on the libuv pool, off the event loop). */
+  read(dst: Float32Array): Promise<void>;
 }
 
 export function numel(shape: readonly number[]): number {
@@ -50,6 +50,26 @@ export class FileHandle {
       if (n <= 0) throw corrupt(this.path, `truncated file while reading ${what}`);
       done += n;
     }
+  }
+  /** As readInto, through the libuv thread pool, in chunks of at most 64 MiB. */
+  async readIntoAsync(dst: Uint8Array, position: number, what: string): Promise<void> {
+    if (position + dst.byteLength > this.size) {
+      throw corrupt(this.path, `truncated file: ${what} needs bytes ${position}..${position + dst.byteLength} but the file has ${this.size}`);
+    }
+    let done = 0;
+    while (done < dst.byteLength) {
+      const want = Math.min(dst.byteLength - done, 64 << 20);
+      const n = await new Promise<number>((resolve, reject) =>
+        readCb(this.fd, dst, done, want, position + done, (err, bytes) => (err ? reject(err) : resolve(bytes))),
+      );
+      if (n <= 0) throw corrupt(this.path, `truncated file while reading ${what}`);
+      done += n;
+    }
+  }
+  async readAsync(position: number, length: number, what: string): Promise<Buffer> {
+    const b = Buffer.allocUnsafe(length);
+    await this.readIntoAsync(b, position, what);
+    return b;
   }
   read(position: number, length: number, what: string): Buffer {
     const b = Buffer.allocUnsafe(length);

@@ -359,7 +359,7 @@ export function readTorchCheckpoint(handle: FileHandle): StoredTensor[] {
       file,
       dtype: t.storage.dtype,
       shape: t.shape,
-      read(dst: Float32Array) {
+      async read(dst: Float32Array) {
         const size = bytesPerElement(t.storage.dtype);
         if (size === undefined) convertInto(dst, new Uint8Array(0), t.storage.dtype, file, name); // throws: unsupported
         if (!entry) throw corrupt(file, `tensor ${name}: storage data/${t.storage.key} is missing from the archive`);
@@ -377,13 +377,13 @@ export function readTorchCheckpoint(handle: FileHandle): StoredTensor[] {
           s *= t.shape[d];
         }
         if (contiguous) {
-          const raw = handle.read(entry.dataOffset + t.offset * size!, n * size!, `tensor ${name}`);
+          const raw = await handle.readAsync(entry.dataOffset + t.offset * size!, n * size!, `tensor ${name}`);
           convertInto(dst, raw, t.storage.dtype, file, name);
           return;
         }
         const span = (last + 1 - t.offset) * size!;
         const all = new Float32Array(last + 1 - t.offset);
-        convertInto(all, handle.read(entry.dataOffset + t.offset * size!, span, `tensor ${name}`), t.storage.dtype, file, name);
+        convertInto(all, await handle.readAsync(entry.dataOffset + t.offset * size!, span, `tensor ${name}`), t.storage.dtype, file, name);
         const idx = new Array(t.shape.length).fill(0);
         for (let i = 0; i < n; i++) {
           let o = 0;

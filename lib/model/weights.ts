@@ -90,7 +90,7 @@ function candidates(name: string): string[] {
 }
 
 /** Fills arena from the checkpoint: every layout entry must be present with the expected shape. */
-export function fillArena(arena: Float32Array, layout: Layout, ckpt: Checkpoint): void {
+export async function fillArena(arena: Float32Array, layout: Layout, ckpt: Checkpoint): Promise<void> {
   const where = ckpt.files.join(', ');
   for (const e of layout.entries) {
     let t: StoredTensor | undefined;
@@ -103,6 +103,6 @@ export function fillArena(arena: Float32Array, layout: Layout, ckpt: Checkpoint)
         ErrorCode.corruptFile,
       );
     }
-    t.read(arena.subarray(e.offset, e.offset + numel(e.shape)));
+    await t.read(arena.subarray(e.offset, e.offset + numel(e.shape)));
   }
 }
