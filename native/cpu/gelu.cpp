@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "../common/thread_pool.h"
 #include "gemm.h"
 
 namespace splade {
@@ -18,6 +19,20 @@ void gelu_backward_cpu(float* dinp, const float* inp, const float* dout, size_t 
     const double pdf = 0.3989422804014327 * std::exp(-0.5 * x * x);
     dinp[i] += static_cast<float>(dout[i] * (cdf + x * pdf));
   }
+}
+
+}  // namespace splade
+
+namespace splade {
+
+void gelu_forward(float* out, const float* inp, size_t n) {
+  parallel_range(n, [&](size_t begin, size_t end, int) { gelu_forward_cpu(out + begin, inp + begin, end - begin); });
+}
+
+void gelu_backward(float* dinp, const float* inp, const float* dout, size_t n) {
+  parallel_range(n, [&](size_t begin, size_t end, int) {
+    gelu_backward_cpu(dinp + begin, inp + begin, dout + begin, end - begin);
+  });
 }
 
 }  // namespace splade

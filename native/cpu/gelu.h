@@ -11,3 +11,11 @@ void gelu_forward_cpu(float* out, const float* inp, size_t n);
 void gelu_backward_cpu(float* dinp, const float* inp, const float* dout, size_t n);
 
 }  // namespace splade
+
+namespace splade {
+
+// Threaded variants (erf and exp are libm calls, so the gain is the threads, not the vector units).
+void gelu_forward(float* out, const float* inp, size_t n);
+void gelu_backward(float* dinp, const float* inp, const float* dout, size_t n);
+
+}  // namespace splade

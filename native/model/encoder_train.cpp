@@ -84,7 +84,7 @@ void encoder_splade_forward_train(float* w, EncoderActivations& a, const Encoder
     linear_forward(ref, s.res1.data(), s.att.data(), P + o.attn_out_w, P + o.attn_out_b, N, C, C, s.in.data());
     layernorm(s.x1.data(), s.ln1_mean.data(), s.ln1_rstd.data(), s.res1.data(), o.ln1_w, o.ln1_b);
     linear_forward(ref, s.fc1.data(), s.x1.data(), P + o.fc1_w, P + o.fc1_b, N, I, C);
-    gelu_forward_cpu(s.gelu.data(), s.fc1.data(), N * I);
+    (ref ? gelu_forward_cpu : gelu_forward)(s.gelu.data(), s.fc1.data(), N * I);
     linear_forward(ref, s.res2.data(), s.gelu.data(), P + o.fc2_w, P + o.fc2_b, N, C, I, s.x1.data());
     layernorm(x.data(), s.ln2_mean.data(), s.ln2_rstd.data(), s.res2.data(), o.ln2_w, o.ln2_b);
   }
@@ -95,7 +95,7 @@ void encoder_splade_forward_train(float* w, EncoderActivations& a, const Encoder
   a.head_mean.resize(N);
   a.head_rstd.resize(N);
   linear_forward(ref, a.head_pre.data(), a.head_in.data(), P + L.head_w, P + L.head_b, N, C, C);
-  gelu_forward_cpu(a.head_gelu.data(), a.head_pre.data(), N * C);
+  (ref ? gelu_forward_cpu : gelu_forward)(a.head_gelu.data(), a.head_pre.data(), N * C);
   layernorm(a.t.data(), a.head_mean.data(), a.head_rstd.data(), a.head_gelu.data(), L.head_ln_w, L.head_ln_b);
   a.argmax.assign(static_cast<size_t>(B) * V, -1);
   if (ref) splade_pool_forward_cpu(w, a.argmax.data(), a.t.data(), P + L.wte, P + L.decoder_bias, batch.cu_seqlens, B, C, V, pooling);
@@ -116,7 +116,7 @@ void encoder_splade_backward(float* G, const EncoderActivations& a, const float*
   (ref ? splade_pool_backward_cpu : splade_pool_backward)(dt.data(), G + L.wte, G + L.decoder_bias, dw, a.t.data(), P + L.wte, P + L.decoder_bias,
                            a.argmax.data(), batch.cu_seqlens, B, C, V, pooling);
   layernorm_bw(dg.data(), L.head_ln_w, L.head_ln_b, dt.data(), a.head_gelu.data(), a.head_mean.data(), a.head_rstd.data());
-  gelu_backward_cpu(dpre.data(), a.head_pre.data(), dg.data(), N * C);
+  (ref ? gelu_backward_cpu : gelu_backward)(dpre.data(), a.head_pre.data(), dg.data(), N * C);
   linear_backward(ref, dx.data(), G + L.head_w, G + L.head_b, dpre.data(), a.head_in.data(), P + L.head_w, N, C, C);
   std::vector<float> dres(N * C), dx1(N * C), dh(N * I), dfc1(N * I), datt(N * C), dqkv(N * 3 * C);
   for (size_t l = cfg.layers; l-- > 0;) {
@@ -128,7 +128,7 @@ void encoder_splade_backward(float* G, const EncoderActivations& a, const float*
     std::fill(dh.begin(), dh.end(), 0.0f);
     linear_backward(ref, dh.data(), G + o.fc2_w, G + o.fc2_b, dres.data(), s.gelu.data(), P + o.fc2_w, N, C, I);
     std::fill(dfc1.begin(), dfc1.end(), 0.0f);
-    gelu_backward_cpu(dfc1.data(), s.fc1.data(), dh.data(), N * I);
+    (ref ? gelu_backward_cpu : gelu_backward)(dfc1.data(), s.fc1.data(), dh.data(), N * I);
     linear_backward(ref, dx1.data(), G + o.fc1_w, G + o.fc1_b, dfc1.data(), s.x1.data(), P + o.fc1_w, N, I, C);
     std::fill(dres.begin(), dres.end(), 0.0f);
     layernorm_bw(dres.data(), o.ln1_w, o.ln1_b, dx1.data(), s.res1.data(), s.ln1_mean.data(), s.ln1_rstd.data());
