@@ -92,7 +92,7 @@ describe('hub ids', () => {
 
   it('reports unknown models', async () => {
     await expect(SpladeModel.load('org/tiny-missing', { cacheDir: join(root, 'cache3') })).rejects.toThrow(
-      /org\/tiny-missing: no such model \(or no config\.json\)/,
+      /org\/tiny-missing: not a local directory, and no such model \(or no config\.json\)/,
     );
     await expect(SpladeModel.load('org/tiny-bin', { cacheDir: join(root, 'cache3'), revision: '../x' })).rejects.toThrow(/revision/);
   });

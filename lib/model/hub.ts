@@ -62,7 +62,7 @@ async function get(url: string): Promise<Response | undefined> {
   try {
     res = await fetch(url, { headers, redirect: 'follow' });
   } catch (err) {
-    throw new SpladeError(`${url}: download failed (${(err as Error).message})`, ErrorCode.io, { cause: err });
+    throw new SpladeError(`${url}: download failed (${(err as Error).message}); a local checkpoint directory must exist`, ErrorCode.io, { cause: err });
   }
   if (res.status === 404) return undefined;
   if (!res.ok) throw new SpladeError(`${url}: download failed with HTTP ${res.status}`, ErrorCode.io);
@@ -88,7 +88,12 @@ async function download(id: string, revision: string, repo: string): Promise<str
   const endpoint = (process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
   const url = (file: string) => `${endpoint}/${id}/resolve/${encodeURIComponent(revision)}/${file}`;
   const config = await get(url('config.json'));
-  if (!config) throw new SpladeError(`${id}: no such model (or no config.json) at ${endpoint} revision ${revision}`, ErrorCode.io);
+  if (!config) {
+    throw new SpladeError(
+      `${id}: not a local directory, and no such model (or no config.json) at ${endpoint} revision ${revision}`,
+      ErrorCode.io,
+    );
+  }
   const commit = config.headers.get('x-repo-commit') ?? revision;
   if (!/^[A-Za-z0-9._-]+$/.test(commit)) throw new SpladeError(`${id}: bad commit id ${JSON.stringify(commit)} from ${endpoint}`, ErrorCode.io);
   const snap = join(repo, 'snapshots', commit);

@@ -2,7 +2,7 @@
 // data_offsets relative to the data section; optional __metadata__), then the raw little-endian data.
 // Reading checks the header against the file size (truncation names the tensor); writing is atomic
 // (temp name + rename), so no half-written file is ever left under the final name.
-import { closeSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 
 import { FileHandle, type StoredTensor, bytesPerElement, convertInto, corrupt, numel } from './tensor.js';
 
@@ -89,12 +89,13 @@ function writeAll(fd: number, bytes: Uint8Array): void {
   while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
 }
 
-/** Writes through a temporary name in the same directory, then renames over path. */
+/** Writes through a temporary name in the same directory, flushes it to disk, then renames over path. */
 export function atomicWrite(path: string, write: (fd: number) => void): void {
   const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const fd = openSync(tmp, 'w');
   try {
     write(fd);
+    fsyncSync(fd);
     closeSync(fd);
   } catch (err) {
     closeSync(fd);
