@@ -69,7 +69,7 @@ function expectMatches(vs: SparseVector[], ref: Ref[], label: string): number {
 
 const cases: [dir: string, key: string, what: string][] = [
   ['bert', 'bert', 'BERT, model.safetensors F32'],
-  ['bert-bin', 'bert', 'BERT, pytorch_model.bin'],
+  ['bert-bin', 'bertF16', 'BERT, pytorch_model.bin (float16 storages)'],
   ['bert-f16', 'bertF16', 'BERT, F16 safetensors'],
   ['bert-bf16', 'bertBF16', 'BERT, BF16 safetensors'],
   ['distilbert', 'distilbert', 'DistilBERT, sharded safetensors'],
