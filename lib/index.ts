@@ -2,6 +2,13 @@
 // load -> encode -> index -> search -> train -> mine -> evaluate -> export.
 export { SpladeError, ErrorCode } from './errors.js';
 export { info, setCpu, setThreads, type NativeInfo, type CpuKind } from './info.js';
+export {
+  SpladeModel,
+  type EncodeOptions,
+  type EncodeKind,
+  type LoadOptions,
+  type Pooling,
+} from './model/splade-model.js';
 export { InvertedIndex } from './search/inverted-index.js';
 export type { BuildOptions, SearchAlgorithm, SearchOptions, SearchBatchOptions, SearchResult } from './search/inverted-index.js';
 export { checkSparseVector, type SparseVector } from './sparse.js';

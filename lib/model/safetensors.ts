@@ -1,0 +1,114 @@
+// safetensors: an 8-byte little-endian header length, a JSON header (name -> dtype, shape,
+// data_offsets relative to the data section; optional __metadata__), then the raw little-endian data.
+// Reading checks the header against the file size (truncation names the tensor); writing is atomic
+// (temp name + rename), so no half-written file is ever left under the final name.
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+
+import { FileHandle, type StoredTensor, bytesPerElement, convertInto, corrupt, numel } from './tensor.js';
+
+interface HeaderEntry {
+  dtype: string;
+  shape: number[];
+  data_offsets: [number, number];
+}
+
+/** Opens one .safetensors file and lists its tensors (data is read lazily, per tensor). */
+export function readSafetensors(handle: FileHandle): StoredTensor[] {
+  const file = handle.path;
+  if (handle.size < 8) throw corrupt(file, `truncated file: ${handle.size} bytes, no safetensors header`);
+  const lenBuf = handle.read(0, 8, 'the header length');
+  const headerLen = Number(lenBuf.readBigUInt64LE(0));
+  if (headerLen > 100_000_000 || 8 + headerLen > handle.size) {
+    throw corrupt(file, `truncated file or bad header: header length ${headerLen} but the file has ${handle.size} bytes`);
+  }
+  let header: Record<string, unknown>;
+  try {
+    header = JSON.parse(handle.read(8, headerLen, 'the header').toString('utf8'));
+  } catch (err) {
+    throw corrupt(file, `the safetensors header is not valid JSON (${(err as Error).message})`);
+  }
+  const base = 8 + headerLen;
+  const out: StoredTensor[] = [];
+  for (const [name, value] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const e = value as HeaderEntry;
+    if (!e || typeof e.dtype !== 'string' || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) {
+      throw corrupt(file, `tensor ${name}: malformed header entry`);
+    }
+    const [begin, end] = e.data_offsets;
+    if (!(Number.isInteger(begin) && Number.isInteger(end) && begin <= end)) throw corrupt(file, `tensor ${name}: bad data_offsets`);
+    if (base + end > handle.size) {
+      throw corrupt(file, `truncated file: tensor ${name} ends at byte ${base + end} but the file has ${handle.size} bytes`);
+    }
+    const dtype = e.dtype;
+    const shape = e.shape.map(Number);
+    out.push({
+      name,
+      file,
+      dtype,
+      shape,
+      async read(dst: Float32Array) {
+        const size = bytesPerElement(dtype);
+        if (size === undefined) convertInto(dst, new Uint8Array(0), dtype, file, name); // throws: unsupported dtype
+        const bytes = numel(shape) * size!;
+        if (end - begin !== bytes) throw corrupt(file, `tensor ${name}: data_offsets span ${end - begin} bytes, shape ${JSON.stringify(shape)} ${dtype} needs ${bytes}`);
+        if (dtype === 'F32') {
+          await handle.readIntoAsync(new Uint8Array(dst.buffer, dst.byteOffset, bytes), base + begin, `tensor ${name}`);
+        } else {
+          convertInto(dst, await handle.readAsync(base + begin, bytes, `tensor ${name}`), dtype, file, name);
+        }
+      },
+    });
+  }
+  return out;
+}
+
+/** Writes F32 tensors as one safetensors file, atomically. */
+export function writeSafetensors(path: string, tensors: Iterable<[string, Float32Array, number[]]>, metadata: Record<string, string> = { format: 'pt' }): void {
+  const list = [...tensors];
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const [name, data, shape] of list) {
+    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + data.byteLength] };
+    offset += data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (Buffer.byteLength(json) % 8)) % 8);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(headerBytes.length));
+  atomicWrite(path, (fd) => {
+    writeAll(fd, len);
+    writeAll(fd, headerBytes);
+    for (const [, data] of list) writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  });
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
+}
+
+/** Writes through a temporary name in the same directory, flushes it to disk, then renames over path. */
+export function atomicWrite(path: string, write: (fd: number) => void): void {
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    write(fd);
+    fsyncSync(fd);
+    closeSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
+    throw err;
+  }
+  renameSync(tmp, path);
+}
+
+export function atomicWriteText(path: string, text: string): void {
+  atomicWrite(path, (fd) => writeAll(fd, Buffer.from(text, 'utf8')));
+}

@@ -1,0 +1,359 @@
+// SpladeModel: load a Hugging Face masked-LM checkpoint (or two: query and document encoders), encode
+// texts or token ids into SPLADE sparse vectors, explain them, save them back in the same layout.
+// TypeScript validates and orchestrates (tokenising, length-bucketed batching, sparsifying); the
+// native encoder runs the forward pass in a worker thread over a parameter arena allocated here, so
+// parameters() are zero-copy views of the very floats the kernels read.
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import { ErrorCode, SpladeError, callNative, callNativeAsync, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
+import { setThreads } from '../info.js';
+import type { SparseVector } from '../sparse.js';
+import { type EncoderConfig, parseConfig } from './config.js';
+import { type NativeEncoderHandle, encoderAddon } from './native-encoder.js';
+import { atomicWriteText, writeSafetensors } from './safetensors.js';
+import { resolveModel } from './hub.js';
+import { SpladeTokenizer } from './tokenizer.js';
+import { type Layout, fillArena, openCheckpoint } from './weights.js';
+
+export type Pooling = 'max' | 'sum';
+export type EncodeKind = 'query' | 'document';
+
+export interface LoadOptions {
+  device?: 'cpu' | 'cuda';
+  threads?: number;
+  /** For hub ids ("org/name"): branch, tag or commit (default 'main'). */
+  revision?: string;
+  /** For hub ids: the Hugging Face cache (default HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub). */
+  cacheDir?: string;
+  /** Default truncation per kind when encode() gets no maxLength (default 256 for both). */
+  maxLength?: { query?: number; document?: number };
+}
+
+export interface EncodeOptions {
+  /** Which encoder (and default length) to use; default 'document'. */
+  kind?: EncodeKind;
+  /**
+   * Tokens per text including special tokens; default: load()'s maxLength for the kind, else 256.
+   * Always capped at max_position_embeddings.
+   */
+  maxLength?: number;
+  /** Texts per forward pass; default 32. Texts are sorted by length first (length bucketing). */
+  batchSize?: number;
+  pooling?: Pooling;
+  /** Keep only the topK largest weights. */
+  topK?: number;
+  /** Keep only weights > threshold (default 0). */
+  threshold?: number;
+}
+
+export const DEFAULT_MAX_LENGTH = 256;
+const DEFAULT_BATCH = 32;
+
+/** One encoder: its checkpoint's config and tokenizer, the arena and the native handle over it. */
+class Encoder {
+  constructor(
+    readonly dir: string,
+    readonly config: EncoderConfig,
+    readonly configJson: string,
+    readonly tokenizer: SpladeTokenizer,
+    readonly layout: Layout,
+    readonly arena: Float32Array,
+    readonly native: NativeEncoderHandle,
+  ) {}
+
+  static async load(dir: string): Promise<Encoder> {
+    const cfgFile = join(dir, 'config.json');
+    if (!existsSync(cfgFile)) throw new SpladeError(`${dir}: config.json is missing`, ErrorCode.io);
+    const configJson = readFileSync(cfgFile, 'utf8');
+    let raw: Record<string, unknown>;
+    try {
+      raw = JSON.parse(configJson);
+    } catch (err) {
+      throw new SpladeError(`${cfgFile}: not valid JSON (${(err as Error).message})`, ErrorCode.corruptFile);
+    }
+    const config = parseConfig(raw, cfgFile);
+    const tokenizer = SpladeTokenizer.load(dir);
+    const addon = encoderAddon();
+    const layout = callNative(() => addon.encoderLayout(config));
+    const arena = new Float32Array(layout.total);
+    const ckpt = openCheckpoint(dir);
+    try {
+      await fillArena(arena, layout, ckpt);
+    } finally {
+      ckpt.close();
+    }
+    const native = callNative(() => new addon.NativeEncoder(config, arena));
+    return new Encoder(dir, config, configJson, tokenizer, layout, arena, native);
+  }
+
+  parameters(prefix = '', arena: Float32Array = this.arena): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const e of this.layout.entries) {
+      const n = e.shape.reduce((a, b) => a * b, 1);
+      out.set(prefix + e.name, arena.subarray(e.offset, e.offset + n));
+    }
+    return out;
+  }
+
+  /** Gradient arena, allocated on the first backward (same layout as the parameters). */
+  grads: Float32Array | undefined;
+  /** Serialises users of the gradient arena (one backward at a time per encoder). */
+  private gradLock: Promise<unknown> = Promise.resolve();
+
+  withGradLock<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.gradLock.then(fn, fn);
+    this.gradLock = run.catch(() => undefined);
+    return run;
+  }
+
+  save(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    const tensors: [string, Float32Array, number[]][] = this.layout.entries.map((e) => [
+      e.name,
+      this.arena.subarray(e.offset, e.offset + e.shape.reduce((a, b) => a * b, 1)),
+      e.shape,
+    ]);
+    writeSafetensors(join(dir, 'model.safetensors'), tensors);
+    atomicWriteText(join(dir, 'config.json'), this.configJson);
+    atomicWriteText(join(dir, 'tokenizer.json'), this.tokenizer.json);
+    if (this.tokenizer.configJson !== undefined) atomicWriteText(join(dir, 'tokenizer_config.json'), this.tokenizer.configJson);
+  }
+
+  /** Runs the packed sequences through the model in batches; returns one dense (V) row per sequence. */
+  async forward(seqs: Int32Array[], typeIds: (Int32Array | null)[] | null, pooling: Pooling, batchSize: number,
+                onRow: (i: number, row: Float32Array) => void): Promise<void> {
+    const V = this.config.vocabSize;
+    const order = seqs.map((_, i) => i).sort((a, b) => seqs[a].length - seqs[b].length);
+    for (let start = 0; start < order.length; start += batchSize) {
+      const idx = order.slice(start, start + batchSize);
+      const cu = new Int32Array(idx.length + 1);
+      idx.forEach((i, k) => (cu[k + 1] = cu[k] + seqs[i].length));
+      const ids = new Int32Array(cu[idx.length]);
+      const types = typeIds ? new Int32Array(cu[idx.length]) : null;
+      idx.forEach((i, k) => {
+        ids.set(seqs[i], cu[k]);
+        if (types && typeIds![i]) types.set(typeIds![i]!, cu[k]);
+      });
+      const out = new Float32Array(idx.length * V);
+      await callNativeAsync(() => this.native.forward(ids, types, cu, pooling, false, out, null));
+      idx.forEach((i, k) => onRow(i, out.subarray(k * V, (k + 1) * V)));
+    }
+  }
+}
+
+function sparsify(row: Float32Array, threshold: number, topK: number | undefined): SparseVector {
+  let idx: number[] = [];
+  for (let j = 0; j < row.length; j++) if (row[j] > threshold && row[j] > 0) idx.push(j);
+  if (topK !== undefined && idx.length > topK) {
+    idx.sort((a, b) => row[b] - row[a] || a - b);
+    idx = idx.slice(0, topK).sort((a, b) => a - b);
+  }
+  const indices = Uint32Array.from(idx);
+  const values = new Float32Array(indices.length);
+  for (let k = 0; k < indices.length; k++) values[k] = row[indices[k]];
+  return { indices, values };
+}
+
+function checkPooling(pooling: unknown): Pooling {
+  return pooling === undefined ? 'max' : expectOneOf('pooling', pooling, ['max', 'sum'] as const);
+}
+
+export class SpladeModel {
+  private constructor(
+    private readonly query: Encoder,
+    private readonly document: Encoder,
+    private readonly defaultMaxLength: { query: number; document: number },
+  ) {}
+
+  /**
+   * Loads a checkpoint directory (config.json, weights, tokenizer.json), or two: `{ query, document }`.
+   * A Hugging Face hub id ("org/name") that is not a local path is looked up in the Hugging Face cache
+   * and downloaded there when missing (see hub.ts).
+   * A directory holding `query/` and `document/` (as save() writes a two-encoder model) loads both.
+   */
+  static async load(dir: string | { query: string; document: string }, opts: LoadOptions = {}): Promise<SpladeModel> {
+    if (opts === null || typeof opts !== 'object') invalidArgument('opts', 'an object', opts);
+    const device = opts.device === undefined ? 'cpu' : expectOneOf('device', opts.device, ['cpu', 'cuda'] as const);
+    if (device === 'cuda') {
+      throw new SpladeError("device 'cuda': the CUDA encoder backend is not implemented yet; use device 'cpu'", ErrorCode.unsupported);
+    }
+    if (opts.threads !== undefined) setThreads(expectInteger('threads', opts.threads, 1, 1024));
+    if (opts.revision !== undefined && typeof opts.revision !== 'string') invalidArgument('revision', 'a string', opts.revision);
+    if (opts.cacheDir !== undefined && typeof opts.cacheDir !== 'string') invalidArgument('cacheDir', 'a string', opts.cacheDir);
+    const ml = opts.maxLength ?? {};
+    if (ml === null || typeof ml !== 'object') invalidArgument('maxLength', 'an object { query?, document? }', ml);
+    const defaults = {
+      query: ml.query === undefined ? DEFAULT_MAX_LENGTH : expectInteger('maxLength.query', ml.query, 2, 1 << 20),
+      document: ml.document === undefined ? DEFAULT_MAX_LENGTH : expectInteger('maxLength.document', ml.document, 2, 1 << 20),
+    };
+    const local = (d: string) => resolveModel(d, { revision: opts.revision, cacheDir: opts.cacheDir });
+    let qDir: string, dDir: string;
+    if (typeof dir === 'string') {
+      const d = resolve(await local(dir));
+      if (!existsSync(join(d, 'config.json')) && existsSync(join(d, 'query', 'config.json')) && existsSync(join(d, 'document', 'config.json'))) {
+        qDir = join(d, 'query');
+        dDir = join(d, 'document');
+      } else {
+        qDir = dDir = d;
+      }
+    } else if (dir && typeof dir === 'object' && typeof dir.query === 'string' && typeof dir.document === 'string') {
+      qDir = resolve(await local(dir.query));
+      dDir = resolve(await local(dir.document));
+    } else {
+      invalidArgument('dir', "a directory path or { query, document } paths", dir);
+    }
+    for (const d of new Set([qDir, dDir])) {
+      if (!existsSync(d) || !statSync(d).isDirectory()) throw new SpladeError(`${d}: no such checkpoint directory`, ErrorCode.io);
+    }
+    const document = await Encoder.load(dDir);
+    const query = qDir === dDir ? document : await Encoder.load(qDir);
+    if (query.config.vocabSize !== document.config.vocabSize) {
+      throw new SpladeError(`${qDir} and ${dDir}: the query and document encoders have different vocabularies`, ErrorCode.invalidArgument);
+    }
+    return new SpladeModel(query, document, defaults);
+  }
+
+  /** The vocabulary size (the dimension of every SparseVector). */
+  get vocabSize(): number {
+    return this.document.config.vocabSize;
+  }
+
+  /** Token ids of a text as the model sees it (special tokens included, truncated to maxLength). */
+  tokenize(text: string, opts: { kind?: EncodeKind; maxLength?: number } = {}): Int32Array {
+    expectString(text);
+    const kind = opts.kind === undefined ? 'document' : expectOneOf('kind', opts.kind, ['query', 'document'] as const);
+    const enc = kind === 'query' ? this.query : this.document;
+    return enc.tokenizer.encode(text, this.maxLength(enc, kind, opts.maxLength));
+  }
+
+  /** Pair encoding for cross-encoders: [CLS] a [SEP] b [SEP] with token type ids. */
+  tokenizePair(a: string, b: string, opts: { maxLength?: number } = {}): { ids: Int32Array; typeIds: Int32Array } {
+    expectString(a);
+    expectString(b);
+    return this.document.tokenizer.encodePair(a, b, this.maxLength(this.document, 'document', opts.maxLength));
+  }
+
+  private maxLength(enc: Encoder, kind: EncodeKind, maxLength: unknown): number {
+    const m = maxLength === undefined ? this.defaultMaxLength[kind] : expectInteger('maxLength', maxLength, 2, 1 << 20);
+    return Math.min(m, enc.config.maxPositions);
+  }
+
+  async encode(texts: string[], opts: EncodeOptions = {}): Promise<SparseVector[]> {
+    if (!Array.isArray(texts)) invalidArgument('texts', 'an array of strings', texts);
+    if (opts === null || typeof opts !== 'object') invalidArgument('opts', 'an object', opts);
+    const kind = opts.kind === undefined ? 'document' : expectOneOf('kind', opts.kind, ['query', 'document'] as const);
+    const enc = kind === 'query' ? this.query : this.document;
+    const maxLength = this.maxLength(enc, kind, opts.maxLength);
+    const batchSize = opts.batchSize === undefined ? DEFAULT_BATCH : expectInteger('batchSize', opts.batchSize, 1, 1 << 20);
+    const pooling = checkPooling(opts.pooling);
+    const topK = opts.topK === undefined ? undefined : expectInteger('topK', opts.topK, 1);
+    const threshold = opts.threshold === undefined ? 0 : expectFiniteNumber('threshold', opts.threshold);
+    texts.forEach((t, i) => {
+      if (typeof t !== 'string') invalidArgument(`texts[${i}]`, 'a string', t);
+    });
+    if (texts.length === 0) return [];
+    const seqs = texts.map((t) => enc.tokenizer.encode(t, maxLength));
+    const out: SparseVector[] = new Array(texts.length);
+    await enc.forward(seqs, null, pooling, batchSize, (i, row) => (out[i] = sparsify(row, threshold, topK)));
+    return out;
+  }
+
+  /** Encodes token ids as given (special tokens included, no truncation) with the document encoder. */
+  async encodeIds(ids: ArrayLike<number>[], opts: { pooling?: Pooling; kind?: EncodeKind } = {}): Promise<SparseVector[]> {
+    if (!Array.isArray(ids)) invalidArgument('ids', 'an array of id sequences', ids);
+    if (opts === null || typeof opts !== 'object') invalidArgument('opts', 'an object', opts);
+    const pooling = checkPooling(opts.pooling);
+    const kind = opts.kind === undefined ? 'document' : expectOneOf('kind', opts.kind, ['query', 'document'] as const);
+    const enc = kind === 'query' ? this.query : this.document;
+    const V = enc.config.vocabSize;
+    const seqs = ids.map((s, i) => {
+      if (s === null || typeof s !== 'object' || typeof (s as ArrayLike<number>).length !== 'number') {
+        invalidArgument(`ids[${i}]`, 'an array of token ids', s);
+      }
+      if (s.length < 1) invalidArgument(`ids[${i}]`, 'a non-empty sequence', s);
+      if (s.length > enc.config.maxPositions) {
+        invalidArgument(`ids[${i}]`, `at most ${enc.config.maxPositions} ids (max_position_embeddings)`, `${s.length} ids`);
+      }
+      const a = Int32Array.from(s as ArrayLike<number>);
+      for (let k = 0; k < s.length; k++) {
+        const v = s[k];
+        if (!Number.isInteger(v) || v < 0 || v >= V) invalidArgument(`ids[${i}][${k}]`, `an integer id in [0, ${V - 1}]`, v);
+      }
+      return a;
+    });
+    if (seqs.length === 0) return [];
+    const out: SparseVector[] = new Array(seqs.length);
+    await enc.forward(seqs, null, pooling, DEFAULT_BATCH, (i, row) => (out[i] = sparsify(row, 0, undefined)));
+    return out;
+  }
+
+  /**
+   * Training path (reference kernels): encodes the id sequences as one batch and backpropagates
+   * dLoss/dw = dw (row b, column j: sequence b, term j) to every parameter. Returns the dense vectors
+   * (B x V) and the gradients under the parameters' names (views of a gradient arena that the next
+   * call overwrites). The trainer builds on this; the tests check it against PyTorch.
+   */
+  async encodeIdsBackward(ids: ArrayLike<number>[], dw: Float32Array, opts: { pooling?: Pooling; kind?: EncodeKind } = {})
+    : Promise<{ vectors: Float32Array; gradients: Map<string, Float32Array> }> {
+    const pooling = checkPooling(opts.pooling);
+    const kind = opts.kind === undefined ? 'document' : expectOneOf('kind', opts.kind, ['query', 'document'] as const);
+    const enc = kind === 'query' ? this.query : this.document;
+    const V = enc.config.vocabSize;
+    if (!Array.isArray(ids) || ids.length === 0) invalidArgument('ids', 'a non-empty array of id sequences', ids);
+    if (!(dw instanceof Float32Array) || dw.length !== ids.length * V) invalidArgument('dw', `a Float32Array of ${ids.length * V} values`, dw);
+    const cu = new Int32Array(ids.length + 1);
+    ids.forEach((s, i) => (cu[i + 1] = cu[i] + s.length));
+    const packed = new Int32Array(cu[ids.length]);
+    ids.forEach((s, i) => packed.set(Int32Array.from(s), cu[i]));
+    return enc.withGradLock(async () => {
+      enc.grads ??= new Float32Array(enc.layout.total);
+      enc.grads.fill(0);
+      const vectors = new Float32Array(ids.length * V);
+      await callNativeAsync(() => enc.native.gradients(packed, null, cu, pooling, dw, vectors, enc.grads!));
+      return { vectors, gradients: enc.parameters('', enc.grads) };
+    });
+  }
+
+  /** The top terms of a vector, heaviest first, as vocabulary tokens. */
+  explain(v: SparseVector, top?: number): { token: string; weight: number }[] {
+    if (!v || !(v.indices instanceof Uint32Array) || !(v.values instanceof Float32Array) || v.indices.length !== v.values.length) {
+      invalidArgument('v', 'a SparseVector { indices: Uint32Array, values: Float32Array } of equal lengths', v);
+    }
+    const n = top === undefined ? v.indices.length : expectInteger('top', top, 0);
+    const order = Array.from(v.indices.keys()).sort((a, b) => v.values[b] - v.values[a] || v.indices[a] - v.indices[b]);
+    return order.slice(0, n).map((k) => ({ token: this.document.tokenizer.idToToken(v.indices[k]), weight: v.values[k] }));
+  }
+
+  /**
+   * Writes the model in the Hugging Face layout (model.safetensors, config.json, tokenizer.json), each
+   * file atomically. A model with two distinct encoders writes dir/query and dir/document.
+   */
+  async save(dir: string): Promise<void> {
+    if (typeof dir !== 'string' || dir.length === 0) invalidArgument('dir', 'a directory path', dir);
+    if (this.query === this.document) {
+      this.document.save(dir);
+    } else {
+      this.query.save(join(dir, 'query'));
+      this.document.save(join(dir, 'document'));
+    }
+  }
+
+  /**
+   * The parameters under their Hugging Face names, as zero-copy views of the arena the kernels read.
+   * A model with two distinct encoders prefixes the names with 'query/' and 'document/'.
+   */
+  parameters(): Map<string, Float32Array> {
+    if (this.query === this.document) return this.document.parameters();
+    return new Map([...this.query.parameters('query/'), ...this.document.parameters('document/')]);
+  }
+}
+
+function expectString(v: unknown): void {
+  if (typeof v !== 'string') invalidArgument('text', 'a string', v);
+}
+
+function expectFiniteNumber(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) invalidArgument(name, 'a finite number', v);
+  return v;
+}

@@ -1,0 +1,129 @@
+// tokenizer.json through @huggingface/tokenizers (pure JS): normalisation, pre-tokenisation and the
+// WordPiece model come from the library; special tokens and truncation are applied here from the
+// post-processor's template, so that truncation cuts the text and never the special tokens (as the
+// Rust tokenizers do): single texts keep their first maxLength - specials tokens, pairs (for
+// cross-encoders) use longest-first (the shorter side keeps up to half the budget).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { Tokenizer } from '@huggingface/tokenizers';
+
+import { ErrorCode, SpladeError } from '../errors.js';
+
+type Piece = { kind: 'special'; ids: number[]; typeId: number } | { kind: 'seq'; which: 'A' | 'B'; typeId: number };
+
+export interface Encoded {
+  ids: Int32Array;
+  typeIds: Int32Array;
+}
+
+export class SpladeTokenizer {
+  /** The files as read, so that save() writes them back unchanged. */
+  readonly json: string;
+  readonly configJson: string | undefined;
+  private readonly tok: Tokenizer;
+  private readonly single: Piece[];
+  private readonly pair: Piece[];
+
+  private constructor(json: string, configJson: string | undefined, file: string) {
+    this.json = json;
+    this.configJson = configJson;
+    let spec: Record<string, unknown>;
+    try {
+      spec = JSON.parse(json);
+    } catch (err) {
+      throw new SpladeError(`${file}: not valid JSON (${(err as Error).message})`, ErrorCode.corruptFile);
+    }
+    try {
+      this.tok = new Tokenizer(spec, configJson ? JSON.parse(configJson) : {});
+    } catch (err) {
+      throw new SpladeError(`${file}: the tokenizer could not be built (${(err as Error).message})`, ErrorCode.unsupported);
+    }
+    [this.single, this.pair] = templates(spec.post_processor as Record<string, unknown> | null, file);
+  }
+
+  static load(dir: string): SpladeTokenizer {
+    const file = join(dir, 'tokenizer.json');
+    if (!existsSync(file)) throw new SpladeError(`${dir}: tokenizer.json is missing`, ErrorCode.io);
+    const cfgFile = join(dir, 'tokenizer_config.json');
+    return new SpladeTokenizer(readFileSync(file, 'utf8'), existsSync(cfgFile) ? readFileSync(cfgFile, 'utf8') : undefined, file);
+  }
+
+  /** Number of special tokens added to a single text. */
+  get specialsSingle(): number {
+    return this.single.reduce((n, p) => n + (p.kind === 'special' ? p.ids.length : 0), 0);
+  }
+
+  private body(text: string): number[] {
+    return this.tok.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /** [CLS] text [SEP] (per the template), the text truncated so the whole fits in maxLength. */
+  encode(text: string, maxLength: number): Int32Array {
+    const a = this.body(text).slice(0, Math.max(0, maxLength - this.specialsSingle));
+    return assemble(this.single, a, []).ids;
+  }
+
+  /** [CLS] a [SEP] b [SEP] with token type ids, longest-first truncation to maxLength. */
+  encodePair(a: string, b: string, maxLength: number): Encoded {
+    let x = this.body(a), y = this.body(b);
+    const specials = this.pair.reduce((n, p) => n + (p.kind === 'special' ? p.ids.length : 0), 0);
+    const target = Math.max(0, maxLength - specials);
+    if (x.length + y.length > target) {
+      const swap = x.length < y.length;
+      const [longer, shorter] = swap ? [y, x] : [x, y];
+      const keepShort = Math.min(shorter.length, Math.floor(target / 2));
+      const l = longer.slice(0, target - keepShort), s = shorter.slice(0, keepShort);
+      [x, y] = swap ? [s, l] : [l, s];
+    }
+    return assemble(this.pair, x, y);
+  }
+
+  idToToken(id: number): string {
+    return this.tok.id_to_token(id) ?? `[${id}]`;
+  }
+}
+
+function assemble(template: Piece[], a: number[], b: number[]): Encoded {
+  const ids: number[] = [], types: number[] = [];
+  for (const p of template) {
+    const part = p.kind === 'special' ? p.ids : p.which === 'A' ? a : b;
+    for (const id of part) {
+      ids.push(id);
+      types.push(p.typeId);
+    }
+  }
+  return { ids: Int32Array.from(ids), typeIds: Int32Array.from(types) };
+}
+
+function templates(pp: Record<string, unknown> | null | undefined, file: string): [Piece[], Piece[]] {
+  const A: Piece = { kind: 'seq', which: 'A', typeId: 0 };
+  if (!pp) return [[A], [A, { kind: 'seq', which: 'B', typeId: 1 }]];
+  if (pp.type === 'TemplateProcessing') {
+    const specials = (pp.special_tokens ?? {}) as Record<string, { ids: number[] }>;
+    const parse = (items: unknown): Piece[] =>
+      (items as Record<string, { id: string; type_id: number }>[]).map((item) => {
+        if (item.SpecialToken) {
+          const s = specials[item.SpecialToken.id];
+          if (!s) throw new SpladeError(`${file}: post_processor names an unknown special token ${item.SpecialToken.id}`, ErrorCode.corruptFile);
+          return { kind: 'special', ids: s.ids, typeId: item.SpecialToken.type_id ?? 0 };
+        }
+        return { kind: 'seq', which: item.Sequence.id === 'B' ? 'B' : 'A', typeId: item.Sequence.type_id ?? 0 };
+      });
+    return [parse(pp.single), parse(pp.pair)];
+  }
+  if (pp.type === 'BertProcessing') {
+    const cls = (pp.cls as [string, number])[1], sep = (pp.sep as [string, number])[1];
+    return [
+      [{ kind: 'special', ids: [cls], typeId: 0 }, A, { kind: 'special', ids: [sep], typeId: 0 }],
+      [
+        { kind: 'special', ids: [cls], typeId: 0 },
+        A,
+        { kind: 'special', ids: [sep], typeId: 0 },
+        { kind: 'seq', which: 'B', typeId: 1 },
+        { kind: 'special', ids: [sep], typeId: 1 },
+      ],
+    ];
+  }
+  throw new SpladeError(`${file}: unsupported post_processor type ${JSON.stringify(pp.type)}`, ErrorCode.unsupported);
+}

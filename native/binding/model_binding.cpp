@@ -1,0 +1,199 @@
+// The encoder handle: NativeEncoder (an ObjectWrap over a parameter arena that JavaScript allocated,
+// so parameters() are zero-copy views), encoderLayout() (the arena's table of named offsets) and
+// kernelCheck() (fast kernels against the references, for the tests). The forward pass runs in a
+// PromiseWorker; the arena and every input/output typed array stay referenced until it finishes.
+#include <memory>
+
+#include "../common/cpu_features.h"
+#include "../model/encoder.h"
+#include "../model/kernel_check.h"
+#include "napi_util.h"
+
+namespace splade::binding {
+namespace {
+
+size_t get_size(const Napi::Object& o, const char* key, size_t min) {
+  const Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) throw_error(o.Env(), kInvalidArgument, std::string("Expected a number for config.") + key);
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= static_cast<double>(min)) || d != static_cast<double>(static_cast<int64_t>(d)) || d > 1e9)
+    throw_error(o.Env(), kInvalidArgument, std::string("Expected an integer >= ") + std::to_string(min) + " for config." + key);
+  return static_cast<size_t>(d);
+}
+
+EncoderConfig parse_config(const Napi::CallbackInfo& info, size_t i) {
+  if (i >= info.Length() || !info[i].IsObject()) throw_error(info.Env(), kInvalidArgument, "Expected an object for config");
+  Napi::Object o = info[i].As<Napi::Object>();
+  EncoderConfig c;
+  const Napi::Value arch = o.Get("arch");
+  const std::string a = arch.IsString() ? arch.As<Napi::String>().Utf8Value() : "";
+  if (a == "bert") c.arch = Arch::bert;
+  else if (a == "distilbert") c.arch = Arch::distilbert;
+  else throw_error(info.Env(), kUnsupported, "Expected 'bert' or 'distilbert' for config.arch");
+  c.vocab = get_size(o, "vocabSize", 1);
+  c.hidden = get_size(o, "hidden", 1);
+  c.layers = get_size(o, "layers", 1);
+  c.heads = get_size(o, "heads", 1);
+  c.intermediate = get_size(o, "intermediate", 1);
+  c.max_positions = get_size(o, "maxPositions", 1);
+  c.type_vocab = get_size(o, "typeVocab", 0);
+  const Napi::Value eps = o.Get("eps");
+  if (!eps.IsNumber()) throw_error(info.Env(), kInvalidArgument, "Expected a number for config.eps");
+  c.eps = eps.As<Napi::Number>().FloatValue();
+  guarded(info.Env(), [&] { validate_config(c); });
+  return c;
+}
+
+Napi::Value EncoderLayout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const EncoderConfig cfg = parse_config(info, 0);
+  return guarded(env, [&]() -> Napi::Value {
+    const ParamLayout L = make_layout(cfg);
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("total", static_cast<double>(L.total));
+    Napi::Array entries = Napi::Array::New(env, L.entries.size());
+    for (size_t i = 0; i < L.entries.size(); ++i) {
+      const ParamEntry& e = L.entries[i];
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("name", e.name);
+      o.Set("offset", static_cast<double>(e.offset));
+      Napi::Array shape = Napi::Array::New(env, e.shape.size());
+      for (size_t k = 0; k < e.shape.size(); ++k) shape.Set(static_cast<uint32_t>(k), static_cast<double>(e.shape[k]));
+      o.Set("shape", shape);
+      entries.Set(static_cast<uint32_t>(i), o);
+    }
+    out.Set("entries", entries);
+    return out;
+  });
+}
+
+Napi::Value KernelCheck(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string op = arg_string(info, 0, "op");
+  const std::string isa_s = arg_string(info, 1, "cpu");
+  const int64_t seed = arg_int(info, 2, "seed", 0, int64_t{1} << 52);
+  return guarded(env, [&]() -> Napi::Value {
+    Isa isa;
+    if (!parse_isa(isa_s, &isa)) fail(kInvalidArgument, "Expected one of avx512, avx2, generic for cpu but received " + isa_s);
+    const KernelCheckResult r = kernel_check(op, isa, static_cast<uint64_t>(seed));
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("maxError", r.max_error);
+    out.Set("nonFinite", static_cast<double>(r.non_finite));
+    out.Set("mismatches", static_cast<double>(r.mismatches));
+    out.Set("checked", static_cast<double>(r.checked));
+    return out;
+  });
+}
+
+class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function cls = DefineClass(env, "NativeEncoder", {InstanceMethod("forward", &NativeEncoder::Forward),
+                                       InstanceMethod("gradients", &NativeEncoder::Gradients)});
+    exports.Set("NativeEncoder", cls);
+  }
+
+  // new NativeEncoder(config, arena: Float32Array)
+  explicit NativeEncoder(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeEncoder>(info) {
+    cfg_ = parse_config(info, 0);
+    layout_ = guarded(info.Env(), [&] { return make_layout(cfg_); });
+    View<float> arena = arg_f32(info, 1, "arena");
+    if (arena.size < layout_.total)
+      throw_error(info.Env(), kInvalidArgument,
+                  "Expected an arena of at least " + std::to_string(layout_.total) + " floats but received " +
+                      std::to_string(arena.size));
+    params_ = arena.data;
+    arena_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
+  }
+
+ private:
+  // forward(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array, pooling: 'max'|'sum',
+  //         reference: boolean, out: Float32Array (B*V), argmax: Int32Array (B*V) | null): Promise<void>
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    View<int32_t> ids = arg_i32(info, 0, "ids");
+    const bool has_types = info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined();
+    View<int32_t> types{nullptr, 0};
+    if (has_types) types = arg_i32(info, 1, "typeIds");
+    View<int32_t> cu = arg_i32(info, 2, "cuSeqlens");
+    const std::string pooling_s = arg_string(info, 3, "pooling");
+    const bool reference = arg_bool(info, 4, "reference");
+    View<float> out = arg_f32(info, 5, "out");
+    const bool has_argmax = info.Length() > 6 && !info[6].IsNull() && !info[6].IsUndefined();
+    View<int32_t> argmax{nullptr, 0};
+    if (has_argmax) argmax = arg_i32(info, 6, "argmax");
+    if (pooling_s != "max" && pooling_s != "sum")
+      throw_error(env, kInvalidArgument, "Expected 'max' or 'sum' for pooling but received " + pooling_s);
+    if (cu.size < 1) throw_error(env, kInvalidArgument, "Expected at least one entry in cuSeqlens");
+    const size_t B = cu.size - 1;
+    if (has_types && types.size != ids.size) throw_error(env, kInvalidArgument, "Expected typeIds as long as ids");
+    if (out.size != B * cfg_.vocab)
+      throw_error(env, kInvalidArgument, "Expected out to hold " + std::to_string(B * cfg_.vocab) + " floats");
+    if (has_argmax && argmax.size != B * cfg_.vocab)
+      throw_error(env, kInvalidArgument, "Expected argmax to hold " + std::to_string(B * cfg_.vocab) + " ints");
+    PackedBatch batch{ids.data, has_types ? types.data : nullptr, cu.data, static_cast<int>(B), ids.size};
+    const Pooling pooling = pooling_s == "max" ? Pooling::max : Pooling::sum;
+    std::vector<Napi::Value> keep = {info.This(), info[0], info[2], info[5]};
+    if (has_types) keep.push_back(info[1]);
+    if (has_argmax) keep.push_back(info[6]);
+    return PromiseWorker::run(
+        env,
+        [this, batch, pooling, reference, w = out.data, am = argmax.data] {
+          encoder_splade_forward(w, am, cfg_, layout_, params_, batch, pooling, reference);
+        },
+        [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
+  }
+
+  // gradients(ids, typeIds | null, cuSeqlens, pooling, dw: Float32Array (B*V), out: Float32Array (B*V),
+  //           grads: Float32Array (arena-sized)): Promise<void>. Training forward (reference kernels) +
+  // backward: out receives w, grads accumulates dLoss/dparams for dLoss/dw = dw.
+  Napi::Value Gradients(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    View<int32_t> ids = arg_i32(info, 0, "ids");
+    const bool has_types = info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined();
+    View<int32_t> types{nullptr, 0};
+    if (has_types) types = arg_i32(info, 1, "typeIds");
+    View<int32_t> cu = arg_i32(info, 2, "cuSeqlens");
+    const std::string pooling_s = arg_string(info, 3, "pooling");
+    View<float> dw = arg_f32(info, 4, "dw");
+    View<float> out = arg_f32(info, 5, "out");
+    View<float> grads = arg_f32(info, 6, "grads");
+    if (pooling_s != "max" && pooling_s != "sum")
+      throw_error(env, kInvalidArgument, "Expected 'max' or 'sum' for pooling but received " + pooling_s);
+    if (cu.size < 1) throw_error(env, kInvalidArgument, "Expected at least one entry in cuSeqlens");
+    const size_t B = cu.size - 1;
+    if (has_types && types.size != ids.size) throw_error(env, kInvalidArgument, "Expected typeIds as long as ids");
+    if (out.size != B * cfg_.vocab || dw.size != B * cfg_.vocab)
+      throw_error(env, kInvalidArgument, "Expected dw and out to hold " + std::to_string(B * cfg_.vocab) + " floats");
+    if (grads.size < layout_.total)
+      throw_error(env, kInvalidArgument, "Expected grads to hold " + std::to_string(layout_.total) + " floats");
+    PackedBatch batch{ids.data, has_types ? types.data : nullptr, cu.data, static_cast<int>(B), ids.size};
+    const Pooling pooling = pooling_s == "max" ? Pooling::max : Pooling::sum;
+    std::vector<Napi::Value> keep = {info.This(), info[0], info[2], info[4], info[5], info[6]};
+    if (has_types) keep.push_back(info[1]);
+    return PromiseWorker::run(
+        env,
+        [this, batch, pooling, d = dw.data, w = out.data, g = grads.data] {
+          EncoderActivations acts;
+          encoder_splade_forward_train(w, acts, cfg_, layout_, params_, batch, pooling);
+          encoder_splade_backward(g, acts, d, cfg_, layout_, params_, batch, pooling);
+        },
+        [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
+  }
+
+  EncoderConfig cfg_;
+  ParamLayout layout_;
+  const float* params_ = nullptr;
+  Napi::ObjectReference arena_ref_;
+};
+
+void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("encoderLayout", Napi::Function::New(env, EncoderLayout, "encoderLayout"));
+  exports.Set("kernelCheck", Napi::Function::New(env, KernelCheck, "kernelCheck"));
+  NativeEncoder::Init(env, exports);
+}
+
+Registrar registrar("model", Init);
+
+}  // namespace
+}  // namespace splade::binding

@@ -1,0 +1,38 @@
+// Elementwise exact-erf GELU and its derivative; see gelu.h.
+#include "gelu.h"
+
+#include <cmath>
+
+#include "../common/thread_pool.h"
+#include "gemm.h"
+
+namespace splade {
+
+void gelu_forward_cpu(float* out, const float* inp, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = gelu_exact(inp[i]);
+}
+
+void gelu_backward_cpu(float* dinp, const float* inp, const float* dout, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    const double x = inp[i];
+    const double cdf = 0.5 * (1.0 + std::erf(x * 0.70710678118654752));
+    const double pdf = 0.3989422804014327 * std::exp(-0.5 * x * x);
+    dinp[i] += static_cast<float>(dout[i] * (cdf + x * pdf));
+  }
+}
+
+}  // namespace splade
+
+namespace splade {
+
+void gelu_forward(float* out, const float* inp, size_t n) {
+  parallel_range(n, [&](size_t begin, size_t end, int) { gelu_forward_cpu(out + begin, inp + begin, end - begin); });
+}
+
+void gelu_backward(float* dinp, const float* inp, const float* dout, size_t n) {
+  parallel_range(n, [&](size_t begin, size_t end, int) {
+    gelu_backward_cpu(dinp + begin, inp + begin, dout + begin, end - begin);
+  });
+}
+
+}  // namespace splade

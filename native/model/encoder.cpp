@@ -1,0 +1,197 @@
+// Encoder forward (see encoder.h): embeddings -> L x [fused QKV GEMM, unpadded attention, output GEMM
+// with fused bias + residual, LayerNorm, FFN GEMM with fused GELU, FFN GEMM with fused residual,
+// LayerNorm] -> MLM transform (GEMM + GELU, LayerNorm) -> tied decoder fused with SPLADE pooling.
+#include "encoder.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "../common/error.h"
+#include "../cpu/attention.h"
+#include "../cpu/embed.h"
+#include "../cpu/gemm.h"
+#include "../cpu/layernorm.h"
+
+namespace splade {
+
+size_t ParamEntry::numel() const {
+  size_t n = 1;
+  for (size_t s : shape) n *= s;
+  return n;
+}
+
+void validate_config(const EncoderConfig& c) {
+  auto positive = [](size_t v, const char* name) {
+    if (v == 0 || v > (size_t{1} << 24)) fail(kInvalidArgument, std::string("config: ") + name + " must be a positive integer");
+  };
+  positive(c.vocab, "vocab_size");
+  positive(c.hidden, "hidden size");
+  positive(c.layers, "number of layers");
+  positive(c.heads, "number of attention heads");
+  positive(c.intermediate, "intermediate size");
+  positive(c.max_positions, "max_position_embeddings");
+  if (c.hidden % c.heads != 0) fail(kInvalidArgument, "config: the hidden size is not a multiple of the number of heads");
+  if (c.arch == Arch::bert && c.type_vocab == 0) fail(kInvalidArgument, "config: type_vocab_size must be positive for BERT");
+  if (!(c.eps > 0.0f)) fail(kInvalidArgument, "config: layer_norm_eps must be positive");
+}
+
+ParamLayout make_layout(const EncoderConfig& cfg) {
+  validate_config(cfg);
+  ParamLayout L;
+  const size_t V = cfg.vocab, C = cfg.hidden, I = cfg.intermediate, P = cfg.max_positions;
+  auto alloc = [&](size_t n) {  // 16-float (64-byte) aligned slots
+    const size_t off = L.total;
+    L.total += (n + 15) / 16 * 16;
+    return off;
+  };
+  auto add = [&](const std::string& name, size_t off, std::vector<size_t> shape) {
+    L.entries.push_back(ParamEntry{name, off, std::move(shape)});
+  };
+  const bool bert = cfg.arch == Arch::bert;
+  const std::string e = bert ? "bert.embeddings." : "distilbert.embeddings.";
+  L.wte = alloc(V * C);
+  add(e + "word_embeddings.weight", L.wte, {V, C});
+  L.wpe = alloc(P * C);
+  add(e + "position_embeddings.weight", L.wpe, {P, C});
+  if (bert) {
+    L.wtt = alloc(cfg.type_vocab * C);
+    add(e + "token_type_embeddings.weight", L.wtt, {cfg.type_vocab, C});
+  }
+  L.emb_ln_w = alloc(C);
+  L.emb_ln_b = alloc(C);
+  add(e + "LayerNorm.weight", L.emb_ln_w, {C});
+  add(e + "LayerNorm.bias", L.emb_ln_b, {C});
+  for (size_t l = 0; l < cfg.layers; ++l) {
+    LayerOffsets o;
+    o.qkv_w = alloc(3 * C * C);
+    o.qkv_b = alloc(3 * C);
+    o.attn_out_w = alloc(C * C);
+    o.attn_out_b = alloc(C);
+    o.ln1_w = alloc(C);
+    o.ln1_b = alloc(C);
+    o.fc1_w = alloc(I * C);
+    o.fc1_b = alloc(I);
+    o.fc2_w = alloc(C * I);
+    o.fc2_b = alloc(C);
+    o.ln2_w = alloc(C);
+    o.ln2_b = alloc(C);
+    L.layer.push_back(o);
+    const std::string p = (bert ? "bert.encoder.layer." : "distilbert.transformer.layer.") + std::to_string(l) + ".";
+    const char* qkv[3][2] = {{"attention.self.query", "attention.q_lin"},
+                             {"attention.self.key", "attention.k_lin"},
+                             {"attention.self.value", "attention.v_lin"}};
+    for (size_t i = 0; i < 3; ++i) {
+      const std::string n = p + qkv[i][bert ? 0 : 1];
+      add(n + ".weight", o.qkv_w + i * C * C, {C, C});
+      add(n + ".bias", o.qkv_b + i * C, {C});
+    }
+    const std::string ao = p + (bert ? "attention.output.dense" : "attention.out_lin");
+    add(ao + ".weight", o.attn_out_w, {C, C});
+    add(ao + ".bias", o.attn_out_b, {C});
+    const std::string ln1 = p + (bert ? "attention.output.LayerNorm" : "sa_layer_norm");
+    add(ln1 + ".weight", o.ln1_w, {C});
+    add(ln1 + ".bias", o.ln1_b, {C});
+    const std::string f1 = p + (bert ? "intermediate.dense" : "ffn.lin1");
+    add(f1 + ".weight", o.fc1_w, {I, C});
+    add(f1 + ".bias", o.fc1_b, {I});
+    const std::string f2 = p + (bert ? "output.dense" : "ffn.lin2");
+    add(f2 + ".weight", o.fc2_w, {C, I});
+    add(f2 + ".bias", o.fc2_b, {C});
+    const std::string ln2 = p + (bert ? "output.LayerNorm" : "output_layer_norm");
+    add(ln2 + ".weight", o.ln2_w, {C});
+    add(ln2 + ".bias", o.ln2_b, {C});
+  }
+  L.head_w = alloc(C * C);
+  L.head_b = alloc(C);
+  L.head_ln_w = alloc(C);
+  L.head_ln_b = alloc(C);
+  L.decoder_bias = alloc(V);
+  const std::string hd = bert ? "cls.predictions.transform.dense" : "vocab_transform";
+  const std::string hl = bert ? "cls.predictions.transform.LayerNorm" : "vocab_layer_norm";
+  add(hd + ".weight", L.head_w, {C, C});
+  add(hd + ".bias", L.head_b, {C});
+  add(hl + ".weight", L.head_ln_w, {C});
+  add(hl + ".bias", L.head_ln_b, {C});
+  add(bert ? "cls.predictions.bias" : "vocab_projector.bias", L.decoder_bias, {V});
+  return L;
+}
+
+void validate_batch(const EncoderConfig& cfg, const PackedBatch& batch) {
+  SPLADE_CHECK(batch.B >= 0 && batch.cu_seqlens != nullptr, "encoder: bad batch");
+  if (batch.cu_seqlens[0] != 0) fail(kInvalidArgument, "encoder: cu_seqlens[0] must be 0");
+  for (int b = 0; b < batch.B; ++b) {  // lengths first, so that the id loop below stays in bounds
+    const int64_t len = int64_t{batch.cu_seqlens[b + 1]} - batch.cu_seqlens[b];
+    if (len < 1) fail(kInvalidArgument, "encoder: sequence " + std::to_string(b) + " is empty");
+    if (static_cast<size_t>(len) > cfg.max_positions)
+      fail(kOutOfRange, "encoder: sequence " + std::to_string(b) + " has " + std::to_string(len) +
+                            " tokens, more than max_position_embeddings (" + std::to_string(cfg.max_positions) + ")");
+  }
+  if (static_cast<size_t>(batch.cu_seqlens[batch.B]) != batch.num_ids)
+    fail(kInvalidArgument, "encoder: cu_seqlens[B] (" + std::to_string(batch.cu_seqlens[batch.B]) +
+                               ") differs from the number of ids (" + std::to_string(batch.num_ids) + ")");
+  const size_t types = std::max<size_t>(cfg.type_vocab, 1);
+  for (int b = 0; b < batch.B; ++b) {
+    for (int32_t n = batch.cu_seqlens[b]; n < batch.cu_seqlens[b + 1]; ++n) {
+      const int32_t id = batch.ids[n];
+      if (id < 0 || static_cast<size_t>(id) >= cfg.vocab)
+        fail(kOutOfRange, "encoder: token id " + std::to_string(id) + " at position " + std::to_string(n - batch.cu_seqlens[b]) +
+                              " of sequence " + std::to_string(b) + " is outside the vocabulary [0, " +
+                              std::to_string(cfg.vocab) + ")");
+      if (batch.type_ids) {
+        const int32_t t = batch.type_ids[n];
+        if (t < 0 || static_cast<size_t>(t) >= types)
+          fail(kOutOfRange, "encoder: token type id " + std::to_string(t) + " of sequence " + std::to_string(b) +
+                                " is outside [0, " + std::to_string(types) + ")");
+      }
+    }
+  }
+}
+
+void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg, const ParamLayout& L,
+                            const float* params, const PackedBatch& batch, Pooling pooling, bool reference) {
+  validate_batch(cfg, batch);
+  const int B = batch.B;
+  if (B == 0) return;
+  const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, I = cfg.intermediate, V = cfg.vocab;
+  const float* P = params;
+  auto gemm = [&](float* out, const float* inp, size_t M, size_t Nout, size_t K, size_t w_off, size_t b_off,
+                  const float* residual, Activation act) {
+    // out (M, Nout) = inp (M, K) W^T + b [+ residual] [then GELU]; W is (Nout, K) as nn.Linear stores it
+    GemmArgs g;
+    g.ta = Trans::no; g.tb = Trans::yes; g.M = M; g.N = Nout; g.K = K;
+    g.A = inp; g.lda = K; g.B = P + w_off; g.ldb = K; g.C = out; g.ldc = Nout;
+    g.epilogue.bias = P + b_off;
+    g.epilogue.residual = residual;
+    g.epilogue.ldr = residual ? Nout : 0;
+    g.epilogue.activation = act;
+    if (reference) sgemm_reference(g); else sgemm(g);
+  };
+  auto layernorm = [&](float* out, const float* inp, size_t w_off, size_t b_off) {
+    if (reference) layernorm_forward_cpu(out, nullptr, nullptr, inp, P + w_off, P + b_off, N, C, cfg.eps);
+    else layernorm_forward(out, nullptr, nullptr, inp, P + w_off, P + b_off, N, C, cfg.eps);
+  };
+  std::vector<float> x(N * C), tmp(N * C), att(N * C), qkv(N * 3 * C), h(N * I);
+  const float* wtt = L.wtt == SIZE_MAX ? nullptr : P + L.wtt;
+  const int32_t* type_ids = wtt ? batch.type_ids : nullptr;
+  if (reference) embed_forward_cpu(tmp.data(), batch.ids, type_ids, batch.cu_seqlens, B, P + L.wte, P + L.wpe, wtt, C);
+  else embed_forward(tmp.data(), batch.ids, type_ids, batch.cu_seqlens, B, P + L.wte, P + L.wpe, wtt, C);
+  layernorm(x.data(), tmp.data(), L.emb_ln_w, L.emb_ln_b);
+  for (const LayerOffsets& o : L.layer) {
+    gemm(qkv.data(), x.data(), N, 3 * C, C, o.qkv_w, o.qkv_b, nullptr, Activation::none);
+    if (reference) attention_forward_cpu(att.data(), qkv.data(), batch.cu_seqlens, B, C, cfg.heads);
+    else attention_forward(att.data(), qkv.data(), batch.cu_seqlens, B, C, cfg.heads);
+    gemm(tmp.data(), att.data(), N, C, C, o.attn_out_w, o.attn_out_b, x.data(), Activation::none);
+    layernorm(x.data(), tmp.data(), o.ln1_w, o.ln1_b);
+    gemm(h.data(), x.data(), N, I, C, o.fc1_w, o.fc1_b, nullptr, Activation::gelu);
+    gemm(tmp.data(), h.data(), N, C, I, o.fc2_w, o.fc2_b, x.data(), Activation::none);
+    layernorm(x.data(), tmp.data(), o.ln2_w, o.ln2_b);
+  }
+  gemm(tmp.data(), x.data(), N, C, C, L.head_w, L.head_b, nullptr, Activation::gelu);
+  layernorm(att.data(), tmp.data(), L.head_ln_w, L.head_ln_b);
+  if (reference)
+    splade_pool_forward_cpu(w, argmax, att.data(), P + L.wte, P + L.decoder_bias, batch.cu_seqlens, B, C, V, pooling);
+  else
+    splade_pool_forward(w, argmax, att.data(), P + L.wte, P + L.decoder_bias, batch.cu_seqlens, B, C, V, pooling);
+}
+
+}  // namespace splade

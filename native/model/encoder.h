@@ -1,0 +1,93 @@
+// The SPLADE encoder: a BERT or DistilBERT masked-LM (post-LN transformer, exact-erf GELU, MLM head with
+// the decoder tied to the word embeddings) whose vocabulary logits are pooled into one sparse-able
+// vector per sequence. All parameters live in one contiguous float arena owned by the caller (the
+// TypeScript side allocates it, so parameters() are zero-copy views); ParamLayout is its table of
+// named offsets, in Hugging Face names. Inside the arena, q/k/v of each layer are stored back to back,
+// so the QKV projection is one (3C, C) GEMM.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "../cpu/splade_pool.h"
+
+namespace splade {
+
+enum class Arch { bert = 0, distilbert = 1 };
+
+struct EncoderConfig {
+  Arch arch = Arch::bert;
+  size_t vocab = 0, hidden = 0, layers = 0, heads = 0, intermediate = 0, max_positions = 0;
+  size_t type_vocab = 0;  // 0 for DistilBERT (no token type embeddings)
+  float eps = 1e-12f;
+};
+void validate_config(const EncoderConfig& cfg);  // SpladeError on impossible sizes
+
+struct ParamEntry {
+  std::string name;            // Hugging Face state-dict name
+  size_t offset = 0;           // in floats from the arena start
+  std::vector<size_t> shape;   // as PyTorch has it (Linear weights are (out, in))
+  size_t numel() const;
+};
+
+struct LayerOffsets {
+  size_t qkv_w, qkv_b;      // (3C, C), (3C): q | k | v
+  size_t attn_out_w, attn_out_b, ln1_w, ln1_b;
+  size_t fc1_w, fc1_b;      // (I, C), (I)
+  size_t fc2_w, fc2_b;      // (C, I), (C)
+  size_t ln2_w, ln2_b;
+};
+
+struct ParamLayout {
+  std::vector<ParamEntry> entries;
+  size_t total = 0;  // floats
+  size_t wte, wpe, wtt = SIZE_MAX, emb_ln_w, emb_ln_b;
+  std::vector<LayerOffsets> layer;
+  size_t head_w, head_b, head_ln_w, head_ln_b, decoder_bias;
+};
+ParamLayout make_layout(const EncoderConfig& cfg);
+
+// A batch of packed sequences: ids (N), type_ids (N) or null (all zero), cu_seqlens (B+1), N = cu_seqlens[B].
+struct PackedBatch {
+  const int32_t* ids = nullptr;
+  const int32_t* type_ids = nullptr;
+  const int32_t* cu_seqlens = nullptr;
+  int B = 0;
+  size_t num_ids = 0;  // length of ids (and type_ids): must equal cu_seqlens[B]
+};
+void validate_batch(const EncoderConfig& cfg, const PackedBatch& batch);  // SpladeError: what and where
+
+// w is (B, V): the SPLADE vectors; argmax (B, V) or null (see splade_pool.h). reference = true runs the
+// plain reference kernels (and sgemm_reference) instead of the fast ones.
+void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg, const ParamLayout& layout,
+                            const float* params, const PackedBatch& batch, Pooling pooling, bool reference);
+
+}  // namespace splade
+
+namespace splade {
+
+// Training path: what the forward keeps for backward (one batch). GELU is kept apart from its GEMM so
+// the pre-activation survives; nothing O(T^2) or O(N x V) is stored.
+struct EncoderActivations {
+  struct Layer {
+    std::vector<float> in, qkv, att, res1, x1, fc1, gelu, res2;  // (N,C) (N,3C) (N,C) (N,C) (N,C) (N,I) (N,I) (N,C)
+    std::vector<float> ln1_mean, ln1_rstd, ln2_mean, ln2_rstd;   // (N)
+  };
+  std::vector<float> emb, emb_mean, emb_rstd;  // (N,C), (N), (N): the embedding sum before its LayerNorm
+  std::vector<Layer> layers;
+  std::vector<float> head_in, head_pre, head_gelu, t, head_mean, head_rstd;  // (N,C) x4, (N) x2
+  std::vector<int32_t> argmax;                                               // (B,V)
+};
+
+// w is (B,V); acts receives the saved tensors.
+// reference = true: the plain reference kernels and sgemm_reference throughout (the tests' baseline).
+void encoder_splade_forward_train(float* w, EncoderActivations& acts, const EncoderConfig& cfg, const ParamLayout& layout,
+                                  const float* params, const PackedBatch& batch, Pooling pooling, bool reference = false);
+// grads is an arena-shaped buffer (layout.total floats) that receives += dLoss/dparams, given dw (B,V) =
+// dLoss/dw. The tied decoder's gradient lands in the word embeddings' slot.
+void encoder_splade_backward(float* grads, const EncoderActivations& acts, const float* dw, const EncoderConfig& cfg,
+                             const ParamLayout& layout, const float* params, const PackedBatch& batch, Pooling pooling,
+                             bool reference = false);
+
+}  // namespace splade

@@ -1,0 +1,334 @@
+// Fast kernels against their references; see kernel_check.h.
+#include "kernel_check.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <random>
+#include <vector>
+
+#include "../common/error.h"
+#include "../cpu/attention.h"
+#include "../cpu/embed.h"
+#include "../cpu/gelu.h"
+#include "../cpu/layernorm.h"
+#include "../cpu/splade_pool.h"
+#include "encoder.h"
+
+namespace splade {
+namespace {
+
+struct Rng {
+  std::mt19937_64 gen;
+  explicit Rng(uint64_t seed) : gen(seed) {}
+  std::vector<float> normal(size_t n, float std = 1.0f, float mean = 0.0f) {
+    std::normal_distribution<float> d(mean, std);
+    std::vector<float> v(n);
+    for (auto& x : v) x = d(gen);
+    return v;
+  }
+  std::vector<int32_t> ints(size_t n, int32_t lo, int32_t hi) {
+    std::uniform_int_distribution<int32_t> d(lo, hi - 1);
+    std::vector<int32_t> v(n);
+    for (auto& x : v) x = d(gen);
+    return v;
+  }
+};
+
+// Relative error against the output's own scale: |fast - ref| / (|ref| + rms(ref)). A plain
+// |fast - ref| / |ref| is meaningless where an output crosses zero (LayerNorm's b + (x - m) r w,
+// attention's weighted averages), where float rounding of O(1) terms leaves O(1e-7) absolute error.
+void compare(KernelCheckResult& r, const std::vector<float>& fast, const std::vector<float>& ref) {
+  double ss = 0;
+  for (float v : ref) ss += std::isfinite(v) ? double(v) * v : 0.0;
+  const double rms = std::sqrt(ss / std::max<size_t>(ref.size(), 1)) + 1e-30;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    if (!std::isfinite(fast[i])) {
+      ++r.non_finite;
+      continue;
+    }
+    if (!std::isfinite(ref[i])) continue;
+    r.max_error = std::max(r.max_error, std::fabs(double(fast[i]) - ref[i]) / (std::fabs(double(ref[i])) + rms));
+    ++r.checked;
+  }
+}
+
+class IsaScope {  // runs the whole encoder on one variant, restoring the active one after
+ public:
+  explicit IsaScope(Isa isa) : saved_(active_isa()) { set_active_isa(isa); }
+  ~IsaScope() { set_active_isa(saved_); }
+
+ private:
+  Isa saved_;
+};
+
+
+// Central differences of loss() with respect to `count` random entries of x, against the analytic
+// gradient `grad`. Error: |numeric - analytic| / (max(|numeric|, |analytic|) + 1e-2); forward passes run
+// in float32, so eps is large (1e-2) and the tolerance loose (tests use 1e-2). SPLADE pooling has a
+// kink at logit 0 (relu) that a large step can cross: there eps is 1e-4 and the loss is evaluated in
+// double.
+template <class Loss>
+void grad_check(KernelCheckResult& r, Rng& rng, std::vector<float>& x, const std::vector<float>& grad, Loss loss,
+                size_t count = 24, float eps = 1e-2f, const std::function<bool()>& smooth = {}) {
+  std::uniform_int_distribution<size_t> pick(0, x.size() - 1);
+  for (size_t k = 0; k < count; ++k) {
+    const size_t i = pick(rng.gen);
+    const float saved = x[i];
+    x[i] = saved + eps;
+    const double lp = loss();
+    x[i] = saved - eps;
+    const double lm = loss();
+    x[i] = saved;
+    if (smooth && !smooth()) continue;  // the step crossed a kink: no derivative to compare with
+    const double num = (lp - lm) / (2.0 * eps), ana = grad[i];
+    if (!std::isfinite(ana)) {
+      ++r.non_finite;
+      continue;
+    }
+    r.max_error = std::max(r.max_error, std::fabs(num - ana) / (std::max(std::fabs(num), std::fabs(ana)) + 1e-2));
+    ++r.checked;
+  }
+}
+
+double dot(const std::vector<float>& a, const std::vector<float>& b) {
+  double s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += double(a[i]) * b[i];
+  return s;
+}
+
+}  // namespace
+
+KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
+  if (!isa_supported(isa)) fail(kUnsupported, std::string("kernel_check: this CPU cannot run ") + isa_name(isa));
+  Rng rng(seed);
+  KernelCheckResult r;
+  const std::vector<int32_t> cu = {0, 1, 8, 45, 345};  // lengths 1, 7, 37, 300
+  const int B = 4;
+  const size_t N = 345;
+  if (op == "embed") {
+    const size_t V = 97, P = 300, C = 36;
+    auto ids = rng.ints(N, 0, V), types = rng.ints(N, 0, 2);
+    auto wte = rng.normal(V * C), wpe = rng.normal(P * C), wtt = rng.normal(2 * C);
+    std::vector<float> a(N * C), b(N * C);
+    embed_forward_isa(isa, a.data(), ids.data(), types.data(), cu.data(), B, wte.data(), wpe.data(), wtt.data(), C);
+    embed_forward_cpu(b.data(), ids.data(), types.data(), cu.data(), B, wte.data(), wpe.data(), wtt.data(), C);
+    compare(r, a, b);
+  } else if (op == "layernorm") {
+    const size_t C = 77;
+    auto x = rng.normal(N * C, 3.0f, 0.5f), w = rng.normal(C, 0.2f, 1.0f), bias = rng.normal(C, 0.2f);
+    std::vector<float> a(N * C), b(N * C), ma(N), mb(N), ra(N), rb(N);
+    layernorm_forward_isa(isa, a.data(), ma.data(), ra.data(), x.data(), w.data(), bias.data(), N, C, 1e-5f);
+    layernorm_forward_cpu(b.data(), mb.data(), rb.data(), x.data(), w.data(), bias.data(), N, C, 1e-5f);
+    compare(r, a, b);
+    compare(r, ma, mb);
+    compare(r, ra, rb);
+  } else if (op == "attention") {
+    const size_t C = 36, NH = 3;
+    auto qkv = rng.normal(N * 3 * C);
+    std::vector<float> a(N * C), b(N * C);
+    attention_forward_isa(isa, a.data(), qkv.data(), cu.data(), B, C, NH);
+    attention_forward_cpu(b.data(), qkv.data(), cu.data(), B, C, NH);
+    compare(r, a, b);
+  } else if (op == "splade_pool_max" || op == "splade_pool_sum") {
+    const Pooling pooling = op == "splade_pool_max" ? Pooling::max : Pooling::sum;
+    const size_t C = 24, V = 1500;
+    auto t = rng.normal(N * C, 0.5f), E = rng.normal(V * C, 0.5f), bias = rng.normal(V, 0.5f, -1.0f);
+    std::vector<float> a(B * V), b(B * V);
+    std::vector<int32_t> aa(B * V), ab(B * V);
+    splade_pool_forward_isa(isa, a.data(), aa.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, pooling);
+    splade_pool_forward_cpu(b.data(), ab.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, pooling);
+    compare(r, a, b);
+    for (size_t i = 0; i < aa.size(); ++i) r.mismatches += aa[i] != ab[i];
+  } else if (op == "encoder") {
+    EncoderConfig cfg;
+    cfg.arch = Arch::bert; cfg.vocab = 1100; cfg.hidden = 48; cfg.layers = 2; cfg.heads = 4; cfg.intermediate = 192;
+    cfg.max_positions = 320; cfg.type_vocab = 2; cfg.eps = 1e-12f;
+    ParamLayout L = make_layout(cfg);
+    std::vector<float> params = rng.normal(L.total, 0.15f);
+    for (const ParamEntry& e : L.entries)  // LayerNorm weights near 1
+      if (e.name.find("LayerNorm.weight") != std::string::npos)
+        for (size_t i = 0; i < e.numel(); ++i) params[e.offset + i] += 1.0f;
+    auto ids = rng.ints(N, 0, static_cast<int32_t>(cfg.vocab));
+    PackedBatch batch{ids.data(), nullptr, cu.data(), B, N};
+    for (Pooling pooling : {Pooling::max, Pooling::sum}) {
+      std::vector<float> a(B * cfg.vocab), b(B * cfg.vocab);
+      {
+        IsaScope scope(isa);
+        encoder_splade_forward(a.data(), nullptr, cfg, L, params.data(), batch, pooling, false);
+      }
+      encoder_splade_forward(b.data(), nullptr, cfg, L, params.data(), batch, pooling, true);
+      compare(r, a, b);
+    }
+  } else if (op == "backward_layernorm") {
+    const size_t C = 77;
+    auto x = rng.normal(N * C, 3.0f, 0.5f), w = rng.normal(C, 0.2f, 1.0f), bias = rng.normal(C, 0.2f), g = rng.normal(N * C);
+    std::vector<float> out(N * C), mean(N), rstd(N);
+    layernorm_forward_cpu(out.data(), mean.data(), rstd.data(), x.data(), w.data(), bias.data(), N, C, 1e-5f);
+    std::vector<float> da(N * C, 0.5f), db(N * C, 0.5f), dwa(C, 0.25f), dwb(C, 0.25f), dba(C), dbb(C);  // += onto nonzero
+    layernorm_backward_isa(isa, da.data(), dwa.data(), dba.data(), g.data(), x.data(), w.data(), mean.data(), rstd.data(), N, C);
+    layernorm_backward_cpu(db.data(), dwb.data(), dbb.data(), g.data(), x.data(), w.data(), mean.data(), rstd.data(), N, C);
+    compare(r, da, db);
+    compare(r, dwa, dwb);
+    compare(r, dba, dbb);
+  } else if (op == "backward_attention") {
+    const size_t C = 36, NH = 3;
+    auto qkv = rng.normal(N * 3 * C), g = rng.normal(N * C);
+    std::vector<float> a(N * 3 * C, 0.1f), b(N * 3 * C, 0.1f);
+    attention_backward_isa(isa, a.data(), g.data(), qkv.data(), cu.data(), B, C, NH);
+    attention_backward_cpu(b.data(), g.data(), qkv.data(), cu.data(), B, C, NH);
+    compare(r, a, b);
+  } else if (op == "backward_splade_pool_max" || op == "backward_splade_pool_sum") {
+    const Pooling pooling = op == "backward_splade_pool_max" ? Pooling::max : Pooling::sum;
+    const size_t C = 24, V = 1500;
+    auto t = rng.normal(N * C, 0.5f), E = rng.normal(V * C, 0.5f), bias = rng.normal(V, 0.5f, -1.0f), dw = rng.normal(B * V);
+    // Keep every logit clear of the relu kink at 0, where float32 and double could take different sides.
+    for (size_t j = 0; j < V; ++j)
+      for (int pass = 0; pass < 8; ++pass) {
+        bool near = false;
+        for (size_t n = 0; n < N && !near; ++n) {
+          double logit = bias[j];
+          for (size_t c = 0; c < C; ++c) logit += double(t[n * C + c]) * E[j * C + c];
+          near = std::fabs(logit) < 1e-3;
+        }
+        if (!near) break;
+        bias[j] += 3e-3f;
+      }
+    std::vector<float> w(B * V);
+    std::vector<int32_t> am(B * V);
+    splade_pool_forward_cpu(w.data(), am.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, pooling);
+    std::vector<float> dta(N * C), dtb(N * C), dEa(V * C), dEb(V * C), dba(V), dbb(V);
+    splade_pool_backward_isa(isa, dta.data(), dEa.data(), dba.data(), dw.data(), t.data(), E.data(), bias.data(), am.data(),
+                             cu.data(), B, C, V, pooling);
+    splade_pool_backward_cpu(dtb.data(), dEb.data(), dbb.data(), dw.data(), t.data(), E.data(), bias.data(), am.data(),
+                             cu.data(), B, C, V, pooling);
+    compare(r, dta, dtb);
+    compare(r, dEa, dEb);
+    compare(r, dba, dbb);
+  } else if (op == "encoder_backward") {
+    EncoderConfig cfg;
+    cfg.arch = Arch::distilbert; cfg.vocab = 1100; cfg.hidden = 48; cfg.layers = 2; cfg.heads = 4; cfg.intermediate = 192;
+    cfg.max_positions = 320; cfg.type_vocab = 0; cfg.eps = 1e-12f;
+    ParamLayout L = make_layout(cfg);
+    std::vector<float> params = rng.normal(L.total, 0.15f);
+    for (const ParamEntry& e : L.entries)
+      if (e.name.find("layer_norm.weight") != std::string::npos || e.name.find("LayerNorm.weight") != std::string::npos)
+        for (size_t i = 0; i < e.numel(); ++i) params[e.offset + i] += 1.0f;
+    auto ids = rng.ints(N, 0, static_cast<int32_t>(cfg.vocab));
+    auto dw = rng.normal(B * cfg.vocab);
+    PackedBatch batch{ids.data(), nullptr, cu.data(), B, N};
+    for (Pooling pooling : {Pooling::max, Pooling::sum}) {
+      std::vector<float> wa(B * cfg.vocab), wb(B * cfg.vocab), ga(L.total), gb(L.total);
+      EncoderActivations aa, ab;
+      {
+        IsaScope scope(isa);
+        encoder_splade_forward_train(wa.data(), aa, cfg, L, params.data(), batch, pooling, false);
+        encoder_splade_backward(ga.data(), aa, dw.data(), cfg, L, params.data(), batch, pooling, false);
+      }
+      encoder_splade_forward_train(wb.data(), ab, cfg, L, params.data(), batch, pooling, true);
+      encoder_splade_backward(gb.data(), ab, dw.data(), cfg, L, params.data(), batch, pooling, true);
+      compare(r, wa, wb);
+      for (const ParamEntry& e : L.entries) {  // per tensor, each against its own scale
+        std::vector<float> a(ga.begin() + e.offset, ga.begin() + e.offset + e.numel());
+        std::vector<float> b(gb.begin() + e.offset, gb.begin() + e.offset + e.numel());
+        if (e.name.find("k_lin.bias") != std::string::npos) continue;  // exactly zero in exact arithmetic
+        compare(r, a, b);
+      }
+    }
+  } else if (op == "grad_embed") {
+    const std::vector<int32_t> cu2 = {0, 3, 10};
+    const size_t N2 = 10, V = 11, P = 8, C = 6;
+    auto ids = rng.ints(N2, 0, V), types = rng.ints(N2, 0, 2);
+    auto wte = rng.normal(V * C), wpe = rng.normal(P * C), wtt = rng.normal(2 * C), R = rng.normal(N2 * C);
+    std::vector<float> out(N2 * C), dwte(V * C), dwpe(P * C), dwtt(2 * C);
+    auto loss = [&] {
+      embed_forward_cpu(out.data(), ids.data(), types.data(), cu2.data(), 2, wte.data(), wpe.data(), wtt.data(), C);
+      return dot(out, R);
+    };
+    embed_backward_cpu(dwte.data(), dwpe.data(), dwtt.data(), R.data(), ids.data(), types.data(), cu2.data(), 2, C);
+    grad_check(r, rng, wte, dwte, loss);
+    grad_check(r, rng, wpe, dwpe, loss);
+    grad_check(r, rng, wtt, dwtt, loss);
+  } else if (op == "grad_layernorm") {
+    const size_t N2 = 7, C = 13;
+    auto x = rng.normal(N2 * C, 1.0f, 0.3f), w = rng.normal(C, 0.2f, 1.0f), bias = rng.normal(C, 0.2f), R = rng.normal(N2 * C);
+    std::vector<float> out(N2 * C), mean(N2), rstd(N2), dx(N2 * C), dw(C), db(C);
+    auto loss = [&] {
+      layernorm_forward_cpu(out.data(), mean.data(), rstd.data(), x.data(), w.data(), bias.data(), N2, C, 1e-5f);
+      return dot(out, R);
+    };
+    loss();
+    layernorm_backward_cpu(dx.data(), dw.data(), db.data(), R.data(), x.data(), w.data(), mean.data(), rstd.data(), N2, C);
+    grad_check(r, rng, x, dx, loss);
+    grad_check(r, rng, w, dw, loss);
+    grad_check(r, rng, bias, db, loss);
+  } else if (op == "grad_attention") {
+    const std::vector<int32_t> cu2 = {0, 1, 6, 15};
+    const size_t N2 = 15, C = 12, NH = 3;
+    auto qkv = rng.normal(N2 * 3 * C), R = rng.normal(N2 * C);
+    std::vector<float> out(N2 * C), dqkv(N2 * 3 * C);
+    auto loss = [&] {
+      attention_forward_cpu(out.data(), qkv.data(), cu2.data(), 3, C, NH);
+      return dot(out, R);
+    };
+    attention_backward_cpu(dqkv.data(), R.data(), qkv.data(), cu2.data(), 3, C, NH);
+    grad_check(r, rng, qkv, dqkv, loss, 60);
+  } else if (op == "grad_gelu") {
+    auto x = rng.normal(64, 2.0f), R = rng.normal(64);
+    std::vector<float> out(64), dx(64);
+    auto loss = [&] {
+      gelu_forward_cpu(out.data(), x.data(), 64);
+      return dot(out, R);
+    };
+    gelu_backward_cpu(dx.data(), x.data(), R.data(), 64);
+    grad_check(r, rng, x, dx, loss);
+  } else if (op == "grad_splade_pool_max" || op == "grad_splade_pool_sum") {
+    const Pooling pooling = op == "grad_splade_pool_max" ? Pooling::max : Pooling::sum;
+    const std::vector<int32_t> cu2 = {0, 4, 13};
+    const size_t N2 = 13, C = 8, V = 40;
+    auto t = rng.normal(N2 * C, 0.7f), E = rng.normal(V * C, 0.7f), bias = rng.normal(V, 0.5f, -0.5f), R = rng.normal(2 * V);
+    std::vector<float> w(2 * V), dt(N2 * C), dE(V * C), db(V);
+    std::vector<int32_t> am(2 * V);
+    // The loss in double throughout (a float32 w would bury eps = 1e-4 steps in rounding). Each
+    // evaluation records its pattern of non-differentiable choices (which logits are > 0, which token
+    // is each max); a step whose two evaluations differ there crossed a kink and is skipped.
+    std::vector<int32_t> pattern, previous;
+    auto loss = [&] {
+      previous.swap(pattern);
+      pattern.clear();
+      double L = 0;
+      for (int b = 0; b < 2; ++b)
+        for (size_t j = 0; j < V; ++j) {
+          double acc = 0;
+          int32_t arg = -1;
+          for (int32_t n = cu2[b]; n < cu2[b + 1]; ++n) {
+            double logit = bias[j];
+            for (size_t c = 0; c < C; ++c) logit += double(t[n * C + c]) * E[j * C + c];
+            pattern.push_back(logit > 0);
+            const double v = std::log1p(std::max(0.0, logit));
+            if (pooling == Pooling::sum) {
+              acc += v;
+            } else if (v > acc) {
+              acc = v;
+              arg = n;
+            }
+          }
+          pattern.push_back(arg);
+          L += acc * R[b * V + j];
+        }
+      return L;
+    };
+    auto smooth = [&] { return pattern == previous; };
+    splade_pool_forward_cpu(w.data(), am.data(), t.data(), E.data(), bias.data(), cu2.data(), 2, C, V, pooling);
+    splade_pool_backward_cpu(dt.data(), dE.data(), db.data(), R.data(), t.data(), E.data(), bias.data(), am.data(),
+                             cu2.data(), 2, C, V, pooling);
+    grad_check(r, rng, t, dt, loss, 24, 1e-4f, smooth);
+    grad_check(r, rng, E, dE, loss, 24, 1e-4f, smooth);
+    grad_check(r, rng, bias, db, loss, 24, 1e-4f, smooth);
+  } else {
+    fail(kInvalidArgument, "kernel_check: unknown op " + op);
+  }
+  return r;
+}
+
+}  // namespace splade

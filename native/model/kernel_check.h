@@ -1,0 +1,26 @@
+// Checks each fast CPU kernel against its plain reference on fresh random inputs with awkward shapes
+// (sequence lengths 1..300, head size not a multiple of the vector width, a vocabulary that is not a
+// multiple of the tile): the tests call this for every variant in info().supportedCpus.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "../common/cpu_features.h"
+
+namespace splade {
+
+struct KernelCheckResult {
+  double max_error = 0;   // max over outputs of |fast - ref| / (|ref| + rms(ref))
+  size_t non_finite = 0;  // NaN/Inf outputs of the fast kernel
+  size_t mismatches = 0;  // integer outputs (argmax) that differ
+  size_t checked = 0;     // outputs compared
+};
+
+// op: embed | layernorm | attention | splade_pool_max | splade_pool_sum | encoder (fast vs reference),
+// backward_layernorm | backward_attention | backward_splade_pool_max | backward_splade_pool_sum |
+// encoder_backward (fast backward vs reference backward),
+// or grad_embed | grad_layernorm | grad_attention | grad_gelu | grad_splade_pool_max | grad_splade_pool_sum
+// (reference backward vs central differences of the reference forward; isa is ignored)
+KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed);
+
+}  // namespace splade

@@ -1,0 +1,65 @@
+// Each fast CPU kernel against its plain C++ reference on fresh random inputs, for every vector-unit
+// variant this machine supports. Error is |fast - ref| / (|ref| + rms(ref)) (see kernel_check.h).
+import { describe, expect, it } from 'vitest';
+
+import { info } from '../lib/index.js';
+import { encoderAddon } from '../lib/model/native-encoder.js';
+
+// Per-op tolerances: fp32 kernels against double-accumulating references.
+const TOL: Record<string, number> = {
+  embed: 1e-5, // exact (same additions)
+  layernorm: 1e-5, // measured ~2e-7
+  attention: 1e-5, // ~1.3e-6
+  splade_pool_max: 1e-5, // ~1e-7
+  splade_pool_sum: 1e-5, // ~4e-7
+  encoder: 1e-5, // whole 2-layer forward, ~1.3e-6
+  backward_layernorm: 1e-5, // ~6e-7
+  backward_attention: 1e-5, // ~1.6e-6
+  backward_splade_pool_max: 1e-5, // ~2e-6
+  backward_splade_pool_sum: 1e-5, // ~1.3e-6
+  // Whole 2-layer training forward + backward of a random network, each parameter's gradient against
+  // its own scale: float32 rounding compounds through every layer (~1e-5 measured).
+  encoder_backward: 1e-4,
+};
+const OPS = Object.keys(TOL);
+
+describe('fast CPU kernels match the references', () => {
+  const addon = encoderAddon();
+  for (const cpu of info().supportedCpus) {
+    for (const op of OPS) {
+      it(`${op} on ${cpu}`, () => {
+        const seeds = op === 'encoder_backward' ? [1 + Math.floor(Math.random() * 1e9)] : [1, 2 + Math.floor(Math.random() * 1e9)];
+        for (const seed of seeds) {
+          const r = addon.kernelCheck(op, cpu, seed);
+          expect(r.nonFinite, `seed ${seed}`).toBe(0);
+          expect(r.mismatches, `seed ${seed}`).toBe(0);
+          expect(r.checked).toBeGreaterThan(0);
+          expect(r.maxError, `seed ${seed}`).toBeLessThanOrEqual(TOL[op]);
+        }
+      });
+    }
+  }
+
+  it('refuses unknown ops and variants', () => {
+    expect(() => addon.kernelCheck('nope', 'generic', 1)).toThrow(/unknown op/);
+    expect(() => addon.kernelCheck('embed', 'sse9', 1)).toThrow(/Expected one of/);
+  });
+});
+
+// Reference backward kernels against central differences of the reference forward (ggml's grad
+// mode). Float32 forwards with eps = 1e-2 leave ~1e-3 of noise (measured max 3e-3 over 200 seeds), so
+// the tolerance is 1e-2; SPLADE pooling skips steps that cross its relu / max kinks.
+describe('backward kernels match finite differences', () => {
+  const addon = encoderAddon();
+  for (const op of ['grad_embed', 'grad_layernorm', 'grad_attention', 'grad_gelu', 'grad_splade_pool_max', 'grad_splade_pool_sum']) {
+    it(op, () => {
+      for (let k = 0; k < 5; k++) {
+        const seed = k === 0 ? 1 : Math.floor(Math.random() * 1e9);
+        const r = addon.kernelCheck(op, 'generic', seed);
+        expect(r.nonFinite, `seed ${seed}`).toBe(0);
+        expect(r.checked, `seed ${seed}`).toBeGreaterThan(10);
+        expect(r.maxError, `seed ${seed}`).toBeLessThanOrEqual(1e-2);
+      }
+    });
+  }
+});
