@@ -316,6 +316,12 @@ export class SpladeModel {
   }
 
   /** The top terms of a vector, heaviest first, as vocabulary tokens. */
+  /** The document encoder's vocabulary: term id -> token string (what vector indices mean). */
+  vocabulary(): string[] {
+    const tok = this.document.tokenizer;
+    return Array.from({ length: this.document.config.vocabSize }, (_, i) => tok.idToToken(i));
+  }
+
   explain(v: SparseVector, top?: number): { token: string; weight: number }[] {
     if (!v || !(v.indices instanceof Uint32Array) || !(v.values instanceof Float32Array) || v.indices.length !== v.values.length) {
       invalidArgument('v', 'a SparseVector { indices: Uint32Array, values: Float32Array } of equal lengths', v);

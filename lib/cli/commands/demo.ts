@@ -1,0 +1,102 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+
+import { Bm25Index } from '../../bm25/index.js';
+import { loadBeir } from '../../data/beir.js';
+import type { Run } from '../../data/types.js';
+import { TermStats, formatEfficiency, latencySummary, type Efficiency } from '../../efficiency.js';
+import { SpladeError } from '../../errors.js';
+import { evaluate } from '../../evaluate.js';
+import { info } from '../../info.js';
+import { initCheckpoint } from '../../model/init.js';
+import { SpladeModel } from '../../model/splade-model.js';
+import { encodeStream, readTexts, searchAll, sparseEfficiency } from '../../pipeline.js';
+import { InvertedIndex } from '../../search/inverted-index.js';
+import { parse } from '../args.js';
+import { Progress } from '../progress.js';
+import { formatTable } from '../table.js';
+
+const HELP = `usage: splade demo [--collection DIR] [--model DIR|ORG/NAME]
+
+The main job on bundled data: indexes a collection (default: the bundled MED collection, 1033
+abstracts, 30 judged queries) with BM25 and with a SPLADE model, searches its queries, and prints
+nDCG@10, RR@10 and Recall@100 with each run's efficiency figures. Without --model it uses a model
+the package initialises itself (lexical initialisation, untrained), and says so.`;
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const METRICS = ['ndcg@10', 'mrr@10', 'recall@100'];
+
+export async function run(argv: string[]): Promise<number> {
+  const v = parse(argv, { collection: { type: 'string' }, model: { type: 'string' } }, HELP);
+  if (!v) return 0;
+  const dir = (v.collection as string | undefined) ?? join(root, 'data', 'med');
+  if (!existsSync(dir)) throw new SpladeError(`no collection at ${dir}`);
+  const data = await loadBeir(dir, 'test');
+  const judged = data.queries.filter((q) => data.qrels[q.id]);
+  const i = info();
+  console.log(`collection ${dir}: ${judged.length} judged queries; cpu kernels ${i.cpu}, ${i.threads} threads\n`);
+  const rows: (string | number)[][] = [];
+  const effs: [string, Efficiency][] = [];
+
+  // BM25 over the native inverted index.
+  let t0 = performance.now();
+  const docs: { id: string; text: string }[] = [];
+  for await (const d of readTexts(data.paths.corpus, 'document')) docs.push(d);
+  const bm25 = Bm25Index.build(docs, { backend: 'native' });
+  const bm25Run: Run = {};
+  const bm25Ms: number[] = [];
+  for (const q of judged) {
+    const s = performance.now();
+    const r = bm25.search(q.text, { k: 100 });
+    bm25Ms.push(performance.now() - s);
+    bm25Run[q.id] = Object.fromEntries(r.docIds.map((d, j) => [d, r.scores[j]]));
+  }
+  const bm25Eval = evaluate(bm25Run, data.qrels, METRICS);
+  rows.push(['BM25 (k1 0.9, b 0.4)', ...METRICS.map((m) => bm25Eval.mean[m]), ((performance.now() - t0) / 1000).toFixed(1)]);
+  effs.push(['BM25', { latencyMs: latencySummary(bm25Ms) }]);
+
+  // SPLADE: encode the corpus, index, encode the queries, search with MaxScore.
+  let modelDir = v.model as string | undefined;
+  let tmp: string | undefined;
+  let label = 'SPLADE';
+  if (!modelDir) {
+    tmp = mkdtempSync(join(tmpdir(), 'splade-demo-'));
+    const tokenizer = join(tmp, 'tokenizer.json');
+    writeFileSync(tokenizer, gunzipSync(readFileSync(join(root, 'data', 'bert-base-uncased', 'tokenizer.json.gz'))));
+    modelDir = join(tmp, 'model');
+    initCheckpoint(modelDir, { tokenizer, vocabSize: 30522, layers: 2, hidden: 128, heads: 2, init: 'lexical' });
+    label = 'SPLADE (untrained, lexical init)';
+    console.log('No trained model given: using a 2-layer, 128-wide BERT the package initialised itself (lexical');
+    console.log('initialisation: each token maps to itself, no learned expansion or weighting). Pass --model for a real one.\n');
+  }
+  try {
+    t0 = performance.now();
+    const model = await SpladeModel.load(modelDir);
+    const progress = new Progress({ label: 'encode documents', total: docs.length, unit: 'docs' });
+    const stats = new TermStats();
+    const ids: string[] = [];
+    const vectors = (async function* () {
+      for await (const { id, vector } of encodeStream(model, (async function* () { yield* docs; })(), { kind: 'document', onBatch: (n) => progress.tick(n) })) {
+        ids.push(id);
+        stats.add(vector);
+        yield vector;
+      }
+    })();
+    const index = await InvertedIndex.buildAsync(vectors, { docIds: ids, vocabSize: 30522 });
+    progress.finish();
+    const queries = await model.encode(judged.map((q) => q.text), { kind: 'query' });
+    const res = searchAll(index, judged.map((q, j) => ({ id: q.id, vector: queries[j] })), { k: 100, algorithm: 'maxscore' });
+    const ev = evaluate(res.run, data.qrels, METRICS);
+    rows.push([label, ...METRICS.map((m) => ev.mean[m]), ((performance.now() - t0) / 1000).toFixed(1)]);
+    effs.push(['SPLADE', sparseEfficiency(index, stats, queries, res.latenciesMs)]);
+  } finally {
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
+
+  console.log(`\n${formatTable(['run', ...METRICS, 'seconds'], rows)}\n`);
+  for (const [name, e] of effs) console.log(`${name}: ${formatEfficiency(e)}`);
+  return 0;
+}

@@ -1,0 +1,64 @@
+import { SpladeError } from '../../errors.js';
+import { createWriteStream, existsSync, renameSync } from 'node:fs';
+
+import { readVectors, vectorLine } from '../../data/vectors.js';
+import { TermStats, formatEfficiency } from '../../efficiency.js';
+import { SpladeModel } from '../../model/splade-model.js';
+import { encodeStream, readTexts } from '../../pipeline.js';
+import { intOption, parse, required } from '../args.js';
+import { Progress } from '../progress.js';
+
+const HELP = `usage: splade encode --model DIR|ORG/NAME --input FILE --out VECTORS.jsonl [options]
+
+Encodes a corpus (BEIR corpus.jsonl or MS MARCO collection.tsv) or queries (queries.jsonl /
+queries.tsv, with --kind query) into SPLADE vectors, one JSON line each:
+{"id", "indices", "values"}. Resumable: an interrupted run leaves OUT.partial, and the next run
+with the same arguments skips the ids already there; OUT appears only when everything is encoded.
+
+options:
+  --kind document|query   which encoder and default length (default document)
+  --batch-size N          texts per forward pass (default 32)
+  --max-length N          tokens per text, special tokens included
+  --top-k N               keep the N largest weights
+  --threads N             native threads`;
+
+export async function run(argv: string[]): Promise<number> {
+  const v = parse(argv, {
+    model: { type: 'string' }, input: { type: 'string' }, out: { type: 'string' }, kind: { type: 'string' },
+    'batch-size': { type: 'string' }, 'max-length': { type: 'string' }, 'top-k': { type: 'string' }, threads: { type: 'string' },
+  }, HELP);
+  if (!v) return 0;
+  const kind = (v.kind ?? 'document') as 'query' | 'document';
+  if (kind !== 'query' && kind !== 'document') throw new SpladeError('--kind must be query or document');
+  const out = required(v, 'out');
+  const partial = `${out}.partial`;
+  const done = new Set<string>();
+  if (existsSync(partial)) {
+    try {
+      for await (const r of readVectors(partial)) done.add(r.id);
+    } catch {
+      // A line cut by the interruption: keep what parsed; the writer below rewrites nothing before it.
+    }
+    console.error(`resuming: ${done.size} vectors already in ${partial}`);
+  }
+  const model = await SpladeModel.load(required(v, 'model'), { threads: v.threads ? intOption(v, 'threads', 0) : undefined });
+  const input = required(v, 'input');
+  const todo = (async function* () {
+    for await (const t of readTexts(input, kind)) if (!done.has(t.id)) yield t;
+  })();
+  const progress = new Progress({ label: `encode ${kind}s`, unit: 'texts' });
+  const stats = new TermStats();
+  const sink = createWriteStream(partial, { flags: 'a' });
+  for await (const { id, vector } of encodeStream(model, todo, {
+    kind, batchSize: intOption(v, 'batch-size', 32), maxLength: v['max-length'] ? intOption(v, 'max-length', 256) : undefined,
+    topK: v['top-k'] ? intOption(v, 'top-k', 1) : undefined, onBatch: (n) => progress.tick(n),
+  })) {
+    stats.add(vector);
+    if (!sink.write(vectorLine(id, vector))) await new Promise<void>((r) => sink.once('drain', () => r()));
+  }
+  await new Promise<void>((resolve, reject) => sink.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  progress.finish();
+  renameSync(partial, out);
+  console.error(`wrote ${out}: ${formatEfficiency(kind === 'query' ? { avgQueryTerms: stats.averageTerms } : { avgDocTerms: stats.averageTerms })}`);
+  return 0;
+}

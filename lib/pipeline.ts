@@ -1,0 +1,76 @@
+/*
+ * The pipeline as functions over streams, shared by the CLI commands and the demo:
+ * texts -> (encode) -> vectors -> (index) -> InvertedIndex -> (search) -> run -> (evaluate).
+ * Each step streams, so a corpus never has to fit in memory, and reports its efficiency figures.
+ */
+import { readBeirCorpus, readBeirQueries } from './data/beir.js';
+import { readMsMarcoCollection, readMsMarcoQueries } from './data/msmarco.js';
+import type { Run } from './data/types.js';
+import { TermStats, flops, latencySummary, type Efficiency } from './efficiency.js';
+import type { SpladeModel } from './model/splade-model.js';
+import type { InvertedIndex, SearchAlgorithm } from './search/inverted-index.js';
+import type { SparseVector } from './sparse.js';
+
+export interface IdText {
+  id: string;
+  text: string;
+}
+
+/** Texts from a BEIR corpus/queries JSONL or an MS MARCO TSV (plain or gzipped), streamed. */
+export async function* readTexts(path: string, kind: 'query' | 'document'): AsyncGenerator<IdText> {
+  const tsv = /\.tsv(\.gz)?$/.test(path);
+  if (kind === 'document') {
+    // BEIR's convention for SPLADE and BM25 alike: title and text joined by a space.
+    for await (const d of tsv ? readMsMarcoCollection(path) : readBeirCorpus(path)) yield { id: d.id, text: d.title ? `${d.title} ${d.text}` : d.text };
+  } else {
+    yield* tsv ? readMsMarcoQueries(path) : readBeirQueries(path);
+  }
+}
+
+/** Encodes a stream of texts in chunks (the model buckets each chunk by length). */
+export async function* encodeStream(model: SpladeModel, texts: AsyncIterable<IdText>, opts: { kind: 'query' | 'document'; batchSize?: number; chunk?: number; maxLength?: number; topK?: number; threshold?: number; onBatch?: (n: number) => void }): AsyncGenerator<{ id: string; vector: SparseVector }> {
+  const chunk = opts.chunk ?? 256;
+  let pending: IdText[] = [];
+  const flush = async function* () {
+    const vectors = await model.encode(pending.map((t) => t.text), { kind: opts.kind, batchSize: opts.batchSize, maxLength: opts.maxLength, topK: opts.topK, threshold: opts.threshold });
+    opts.onBatch?.(pending.length);
+    for (let i = 0; i < pending.length; i++) yield { id: pending[i].id, vector: vectors[i] };
+    pending = [];
+  };
+  for await (const t of texts) {
+    pending.push(t);
+    if (pending.length >= chunk) yield* flush();
+  }
+  if (pending.length) yield* flush();
+}
+
+/** Searches every query; returns the run and the per-query latencies. */
+export function searchAll(index: InvertedIndex, queries: { id: string; vector: SparseVector }[], opts: { k: number; algorithm?: SearchAlgorithm }): { run: Run; latenciesMs: number[]; postingsScored: number } {
+  const run: Run = {};
+  const latenciesMs: number[] = [];
+  let postingsScored = 0;
+  for (const q of queries) {
+    const t0 = performance.now();
+    const r = index.search(q.vector, { k: opts.k, algorithm: opts.algorithm });
+    latenciesMs.push(performance.now() - t0);
+    postingsScored += r.postingsScored;
+    const scores: Record<string, number> = {};
+    const ids = r.docIds ?? Array.from(r.ids, String);
+    ids.forEach((d, i) => (scores[d] = r.scores[i]));
+    run[q.id] = scores;
+  }
+  return { run, latenciesMs, postingsScored };
+}
+
+/** Efficiency of a sparse retrieval run: terms per document and query, FLOPS, size, latency. */
+export function sparseEfficiency(index: InvertedIndex, docStats: TermStats | undefined, queries: SparseVector[], latenciesMs: number[]): Efficiency {
+  const q = new TermStats();
+  for (const v of queries) q.add(v);
+  return {
+    avgDocTerms: docStats ? docStats.averageTerms : index.numPostings / Math.max(1, index.numDocs),
+    avgQueryTerms: q.averageTerms,
+    flops: flops(q, index.documentFrequencies(), index.numDocs),
+    indexBytes: index.sizeBytes,
+    latencyMs: latencySummary(latenciesMs),
+  };
+}
