@@ -1,5 +1,5 @@
 import { SpladeError } from '../../errors.js';
-import { createWriteStream, existsSync, renameSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, fstatSync, openSync, readSync, renameSync, truncateSync } from 'node:fs';
 
 import { readVectors, vectorLine } from '../../data/vectors.js';
 import { TermStats, formatEfficiency } from '../../efficiency.js';
@@ -34,11 +34,9 @@ export async function run(argv: string[]): Promise<number> {
   const partial = `${out}.partial`;
   const done = new Set<string>();
   if (existsSync(partial)) {
-    try {
-      for await (const r of readVectors(partial)) done.add(r.id);
-    } catch {
-      // A line cut by the interruption: keep what parsed; the writer below rewrites nothing before it.
-    }
+    // Every record ends with a newline, so bytes after the last one are a line the interruption cut.
+    truncateSync(partial, endOfLastLine(partial));
+    for await (const r of readVectors(partial)) done.add(r.id);
     console.error(`resuming: ${done.size} vectors already in ${partial}`);
   }
   const model = await SpladeModel.load(required(v, 'model'), { threads: v.threads ? intOption(v, 'threads', 0) : undefined });
@@ -61,4 +59,22 @@ export async function run(argv: string[]): Promise<number> {
   renameSync(partial, out);
   console.error(`wrote ${out}: ${formatEfficiency(kind === 'query' ? { avgQueryTerms: stats.averageTerms } : { avgDocTerms: stats.averageTerms })}`);
   return 0;
+}
+
+/** Offset just past the file's last newline (0 when it has none), reading backwards from the end. */
+function endOfLastLine(path: string): number {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 16);
+    for (let end = fstatSync(fd).size; end > 0; ) {
+      const start = Math.max(0, end - buf.length);
+      const n = readSync(fd, buf, 0, end - start, start);
+      const at = buf.subarray(0, n).lastIndexOf(0x0a);
+      if (at >= 0) return start + at + 1;
+      end = start;
+    }
+    return 0;
+  } finally {
+    closeSync(fd);
+  }
 }
