@@ -42,20 +42,22 @@ double fma_peak_gflops(Isa isa, int threads, double seconds) {
     }
   };
   using clock = std::chrono::steady_clock;
-  // Calibrate the loop length on one thread, then time `threads` copies running at once.
-  size_t iters = 1 << 16;
+  // Short runs (about 10 ms), as many as fit in `seconds`, keeping the best: on a shared machine a
+  // short run is more likely to find the cores idle, which is what a peak means. Calibrated on one thread.
+  size_t iters = 1 << 12;
   for (;;) {
     const auto t0 = clock::now();
     probe(iters);
     const double dt = std::chrono::duration<double>(clock::now() - t0).count();
-    if (dt > 0.02 || iters > (size_t{1} << 40)) {
-      iters = static_cast<size_t>(iters * (seconds / 5) / std::max(dt, 1e-9)) + 1;
+    if (dt > 0.002 || iters > (size_t{1} << 40)) {
+      iters = static_cast<size_t>(iters * 0.01 / std::max(dt, 1e-9)) + 1;
       break;
     }
-    iters *= 4;
+    iters *= 2;
   }
   double best = 0;
-  for (int rep = 0; rep < 5; ++rep) {
+  const auto start = clock::now();
+  for (int rep = 0; rep < 3 || std::chrono::duration<double>(clock::now() - start).count() < seconds; ++rep) {
     std::atomic<double> flops{0};
     const auto t0 = clock::now();
     parallel_for(static_cast<size_t>(threads), [&](size_t, int) {

@@ -30,7 +30,7 @@ struct Kernel {
   static constexpr size_t KC = 256, MC = 144, NC = 3072;
 
   // c (6 x 16, ld ldc) = alpha * a.b + beta * c; a is a packed (kc, 6) panel, b a packed (kc, 16) panel.
-  static void kernel(size_t kc, const float* __restrict a, const float* __restrict b, float* c, size_t ldc,
+  __attribute__((noinline)) static void kernel(size_t kc, const float* __restrict a, const float* __restrict b, float* c, size_t ldc,
                      float alpha, float beta) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
@@ -66,7 +66,7 @@ struct Kernel {
 #undef SPLADE_STORE
   }
 
-  static void pack_a(const GemmArgs& g, size_t m, size_t mr, size_t k0, size_t kc, float* dst) {
+  __attribute__((noinline)) static void pack_a(const GemmArgs& g, size_t m, size_t mr, size_t k0, size_t kc, float* dst) {
     if (g.ta == Trans::yes || mr != MR) return gemm_driver::pack_a_plain<Kernel>(g, m, mr, k0, kc, dst);
     // A is (M, K): transpose 6 rows, 8 k at a time. Each (k, 0..7) store is 8 floats wide but the
     // panel row is 6, so the 2 extra lanes are overwritten by the next store (or land in the scratch
@@ -84,21 +84,42 @@ struct Kernel {
       for (size_t i = 0; i < MR; ++i) dst[k * MR + i] = src[i * g.lda + k];
   }
 
-  static void pack_b(const GemmArgs& g, size_t n, size_t nr, size_t k0, size_t kc, float* dst) {
-    if (g.tb == Trans::no || nr != NR) return gemm_driver::pack_b_plain<Kernel>(g, n, nr, k0, kc, dst);
-    // B is (N, K): transpose two groups of 8 rows, 8 k at a time.
-    const float* src = g.B + n * g.ldb + k0;
-    size_t k = 0;
-    for (; k + 8 <= kc; k += 8) {
-      for (size_t h = 0; h < 2; ++h) {
-        __m256 r[8];
-        for (size_t j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + (h * 8 + j) * g.ldb + k);
-        ymm::transpose8(r);
-        for (size_t j = 0; j < 8; ++j) _mm256_store_ps(dst + (k + j) * NR + h * 8, r[j]);
+  // The B block (kc x nc from k0, n0) as nc/16 panels of (kc, 16).
+  __attribute__((noinline)) static void pack_b(const GemmArgs& g, size_t n0, size_t nc, size_t k0, size_t kc, float* dst) {
+    const size_t full = nc / NR * NR;
+    if (g.tb == Trans::no) {
+      // B is (K, N): copy 8 rows at a time across all panels, so the reads are 8 sequential streams
+      // (panel by panel, each k would touch a new page: ldb is often a multiple of 4 KiB).
+      for (size_t k = 0; k < kc; k += 8) {
+        const size_t kn = std::min<size_t>(8, kc - k);
+        const float* src = g.B + (k0 + k) * g.ldb + n0;
+        for (size_t jr = 0; jr < full; jr += NR) {
+          float* d = dst + jr * kc + k * NR;
+          for (size_t q = 0; q < kn; ++q) {
+            _mm256_store_ps(d + q * NR, _mm256_loadu_ps(src + q * g.ldb + jr));
+            _mm256_store_ps(d + q * NR + 8, _mm256_loadu_ps(src + q * g.ldb + jr + 8));
+          }
+        }
+      }
+    } else {
+      // B is (N, K): per panel, transpose two groups of 8 rows, 8 k at a time.
+      for (size_t jr = 0; jr < full; jr += NR) {
+        const float* src = g.B + (n0 + jr) * g.ldb + k0;
+        float* d = dst + jr * kc;
+        size_t k = 0;
+        for (; k + 8 <= kc; k += 8) {
+          for (size_t h = 0; h < 2; ++h) {
+            __m256 r[8];
+            for (size_t j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(src + (h * 8 + j) * g.ldb + k);
+            ymm::transpose8(r);
+            for (size_t j = 0; j < 8; ++j) _mm256_store_ps(d + (k + j) * NR + h * 8, r[j]);
+          }
+        }
+        for (; k < kc; ++k)
+          for (size_t j = 0; j < NR; ++j) d[k * NR + j] = src[j * g.ldb + k];
       }
     }
-    for (; k < kc; ++k)
-      for (size_t j = 0; j < NR; ++j) dst[k * NR + j] = src[j * g.ldb + k];
+    if (full < nc) gemm_driver::pack_b_plain<Kernel>(g, n0 + full, nc - full, k0, kc, dst + full * kc);
   }
 
   static void epilogue(float* c, size_t ldc, size_t rows, size_t cols, const float* bias, const float* res,

@@ -89,7 +89,11 @@ struct Kernel {
       for (size_t i = 0; i < MR; ++i) dst[k * MR + i] = src[i * g.lda + k];
   }
 
-  static void pack_b(const GemmArgs& g, size_t n, size_t nr, size_t k0, size_t kc, float* dst) {
+  static void pack_b(const GemmArgs& g, size_t n0, size_t nc, size_t k0, size_t kc, float* dst) {
+    for (size_t jr = 0; jr < nc; jr += NR) pack_b_panel(g, n0 + jr, std::min(NR, nc - jr), k0, kc, dst + jr * kc);
+  }
+
+  static void pack_b_panel(const GemmArgs& g, size_t n, size_t nr, size_t k0, size_t kc, float* dst) {
     if (g.tb == Trans::no || nr != NR) return gemm_driver::pack_b_plain<Kernel>(g, n, nr, k0, kc, dst);
     // B is (N, K): transpose four groups of 8 rows, 8 k at a time.
     const float* src = g.B + n * g.ldb + k0;

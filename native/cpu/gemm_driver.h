@@ -9,7 +9,8 @@
 //                       one B micro-panel KC x NR (L1)
 //   kernel(kc, a, b, c, ldc, alpha, beta)   full tile: c = alpha * a.b + beta * c (beta 0: c not read)
 //   pack_a(g, m, mr, k0, kc, dst)           one MR-row panel of op(A), zero-padded to MR rows
-//   pack_b(g, n, nr, k0, kc, dst)           one NR-column panel of op(B), zero-padded to NR columns
+//   pack_b(g, n0, nc, k0, kc, dst)          the B block: ceil(nc / NR) NR-column panels of op(B), the
+//                                           last zero-padded to NR columns
 //   epilogue(c, ldc, rows, cols, bias, residual, ldr, act)   bias, residual, activation on a tile
 // Packed layouts: an A panel is (kc, MR) row-major, a B panel is (kc, NR) row-major.
 #pragma once
@@ -75,7 +76,7 @@ struct Driver {
         const size_t kc = std::min(K::KC, g.K - pc);
         const bool last = pc + kc == g.K;
         const float beta = pc == 0 ? g.beta : 1.0f;  // later K blocks accumulate onto the first
-        for (size_t jr = 0; jr < nc; jr += NR) K::pack_b(g, jc + jr, std::min(NR, nc - jr), pc, kc, bbuf + jr * kc);
+        K::pack_b(g, jc, nc, pc, kc, bbuf);
         for (size_t ic = m_begin; ic < m_end; ic += K::MC) {
           const size_t mc = std::min(K::MC, m_end - ic);
           for (size_t ir = 0; ir < mc; ir += MR) K::pack_a(g, ic + ir, std::min(MR, mc - ir), pc, kc, abuf + ir * kc);

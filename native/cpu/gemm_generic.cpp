@@ -33,8 +33,8 @@ struct Kernel {
   static void pack_a(const GemmArgs& g, size_t m, size_t mr, size_t k0, size_t kc, float* dst) {
     gemm_driver::pack_a_plain<Kernel>(g, m, mr, k0, kc, dst);
   }
-  static void pack_b(const GemmArgs& g, size_t n, size_t nr, size_t k0, size_t kc, float* dst) {
-    gemm_driver::pack_b_plain<Kernel>(g, n, nr, k0, kc, dst);
+  static void pack_b(const GemmArgs& g, size_t n0, size_t nc, size_t k0, size_t kc, float* dst) {
+    for (size_t jr = 0; jr < nc; jr += NR) gemm_driver::pack_b_plain<Kernel>(g, n0 + jr, std::min(NR, nc - jr), k0, kc, dst + jr * kc);
   }
 
   // c (rows, cols; ld ldc) += bias (cols) + residual (rows, cols; ld ldr), then the activation.
