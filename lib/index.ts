@@ -2,3 +2,4 @@
 // load -> encode -> index -> search -> train -> mine -> evaluate.
 export { SpladeError, ErrorCode } from './errors.js';
 export { info, setCpu, setThreads, type NativeInfo, type CpuKind } from './info.js';
+export { sgemm, sgemmAsync, fmaPeak, type SgemmOptions } from './kernels.js';
