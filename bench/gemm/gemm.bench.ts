@@ -1,0 +1,104 @@
+// SGEMM benchmark at the BERT-base shapes: tokens x N x K for the attention projections (768 x 768),
+// the FFN (3072 x 768 and 768 x 3072) and the MLM head (30522 x 768), tokens 128 and 512, 1 and 2
+// threads, splade's sgemm (tinybench) next to OpenBLAS (bench/gemm/openblas_gemm.c, built here with
+// `cc -O2 ... -lopenblas`) in the same run, plus the measured FMA peak (fmaPeak).
+// All products are x W^T as in a Linear layer: A (tokens, K) row-major, B (N, K), i.e. NT.
+// GFLOP/s from the best sample (and the median); the machine is shared, so best-of is the stable figure.
+// Run: npx tsx bench/gemm/gemm.bench.ts [--time ms] [--quick]
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { Bench } from 'tinybench';
+
+import { fmaPeak, info, setThreads, sgemm } from '../../lib/index.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const outDir = join(here, '..', 'out');
+const args = process.argv.slice(2);
+const timeMs = args.includes('--time') ? Number(args[args.indexOf('--time') + 1]) : 1500;
+const quick = args.includes('--quick');
+
+const shapes = [
+  { name: 'attn proj', n: 768, k: 768 },
+  { name: 'FFN up', n: 3072, k: 768 },
+  { name: 'FFN down', n: 768, k: 3072 },
+  { name: 'MLM head', n: 30522, k: 768 },
+];
+const tokensList = quick ? [128] : [128, 512];
+const threadsList = [1, 2];
+
+function buildOpenBlas(): string {
+  mkdirSync(outDir, { recursive: true });
+  const exe = join(outDir, 'openblas_gemm');
+  execFileSync('cc', ['-O2', '-o', exe, join(here, 'openblas_gemm.c'), '-I/usr/include/x86_64-linux-gnu', '-lopenblas'], { stdio: 'inherit' });
+  return exe;
+}
+
+function openblas(exe: string, m: number, n: number, k: number, threads: number): { best: number; median: number } {
+  const out = execFileSync(exe, [m, n, k, 0, 1, timeMs / 1000].map(String), {
+    env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) },
+  }).toString();
+  return JSON.parse(out);
+}
+
+function operand(len: number, seed: number): Float32Array {
+  const a = new Float32Array(len);
+  let s = seed >>> 0;
+  for (let i = 0; i < len; ++i) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    a[i] = (s >>> 8) / 16777216 * 2 - 1;
+  }
+  return a;
+}
+
+async function main(): Promise<void> {
+  const exe = buildOpenBlas();
+  const start = info();
+  const peak: Record<number, number> = {};
+  for (const t of threadsList) {
+    setThreads(t);
+    peak[t] = await fmaPeak({ threads: t, seconds: 3 });
+  }
+  console.log(`machine: ${cpus()[0]?.model} x ${cpus().length}, cpu variant ${start.cpu}`);
+  console.log(`FMA peak (${start.cpu}): 1 thread ${peak[1].toFixed(1)} GFLOP/s, 2 threads ${peak[2].toFixed(1)} GFLOP/s`);
+
+  const rows: Array<Record<string, string | number>> = [];
+  for (const tokens of tokensList) {
+    for (const s of shapes) {
+      const a = operand(tokens * s.k, 1), b = operand(s.n * s.k, 2), c = new Float32Array(tokens * s.n);
+      const flops = 2 * tokens * s.n * s.k;
+      for (const t of threadsList) {
+        setThreads(t);
+        const bench = new Bench({ time: timeMs, warmupIterations: 2, iterations: 5 });
+        bench.add('splade', () => void sgemm({ a, b, c, m: tokens, n: s.n, k: s.k, transB: true }));
+        await bench.run();
+        const lat = bench.tasks[0].result!.latency; // ms
+        const ours = { best: flops / (lat.min * 1e6), median: flops / ((lat.p50 ?? lat.mean) * 1e6) };
+        const ob = openblas(exe, tokens, s.n, s.k, t);
+        const row = {
+          shape: `${tokens} x ${s.n} x ${s.k} (${s.name})`, threads: t,
+          splade: +ours.best.toFixed(1), spladeMedian: +ours.median.toFixed(1),
+          openblas: +ob.best.toFixed(1), openblasMedian: +ob.median.toFixed(1),
+          ratio: +(ours.best / ob.best).toFixed(2), pctPeak: +((100 * ours.best) / peak[t]).toFixed(1),
+        };
+        rows.push(row);
+        console.log(JSON.stringify(row));
+      }
+    }
+  }
+  setThreads(start.threads);
+
+  const lines = [
+    `| shape (tokens x N x K) | threads | splade GFLOP/s best (median) | OpenBLAS GFLOP/s best (median) | splade / OpenBLAS | % of FMA peak |`,
+    `|---|---|---|---|---|---|`,
+    ...rows.map((r) => `| ${r.shape} | ${r.threads} | ${r.splade} (${r.spladeMedian}) | ${r.openblas} (${r.openblasMedian}) | ${r.ratio} | ${r.pctPeak}% |`),
+  ];
+  console.log(`\n${lines.join('\n')}`);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'gemm.json'), JSON.stringify({ date: new Date().toISOString(), peak, rows }, null, 2));
+}
+
+await main();
