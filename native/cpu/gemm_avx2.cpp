@@ -29,15 +29,19 @@ struct Kernel {
   // in the 512 KiB L2. NC = 768 (a 768 KiB B block) measured clearly faster than 3072 (3 MiB, in L3)
   // with few rows of C, e.g. 128 x 30522 x 768: 66 against 51 GFLOP/s, and no slower with many.
   static constexpr size_t KC = 256, MC = 144, NC = 768;
+  static constexpr bool kRowKernels = true;
 
-  // c (6 x 16, ld ldc) = alpha * a.b + beta * c; a is a packed (kc, 6) panel, b a packed (kc, 16) panel.
-  __attribute__((noinline)) static void kernel(size_t kc, const float* __restrict a, const float* __restrict b, float* c, size_t ldc,
-                     float alpha, float beta) {
+  // c (R x 16, ld ldc) = alpha * a.b + beta * c; a is a packed (kc, 6) panel of which the first R rows
+  // are used, b a packed (kc, 16) panel. R < 6 serves the last rows of C (M = 128 is 21 x 6 + 2), so
+  // they cost R/6 of a tile rather than a whole one. Out of line: one call per tile costs nothing.
+  template <size_t R>
+  __attribute__((noinline)) static void kernel_r(size_t kc, const float* __restrict a, const float* __restrict b, float* c,
+                                                 size_t ldc, float alpha, float beta) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (size_t i = 0; i < 6; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    for (size_t i = 0; i < R; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
 #define SPLADE_ROW(i)                                    \
-  {                                                      \
+  if constexpr (R > i) {                                 \
     const __m256 av = _mm256_broadcast_ss(a + i);        \
     c##i##0 = _mm256_fmadd_ps(av, b0, c##i##0);          \
     c##i##1 = _mm256_fmadd_ps(av, b1, c##i##1);          \
@@ -53,7 +57,7 @@ struct Kernel {
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
     const bool read_c = beta != 0.0f;
 #define SPLADE_STORE(i)                                                                           \
-  {                                                                                               \
+  if constexpr (R > i) {                                                                          \
     float* ci = c + i * ldc;                                                                      \
     __m256 v0 = _mm256_mul_ps(va, c##i##0), v1 = _mm256_mul_ps(va, c##i##1);                      \
     if (read_c) {                                                                                 \
@@ -67,7 +71,23 @@ struct Kernel {
 #undef SPLADE_STORE
   }
 
-  __attribute__((noinline)) static void pack_a(const GemmArgs& g, size_t m, size_t mr, size_t k0, size_t kc, float* dst) {
+  static void kernel(size_t kc, const float* a, const float* b, float* c, size_t ldc, float alpha, float beta) {
+    kernel_r<6>(kc, a, b, c, ldc, alpha, beta);
+  }
+
+  // The first `rows` (1..5) rows of a full-width tile.
+  static void kernel_rows(size_t rows, size_t kc, const float* a, const float* b, float* c, size_t ldc, float alpha,
+                          float beta) {
+    switch (rows) {
+      case 1: return kernel_r<1>(kc, a, b, c, ldc, alpha, beta);
+      case 2: return kernel_r<2>(kc, a, b, c, ldc, alpha, beta);
+      case 3: return kernel_r<3>(kc, a, b, c, ldc, alpha, beta);
+      case 4: return kernel_r<4>(kc, a, b, c, ldc, alpha, beta);
+      default: return kernel_r<5>(kc, a, b, c, ldc, alpha, beta);
+    }
+  }
+
+  static void pack_a(const GemmArgs& g, size_t m, size_t mr, size_t k0, size_t kc, float* dst) {
     if (g.ta == Trans::yes || mr != MR) return gemm_driver::pack_a_plain<Kernel>(g, m, mr, k0, kc, dst);
     // A is (M, K): transpose 6 rows, 8 k at a time. Each (k, 0..7) store is 8 floats wide but the
     // panel row is 6, so the 2 extra lanes are overwritten by the next store (or land in the scratch
@@ -86,7 +106,7 @@ struct Kernel {
   }
 
   // The B block (kc x nc from k0, n0) as nc/16 panels of (kc, 16).
-  __attribute__((noinline)) static void pack_b(const GemmArgs& g, size_t n0, size_t nc, size_t k0, size_t kc, float* dst) {
+  static void pack_b(const GemmArgs& g, size_t n0, size_t nc, size_t k0, size_t kc, float* dst) {
     const size_t full = nc / NR * NR;
     if (g.tb == Trans::no) {
       // B is (K, N): copy 8 rows at a time across all panels, so the reads are 8 sequential streams

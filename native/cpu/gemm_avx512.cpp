@@ -25,17 +25,20 @@ struct Kernel {
   static constexpr size_t MR = 12, NR = 32;
   // A B micro-panel is KC x 32 floats = 24 KiB at KC 192, inside a 32-48 KiB L1D; the A block
   // (MC x KC = 108 KiB) sits in a 1-2 MiB L2.
-  static constexpr size_t KC = 192, MC = 144, NC = 3072;
+  static constexpr size_t KC = 192, MC = 144, NC = 768;
+  static constexpr bool kRowKernels = true;
 
-  // c (12 x 32, ld ldc) = alpha * a.b + beta * c; a is a packed (kc, 12) panel, b a packed (kc, 32) panel.
-  static void kernel(size_t kc, const float* __restrict a, const float* __restrict b, float* c, size_t ldc,
-                     float alpha, float beta) {
+  // c (R x 32, ld ldc) = alpha * a.b + beta * c; a is a packed (kc, 12) panel of which the first R rows
+  // are used, b a packed (kc, 32) panel. R < 12 serves the last rows of C.
+  template <size_t R>
+  __attribute__((noinline)) static void kernel_r(size_t kc, const float* __restrict a, const float* __restrict b, float* c,
+                                                 size_t ldc, float alpha, float beta) {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
     __m512 c80 = c00, c81 = c00, c90 = c00, c91 = c00, ca0 = c00, ca1 = c00, cb0 = c00, cb1 = c00;
-    for (size_t i = 0; i < MR; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
+    for (size_t i = 0; i < R; ++i) _mm_prefetch(reinterpret_cast<const char*>(c + i * ldc), _MM_HINT_T0);
 #define SPLADE_ROW(i, r)                                 \
-  {                                                      \
+  if constexpr (R > r) {                                 \
     const __m512 av = _mm512_set1_ps(a[r]);              \
     c##i##0 = _mm512_fmadd_ps(av, b0, c##i##0);          \
     c##i##1 = _mm512_fmadd_ps(av, b1, c##i##1);          \
@@ -52,7 +55,7 @@ struct Kernel {
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
     const bool read_c = beta != 0.0f;
 #define SPLADE_STORE(i, r)                                                                        \
-  {                                                                                               \
+  if constexpr (R > r) {                                                                          \
     float* ci = c + (r) * ldc;                                                                    \
     __m512 v0 = _mm512_mul_ps(va, c##i##0), v1 = _mm512_mul_ps(va, c##i##1);                      \
     if (read_c) {                                                                                 \
@@ -66,6 +69,28 @@ struct Kernel {
     SPLADE_STORE(5, 5) SPLADE_STORE(6, 6) SPLADE_STORE(7, 7) SPLADE_STORE(8, 8) SPLADE_STORE(9, 9)
     SPLADE_STORE(a, 10) SPLADE_STORE(b, 11)
 #undef SPLADE_STORE
+  }
+
+  static void kernel(size_t kc, const float* a, const float* b, float* c, size_t ldc, float alpha, float beta) {
+    kernel_r<12>(kc, a, b, c, ldc, alpha, beta);
+  }
+
+  // The first `rows` (1..11) rows of a full-width tile.
+  static void kernel_rows(size_t rows, size_t kc, const float* a, const float* b, float* c, size_t ldc, float alpha,
+                          float beta) {
+    switch (rows) {
+      case 1: return kernel_r<1>(kc, a, b, c, ldc, alpha, beta);
+      case 2: return kernel_r<2>(kc, a, b, c, ldc, alpha, beta);
+      case 3: return kernel_r<3>(kc, a, b, c, ldc, alpha, beta);
+      case 4: return kernel_r<4>(kc, a, b, c, ldc, alpha, beta);
+      case 5: return kernel_r<5>(kc, a, b, c, ldc, alpha, beta);
+      case 6: return kernel_r<6>(kc, a, b, c, ldc, alpha, beta);
+      case 7: return kernel_r<7>(kc, a, b, c, ldc, alpha, beta);
+      case 8: return kernel_r<8>(kc, a, b, c, ldc, alpha, beta);
+      case 9: return kernel_r<9>(kc, a, b, c, ldc, alpha, beta);
+      case 10: return kernel_r<10>(kc, a, b, c, ldc, alpha, beta);
+      default: return kernel_r<11>(kc, a, b, c, ldc, alpha, beta);
+    }
   }
 
   static void pack_a(const GemmArgs& g, size_t m, size_t mr, size_t k0, size_t kc, float* dst) {

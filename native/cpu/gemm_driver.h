@@ -8,6 +8,8 @@
 //   MC, KC, NC          cache blocks: packed B block KC x NC (L3), packed A block MC x KC (L2),
 //                       one B micro-panel KC x NR (L1)
 //   kernel(kc, a, b, c, ldc, alpha, beta)   full tile: c = alpha * a.b + beta * c (beta 0: c not read)
+//   kRowKernels, kernel_rows(rows, ...)     when kRowKernels: the first rows < MR rows of a full-width
+//                                           tile (else such tiles go through a scratch tile)
 //   pack_a(g, m, mr, k0, kc, dst)           one MR-row panel of op(A), zero-padded to MR rows
 //   pack_b(g, n0, nc, k0, kc, dst)          the B block: ceil(nc / NR) NR-column panels of op(B), the
 //                                           last zero-padded to NR columns
@@ -88,6 +90,7 @@ struct Driver {
               const size_t rows = std::min(MR, mc - ir);
               float* c = g.C + (ic + ir) * g.ldc + jc + jr;
               if (rows == MR && cols == NR) K::kernel(kc, abuf + ir * kc, bp, c, g.ldc, g.alpha, beta);
+              else if (K::kRowKernels && cols == NR) K::kernel_rows(rows, kc, abuf + ir * kc, bp, c, g.ldc, g.alpha, beta);
               else edge_tile(kc, abuf + ir * kc, bp, c, g.ldc, rows, cols, g.alpha, beta);
               // Fused epilogue while the tile is still in L1.
               if (last && epi) finish(g, ic + ir, jc + jr, rows, cols);

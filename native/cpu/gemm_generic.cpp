@@ -15,6 +15,8 @@ namespace {
 struct Kernel {
   static constexpr size_t MR = 4, NR = 8;
   static constexpr size_t KC = 256, MC = 128, NC = 3072;
+  static constexpr bool kRowKernels = false;
+  static void kernel_rows(size_t, size_t, const float*, const float*, float*, size_t, float, float) {}
 
   // c (4 x 8, ld ldc) = alpha * a.b + beta * c; a is a packed (kc, 4) panel, b a packed (kc, 8) panel.
   static void kernel(size_t kc, const float* __restrict a, const float* __restrict b, float* c, size_t ldc,
