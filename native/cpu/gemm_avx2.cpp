@@ -87,7 +87,7 @@ struct Kernel {
     }
   }
 
-  static void pack_a(const GemmArgs& g, size_t m, size_t mr, size_t k0, size_t kc, float* dst) {
+  __attribute__((noinline)) static void pack_a(const GemmArgs& g, size_t m, size_t mr, size_t k0, size_t kc, float* dst) {
     if (g.ta == Trans::yes || mr != MR) return gemm_driver::pack_a_plain<Kernel>(g, m, mr, k0, kc, dst);
     // A is (M, K): transpose 6 rows, 8 k at a time. Each (k, 0..7) store is 8 floats wide but the
     // panel row is 6, so the 2 extra lanes are overwritten by the next store (or land in the scratch
@@ -106,7 +106,7 @@ struct Kernel {
   }
 
   // The B block (kc x nc from k0, n0) as nc/16 panels of (kc, 16).
-  static void pack_b(const GemmArgs& g, size_t n0, size_t nc, size_t k0, size_t kc, float* dst) {
+  __attribute__((noinline)) static void pack_b(const GemmArgs& g, size_t n0, size_t nc, size_t k0, size_t kc, float* dst) {
     const size_t full = nc / NR * NR;
     if (g.tb == Trans::no) {
       // B is (K, N): copy 8 rows at a time across all panels, so the reads are 8 sequential streams

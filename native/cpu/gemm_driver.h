@@ -26,6 +26,8 @@ namespace splade::gemm_driver {
 
 // Below this many flops the whole product runs on the calling thread: waking the pool costs more.
 inline constexpr double kParallelMinFlops = 2.0e6;
+// A task over a column range repacks all of A; 1536 columns keep that under 1% of its flops.
+inline constexpr size_t kMinTaskCols = 1536;
 
 template <class K>
 struct Driver {
@@ -108,14 +110,21 @@ struct Driver {
     const double flops = 2.0 * g.M * g.N * g.K;
     if (threads == 1 || flops < kParallelMinFlops) return block(g, 0, g.M, 0, g.N);
     // Independent tasks, each packing its own operands: splitting N repacks A once per task, splitting M
-    // repacks B, so split the longer side (the smaller operand is the one packed again). One task per
-    // thread: a pool region has no barriers, so sharing a packed block between threads is not an option.
-    const size_t tasks = threads;
+    // repacks B, so split the longer side (the smaller operand is the one packed again). A pool region
+    // has no barriers, so sharing one packed block between threads is not an option. A wide N (the
+    // 30522-column MLM head) gets up to 4 tasks per thread of at least kMinTaskCols columns each, so a
+    // thread that loses its core for a while (a shared machine) does not hold up the whole call.
     const size_t n_units = (g.N + NR - 1) / NR, m_units = (g.M + MR - 1) / MR;
     size_t n_tasks, m_tasks;
-    if (g.N >= g.M && n_units >= tasks) n_tasks = tasks, m_tasks = 1;
-    else if (m_units >= tasks) m_tasks = tasks, n_tasks = 1;
-    else n_tasks = std::min(n_units, tasks), m_tasks = std::min(m_units, (tasks + n_tasks - 1) / n_tasks);
+    if (g.N >= g.M && n_units >= threads) {
+      n_tasks = std::clamp(g.N / kMinTaskCols, threads, 4 * threads);
+      n_tasks = std::min(n_tasks, n_units);
+      m_tasks = 1;
+    } else if (m_units >= threads) {
+      m_tasks = threads, n_tasks = 1;
+    } else {
+      n_tasks = std::min(n_units, threads), m_tasks = std::min(m_units, (threads + n_tasks - 1) / n_tasks);
+    }
     parallel_for(n_tasks * m_tasks, [&](size_t t, int) {
       const size_t tn = t % n_tasks, tm = t / n_tasks;
       const size_t n0 = n_units * tn / n_tasks * NR, n1 = std::min(g.N, n_units * (tn + 1) / n_tasks * NR);
