@@ -87,6 +87,8 @@ struct Kernel {
     }
   }
 
+  // The packers stay out of line too (called once per panel or block): profiles then show the packing
+  // cost apart from the kernel's, which is what the blocking was tuned on.
   __attribute__((noinline)) static void pack_a(const GemmArgs& g, size_t m, size_t mr, size_t k0, size_t kc, float* dst) {
     if (g.ta == Trans::yes || mr != MR) return gemm_driver::pack_a_plain<Kernel>(g, m, mr, k0, kc, dst);
     // A is (M, K): transpose 6 rows, 8 k at a time. Each (k, 0..7) store is 8 floats wide but the
