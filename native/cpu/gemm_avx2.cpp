@@ -46,7 +46,7 @@ struct Kernel {
     c##i##0 = _mm256_fmadd_ps(av, b0, c##i##0);          \
     c##i##1 = _mm256_fmadd_ps(av, b1, c##i##1);          \
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8  // measured 1.5-2% faster than 4 (e.g. 512 x 3072 x 768: 88.1 against 86.2), 16 no better
     for (size_t k = 0; k < kc; ++k) {
       const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
       SPLADE_ROW(0) SPLADE_ROW(1) SPLADE_ROW(2) SPLADE_ROW(3) SPLADE_ROW(4) SPLADE_ROW(5)
