@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <exception>
@@ -37,6 +38,7 @@ class Pool {
     stop_workers();
     size_ = std::max(1, n);
     stopping_ = false;
+    stopping_flag_.store(false, std::memory_order_relaxed);
     for (int t = 1; t < size_; ++t) workers_.emplace_back([this, t] { worker_loop(t); });
   }
 
@@ -54,7 +56,7 @@ class Pool {
       next_.store(0);
       pending_workers_ = size_ - 1;
       error_ = nullptr;
-      ++generation_;
+      generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     work(0);
@@ -84,11 +86,12 @@ class Pool {
   void worker_loop(int thread) {
     unsigned long long seen = 0;
     for (;;) {
+      spin_for_work(seen);
       {
         std::unique_lock<std::mutex> lk(mutex_);
-        wake_.wait(lk, [&] { return stopping_ || generation_ != seen; });
+        wake_.wait(lk, [&] { return stopping_ || generation_.load(std::memory_order_relaxed) != seen; });
         if (stopping_) return;
-        seen = generation_;
+        seen = generation_.load(std::memory_order_relaxed);
       }
       work(thread);
       std::lock_guard<std::mutex> lk(mutex_);
@@ -96,10 +99,26 @@ class Pool {
     }
   }
 
+  // Before sleeping, a worker that just finished watches for the next region for a short while: a
+  // model runs many short parallel regions back to back, and a sleeping worker only gets its core back
+  // when the scheduler gets round to it (milliseconds when the machine is busy), by which time the
+  // calling thread has done all the tasks itself.
+  void spin_for_work(unsigned long long seen) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+    for (unsigned i = 1;; ++i) {
+      if (generation_.load(std::memory_order_acquire) != seen || stopping_flag_.load(std::memory_order_relaxed)) return;
+      if (i % 64 == 0 && std::chrono::steady_clock::now() > until) return;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+
   void stop_workers() {
     {
       std::lock_guard<std::mutex> lk(mutex_);
       stopping_ = true;
+      stopping_flag_.store(true, std::memory_order_relaxed);
     }
     wake_.notify_all();
     for (auto& w : workers_) w.join();
@@ -114,8 +133,10 @@ class Pool {
   size_t num_tasks_ = 0;
   std::atomic<size_t> next_{0};
   int pending_workers_ = 0;
-  unsigned long long generation_ = 0;
+  static constexpr int kSpinMicros = 200;
+  std::atomic<unsigned long long> generation_{0};  // written under mutex_, read while spinning without it
   bool stopping_ = false;
+  std::atomic<bool> stopping_flag_{false};  // stopping_, for the spin loop
   int size_ = 1;
   std::exception_ptr error_;
 };

@@ -7,7 +7,8 @@
 // beta == 0 means C is write-only (NaNs already in C do not propagate), as in BLAS.
 // The epilogue runs on each finished tile of C, after alpha/beta, in this order:
 //   C += bias[n] (bias is (N)), then C += residual[m, n] (residual is (M,N), ld ldr), then activation.
-// sgemm dispatches to the active ISA (cpu_features.h) and runs on the shared thread pool;
+// sgemm dispatches to the active ISA (cpu_features.h) and runs on the shared thread pool: packed and
+// cache-blocked (gemm_driver.h) with one micro-kernel per ISA (gemm_generic/avx2/avx512.cpp).
 // sgemm_reference is the plain triple loop (double accumulation) the fast versions are tested against.
 #pragma once
 #include <cstddef>
@@ -44,6 +45,12 @@ struct GemmArgs {
 void sgemm(const GemmArgs& args);
 void sgemm_isa(Isa isa, const GemmArgs& args);  // a given variant, for tests and benchmarks
 void sgemm_reference(const GemmArgs& args);
+void sgemm_validate(const GemmArgs& args);      // the checks every entry point runs (SpladeError)
+
+// The machine's FMA throughput as the given ISA sees it: a register-only FMA loop (no memory traffic)
+// on `threads` pool threads for about `seconds`, best of a few runs, in GFLOP/s. The ceiling the SGEMM
+// is measured against.
+double fma_peak_gflops(Isa isa, int threads, double seconds);
 
 float gelu_exact(float x);  // 0.5 x (1 + erf(x / sqrt 2)), as torch.nn.functional.gelu
 

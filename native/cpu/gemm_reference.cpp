@@ -1,5 +1,4 @@
 // The plain reference SGEMM (double accumulation) and argument validation shared by every variant.
-// Until the packed kernels are in, sgemm() dispatches here for every ISA.
 #include <cmath>
 #include <string>
 
@@ -7,9 +6,8 @@
 #include "gemm.h"
 
 namespace splade {
-namespace {
 
-void validate(const GemmArgs& g) {
+void sgemm_validate(const GemmArgs& g) {
   const size_t a_cols = g.ta == Trans::no ? g.K : g.M, b_cols = g.tb == Trans::no ? g.N : g.K;
   SPLADE_CHECK(g.M == 0 || g.N == 0 || g.C != nullptr, "sgemm: C is null");
   SPLADE_CHECK(g.ldc >= g.N, "sgemm: ldc is smaller than N");
@@ -18,15 +16,26 @@ void validate(const GemmArgs& g) {
     SPLADE_CHECK(g.lda >= a_cols, "sgemm: lda is smaller than op(A)'s stored row length");
     SPLADE_CHECK(g.ldb >= b_cols, "sgemm: ldb is smaller than op(B)'s stored row length");
   }
-  if (g.epilogue.residual) SPLADE_CHECK(g.epilogue.ldr >= g.N, "sgemm: ldr is smaller than N");
+  if (g.epilogue.residual && g.M && g.N) {
+    SPLADE_CHECK(g.epilogue.ldr >= g.N, "sgemm: ldr is smaller than N");
+    // The residual is read tile by tile as C is written, so it may be C itself but not overlap it otherwise.
+    const float *c0 = g.C, *c1 = g.C + (g.M - 1) * g.ldc + g.N;
+    const float *r0 = g.epilogue.residual, *r1 = r0 + (g.M - 1) * g.epilogue.ldr + g.N;
+    const bool same = r0 == c0 && g.epilogue.ldr == g.ldc;
+    SPLADE_CHECK(same || r1 <= c0 || c1 <= r0, "sgemm: residual overlaps C without being C");
+  }
 }
 
-}  // namespace
-
-float gelu_exact(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
+// 1 + erf(x / sqrt 2) is computed as erfc(-x / sqrt 2): the same function, without the cancellation
+// that leaves 1 + erf with no correct digits in the negative tail. In double, so the one rounding is
+// the final one (in float, rounding x / sqrt 2 alone moves erfc by x^2 * 6e-8 relative).
+float gelu_exact(float x) {
+  const double xd = x;
+  return static_cast<float>(0.5 * xd * std::erfc(-xd * 0.70710678118654752440));
+}
 
 void sgemm_reference(const GemmArgs& g) {
-  validate(g);
+  sgemm_validate(g);
   for (size_t m = 0; m < g.M; ++m) {
     for (size_t n = 0; n < g.N; ++n) {
       double acc = 0;
@@ -45,9 +54,5 @@ void sgemm_reference(const GemmArgs& g) {
     }
   }
 }
-
-void sgemm_isa(Isa, const GemmArgs& g) { sgemm_reference(g); }
-
-void sgemm(const GemmArgs& g) { sgemm_isa(active_isa(), g); }
 
 }  // namespace splade
