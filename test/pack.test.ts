@@ -33,8 +33,10 @@ describe('npm pack', () => {
     writeFileSync(
       join(consumer, 'main.mjs'),
       `import * as splade from 'splade';
-       const names = ['SpladeModel', 'InvertedIndex', 'info'].filter((n) => n in splade);
-       console.log(JSON.stringify({ names, info: splade.info() }));`,
+       const names = ['SpladeModel', 'InvertedIndex', 'Bm25Index', 'evaluate', 'info'].filter((n) => n in splade);
+       const index = splade.InvertedIndex.build([{ indices: Uint32Array.of(3, 7), values: Float32Array.of(1, 2) }], { docIds: ['a'] });
+       const hit = index.search({ indices: Uint32Array.of(7), values: Float32Array.of(1) }, { k: 1 });
+       console.log(JSON.stringify({ names, info: splade.info(), hit: hit.docIds }));`,
     );
     // SPLADE_ADDON unset: the consumer must find the addon inside its own node_modules.
     const env = { ...process.env };
@@ -42,6 +44,10 @@ describe('npm pack', () => {
     const out = JSON.parse(execFileSync(process.execPath, ['main.mjs'], { cwd: consumer, encoding: 'utf8', env }));
     expect(out.info.supportedCpus).toContain('generic');
     expect(out.info.threads).toBeGreaterThanOrEqual(1);
-    expect(out.names).toContain('info');
+    expect(out.hit).toEqual(['a']);
+    // The CLI installed as a bin runs from the consumer too.
+    const cliOut = execFileSync(join(consumer, 'node_modules', '.bin', 'splade'), ['info', '--json'], { cwd: consumer, encoding: 'utf8', env });
+    expect(JSON.parse(cliOut).supportedCpus).toContain('generic');
+    expect(out.names).toEqual(['SpladeModel', 'InvertedIndex', 'Bm25Index', 'evaluate', 'info']);
   });
 });
