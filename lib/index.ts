@@ -25,4 +25,5 @@ export { readBeirCorpus, readBeirQueries, loadBeir, type BeirDataset } from './d
 export { readMsMarcoCollection, readMsMarcoQueries } from './data/msmarco.js';
 export { readQrels, type QrelsFormat } from './data/qrels.js';
 export { readRun, writeRun, type WriteRunOptions } from './data/trec.js';
+export { mineNegatives, reciprocalRankFusion, scoreSumFusion, bm25Retriever, spladeRetriever, type MineOptions, type NegativesRecord, type Ranking, type Retriever } from './mine.js';
 export { sgemm, sgemmAsync, fmaPeak, type SgemmOptions } from './kernels.js';

@@ -81,6 +81,24 @@ describe('splade CLI', () => {
     expect(['d0', 'd10', 'd20', 'd30']).toContain(best);
   });
 
+  it('mines hard negatives with BM25 and the SPLADE model, fused', async () => {
+    const p = (f: string) => join(dir, f);
+    const args = ['mine', '--corpus', p('corpus.jsonl'), '--queries', p('queries.jsonl'), '--qrels', p('qrels.tsv'), '--retrievers', 'bm25,splade', '--model', MODEL, '--fusion', 'rrf', '--depth', '10', '--count', '3'];
+    expect((await cli(...args, '--out', p('neg.jsonl'))).code).toBe(0);
+    const recs = readFileSync(p('neg.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(recs).toHaveLength(5);
+    for (const r of recs) {
+      expect(Object.keys(r.neg)).toEqual(['bm25', 'splade', 'fused']);
+      for (const list of Object.values(r.neg) as string[][]) {
+        expect(list.length).toBeLessThanOrEqual(3);
+        for (const d of list) expect(r.pos).not.toContain(d);
+      }
+    }
+    // Deterministic for the seed.
+    expect((await cli(...args, '--out', p('neg2.jsonl'))).code).toBe(0);
+    expect(readFileSync(p('neg2.jsonl'), 'utf8')).toBe(readFileSync(p('neg.jsonl'), 'utf8'));
+  });
+
   it('resumes an interrupted encode from OUT.partial', async () => {
     const p = (f: string) => join(dir, f);
     const full = readFileSync(p('docs.jsonl'), 'utf8').split('\n').filter(Boolean);
