@@ -8,6 +8,7 @@
  */
 import { ErrorCode, SpladeError, expectInteger, expectOneOf } from './errors.js';
 import type { Qrels, Query } from './data/types.js';
+import { hashSeed, mulberry32 } from './random.js';
 
 /** A ranking: document ids best first, with their scores. */
 export interface Ranking {
@@ -53,18 +54,6 @@ function fuse(rankings: Ranking[], contribution: (r: Ranking, i: number) => numb
   return { docIds: sorted.map(([d]) => d), scores: Float64Array.from(sorted, ([, s]) => s) };
 }
 
-/** FNV-1a of the seed and query id: a per-query PRNG state independent of the other queries. */
-function queryRng(seed: number, qid: string): () => number {
-  let h = 0x811c9dc5 ^ seed;
-  for (let i = 0; i < qid.length; i++) h = Math.imul(h ^ qid.charCodeAt(i), 0x01000193);
-  let s = h >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** count items drawn without replacement from the list, in their ranked order. */
 function sample(list: string[], count: number, rand: () => number): string[] {
@@ -103,7 +92,7 @@ export async function* mineNegatives(
     const neg: Record<string, string[]> = {};
     for (const [name, ranking] of Object.entries(rankings)) {
       const candidates = ranking.docIds.slice(0, depth).filter((d) => !posSet.has(d)).slice(from - 1, to);
-      neg[name] = sample(candidates, count, queryRng(seed, `${name}\u0000${q.id}`));
+      neg[name] = sample(candidates, count, mulberry32(hashSeed(seed, `${name}\u0000${q.id}`)));
     }
     yield { qid: q.id, pos, neg };
   }

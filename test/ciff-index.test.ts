@@ -6,14 +6,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { ciffToDocuments, InvertedIndex, writeCiff, type SparseVector } from '../lib/index.js';
+import { mulberry32 } from '../lib/random.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'splade-ciff-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
+const rng = mulberry32;
 
 function randomVector(rand: () => number, vocab: number, terms: number): SparseVector {
   const set = new Set<number>();

@@ -30,6 +30,7 @@ import {
   type SparseDocument,
 } from '../lib/export/index.js';
 import { ProtoReader, ProtoWriter } from '../lib/export/protobuf.js';
+import { mulberry32 } from '../lib/random.js';
 
 const VOCAB_PATH = join(SHARED_DATA, 'bert-base-uncased', 'vocab.txt');
 const vocab = readFileSync(VOCAB_PATH, 'utf8').split('\n').filter((_, i, a) => i < a.length - 1 || a[i] !== '');
@@ -39,16 +40,6 @@ const termIdOf = new Map(vocab.map((tok, t) => [tok, t]));
 // ---------------------------------------------------------------------------------------------
 // Test collection: seeded PRNG, Zipfian term ranks mapped through a fixed permutation of the vocab.
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function makeCollection(seed: number, numDocs: number, prefix = 'doc'): SparseDocument[] {
   const rand = mulberry32(seed);

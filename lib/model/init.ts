@@ -11,6 +11,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { expectInteger, expectOneOf, expectString } from '../errors.js';
+import { normalSampler } from '../random.js';
 import { atomicWriteText, writeSafetensors } from './safetensors.js';
 
 export interface InitOptions {
@@ -26,18 +27,6 @@ export interface InitOptions {
   seed?: number;
 }
 
-/** Mulberry32 + Box-Muller: a small seeded normal generator (deterministic across machines). */
-function normal(seed: number): () => number {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 2 ** 32;
-  };
-  return () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
-}
 
 export function initCheckpoint(dir: string, opts: InitOptions): void {
   expectString('dir', dir);
@@ -49,7 +38,7 @@ export function initCheckpoint(dir: string, opts: InitOptions): void {
   const I = expectInteger('intermediate', opts.intermediate ?? 4 * H, 1);
   const P = expectInteger('maxPositions', opts.maxPositions ?? 512, 1);
   const init = expectOneOf('init', opts.init ?? 'lexical', ['lexical', 'random'] as const);
-  const rand = normal(opts.seed ?? 1);
+  const rand = normalSampler(opts.seed ?? 1);
   const lexical = init === 'lexical';
   // Lexical: the head's input h' is ~ the token's LayerNormed embedding (|h'| = sqrt H, correlation
   // ~0.85 after GELU), so with embeddings of std sigma a token's own logit is ~0.85 sigma H + bias,

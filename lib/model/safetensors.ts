@@ -2,8 +2,7 @@
 // data_offsets relative to the data section; optional __metadata__), then the raw little-endian data.
 // Reading checks the header against the file size (truncation names the tensor); writing is atomic
 // (temp name + rename), so no half-written file is ever left under the final name.
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-
+import { writeFileAtomicSync } from '../data/atomic.js';
 import { FileHandle, type StoredTensor, bytesPerElement, convertInto, corrupt, numel } from './tensor.js';
 
 interface HeaderEntry {
@@ -77,38 +76,9 @@ export function writeSafetensors(path: string, tensors: Iterable<[string, Float3
   const headerBytes = Buffer.from(json, 'utf8');
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(headerBytes.length));
-  atomicWrite(path, (fd) => {
-    writeAll(fd, len);
-    writeAll(fd, headerBytes);
-    for (const [, data] of list) writeAll(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  });
-}
-
-function writeAll(fd: number, bytes: Uint8Array): void {
-  let done = 0;
-  while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
-}
-
-/** Writes through a temporary name in the same directory, flushes it to disk, then renames over path. */
-export function atomicWrite(path: string, write: (fd: number) => void): void {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    write(fd);
-    fsyncSync(fd);
-    closeSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {
-      /* already gone */
-    }
-    throw err;
-  }
-  renameSync(tmp, path);
+  writeFileAtomicSync(path, [len, headerBytes, ...list.map(([, data]) => new Uint8Array(data.buffer, data.byteOffset, data.byteLength))]);
 }
 
 export function atomicWriteText(path: string, text: string): void {
-  atomicWrite(path, (fd) => writeAll(fd, Buffer.from(text, 'utf8')));
+  writeFileAtomicSync(path, [Buffer.from(text, 'utf8')]);
 }
