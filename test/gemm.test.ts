@@ -165,6 +165,8 @@ describe.each(cpus)('sgemm on %s', (cpu) => {
         { m: 150, n: 40, k: 520, transB: true, beta: 0, nanC: true },
         { m: 20, n: 30, k: 0, beta: 0.5, bias: true },
         { m: 20, n: 30, k: 10, alpha: 0, beta: 2 },
+        // K spanning several K blocks (256 generic, 768 AVX2, 192 AVX-512), with beta and an epilogue.
+        { m: 50, n: 70, k: 1700, alpha: 0.5, beta: 0.5, bias: true, gelu: true, pad: 1 },
         // Above the 20 MFLOP threshold, so split over threads: by rows (n < m), then by columns.
         { m: 260, n: 190, k: 400, transA: true, beta: 0, nanC: true, pad: 3 },
         { m: 100, n: 700, k: 300, transB: true, alpha: 0.75, beta: -0.5, pad: 2, rows: 40 },

@@ -106,6 +106,7 @@ int main() {
         check(isa, ta, tb, 300, 520, 600, 0.5f, -1.5f, 3, true, rng);
         check(isa, ta, tb, 37, 1000, 257, 1.0f, 1.0f, 5, false, rng);
         check(isa, ta, tb, 64, 64, 0, 2.0f, 0.5f, 0, true, rng);
+        check(isa, ta, tb, 40, 50, 1700, 0.5f, 0.5f, 1, true, rng);  // several K blocks
       }
     }
   }
