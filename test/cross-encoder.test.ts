@@ -1,6 +1,6 @@
 // The cross-encoder teacher: logits against the PyTorch fixture (make_cross_fixtures.py), pair
 // tokenisation with longest-first truncation, batch independence, load errors, and `splade score`.
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -61,6 +61,24 @@ describe('CrossEncoder', () => {
     const p = expected.pairs.find((q) => q.ids.length === 64)!;
     expect(p).toBeDefined();
     expect(model.tokenizePair(p.query, p.passage).ids.length).toBe(64);
+  });
+
+  it('loads a hub id from the Hugging Face cache', async () => {
+    const commit = '0123456789abcdef0123456789abcdef01234567';
+    const repo = join(tmp, 'hub', 'models--org--tiny-cross');
+    mkdirSync(join(repo, 'refs'), { recursive: true });
+    writeFileSync(join(repo, 'refs', 'main'), commit);
+    cpSync(MODEL, join(repo, 'snapshots', commit), { recursive: true });
+    const saved = process.env.HF_HUB_OFFLINE;
+    process.env.HF_HUB_OFFLINE = '1';
+    try {
+      const hub = await CrossEncoder.load('org/tiny-cross', { cacheDir: join(tmp, 'hub') });
+      const p = expected.pairs[0];
+      expect(Array.from(await hub.score([[p.query, p.passage]]))).toEqual(Array.from(await model.score([[p.query, p.passage]])));
+    } finally {
+      if (saved === undefined) delete process.env.HF_HUB_OFFLINE;
+      else process.env.HF_HUB_OFFLINE = saved;
+    }
   });
 
   it('rejects bad arguments', async () => {
