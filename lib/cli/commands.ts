@@ -12,6 +12,7 @@ export const commands: Record<string, Command> = {
   encode: { summary: 'encode a corpus or queries into SPLADE vectors (JSONL), resumable', load: () => import('./commands/encode.js') },
   index: { summary: 'build an inverted index from SPLADE vectors, or a BM25 index from a corpus', load: () => import('./commands/index.js') },
   mine: { summary: 'mine hard negatives with BM25, a SPLADE model, or both fused', load: () => import('./commands/mine.js') },
+  score: { summary: 'add cross-encoder teacher scores to a negatives file (for distillation)', load: () => import('./commands/score.js') },
   search: { summary: 'answer queries against an index and write a TREC run', load: () => import('./commands/search.js') },
   eval: { summary: 'score a TREC run against judgments (nDCG, MRR, recall, MAP, P)', load: () => import('./commands/eval.js') },
   export: { summary: 'write vectors as CIFF, Anserini JsonVectorCollection or OpenSearch bulk NDJSON', load: () => import('./commands/export.js') },

@@ -7,12 +7,12 @@
 #include "../common/cpu_features.h"
 #include "../model/encoder.h"
 #include "../model/kernel_check.h"
+#include "model_binding.h"
 #include "napi_util.h"
 
 namespace splade::binding {
-namespace {
 
-size_t get_size(const Napi::Object& o, const char* key, size_t min) {
+static size_t get_size(const Napi::Object& o, const char* key, size_t min) {
   const Napi::Value v = o.Get(key);
   if (!v.IsNumber()) throw_error(o.Env(), kInvalidArgument, std::string("Expected a number for config.") + key);
   const double d = v.As<Napi::Number>().DoubleValue();
@@ -43,6 +43,8 @@ EncoderConfig parse_config(const Napi::CallbackInfo& info, size_t i) {
   guarded(info.Env(), [&] { validate_config(c); });
   return c;
 }
+
+namespace {
 
 Napi::Value EncoderLayout(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -1,0 +1,179 @@
+// CrossEncoder: a Hugging Face BertForSequenceClassification checkpoint with one label (the layout of
+// cross-encoder/ms-marco-MiniLM-L-6-v2), the teacher that scores (query, passage) pairs for
+// distillation. Pairs are tokenised as [CLS] q [SEP] p [SEP] with token type ids 0/1 and longest-first
+// truncation (as transformers does); the native core runs the same BERT transformer as the SPLADE
+// encoder, takes the final hidden state at [CLS], then pooler (dense + tanh) and classifier -> logit.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+import { ErrorCode, SpladeError, callNative, callNativeAsync, expectInteger, invalidArgument } from '../errors.js';
+import { setThreads } from '../info.js';
+import { loadAddon } from '../native.js';
+import { type EncoderConfig, parseConfig } from './config.js';
+import { resolveModel } from './hub.js';
+import { SpladeTokenizer } from './tokenizer.js';
+import { type Layout, fillArena, openCheckpoint } from './weights.js';
+
+/** The cross-encoder part of the binding (native/binding/cross_binding.cpp). */
+interface NativeCrossEncoderHandle {
+  /** logits (B) for packed pairs; hidden (B*C) optional: the [CLS] hidden states. */
+  forward(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array, reference: boolean,
+          logits: Float32Array, hidden: Float32Array | null): Promise<void>;
+}
+interface CrossAddon {
+  crossEncoderLayout(config: EncoderConfig): Layout;
+  NativeCrossEncoder: new (config: EncoderConfig, arena: Float32Array) => NativeCrossEncoderHandle;
+}
+
+export interface CrossEncoderLoadOptions {
+  threads?: number;
+  /** For hub ids ("org/name"): branch, tag or commit (default 'main'). */
+  revision?: string;
+  /** For hub ids: the Hugging Face cache. */
+  cacheDir?: string;
+}
+
+export interface ScoreOptions {
+  /** Pairs per forward pass (default 32); pairs are sorted by length first. */
+  batchSize?: number;
+  /** Tokens per pair including [CLS] and the two [SEP] (default 512); capped at max_position_embeddings. */
+  maxLength?: number;
+}
+
+export const CROSS_ARCHITECTURES = ['BertForSequenceClassification'] as const;
+const DEFAULT_MAX_LENGTH = 512;
+const DEFAULT_BATCH = 32;
+
+/** config.json of a one-label BertForSequenceClassification -> the encoder config (Error otherwise). */
+export function parseCrossConfig(json: Record<string, unknown>, file: string): EncoderConfig {
+  const archs = Array.isArray(json.architectures) ? (json.architectures as unknown[]) : [];
+  if (archs.length > 0 && archs[0] !== 'BertForSequenceClassification') {
+    throw new SpladeError(
+      `${file}: unsupported architecture ${JSON.stringify(archs[0])} for a cross-encoder (supported: ${CROSS_ARCHITECTURES.join(', ')})`,
+      ErrorCode.unsupported,
+    );
+  }
+  if (archs.length === 0 && json.model_type !== 'bert') {
+    throw new SpladeError(`${file}: no architectures entry and unsupported model_type ${JSON.stringify(json.model_type)}`, ErrorCode.unsupported);
+  }
+  // transformers: num_labels is len(id2label), 2 when config.json has neither.
+  const id2label = json.id2label;
+  const numLabels = typeof json.num_labels === 'number' ? json.num_labels
+    : id2label && typeof id2label === 'object' ? Object.keys(id2label).length : 2;
+  if (numLabels !== 1) {
+    throw new SpladeError(
+      `${file}: the classifier has ${numLabels} labels; a cross-encoder teacher needs num_labels = 1 (one relevance logit)`,
+      ErrorCode.unsupported,
+    );
+  }
+  // The transformer's hyperparameters are read as for BertForMaskedLM.
+  return parseConfig({ ...json, architectures: ['BertForMaskedLM'] }, file);
+}
+
+function crossAddon(): CrossAddon {
+  return loadAddon<CrossAddon>();
+}
+
+export class CrossEncoder {
+  private constructor(
+    readonly dir: string,
+    readonly config: EncoderConfig,
+    private readonly tokenizer: SpladeTokenizer,
+    private readonly layout: Layout,
+    private readonly arena: Float32Array,
+    private readonly native: NativeCrossEncoderHandle,
+  ) {}
+
+  /**
+   * Loads a checkpoint directory (config.json, model.safetensors or shards or pytorch_model.bin,
+   * tokenizer.json) or a Hugging Face hub id ("org/name", looked up in and downloaded to the cache).
+   */
+  static async load(dir: string, opts: CrossEncoderLoadOptions = {}): Promise<CrossEncoder> {
+    if (typeof dir !== 'string' || dir.length === 0) invalidArgument('dir', 'a directory path or hub id', dir);
+    if (opts === null || typeof opts !== 'object') invalidArgument('opts', 'an object', opts);
+    if (opts.threads !== undefined) setThreads(expectInteger('threads', opts.threads, 1, 1024));
+    if (opts.revision !== undefined && typeof opts.revision !== 'string') invalidArgument('revision', 'a string', opts.revision);
+    if (opts.cacheDir !== undefined && typeof opts.cacheDir !== 'string') invalidArgument('cacheDir', 'a string', opts.cacheDir);
+    const d = resolve(await resolveModel(dir, { revision: opts.revision, cacheDir: opts.cacheDir }));
+    if (!existsSync(d) || !statSync(d).isDirectory()) throw new SpladeError(`${d}: no such checkpoint directory`, ErrorCode.io);
+    const cfgFile = join(d, 'config.json');
+    if (!existsSync(cfgFile)) throw new SpladeError(`${d}: config.json is missing`, ErrorCode.io);
+    let raw: Record<string, unknown>;
+    try {
+      raw = JSON.parse(readFileSync(cfgFile, 'utf8'));
+    } catch (err) {
+      throw new SpladeError(`${cfgFile}: not valid JSON (${(err as Error).message})`, ErrorCode.corruptFile);
+    }
+    const config = parseCrossConfig(raw, cfgFile);
+    const tokenizer = SpladeTokenizer.load(d);
+    const addon = crossAddon();
+    const layout = callNative(() => addon.crossEncoderLayout(config));
+    const arena = new Float32Array(layout.total);
+    const ckpt = openCheckpoint(d);
+    try {
+      await fillArena(arena, layout, ckpt);
+    } finally {
+      ckpt.close();
+    }
+    const native = callNative(() => new addon.NativeCrossEncoder(config, arena));
+    return new CrossEncoder(d, config, tokenizer, layout, arena, native);
+  }
+
+  /** The pair as the model sees it: [CLS] query [SEP] passage [SEP], type ids 0/1, truncated longest-first. */
+  tokenizePair(query: string, passage: string, opts: { maxLength?: number } = {}): { ids: Int32Array; typeIds: Int32Array } {
+    if (typeof query !== 'string') invalidArgument('query', 'a string', query);
+    if (typeof passage !== 'string') invalidArgument('passage', 'a string', passage);
+    return this.tokenizer.encodePair(query, passage, this.maxLength(opts.maxLength));
+  }
+
+  private maxLength(m: unknown): number {
+    const v = m === undefined ? DEFAULT_MAX_LENGTH : expectInteger('maxLength', m, 3, 1 << 20);
+    return Math.min(v, this.config.maxPositions);
+  }
+
+  /** One relevance logit per (query, passage) pair, in the order given. */
+  async score(pairs: [string, string][], opts: ScoreOptions = {}): Promise<Float32Array> {
+    if (!Array.isArray(pairs)) invalidArgument('pairs', 'an array of [query, passage] pairs', pairs);
+    if (opts === null || typeof opts !== 'object') invalidArgument('opts', 'an object', opts);
+    const batchSize = opts.batchSize === undefined ? DEFAULT_BATCH : expectInteger('batchSize', opts.batchSize, 1, 1 << 20);
+    const maxLength = this.maxLength(opts.maxLength);
+    pairs.forEach((p, i) => {
+      if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string' || typeof p[1] !== 'string') {
+        invalidArgument(`pairs[${i}]`, 'a [query, passage] pair of strings', p);
+      }
+    });
+    const enc = pairs.map(([q, p]) => this.tokenizer.encodePair(q, p, maxLength));
+    return this.scoreEncoded(enc, batchSize);
+  }
+
+  /** Scores pairs already tokenised ({ ids, typeIds } with the special tokens), in length-sorted batches. */
+  private async scoreEncoded(enc: { ids: Int32Array; typeIds: Int32Array }[], batchSize: number): Promise<Float32Array> {
+    const out = new Float32Array(enc.length);
+    const order = enc.map((_, i) => i).sort((a, b) => enc[a].ids.length - enc[b].ids.length || a - b);
+    for (let start = 0; start < order.length; start += batchSize) {
+      const idx = order.slice(start, start + batchSize);
+      const cu = new Int32Array(idx.length + 1);
+      idx.forEach((i, k) => (cu[k + 1] = cu[k] + enc[i].ids.length));
+      const ids = new Int32Array(cu[idx.length]);
+      const types = new Int32Array(cu[idx.length]);
+      idx.forEach((i, k) => {
+        ids.set(enc[i].ids, cu[k]);
+        types.set(enc[i].typeIds, cu[k]);
+      });
+      const logits = new Float32Array(idx.length);
+      await callNativeAsync(() => this.native.forward(ids, types, cu, false, logits, null));
+      idx.forEach((i, k) => (out[i] = logits[k]));
+    }
+    return out;
+  }
+
+  /** The parameters under their Hugging Face names, as zero-copy views of the arena the kernels read. */
+  parameters(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const e of this.layout.entries) {
+      const n = e.shape.reduce((a, b) => a * b, 1);
+      out.set(e.name, this.arena.subarray(e.offset, e.offset + n));
+    }
+    return out;
+  }
+}
