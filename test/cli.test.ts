@@ -109,7 +109,20 @@ describe('splade CLI', () => {
     expect(readFileSync(p('resume.jsonl'), 'utf8').split('\n').filter(Boolean)).toEqual(full);
   });
 
+  it('bench measures every algorithm on an index; --threads sizes the pool', async () => {
+    const p = (f: string) => join(dir, f);
+    const r = await cli('bench', '--index', p('idx'), '--queries', p('q.jsonl'), '--k', '5', '--repeat', '1', '--threads', '1');
+    expect(r.code).toBe(0);
+    for (const a of ['exhaustive', 'wand', 'maxscore', 'bmw']) expect(r.out).toContain(`k=5 ${a}`);
+    const { info, setThreads } = await import('../lib/index.js');
+    expect(info().threads).toBe(1);
+    setThreads(0);
+    const e = await cli('bench', '--model', MODEL, '--input', p('corpus.jsonl'), '--limit', '8');
+    expect(e.out).toMatch(/encode 8 documents \(\d+ tokens\)/);
+  });
+
   it('reports bad usage with exit code 2 and unknown commands with 1', async () => {
+    expect((await cli('info', '--threads', '0')).code).toBe(2);
     expect((await cli('index')).code).toBe(2);
     expect((await cli('search', '--index', join(dir, 'idx'), '--queries', join(dir, 'q.jsonl'), '--out', join(dir, 'x'), '--k', '0')).code).toBe(2);
     expect((await cli('frobnicate')).code).toBe(1);

@@ -8,6 +8,7 @@ export interface Command {
 }
 
 export const commands: Record<string, Command> = {
+  bench: { summary: 'latency of every search algorithm on an index, or encoding throughput of a model', load: () => import('./commands/bench.js') },
   demo: { summary: 'index a bundled collection with BM25 and SPLADE, search it, print the metrics', load: () => import('./commands/demo.js') },
   encode: { summary: 'encode a corpus or queries into SPLADE vectors (JSONL), resumable', load: () => import('./commands/encode.js') },
   index: { summary: 'build an inverted index from SPLADE vectors, or a BM25 index from a corpus', load: () => import('./commands/index.js') },

@@ -20,12 +20,12 @@ options:
   --batch-size N          texts per forward pass (default 32)
   --max-length N          tokens per text, special tokens included
   --top-k N               keep the N largest weights
-  --threads N             native threads`;
+  --threads N             native threads (every command takes it)`;
 
 export async function run(argv: string[]): Promise<number> {
   const v = parse(argv, {
     model: { type: 'string' }, input: { type: 'string' }, out: { type: 'string' }, kind: { type: 'string' },
-    'batch-size': { type: 'string' }, 'max-length': { type: 'string' }, 'top-k': { type: 'string' }, threads: { type: 'string' },
+    'batch-size': { type: 'string' }, 'max-length': { type: 'string' }, 'top-k': { type: 'string' },
   }, HELP);
   if (!v) return 0;
   const kind = (v.kind ?? 'document') as 'query' | 'document';
@@ -39,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
     for await (const r of readVectors(partial)) done.add(r.id);
     console.error(`resuming: ${done.size} vectors already in ${partial}`);
   }
-  const model = await SpladeModel.load(required(v, 'model'), { threads: v.threads ? intOption(v, 'threads', 0) : undefined });
+  const model = await SpladeModel.load(required(v, 'model'));
   const input = required(v, 'input');
   const todo = (async function* () {
     for await (const t of readTexts(input, kind)) if (!done.has(t.id)) yield t;
