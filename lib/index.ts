@@ -25,3 +25,4 @@ export { readBeirCorpus, readBeirQueries, loadBeir, type BeirDataset } from './d
 export { readMsMarcoCollection, readMsMarcoQueries } from './data/msmarco.js';
 export { readQrels, type QrelsFormat } from './data/qrels.js';
 export { readRun, writeRun, type WriteRunOptions } from './data/trec.js';
+export { Trainer, type TrainBatch, type StepStats, type TrainerOptions, type ResolvedTrainerOptions } from './train/trainer.js';
