@@ -2,7 +2,7 @@
 // BERT/DistilBERT, torch.optim.AdamW, get_linear_schedule_with_warmup, clip_grad_norm_): loss parts and
 // every parameter gradient of computeGradients for each loss and regulariser, the parameters after
 // three steps; then save/resume bit-exactness, determinism and misuse errors.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -157,6 +157,46 @@ describe('Trainer save / resume and determinism', () => {
       for (let k = 0; k < g.length; k += 17) expect(g[k]).toBeCloseTo(ga[k] + gb[k], 4);
     }
     await expect(t.save(join(tmp, 'pending'))).rejects.toThrow(/pending/);
+  });
+});
+
+describe('Trainer with separate query and document encoders', () => {
+  it('gives each encoder its own gradients, which add up to the shared model\'s', async () => {
+    const { batch, cases } = exp.gradCases.bert;
+    const opts = { ...cases.combined.options, dropout: 0 };
+    const qdir = join(tmp, 'q'), ddir = join(tmp, 'd');
+    cpSync(join(models, 'bert'), qdir, { recursive: true });
+    cpSync(join(models, 'bert'), ddir, { recursive: true });
+    const shared = await new Trainer(await SpladeModel.load(join(models, 'bert')), opts).computeGradients(toBatch(batch));
+    const twoModel = await SpladeModel.load({ query: qdir, document: ddir });
+    const two = await new Trainer(twoModel, opts).computeGradients(toBatch(batch));
+    relClose(two.loss, shared.loss, 1e-6);
+    for (const [name, g] of shared.gradients) {
+      const gq = two.gradients.get(`query/${name}`)!, gd = two.gradients.get(`document/${name}`)!;
+      let m = 0, e = 0;
+      for (let k = 0; k < g.length; k++) {
+        m = Math.max(m, Math.abs(g[k]));
+        e = Math.max(e, Math.abs(gq[k] + gd[k] - g[k]));
+      }
+      expect(e, name).toBeLessThanOrEqual(1e-5 * Math.max(m, 1e-3));
+    }
+    // a step moves both encoders, and save/resume keeps them apart
+    const t = new Trainer(twoModel, { ...opts, lr: 1e-3 });
+    await t.step(toBatch(batch));
+    await t.save(join(tmp, 'two'));
+    const r = await Trainer.resume(join(tmp, 'two'));
+    expect(bytesOf(r.model).equals(bytesOf(twoModel))).toBe(true);
+    expect([...r.model.parameters().keys()].some((k) => k.startsWith('query/'))).toBe(true);
+  });
+});
+
+describe('Trainer checkpoints', () => {
+  it('refuses a truncated optimizer.bin', async () => {
+    const t = new Trainer(await SpladeModel.load(join(models, 'bert')), { dropout: 0 });
+    const dir = join(tmp, 'trunc');
+    await t.save(dir);
+    truncateSync(join(dir, 'optimizer.bin'), 1000);
+    await expect(Trainer.resume(dir)).rejects.toMatchObject({ code: 'ERR_SPLADE_CORRUPT_FILE', message: expect.stringMatching(/optimizer.bin.*truncated/) });
   });
 });
 
