@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SpladeModel, Trainer, type TrainBatch } from '../lib/index.js';
 import { lambdaAt, linearWarmupFactor } from '../lib/train/schedule.js';
 import { rankingLossForwardBackward, regForwardBackward } from '../lib/train/losses.js';
+import { adamwUpdateReference, globalNorm, trainAddon } from '../lib/train/adamw.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const models = join(here, 'fixtures', 'models');
@@ -138,6 +139,7 @@ describe('Trainer save / resume and determinism', () => {
     expect(Buffer.from(resumed.m.buffer).equals(Buffer.from(straight.m.buffer))).toBe(true);
     expect(Buffer.from(resumed.v.buffer).equals(Buffer.from(straight.v.buffer))).toBe(true);
     expect(resumed.random()).toBe(straight.random());
+    for (const x of straight.model.parameters().values()) expect(x.every(Number.isFinite)).toBe(true);
 
     // determinism: a second straight run gives the same bytes
     const again = new Trainer(await SpladeModel.load(join(models, 'bert')), opts);
@@ -184,6 +186,7 @@ describe('Trainer with separate query and document encoders', () => {
     const t = new Trainer(twoModel, { ...opts, lr: 1e-3 });
     await t.step(toBatch(batch));
     await t.save(join(tmp, 'two'));
+    for (const x of twoModel.parameters().values()) expect(x.every(Number.isFinite)).toBe(true);
     const r = await Trainer.resume(join(tmp, 'two'));
     expect(bytesOf(r.model).equals(bytesOf(twoModel))).toBe(true);
     expect([...r.model.parameters().keys()].some((k) => k.startsWith('query/'))).toBe(true);
@@ -243,6 +246,9 @@ describe('schedules and loss pieces', () => {
     expect(linearWarmupFactor(2, 2, 6)).toBe(1);
     expect(linearWarmupFactor(4, 2, 6)).toBe(0.5);
     expect(linearWarmupFactor(7, 2, 6)).toBe(0);
+    expect(linearWarmupFactor(0, 0, null)).toBe(1);
+    expect(linearWarmupFactor(1, 3, null)).toBeCloseTo(1 / 3, 15);
+    expect(linearWarmupFactor(1000, 3, null)).toBe(1);
   });
 
   it('loss and regulariser gradients agree with central differences', () => {
@@ -277,6 +283,28 @@ describe('schedules and loss pieces', () => {
           - regForwardBackward(kind, m, new Float32Array(R.length), 3, V, 0)) / (2 * h);
         expect(dR[k]).toBeCloseTo(fd, 3);
       }
+    }
+  });
+
+  it('native AdamW and gradient norm agree with the float64 references', () => {
+    const addon = trainAddon();
+    for (const n of [1, 7, 1000, 70001]) {
+      const rnd = (k: number, a: number) => Math.sin(k * 12.9898 + a * 78.233) * 0.5;
+      const p = Float32Array.from({ length: n }, (_, k) => rnd(k, 1)), g = Float32Array.from({ length: n }, (_, k) => rnd(k, 2) * 1e-2);
+      const m = new Float32Array(n), v = new Float32Array(n);
+      const pr = p.slice(), mr = m.slice(), vr = v.slice();
+      const mask = Uint8Array.from({ length: n }, (_, k) => k % 3 === 0 ? 0 : 1);
+      for (let t = 1; t <= 3; t++) {
+        addon.adamwUpdate(p, m, v, g, { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step: t, gradScale: 0.5 }, mask);
+        // the reference per element: weight decay only where the mask says
+        const gs = g.map((x) => x * 0.5);
+        for (let k = 0; k < n; k++) {
+          const pk = pr.subarray(k, k + 1), mk = mr.subarray(k, k + 1), vk = vr.subarray(k, k + 1);
+          adamwUpdateReference(pk, gs.subarray(k, k + 1), mk, vk, 1e-2, 0.9, 0.999, 1e-8, mask[k] ? 0.1 : 0, t);
+        }
+      }
+      for (let k = 0; k < n; k++) expect(Math.abs(p[k] - pr[k])).toBeLessThan(1e-6);
+      relClose(Math.sqrt(addon.gradNormSq(g)), globalNorm([g]), 1e-12);
     }
   });
 });

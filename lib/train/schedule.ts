@@ -12,9 +12,11 @@ export function lambdaAt(lambda: number, t: number, warmupSteps: number): number
 /**
  * transformers' get_linear_schedule_with_warmup: the multiplier of the base learning rate after
  * `done` scheduler steps (the first optimizer step uses done = 0, hence lr 0 when warmupSteps > 0):
- * done / warmup during warm-up, then a linear decay to 0 at totalSteps.
+ * done / warmup during warm-up, then a linear decay to 0 at totalSteps (null: no decay, the
+ * constant schedule with warm-up).
  */
-export function linearWarmupFactor(done: number, warmupSteps: number, totalSteps: number): number {
+export function linearWarmupFactor(done: number, warmupSteps: number, totalSteps: number | null): number {
   if (done < warmupSteps) return done / Math.max(1, warmupSteps);
+  if (totalSteps === null) return 1;
   return Math.max(0, (totalSteps - done) / Math.max(1, totalSteps - warmupSteps));
 }

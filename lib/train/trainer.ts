@@ -11,7 +11,7 @@ import { join } from 'node:path';
 
 import { ErrorCode, SpladeError, expectFinite, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
 import { SpladeModel } from '../model/splade-model.js';
-import { adamwUpdate, clipGradNorm, globalNorm, noDecay } from './adamw.js';
+import { type TrainAddon, noDecay, trainAddon } from './adamw.js';
 import {
   type RankingLoss,
   type Regulariser,
@@ -182,6 +182,7 @@ export class Trainer {
   /** Gradients kept by computeGradients({ accumulate: true }) for the next step. */
   private pending = false;
   private lock: Promise<unknown> = Promise.resolve();
+  private readonly addon: TrainAddon = trainAddon();
 
   constructor(model: SpladeModel, opts: TrainerOptions = {}) {
     if (!(model instanceof SpladeModel)) invalidArgument('model', 'a SpladeModel', model);
@@ -224,7 +225,7 @@ export class Trainer {
   /** The learning rate the next optimizer step uses. */
   private currentLr(): number {
     const o = this.options;
-    return o.lr * linearWarmupFactor(this.t, o.warmupSteps, o.totalSteps ?? Number.POSITIVE_INFINITY);
+    return o.lr * linearWarmupFactor(this.t, o.warmupSteps, o.totalSteps);
   }
 
   private checkBatch(batch: TrainBatch): CheckedBatch {
@@ -311,6 +312,13 @@ export class Trainer {
     };
   }
 
+  /** Global L2 norm of the gradient buffer (tensor sums added in parameter order). */
+  private gradNorm(): number {
+    let ss = 0;
+    for (const g of this.grad) ss += this.addon.gradNormSq(g);
+    return Math.sqrt(ss);
+  }
+
   private zeroGrads(): void {
     for (const g of this.grad) g.fill(0);
   }
@@ -339,7 +347,7 @@ export class Trainer {
       }
       this.pending = accumulate;
       const gradients = new Map(this.names.map((name, k) => [name, this.grad[k].slice()]));
-      return { ...stats, gradNorm: globalNorm(this.grad), gradients };
+      return { ...stats, gradNorm: this.gradNorm(), gradients };
     });
   }
 
@@ -351,15 +359,19 @@ export class Trainer {
       this.pending = false;
       try {
         const stats = await this.accumulate(checked);
-        const gradNorm = clipGradNorm(this.grad, this.options.maxGradNorm);
+        const gradNorm = this.gradNorm();
         if (!Number.isFinite(gradNorm)) {
           throw new SpladeError(`step ${stats.step}: the gradient norm is ${gradNorm}; parameters left unchanged`, ErrorCode.outOfRange);
         }
+        // clip_grad_norm_: the coefficient multiplies the gradients inside the update
+        const maxNorm = this.options.maxGradNorm;
+        const gradScale = maxNorm > 0 ? Math.min(1, maxNorm / (gradNorm + 1e-6)) : 1;
         const lr = this.currentLr();
         const t = this.t + 1;
         for (let k = 0; k < this.params.length; k++) {
-          adamwUpdate(this.params[k], this.grad[k], this.mViews[k], this.vViews[k], lr, BETA1, BETA2, EPS,
-            this.decay[k] ? this.options.weightDecay : 0, t);
+          this.addon.adamwUpdate(this.params[k], this.mViews[k], this.vViews[k], this.grad[k], {
+            lr, beta1: BETA1, beta2: BETA2, eps: EPS, weightDecay: this.decay[k] ? this.options.weightDecay : 0, step: t, gradScale,
+          }, null);
         }
         this.t = t;
         return { ...stats, lr, gradNorm };
