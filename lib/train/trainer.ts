@@ -165,6 +165,12 @@ function resolveOptions(model: SpladeModel, opts: TrainerOptions): ResolvedTrain
 
 interface CheckedBatch { queries: Int32Array[]; documents: Int32Array[]; B: number; n: number; teacher?: number[][] }
 
+/**
+ * Trains a SpladeModel one batch per optimizer step (see TrainerOptions for the exact definitions).
+ * step() and computeGradients() take turns on one trainer (a per-trainer lock); the model must not be
+ * used for encoding while a step runs (AdamW writes the parameter arena in place). The same seed,
+ * batches and thread count give the same bits.
+ */
 export class Trainer {
   readonly model: SpladeModel;
   readonly options: ResolvedTrainerOptions;
