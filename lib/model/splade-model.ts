@@ -315,6 +315,50 @@ export class SpladeModel {
     });
   }
 
+  /**
+   * Training path: dense (B x V) vectors of id sequences (already validated by the caller, special
+   * tokens included), run as one batch in the given order. The trainer's first phase (loss on these,
+   * then encodeIdsBackward with dLoss/dw).
+   * @internal
+   */
+  async encodeIdsDense(ids: Int32Array[], opts: { pooling?: Pooling; kind?: EncodeKind } = {}): Promise<Float32Array> {
+    const pooling = checkPooling(opts.pooling);
+    const kind = opts.kind === undefined ? 'document' : expectOneOf('kind', opts.kind, ['query', 'document'] as const);
+    const enc = kind === 'query' ? this.query : this.document;
+    const V = enc.config.vocabSize;
+    const out = new Float32Array(ids.length * V);
+    await enc.forward(ids, null, pooling, Math.max(1, ids.length), (i, row) => out.set(row, i * V));
+    return out;
+  }
+
+  /**
+   * The largest dropout probability the checkpoint's config.json asks for (hidden and attention
+   * dropout; BERT's hidden_dropout_prob / attention_probs_dropout_prob, DistilBERT's dropout /
+   * attention_dropout), over both encoders.
+   * @internal
+   */
+  configDropout(): number {
+    let p = 0;
+    for (const enc of [this.query, this.document]) {
+      const raw = JSON.parse(enc.configJson) as Record<string, unknown>;
+      for (const k of ['hidden_dropout_prob', 'attention_probs_dropout_prob', 'dropout', 'attention_dropout']) {
+        const v = raw[k];
+        if (typeof v === 'number' && Number.isFinite(v)) p = Math.max(p, v);
+      }
+    }
+    return p;
+  }
+
+  /** The longest id sequence either encoder takes (max_position_embeddings). @internal */
+  get maxPositions(): number {
+    return Math.min(this.query.config.maxPositions, this.document.config.maxPositions);
+  }
+
+  /** True when queries and documents share one encoder (one set of weights). @internal */
+  get sharedEncoder(): boolean {
+    return this.query === this.document;
+  }
+
   /** The top terms of a vector, heaviest first, as vocabulary tokens. */
   /** The document encoder's vocabulary: term id -> token string (what vector indices mean). */
   vocabulary(): string[] {

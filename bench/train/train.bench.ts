@@ -1,0 +1,119 @@
+// Training step throughput: a 4-layer, 256-wide BERT (4 heads, random weights, std 0.02) with the
+// 30522-term bert-base vocabulary; a batch of 16 queries of 16 tokens and 32 documents of 128 tokens
+// (a positive and a hard negative per query); contrastive loss with in-batch negatives, L1 on the
+// queries and FLOPS on the documents, AdamW with clipping; 2 threads. Prints seconds per step and
+// tokens/s, then (when /usr/bin/python3 has torch) the same step in PyTorch eager mode
+// (bench/train/torch_step.py, float32, same threads) for comparison.
+//   npx tsx bench/train/train.bench.ts
+// Knobs: SPLADE_BENCH_LAYERS, SPLADE_BENCH_HIDDEN, SPLADE_BENCH_THREADS, SPLADE_BENCH_ITERS, SPLADE_BENCH_WARMUP,
+// SPLADE_BENCH_TORCH=0 (skip PyTorch). The checkpoint is written once to bench/.cache.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { SpladeModel, Trainer, info, setThreads, type TrainBatch } from '../../lib/index.js';
+import { writeSafetensors } from '../../lib/model/safetensors.js';
+
+const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
+const L = env('SPLADE_BENCH_LAYERS', 4), C = env('SPLADE_BENCH_HIDDEN', 256);
+const THREADS = env('SPLADE_BENCH_THREADS', 2), ITERS = env('SPLADE_BENCH_ITERS', 3), WARMUP = env('SPLADE_BENCH_WARMUP', 1);
+const V = 30522, P = 512, I = 4 * C, H = Math.max(1, Math.round(C / 64));
+const NQ = 16, QLEN = 16, ND = 32, DLEN = 128;
+const here = dirname(fileURLToPath(import.meta.url));
+
+function rng(seed: number) {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+}
+
+function normal(n: number, std: number, r: () => number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const u = Math.max(r(), 1e-12), v = r(), m = Math.sqrt(-2 * Math.log(u)) * std;
+    a[i] = m * Math.cos(2 * Math.PI * v);
+    if (i + 1 < n) a[i + 1] = m * Math.sin(2 * Math.PI * v);
+  }
+  return a;
+}
+
+function makeCheckpoint(dir: string): void {
+  if (existsSync(join(dir, 'model.safetensors'))) return;
+  mkdirSync(dir, { recursive: true });
+  const r = rng(42);
+  const t: [string, Float32Array, number[]][] = [];
+  const w = (name: string, ...shape: number[]) => t.push([name, normal(shape.reduce((a, b) => a * b, 1), 0.02, r), shape]);
+  const ln = (name: string) => {
+    t.push([`${name}.weight`, new Float32Array(C).fill(1), [C]]);
+    t.push([`${name}.bias`, new Float32Array(C), [C]]);
+  };
+  w('bert.embeddings.word_embeddings.weight', V, C);
+  w('bert.embeddings.position_embeddings.weight', P, C);
+  w('bert.embeddings.token_type_embeddings.weight', 2, C);
+  ln('bert.embeddings.LayerNorm');
+  for (let l = 0; l < L; l++) {
+    const p = `bert.encoder.layer.${l}.`;
+    for (const [n, o, i] of [['attention.self.query', C, C], ['attention.self.key', C, C], ['attention.self.value', C, C],
+      ['attention.output.dense', C, C], ['intermediate.dense', I, C], ['output.dense', C, I]] as const) {
+      w(`${p}${n}.weight`, o, i);
+      w(`${p}${n}.bias`, o);
+    }
+    ln(`${p}attention.output.LayerNorm`);
+    ln(`${p}output.LayerNorm`);
+  }
+  w('cls.predictions.transform.dense.weight', C, C);
+  w('cls.predictions.transform.dense.bias', C);
+  ln('cls.predictions.transform.LayerNorm');
+  w('cls.predictions.bias', V);
+  writeSafetensors(join(dir, 'model.safetensors'), t);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({
+    architectures: ['BertForMaskedLM'], model_type: 'bert', vocab_size: V, hidden_size: C, num_hidden_layers: L,
+    num_attention_heads: H, intermediate_size: I, hidden_act: 'gelu', max_position_embeddings: P, type_vocab_size: 2,
+    layer_norm_eps: 1e-12, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0,
+  }));
+  const vocab: Record<string, number> = { '[PAD]': 0, '[UNK]': 100, '[CLS]': 101, '[SEP]': 102 };
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({
+    version: '1.0', normalizer: { type: 'BertNormalizer', lowercase: true }, pre_tokenizer: { type: 'BertPreTokenizer' },
+    post_processor: { type: 'BertProcessing', cls: ['[CLS]', 101], sep: ['[SEP]', 102] },
+    decoder: { type: 'WordPiece', prefix: '##', cleanup: true }, added_tokens: [],
+    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
+  }));
+}
+
+function makeBatch(seed: number): TrainBatch {
+  const r = rng(seed);
+  const seq = (len: number) => Int32Array.from([101, ...Array.from({ length: len - 2 }, () => 1000 + Math.floor(r() * 29000)), 102]);
+  const per = ND / NQ;
+  return {
+    queries: Array.from({ length: NQ }, () => seq(QLEN)),
+    documents: Array.from({ length: NQ }, () => Array.from({ length: per }, () => seq(DLEN))),
+  };
+}
+
+const root = join(here, '..', '.cache', `train-bert-L${L}-C${C}`);
+makeCheckpoint(root);
+setThreads(THREADS);
+const model = await SpladeModel.load(root);
+const trainer = new Trainer(model, {
+  loss: 'contrastive', inBatchNegatives: true, queryReg: 'l1', docReg: 'flops', lambdaQ: 5e-4, lambdaD: 3e-4,
+  lr: 2e-5, warmupSteps: 0, maxGradNorm: 1, dropout: 0, seed: 1,
+});
+const tokens = NQ * QLEN + ND * DLEN;
+const label = `Trainer.step: ${NQ} queries x ${QLEN} + ${ND} docs x ${DLEN} tokens, L=${L} C=${C} V=${V}, ${THREADS} threads, ${info().cpu}`;
+for (let k = 0; k < WARMUP; k++) await trainer.step(makeBatch(1 + k));
+const times: number[] = [];
+for (let k = 0; k < ITERS; k++) {
+  const batch = makeBatch(100 + k);
+  const t0 = performance.now();
+  const s = await trainer.step(batch);
+  times.push((performance.now() - t0) / 1000);
+  if (k === 0) console.log(`  step ${s.step}: loss ${s.loss.toFixed(4)}, nnzQ ${s.nnzQ.toFixed(0)}, nnzD ${s.nnzD.toFixed(0)}, gradNorm ${s.gradNorm.toExponential(3)}`);
+}
+const mean = times.reduce((a, b) => a + b, 0) / times.length;
+console.log(`${label}\n  ${mean.toFixed(3)} s per step (min ${Math.min(...times).toFixed(3)}), ${(tokens / mean).toFixed(0)} tokens/s`);
+
+if (process.env.SPLADE_BENCH_TORCH !== '0') {
+  const py = spawnSync('/usr/bin/python3', [join(here, 'torch_step.py'), root, String(THREADS), String(ITERS)], { encoding: 'utf8' });
+  if (py.status === 0) process.stdout.write(py.stdout);
+  else console.log(`PyTorch reference skipped (${(py.stderr || py.error?.message || '').trim().split('\n').pop()})`);
+}

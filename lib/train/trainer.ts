@@ -1,0 +1,430 @@
+// Trainer: SPLADE fine-tuning steps on a SpladeModel (contrastive with hard and in-batch negatives,
+// MarginMSE and KL distillation, FLOPS / L1 sparsity regularisation, AdamW, linear LR schedule,
+// global-norm clipping), matching PyTorch / transformers step for step (test/train.test.ts checks it
+// against test/fixtures/make_train_fixtures.py).
+//
+// One step, with recomputation: (1) forward the batch's queries and documents to dense (B x V)
+// vectors; (2) losses and dLoss/dvectors in TypeScript (losses.ts); (3) forward + backward again
+// through the native encoder with those dL/dw (SpladeModel.encodeIdsBackward), once for the queries
+// and once for the documents; with one shared encoder both gradients add up; (4) clip, AdamW.
+import { join } from 'node:path';
+
+import { ErrorCode, SpladeError, expectFinite, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
+import { SpladeModel } from '../model/splade-model.js';
+import { type TrainAddon, noDecay, trainAddon } from './adamw.js';
+import {
+  type RankingLoss,
+  type Regulariser,
+  averageNnz,
+  rankingLossForwardBackward,
+  regForwardBackward,
+  scores,
+  scoresBackward,
+} from './losses.js';
+import { lambdaAt, linearWarmupFactor } from './schedule.js';
+import { Rng } from './rng.js';
+import { readTrainerState, writeTrainerState } from './state.js';
+
+/**
+ * One optimizer step's batch. Query i comes with its documents: `documents[i][0]` is its positive,
+ * `documents[i][1..]` its hard negatives (every query has the same number of documents);
+ * `teacherScores[i][j]` (for marginmse / kldiv) scores `documents[i][j]`. Ids hold the special
+ * tokens, as SpladeModel.tokenize() returns them.
+ */
+export type TrainBatch = { queries: Int32Array[]; documents: Int32Array[][]; teacherScores?: number[][] };
+
+/**
+ * What a step did. `loss` = rankingLoss + lambdaQ * regQ + lambdaD * regD (the lambdas of this step,
+ * after warm-up); `lr` is the learning rate this step used; `gradNorm` the global L2 norm of the
+ * gradients before clipping; nnzQ / nnzD the average number of non-zero terms per query / document.
+ */
+export type StepStats = {
+  step: number; loss: number; rankingLoss: number; regQ: number; regD: number;
+  lambdaQ: number; lambdaD: number; lr: number; gradNorm: number; nnzQ: number; nnzD: number;
+};
+
+export type LossName = RankingLoss;
+
+/**
+ * Trainer options. Definitions (the training issue's, following naver/splade and PyTorch):
+ * - representations q_i, d_ij from the model with max pooling; scores s_ij = q_i . d_ij.
+ * - `contrastive`: cross-entropy of the softmax over s_ij / temperature with target j = 0 (the
+ *   positive); with `inBatchNegatives` the candidates of query i also include every other query's
+ *   documents; mean over queries.
+ * - `marginmse`: mean over i and j >= 1 of ((s_i0 - s_ij) - (t_i0 - t_ij))^2, t = teacherScores.
+ * - `kldiv`: KL(softmax(t_i / T) || softmax(s_i / T)) over query i's own documents, mean over queries.
+ * - a list of `{ loss, weight }` sums the weighted losses.
+ * - regularisers: FLOPS(R) = sum_j (mean_i |r_ij|)^2, L1(R) = mean_i sum_j |r_ij|, on the batch's
+ *   queries (`queryReg`) and on all the batch's documents together (`docReg`);
+ *   loss = ranking loss + lambdaQ_t * reg(Q) + lambdaD_t * reg(D), with the quadratic warm-up
+ *   lambda_t = lambda * min(1, (t / lambdaWarmupSteps)^2), t = 1 for the first step.
+ * - AdamW as torch.optim.AdamW (betas 0.9 / 0.999, eps 1e-8, decoupled weight decay; none on biases
+ *   and LayerNorm weights); the learning rate follows transformers' get_linear_schedule_with_warmup
+ *   stepped after each optimizer step (so the first step of a warm-up uses lr 0); gradients are
+ *   clipped as torch.nn.utils.clip_grad_norm_(maxGradNorm).
+ */
+export interface TrainerOptions {
+  /** Default 'contrastive'. */
+  loss?: LossName | Array<{ loss: LossName; weight: number }>;
+  /** contrastive: also use the other queries' documents as negatives (default false). */
+  inBatchNegatives?: boolean;
+  /** contrastive / kldiv temperature T (default 1). */
+  temperature?: number;
+  /** Regulariser weights (default 0.01 and 0.008) and their quadratic warm-up (default 0: none). */
+  lambdaQ?: number; lambdaD?: number; lambdaWarmupSteps?: number;
+  /** Default 'flops' for both. */
+  queryReg?: Regulariser; docReg?: Regulariser;
+  /** Peak learning rate (default 2e-5), weight decay (default 0.01). */
+  lr?: number; weightDecay?: number;
+  /** Linear LR warm-up steps (default 0) and total steps of the linear decay (default: no decay). */
+  warmupSteps?: number; totalSteps?: number;
+  /** Global-norm clipping (default 1; 0 or Infinity: none). */
+  maxGradNorm?: number;
+  /**
+   * Dropout probability; default: the checkpoint's config. The native encoder has no dropout yet, so
+   * only 0 is supported: any other value (including the config's, when not overridden) is an
+   * ERR_SPLADE_UNSUPPORTED error. Pass `dropout: 0` to train without dropout.
+   */
+  dropout?: number;
+  /** Seed of the trainer's random number generator (default 42). */
+  seed?: number;
+}
+
+/** The options with every default filled in (what save() records). */
+export interface ResolvedTrainerOptions {
+  loss: Array<{ loss: LossName; weight: number }>;
+  inBatchNegatives: boolean; temperature: number;
+  lambdaQ: number; lambdaD: number; lambdaWarmupSteps: number;
+  queryReg: Regulariser; docReg: Regulariser;
+  lr: number; weightDecay: number; warmupSteps: number; totalSteps: number | null; maxGradNorm: number;
+  dropout: number; seed: number;
+}
+
+const LOSSES = ['contrastive', 'marginmse', 'kldiv'] as const;
+const REGS = ['flops', 'l1'] as const;
+const BETA1 = 0.9, BETA2 = 0.999, EPS = 1e-8;
+
+function resolveOptions(model: SpladeModel, opts: TrainerOptions): ResolvedTrainerOptions {
+  if (opts === null || typeof opts !== 'object') invalidArgument('opts', 'an object', opts);
+  let loss: Array<{ loss: LossName; weight: number }>;
+  if (opts.loss === undefined) loss = [{ loss: 'contrastive', weight: 1 }];
+  else if (typeof opts.loss === 'string') loss = [{ loss: expectOneOf('loss', opts.loss, LOSSES), weight: 1 }];
+  else if (Array.isArray(opts.loss) && opts.loss.length > 0) {
+    loss = opts.loss.map((p, k) => {
+      if (p === null || typeof p !== 'object') invalidArgument(`loss[${k}]`, 'an object { loss, weight }', p);
+      return { loss: expectOneOf(`loss[${k}].loss`, p.loss, LOSSES), weight: expectFinite(`loss[${k}].weight`, p.weight) };
+    });
+  } else invalidArgument('loss', "'contrastive', 'marginmse', 'kldiv' or a non-empty array of { loss, weight }", opts.loss);
+  const bool = (name: string, v: unknown, d: boolean): boolean => {
+    if (v === undefined) return d;
+    if (typeof v !== 'boolean') invalidArgument(name, 'a boolean', v);
+    return v;
+  };
+  const nonNeg = (name: string, v: unknown, d: number): number => {
+    if (v === undefined) return d;
+    if (typeof v !== 'number' || !(v >= 0) || Number.isNaN(v)) invalidArgument(name, 'a non-negative number', v);
+    return v;
+  };
+  const positive = (name: string, v: unknown, d: number): number => {
+    if (v === undefined) return d;
+    if (typeof v !== 'number' || !Number.isFinite(v) || !(v > 0)) invalidArgument(name, 'a positive finite number', v);
+    return v;
+  };
+  const count = (name: string, v: unknown, d: number): number => (v === undefined ? d : expectInteger(name, v, 0));
+  const dropout = opts.dropout === undefined ? model.configDropout() : nonNeg('dropout', opts.dropout, 0);
+  if (dropout !== 0) {
+    const from = opts.dropout === undefined ? "the checkpoint's config.json asks for" : 'was requested:';
+    throw new SpladeError(
+      `dropout ${dropout} ${from} dropout, but the native encoder has no dropout yet; only dropout 0 is supported (pass { dropout: 0 } to train without it)`,
+      ErrorCode.unsupported,
+    );
+  }
+  const maxGradNorm = nonNeg('maxGradNorm', opts.maxGradNorm, 1);
+  const r: ResolvedTrainerOptions = {
+    loss,
+    inBatchNegatives: bool('inBatchNegatives', opts.inBatchNegatives, false),
+    temperature: positive('temperature', opts.temperature, 1),
+    lambdaQ: nonNeg('lambdaQ', opts.lambdaQ, 0.01),
+    lambdaD: nonNeg('lambdaD', opts.lambdaD, 0.008),
+    lambdaWarmupSteps: count('lambdaWarmupSteps', opts.lambdaWarmupSteps, 0),
+    queryReg: opts.queryReg === undefined ? 'flops' : expectOneOf('queryReg', opts.queryReg, REGS),
+    docReg: opts.docReg === undefined ? 'flops' : expectOneOf('docReg', opts.docReg, REGS),
+    lr: nonNeg('lr', opts.lr, 2e-5),
+    weightDecay: nonNeg('weightDecay', opts.weightDecay, 0.01),
+    warmupSteps: count('warmupSteps', opts.warmupSteps, 0),
+    totalSteps: opts.totalSteps === undefined || opts.totalSteps === null ? null : expectInteger('totalSteps', opts.totalSteps, 1),
+    maxGradNorm: Number.isFinite(maxGradNorm) ? maxGradNorm : 0,
+    dropout,
+    seed: opts.seed === undefined ? 42 : expectInteger('seed', opts.seed, 0, 2 ** 32 - 1),
+  };
+  if (!Number.isFinite(r.lr) || !Number.isFinite(r.weightDecay) || !Number.isFinite(r.lambdaQ) || !Number.isFinite(r.lambdaD)) {
+    invalidArgument('lr, weightDecay, lambdaQ, lambdaD', 'finite numbers', opts);
+  }
+  return r;
+}
+
+interface CheckedBatch { queries: Int32Array[]; documents: Int32Array[]; B: number; n: number; teacher?: number[][] }
+
+/**
+ * Trains a SpladeModel one batch per optimizer step (see TrainerOptions for the exact definitions).
+ * step() and computeGradients() take turns on one trainer (a per-trainer lock); the model must not be
+ * used for encoding while a step runs (AdamW writes the parameter arena in place). The same seed,
+ * batches and thread count give the same bits.
+ */
+export class Trainer {
+  readonly model: SpladeModel;
+  readonly options: ResolvedTrainerOptions;
+  /** Optimizer steps done. */
+  private t = 0;
+  private readonly rng: Rng;
+  private readonly names: string[];
+  private readonly params: Float32Array[];
+  private readonly decay: boolean[];
+  private readonly grad: Float32Array[];
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+  private mViews: Float32Array[];
+  private vViews: Float32Array[];
+  /** Gradients kept by computeGradients({ accumulate: true }) for the next step. */
+  private pending = false;
+  private lock: Promise<unknown> = Promise.resolve();
+  private readonly addon: TrainAddon = trainAddon();
+
+  constructor(model: SpladeModel, opts: TrainerOptions = {}) {
+    if (!(model instanceof SpladeModel)) invalidArgument('model', 'a SpladeModel', model);
+    this.model = model;
+    this.options = resolveOptions(model, opts);
+    this.rng = new Rng(this.options.seed);
+    const params = model.parameters();
+    this.names = [...params.keys()];
+    this.params = [...params.values()];
+    this.decay = this.names.map((n) => !noDecay(n));
+    const total = this.params.reduce((a, p) => a + p.length, 0);
+    const gradFlat = new Float32Array(total);
+    this.m = new Float32Array(total);
+    this.v = new Float32Array(total);
+    const views = (flat: Float32Array) => {
+      let off = 0;
+      return this.params.map((p) => flat.subarray(off, (off += p.length)));
+    };
+    this.grad = views(gradFlat);
+    this.mViews = views(this.m);
+    this.vViews = views(this.v);
+  }
+
+  /** Optimizer steps done so far. */
+  get stepCount(): number {
+    return this.t;
+  }
+
+  /** The parameter names in the order of the optimizer state. */
+  get parameterNames(): string[] {
+    return [...this.names];
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The learning rate the next optimizer step uses. */
+  private currentLr(): number {
+    const o = this.options;
+    return o.lr * linearWarmupFactor(this.t, o.warmupSteps, o.totalSteps);
+  }
+
+  private checkBatch(batch: TrainBatch): CheckedBatch {
+    if (batch === null || typeof batch !== 'object') invalidArgument('batch', 'a TrainBatch { queries, documents, teacherScores? }', batch);
+    const { queries, documents, teacherScores } = batch;
+    if (!Array.isArray(queries) || queries.length === 0) invalidArgument('batch.queries', 'a non-empty array of id sequences', queries);
+    if (!Array.isArray(documents) || documents.length !== queries.length) {
+      invalidArgument('batch.documents', `an array of ${queries.length} document lists (one per query)`, documents);
+    }
+    const B = queries.length;
+    const n = Array.isArray(documents[0]) ? documents[0].length : 0;
+    if (n < 1) invalidArgument('batch.documents[0]', 'a non-empty array of id sequences (positive first)', documents[0]);
+    const V = this.model.vocabSize, P = this.model.maxPositions;
+    const seq = (name: string, s: unknown): Int32Array => {
+      if (!(s instanceof Int32Array) && !Array.isArray(s)) invalidArgument(name, 'an Int32Array of token ids', s);
+      const a = s as ArrayLike<number>;
+      if (a.length < 1 || a.length > P) invalidArgument(name, `between 1 and ${P} ids (max_position_embeddings)`, `${a.length} ids`);
+      for (let k = 0; k < a.length; k++) {
+        const id = a[k];
+        if (!Number.isInteger(id) || id < 0 || id >= V) invalidArgument(`${name}[${k}]`, `an integer id in [0, ${V - 1}]`, id);
+      }
+      return s instanceof Int32Array ? s : Int32Array.from(a);
+    };
+    const qs = queries.map((q, i) => seq(`batch.queries[${i}]`, q));
+    const ds: Int32Array[] = [];
+    documents.forEach((list, i) => {
+      if (!Array.isArray(list) || list.length !== n) {
+        invalidArgument(`batch.documents[${i}]`, `an array of ${n} id sequences (every query has as many documents)`, list);
+      }
+      list.forEach((d, j) => ds.push(seq(`batch.documents[${i}][${j}]`, d)));
+    });
+    const kinds = new Set(this.options.loss.map((p) => p.loss));
+    let teacher: number[][] | undefined;
+    if (kinds.has('marginmse') || kinds.has('kldiv')) {
+      if (!Array.isArray(teacherScores) || teacherScores.length !== B) {
+        invalidArgument('batch.teacherScores', `a ${B} x ${n} array of teacher scores (the marginmse / kldiv losses need them)`, teacherScores);
+      }
+      teacher = teacherScores.map((row, i) => {
+        if (!Array.isArray(row) || row.length !== n) invalidArgument(`batch.teacherScores[${i}]`, `an array of ${n} numbers`, row);
+        return row.map((x, j) => expectFinite(`batch.teacherScores[${i}][${j}]`, x));
+      });
+    }
+    if (kinds.has('marginmse') && n < 2) {
+      invalidArgument('batch.documents', 'at least 2 documents per query (a positive and a negative) for marginmse', documents);
+    }
+    return { queries: qs, documents: ds, B, n, teacher };
+  }
+
+  /** Forward, losses, backward: gradients added into this.grad. Returns the stats (gradNorm, lr unset). */
+  private async accumulate(batch: CheckedBatch): Promise<StepStats> {
+    const o = this.options, model = this.model, V = model.vocabSize;
+    const { B, n } = batch;
+    const C = B * n;
+    const t = this.t + 1;
+    const Q = await model.encodeIdsDense(batch.queries, { kind: 'query' });
+    const D = await model.encodeIdsDense(batch.documents, { kind: 'document' });
+    const S = scores(Q, D, B, C, V);
+    const dS = new Float64Array(B * C);
+    let rankingLoss = 0;
+    for (const part of o.loss) {
+      rankingLoss += part.weight * rankingLossForwardBackward(part.loss, S, dS, B, n, {
+        temperature: o.temperature, inBatchNegatives: o.inBatchNegatives, teacher: batch.teacher, weight: part.weight,
+      });
+    }
+    const dQ = new Float32Array(B * V), dD = new Float32Array(C * V);
+    scoresBackward(dQ, dD, dS, Q, D, B, C, V);
+    const lambdaQ = lambdaAt(o.lambdaQ, t, o.lambdaWarmupSteps);
+    const lambdaD = lambdaAt(o.lambdaD, t, o.lambdaWarmupSteps);
+    const regQ = regForwardBackward(o.queryReg, Q, dQ, B, V, lambdaQ);
+    const regD = regForwardBackward(o.docReg, D, dD, C, V, lambdaD);
+    const index = new Map(this.names.map((name, k) => [name, k]));
+    for (const [kind, ids, dw] of [['query', batch.queries, dQ], ['document', batch.documents, dD]] as const) {
+      const { gradients } = await model.encodeIdsBackward(ids, dw, { kind });
+      for (const [name, g] of gradients) {
+        const k = index.get(model.sharedEncoder ? name : `${kind}/${name}`);
+        if (k === undefined) throw new SpladeError(`internal: no parameter ${name} for the ${kind} encoder`, ErrorCode.internal);
+        const acc = this.grad[k];
+        for (let e = 0; e < acc.length; e++) acc[e] += g[e];
+      }
+    }
+    return {
+      step: t, loss: rankingLoss + lambdaQ * regQ + lambdaD * regD, rankingLoss, regQ, regD, lambdaQ, lambdaD,
+      lr: this.currentLr(), gradNorm: 0, nnzQ: averageNnz(Q, B, V), nnzD: averageNnz(D, C, V),
+    };
+  }
+
+  /** Global L2 norm of the gradient buffer (tensor sums added in parameter order). */
+  private gradNorm(): number {
+    let ss = 0;
+    for (const g of this.grad) ss += this.addon.gradNormSq(g);
+    return Math.sqrt(ss);
+  }
+
+  private zeroGrads(): void {
+    for (const g of this.grad) g.fill(0);
+  }
+
+  /**
+   * Loss and gradients of one batch, without updating anything. The gradients are copies, under the
+   * names of SpladeModel.parameters(). With `accumulate: true` they are added to those of earlier
+   * accumulate calls (and returned summed); the next step() adds its own batch's gradients to them
+   * and applies the sum (gradient accumulation: sums, not means). Without it, any accumulated
+   * gradients are discarded first.
+   */
+  computeGradients(batch: TrainBatch, opts: { accumulate?: boolean } = {})
+    : Promise<StepStats & { gradients: Map<string, Float32Array> }> {
+    const accumulate = opts?.accumulate ?? false;
+    if (typeof accumulate !== 'boolean') invalidArgument('accumulate', 'a boolean', accumulate);
+    const checked = this.checkBatch(batch);
+    return this.serial(async () => {
+      if (!this.pending) this.zeroGrads();
+      this.pending = false;
+      let stats: StepStats;
+      try {
+        stats = await this.accumulate(checked);
+      } catch (err) {
+        this.zeroGrads();
+        throw err;
+      }
+      this.pending = accumulate;
+      const gradients = new Map(this.names.map((name, k) => [name, this.grad[k].slice()]));
+      return { ...stats, gradNorm: this.gradNorm(), gradients };
+    });
+  }
+
+  /** Gradients of the batch (plus any accumulated ones), clipping, one AdamW update, schedules. */
+  step(batch: TrainBatch): Promise<StepStats> {
+    const checked = this.checkBatch(batch);
+    return this.serial(async () => {
+      if (!this.pending) this.zeroGrads();
+      this.pending = false;
+      try {
+        const stats = await this.accumulate(checked);
+        const gradNorm = this.gradNorm();
+        if (!Number.isFinite(gradNorm)) {
+          throw new SpladeError(`step ${stats.step}: the gradient norm is ${gradNorm}; parameters left unchanged`, ErrorCode.outOfRange);
+        }
+        // clip_grad_norm_: the coefficient multiplies the gradients inside the update
+        const maxNorm = this.options.maxGradNorm;
+        const gradScale = maxNorm > 0 ? Math.min(1, maxNorm / (gradNorm + 1e-6)) : 1;
+        const lr = this.currentLr();
+        const t = this.t + 1;
+        for (let k = 0; k < this.params.length; k++) {
+          this.addon.adamwUpdate(this.params[k], this.mViews[k], this.vViews[k], this.grad[k], {
+            lr, beta1: BETA1, beta2: BETA2, eps: EPS, weightDecay: this.decay[k] ? this.options.weightDecay : 0, step: t, gradScale,
+          }, null);
+        }
+        this.t = t;
+        return { ...stats, lr, gradNorm };
+      } finally {
+        this.zeroGrads();
+      }
+    });
+  }
+
+  /**
+   * Saves everything a bit-exact continuation needs: dir/model (SpladeModel.save, Hugging Face
+   * layout), dir/optimizer.bin (AdamW moments), dir/trainer.json (options, step, RNG state), each
+   * file written atomically, trainer.json last.
+   */
+  save(dir: string): Promise<void> {
+    if (typeof dir !== 'string' || dir.length === 0) invalidArgument('dir', 'a directory path', dir);
+    return this.serial(async () => {
+      if (this.pending) {
+        throw new SpladeError('save: accumulated gradients are pending; call step() first', ErrorCode.invalidArgument);
+      }
+      await this.model.save(join(dir, 'model'));
+      writeTrainerState(dir, {
+        options: this.options, step: this.t, rng: this.rng.state(),
+        names: this.names, sizes: this.params.map((p) => p.length), m: this.m, v: this.v,
+      });
+    });
+  }
+
+  /** Loads a directory written by save() and continues where it stopped. */
+  static async resume(dir: string, opts: { threads?: number } = {}): Promise<Trainer> {
+    if (typeof dir !== 'string' || dir.length === 0) invalidArgument('dir', 'a directory path', dir);
+    const state = readTrainerState(dir);
+    const model = await SpladeModel.load(join(dir, 'model'), { threads: opts.threads });
+    const trainer = new Trainer(model, { ...state.options, totalSteps: state.options.totalSteps ?? undefined });
+    const sizes = trainer.params.map((p) => p.length);
+    if (state.names.length !== trainer.names.length || state.names.some((n, k) => n !== trainer.names[k] || state.sizes[k] !== sizes[k])) {
+      throw new SpladeError(`${join(dir, 'optimizer.bin')}: the optimizer state does not match the model's parameters`, ErrorCode.corruptFile);
+    }
+    trainer.m.set(state.m);
+    trainer.v.set(state.v);
+    trainer.t = state.step;
+    trainer.rng.setState(state.rng);
+    return trainer;
+  }
+
+  /** The trainer's random number generator (for future dropout and sampling); seeded by `seed`. */
+  random(): number {
+    return this.rng.next();
+  }
+}
