@@ -1,6 +1,7 @@
 // LayerNorm forward: the plain reference (double statistics) and the vectorised, threaded variants.
 #include "layernorm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -150,17 +151,19 @@ SPLADE_ISA_VARIANTS(layernorm_backward_rows, layernorm_backward_rows_body,
 
 void layernorm_backward_isa(Isa isa, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                             const float* weight, const float* mean, const float* rstd, size_t N, size_t C) {
-  const size_t T = static_cast<size_t>(num_threads());
-  std::vector<float> part(2 * T * C, 0.0f);  // per thread: dweight (C) | dbias (C)
+  // Partial sums per fixed row range (not per executing thread, which varies from run to run), reduced
+  // in range order: the result is bitwise the same on every run with the same thread count.
+  const size_t parts = std::max<size_t>(1, std::min(N, static_cast<size_t>(num_threads())));
+  std::vector<float> part(2 * parts * C, 0.0f);  // per range: dweight (C) | dbias (C)
   auto rows = SPLADE_PICK_ISA(isa, layernorm_backward_rows);
-  parallel_range(N, [&](size_t begin, size_t end, int thread) {
-    float* p = part.data() + 2 * static_cast<size_t>(thread) * C;
-    rows(begin, end, dinp, p, p + C, dout, inp, weight, mean, rstd, C);
+  parallel_for(parts, [&](size_t p, int) {
+    float* acc = part.data() + 2 * p * C;
+    rows(N * p / parts, N * (p + 1) / parts, dinp, acc, acc + C, dout, inp, weight, mean, rstd, C);
   });
-  for (size_t t = 0; t < T; ++t)
+  for (size_t p = 0; p < parts; ++p)
     for (size_t c = 0; c < C; ++c) {
-      dweight[c] += part[2 * t * C + c];
-      dbias[c] += part[(2 * t + 1) * C + c];
+      dweight[c] += part[2 * p * C + c];
+      dbias[c] += part[(2 * p + 1) * C + c];
     }
 }
 
