@@ -3,15 +3,23 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { main } from '../lib/cli/main.js';
+import { info, setThreads } from '../lib/info.js';
 import { SpladeModel } from '../lib/model/splade-model.js';
 import { trainPlotSvg } from '../lib/train/plot.js';
 
 const MODEL = join(import.meta.dirname, 'fixtures', 'models', 'bert');
 const dir = mkdtempSync(join(tmpdir(), 'splade-train-cli-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// Bit-exact comparisons need one thread count throughout (the Trainer's contract); one thread also
+// makes the kernels' reductions independent of scheduling.
+const startThreads = info().threads;
+beforeAll(() => void setThreads(1));
+afterAll(() => {
+  setThreads(startThreads);
+  rmSync(dir, { recursive: true, force: true });
+});
 
 const words = ['heart', 'lung', 'cell', 'blood', 'brain', 'liver', 'kidney', 'bone', 'skin', 'nerve'];
 const corpus = Array.from({ length: 12 }, (_, i) => ({ _id: `d${i}`, title: words[i % 10], text: `${words[i % 10]} ${words[(i * 3) % 10]} tissue study` }));
