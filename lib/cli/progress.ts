@@ -14,6 +14,8 @@ export class Progress {
   private lastDraw = 0;
   private readonly tty: boolean;
   private readonly stream: NodeJS.WriteStream;
+  /** Extra text shown after the counts (e.g. the current loss); set it before tick(). */
+  detail = '';
 
   constructor(private readonly opts: ProgressOptions) {
     this.stream = opts.stream ?? process.stderr;
@@ -43,6 +45,7 @@ export class Progress {
     const unit = this.opts.unit ?? 'items';
     const total = this.opts.total;
     const parts = [`${this.opts.label}: ${this.done}${total ? `/${total}` : ''} ${unit}`, `${formatRate(rate)} ${unit}/s`];
+    if (this.detail) parts.push(this.detail);
     if (total && rate > 0 && !final) parts.push(`ETA ${formatDuration((total - this.done) / rate)}`);
     if (final) parts.push(`in ${formatDuration(elapsed)}`);
     if (this.tty) {

@@ -1,0 +1,122 @@
+// `splade train --config`: a tiny job on the fixture BERT, its log and plot, checkpoints, and a resume
+// that continues the data position bit-exactly. Runs the CLI's main() in-process.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+import { main } from '../lib/cli/main.js';
+import { info, setThreads } from '../lib/info.js';
+import { SpladeModel } from '../lib/model/splade-model.js';
+import { trainPlotSvg } from '../lib/train/plot.js';
+
+const MODEL = join(import.meta.dirname, 'fixtures', 'models', 'bert');
+const dir = mkdtempSync(join(tmpdir(), 'splade-train-cli-'));
+// Bit-exact comparisons need one thread count throughout (the Trainer's contract); one thread also
+// makes the kernels' reductions independent of scheduling.
+const startThreads = info().threads;
+beforeAll(() => void setThreads(1));
+afterAll(() => {
+  setThreads(startThreads);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const words = ['heart', 'lung', 'cell', 'blood', 'brain', 'liver', 'kidney', 'bone', 'skin', 'nerve'];
+const corpus = Array.from({ length: 12 }, (_, i) => ({ _id: `d${i}`, title: words[i % 10], text: `${words[i % 10]} ${words[(i * 3) % 10]} tissue study` }));
+const queries = words.slice(0, 5).map((w, i) => ({ _id: `q${i}`, text: `${w} tissue` }));
+const negatives = queries.map((q, i) => ({ qid: q._id, pos: [`d${i}`, `d${i + 5}`], neg: { bm25: [`d${(i + 1) % 12}`, `d${(i + 7) % 12}`], splade: [`d11`] } }));
+writeFileSync(join(dir, 'corpus.jsonl'), corpus.map((d) => JSON.stringify(d)).join('\n'));
+writeFileSync(join(dir, 'queries.jsonl'), queries.map((q) => JSON.stringify(q)).join('\n'));
+writeFileSync(join(dir, 'negatives.jsonl'), negatives.map((r) => JSON.stringify(r)).join('\n') + '\n');
+
+function config(name: string, extra: object): string {
+  const path = join(dir, `${name}.json`);
+  writeFileSync(path, JSON.stringify({
+    model: MODEL, corpus: 'corpus.jsonl', queries: 'queries.jsonl', negatives: 'negatives.jsonl', negativeSource: 'bm25',
+    negativesPerQuery: 1, batchSize: 2, queryMaxLength: 8, docMaxLength: 16, checkpointEvery: 2, seed: 3,
+    trainer: { loss: 'contrastive', inBatchNegatives: true, dropout: 0, lr: 1e-3, totalSteps: 6, lambdaQ: 0.01, lambdaD: 0.01 },
+    ...extra,
+  }));
+  return path;
+}
+
+async function cli(...args: string[]): Promise<{ code: number; err: string }> {
+  const lines: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+  const err = vi.spyOn(console, 'error').mockImplementation((...a) => void lines.push(a.join(' ')));
+  const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    return { code: await main(args), err: lines.join('\n') };
+  } finally {
+    log.mockRestore();
+    err.mockRestore();
+    write.mockRestore();
+  }
+}
+
+const logOf = (out: string) => readFileSync(join(out, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+describe('splade train', () => {
+  it('trains, logs, plots, checkpoints and resumes bit-exactly', async () => {
+    const outA = join(dir, 'a'), outB = join(dir, 'b');
+    const cfgA = config('a', { output: 'a', steps: 4 });
+    const r1 = await cli('train', '--config', cfgA);
+    expect(r1.err).not.toMatch(/splade train:/);
+    expect(r1.code).toBe(0);
+    const log = logOf(outA);
+    expect(log.map((s) => s.step)).toEqual([1, 2, 3, 4]);
+    for (const s of log) for (const k of ['loss', 'rankingLoss', 'regQ', 'regD', 'lr', 'nnzQ', 'nnzD']) expect(Number.isFinite(s[k])).toBe(true);
+    const svg = readFileSync(join(outA, 'train_plot.svg'), 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+    for (const k of ['loss', 'rankingLoss', 'regQ', 'regD', 'lambdaQ', 'lambdaD', 'lr', 'nnzQ', 'nnzD']) {
+      expect(svg).toContain(`<polyline data-series="${k}"`);
+    }
+    expect(svg.match(/<polyline /g)).toHaveLength(9);
+
+    const initial = await SpladeModel.load(MODEL);
+    const trained4 = await SpladeModel.load(join(outA, 'model'));
+    const p0 = initial.parameters(), p4 = trained4.parameters();
+    expect([...p4.keys()]).toEqual([...p0.keys()]);
+    expect([...p0].some(([k, a]) => Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(p4.get(k)!.buffer, p4.get(k)!.byteOffset, p4.get(k)!.byteLength)) !== 0)).toBe(true);
+
+    // same config, 6 steps: resumes at step 5
+    const r2 = await cli('train', '--config', config('a', { output: 'a', steps: 6 }));
+    expect(r2.code).toBe(0);
+    expect(r2.err).toMatch(/resuming .* at step 5/);
+    expect(logOf(outA).map((s) => s.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(logOf(outA).slice(0, 4)).toEqual(log);
+
+    // a straight 6-step run gives the same bits
+    expect((await cli('train', '--config', config('b', { output: 'b', steps: 6 }))).code).toBe(0);
+    expect(logOf(outB)).toEqual(logOf(outA));
+    const pa = (await SpladeModel.load(join(outA, 'model'))).parameters();
+    const pb = (await SpladeModel.load(join(outB, 'model'))).parameters();
+    expect([...pa.keys()]).toEqual([...pb.keys()]);
+    for (const [k, a] of pa) {
+      const b = pb.get(k)!;
+      expect(Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)), k).toBe(0);
+    }
+  }, 120_000);
+
+  it('marginmse without teacher scores: exit code 2 naming the record', async () => {
+    const r = await cli('train', '--config', config('mm', { output: 'mm', steps: 2, trainer: { loss: 'marginmse', dropout: 0 } }));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/negatives\.jsonl:1: record "q0" has no "scores"/);
+  });
+
+  it('rejects a config with an unknown key or a missing steps', async () => {
+    expect((await cli('train', '--config', config('bad', { output: 'bad', steps: 2, batchsize: 4 }))).err).toMatch(/unknown key\(s\) "batchsize"/);
+    const r = await cli('train', '--config', config('nosteps', { output: 'ns' }));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/"steps" must be an integer/);
+  });
+
+  it('plots constant and empty series without NaN coordinates', () => {
+    const s = { step: 1, loss: 1, rankingLoss: 1, regQ: 0, regD: 0, lambdaQ: 0, lambdaD: 0, lr: 0, gradNorm: 0, nnzQ: 3, nnzD: 3 };
+    for (const svg of [trainPlotSvg([]), trainPlotSvg([s]), trainPlotSvg([s, { ...s, step: 2, loss: NaN }])]) {
+      expect(svg.startsWith('<svg')).toBe(true);
+      expect(svg).not.toMatch(/NaN|Infinity/);
+    }
+  });
+});
