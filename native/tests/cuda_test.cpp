@@ -1,0 +1,512 @@
+// CUDA kernels against the CPU references, runnable without Node (ctest). Each kernel runs on random
+// inputs over awkward shapes and every launch variant; the error measure is gemm_test's: max |x - ref| /
+// max(1, max |ref|) over the tensor (non-finite output: infinite error), first failures printed.
+// Tolerances (per precision):
+//   fp32 kernels against the CPU reference                      1e-5 (the project's fp32 rule)
+//   bf16 tensor-core results against the reference on the same
+//     bf16-rounded inputs (products exact, fp32 accumulation)   1e-4 (accumulation order and width only)
+//   ... the same, written out in bf16                           2^-8 (one bf16 rounding: 2^-9 of the value)
+//   ... against the reference on the unrounded fp32 inputs      1e-2 (inputs rounded to 8 bits of mantissa;
+//                                                                     measured ~1e-3 by the error model at K 768)
+// Without a device (or without the CUDA backend compiled in) it checks what needs none (argument
+// validation, the no-device error), prints "no CUDA device: skipped" for the rest, and exits 0.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../common/error.h"
+
+#ifndef SPLADE_WITH_CUDA
+int main() {
+  std::printf("cuda_test: the CUDA backend is not compiled in (no nvcc at build time): skipped\n");
+  return 0;
+}
+#else
+
+#include <cuda_runtime.h>
+
+#include "../cpu/adamw.h"
+#include "../cpu/attention.h"
+#include "../cpu/embed.h"
+#include "../cpu/gelu.h"
+#include "../cpu/gemm.h"
+#include "../cpu/layernorm.h"
+#include "../cpu/splade_pool.h"
+#include "../cuda/adamw.h"
+#include "../cuda/attention.h"
+#include "../cuda/context.h"
+#include "../cuda/device.h"
+#include "../cuda/embed.h"
+#include "../cuda/gelu.h"
+#include "../cuda/gemm.h"
+#include "../cuda/layernorm.h"
+#include "../cuda/splade_pool.h"
+
+using namespace splade;
+
+namespace {
+
+int failures = 0, checks = 0;
+
+void expect(bool ok, const std::string& what) {
+  ++checks;
+  if (!ok) {
+    ++failures;
+    std::printf("FAIL %s\n", what.c_str());
+  }
+}
+
+template <class T>
+struct Dev {  // a device copy of a host vector
+  T* p = nullptr;
+  size_t n = 0;
+  explicit Dev(size_t count) : n(count) {
+    if (cudaMalloc(reinterpret_cast<void**>(&p), (n ? n : 1) * sizeof(T)) != cudaSuccess) throw std::runtime_error("cudaMalloc");
+  }
+  explicit Dev(const std::vector<T>& h) : Dev(h.size()) { up(h); }
+  ~Dev() { cudaFree(p); }
+  Dev(const Dev&) = delete;
+  void up(const std::vector<T>& h) {
+    if (cudaMemcpy(p, h.data(), h.size() * sizeof(T), cudaMemcpyHostToDevice) != cudaSuccess) throw std::runtime_error("H2D");
+  }
+  std::vector<T> down() const {
+    std::vector<T> h(n);
+    if (cudaDeviceSynchronize() != cudaSuccess) throw std::runtime_error("kernel failed");
+    if (cudaMemcpy(h.data(), p, n * sizeof(T), cudaMemcpyDeviceToHost) != cudaSuccess) throw std::runtime_error("D2H");
+    return h;
+  }
+};
+
+std::mt19937 rng(1234);
+
+std::vector<float> rand_vec(size_t n, float lo = -1.0f, float hi = 1.0f) {
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(n);
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+double rel_err(const std::vector<float>& x, const std::vector<float>& ref) {
+  double diff = 0, mag = 1;
+  size_t worst = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    if (!std::isfinite(ref[i])) continue;
+    if (!std::isfinite(x[i])) return INFINITY;
+    const double d = std::fabs(double(x[i]) - ref[i]);
+    if (d > diff) diff = d, worst = i;
+    mag = std::max(mag, std::fabs(double(ref[i])));
+  }
+  (void)worst;
+  return diff / mag;
+}
+
+void expect_close(const std::vector<float>& x, const std::vector<float>& ref, double tol, const std::string& what) {
+  const double e = rel_err(x, ref);
+  expect(e <= tol, what + ": rel err " + std::to_string(e) + " > " + std::to_string(tol));
+}
+
+uint16_t to_bf16(float f) {  // round to nearest even, as __float2bfloat16_rn
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);  // NaN stays NaN
+  u += 0x7fffu + ((u >> 16) & 1u);
+  return static_cast<uint16_t>(u >> 16);
+}
+float from_bf16(uint16_t h) {
+  const uint32_t u = uint32_t{h} << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+std::vector<uint16_t> bf16_of(const std::vector<float>& v) {
+  std::vector<uint16_t> o(v.size());
+  for (size_t i = 0; i < v.size(); ++i) o[i] = to_bf16(v[i]);
+  return o;
+}
+std::vector<float> rounded(const std::vector<float>& v) {
+  std::vector<float> o(v.size());
+  for (size_t i = 0; i < v.size(); ++i) o[i] = from_bf16(to_bf16(v[i]));
+  return o;
+}
+const __nv_bfloat16* bf(const Dev<uint16_t>& d) { return reinterpret_cast<const __nv_bfloat16*>(d.p); }
+
+std::string shape(const char* op, std::initializer_list<size_t> dims) {
+  std::string s = op;
+  for (size_t d : dims) s += " " + std::to_string(d);
+  return s;
+}
+
+// ---- GEMM ----
+
+void test_sgemm() {
+  const size_t sizes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {130, 257, 31}, {64, 64, 64}, {200, 3, 300}};
+  for (auto& sz : sizes) {
+    for (int ta = 0; ta < 2; ++ta) {
+      for (int tb = 0; tb < 2; ++tb) {
+        for (int variant = 0; variant < 3; ++variant) {  // plain; alpha/beta + pad; full epilogue
+          const size_t M = sz[0], N = sz[1], K = sz[2], pad = variant == 1 ? 3 : 0;
+          const float alpha = variant == 1 ? 0.75f : 1.0f, beta = variant == 1 ? -0.5f : 0.0f;
+          const size_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+          auto A = rand_vec((ta ? K : M) * lda), B = rand_vec((tb ? N : K) * ldb), C = rand_vec(M * ldc);
+          auto bias = rand_vec(N), res = rand_vec(M * ldc);
+          Dev<float> dA(A), dB(B), dC(C), dbias(bias), dres(res);
+          GemmArgs g;
+          g.ta = Trans(ta); g.tb = Trans(tb); g.M = M; g.N = N; g.K = K; g.alpha = alpha; g.beta = beta;
+          g.lda = lda; g.ldb = ldb; g.ldc = ldc;
+          if (variant == 2) {
+            g.epilogue.bias = bias.data();
+            g.epilogue.residual = res.data();
+            g.epilogue.ldr = ldc;
+            g.epilogue.activation = Activation::gelu;
+          }
+          std::vector<float> ref = C;
+          g.A = A.data(); g.B = B.data(); g.C = ref.data();
+          sgemm_reference(g);
+          g.A = dA.p; g.B = dB.p; g.C = dC.p;
+          if (variant == 2) { g.epilogue.bias = dbias.p; g.epilogue.residual = dres.p; }
+          sgemm_cuda(g, nullptr);
+          expect_close(dC.down(), ref, 1e-5, shape("sgemm_cuda", {size_t(ta), size_t(tb), M, N, K, size_t(variant)}));
+        }
+      }
+    }
+  }
+}
+
+void test_gemm_bf16() {
+  const size_t sizes[][3] = {{1, 1, 8}, {5, 16, 40}, {127, 130, 136}, {129, 257, 264}, {300, 200, 768}, {256, 128, 32}};
+  for (auto& sz : sizes) {
+    for (int variant = 0; variant < 4; ++variant) {  // C only; Cb only; both + epilogue; residual == C + epilogue
+      const size_t M = sz[0], N = sz[1], K = sz[2], pad = variant == 2 ? 8 : 0;
+      const size_t lda = K + pad, ldb = K + pad, ldc = N + (variant == 2 ? 1 : 0);
+      auto A = rand_vec(M * lda), B = rand_vec(N * ldb), bias = rand_vec(N), res = rand_vec(M * ldc);
+      Dev<uint16_t> dA(bf16_of(A)), dB(bf16_of(B));
+      Dev<float> dC(variant == 3 ? res : std::vector<float>(M * ldc, NAN)), dbias(bias), dres(res);
+      Dev<uint16_t> dCb(M * ldc);
+      GemmBf16Args g;
+      g.M = M; g.N = N; g.K = K; g.A = bf(dA); g.lda = lda; g.B = bf(dB); g.ldb = ldb; g.ldc = ldc;
+      g.C = variant == 1 ? nullptr : dC.p;
+      g.Cb = variant == 1 || variant == 2 ? reinterpret_cast<__nv_bfloat16*>(dCb.p) : nullptr;
+      if (variant >= 2) {
+        g.epilogue.bias = dbias.p;
+        g.epilogue.residual = variant == 3 ? dC.p : dres.p;
+        g.epilogue.ldr = ldc;
+        g.epilogue.activation = Activation::gelu;
+      }
+      gemm_bf16_cuda(g, nullptr);
+      // references: on the bf16-rounded inputs, and on the original ones
+      auto ref_on = [&](const std::vector<float>& a, const std::vector<float>& b) {
+        std::vector<float> ref(M * ldc, 0.0f);
+        GemmArgs r;
+        r.ta = Trans::no; r.tb = Trans::yes; r.M = M; r.N = N; r.K = K; r.A = a.data(); r.lda = lda;
+        r.B = b.data(); r.ldb = ldb; r.C = ref.data(); r.ldc = ldc;
+        if (variant >= 2) {
+          r.epilogue.bias = bias.data(); r.epilogue.residual = res.data(); r.epilogue.ldr = ldc;
+          r.epilogue.activation = Activation::gelu;
+        }
+        sgemm_reference(r);
+        return ref;
+      };
+      auto ref_r = ref_on(rounded(A), rounded(B)), ref_f = ref_on(A, B);
+      auto keep_cols = [&](std::vector<float> v) {  // padding columns of C are not written
+        for (size_t m = 0; m < M; ++m)
+          for (size_t n = N; n < ldc; ++n) v[m * ldc + n] = 0.0f;
+        return v;
+      };
+      ref_r = keep_cols(ref_r);
+      ref_f = keep_cols(ref_f);
+      const std::string s = shape("gemm_bf16_cuda", {M, N, K, size_t(variant)});
+      if (g.C) {
+        auto c = keep_cols(dC.down());
+        expect_close(c, ref_r, 1e-4, s + " C vs rounded-input reference");
+        expect_close(c, ref_f, 1e-2, s + " C vs fp32 reference");
+      }
+      if (g.Cb) {
+        auto hb = dCb.down();
+        std::vector<float> cb(hb.size());
+        for (size_t i = 0; i < hb.size(); ++i) cb[i] = from_bf16(hb[i]);
+        expect_close(keep_cols(cb), ref_r, 1.0 / 256, s + " Cb vs rounded-input reference");
+      }
+    }
+  }
+}
+
+void test_f32_to_bf16() {
+  auto x = rand_vec(10007, -1e3f, 1e3f);
+  x[0] = 0.0f; x[1] = -0.0f; x[2] = INFINITY; x[3] = 1.00390625f;  // a tie: rounds to even (1.0)
+  Dev<float> dx(x);
+  Dev<uint16_t> dy(x.size());
+  f32_to_bf16_cuda(reinterpret_cast<__nv_bfloat16*>(dy.p), dx.p, x.size(), nullptr);
+  auto y = dy.down();
+  size_t bad = 0;
+  for (size_t i = 0; i < x.size(); ++i) bad += y[i] != to_bf16(x[i]);
+  expect(bad == 0, "f32_to_bf16_cuda: " + std::to_string(bad) + " values differ from round-to-nearest-even");
+}
+
+// ---- LayerNorm, GELU, embeddings ----
+
+void test_layernorm() {
+  const size_t shapes[][2] = {{1, 1}, {3, 31}, {17, 64}, {100, 768}, {5, 1000}};
+  for (auto& sh : shapes) {
+    const size_t N = sh[0], C = sh[1];
+    auto x = rand_vec(N * C, -2.0f, 3.0f), w = rand_vec(C), b = rand_vec(C);
+    std::vector<float> out(N * C), mean(N), rstd(N);
+    layernorm_forward_cpu(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C, 1e-5f);
+    Dev<float> dx(x), dw(w), db(b), dout(N * C), dmean(N), drstd(N);
+    Dev<uint16_t> dob(N * C);
+    layernorm_forward_cuda(dout.p, dmean.p, drstd.p, dx.p, dw.p, db.p, N, C, 1e-5f, nullptr,
+                           reinterpret_cast<__nv_bfloat16*>(dob.p));
+    const std::string s = shape("layernorm_forward_cuda", {N, C});
+    expect_close(dout.down(), out, 1e-5, s + " out");
+    expect_close(dmean.down(), mean, 1e-5, s + " mean");
+    expect_close(drstd.down(), rstd, 1e-5, s + " rstd");
+    auto ob = dob.down();
+    std::vector<float> obf(ob.size());
+    for (size_t i = 0; i < ob.size(); ++i) obf[i] = from_bf16(ob[i]);
+    expect_close(obf, out, 1.0 / 256, s + " bf16 out");
+    // in place (out aliases inp)
+    Dev<float> dxi(x);
+    layernorm_forward_cuda(dxi.p, nullptr, nullptr, dxi.p, dw.p, db.p, N, C, 1e-5f, nullptr);
+    expect_close(dxi.down(), out, 1e-5, s + " in place");
+    // backward, accumulating onto random buffers
+    auto dy = rand_vec(N * C), dinp = rand_vec(N * C), dwt = rand_vec(C), dbs = rand_vec(C);
+    Dev<float> ddy(dy), ddinp(dinp), ddw(dwt), ddb(dbs);
+    layernorm_backward_cpu(dinp.data(), dwt.data(), dbs.data(), dy.data(), x.data(), w.data(), mean.data(), rstd.data(),
+                           N, C);
+    layernorm_backward_cuda(ddinp.p, ddw.p, ddb.p, ddy.p, dx.p, dw.p, dmean.p, drstd.p, N, C, nullptr);
+    const std::string sb = shape("layernorm_backward_cuda", {N, C});
+    expect_close(ddinp.down(), dinp, 1e-5, sb + " dinp");
+    expect_close(ddw.down(), dwt, 1e-5, sb + " dweight");
+    expect_close(ddb.down(), dbs, 1e-5, sb + " dbias");
+  }
+}
+
+void test_gelu() {
+  std::vector<float> x;
+  for (float v = -12.0f; v <= 10.0f; v += 0.00390625f) x.push_back(v);
+  const size_t n = x.size();
+  std::vector<float> y(n);
+  gelu_forward_cpu(y.data(), x.data(), n);
+  Dev<float> dx(x), dy(n);
+  gelu_forward_cuda(dy.p, dx.p, n, nullptr);
+  expect_close(dy.down(), y, 1e-5, "gelu_forward_cuda");
+  auto g = rand_vec(n), dinp = rand_vec(n);
+  Dev<float> dg(g), ddinp(dinp);
+  gelu_backward_cpu(dinp.data(), x.data(), g.data(), n);
+  gelu_backward_cuda(ddinp.p, dx.p, dg.p, n, nullptr);
+  expect_close(ddinp.down(), dinp, 1e-5, "gelu_backward_cuda");
+}
+
+std::vector<int32_t> cu_of(const std::vector<int>& lens) {
+  std::vector<int32_t> cu(1, 0);
+  for (int l : lens) cu.push_back(cu.back() + l);
+  return cu;
+}
+
+void test_embed() {
+  const size_t V = 50, P = 70, TV = 2, C = 37;
+  const auto cu = cu_of({1, 5, 70, 3});
+  const int B = 4;
+  const size_t N = static_cast<size_t>(cu.back());
+  std::uniform_int_distribution<int> uid(0, V - 1), utt(0, TV - 1);
+  std::vector<int32_t> ids(N), tt(N);
+  for (auto& v : ids) v = uid(rng);
+  for (auto& v : tt) v = utt(rng);
+  auto wte = rand_vec(V * C), wpe = rand_vec(P * C), wtt = rand_vec(TV * C);
+  Dev<int32_t> dids(ids), dtt(tt), dcu(cu);
+  Dev<float> dwte(wte), dwpe(wpe), dwtt(wtt), dout(N * C);
+  for (int variant = 0; variant < 3; ++variant) {  // type ids; no type ids (zeros); no type table (DistilBERT)
+    const int32_t* t_h = variant == 0 ? tt.data() : nullptr;
+    const float* wtt_h = variant == 2 ? nullptr : wtt.data();
+    std::vector<float> ref(N * C);
+    embed_forward_cpu(ref.data(), ids.data(), t_h, cu.data(), B, wte.data(), wpe.data(), wtt_h, C);
+    embed_forward_cuda(dout.p, dids.p, variant == 0 ? dtt.p : nullptr, dcu.p, B, N, dwte.p, dwpe.p,
+                       variant == 2 ? nullptr : dwtt.p, C, nullptr);
+    expect_close(dout.down(), ref, 1e-6, shape("embed_forward_cuda", {size_t(variant)}));
+  }
+}
+
+// ---- attention ----
+
+void test_attention() {
+  struct Case { size_t C, NH; std::vector<int> lens; };
+  const Case cases[] = {{128, 2, {1, 5, 64, 65, 200}},   // head 64: the register path, several query tiles
+                        {64, 2, {130, 7, 1}},            // head 32
+                        {48, 4, {9, 33, 1, 70}},         // head 12: the generic path
+                        {768, 12, {256, 100}}};          // BERT-base
+  for (const Case& cs : cases) {
+    const auto cu = cu_of(cs.lens);
+    const int B = static_cast<int>(cs.lens.size());
+    const size_t N = static_cast<size_t>(cu.back());
+    int max_len = 0;
+    for (int l : cs.lens) max_len = std::max(max_len, l);
+    auto qkv = rand_vec(N * 3 * cs.C, -1.5f, 1.5f);
+    std::vector<float> ref(N * cs.C);
+    attention_forward_cpu(ref.data(), qkv.data(), cu.data(), B, cs.C, cs.NH);
+    Dev<float> dqkv(qkv), dout(N * cs.C);
+    Dev<int32_t> dcu(cu);
+    attention_forward_cuda(dout.p, dqkv.p, dcu.p, B, cs.C, cs.NH, N, max_len, nullptr);
+    expect_close(dout.down(), ref, 1e-5, shape("attention_forward_cuda", {cs.C, cs.NH, N}));
+    Dev<float> dout2(N * cs.C);
+    attention_forward_generic_cuda(dout2.p, dqkv.p, dcu.p, B, cs.C, cs.NH, N, nullptr);
+    expect_close(dout2.down(), ref, 1e-5, shape("attention_forward_generic_cuda", {cs.C, cs.NH, N}));
+  }
+}
+
+// ---- SPLADE head + pooling ----
+
+// logits in double, for judging argmax choices
+double logit_ref(const std::vector<float>& t, const std::vector<float>& E, const std::vector<float>& bias, size_t C,
+                 int32_t n, size_t j) {
+  double x = bias[j];
+  for (size_t c = 0; c < C; ++c) x += double(t[size_t(n) * C + c]) * E[j * C + c];
+  return x;
+}
+
+// argmax[b, j] must be a row of sequence b whose logit is within tol of the sequence's max logit (ties
+// and near-ties may go either way), or -1 exactly when no logit is clearly positive.
+void check_argmax(const std::vector<int32_t>& arg, const std::vector<float>& t, const std::vector<float>& E,
+                  const std::vector<float>& bias, const std::vector<int32_t>& cu, size_t C, size_t V, double tol,
+                  const std::string& what) {
+  size_t bad = 0;
+  for (size_t b = 0; b + 1 < cu.size(); ++b) {
+    for (size_t j = 0; j < V; ++j) {
+      double mx = 0;
+      for (int32_t n = cu[b]; n < cu[b + 1]; ++n) mx = std::max(mx, logit_ref(t, E, bias, C, n, j));
+      const int32_t a = arg[b * V + j];
+      const double slack = tol * (1 + mx);
+      if (a == -1) bad += mx > slack;
+      else if (a < cu[b] || a >= cu[b + 1]) ++bad;
+      else bad += logit_ref(t, E, bias, C, a, j) < mx - slack;
+    }
+  }
+  expect(bad == 0, what + ": " + std::to_string(bad) + " argmax entries wrong");
+}
+
+void test_splade_pool() {
+  struct Case { size_t C, V; std::vector<int> lens; };
+  const Case cases[] = {{64, 300, {1, 7, 130}}, {40, 129, {200, 3}}, {768, 1000, {256, 20}}};
+  for (const Case& cs : cases) {
+    const auto cu = cu_of(cs.lens);
+    const int B = static_cast<int>(cs.lens.size());
+    const size_t N = static_cast<size_t>(cu.back()), C = cs.C, V = cs.V;
+    const float s = 1.0f / std::sqrt(float(C));  // logits of order 1, about half of them positive
+    auto t = rand_vec(N * C), E = rand_vec(V * C, -s * 2, s * 2), bias = rand_vec(V, -0.5f, 0.5f);
+    Dev<int32_t> dcu(cu);
+    Dev<float> dt(t), dE(E), dbias(bias), dw(B * V);
+    Dev<int32_t> darg(B * V);
+    Dev<uint16_t> dtb(bf16_of(t)), dEb(bf16_of(E));
+    const auto tr = rounded(t), Er = rounded(E);
+    for (Pooling pooling : {Pooling::max, Pooling::sum}) {
+      const std::string pname = pooling == Pooling::max ? " max" : " sum";
+      std::vector<float> w(B * V);
+      std::vector<int32_t> arg(B * V);
+      splade_pool_forward_cpu(w.data(), arg.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, pooling);
+      splade_pool_forward_cuda(dw.p, darg.p, dt.p, dE.p, dbias.p, dcu.p, B, C, V, pooling, nullptr);
+      const std::string s1 = shape("splade_pool_forward_cuda", {C, V, N}) + pname;
+      expect_close(dw.down(), w, 1e-5, s1);
+      if (pooling == Pooling::max) check_argmax(darg.down(), t, E, bias, cu, C, V, 1e-5, s1);
+      else expect(darg.down() == std::vector<int32_t>(B * V, -1), s1 + ": argmax not -1 for sum pooling");
+      // bf16 tensor-core path
+      std::vector<float> wr(B * V);
+      splade_pool_forward_cpu(wr.data(), nullptr, tr.data(), Er.data(), bias.data(), cu.data(), B, C, V, pooling);
+      splade_pool_forward_bf16_cuda(dw.p, darg.p, bf(dtb), bf(dEb), dbias.p, dcu.p, B, C, V, pooling, nullptr);
+      const std::string s2 = shape("splade_pool_forward_bf16_cuda", {C, V, N}) + pname;
+      const auto wb = dw.down();
+      expect_close(wb, wr, 1e-4, s2 + " vs rounded-input reference");
+      expect_close(wb, w, 1e-2, s2 + " vs fp32 reference");
+      if (pooling == Pooling::max) check_argmax(darg.down(), tr, Er, bias, cu, C, V, 1e-4, s2);
+      else expect(darg.down() == std::vector<int32_t>(B * V, -1), s2 + ": argmax not -1 for sum pooling");
+    }
+  }
+}
+
+// ---- AdamW ----
+
+void test_adamw() {
+  const size_t n = 100003;
+  auto p = rand_vec(n), m = rand_vec(n, -0.1f, 0.1f), v = rand_vec(n, 0.0f, 0.01f), g = rand_vec(n);
+  std::vector<uint8_t> mask(n);
+  for (size_t i = 0; i < n; ++i) mask[i] = (i % 3) != 0;
+  Dev<float> dp(p), dm(m), dv(v), dg(g);
+  Dev<uint8_t> dmask(mask);
+  for (int64_t step = 1; step <= 3; ++step) {
+    adamw_update_cpu(p.data(), m.data(), v.data(), g.data(), n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step, mask.data(), 0.5f);
+    adamw_update_cuda(dp.p, dm.p, dv.p, dg.p, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step, dmask.p, 0.5f, nullptr);
+  }
+  const auto hp = dp.down();
+  size_t differ = 0;
+  for (size_t i = 0; i < n; ++i) differ += std::memcmp(&hp[i], &p[i], 4) != 0;
+  std::printf("adamw_update_cuda: %zu of %zu parameters differ in bits from the CPU's after 3 steps\n", differ, n);
+  expect_close(hp, p, 1e-5, "adamw_update_cuda params");
+  expect_close(dm.down(), m, 1e-5, "adamw_update_cuda m");
+  expect_close(dv.down(), v, 1e-5, "adamw_update_cuda v");
+  Dev<double> scratch(kGradNormScratch);
+  const double ref = grad_norm_sq_cpu(g.data(), n), got = grad_norm_sq_cuda(dg.p, n, scratch.p, nullptr);
+  expect(std::fabs(got - ref) <= 1e-12 * ref, "grad_norm_sq_cuda: " + std::to_string(got) + " vs " + std::to_string(ref));
+  const double again = grad_norm_sq_cuda(dg.p, n, scratch.p, nullptr);
+  expect(again == got, "grad_norm_sq_cuda is not deterministic");
+}
+
+// ---- what needs no device ----
+
+template <class F>
+void expect_throws(F f, const char* code, const std::string& what) {
+  try {
+    f();
+    expect(false, what + ": no error");
+  } catch (const SpladeError& e) {
+    expect(std::string(e.code()) == code, what + ": code " + e.code() + ", expected " + code);
+  }
+}
+
+void test_without_device(int devices) {
+  GemmBf16Args g;
+  g.M = g.N = 4; g.K = 12; g.lda = g.ldb = 16; g.ldc = 4;
+  g.A = g.B = reinterpret_cast<const __nv_bfloat16*>(uintptr_t{256});
+  float c = 0;
+  g.C = &c;
+  expect_throws([&] { gemm_bf16_cuda(g, nullptr); }, kInvalidArgument, "gemm_bf16_cuda with K % 8 != 0");
+  g.K = 16; g.A = reinterpret_cast<const __nv_bfloat16*>(uintptr_t{258});
+  expect_throws([&] { gemm_bf16_cuda(g, nullptr); }, kInvalidArgument, "gemm_bf16_cuda with a misaligned A");
+  expect_throws([&] { attention_forward_cuda(&c, &c, reinterpret_cast<const int32_t*>(&c), 1, 10, 3, 1, 1, nullptr); },
+                kInvalidArgument, "attention_forward_cuda with C % NH != 0");
+  if (devices == 0) expect_throws([] { cuda::Context ctx(0); }, kUnsupported, "cuda::Context without a device");
+  else expect_throws([&] { cuda::Context ctx(devices); }, kInvalidArgument, "cuda::Context on a missing device");
+}
+
+}  // namespace
+
+int main() {
+  const int devices = cuda::device_count();
+  try {
+    test_without_device(devices);
+    if (devices == 0) {
+      std::printf("cuda_test: argument checks %d/%d passed; no CUDA device: skipped the kernel checks\n",
+                  checks - failures, checks);
+      return failures ? 1 : 0;
+    }
+    cudaDeviceProp prop{};
+    cudaGetDeviceProperties(&prop, 0);
+    std::printf("cuda_test: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
+    test_f32_to_bf16();
+    test_sgemm();
+    test_gemm_bf16();
+    test_layernorm();
+    test_gelu();
+    test_embed();
+    test_attention();
+    test_splade_pool();
+    test_adamw();
+  } catch (const std::exception& e) {
+    std::printf("FAIL exception: %s\n", e.what());
+    return 1;
+  }
+  std::printf("cuda_test: %d checks, %d failures\n", checks, failures);
+  return failures ? 1 : 0;
+}
+
+#endif  // SPLADE_WITH_CUDA
