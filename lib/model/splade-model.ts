@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { ErrorCode, SpladeError, callNative, callNativeAsync, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
+import { assertCudaUsable, createCudaEncoder } from '../cuda-encoder.js';
 import { setThreads } from '../info.js';
 import type { SparseVector } from '../sparse.js';
 import { type EncoderConfig, parseConfig } from './config.js';
@@ -62,7 +63,7 @@ class Encoder {
     readonly native: NativeEncoderHandle,
   ) {}
 
-  static async load(dir: string): Promise<Encoder> {
+  static async load(dir: string, device: 'cpu' | 'cuda' = 'cpu'): Promise<Encoder> {
     const cfgFile = join(dir, 'config.json');
     if (!existsSync(cfgFile)) throw new SpladeError(`${dir}: config.json is missing`, ErrorCode.io);
     const configJson = readFileSync(cfgFile, 'utf8');
@@ -83,7 +84,7 @@ class Encoder {
     } finally {
       ckpt.close();
     }
-    const native = callNative(() => new addon.NativeEncoder(config, arena));
+    const native = device === 'cuda' ? createCudaEncoder(config, arena) : callNative(() => new addon.NativeEncoder(config, arena));
     return new Encoder(dir, config, configJson, tokenizer, layout, arena, native);
   }
 
@@ -175,9 +176,7 @@ export class SpladeModel {
   static async load(dir: string | { query: string; document: string }, opts: LoadOptions = {}): Promise<SpladeModel> {
     if (opts === null || typeof opts !== 'object') invalidArgument('opts', 'an object', opts);
     const device = opts.device === undefined ? 'cpu' : expectOneOf('device', opts.device, ['cpu', 'cuda'] as const);
-    if (device === 'cuda') {
-      throw new SpladeError("device 'cuda': the CUDA encoder backend is not implemented yet; use device 'cpu'", ErrorCode.unsupported);
-    }
+    if (device === 'cuda') assertCudaUsable();  // a clear Error before any weights are read
     if (opts.threads !== undefined) setThreads(expectInteger('threads', opts.threads, 1, 1024));
     if (opts.revision !== undefined && typeof opts.revision !== 'string') invalidArgument('revision', 'a string', opts.revision);
     if (opts.cacheDir !== undefined && typeof opts.cacheDir !== 'string') invalidArgument('cacheDir', 'a string', opts.cacheDir);
@@ -206,8 +205,8 @@ export class SpladeModel {
     for (const d of new Set([qDir, dDir])) {
       if (!existsSync(d) || !statSync(d).isDirectory()) throw new SpladeError(`${d}: no such checkpoint directory`, ErrorCode.io);
     }
-    const document = await Encoder.load(dDir);
-    const query = qDir === dDir ? document : await Encoder.load(qDir);
+    const document = await Encoder.load(dDir, device);
+    const query = qDir === dDir ? document : await Encoder.load(qDir, device);
     if (query.config.vocabSize !== document.config.vocabSize) {
       throw new SpladeError(`${qDir} and ${dDir}: the query and document encoders have different vocabularies`, ErrorCode.invalidArgument);
     }

@@ -1,0 +1,51 @@
+// device: 'cuda' for SpladeModel: the GPU encoder handle (native/binding/cuda_binding.cpp over
+// native/cuda/encoder_cuda.cu), shaped as the CPU NativeEncoderHandle so the encode path is shared.
+// Without a usable GPU (a build without the CUDA backend, or no driver/device) it throws a SpladeError
+// with code ERR_SPLADE_UNSUPPORTED that says which, before any weights are read.
+import { ErrorCode, SpladeError, callNative } from './errors.js';
+import { info } from './info.js';
+import type { EncoderConfig } from './model/config.js';
+import type { NativeEncoderHandle } from './model/native-encoder.js';
+import { loadAddon } from './native.js';
+
+interface CudaAddon {
+  CudaEncoder: new (config: EncoderConfig, arena: Float32Array, device: number) => Pick<NativeEncoderHandle, 'forward'>;
+}
+
+/** Throws unless this build has the CUDA backend and the CUDA runtime sees a device. */
+export function assertCudaUsable(): void {
+  const i = info();
+  if (!i.cuda) {
+    throw new SpladeError(
+      "device 'cuda': this build of splade has no CUDA backend (nvcc was not found when it was built); " +
+        "install the CUDA toolkit and run `npm rebuild splade`, or use device 'cpu'",
+      ErrorCode.unsupported,
+    );
+  }
+  if (i.cudaDevices === 0) {
+    throw new SpladeError(
+      "device 'cuda': no CUDA device is usable here (no NVIDIA driver or GPU visible: 0 devices); use device 'cpu'",
+      ErrorCode.unsupported,
+    );
+  }
+}
+
+/**
+ * The GPU encoder over a filled parameter arena (copied to the device now: later changes to the
+ * arena are not seen). Training stays on the CPU: gradients() rejects with a clear Error.
+ */
+export function createCudaEncoder(config: EncoderConfig, arena: Float32Array): NativeEncoderHandle {
+  assertCudaUsable();
+  const addon = loadAddon<CudaAddon>();
+  const enc = callNative(() => new addon.CudaEncoder(config, arena, 0));
+  return {
+    forward: (...args) => enc.forward(...args),
+    gradients: () =>
+      Promise.reject(
+        new SpladeError(
+          "device 'cuda': training on the GPU is not implemented yet; load the model with device 'cpu' to train",
+          ErrorCode.unsupported,
+        ),
+      ),
+  };
+}

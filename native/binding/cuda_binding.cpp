@@ -1,0 +1,84 @@
+// CudaEncoder: the GPU twin of NativeEncoder (model_binding.cpp), over cuda::CudaEncoder. The
+// constructor copies the parameter arena to the device (synchronously: once per model load); forward()
+// runs in a PromiseWorker and fills the caller's typed arrays. In a build without the CUDA backend the
+// constructor only throws ERR_SPLADE_UNSUPPORTED, so a misuse is an Error, never a crash.
+#include <memory>
+
+#include "model_binding.h"
+#include "napi_util.h"
+#ifdef SPLADE_WITH_CUDA
+#include "../cuda/encoder_cuda.h"
+#endif
+
+namespace splade::binding {
+namespace {
+
+#ifdef SPLADE_WITH_CUDA
+
+class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    exports.Set("CudaEncoder", DefineClass(env, "CudaEncoder", {InstanceMethod("forward", &CudaEncoder::Forward)}));
+  }
+
+  // new CudaEncoder(config, arena: Float32Array, device: number)
+  explicit CudaEncoder(const Napi::CallbackInfo& info) : Napi::ObjectWrap<CudaEncoder>(info) {
+    const EncoderConfig cfg = parse_config(info, 0);
+    const View<float> arena = arg_f32(info, 1, "arena");
+    const int device = static_cast<int>(arg_int(info, 2, "device", 0, 1024));
+    vocab_ = cfg.vocab;
+    guarded(info.Env(), [&] {
+      if (arena.size < make_layout(cfg).total) fail(kInvalidArgument, "Expected an arena as large as the layout's total");
+      enc_ = std::make_unique<cuda::CudaEncoder>(cfg, arena.data, device);
+    });
+  }
+
+ private:
+  // forward(ids, typeIds | null, cuSeqlens, pooling: 'max'|'sum', reference, out (B*V), argmax (B*V) | null)
+  Napi::Value Forward(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto optional_i32 = [&](size_t i, const char* name) {
+      const bool given = info.Length() > i && !info[i].IsNull() && !info[i].IsUndefined();
+      return given ? arg_i32(info, i, name) : View<int32_t>{nullptr, 0};
+    };
+    const View<int32_t> ids = arg_i32(info, 0, "ids"), types = optional_i32(1, "typeIds");
+    const View<int32_t> cu = arg_i32(info, 2, "cuSeqlens"), argmax = optional_i32(6, "argmax");
+    const std::string pooling = arg_string(info, 3, "pooling");
+    const bool reference = arg_bool(info, 4, "reference");
+    const View<float> out = arg_f32(info, 5, "out");
+    const size_t B = cu.size > 0 ? cu.size - 1 : 0, BV = B * vocab_;
+    if (cu.size < 1) throw_error(env, kInvalidArgument, "Expected at least one entry in cuSeqlens");
+    if (pooling != "max" && pooling != "sum") throw_error(env, kInvalidArgument, "Expected 'max' or 'sum' for pooling");
+    if (types.data && types.size != ids.size) throw_error(env, kInvalidArgument, "Expected typeIds as long as ids");
+    if (out.size != BV || (argmax.data && argmax.size != BV))
+      throw_error(env, kInvalidArgument, "Expected out (and argmax) to hold B * vocab = " + std::to_string(BV) + " values");
+    const PackedBatch batch{ids.data, types.data, cu.data, static_cast<int>(B), ids.size};
+    const Pooling pool = pooling == "max" ? Pooling::max : Pooling::sum;
+    std::vector<Napi::Value> keep = {info.This(), info[0], info[2], info[5]};  // objects only (references)
+    if (types.data) keep.push_back(info[1]);
+    if (argmax.data) keep.push_back(info[6]);
+    return PromiseWorker::run(
+        env, [this, batch, pool, reference, w = out.data, am = argmax.data] { enc_->forward(w, am, batch, pool, reference); },
+        [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
+  }
+
+  std::unique_ptr<cuda::CudaEncoder> enc_;
+  size_t vocab_ = 0;
+};
+
+void Init(Napi::Env env, Napi::Object exports) { CudaEncoder::Init(env, exports); }
+
+#else  // no CUDA backend in this build
+
+Napi::Value NoCuda(const Napi::CallbackInfo& info) {
+  throw_error(info.Env(), kUnsupported, "this build of splade has no CUDA backend (nvcc was not found at build time)");
+}
+
+void Init(Napi::Env env, Napi::Object exports) { exports.Set("CudaEncoder", Napi::Function::New(env, NoCuda, "CudaEncoder")); }
+
+#endif
+
+Registrar registrar("cuda", Init);
+
+}  // namespace
+}  // namespace splade::binding

@@ -1,0 +1,36 @@
+// The SPLADE encoder forward on one GPU (the CUDA twin of encoder_splade_forward in model/encoder.h):
+// embeddings -> L x [QKV GEMM, unpadded attention, output GEMM + bias + residual, LayerNorm, FFN GEMM +
+// GELU, FFN GEMM + residual, LayerNorm] -> MLM transform -> tied decoder fused with SPLADE pooling.
+// The parameter arena is copied to the device once, at construction (later changes to the host arena
+// are not seen: construct again); the GEMM weights get bf16 copies beside it.
+//   fast (reference = false): GEMMs and the head on tensor cores (bf16 inputs, fp32 accumulation and
+//     epilogues); LayerNorm, attention and residual sums in fp32.
+//   reference = true: every op on the fp32 kernels (sgemm_cuda, splade_pool_forward_cuda), to compare
+//     with the CPU at fp32 tolerances.
+// Host-facing header: no CUDA types, so the binding compiles without the CUDA headers.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "../model/encoder.h"
+
+namespace splade::cuda {
+
+class CudaEncoder {
+ public:
+  // params: layout.total floats (host). SpladeError: no device (ERR_SPLADE_UNSUPPORTED), sizes the
+  // kernels cannot take (hidden or intermediate not a multiple of 8), out of device memory.
+  CudaEncoder(const EncoderConfig& cfg, const float* params, int device = 0);
+  ~CudaEncoder();
+  // w (B,V) and argmax (B,V) or null: host memory, filled when this returns. Batch checked as on the CPU.
+  // Serialised: one forward at a time per encoder.
+  void forward(float* w, int32_t* argmax, const PackedBatch& batch, Pooling pooling, bool reference);
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+  std::mutex mu_;
+};
+
+}  // namespace splade::cuda
