@@ -36,11 +36,13 @@ int main() {
 #include "../cpu/gemm.h"
 #include "../cpu/layernorm.h"
 #include "../cpu/splade_pool.h"
+#include "../model/encoder.h"
 #include "../cuda/adamw.h"
 #include "../cuda/attention.h"
 #include "../cuda/context.h"
 #include "../cuda/device.h"
 #include "../cuda/embed.h"
+#include "../cuda/encoder_cuda.h"
 #include "../cuda/gelu.h"
 #include "../cuda/gemm.h"
 #include "../cuda/layernorm.h"
@@ -138,6 +140,16 @@ std::string shape(const char* op, std::initializer_list<size_t> dims) {
   std::string s = op;
   for (size_t d : dims) s += " " + std::to_string(d);
   return s;
+}
+
+template <class F>
+void expect_throws(F f, const char* code, const std::string& what) {
+  try {
+    f();
+    expect(false, what + ": no error");
+  } catch (const SpladeError& e) {
+    expect(std::string(e.code()) == code, what + ": code " + e.code() + ", expected " + code);
+  }
 }
 
 // ---- GEMM ----
@@ -451,17 +463,57 @@ void test_adamw() {
   expect(again == got, "grad_norm_sq_cuda is not deterministic");
 }
 
-// ---- what needs no device ----
+// ---- the whole encoder ----
 
-template <class F>
-void expect_throws(F f, const char* code, const std::string& what) {
-  try {
-    f();
-    expect(false, what + ": no error");
-  } catch (const SpladeError& e) {
-    expect(std::string(e.code()) == code, what + ": code " + e.code() + ", expected " + code);
+// A random small BERT / DistilBERT: CudaEncoder (reference and fast paths) against the CPU reference
+// forward. Tolerances: reference 1e-4 (fp32 on both sides, in different orders, through every layer),
+// fast 2e-2 (bf16 GEMM inputs through 2 layers and the head).
+void test_encoder(Arch arch, size_t heads) {
+  EncoderConfig cfg;
+  cfg.arch = arch; cfg.vocab = 300; cfg.hidden = 64; cfg.layers = 2; cfg.heads = heads; cfg.intermediate = 128;
+  cfg.max_positions = 80; cfg.type_vocab = arch == Arch::bert ? 2 : 0; cfg.eps = 1e-12f;
+  const ParamLayout L = make_layout(cfg);
+  auto params = rand_vec(L.total, -0.15f, 0.15f);
+  for (const ParamEntry& e : L.entries)  // LayerNorm gains near 1, as in trained checkpoints
+    if (e.name.find("LayerNorm.weight") != std::string::npos || e.name.find("layer_norm.weight") != std::string::npos)
+      for (size_t i = 0; i < e.numel(); ++i) params[e.offset + i] += 1.0f;
+  const auto cu = cu_of({5, 80, 1, 33});
+  const int B = 4;
+  const size_t N = static_cast<size_t>(cu.back()), V = cfg.vocab;
+  std::uniform_int_distribution<int> uid(0, int(V) - 1), utt(0, 1);
+  std::vector<int32_t> ids(N), types(N);
+  for (auto& v : ids) v = uid(rng);
+  for (auto& v : types) v = utt(rng);
+  const PackedBatch batch{ids.data(), arch == Arch::bert ? types.data() : nullptr, cu.data(), B, N};
+  cuda::CudaEncoder enc(cfg, params.data());
+  const std::string name = std::string(arch == Arch::bert ? "bert" : "distilbert") + " heads " + std::to_string(heads);
+  for (Pooling pooling : {Pooling::max, Pooling::sum}) {
+    const std::string s = "CudaEncoder " + name + (pooling == Pooling::max ? " max" : " sum");
+    std::vector<float> ref(B * V), got(B * V);
+    std::vector<int32_t> arg(B * V, -7);
+    encoder_splade_forward(ref.data(), nullptr, cfg, L, params.data(), batch, pooling, true);
+    enc.forward(got.data(), arg.data(), batch, pooling, true);
+    expect_close(got, ref, 1e-4, s + " reference path");
+    size_t bad = 0;
+    for (int b = 0; b < B; ++b)
+      for (size_t j = 0; j < V; ++j) {
+        const int32_t a = arg[b * V + j];
+        if (pooling == Pooling::sum) bad += a != -1;
+        else bad += ref[b * V + j] > 1e-3f ? (a < cu[b] || a >= cu[b + 1]) : (a != -1 && (a < cu[b] || a >= cu[b + 1]));
+      }
+    expect(bad == 0, s + ": " + std::to_string(bad) + " argmax entries out of their sequence");
+    enc.forward(got.data(), nullptr, batch, pooling, false);
+    expect_close(got, ref, 2e-2, s + " fast path");
   }
+  std::vector<int32_t> bad_ids = ids;
+  bad_ids[7] = static_cast<int32_t>(V);
+  const PackedBatch bad{bad_ids.data(), nullptr, cu.data(), B, N};
+  std::vector<float> w(B * V);
+  expect_throws([&] { enc.forward(w.data(), nullptr, bad, Pooling::max, false); }, kOutOfRange,
+                "CudaEncoder with an id outside the vocabulary");
 }
+
+// ---- what needs no device ----
 
 void test_without_device(int devices) {
   GemmBf16Args g;
@@ -501,6 +553,9 @@ int main() {
     test_attention();
     test_splade_pool();
     test_adamw();
+    test_encoder(Arch::bert, 2);        // head 32: the register attention kernel
+    test_encoder(Arch::distilbert, 1);  // head 64
+    test_encoder(Arch::bert, 8);        // head 8: the generic attention kernel
   } catch (const std::exception& e) {
     std::printf("FAIL exception: %s\n", e.what());
     return 1;
