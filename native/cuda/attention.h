@@ -1,11 +1,13 @@
 // Variable-length (unpadded) multi-head self-attention forward on the GPU: attention.h (cpu/) with device
 // pointers and a stream. Flash-attention style: keys and values stream through shared memory in tiles,
 // each query row keeps a running max, a running sum and an unnormalised output (online softmax), so no
-// score matrix exists at any length. fp32 throughout (CUDA cores): the reference-exact path.
+// score matrix exists at any length. attention_forward_cuda is fp32 throughout (CUDA cores): the
+// reference-exact path; attention_forward_bf16_cuda runs the two products on tensor cores.
 //   head size 32 or 64: one thread per query row, q and the output accumulator in registers, 64 query
 //                       rows per block sharing each K/V tile;
 //   any other head size (up to 256): one warp per query row (the generic path).
 #pragma once
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <cstddef>
@@ -17,6 +19,14 @@ namespace splade {
 // max_len: the longest sequence (sizes the grid)
 void attention_forward_cuda(float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C, size_t NH,
                             size_t num_rows, int max_len, cudaStream_t stream);
+// The tensor-core variant (flash-attention style on WMMA): qkv in bf16, S = Q K^T and O += P V in bf16 with
+// fp32 accumulation, the online softmax in fp32 (P rounded to bf16 for the P V product, as FlashAttention
+// does). 64 query rows per block, 16 per warp, K/V tiles of 64 keys. Head size 32 or 64 and C % 8 == 0
+// (attention_bf16_supported); out_bf16 and/or out (N,C) receive the result.
+bool attention_bf16_supported(size_t C, size_t NH);
+void attention_forward_bf16_cuda(__nv_bfloat16* out_bf16, float* out, const __nv_bfloat16* qkv,
+                                 const int32_t* cu_seqlens, int B, size_t C, size_t NH, int max_len,
+                                 cudaStream_t stream);
 // The generic (warp per row) kernel whatever the head size, for tests.
 void attention_forward_generic_cuda(float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C,
                                     size_t NH, size_t num_rows, cudaStream_t stream);

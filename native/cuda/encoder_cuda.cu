@@ -97,7 +97,9 @@ void CudaEncoder::forward(float* w, int32_t* argmax, const PackedBatch& batch, P
   Act x{a.alloc_n<float>(N * C), fast ? a.alloc_n<bf16>(N * C) : nullptr};
   Act tmp{a.alloc_n<float>(N * C), nullptr};
   Act att{a.alloc_n<float>(N * C), fast ? a.alloc_n<bf16>(N * C) : nullptr};
-  Act qkv{a.alloc_n<float>(N * 3 * C), nullptr};
+  // fast: attention on tensor cores reads a bf16 qkv where the head size allows, else the fp32 kernel
+  const bool tc_attention = fast && attention_bf16_supported(C, cfg.heads);
+  Act qkv = tc_attention ? Act{nullptr, a.alloc_n<bf16>(N * 3 * C)} : Act{a.alloc_n<float>(N * 3 * C), nullptr};
   Act h = fast ? Act{nullptr, a.alloc_n<bf16>(N * I)} : Act{a.alloc_n<float>(N * I), nullptr};
   Act t = fast ? Act{nullptr, a.alloc_n<bf16>(N * C)} : Act{a.alloc_n<float>(N * C), nullptr};
   float* d_w = a.alloc_n<float>(size_t(B) * V);
@@ -145,8 +147,12 @@ void CudaEncoder::forward(float* w, int32_t* argmax, const PackedBatch& batch, P
     const LayerOffsets& o = L.layer[l];
     const LayerBf16& wb = s.layer_b[l];
     gemm(qkv, x, N, 3 * C, C, o.qkv_w, wb.qkv_w, o.qkv_b, nullptr, Activation::none);
-    attention_forward_cuda(att.f, qkv.f, d_cu, B, C, cfg.heads, N, max_len, st);
-    if (fast) f32_to_bf16_cuda(att.b, att.f, N * C, st);
+    if (tc_attention) {
+      attention_forward_bf16_cuda(att.b, nullptr, qkv.b, d_cu, B, C, cfg.heads, max_len, st);
+    } else {
+      attention_forward_cuda(att.f, qkv.f, d_cu, B, C, cfg.heads, N, max_len, st);
+      if (fast) f32_to_bf16_cuda(att.b, att.f, N * C, st);
+    }
     gemm(tmp, att, N, C, C, o.attn_out_w, wb.attn_out_w, o.attn_out_b, x.f, Activation::none);
     layernorm(x, tmp.f, o.ln1_w, o.ln1_b);
     gemm(h, x, N, I, C, o.fc1_w, wb.fc1_w, o.fc1_b, nullptr, Activation::gelu);

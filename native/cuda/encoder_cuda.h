@@ -3,8 +3,8 @@
 // GELU, FFN GEMM + residual, LayerNorm] -> MLM transform -> tied decoder fused with SPLADE pooling.
 // The parameter arena is copied to the device once, at construction (later changes to the host arena
 // are not seen: construct again); the GEMM weights get bf16 copies beside it.
-//   fast (reference = false): GEMMs and the head on tensor cores (bf16 inputs, fp32 accumulation and
-//     epilogues); LayerNorm, attention and residual sums in fp32.
+//   fast (reference = false): GEMMs, the head and (head size 32 or 64) attention on tensor cores (bf16
+//     inputs, fp32 accumulation, softmax and epilogues); LayerNorm and residual sums in fp32.
 //   reference = true: every op on the fp32 kernels (sgemm_cuda, splade_pool_forward_cuda), to compare
 //     with the CPU at fp32 tolerances.
 // Host-facing header: no CUDA types, so the binding compiles without the CUDA headers.

@@ -348,7 +348,8 @@ void test_attention() {
   const Case cases[] = {{128, 2, {1, 5, 64, 65, 200}},   // head 64: the register path, several query tiles
                         {64, 2, {130, 7, 1}},            // head 32
                         {48, 4, {9, 33, 1, 70}},         // head 12: the generic path
-                        {768, 12, {256, 100}}};          // BERT-base
+                        {768, 12, {256, 100}},           // BERT-base
+                        {384, 12, {64, 63, 129}}};       // head 32 (MiniLM), tile edges
   for (const Case& cs : cases) {
     const auto cu = cu_of(cs.lens);
     const int B = static_cast<int>(cs.lens.size());
@@ -365,6 +366,23 @@ void test_attention() {
     Dev<float> dout2(N * cs.C);
     attention_forward_generic_cuda(dout2.p, dqkv.p, dcu.p, B, cs.C, cs.NH, N, nullptr);
     expect_close(dout2.down(), ref, 1e-5, shape("attention_forward_generic_cuda", {cs.C, cs.NH, N}));
+    if (!attention_bf16_supported(cs.C, cs.NH)) continue;
+    // tensor cores: against the reference on the bf16-rounded qkv; P is rounded to bf16 before P V (2^-9
+    // relative per probability), so 1e-2 of the tensor's max; the bf16 output adds one rounding (2^-8)
+    const auto qkv_r = rounded(qkv);
+    std::vector<float> ref_r(N * cs.C);
+    attention_forward_cpu(ref_r.data(), qkv_r.data(), cu.data(), B, cs.C, cs.NH);
+    Dev<uint16_t> dqkv_b(bf16_of(qkv)), dout_b(N * cs.C);
+    Dev<float> dout3(N * cs.C);
+    attention_forward_bf16_cuda(reinterpret_cast<__nv_bfloat16*>(dout_b.p), dout3.p, bf(dqkv_b), dcu.p, B, cs.C, cs.NH,
+                                max_len, nullptr);
+    const std::string s3 = shape("attention_forward_bf16_cuda", {cs.C, cs.NH, N});
+    expect_close(dout3.down(), ref_r, 1e-2, s3);
+    expect_close(dout3.down(), ref, 2e-2, s3 + " vs fp32 reference");
+    const auto hb = dout_b.down();
+    std::vector<float> ob(hb.size());
+    for (size_t i = 0; i < hb.size(); ++i) ob[i] = from_bf16(hb[i]);
+    expect_close(ob, ref_r, 1e-2 + 1.0 / 256, s3 + " bf16 out");
   }
 }
 
