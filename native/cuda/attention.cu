@@ -83,18 +83,11 @@ constexpr int kMaxGenericHead = 256, kGenericWarps = 4;
 // one warp per (packed row n, head h); lane holds elements lane, lane + 32, ... of q and of the output
 __global__ void attention_forward_warp_kernel(float* out, const float* qkv, const int32_t* cu_seqlens, int B,
                                               size_t C, size_t NH, size_t N, float scale) {
-  const size_t task = size_t{blockIdx.x} * kGenericWarps + threadIdx.x / 32;
-  const int lane = threadIdx.x % 32;
-  if (task >= N * NH) return;
-  const int32_t n = static_cast<int32_t>(task / NH);
-  const size_t h = task % NH, d = C / NH, C3 = 3 * C;
-  int lo = 0, hi = B - 1;  // the sequence of row n: the last b with cu_seqlens[b] <= n
-  while (lo < hi) {
-    const int mid = (lo + hi + 1) / 2;
-    if (cu_seqlens[mid] <= n) lo = mid;
-    else hi = mid - 1;
-  }
-  const int s = cu_seqlens[lo], T = cu_seqlens[lo + 1] - s;
+  cuda::RowHeadTask task;
+  if (!cuda::row_head_task(task, cu_seqlens, B, NH, N, kGenericWarps)) return;  // the whole warp leaves
+  const int lane = threadIdx.x % 32, s = task.s, T = task.T;
+  const int32_t n = task.n;
+  const size_t h = task.h, d = C / NH, C3 = 3 * C;
   constexpr int kPer = kMaxGenericHead / 32;
   float q[kPer], acc[kPer];
 #pragma unroll

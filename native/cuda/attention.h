@@ -27,6 +27,14 @@ bool attention_bf16_supported(size_t C, size_t NH);
 void attention_forward_bf16_cuda(__nv_bfloat16* out_bf16, float* out, const __nv_bfloat16* qkv,
                                  const int32_t* cu_seqlens, int B, size_t C, size_t NH, int max_len,
                                  cudaStream_t stream);
+// Backward (accumulates, +=): dqkv (N,3C) laid out as qkv, from dout (N,C), as attention_backward_cpu.
+// The probabilities are recomputed (nothing O(T^2) is kept): a first kernel, one warp per (query row,
+// head), finds each row's softmax max and sum and D_i = sum_j P_ij dP_ij into scratch and adds dq; a
+// second, one warp per (key row, head), adds dk and dv. Every sum runs in a fixed order: no atomics,
+// deterministic. fp32, head size up to 256. scratch: attention_backward_scratch(N, NH) floats (device).
+inline size_t attention_backward_scratch(size_t num_rows, size_t NH) { return 3 * num_rows * NH; }
+void attention_backward_cuda(float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens, int B,
+                             size_t C, size_t NH, size_t num_rows, float* scratch, cudaStream_t stream);
 // The generic (warp per row) kernel whatever the head size, for tests.
 void attention_forward_generic_cuda(float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C,
                                     size_t NH, size_t num_rows, cudaStream_t stream);

@@ -13,12 +13,7 @@ __global__ void embed_forward_kernel(float* out, const int32_t* ids, const int32
                                      const int32_t* cu_seqlens, int B, const float* wte, const float* wpe,
                                      const float* wtt, size_t C) {
   const int32_t n = static_cast<int32_t>(blockIdx.x);
-  int lo = 0, hi = B - 1;  // the last b with cu_seqlens[b] <= n
-  while (lo < hi) {
-    const int mid = (lo + hi + 1) / 2;
-    if (cu_seqlens[mid] <= n) lo = mid;
-    else hi = mid - 1;
-  }
+  const int lo = cuda::seq_of_row(cu_seqlens, B, n);
   const float* w = wte + static_cast<size_t>(ids[n]) * C;
   const float* p = wpe + static_cast<size_t>(n - cu_seqlens[lo]) * C;
   const float* t = wtt ? wtt + static_cast<size_t>(type_ids ? type_ids[n] : 0) * C : nullptr;

@@ -366,6 +366,12 @@ void test_attention() {
     Dev<float> dout2(N * cs.C);
     attention_forward_generic_cuda(dout2.p, dqkv.p, dcu.p, B, cs.C, cs.NH, N, nullptr);
     expect_close(dout2.down(), ref, 1e-5, shape("attention_forward_generic_cuda", {cs.C, cs.NH, N}));
+    // backward, accumulating onto a random dqkv
+    auto dout_h = rand_vec(N * cs.C), grad = rand_vec(N * 3 * cs.C);
+    Dev<float> ddout(dout_h), dgrad(grad), dscratch(attention_backward_scratch(N, cs.NH));
+    attention_backward_cpu(grad.data(), dout_h.data(), qkv.data(), cu.data(), B, cs.C, cs.NH);
+    attention_backward_cuda(dgrad.p, ddout.p, dqkv.p, dcu.p, B, cs.C, cs.NH, N, dscratch.p, nullptr);
+    expect_close(dgrad.down(), grad, 1e-5, shape("attention_backward_cuda", {cs.C, cs.NH, N}));
     if (!attention_bf16_supported(cs.C, cs.NH)) continue;
     // tensor cores: against the reference on the bf16-rounded qkv; P is rounded to bf16 before P V (2^-9
     // relative per probability), so 1e-2 of the tensor's max; the bf16 output adds one rounding (2^-8)
