@@ -12,13 +12,7 @@
 #include <string>
 #include <vector>
 
-#ifndef SPLADE_WITH_CUDA
-int main() {
-  std::printf("cuda_bench: the CUDA backend is not compiled in: nothing to measure\n");
-  return 0;
-}
-#else
-
+#ifdef SPLADE_WITH_CUDA
 #include <cuda_runtime.h>
 
 #include "../../native/cuda/attention.h"
@@ -192,4 +186,9 @@ int main(int argc, char** argv) {
   return 0;
 }
 
+#else
+int main() {
+  std::printf("cuda_bench: the CUDA backend is not compiled in: nothing to measure\n");
+  return 0;
+}
 #endif  // SPLADE_WITH_CUDA
