@@ -338,6 +338,16 @@ void test_embed() {
     embed_forward_cuda(dout.p, dids.p, variant == 0 ? dtt.p : nullptr, dcu.p, B, N, dwte.p, dwpe.p,
                        variant == 2 ? nullptr : dwtt.p, C, nullptr);
     expect_close(dout.down(), ref, 1e-6, shape("embed_forward_cuda", {size_t(variant)}));
+    // backward onto random gradients: the CPU's order of additions, so the same bits
+    auto g = rand_vec(N * C), gte = rand_vec(V * C), gpe = rand_vec(P * C), gtt = rand_vec(TV * C);
+    Dev<float> dg(g), dgte(gte), dgpe(gpe), dgtt(gtt);
+    embed_backward_cpu(gte.data(), gpe.data(), wtt_h ? gtt.data() : nullptr, g.data(), ids.data(), t_h, cu.data(), B, C);
+    embed_backward_cuda(dgte.p, dgpe.p, variant == 2 ? nullptr : dgtt.p, dg.p, dids.p, variant == 0 ? dtt.p : nullptr,
+                        dcu.p, B, N, C, nullptr);
+    const std::string sb = shape("embed_backward_cuda", {size_t(variant)});
+    expect(dgte.down() == gte, sb + ": dwte differs from the CPU's bits");
+    expect(dgpe.down() == gpe, sb + ": dwpe differs from the CPU's bits");
+    expect(dgtt.down() == gtt, sb + ": dwtt differs from the CPU's bits");
   }
 }
 
