@@ -27,4 +27,14 @@ void splade_pool_forward_bf16_cuda(float* w, int32_t* argmax, const __nv_bfloat1
                                    const float* bias, const int32_t* cu_seqlens, int B, size_t C, size_t V,
                                    Pooling pooling, cudaStream_t stream);
 
+// Backward (accumulates, +=), as splade_pool_backward_cpu: dt (N,C), dE (V,C), dbias (V) from dw (B,V);
+// argmax (B,V) as the forward saved it (max pooling; ignored for sum). fp32: per vocabulary tile of
+// `scratch_floats / N` terms the logits are recomputed (sgemm_cuda), turned into dlogits in place, then
+// dt += dlogits E_tile and dE_tile += dlogits^T t (sgemm_cuda) and dbias_tile += column sums: every sum
+// in a fixed order, deterministic. scratch: device floats, at least N (one term per tile).
+void splade_pool_backward_cuda(float* dt, float* dE, float* dbias, const float* dw, const float* t, const float* E,
+                               const float* bias, const int32_t* argmax, const int32_t* cu_seqlens, int B,
+                               size_t num_rows, size_t C, size_t V, Pooling pooling, float* scratch,
+                               size_t scratch_floats, cudaStream_t stream);
+
 }  // namespace splade

@@ -466,6 +466,18 @@ void test_splade_pool() {
       expect_close(wb, w, 1e-2, s2 + " vs fp32 reference");
       if (pooling == Pooling::max) check_argmax(darg.down(), tr, Er, bias, cu, C, V, 1e-4, s2);
       else expect(darg.down() == std::vector<int32_t>(B * V, -1), s2 + ": argmax not -1 for sum pooling");
+      // backward (fp32), from the CPU forward's argmax, onto random gradients; tiles of 100 terms
+      auto dw = rand_vec(B * V), gt = rand_vec(N * C), gE = rand_vec(V * C), gb = rand_vec(V);
+      Dev<float> ddw(dw), dgt(gt), dgE(gE), dgb(gb), scratch(N * 100);
+      Dev<int32_t> dref_arg(arg);
+      splade_pool_backward_cpu(gt.data(), gE.data(), gb.data(), dw.data(), t.data(), E.data(), bias.data(), arg.data(),
+                               cu.data(), B, C, V, pooling);
+      splade_pool_backward_cuda(dgt.p, dgE.p, dgb.p, ddw.p, dt.p, dE.p, dbias.p, dref_arg.p, dcu.p, B, N, C, V, pooling,
+                                scratch.p, N * 100, nullptr);
+      const std::string s3 = shape("splade_pool_backward_cuda", {C, V, N}) + pname;
+      expect_close(dgt.down(), gt, 1e-5, s3 + " dt");
+      expect_close(dgE.down(), gE, 1e-5, s3 + " dE");
+      expect_close(dgb.down(), gb, 1e-5, s3 + " dbias");
     }
   }
 }
