@@ -9,7 +9,7 @@ import type { NativeEncoderHandle } from './model/native-encoder.js';
 import { loadAddon } from './native.js';
 
 interface CudaAddon {
-  CudaEncoder: new (config: EncoderConfig, arena: Float32Array, device: number) => Pick<NativeEncoderHandle, 'forward'>;
+  CudaEncoder: new (config: EncoderConfig, arena: Float32Array, device: number) => NativeEncoderHandle;
 }
 
 /** Throws unless this build has the CUDA backend and the CUDA runtime sees a device. */
@@ -31,21 +31,13 @@ export function assertCudaUsable(): void {
 }
 
 /**
- * The GPU encoder over a filled parameter arena (copied to the device now: later changes to the
- * arena are not seen). Training stays on the CPU: gradients() rejects with a clear Error.
+ * The GPU encoder over a filled parameter arena, with the CPU handle's interface: forward() (bf16
+ * tensor cores, or fp32 with reference = true) and gradients() (fp32 training forward and backward).
+ * The arena is copied to the device now and again after each gradients() call (the optimizer changes
+ * it between steps); other changes to it are not seen.
  */
 export function createCudaEncoder(config: EncoderConfig, arena: Float32Array): NativeEncoderHandle {
   assertCudaUsable();
   const addon = loadAddon<CudaAddon>();
-  const enc = callNative(() => new addon.CudaEncoder(config, arena, 0));
-  return {
-    forward: (...args) => enc.forward(...args),
-    gradients: () =>
-      Promise.reject(
-        new SpladeError(
-          "device 'cuda': training on the GPU is not implemented yet; load the model with device 'cpu' to train",
-          ErrorCode.unsupported,
-        ),
-      ),
-  };
+  return callNative(() => new addon.CudaEncoder(config, arena, 0));
 }

@@ -3,13 +3,14 @@
 // says which, the native constructor must throw rather than crash, and the CPU path must be untouched.
 // With a GPU, the GPU encoder is compared with the CPU one: the fp32 reference path (reference = true)
 // within 1e-4 of the tensor's max (float accumulation in another order on both sides), the bf16 tensor-core
-// path within 2e-2 (inputs of every GEMM rounded to 8 mantissa bits, through 2 layers and the head).
+// path within 2e-2 (inputs of every GEMM rounded to 8 mantissa bits, through 2 layers and the head), and
+// a Trainer's gradients within 1e-3 of each tensor's largest gradient (fp32 sums through the backward).
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
-import { SpladeError, SpladeModel, info } from '../lib/index.js';
+import { SpladeError, SpladeModel, Trainer, info } from '../lib/index.js';
 import { loadAddon } from '../lib/native.js';
 import { type EncoderConfig } from '../lib/model/config.js';
 import { encoderAddon } from '../lib/model/native-encoder.js';
@@ -115,4 +116,24 @@ describe.runIf(gpu)("device 'cuda' on a GPU", () => {
       await expect(onGpu.encodeIds([[2, V + 5, 3]])).rejects.toThrow(/ids\[0\]\[1\]|outside the vocabulary/);
     });
   }
+
+  it('Trainer gradients on a cuda model match the CPU ones (fp32 training path)', async () => {
+    const cpu = await SpladeModel.load(BERT), onGpu = await SpladeModel.load(BERT, { device: 'cuda' });
+    const q = cpu.tokenize('sparse retrieval', { kind: 'query' });
+    const d1 = cpu.tokenize('learned sparse retrieval with splade'), d2 = cpu.tokenize('the cat sat on the mat');
+    const batch = { queries: [q, q], documents: [[d1, d2], [d2, d1]] };
+    const opts = { dropout: 0, lambdaQ: 1e-3, lambdaD: 1e-3, seed: 1 };
+    const a = await new Trainer(onGpu, opts).computeGradients(batch);
+    const b = await new Trainer(cpu, opts).computeGradients(batch);
+    expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-4 * Math.max(1, Math.abs(b.loss)));
+    for (const [name, g] of b.gradients) {
+      const h = a.gradients.get(name)!;
+      let diff = 0, mag = 1e-12;
+      for (let i = 0; i < g.length; i++) {
+        diff = Math.max(diff, Math.abs(h[i] - g[i]));
+        mag = Math.max(mag, Math.abs(g[i]));
+      }
+      expect(diff, name).toBeLessThanOrEqual(1e-3 * mag);
+    }
+  });
 });

@@ -1,6 +1,7 @@
 // CudaEncoder: the GPU twin of NativeEncoder (model_binding.cpp), over cuda::CudaEncoder. The
-// constructor copies the parameter arena to the device (synchronously: once per model load); forward()
-// runs in a PromiseWorker and fills the caller's typed arrays. In a build without the CUDA backend the
+// constructor copies the parameter arena to the device (synchronously: once per model load) and keeps
+// the arena referenced (it is copied again after each gradients() call, when the optimizer has changed
+// it); forward() and gradients() run in PromiseWorkers and fill the caller's typed arrays. In a build without the CUDA backend the
 // constructor only throws ERR_SPLADE_UNSUPPORTED, so a misuse is an Error, never a crash.
 #include <memory>
 
@@ -18,7 +19,8 @@ namespace {
 class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    exports.Set("CudaEncoder", DefineClass(env, "CudaEncoder", {InstanceMethod("forward", &CudaEncoder::Forward)}));
+    exports.Set("CudaEncoder", DefineClass(env, "CudaEncoder", {InstanceMethod("forward", &CudaEncoder::Forward),
+                                                                InstanceMethod("gradients", &CudaEncoder::Gradients)}));
   }
 
   // new CudaEncoder(config, arena: Float32Array, device: number)
@@ -28,9 +30,11 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     const int device = static_cast<int>(arg_int(info, 2, "device", 0, 1024));
     vocab_ = cfg.vocab;
     guarded(info.Env(), [&] {
-      if (arena.size < make_layout(cfg).total) fail(kInvalidArgument, "Expected an arena as large as the layout's total");
+      total_ = make_layout(cfg).total;
+      if (arena.size < total_) fail(kInvalidArgument, "Expected an arena as large as the layout's total");
       enc_ = std::make_unique<cuda::CudaEncoder>(cfg, arena.data, device);
     });
+    arena_ref_ = Napi::Persistent(info[1].As<Napi::Object>());  // re-read after each gradients() call
   }
 
  private:
@@ -62,8 +66,33 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
   }
 
+  // gradients(ids, typeIds | null, cuSeqlens, pooling, dw (B*V), out (B*V), grads (arena-sized)): Promise<void>
+  Napi::Value Gradients(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const bool has_types = info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined();
+    const View<int32_t> ids = arg_i32(info, 0, "ids"), cu = arg_i32(info, 2, "cuSeqlens");
+    const View<int32_t> types = has_types ? arg_i32(info, 1, "typeIds") : View<int32_t>{nullptr, 0};
+    const std::string pooling = arg_string(info, 3, "pooling");
+    const View<float> dw = arg_f32(info, 4, "dw"), out = arg_f32(info, 5, "out"), grads = arg_f32(info, 6, "grads");
+    const size_t B = cu.size > 0 ? cu.size - 1 : 0, BV = B * vocab_;
+    if (cu.size < 1) throw_error(env, kInvalidArgument, "Expected at least one entry in cuSeqlens");
+    if (pooling != "max" && pooling != "sum") throw_error(env, kInvalidArgument, "Expected 'max' or 'sum' for pooling");
+    if (has_types && types.size != ids.size) throw_error(env, kInvalidArgument, "Expected typeIds as long as ids");
+    if (dw.size != BV || out.size != BV)
+      throw_error(env, kInvalidArgument, "Expected dw and out to hold B * vocab = " + std::to_string(BV) + " floats");
+    if (grads.size < total_) throw_error(env, kInvalidArgument, "Expected grads to hold " + std::to_string(total_) + " floats");
+    const PackedBatch batch{ids.data, types.data, cu.data, static_cast<int>(B), ids.size};
+    const Pooling pool = pooling == "max" ? Pooling::max : Pooling::sum;
+    std::vector<Napi::Value> keep = {info.This(), info[0], info[2], info[4], info[5], info[6]};
+    if (has_types) keep.push_back(info[1]);
+    return PromiseWorker::run(
+        env, [this, batch, pool, d = dw.data, w = out.data, g = grads.data] { enc_->gradients(w, g, d, batch, pool); },
+        [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
+  }
+
   std::unique_ptr<cuda::CudaEncoder> enc_;
-  size_t vocab_ = 0;
+  Napi::ObjectReference arena_ref_;
+  size_t vocab_ = 0, total_ = 0;
 };
 
 void Init(Napi::Env env, Napi::Object exports) { CudaEncoder::Init(env, exports); }

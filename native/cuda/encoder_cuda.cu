@@ -10,28 +10,12 @@
 #include "cuda_check.h"
 #include "embed.h"
 #include "encoder_cuda.h"
+#include "encoder_cuda_state.cuh"
 #include "gemm.h"
 #include "layernorm.h"
 #include "splade_pool.h"
 
 namespace splade::cuda {
-
-using bf16 = __nv_bfloat16;
-
-struct LayerBf16 {
-  bf16 *qkv_w, *attn_out_w, *fc1_w, *fc2_w;
-};
-
-struct CudaEncoder::State {
-  explicit State(int device) : ctx(device) {}
-  Context ctx;
-  EncoderConfig cfg;
-  ParamLayout layout;
-  float* params = nullptr;  // device copy of the arena
-  bf16* wte_b = nullptr;    // (V, C): the tied decoder
-  bf16* head_w_b = nullptr;
-  std::vector<LayerBf16> layer_b;
-};
 
 namespace {
 
@@ -40,9 +24,36 @@ struct Act {  // one activation tensor: fp32 and/or bf16 (null: not kept)
   bf16* b = nullptr;
 };
 
-size_t slot(size_t bytes) { return (bytes + 255) / 256 * 256; }
-
 }  // namespace
+
+void CudaEncoder::State::upload_weights() {
+  const size_t V = cfg.vocab, C = cfg.hidden, I = cfg.intermediate;
+  CUDA_CHECK(cudaMemcpyAsync(params, host_params, layout.total * sizeof(float), cudaMemcpyHostToDevice, ctx.stream));
+  f32_to_bf16_cuda(wte_b, params + layout.wte, V * C, ctx.stream);
+  f32_to_bf16_cuda(head_w_b, params + layout.head_w, C * C, ctx.stream);
+  for (size_t l = 0; l < cfg.layers; ++l) {
+    const LayerOffsets& o = layout.layer[l];
+    f32_to_bf16_cuda(layer_b[l].qkv_w, params + o.qkv_w, 3 * C * C, ctx.stream);
+    f32_to_bf16_cuda(layer_b[l].attn_out_w, params + o.attn_out_w, C * C, ctx.stream);
+    f32_to_bf16_cuda(layer_b[l].fc1_w, params + o.fc1_w, I * C, ctx.stream);
+    f32_to_bf16_cuda(layer_b[l].fc2_w, params + o.fc2_w, C * I, ctx.stream);
+  }
+  ctx.synchronize();
+  stale = false;
+}
+
+CudaEncoder::State::DeviceBatch CudaEncoder::State::upload_batch(const PackedBatch& batch, Arena& a) {
+  const size_t N = batch.num_ids, B = static_cast<size_t>(batch.B);
+  DeviceBatch d{a.alloc_n<int32_t>(N), batch.type_ids ? a.alloc_n<int32_t>(N) : nullptr, a.alloc_n<int32_t>(B + 1)};
+  int32_t* pin = ctx.pinned_in.get_n<int32_t>(2 * N + B + 1);
+  std::copy(batch.ids, batch.ids + N, pin);
+  std::copy(batch.cu_seqlens, batch.cu_seqlens + B + 1, pin + N);
+  if (batch.type_ids) std::copy(batch.type_ids, batch.type_ids + N, pin + N + B + 1);
+  CUDA_CHECK(cudaMemcpyAsync(d.ids, pin, N * 4, cudaMemcpyHostToDevice, ctx.stream));
+  CUDA_CHECK(cudaMemcpyAsync(d.cu_seqlens, pin + N, (B + 1) * 4, cudaMemcpyHostToDevice, ctx.stream));
+  if (d.type_ids) CUDA_CHECK(cudaMemcpyAsync(d.type_ids, pin + N + B + 1, N * 4, cudaMemcpyHostToDevice, ctx.stream));
+  return d;
+}
 
 CudaEncoder::CudaEncoder(const EncoderConfig& cfg, const float* params, int device)
     : s_(std::make_unique<State>(device)) {
@@ -55,19 +66,14 @@ CudaEncoder::CudaEncoder(const EncoderConfig& cfg, const float* params, int devi
                            ") sizes must be multiples of 8 for the tensor-core kernels");
   const size_t per_layer = slot(3 * C * C * 2) + slot(C * C * 2) + slot(I * C * 2) + slot(C * I * 2);
   s.ctx.weights.reserve(slot(s.layout.total * 4) + slot(V * C * 2) + slot(C * C * 2) + cfg.layers * per_layer);
+  s.host_params = params;
   s.params = s.ctx.weights.alloc_n<float>(s.layout.total);
-  CUDA_CHECK(cudaMemcpy(s.params, params, s.layout.total * sizeof(float), cudaMemcpyHostToDevice));
-  auto bf16_copy = [&](size_t off, size_t n) {
-    bf16* dst = s.ctx.weights.alloc_n<bf16>(n);
-    f32_to_bf16_cuda(dst, s.params + off, n, s.ctx.stream);
-    return dst;
-  };
-  s.wte_b = bf16_copy(s.layout.wte, V * C);
-  s.head_w_b = bf16_copy(s.layout.head_w, C * C);
-  for (const LayerOffsets& o : s.layout.layer)
-    s.layer_b.push_back({bf16_copy(o.qkv_w, 3 * C * C), bf16_copy(o.attn_out_w, C * C), bf16_copy(o.fc1_w, I * C),
-                         bf16_copy(o.fc2_w, C * I)});
-  s.ctx.synchronize();
+  s.wte_b = s.ctx.weights.alloc_n<bf16>(V * C);
+  s.head_w_b = s.ctx.weights.alloc_n<bf16>(C * C);
+  for (size_t l = 0; l < cfg.layers; ++l)
+    s.layer_b.push_back({s.ctx.weights.alloc_n<bf16>(3 * C * C), s.ctx.weights.alloc_n<bf16>(C * C),
+                         s.ctx.weights.alloc_n<bf16>(I * C), s.ctx.weights.alloc_n<bf16>(C * I)});
+  s.upload_weights();
 }
 
 CudaEncoder::~CudaEncoder() = default;
@@ -75,12 +81,11 @@ CudaEncoder::~CudaEncoder() = default;
 void CudaEncoder::forward(float* w, int32_t* argmax, const PackedBatch& batch, Pooling pooling, bool reference) {
   std::lock_guard<std::mutex> lock(mu_);
   State& s = *s_;
+  if (!s.begin(batch)) return;
+  if (s.stale) s.upload_weights();
   const EncoderConfig& cfg = s.cfg;
   const ParamLayout& L = s.layout;
-  validate_batch(cfg, batch);
   const int B = batch.B;
-  if (B == 0) return;
-  CUDA_CHECK(cudaSetDevice(s.ctx.device));  // this runs on a worker thread
   cudaStream_t st = s.ctx.stream;
   const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, I = cfg.intermediate, V = cfg.vocab;
   int max_len = 0;
@@ -89,11 +94,10 @@ void CudaEncoder::forward(float* w, int32_t* argmax, const PackedBatch& batch, P
 
   // scratch: inputs, fp32 activations, bf16 activations, outputs
   Arena& a = s.ctx.scratch;
-  a.reserve(slot(N * 4) * 2 + slot((B + 1) * 4) + slot(N * C * 4) * 4 + slot(N * 3 * C * 4) + slot(N * I * 4) +
+  a.reserve(State::batch_bytes(batch) + slot(N * C * 4) * 4 + slot(N * 3 * C * 4) + slot(N * I * 4) +
             slot(N * C * 2) * 3 + slot(N * I * 2) + slot(B * V * 4) * 2);
-  int32_t* d_ids = a.alloc_n<int32_t>(N);
-  int32_t* d_types = batch.type_ids ? a.alloc_n<int32_t>(N) : nullptr;
-  int32_t* d_cu = a.alloc_n<int32_t>(B + 1);
+  const State::DeviceBatch in = s.upload_batch(batch, a);
+  int32_t *d_ids = in.ids, *d_types = in.type_ids, *d_cu = in.cu_seqlens;
   Act x{a.alloc_n<float>(N * C), fast ? a.alloc_n<bf16>(N * C) : nullptr};
   Act tmp{a.alloc_n<float>(N * C), nullptr};
   Act att{a.alloc_n<float>(N * C), fast ? a.alloc_n<bf16>(N * C) : nullptr};
@@ -104,15 +108,6 @@ void CudaEncoder::forward(float* w, int32_t* argmax, const PackedBatch& batch, P
   Act t = fast ? Act{nullptr, a.alloc_n<bf16>(N * C)} : Act{a.alloc_n<float>(N * C), nullptr};
   float* d_w = a.alloc_n<float>(size_t(B) * V);
   int32_t* d_arg = argmax ? a.alloc_n<int32_t>(size_t(B) * V) : nullptr;
-
-  // inputs through pinned memory
-  int32_t* pin = s.ctx.pinned_in.get_n<int32_t>(2 * N + B + 1);
-  std::copy(batch.ids, batch.ids + N, pin);
-  std::copy(batch.cu_seqlens, batch.cu_seqlens + B + 1, pin + N);
-  if (batch.type_ids) std::copy(batch.type_ids, batch.type_ids + N, pin + N + B + 1);
-  CUDA_CHECK(cudaMemcpyAsync(d_ids, pin, N * 4, cudaMemcpyHostToDevice, st));
-  CUDA_CHECK(cudaMemcpyAsync(d_cu, pin + N, (B + 1) * 4, cudaMemcpyHostToDevice, st));
-  if (d_types) CUDA_CHECK(cudaMemcpyAsync(d_types, pin + N + B + 1, N * 4, cudaMemcpyHostToDevice, st));
 
   const float* P = s.params;
   // out (M, Nout) = inp (M, K) W^T + b [+ residual] [then GELU]; W (Nout, K) at w_off, wb its bf16 copy

@@ -1,8 +1,9 @@
 // The SPLADE encoder forward on one GPU (the CUDA twin of encoder_splade_forward in model/encoder.h):
 // embeddings -> L x [QKV GEMM, unpadded attention, output GEMM + bias + residual, LayerNorm, FFN GEMM +
 // GELU, FFN GEMM + residual, LayerNorm] -> MLM transform -> tied decoder fused with SPLADE pooling.
-// The parameter arena is copied to the device once, at construction (later changes to the host arena
-// are not seen: construct again); the GEMM weights get bf16 copies beside it.
+// The parameter arena is copied to the device at construction, and again at the first call after a
+// gradients() call (the caller's optimizer changes the arena between steps); other changes to the host
+// arena are not seen. The GEMM weights get bf16 copies beside it.
 //   fast (reference = false): GEMMs, the head and (head size 32 or 64) attention on tensor cores (bf16
 //     inputs, fp32 accumulation, softmax and epilogues); LayerNorm and residual sums in fp32.
 //   reference = true: every op on the fp32 kernels (sgemm_cuda, splade_pool_forward_cuda), to compare
@@ -26,6 +27,10 @@ class CudaEncoder {
   // w (B,V) and argmax (B,V) or null: host memory, filled when this returns. Batch checked as on the CPU.
   // Serialised: one forward at a time per encoder.
   void forward(float* w, int32_t* argmax, const PackedBatch& batch, Pooling pooling, bool reference);
+  // Training forward + backward on the GPU, fp32 throughout (the reference kernels), as
+  // encoder_splade_forward_train + encoder_splade_backward: w (B,V) receives the vectors, grads (host,
+  // layout.total floats) += dLoss/dparams for dLoss/dw = dw (B,V, host).
+  void gradients(float* w, float* grads, const float* dw, const PackedBatch& batch, Pooling pooling);
 
  private:
   struct State;

@@ -45,6 +45,14 @@ __global__ void sgemm_tiled_kernel(GemmArgs g) {
   *c = v;
 }
 
+__global__ void column_sums_kernel(float* db, const float* dout, size_t M, size_t N) {
+  const size_t c = size_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  if (c >= N) return;
+  float acc = 0.0f;
+  for (size_t r = 0; r < M; ++r) acc += dout[r * N + c];
+  db[c] += acc;
+}
+
 __global__ void f32_to_bf16_kernel(__nv_bfloat16* out, const float* inp, size_t n) {
   for (size_t i = size_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n; i += size_t{gridDim.x} * blockDim.x)
     out[i] = __float2bfloat16_rn(inp[i]);
@@ -60,6 +68,12 @@ void sgemm_cuda(const GemmArgs& g, cudaStream_t stream) {
   SPLADE_CHECK(g.M <= size_t{65535} * kTile, "sgemm_cuda: M is too large for one launch");
   const dim3 grid(cuda::ceil_div(g.N, kTile), cuda::ceil_div(g.M, kTile)), block(kTile, kTile);
   sgemm_tiled_kernel<<<grid, block, 0, stream>>>(g);
+  CUDA_CHECK_LAUNCH();
+}
+
+void bias_backward_cuda(float* db, const float* dout, size_t M, size_t N, cudaStream_t stream) {
+  if (M == 0 || N == 0) return;
+  column_sums_kernel<<<cuda::ceil_div(N, 128), 128, 0, stream>>>(db, dout, M, N);
   CUDA_CHECK_LAUNCH();
 }
 

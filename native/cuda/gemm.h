@@ -33,6 +33,9 @@ struct GemmBf16Args {
 // C = epilogue(A B^T)
 void gemm_bf16_cuda(const GemmBf16Args& args, cudaStream_t stream);
 
+// db (N) += column sums of dout (M, N, ld N), rows in order (deterministic): a Linear's bias gradient
+void bias_backward_cuda(float* db, const float* dout, size_t M, size_t N, cudaStream_t stream);
+
 // out (n) = round-to-nearest-even bf16 of inp (n)
 void f32_to_bf16_cuda(__nv_bfloat16* out, const float* inp, size_t n, cudaStream_t stream);
 

@@ -27,15 +27,6 @@ __global__ void pool_dlogits_kernel(float* L, const float* dw, const int32_t* ar
   L[i] = takes ? dw[bj] / (1.0f + x) : 0.0f;
 }
 
-// dbias[v0 + c] += sum over rows of G[:, c], rows in order; G is (N, vt)
-__global__ void column_sums_kernel(float* dbias, const float* G, size_t N, size_t vt) {
-  const size_t c = size_t{blockIdx.x} * blockDim.x + threadIdx.x;
-  if (c >= vt) return;
-  float acc = 0.0f;
-  for (size_t r = 0; r < N; ++r) acc += G[r * vt + c];
-  dbias[c] += acc;
-}
-
 }  // namespace
 
 // launchers
@@ -68,8 +59,7 @@ void splade_pool_backward_cuda(float* dt, float* dE, float* dbias, const float* 
     e.ta = Trans::yes; e.tb = Trans::no; e.M = vt; e.N = C; e.K = N; e.beta = 1.0f;
     e.A = scratch; e.lda = vt; e.B = t; e.ldb = C; e.C = dE + v0 * C; e.ldc = C;
     sgemm_cuda(e, stream);
-    column_sums_kernel<<<cuda::ceil_div(vt, 128), 128, 0, stream>>>(dbias + v0, scratch, N, vt);
-    CUDA_CHECK_LAUNCH();
+    bias_backward_cuda(dbias + v0, scratch, N, vt, stream);
   }
 }
 

@@ -1,0 +1,53 @@
+// What CudaEncoder keeps on the device (shared by encoder_cuda.cu, the forward, and encoder_cuda_train.cu,
+// the training forward and backward).
+#pragma once
+#include <cuda_bf16.h>
+
+#include <vector>
+
+#include "context.h"
+#include "cuda_check.h"
+#include "encoder_cuda.h"
+
+namespace splade::cuda {
+
+using bf16 = __nv_bfloat16;
+
+inline size_t slot(size_t bytes) { return (bytes + 255) / 256 * 256; }  // an arena allocation's footprint
+
+struct LayerBf16 {
+  bf16 *qkv_w, *attn_out_w, *fc1_w, *fc2_w;
+};
+
+struct CudaEncoder::State {
+  explicit State(int device) : ctx(device) {}
+  // params <- host_params, then the bf16 copies; synchronous
+  void upload_weights();
+  // Checks the batch (SpladeError) and makes this thread use the device; false: nothing to do (B == 0)
+  bool begin(const PackedBatch& batch) {
+    validate_batch(cfg, batch);
+    if (batch.B == 0) return false;
+    CUDA_CHECK(cudaSetDevice(ctx.device));  // the callers run on worker threads
+    return true;
+  }
+  // ids, type ids (null when the batch has none) and cu_seqlens of a checked batch, copied through pinned
+  // memory into arena slots (asynchronous on the stream)
+  struct DeviceBatch {
+    int32_t *ids, *type_ids, *cu_seqlens;
+  };
+  DeviceBatch upload_batch(const PackedBatch& batch, Arena& arena);
+  // bytes upload_batch takes from an arena
+  static size_t batch_bytes(const PackedBatch& batch) { return 2 * slot(batch.num_ids * 4) + slot((batch.B + 1) * 4); }
+
+  Context ctx;
+  EncoderConfig cfg;
+  ParamLayout layout;
+  const float* host_params = nullptr;  // the caller's arena (kept alive by the caller)
+  bool stale = false;                  // set by gradients(): the caller's optimizer will change the arena
+  float* params = nullptr;             // device copy of the arena
+  bf16* wte_b = nullptr;               // (V, C): the tied decoder
+  bf16* head_w_b = nullptr;
+  std::vector<LayerBf16> layer_b;
+};
+
+}  // namespace splade::cuda
