@@ -2,10 +2,12 @@
 //   w[b,j] = max_n log1p(relu(t[n] . E[j] + bias[j]))  or  sum_n ...  over the rows n of sequence b.
 // Device pointers, asynchronous on `stream`; cu_seqlens (B+1) is a device array.
 //   splade_pool_forward_cuda       fp32 reference: one thread per (b, j), fp32 dot products.
-//   splade_pool_forward_bf16_cuda  the fast path: t and E in bf16, logits on tensor cores 128 rows x 128
-//                                  terms at a time (tc_tile.cuh), reduced at once in registers and shared
-//                                  memory, so the (N, V) logits never exist. One block per (128-term tile,
-//                                  sequence), rows in order: deterministic, no atomics. C % 8 == 0.
+//   splade_pool_forward_bf16_cuda  the fast path: t and E in bf16, logits on tensor cores 128 packed rows x
+//                                  128 terms at a time (tc_tile.cuh), reduced at once per sequence segment of
+//                                  the tile in shared memory into (segment, term) partials, which a second
+//                                  kernel merges per (sequence, term) in row order; the (N, V) logits never
+//                                  exist, short sequences share tiles, no atomics: deterministic. C % 8 == 0.
+//                                  Copies cu_seqlens to the host (synchronises the stream).
 // argmax (B,V) or null: for max pooling the packed row reaching the max (the first such row on ties), -1
 // where w is 0; -1 everywhere for sum pooling.
 #pragma once

@@ -434,7 +434,10 @@ void check_argmax(const std::vector<int32_t>& arg, const std::vector<float>& t, 
 
 void test_splade_pool() {
   struct Case { size_t C, V; std::vector<int> lens; };
-  const Case cases[] = {{64, 300, {1, 7, 130}}, {40, 129, {200, 3}}, {768, 1000, {256, 20}}};
+  const Case cases[] = {{64, 300, {1, 7, 130}},
+                        {40, 129, {200, 3}},
+                        {768, 1000, {256, 20}},
+                        {32, 257, {3, 1, 16, 5, 2, 9, 30, 1, 1, 64, 7, 12, 200}}};  // short ones sharing tiles
   for (const Case& cs : cases) {
     const auto cu = cu_of(cs.lens);
     const int B = static_cast<int>(cs.lens.size());
