@@ -4,6 +4,8 @@
 // it); forward() and gradients() run in PromiseWorkers and fill the caller's typed arrays. In a build without the CUDA backend the
 // constructor only throws ERR_SPLADE_UNSUPPORTED, so a misuse is an Error, never a crash.
 #include <memory>
+#include <mutex>
+#include <set>
 
 #include "model_binding.h"
 #include "napi_util.h"
@@ -35,6 +37,21 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
       enc_ = std::make_unique<cuda::CudaEncoder>(cfg, arena.data, device);
     });
     arena_ref_ = Napi::Persistent(info[1].As<Napi::Object>());  // re-read after each gradients() call
+    env_ = info.Env();
+    std::lock_guard<std::mutex> lock(live_mutex());
+    live().insert(this);
+  }
+  ~CudaEncoder() override {
+    std::lock_guard<std::mutex> lock(live_mutex());
+    live().erase(this);
+  }
+
+  // At an environment's teardown (main thread or a worker): free its encoders' device memory and streams
+  // before the CUDA runtime goes.
+  static void release_all(napi_env env) {
+    std::lock_guard<std::mutex> lock(live_mutex());
+    for (CudaEncoder* e : live())
+      if (e->env_ == env) e->enc_.reset();
   }
 
  private:
@@ -56,6 +73,7 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     if (types.data && types.size != ids.size) throw_error(env, kInvalidArgument, "Expected typeIds as long as ids");
     if (out.size != BV || (argmax.data && argmax.size != BV))
       throw_error(env, kInvalidArgument, "Expected out (and argmax) to hold B * vocab = " + std::to_string(BV) + " values");
+    if (!enc_) throw_error(env, kCuda, "CUDA encoder: released at environment teardown");
     const PackedBatch batch{ids.data, types.data, cu.data, static_cast<int>(B), ids.size};
     const Pooling pool = pooling == "max" ? Pooling::max : Pooling::sum;
     std::vector<Napi::Value> keep = {info.This(), info[0], info[2], info[5]};  // objects only (references)
@@ -81,6 +99,7 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     if (dw.size != BV || out.size != BV)
       throw_error(env, kInvalidArgument, "Expected dw and out to hold B * vocab = " + std::to_string(BV) + " floats");
     if (grads.size < total_) throw_error(env, kInvalidArgument, "Expected grads to hold " + std::to_string(total_) + " floats");
+    if (!enc_) throw_error(env, kCuda, "CUDA encoder: released at environment teardown");
     const PackedBatch batch{ids.data, types.data, cu.data, static_cast<int>(B), ids.size};
     const Pooling pool = pooling == "max" ? Pooling::max : Pooling::sum;
     std::vector<Napi::Value> keep = {info.This(), info[0], info[2], info[4], info[5], info[6]};
@@ -90,12 +109,25 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
   }
 
-  std::unique_ptr<cuda::CudaEncoder> enc_;
+  static std::set<CudaEncoder*>& live() {  // every environment's encoders (worker threads have their own)
+    static std::set<CudaEncoder*> encoders;
+    return encoders;
+  }
+  static std::mutex& live_mutex() {
+    static std::mutex m;
+    return m;
+  }
+
+  napi_env env_ = nullptr;
+  std::unique_ptr<cuda::CudaEncoder> enc_;  // null after release_all(): calls then throw
   Napi::ObjectReference arena_ref_;
   size_t vocab_ = 0, total_ = 0;
 };
 
-void Init(Napi::Env env, Napi::Object exports) { CudaEncoder::Init(env, exports); }
+void Init(Napi::Env env, Napi::Object exports) {
+  CudaEncoder::Init(env, exports);
+  env.AddCleanupHook([raw = napi_env(env)] { CudaEncoder::release_all(raw); });
+}
 
 #else  // no CUDA backend in this build
 
