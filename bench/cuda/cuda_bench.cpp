@@ -113,6 +113,18 @@ int main(int argc, char** argv) {
                  std::to_string(g.K),
              2.0 * g.M * g.N * g.K, time_it([&] { gemm_bf16_cuda(g, nullptr); }));
     }
+    for (int k = 0; k < 2; ++k) {  // the FFN 1 backward products: input gradient (NN) and weight gradient (TN)
+      GemmBf16Args g;
+      if (k == 0) {  // dx (N, C) = dh (N, I) W1 (I, C)
+        g.tb = Trans::no; g.M = N; g.N = C; g.K = I; g.lda = I; g.ldb = C;
+      } else {       // dW1 (I, C) = dh^T (I, N) x (N, C)
+        g.ta = Trans::yes; g.tb = Trans::no; g.M = I; g.N = C; g.K = N / 8 * 8; g.lda = I; g.ldb = C;
+      }
+      g.A = x; g.B = w; g.C = out; g.ldc = g.N;
+      report(std::string("gemm_bf16_cuda ") + (k == 0 ? "NN (FFN 1 input grad) " : "TN (FFN 1 weight grad) ") +
+                 std::to_string(g.M) + "x" + std::to_string(g.N) + "x" + std::to_string(g.K),
+             2.0 * g.M * g.N * g.K, time_it([&] { gemm_bf16_cuda(g, nullptr); }));
+    }
     {
       float* a = dev_random<float>(N * C, 1.0f);
       float* b = dev_random<float>(C * C, 0.05f);

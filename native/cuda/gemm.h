@@ -3,10 +3,11 @@
 //   sgemm_cuda       the in-GPU fp32 reference: GemmArgs exactly as the CPU sgemm takes them (all four
 //                    transposes, alpha, beta, leading dimensions, epilogue); plain shared-memory tiles.
 //   gemm_bf16_cuda   the fast path on tensor cores: bf16 inputs, fp32 accumulation (WMMA 16x16x16),
-//                    128x128x32 block tiles double-buffered in shared memory by cp.async. Only the NT
-//                    product every nn.Linear forward is (C = A W^T, A (M,K), W (N,K), both K-contiguous);
-//                    K, lda, ldb multiples of 8 and A, B 16-byte aligned (checked: SpladeError).
-//                    Writes C in fp32, or in bf16 (the next GEMM's input), or both.
+//                    128x128x32 block tiles double-buffered in shared memory by cp.async (tc_tile.cuh).
+//                    C = op(A) op(B) with the transposes of GemmArgs; the default NT is every nn.Linear
+//                    forward (C = A W^T), NN and TN its input and weight gradients. K and the leading
+//                    dimensions multiples of 8, M too when ta == yes, N when tb == no; A, B 16-byte
+//                    aligned (checked: SpladeError). Writes C in fp32, or in bf16, or both.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -20,17 +21,18 @@ namespace splade {
 void sgemm_cuda(const GemmArgs& args, cudaStream_t stream);
 
 struct GemmBf16Args {
+  Trans ta = Trans::no, tb = Trans::yes;
   size_t M = 0, N = 0, K = 0;
-  const __nv_bfloat16* A = nullptr;  // (M, lda), lda >= K
+  const __nv_bfloat16* A = nullptr;  // (M, lda >= K), or (K, lda >= M) when ta == yes
   size_t lda = 0;
-  const __nv_bfloat16* B = nullptr;  // (N, ldb), ldb >= K: the weight as nn.Linear stores it
+  const __nv_bfloat16* B = nullptr;  // (N, ldb >= K) when tb == yes (a weight as nn.Linear stores it), or (K, ldb >= N)
   size_t ldb = 0;
   float* C = nullptr;                // (M, ldc) fp32 or null
   __nv_bfloat16* Cb = nullptr;       // (M, ldc) bf16 or null (at least one of C, Cb)
   size_t ldc = 0;
   Epilogue epilogue;                 // bias (N) / residual (M, ldr) fp32, applied before the bf16 rounding
 };
-// C = epilogue(A B^T)
+// C = epilogue(op(A) op(B))
 void gemm_bf16_cuda(const GemmBf16Args& args, cudaStream_t stream);
 
 // db (N) += column sums of dout (M, N, ld N), rows in order (deterministic): a Linear's bias gradient

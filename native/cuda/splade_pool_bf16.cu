@@ -37,7 +37,7 @@ __global__ void __launch_bounds__(cuda::tc::kThreads)
   const int tile = blockIdx.y;
   const size_t m0 = size_t(tile) * BM, n0 = size_t{blockIdx.x} * BN;
   FragC acc[4][2];
-  mma_block(acc, t, C, m0, N, E, C, n0, V, C, reinterpret_cast<__nv_bfloat16*>(smem_raw));  // ends synchronised
+  mma_block<false, true>(acc, t, C, m0, N, E, C, n0, V, C, reinterpret_cast<__nv_bfloat16*>(smem_raw));  // ends synchronised
   float* logits = reinterpret_cast<float*>(smem_raw);  // (128, kLdTile): the stages are free now
   const int warp = threadIdx.x / 32, wm = warp & 1, wn = warp >> 1;
 #pragma unroll
