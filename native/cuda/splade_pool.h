@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "../cpu/splade_pool.h"
 
@@ -28,6 +29,19 @@ void splade_pool_forward_cuda(float* w, int32_t* argmax, const float* t, const f
 void splade_pool_forward_bf16_cuda(float* w, int32_t* argmax, const __nv_bfloat16* t, const __nv_bfloat16* E,
                                    const float* bias, const int32_t* cu_seqlens, int B, size_t C, size_t V,
                                    Pooling pooling, cudaStream_t stream);
+
+// The host-side plan of splade_pool_forward_bf16_cuda (exposed for tests): the packed rows cut into
+// tiles of tile_rows, and each sequence's rows into segments, one per tile it touches. Segments are in
+// sequence order, which is also tile order; tile_segs (tiles + 1) and seq_segs (B + 1) index the first
+// segment of each tile and of each sequence.
+struct PoolSegment {
+  int32_t row_begin, row_end;
+};
+struct PoolPlan {
+  std::vector<PoolSegment> segs;
+  std::vector<int32_t> tile_segs, seq_segs;
+};
+PoolPlan make_pool_plan(const int32_t* cu_seqlens, int B, int tile_rows);  // host cu_seqlens; SpladeError if bad
 
 // Backward (accumulates, +=), as splade_pool_backward_cpu: dt (N,C), dE (V,C), dbias (V) from dw (B,V);
 // argmax (B,V) as the forward saved it (max pooling; ignored for sum). fp32: per vocabulary tile of

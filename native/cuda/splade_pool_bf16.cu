@@ -24,13 +24,9 @@ constexpr int kLdTile = cuda::tc::BN + 4;  // staged logits row: 132 floats
 constexpr int kTileSmem = cuda::tc::BM * kLdTile * 4 > cuda::tc::kSmemBytes ? cuda::tc::BM * kLdTile * 4
                                                                               : cuda::tc::kSmemBytes;  // 67584
 
-struct Segment {
-  int32_t row_begin, row_end;  // packed rows, inside one tile and one sequence
-};
-
 __global__ void __launch_bounds__(cuda::tc::kThreads)
     splade_pool_tile_kernel(float* part_val, int32_t* part_arg, const __nv_bfloat16* t, const __nv_bfloat16* E,
-                            const float* bias, const Segment* segs, const int32_t* tile_segs, size_t N, size_t C,
+                            const float* bias, const PoolSegment* segs, const int32_t* tile_segs, size_t N, size_t C,
                             size_t V, int sum_pooling) {
   using namespace cuda::tc;
   extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -90,6 +86,26 @@ __global__ void splade_pool_merge_kernel(float* w, int32_t* argmax, const float*
 
 }  // namespace
 
+PoolPlan make_pool_plan(const int32_t* cu, int B, int tile_rows) {
+  SPLADE_CHECK(B >= 0 && tile_rows > 0 && cu[0] == 0, "make_pool_plan: bad arguments (cu_seqlens[0] must be 0)");
+  PoolPlan p;
+  p.seq_segs.assign(B + 1, 0);
+  for (int b = 0; b < B; ++b) {
+    SPLADE_CHECK(cu[b + 1] >= cu[b], "make_pool_plan: cu_seqlens must not decrease");
+    p.seq_segs[b] = static_cast<int32_t>(p.segs.size());
+    for (int32_t r = cu[b]; r < cu[b + 1];) {
+      const int32_t end = std::min<int32_t>(cu[b + 1], (r / tile_rows + 1) * tile_rows);
+      p.segs.push_back({r, end});
+      r = end;
+    }
+  }
+  p.seq_segs[B] = static_cast<int32_t>(p.segs.size());
+  const size_t tiles = (static_cast<size_t>(cu[B]) + tile_rows - 1) / tile_rows;
+  p.tile_segs.assign(tiles + 1, static_cast<int32_t>(p.segs.size()));
+  for (size_t k = p.segs.size(); k-- > 0;) p.tile_segs[p.segs[k].row_begin / tile_rows] = static_cast<int32_t>(k);
+  return p;
+}
+
 // launchers
 
 void splade_pool_forward_bf16_cuda(float* w, int32_t* argmax, const __nv_bfloat16* t, const __nv_bfloat16* E,
@@ -102,41 +118,22 @@ void splade_pool_forward_bf16_cuda(float* w, int32_t* argmax, const __nv_bfloat1
   SPLADE_CHECK(reinterpret_cast<uintptr_t>(t) % 16 == 0 && reinterpret_cast<uintptr_t>(E) % 16 == 0,
                "splade_pool_forward_bf16_cuda: t and E must be 16-byte aligned");
   if (B == 0) return;
-  // the plan: segments (sequence-major, hence tile-major), first segment of each tile and of each sequence
   std::vector<int32_t> cu(B + 1);
   CUDA_CHECK(cudaMemcpyAsync(cu.data(), cu_seqlens, (B + 1) * 4, cudaMemcpyDeviceToHost, stream));
   CUDA_CHECK(cudaStreamSynchronize(stream));
-  SPLADE_CHECK(cu[0] == 0, "splade_pool_forward_bf16_cuda: cu_seqlens[0] must be 0");
-  const size_t N = static_cast<size_t>(cu[B]), tiles = (N + BM - 1) / BM;
+  const PoolPlan plan = make_pool_plan(cu.data(), B, BM);
+  const size_t N = static_cast<size_t>(cu[B]), tiles = plan.tile_segs.size() - 1, S = plan.segs.size();
   SPLADE_CHECK(N > 0 && tiles <= 65535, "splade_pool_forward_bf16_cuda: no rows, or too many");
-  std::vector<Segment> segs;
-  std::vector<int32_t> offsets;  // tile_segs (tiles + 1) | seq_segs (B + 1)
-  std::vector<int32_t> seq_segs(B + 1, 0);
-  for (int b = 0; b < B; ++b) {
-    SPLADE_CHECK(cu[b + 1] >= cu[b], "splade_pool_forward_bf16_cuda: cu_seqlens must not decrease");
-    seq_segs[b] = static_cast<int32_t>(segs.size());
-    for (int32_t r = cu[b]; r < cu[b + 1];) {
-      const int32_t end = std::min<int32_t>(cu[b + 1], (r / BM + 1) * BM);
-      segs.push_back({r, end});
-      r = end;
-    }
-  }
-  seq_segs[B] = static_cast<int32_t>(segs.size());
-  std::vector<int32_t> tile_segs(tiles + 1, static_cast<int32_t>(segs.size()));
-  for (size_t k = segs.size(); k-- > 0;) tile_segs[segs[k].row_begin / BM] = static_cast<int32_t>(k);
-  for (size_t tl = tiles; tl-- > 0;) tile_segs[tl] = std::min(tile_segs[tl], tile_segs[tl + 1]);  // (no empty tiles)
-  offsets = tile_segs;
-  offsets.insert(offsets.end(), seq_segs.begin(), seq_segs.end());
-  const size_t S = segs.size();
-
+  std::vector<int32_t> offsets = plan.tile_segs;  // tile_segs (tiles + 1) | seq_segs (B + 1)
+  offsets.insert(offsets.end(), plan.seq_segs.begin(), plan.seq_segs.end());
   char* buf = nullptr;  // segments | offsets | partial values | partial rows
-  const size_t seg_bytes = S * sizeof(Segment), off_bytes = offsets.size() * 4, part_bytes = S * V * 4;
+  const size_t seg_bytes = S * sizeof(PoolSegment), off_bytes = offsets.size() * 4, part_bytes = S * V * 4;
   CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&buf), seg_bytes + off_bytes + 2 * part_bytes + 256, stream));
-  Segment* d_segs = reinterpret_cast<Segment*>(buf);
+  PoolSegment* d_segs = reinterpret_cast<PoolSegment*>(buf);
   int32_t* d_offsets = reinterpret_cast<int32_t*>(buf + seg_bytes);
   float* part_val = reinterpret_cast<float*>(buf + (seg_bytes + off_bytes + 15) / 16 * 16);
   int32_t* part_arg = reinterpret_cast<int32_t*>(reinterpret_cast<char*>(part_val) + part_bytes);
-  CUDA_CHECK(cudaMemcpyAsync(d_segs, segs.data(), seg_bytes, cudaMemcpyHostToDevice, stream));
+  CUDA_CHECK(cudaMemcpyAsync(d_segs, plan.segs.data(), seg_bytes, cudaMemcpyHostToDevice, stream));
   CUDA_CHECK(cudaMemcpyAsync(d_offsets, offsets.data(), off_bytes, cudaMemcpyHostToDevice, stream));
   CUDA_CHECK(cudaFuncSetAttribute(splade_pool_tile_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, kTileSmem));
   const int sum = pooling == Pooling::sum;

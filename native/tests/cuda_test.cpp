@@ -600,7 +600,48 @@ void test_encoder(Arch arch, size_t heads) {
 
 // ---- what needs no device ----
 
+// The head's tiling plan (host code): every sequence's rows split at tile boundaries into segments, in
+// order, and every tile's segments exactly the ones starting in it, covering the tile's rows.
+void test_pool_plan() {
+  for (int tile_rows : {128, 8, 1}) {
+    for (int trial = 0; trial < 20; ++trial) {
+      std::uniform_int_distribution<int> ub(0, 40), ul(0, trial % 2 ? 300 : 20);
+      std::vector<int> lens(ub(rng));
+      for (int& l : lens) l = ul(rng);
+      const auto cu = cu_of(lens);
+      const int B = static_cast<int>(lens.size());
+      const PoolPlan p = make_pool_plan(cu.data(), B, tile_rows);
+      const std::string s = "make_pool_plan tile " + std::to_string(tile_rows) + " trial " + std::to_string(trial);
+      bool ok = p.seq_segs.size() == size_t(B) + 1 && p.seq_segs[0] == 0 && size_t(p.seq_segs[B]) == p.segs.size();
+      for (int b = 0; ok && b < B; ++b) {
+        int32_t next = cu[b];
+        for (int32_t k = p.seq_segs[b]; ok && k < p.seq_segs[b + 1]; ++k) {
+          const PoolSegment& g = p.segs[k];
+          ok = g.row_begin == next && g.row_end > g.row_begin && g.row_begin / tile_rows == (g.row_end - 1) / tile_rows;
+          next = g.row_end;
+        }
+        ok = ok && next == cu[b + 1];
+      }
+      const int32_t N = cu.back();
+      const size_t tiles = (size_t(N) + tile_rows - 1) / tile_rows;
+      ok = ok && p.tile_segs.size() == tiles + 1;
+      for (size_t t = 0; ok && t < tiles; ++t) {
+        int32_t next = int32_t(t) * tile_rows;
+        for (int32_t k = p.tile_segs[t]; ok && k < p.tile_segs[t + 1]; ++k) {
+          ok = p.segs[k].row_begin / tile_rows == int32_t(t) && p.segs[k].row_begin == next;
+          next = p.segs[k].row_end;
+        }
+        ok = ok && next == std::min<int32_t>(N, int32_t(t + 1) * tile_rows);
+      }
+      expect(ok, s + ": segments do not tile the rows");
+    }
+  }
+  const int32_t bad[] = {0, 5, 3};
+  expect_throws([&] { make_pool_plan(bad, 2, 128); }, kInvalidArgument, "make_pool_plan with decreasing cu_seqlens");
+}
+
 void test_without_device(int devices) {
+  test_pool_plan();
   GemmBf16Args g;
   g.M = g.N = 4; g.K = 12; g.lda = g.ldb = 16; g.ldc = 4;
   g.A = g.B = reinterpret_cast<const __nv_bfloat16*>(uintptr_t{256});
@@ -622,7 +663,7 @@ int main() {
   try {
     test_without_device(devices);
     if (devices == 0) {
-      std::printf("cuda_test: argument checks %d/%d passed; no CUDA device: skipped the kernel checks\n",
+      std::printf("cuda_test: %d/%d checks that need no device passed (argument checks, tiling plan); no CUDA device: skipped the kernel checks\n",
                   checks - failures, checks);
       return failures ? 1 : 0;
     }
