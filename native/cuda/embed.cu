@@ -38,28 +38,7 @@ __global__ void add_grouped_rows_kernel(float* dst, const float* dout, const int
   }
 }
 
-// Rows grouped by key (keys[n] in [0, num_keys)), ascending within each group; empty groups dropped.
-struct Groups {
-  std::vector<int32_t> target, offsets, rows;
-};
-Groups group_rows(const std::vector<int32_t>& keys, size_t num_keys) {
-  std::vector<int32_t> count(num_keys + 1, 0);
-  for (int32_t k : keys) ++count[k + 1];
-  for (size_t k = 0; k < num_keys; ++k) count[k + 1] += count[k];
-  Groups g;
-  g.rows.resize(keys.size());
-  std::vector<int32_t> next(count.begin(), count.end() - 1);
-  for (size_t n = 0; n < keys.size(); ++n) g.rows[next[keys[n]]++] = static_cast<int32_t>(n);
-  g.offsets.push_back(0);
-  for (size_t k = 0; k < num_keys; ++k) {
-    if (count[k + 1] == count[k]) continue;
-    g.target.push_back(static_cast<int32_t>(k));
-    g.offsets.push_back(count[k + 1]);
-  }
-  return g;
-}
-
-void add_grouped_rows(float* dst, const float* dout, const Groups& g, size_t C, cudaStream_t stream) {
+void add_grouped_rows(float* dst, const float* dout, const RowGroups& g, size_t C, cudaStream_t stream) {
   if (g.target.empty()) return;
   int32_t* buf = nullptr;  // target | offsets | rows
   const size_t n = g.target.size() + g.offsets.size() + g.rows.size();
@@ -76,6 +55,26 @@ void add_grouped_rows(float* dst, const float* dout, const Groups& g, size_t C, 
 }
 
 }  // namespace
+
+RowGroups group_rows_by_key(const std::vector<int32_t>& keys, size_t num_keys) {
+  std::vector<int32_t> count(num_keys + 1, 0);
+  for (int32_t k : keys) {
+    SPLADE_CHECK(k >= 0 && static_cast<size_t>(k) < num_keys, "group_rows_by_key: key out of range");
+    ++count[k + 1];
+  }
+  for (size_t k = 0; k < num_keys; ++k) count[k + 1] += count[k];
+  RowGroups g;
+  g.rows.resize(keys.size());
+  std::vector<int32_t> next(count.begin(), count.end() - 1);
+  for (size_t n = 0; n < keys.size(); ++n) g.rows[next[keys[n]]++] = static_cast<int32_t>(n);  // stable
+  g.offsets.push_back(0);
+  for (size_t k = 0; k < num_keys; ++k) {
+    if (count[k + 1] == count[k]) continue;
+    g.target.push_back(static_cast<int32_t>(k));
+    g.offsets.push_back(count[k + 1]);
+  }
+  return g;
+}
 
 // launchers
 
@@ -109,12 +108,12 @@ void embed_backward_cuda(float* dwte, float* dwpe, float* dwtt, const float* dou
   }
   const int32_t max_id = *std::max_element(h_ids.begin(), h_ids.end());
   SPLADE_CHECK(*std::min_element(h_ids.begin(), h_ids.end()) >= 0, "embed_backward_cuda: negative id");
-  add_grouped_rows(dwte, dout, group_rows(h_ids, static_cast<size_t>(max_id) + 1), C, stream);
-  add_grouped_rows(dwpe, dout, group_rows(pos, static_cast<size_t>(max_len)), C, stream);
+  add_grouped_rows(dwte, dout, group_rows_by_key(h_ids, static_cast<size_t>(max_id) + 1), C, stream);
+  add_grouped_rows(dwpe, dout, group_rows_by_key(pos, static_cast<size_t>(max_len)), C, stream);
   if (dwtt) {
     if (!type_ids) h_types.assign(num_ids, 0);
     SPLADE_CHECK(*std::min_element(h_types.begin(), h_types.end()) >= 0, "embed_backward_cuda: negative type id");
-    add_grouped_rows(dwtt, dout, group_rows(h_types, static_cast<size_t>(*std::max_element(h_types.begin(), h_types.end())) + 1), C, stream);
+    add_grouped_rows(dwtt, dout, group_rows_by_key(h_types, static_cast<size_t>(*std::max_element(h_types.begin(), h_types.end())) + 1), C, stream);
   }
 }
 

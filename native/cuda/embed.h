@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace splade {
 
@@ -20,5 +21,13 @@ void embed_forward_cuda(float* out, const int32_t* ids, const int32_t* type_ids,
 void embed_backward_cuda(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
                          const int32_t* type_ids, const int32_t* cu_seqlens, int B, size_t num_ids, size_t C,
                          cudaStream_t stream);
+
+// The host-side grouping of embed_backward_cuda (exposed for tests): rows n of keys (each in
+// [0, num_keys)) grouped by key, keys ascending, rows ascending within a group, empty groups dropped:
+// group g is key target[g] with rows[offsets[g] .. offsets[g + 1]).
+struct RowGroups {
+  std::vector<int32_t> target, offsets, rows;
+};
+RowGroups group_rows_by_key(const std::vector<int32_t>& keys, size_t num_keys);
 
 }  // namespace splade

@@ -10,6 +10,7 @@
 //                                                                     measured ~1e-3 by the error model at K 768)
 // Without a device (or without the CUDA backend compiled in) it checks what needs none (argument
 // validation, the no-device error), prints "no CUDA device: skipped" for the rest, and exits 0.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -640,8 +641,32 @@ void test_pool_plan() {
   expect_throws([&] { make_pool_plan(bad, 2, 128); }, kInvalidArgument, "make_pool_plan with decreasing cu_seqlens");
 }
 
+// The embedding backward's grouping (host code): every row once, in its key's group, rows ascending,
+// groups by ascending key, no empty group.
+void test_row_groups() {
+  for (size_t num_keys : {1, 7, 300}) {
+    std::uniform_int_distribution<int> uk(0, int(num_keys) - 1);
+    std::vector<int32_t> keys(500);
+    for (auto& k : keys) k = uk(rng);
+    const RowGroups g = group_rows_by_key(keys, num_keys);
+    bool ok = g.offsets.size() == g.target.size() + 1 && g.offsets[0] == 0 && size_t(g.offsets.back()) == keys.size();
+    std::vector<int> seen(keys.size(), 0);
+    for (size_t i = 0; ok && i < g.target.size(); ++i) {
+      ok = g.offsets[i + 1] > g.offsets[i] && (i == 0 || g.target[i] > g.target[i - 1]);
+      for (int32_t k = g.offsets[i]; ok && k < g.offsets[i + 1]; ++k) {
+        ok = keys[g.rows[k]] == g.target[i] && (k == g.offsets[i] || g.rows[k] > g.rows[k - 1]);
+        ++seen[g.rows[k]];
+      }
+    }
+    ok = ok && std::all_of(seen.begin(), seen.end(), [](int c) { return c == 1; });
+    expect(ok, "group_rows_by_key with " + std::to_string(num_keys) + " keys");
+  }
+  expect_throws([] { group_rows_by_key({0, 3}, 3); }, kInvalidArgument, "group_rows_by_key with a key out of range");
+}
+
 void test_without_device(int devices) {
   test_pool_plan();
+  test_row_groups();
   GemmBf16Args g;
   g.M = g.N = 4; g.K = 12; g.lda = g.ldb = 16; g.ldc = 4;
   g.A = g.B = reinterpret_cast<const __nv_bfloat16*>(uintptr_t{256});
@@ -663,7 +688,7 @@ int main() {
   try {
     test_without_device(devices);
     if (devices == 0) {
-      std::printf("cuda_test: %d/%d checks that need no device passed (argument checks, tiling plan); no CUDA device: skipped the kernel checks\n",
+      std::printf("cuda_test: %d/%d checks that need no device passed (argument checks, tiling plan, row grouping); no CUDA device: skipped the kernel checks\n",
                   checks - failures, checks);
       return failures ? 1 : 0;
     }
