@@ -3,7 +3,8 @@
 // the bf16 tensor-core GEMM at BERT-base's four Linear shapes, the fp32 reference GEMM, attention forward
 // (tensor cores and fp32), the fused MLM head + SPLADE pooling, and the whole CudaEncoder forward of
 // BERT-base (random weights) over 32 x 256 tokens, and reports TFLOP/s and the fraction of the given dense
-// bf16 peak (model FLOPs utilisation; --peak-tflops, default 989: H100/H200 SXM).
+// bf16 peak (model FLOPs utilisation; --peak-tflops, default 989: H100/H200 SXM); then the fp32 training
+// step (CudaEncoder::gradients) on the same batch.
 //   build/cuda_bench [--peak-tflops 989] [--docs 32] [--len 256] [--iters 10]
 #include <cstdio>
 #include <cstdlib>
@@ -190,6 +191,11 @@ int main(int argc, char** argv) {
       const double sec = time_it([&] { enc.forward(wv.data(), nullptr, batch, Pooling::max, false); });
       report("CudaEncoder forward, BERT-base (host copies included)", flops, sec);
       std::printf("  %.0f documents/s, %.0f tokens/s\n", docs / sec, N / sec);
+      // training: forward + backward (fp32 kernels), 3x the forward's FLOPs by the usual count
+      std::vector<float> grads(L.total, 0.0f), dw(wv.size(), 1e-3f);
+      const double tsec = time_it([&] { enc.gradients(wv.data(), grads.data(), dw.data(), batch, Pooling::max); });
+      report("CudaEncoder gradients (fp32 training step, host copies included)", 3 * flops, tsec);
+      std::printf("  %.0f tokens/s\n", N / tsec);
     }
   } catch (const std::exception& e) {
     std::printf("cuda_bench: error: %s\n", e.what());
