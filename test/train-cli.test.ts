@@ -114,6 +114,33 @@ describe('splade train', () => {
     expect(r.err).toMatch(/"steps" must be an integer/);
   });
 
+  it('objective "mlm": masked-LM steps on the corpus alone (dropout on), resumable bit-exactly', async () => {
+    const mlm = (name: string, steps: number) => {
+      const path = join(dir, `${name}.json`);
+      writeFileSync(path, JSON.stringify({
+        objective: 'mlm', model: MODEL, output: name, corpus: 'corpus.jsonl', batchSize: 3, docMaxLength: 16, steps,
+        checkpointEvery: 2, seed: 4, trainer: { lr: 1e-3, dropout: 0.1, seed: 5, totalSteps: 4 },
+      }));
+      return path;
+    };
+    expect((await cli('train', '--config', mlm('mlm-a', 2))).code).toBe(0);
+    const r = await cli('train', '--config', mlm('mlm-a', 4));
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/resuming .* at step 3/);
+    expect((await cli('train', '--config', mlm('mlm-b', 4))).code).toBe(0);
+    const la = logOf(join(dir, 'mlm-a')), lb = logOf(join(dir, 'mlm-b'));
+    expect(la.map((s) => s.step)).toEqual([1, 2, 3, 4]);
+    for (const s of la) {
+      expect(s.mlmLoss).toBeGreaterThan(0);
+      expect(s.loss).toBe(s.mlmLoss);
+      expect(s.maskedTokens).toBeGreaterThan(0);
+    }
+    expect(la.map((s) => s.loss)).toEqual(lb.map((s) => s.loss));
+    const bad = join(dir, 'mlm-bad.json');
+    writeFileSync(bad, JSON.stringify({ objective: 'mlx', model: MODEL, output: 'x', corpus: 'corpus.jsonl', steps: 1 }));
+    expect((await cli('train', '--config', bad)).err).toMatch(/"objective" must be "ranking" or "mlm"/);
+  });
+
   it('plots constant and empty series without NaN coordinates', () => {
     const s = { step: 1, loss: 1, rankingLoss: 1, regQ: 0, regD: 0, lambdaQ: 0, lambdaD: 0, lr: 0, gradNorm: 0, nnzQ: 3, nnzD: 3 };
     for (const svg of [trainPlotSvg([]), trainPlotSvg([s]), trainPlotSvg([s, { ...s, step: 2, loss: NaN }])]) {
