@@ -50,6 +50,14 @@ export interface EncodeOptions {
 export const DEFAULT_MAX_LENGTH = 256;
 const DEFAULT_BATCH = 32;
 
+/** What the trainer needs of one encoder (SpladeModel.trainingEncoders). @internal */
+export interface TrainingEncoder {
+  readonly config: EncoderConfig;
+  readonly layout: Layout;
+  readonly arena: Float32Array;
+  parameters(prefix?: string, arena?: Float32Array): Map<string, Float32Array>;
+}
+
 /** One encoder: its checkpoint's config and tokenizer, the arena and the native handle over it. */
 class Encoder {
   constructor(
@@ -347,6 +355,14 @@ export class SpladeModel {
       }
     }
     return p;
+  }
+
+  /**
+   * The encoders as the trainer drives them (lib/train): config, parameter arena and layout, and
+   * parameters(prefix, arena) views over an arena-shaped buffer (a gradient). @internal
+   */
+  trainingEncoders(): { query: TrainingEncoder; document: TrainingEncoder } {
+    return { query: this.query, document: this.document };
   }
 
   /** The longest id sequence either encoder takes (max_position_embeddings). @internal */

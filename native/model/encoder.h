@@ -78,6 +78,7 @@ struct EncoderActivations {
   std::vector<Layer> layers;
   std::vector<float> head_in, head_pre, head_gelu, t, head_mean, head_rstd;  // (N,C) x4, (N) x2
   std::vector<int32_t> argmax;                                               // (B,V)
+  std::vector<float> w;  // (B,V) the pooled output (max pooling: the sparse head backward reads it)
 };
 
 // w is (B,V); acts receives the saved tensors.
