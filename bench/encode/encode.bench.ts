@@ -163,10 +163,22 @@ rows[0].agree = 'reference';
 const pythonOk = PEERS > 0 && spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 if (PEERS <= 0) console.log('peers skipped (SPLADE_BENCH_PEERS=0)');
 else if (!pythonOk) console.log(`peers skipped: ${PYTHON} with torch is not available (apt-get install python3-torch)`);
-let ort: typeof import('onnxruntime-node') | undefined;
+// The peer is optional and not a dependency (a fresh clone type-checks without it), so it is imported by
+// a computed name and described by the little of its API used here.
+type OrtTensor = unknown;
+type OrtModule = {
+  InferenceSession: { create(path: string, opts: Record<string, unknown>): Promise<{
+    run(feeds: Record<string, OrtTensor>): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>>;
+    release(): Promise<void>;
+  }> };
+  Tensor: new (type: string, data: BigInt64Array, dims: number[]) => OrtTensor;
+  env: { versions?: { common?: string } };
+};
+let ort: OrtModule | undefined;
 if (pythonOk) {
   try {
-    ort = await import('onnxruntime-node');
+    const peer = 'onnxruntime-node';
+    ort = (await import(peer)) as OrtModule;
   } catch {
     console.log('onnxruntime-node skipped: not installed (npm install --no-save --ignore-scripts onnxruntime-node)');
   }
