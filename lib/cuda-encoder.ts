@@ -31,10 +31,10 @@ export function assertCudaUsable(): void {
 }
 
 /**
- * The GPU encoder over a filled parameter arena, with the CPU handle's interface: forward() (bf16
- * tensor cores, or fp32 with reference = true) and gradients() (fp32 training forward and backward).
- * The arena is copied to the device now and again after each gradients() call (the optimizer changes
- * it between steps); other changes to it are not seen.
+ * The GPU encoder over a filled parameter arena, with the CPU handle's interface: prepare(precision)
+ * copies the arena to the device for the packed forwards (bf16: tensor cores; fp32: the fp32 kernels),
+ * forward() on the packed copy or, unpacked, on the arena as it is in fp32, and gradients() (fp32
+ * training forward and backward, the arena copied again at each call).
  */
 export function createCudaEncoder(config: EncoderConfig, arena: Float32Array): NativeEncoderHandle {
   assertCudaUsable();

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { SpladeError, SpladeModel, Trainer, info } from '../lib/index.js';
 import { loadAddon } from '../lib/native.js';
 import { type EncoderConfig } from '../lib/model/config.js';
-import { encoderAddon } from '../lib/model/native-encoder.js';
+import { type NativeEncoderHandle, encoderAddon } from '../lib/model/native-encoder.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BERT = join(here, 'fixtures', 'models', 'bert');
@@ -25,9 +25,7 @@ const tinyConfig: EncoderConfig = {
   arch: 'bert', vocabSize: 64, hidden: 16, layers: 1, heads: 2, intermediate: 32, maxPositions: 16, typeVocab: 2, eps: 1e-12,
 };
 
-type Forward = (ids: Int32Array, types: Int32Array | null, cu: Int32Array, pooling: 'max' | 'sum', reference: boolean,
-                out: Float32Array, argmax: Int32Array | null) => Promise<void>;
-type CudaAddon = { CudaEncoder: new (c: EncoderConfig, arena: Float32Array, device: number) => { forward: Forward } };
+type CudaAddon = { CudaEncoder: new (c: EncoderConfig, arena: Float32Array, device: number) => NativeEncoderHandle };
 
 describe.skipIf(gpu)("device 'cuda' without a usable GPU", () => {
   it('SpladeModel.load rejects with ERR_SPLADE_UNSUPPORTED saying why', async () => {
@@ -90,7 +88,7 @@ describe.runIf(gpu)("device 'cuda' on a GPU", () => {
       const packed = new Int32Array(cu[ids.length]);
       ids.forEach((s, i) => packed.set(s, cu[i]));
       const params = cpu.parameters();
-      const enc = (cpu as unknown as { document: { config: EncoderConfig; arena: Float32Array; native: { forward: Forward } } }).document;
+      const enc = (cpu as unknown as { document: { config: EncoderConfig; arena: Float32Array; native: NativeEncoderHandle } }).document;
       expect(params.size).toBeGreaterThan(0);
       const gpuEnc = new (loadAddon<CudaAddon>().CudaEncoder)(enc.config, enc.arena, 0);
       for (const pooling of ['max', 'sum'] as const) {
@@ -98,22 +96,26 @@ describe.runIf(gpu)("device 'cuda' on a GPU", () => {
         await enc.native.forward(packed, null, cu, pooling, true, ref, pooling === 'max' ? refArg : null);
         const exact = new Float32Array(ids.length * V), fast = new Float32Array(ids.length * V);
         const arg = new Int32Array(ids.length * V);
-        await gpuEnc.forward(packed, null, cu, pooling, true, exact, pooling === 'max' ? arg : null);
+        await gpuEnc.forward(packed, null, cu, pooling, true, exact, pooling === 'max' ? arg : null, false);
         expect(relErr(exact, ref)).toBeLessThan(1e-4);
         if (pooling === 'max') for (let i = 0; i < arg.length; i++) if (ref[i] > 1e-3) expect(arg[i]).toBeGreaterThanOrEqual(0);
-        await gpuEnc.forward(packed, null, cu, pooling, false, fast, null);
+        await gpuEnc.prepare('bf16');
+        await gpuEnc.forward(packed, null, cu, pooling, false, fast, null, true);
         expect(relErr(fast, ref)).toBeLessThan(2e-2);
       }
-      // the public path
-      const onGpu = await SpladeModel.load(dir, { device: 'cuda' });
-      const a = await onGpu.encode(texts), b = await cpu.encode(texts);
-      for (let i = 0; i < texts.length; i++) {
-        const da = new Float32Array(V), db = new Float32Array(V);
-        a[i].indices.forEach((j, k) => (da[j] = a[i].values[k]));
-        b[i].indices.forEach((j, k) => (db[j] = b[i].values[k]));
-        expect(relErr(da, db)).toBeLessThan(2e-2);
+      // the public path, in both precisions (fp32: the fp32 kernels; bf16: tensor cores)
+      const b = await cpu.encode(texts);
+      for (const [precision, tol] of [['fp32', 1e-4], ['bf16', 2e-2]] as const) {
+        const onGpu = await SpladeModel.load(dir, { device: 'cuda', precision });
+        const a = await onGpu.encode(texts);
+        for (let i = 0; i < texts.length; i++) {
+          const da = new Float32Array(V), db = new Float32Array(V);
+          a[i].indices.forEach((j, k) => (da[j] = a[i].values[k]));
+          b[i].indices.forEach((j, k) => (db[j] = b[i].values[k]));
+          expect(relErr(da, db), precision).toBeLessThan(tol);
+        }
+        await expect(onGpu.encodeIds([[2, V + 5, 3]])).rejects.toThrow(/ids\[0\]\[1\]|outside the vocabulary/);
       }
-      await expect(onGpu.encodeIds([[2, V + 5, 3]])).rejects.toThrow(/ids\[0\]\[1\]|outside the vocabulary/);
     });
   }
 

@@ -1,22 +1,29 @@
 // Encoder throughput: a 6-layer, 768-wide BERT with the 30522-term bert-base vocabulary (random weights,
-// std 0.02) encoding 32 documents of 16..200 tokens on 2 threads; prints documents/s and tokens/s.
+// std 0.02) encoding 32 documents of 16..200 tokens on 2 threads, in fp32 and in the opt-in bf16 mode;
+// beside it, in the same run, the peers on the same weights: onnxruntime-node (the model exported from
+// PyTorch by export_onnx.py, SPLADE max pooling inside the ONNX graph; batch sizes 1, 4 and 8, padded,
+// length-sorted) and PyTorch itself (a plain PyTorch BERT in export_onnx.py: transformers is not
+// installed here). Prints documents/s, tokens/s, the peak memory an encode adds to the process (VmHWM
+// reset before each run), and the agreement of every result with splade fp32.
 //   npx tsx bench/encode/encode.bench.ts
-// Knobs (for quick checks): SPLADE_BENCH_LAYERS, SPLADE_BENCH_HIDDEN, SPLADE_BENCH_DOCS,
-// SPLADE_BENCH_THREADS, SPLADE_BENCH_ITERS. The checkpoint is written once to bench/.cache.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+// Knobs: SPLADE_BENCH_LAYERS (12: the BERT-base shape), SPLADE_BENCH_HIDDEN, SPLADE_BENCH_DOCS,
+// SPLADE_BENCH_THREADS, SPLADE_BENCH_ITERS, SPLADE_BENCH_PEERS=0 (splade only). The checkpoint and its
+// ONNX export are written once to bench/.cache. The peers are skipped, with a message, when
+// onnxruntime-node (npm install --no-save onnxruntime-node) or /usr/bin/python3 with torch is missing.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-import { Bench } from 'tinybench';
 
 import { SpladeModel, info, setThreads } from '../../lib/index.js';
 import { writeSafetensors } from '../../lib/model/safetensors.js';
 
 const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
 const L = env('SPLADE_BENCH_LAYERS', 6), C = env('SPLADE_BENCH_HIDDEN', 768), DOCS = env('SPLADE_BENCH_DOCS', 32);
-const THREADS = env('SPLADE_BENCH_THREADS', 2), ITERS = env('SPLADE_BENCH_ITERS', 3);
+const THREADS = env('SPLADE_BENCH_THREADS', 2), ITERS = env('SPLADE_BENCH_ITERS', 3), PEERS = env('SPLADE_BENCH_PEERS', 1);
 const V = 30522, P = 512, I = 4 * C, H = Math.max(1, Math.round(C / 64));
-
+const PYTHON = '/usr/bin/python3';
+const here = dirname(fileURLToPath(import.meta.url));
 function rng(seed: number) {
   let s = seed >>> 0;
   return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
@@ -75,10 +82,9 @@ function makeCheckpoint(dir: string): void {
   }));
 }
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '.cache', `bert-L${L}-C${C}`);
+const root = join(here, '..', '.cache', `bert-L${L}-C${C}`);
 makeCheckpoint(root);
 setThreads(THREADS);
-const model = await SpladeModel.load(root);
 const r = rng(7);
 const docs: number[][] = [];
 for (let d = 0; d < DOCS; d++) {
@@ -86,12 +92,145 @@ for (let d = 0; d < DOCS; d++) {
   docs.push([101, ...Array.from({ length: len - 2 }, () => 1000 + Math.floor(r() * 29000)), 102]);
 }
 const tokens = docs.reduce((a, d) => a + d.length, 0);
-const bench = new Bench({ name: 'encode', iterations: ITERS, time: 0, warmupIterations: 1, warmupTime: 0 });
-bench.add(`encodeIds: ${DOCS} docs, ${tokens} tokens, L=${L} C=${C} V=${V}, ${THREADS} threads, ${info().cpu}`, async () => {
-  await model.encodeIds(docs);
-});
-await bench.run();
-for (const task of bench.tasks) {
-  const mean = task.result && 'latency' in task.result ? (task.result as { latency: { mean: number } }).latency.mean : NaN;
-  console.log(`${task.name}\n  ${mean.toFixed(1)} ms per batch, ${(DOCS / (mean / 1000)).toFixed(2)} documents/s, ${(tokens / (mean / 1000)).toFixed(0)} tokens/s`);
+
+// Peak memory one call adds: VmHWM reset to the current RSS (clear_refs 5), then read after the call.
+function status(key: string): number {
+  const m = readFileSync('/proc/self/status', 'utf8').match(new RegExp(`${key}:\\s+(\\d+)`));
+  return m ? Number(m[1]) * 1024 : NaN;
 }
+async function measure(run: () => Promise<void>): Promise<{ best: number; mean: number; peak: number }> {
+  await run();  // warm-up (and lazy packing / session set-up)
+  const times: number[] = [];
+  let peak = 0;
+  for (let i = 0; i < ITERS; i++) {
+    try {
+      writeFileSync('/proc/self/clear_refs', '5');
+    } catch {
+      /* not Linux: no peak figure */
+    }
+    const rss = status('VmRSS');
+    const t0 = performance.now();
+    await run();
+    times.push(performance.now() - t0);
+    peak = Math.max(peak, status('VmHWM') - rss);
+  }
+  return { best: Math.min(...times), mean: times.reduce((a, b) => a + b, 0) / times.length, peak };
+}
+
+type Row = { name: string; ms: number; mean: number; peak: number; agree?: string };
+const rows: Row[] = [];
+const dense = new Map<string, Float32Array[]>();
+
+for (const precision of ['fp32', 'bf16'] as const) {
+  const model = await SpladeModel.load(root, { precision });
+  let out: Float32Array[] = [];
+  const t = await measure(async () => {
+    const vs = await model.encodeIds(docs);
+    out = vs.map((v) => {
+      const d = new Float32Array(V);
+      v.indices.forEach((j, k) => (d[j] = v.values[k]));
+      return d;
+    });
+  });
+  dense.set(precision, out);
+  rows.push({ name: `splade ${precision}`, ms: t.best, mean: t.mean, peak: t.peak });
+}
+
+// Agreement with splade fp32: max |a - b| / (max |b| of the vector), cosine, top-64 term overlap.
+function agreement(got: Float32Array[], ref: Float32Array[]): string {
+  let maxRel = 0, minCos = 1, cosSum = 0, overlap = 0;
+  const top = (v: Float32Array) => new Set(Array.from(v.keys()).sort((a, b) => v[b] - v[a]).slice(0, 64).filter((j) => v[j] > 0));
+  for (let i = 0; i < ref.length; i++) {
+    const a = got[i], b = ref[i];
+    let scale = 0, diff = 0, ab = 0, aa = 0, bb = 0;
+    for (let j = 0; j < V; j++) {
+      scale = Math.max(scale, Math.abs(b[j]));
+      diff = Math.max(diff, Math.abs(a[j] - b[j]));
+      ab += a[j] * b[j], aa += a[j] * a[j], bb += b[j] * b[j];
+    }
+    maxRel = Math.max(maxRel, diff / scale);
+    const cos = ab / Math.sqrt(aa * bb);
+    minCos = Math.min(minCos, cos), cosSum += cos;
+    const ta = top(a), tb = top(b);
+    overlap += [...ta].filter((j) => tb.has(j)).length / Math.max(1, tb.size);
+  }
+  return `max err ${maxRel.toExponential(1)}, cosine ${(cosSum / ref.length).toFixed(5)} (min ${minCos.toFixed(5)}), top-64 overlap ${(100 * overlap / ref.length).toFixed(1)}%`;
+}
+const ref = dense.get('fp32')!;
+rows[1].agree = agreement(dense.get('bf16')!, ref);
+rows[0].agree = 'reference';
+
+const pythonOk = PEERS > 0 && spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+if (PEERS <= 0) console.log('peers skipped (SPLADE_BENCH_PEERS=0)');
+else if (!pythonOk) console.log(`peers skipped: ${PYTHON} with torch is not available (apt-get install python3-torch)`);
+// The peer is optional and not a dependency (a fresh clone type-checks without it), so it is imported by
+// a computed name and described by the little of its API used here.
+type OrtTensor = unknown;
+type OrtModule = {
+  InferenceSession: { create(path: string, opts: Record<string, unknown>): Promise<{
+    run(feeds: Record<string, OrtTensor>): Promise<Record<string, { data: Float32Array; dims: readonly number[] }>>;
+    release(): Promise<void>;
+  }> };
+  Tensor: new (type: string, data: BigInt64Array, dims: number[]) => OrtTensor;
+  env: { versions?: { common?: string } };
+};
+let ort: OrtModule | undefined;
+if (pythonOk) {
+  try {
+    const peer = 'onnxruntime-node';
+    ort = (await import(peer)) as OrtModule;
+  } catch {
+    console.log('onnxruntime-node skipped: not installed (npm install --no-save --ignore-scripts onnxruntime-node)');
+  }
+}
+const order = docs.map((_, i) => i).sort((a, b) => docs[a].length - docs[b].length);
+if (ort) {
+  const onnx = join(root, 'splade.onnx');
+  if (!existsSync(onnx)) {
+    const e = spawnSync(PYTHON, [join(here, 'export_onnx.py'), root, onnx], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (e.status !== 0) throw new Error('export_onnx.py failed');
+  }
+  const session = await ort.InferenceSession.create(onnx, {
+    intraOpNumThreads: THREADS, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential',
+  });
+  for (const bs of [1, 4, 8]) {
+    const out: Float32Array[] = new Array(docs.length);
+    const t = await measure(async () => {
+      for (let s = 0; s < order.length; s += bs) {
+        const idx = order.slice(s, s + bs), T = Math.max(...idx.map((i) => docs[i].length));
+        const ids = new BigInt64Array(idx.length * T), mask = new BigInt64Array(idx.length * T);
+        idx.forEach((i, k) => docs[i].forEach((id, p) => ((ids[k * T + p] = BigInt(id)), (mask[k * T + p] = 1n))));
+        const res = await session.run({
+          input_ids: new ort!.Tensor('int64', ids, [idx.length, T]),
+          attention_mask: new ort!.Tensor('int64', mask, [idx.length, T]),
+        });
+        const w = res.w.data as Float32Array;
+        idx.forEach((i, k) => (out[i] = w.slice(k * V, (k + 1) * V)));
+      }
+    });
+    rows.push({ name: `onnxruntime-node ${ort.env.versions?.common ?? ''} batch ${bs}`, ms: t.best, mean: t.mean, peak: t.peak, agree: agreement(out, ref) });
+  }
+  await session.release();
+}
+if (pythonOk) {
+  const docsFile = join(root, `docs-${DOCS}.json`);
+  writeFileSync(docsFile, JSON.stringify(docs));
+  const p = spawnSync(PYTHON, [join(here, 'export_onnx.py'), root, '--time', docsFile, String(THREADS), '1', '4', '8'], { encoding: 'utf8' });
+  if (p.status !== 0) console.log(`PyTorch timing failed: ${p.stderr.slice(-500)}`);
+  for (const line of p.stdout.split('\n').filter((l) => l.startsWith('{'))) {
+    const j = JSON.parse(line) as { batch: number; ms: number; torch: string };
+    rows.push({ name: `PyTorch ${j.torch} (plain BERT) batch ${j.batch}`, ms: j.ms, mean: NaN, peak: NaN });
+  }
+}
+
+const fp32 = rows[0].ms;
+const bestOrt = Math.min(...rows.filter((x) => x.name.startsWith('onnxruntime')).map((x) => x.ms));
+console.log(`\n${DOCS} docs, ${tokens} tokens, L=${L} C=${C} V=${V}, ${THREADS} threads, ${info().cpu}; best of ${ITERS}`);
+console.log('| encoder | ms per batch (mean) | documents/s | tokens/s | vs best onnxruntime | peak memory added | agreement with splade fp32 |');
+console.log('|---|---|---|---|---|---|---|');
+for (const x of rows) {
+  const mb = Number.isFinite(x.peak) ? `${(x.peak / 2 ** 20).toFixed(0)} MiB` : '-';
+  const vs = Number.isFinite(bestOrt) ? `${(bestOrt / x.ms).toFixed(2)}x` : '-';
+  console.log(`| ${x.name} | ${x.ms.toFixed(0)} (${Number.isFinite(x.mean) ? x.mean.toFixed(0) : '-'}) | ${(DOCS / (x.ms / 1000)).toFixed(2)} | ${(tokens / (x.ms / 1000)).toFixed(0)} | ${vs} | ${mb} | ${x.agree ?? '-'} |`);
+}
+void fp32;

@@ -7,6 +7,7 @@ clip_grad_norm_, AdamW. Uses the plain-torch reference BERT of test/fixtures/mak
 """
 import json
 import os
+import resource
 import sys
 import time
 
@@ -54,8 +55,9 @@ def main():
         times.append(time.perf_counter() - t0)
     mean = sum(times) / len(times)
     tokens = NQ * QLEN + ND * DLEN
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB
     print(f"PyTorch {torch.__version__} eager float32, {threads} threads (same step)\n"
-          f"  {mean:.3f} s per step (min {min(times):.3f}), {tokens / mean:.0f} tokens/s")
+          f"  {mean:.3f} s per step (min {min(times):.3f}), {tokens / mean:.0f} tokens/s, process peak RSS {peak:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 // Training step throughput: a 4-layer, 256-wide BERT (4 heads, random weights, std 0.02) with the
 // 30522-term bert-base vocabulary; a batch of 16 queries of 16 tokens and 32 documents of 128 tokens
 // (a positive and a hard negative per query); contrastive loss with in-batch negatives, L1 on the
-// queries and FLOPS on the documents, AdamW with clipping; 2 threads. Prints seconds per step and
-// tokens/s, then (when /usr/bin/python3 has torch) the same step in PyTorch eager mode
-// (bench/train/torch_step.py, float32, same threads) for comparison.
+// queries and FLOPS on the documents, AdamW with clipping; 2 threads. Prints seconds per step,
+// tokens/s, the step's own peak memory (StepStats.peakMemoryBytes) and the process's peak RSS, then
+// (when /usr/bin/python3 has torch) the same step in PyTorch eager mode (bench/train/torch_step.py,
+// float32, same threads, its process's peak RSS) for comparison.
 //   npx tsx bench/train/train.bench.ts
 // Knobs: SPLADE_BENCH_LAYERS, SPLADE_BENCH_HIDDEN, SPLADE_BENCH_THREADS, SPLADE_BENCH_ITERS, SPLADE_BENCH_WARMUP,
 // SPLADE_BENCH_TORCH=0 (skip PyTorch). The checkpoint is written once to bench/.cache.
@@ -102,15 +103,19 @@ const tokens = NQ * QLEN + ND * DLEN;
 const label = `Trainer.step: ${NQ} queries x ${QLEN} + ${ND} docs x ${DLEN} tokens, L=${L} C=${C} V=${V}, ${THREADS} threads, ${info().cpu}`;
 for (let k = 0; k < WARMUP; k++) await trainer.step(makeBatch(1 + k));
 const times: number[] = [];
+let stepPeak = 0;
 for (let k = 0; k < ITERS; k++) {
   const batch = makeBatch(100 + k);
   const t0 = performance.now();
   const s = await trainer.step(batch);
   times.push((performance.now() - t0) / 1000);
+  stepPeak = Math.max(stepPeak, s.peakMemoryBytes);
   if (k === 0) console.log(`  step ${s.step}: loss ${s.loss.toFixed(4)}, nnzQ ${s.nnzQ.toFixed(0)}, nnzD ${s.nnzD.toFixed(0)}, gradNorm ${s.gradNorm.toExponential(3)}`);
 }
 const mean = times.reduce((a, b) => a + b, 0) / times.length;
-console.log(`${label}\n  ${mean.toFixed(3)} s per step (min ${Math.min(...times).toFixed(3)}), ${(tokens / mean).toFixed(0)} tokens/s`);
+const mib = (b: number) => (b / 2 ** 20).toFixed(0);
+console.log(`${label}\n  ${mean.toFixed(3)} s per step (min ${Math.min(...times).toFixed(3)}), ${(tokens / mean).toFixed(0)} tokens/s, ` +
+  `peak memory ${mib(stepPeak)} MiB in a step, process peak RSS ${mib(process.resourceUsage().maxRSS * 1024)} MiB`);
 
 if (process.env.SPLADE_BENCH_TORCH !== '0') {
   const py = spawnSync('/usr/bin/python3', [join(here, 'torch_step.py'), root, String(THREADS), String(ITERS)], { encoding: 'utf8' });

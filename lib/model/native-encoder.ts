@@ -13,7 +13,11 @@ export interface NativeEncoderHandle {
     reference: boolean,
     out: Float32Array,
     argmax: Int32Array | null,
+    /** Run on the weights prepare() packed, in their precision. */
+    packed?: boolean,
   ): Promise<void>;
+  /** Packs the inference copies of the weights from the arena as it is now; resolves with their bytes. */
+  prepare(precision: 'fp32' | 'bf16'): Promise<number>;
   /** Training forward + backward: out (B*V) gets w, grads (arena-sized) += dLoss/dparams for dLoss/dw = dw. */
   gradients(
     ids: Int32Array,
@@ -36,6 +40,8 @@ export interface KernelCheckResult {
 export interface EncoderAddon {
   encoderLayout(config: EncoderConfig): Layout;
   kernelCheck(op: string, cpu: string, seed: number): KernelCheckResult;
+  /** What the bf16 GEMMs run here: AMX tiles, or the portable fp32-SGEMM path. */
+  bf16Kernel(): 'amx' | 'fallback';
   NativeEncoder: new (config: EncoderConfig, arena: Float32Array) => NativeEncoderHandle;
 }
 

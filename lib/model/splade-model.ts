@@ -18,6 +18,7 @@ import { SpladeTokenizer } from './tokenizer.js';
 import { type Layout, fillArena, openCheckpoint } from './weights.js';
 
 export type Pooling = 'max' | 'sum';
+export type Precision = 'fp32' | 'bf16';
 export type EncodeKind = 'query' | 'document';
 
 export interface LoadOptions {
@@ -29,6 +30,13 @@ export interface LoadOptions {
   cacheDir?: string;
   /** Default truncation per kind when encode() gets no maxLength (default 256 for both). */
   maxLength?: { query?: number; document?: number };
+  /**
+   * Arithmetic of encode() / encodeIds(): 'fp32' (default) or 'bf16', the opt-in reduced precision
+   * (weights kept as bf16 copies made at load, activations rounded to bf16 per matrix product, fp32
+   * accumulation; AMX-BF16 where the CPU has it, a slower portable path elsewhere). Its agreement
+   * with fp32 is measured in the README. Training (encodeIdsBackward) always runs fp32.
+   */
+  precision?: Precision;
 }
 
 export interface EncodeOptions {
@@ -51,6 +59,14 @@ export interface EncodeOptions {
 export const DEFAULT_MAX_LENGTH = 256;
 const DEFAULT_BATCH = 32;
 
+/** What the trainer needs of one encoder (SpladeModel.trainingEncoders). @internal */
+export interface TrainingEncoder {
+  readonly config: EncoderConfig;
+  readonly layout: Layout;
+  readonly arena: Float32Array;
+  parameters(prefix?: string, arena?: Float32Array): Map<string, Float32Array>;
+}
+
 /** One encoder: its checkpoint's config and tokenizer, the arena and the native handle over it. */
 class Encoder {
   constructor(
@@ -61,9 +77,32 @@ class Encoder {
     readonly layout: Layout,
     readonly arena: Float32Array,
     readonly native: NativeEncoderHandle,
+    readonly precision: Precision,
   ) {}
 
-  static async load(dir: string, device: 'cpu' | 'cuda' = 'cpu'): Promise<Encoder> {
+  /**
+   * The packed inference weights (NativeEncoder.prepare) as of the arena's last known state; dropped
+   * whenever the arena may be written (parameters() handed out, a backward for training), and packed
+   * again on the next encode.
+   */
+  private packing: Promise<unknown> | undefined;
+
+  invalidatePacked(): void {
+    this.packing = undefined;
+  }
+
+  private ensurePacked(): Promise<unknown> {
+    if (!this.packing) {
+      const p = callNativeAsync(() => this.native.prepare(this.precision));
+      this.packing = p;
+      p.catch(() => {
+        if (this.packing === p) this.packing = undefined;
+      });
+    }
+    return this.packing;
+  }
+
+  static async load(dir: string, precision: Precision = 'fp32', device: 'cpu' | 'cuda' = 'cpu'): Promise<Encoder> {
     const cfgFile = join(dir, 'config.json');
     if (!existsSync(cfgFile)) throw new SpladeError(`${dir}: config.json is missing`, ErrorCode.io);
     const configJson = readFileSync(cfgFile, 'utf8');
@@ -85,10 +124,11 @@ class Encoder {
       ckpt.close();
     }
     const native = device === 'cuda' ? createCudaEncoder(config, arena) : callNative(() => new addon.NativeEncoder(config, arena));
-    return new Encoder(dir, config, configJson, tokenizer, layout, arena, native);
+    return new Encoder(dir, config, configJson, tokenizer, layout, arena, native, precision);
   }
 
   parameters(prefix = '', arena: Float32Array = this.arena): Map<string, Float32Array> {
+    if (arena === this.arena) this.invalidatePacked();  // the caller may write through these views
     const out = new Map<string, Float32Array>();
     for (const e of this.layout.entries) {
       const n = e.shape.reduce((a, b) => a * b, 1);
@@ -121,10 +161,15 @@ class Encoder {
     if (this.tokenizer.configJson !== undefined) atomicWriteText(join(dir, 'tokenizer_config.json'), this.tokenizer.configJson);
   }
 
-  /** Runs the packed sequences through the model in batches; returns one dense (V) row per sequence. */
+  /**
+   * Runs the packed sequences through the model in batches; returns one dense (V) row per sequence.
+   * inference: on the packed weights in the model's precision (encode, encodeIds); otherwise on the
+   * arena itself in fp32 (the training path, whose arena changes every step).
+   */
   async forward(seqs: Int32Array[], typeIds: (Int32Array | null)[] | null, pooling: Pooling, batchSize: number,
-                onRow: (i: number, row: Float32Array) => void): Promise<void> {
+                onRow: (i: number, row: Float32Array) => void, inference = true): Promise<void> {
     const V = this.config.vocabSize;
+    if (inference) await this.ensurePacked();
     const order = seqs.map((_, i) => i).sort((a, b) => seqs[a].length - seqs[b].length);
     for (let start = 0; start < order.length; start += batchSize) {
       const idx = order.slice(start, start + batchSize);
@@ -137,7 +182,7 @@ class Encoder {
         if (types && typeIds![i]) types.set(typeIds![i]!, cu[k]);
       });
       const out = new Float32Array(idx.length * V);
-      await callNativeAsync(() => this.native.forward(ids, types, cu, pooling, false, out, null));
+      await callNativeAsync(() => this.native.forward(ids, types, cu, pooling, false, out, null, inference));
       idx.forEach((i, k) => onRow(i, out.subarray(k * V, (k + 1) * V)));
     }
   }
@@ -178,6 +223,7 @@ export class SpladeModel {
     const device = opts.device === undefined ? 'cpu' : expectOneOf('device', opts.device, ['cpu', 'cuda'] as const);
     if (device === 'cuda') assertCudaUsable();  // a clear Error before any weights are read
     if (opts.threads !== undefined) setThreads(expectInteger('threads', opts.threads, 1, 1024));
+    const precision = opts.precision === undefined ? 'fp32' : expectOneOf('precision', opts.precision, ['fp32', 'bf16'] as const);
     if (opts.revision !== undefined && typeof opts.revision !== 'string') invalidArgument('revision', 'a string', opts.revision);
     if (opts.cacheDir !== undefined && typeof opts.cacheDir !== 'string') invalidArgument('cacheDir', 'a string', opts.cacheDir);
     const ml = opts.maxLength ?? {};
@@ -205,8 +251,8 @@ export class SpladeModel {
     for (const d of new Set([qDir, dDir])) {
       if (!existsSync(d) || !statSync(d).isDirectory()) throw new SpladeError(`${d}: no such checkpoint directory`, ErrorCode.io);
     }
-    const document = await Encoder.load(dDir, device);
-    const query = qDir === dDir ? document : await Encoder.load(qDir, device);
+    const document = await Encoder.load(dDir, precision, device);
+    const query = qDir === dDir ? document : await Encoder.load(qDir, precision, device);
     if (query.config.vocabSize !== document.config.vocabSize) {
       throw new SpladeError(`${qDir} and ${dDir}: the query and document encoders have different vocabularies`, ErrorCode.invalidArgument);
     }
@@ -305,6 +351,7 @@ export class SpladeModel {
     ids.forEach((s, i) => (cu[i + 1] = cu[i] + s.length));
     const packed = new Int32Array(cu[ids.length]);
     ids.forEach((s, i) => packed.set(Int32Array.from(s), cu[i]));
+    enc.invalidatePacked();  // a training step follows: the arena is about to change
     return enc.withGradLock(async () => {
       enc.grads ??= new Float32Array(enc.layout.total);
       enc.grads.fill(0);
@@ -326,7 +373,7 @@ export class SpladeModel {
     const enc = kind === 'query' ? this.query : this.document;
     const V = enc.config.vocabSize;
     const out = new Float32Array(ids.length * V);
-    await enc.forward(ids, null, pooling, Math.max(1, ids.length), (i, row) => out.set(row, i * V));
+    await enc.forward(ids, null, pooling, Math.max(1, ids.length), (i, row) => out.set(row, i * V), false);
     return out;
   }
 
@@ -346,6 +393,14 @@ export class SpladeModel {
       }
     }
     return p;
+  }
+
+  /**
+   * The encoders as the trainer drives them (lib/train): config, parameter arena and layout, and
+   * parameters(prefix, arena) views over an arena-shaped buffer (a gradient). @internal
+   */
+  trainingEncoders(): { query: TrainingEncoder; document: TrainingEncoder } {
+    return { query: this.query, document: this.document };
   }
 
   /** The longest id sequence either encoder takes (max_position_embeddings). @internal */

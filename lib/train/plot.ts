@@ -3,6 +3,8 @@
 import type { StepStats } from './trainer.js';
 
 type Key = Exclude<keyof StepStats, 'step'>;
+/** A step's stats as the plot reads them (fields absent from older logs are left out of their panel). */
+export type PlotStats = Pick<StepStats, 'step'> & Partial<Omit<StepStats, 'step'>>;
 
 /** The panels: a title and the series drawn in it (several series share the panel's y range). */
 export const PLOT_PANELS: ReadonlyArray<{ title: string; series: readonly Key[] }> = [
@@ -13,6 +15,8 @@ export const PLOT_PANELS: ReadonlyArray<{ title: string; series: readonly Key[] 
   { title: 'lambdaQ / lambdaD', series: ['lambdaQ', 'lambdaD'] },
   { title: 'lr', series: ['lr'] },
   { title: 'nnzQ / nnzD', series: ['nnzQ', 'nnzD'] },
+  { title: 'mlmLoss', series: ['mlmLoss'] },
+  { title: 'peakMemoryBytes', series: ['peakMemoryBytes'] },
 ];
 
 const COLORS = ['#1f77b4', '#d62728'];
@@ -32,7 +36,7 @@ export function formatTick(x: number): string {
 }
 
 /** The SVG text of the training curves of `stats` (in step order; non-finite values are left out). */
-export function trainPlotSvg(stats: readonly StepStats[], opts: { title?: string } = {}): string {
+export function trainPlotSvg(stats: readonly PlotStats[], opts: { title?: string } = {}): string {
   const rows = Math.ceil(PLOT_PANELS.length / COLS);
   const W = COLS * PW, top = opts.title ? 24 : 0, H = rows * PH + top;
   const steps = stats.map((s) => s.step);
@@ -48,7 +52,7 @@ export function trainPlotSvg(stats: readonly StepStats[], opts: { title?: string
     let lo = Infinity, hi = -Infinity;
     for (const s of stats) {
       for (const k of panel.series) {
-        const v = s[k];
+        const v = s[k] ?? NaN;
         if (Number.isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
       }
     }
@@ -65,7 +69,7 @@ export function trainPlotSvg(stats: readonly StepStats[], opts: { title?: string
     out.push(`<text x="${right}" y="${lower + 14}" text-anchor="end">${x1}</text>`);
     out.push(`<text x="${(left + right) / 2}" y="${lower + 14}" text-anchor="middle" fill="#666666">step</text>`);
     panel.series.forEach((k, j) => {
-      const pts = stats.filter((s) => Number.isFinite(s[k])).map((s) => `${sx(s.step).toFixed(1)},${sy(s[k]).toFixed(1)}`);
+      const pts = stats.filter((s) => Number.isFinite(s[k] ?? NaN)).map((s) => `${sx(s.step).toFixed(1)},${sy(s[k] ?? NaN).toFixed(1)}`);
       out.push(`<polyline data-series="${k}" fill="none" stroke="${COLORS[j % COLORS.length]}" stroke-width="1.5" points="${pts.join(' ')}"/>`);
       if (panel.series.length > 1) {
         out.push(`<text x="${right - 4}" y="${upper + 12 + 12 * j}" text-anchor="end" fill="${COLORS[j % COLORS.length]}">${esc(k)}</text>`);

@@ -3,14 +3,15 @@
 // global-norm clipping), matching PyTorch / transformers step for step (test/train.test.ts checks it
 // against test/fixtures/make_train_fixtures.py).
 //
-// One step, with recomputation: (1) forward the batch's queries and documents to dense (B x V)
-// vectors; (2) losses and dLoss/dvectors in TypeScript (losses.ts); (3) forward + backward again
-// through the native encoder with those dL/dw (SpladeModel.encodeIdsBackward), once for the queries
-// and once for the documents; with one shared encoder both gradients add up; (4) clip, AdamW.
+// One ranking step: (1) the native training forward of the batch's queries and of its documents to
+// dense (B x V) vectors, each keeping its activations in a handle; (2) losses and dLoss/dvectors in
+// TypeScript (losses.ts); (3) the native backward of each handle with those dL/dw, accumulating into
+// arena-shaped gradient buffers (with one shared encoder both add up in one buffer); (4) clip, AdamW.
+// An MLM step (objective 'mlm') runs the masked-LM forward, loss and backward natively in one call.
 import { join } from 'node:path';
 
-import { ErrorCode, SpladeError, expectFinite, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
-import { SpladeModel } from '../model/splade-model.js';
+import { ErrorCode, SpladeError, callNativeAsync, expectFinite, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
+import { SpladeModel, type TrainingEncoder } from '../model/splade-model.js';
 import { type TrainAddon, noDecay, trainAddon } from './adamw.js';
 import {
   type RankingLoss,
@@ -21,6 +22,8 @@ import {
   scores,
   scoresBackward,
 } from './losses.js';
+import { peakMemoryBytes, resetPeakMemory } from './memory.js';
+import { maskTokens } from './mlm.js';
 import { lambdaAt, linearWarmupFactor } from './schedule.js';
 import { Rng } from './rng.js';
 import { readTrainerState, writeTrainerState } from './state.js';
@@ -34,6 +37,19 @@ import { readTrainerState, writeTrainerState } from './state.js';
 export type TrainBatch = { queries: Int32Array[]; documents: Int32Array[][]; teacherScores?: number[][] };
 
 /**
+ * A masked-language-model batch (the second objective: pre-training or adapting the encoder on a
+ * corpus). `sequences` are id sequences with their special tokens (SpladeModel.tokenize(text,
+ * { kind: 'document' })). Without `labels` the trainer masks them as BERT does (15% of the
+ * non-special tokens selected; of those 80% become [MASK], 10% a random id, 10% unchanged) with its
+ * seeded RNG; with `labels` (one Int32Array per sequence: the target id, or -1 / -100 where nothing
+ * is predicted) the sequences are taken as already masked. The loss is the mean cross-entropy of the
+ * MLM head (the tied decoder) over the labelled positions, as BertForMaskedLM computes it. With
+ * separate query and document encoders each one gets this loss on the same batch (mlmLoss is their
+ * mean).
+ */
+export type MlmBatch = { objective: 'mlm'; sequences: Int32Array[]; labels?: Int32Array[] };
+
+/**
  * What a step did. `loss` = rankingLoss + lambdaQ * regQ + lambdaD * regD (the lambdas of this step,
  * after warm-up); `lr` is the learning rate this step used; `gradNorm` the global L2 norm of the
  * gradients before clipping; nnzQ / nnzD the average number of non-zero terms per query / document.
@@ -41,6 +57,15 @@ export type TrainBatch = { queries: Int32Array[]; documents: Int32Array[][]; tea
 export type StepStats = {
   step: number; loss: number; rankingLoss: number; regQ: number; regD: number;
   lambdaQ: number; lambdaD: number; lr: number; gradNorm: number; nnzQ: number; nnzD: number;
+  /**
+   * Peak resident memory of the process during the step, in bytes (Linux: the high-water mark reset
+   * at the step's start; elsewhere the process's peak so far).
+   */
+  peakMemoryBytes: number;
+  /** MLM steps only: the mean masked-LM cross-entropy (then loss = mlmLoss; ranking fields are 0). */
+  mlmLoss?: number;
+  /** MLM steps only: the number of labelled (predicted) positions. */
+  maskedTokens?: number;
 };
 
 export type LossName = RankingLoss;
@@ -81,9 +106,12 @@ export interface TrainerOptions {
   /** Global-norm clipping (default 1; 0 or Infinity: none). */
   maxGradNorm?: number;
   /**
-   * Dropout probability; default: the checkpoint's config. The native encoder has no dropout yet, so
-   * only 0 is supported: any other value (including the config's, when not overridden) is an
-   * ERR_SPLADE_UNSUPPORTED error. Pass `dropout: 0` to train without dropout.
+   * Dropout probability in [0, 1), applied as BERT does in training mode (inverted dropout on the
+   * embeddings' LayerNorm output, the attention probabilities, the attention output projection (BERT;
+   * DistilBERT has none there) and the FFN output; none in the MLM head). Default: the checkpoint's
+   * config (the largest of hidden_dropout_prob / attention_probs_dropout_prob, or DistilBERT's
+   * dropout / attention_dropout). Masks come from the trainer's seeded RNG (one seed per encoder
+   * call), so a run is deterministic and save/resume continues it bit for bit. 0: no dropout.
    */
   dropout?: number;
   /** Seed of the trainer's random number generator (default 42). */
@@ -132,13 +160,7 @@ function resolveOptions(model: SpladeModel, opts: TrainerOptions): ResolvedTrain
   };
   const count = (name: string, v: unknown, d: number): number => (v === undefined ? d : expectInteger(name, v, 0));
   const dropout = opts.dropout === undefined ? model.configDropout() : nonNeg('dropout', opts.dropout, 0);
-  if (dropout !== 0) {
-    const from = opts.dropout === undefined ? "the checkpoint's config.json asks for" : 'was requested:';
-    throw new SpladeError(
-      `dropout ${dropout} ${from} dropout, but the native encoder has no dropout yet; only dropout 0 is supported (pass { dropout: 0 } to train without it)`,
-      ErrorCode.unsupported,
-    );
-  }
+  if (!(dropout < 1)) invalidArgument('dropout', 'a probability in [0, 1)', dropout);
   const maxGradNorm = nonNeg('maxGradNorm', opts.maxGradNorm, 1);
   const r: ResolvedTrainerOptions = {
     loss,
@@ -164,6 +186,20 @@ function resolveOptions(model: SpladeModel, opts: TrainerOptions): ResolvedTrain
 }
 
 interface CheckedBatch { queries: Int32Array[]; documents: Int32Array[]; B: number; n: number; teacher?: number[][] }
+interface CheckedMlmBatch { sequences: Int32Array[]; labels?: Int32Array[] }
+
+function isMlm(batch: TrainBatch | MlmBatch): batch is MlmBatch {
+  return batch !== null && typeof batch === 'object' && (batch as MlmBatch).objective === 'mlm';
+}
+
+/** Packs id sequences back to back: ids (N) and cuSeqlens (B+1). */
+function pack(seqs: Int32Array[]): { ids: Int32Array; cu: Int32Array } {
+  const cu = new Int32Array(seqs.length + 1);
+  seqs.forEach((q, i) => (cu[i + 1] = cu[i] + q.length));
+  const ids = new Int32Array(cu[seqs.length]);
+  seqs.forEach((q, i) => ids.set(q, cu[i]));
+  return { ids, cu };
+}
 
 /**
  * Trains a SpladeModel one batch per optimizer step (see TrainerOptions for the exact definitions).
@@ -181,6 +217,8 @@ export class Trainer {
   private readonly params: Float32Array[];
   private readonly decay: boolean[];
   private readonly grad: Float32Array[];
+  /** The encoders (one when shared) and their arena-shaped gradient buffers (this.grad views them). */
+  private readonly encoders: Array<{ kind: 'query' | 'document' | 'shared'; enc: TrainingEncoder; grads: Float32Array }>;
   readonly m: Float32Array;
   readonly v: Float32Array;
   private mViews: Float32Array[];
@@ -200,14 +238,26 @@ export class Trainer {
     this.params = [...params.values()];
     this.decay = this.names.map((n) => !noDecay(n));
     const total = this.params.reduce((a, p) => a + p.length, 0);
-    const gradFlat = new Float32Array(total);
+    const { query, document } = model.trainingEncoders();
+    this.encoders = query === document
+      ? [{ kind: 'shared', enc: document, grads: new Float32Array(document.layout.total) }]
+      : [{ kind: 'query', enc: query, grads: new Float32Array(query.layout.total) },
+         { kind: 'document', enc: document, grads: new Float32Array(document.layout.total) }];
+    const gradViews = new Map<string, Float32Array>();
+    for (const e of this.encoders) {
+      for (const [name, view] of e.enc.parameters(e.kind === 'shared' ? '' : `${e.kind}/`, e.grads)) gradViews.set(name, view);
+    }
+    this.grad = this.names.map((name) => {
+      const g = gradViews.get(name);
+      if (g === undefined) throw new SpladeError(`internal: no gradient buffer for ${name}`, ErrorCode.internal);
+      return g;
+    });
     this.m = new Float32Array(total);
     this.v = new Float32Array(total);
     const views = (flat: Float32Array) => {
       let off = 0;
       return this.params.map((p) => flat.subarray(off, (off += p.length)));
     };
-    this.grad = views(gradFlat);
     this.mViews = views(this.m);
     this.vViews = views(this.v);
   }
@@ -280,14 +330,88 @@ export class Trainer {
     return { queries: qs, documents: ds, B, n, teacher };
   }
 
+  private checkMlmBatch(batch: MlmBatch): CheckedMlmBatch {
+    const { sequences, labels } = batch;
+    if (!Array.isArray(sequences) || sequences.length === 0) invalidArgument('batch.sequences', 'a non-empty array of id sequences', sequences);
+    const V = this.model.vocabSize, P = this.model.maxPositions;
+    const seqs = sequences.map((s, i) => {
+      const name = `batch.sequences[${i}]`;
+      if (!(s instanceof Int32Array) && !Array.isArray(s)) invalidArgument(name, 'an Int32Array of token ids', s);
+      const a = s as ArrayLike<number>;
+      if (a.length < 1 || a.length > P) invalidArgument(name, `between 1 and ${P} ids (max_position_embeddings)`, `${a.length} ids`);
+      for (let k = 0; k < a.length; k++) {
+        if (!Number.isInteger(a[k]) || a[k] < 0 || a[k] >= V) invalidArgument(`${name}[${k}]`, `an integer id in [0, ${V - 1}]`, a[k]);
+      }
+      return Int32Array.from(a);
+    });
+    if (labels === undefined) return { sequences: seqs };
+    if (!Array.isArray(labels) || labels.length !== seqs.length) invalidArgument('batch.labels', `an array of ${seqs.length} label sequences`, labels);
+    const labs = labels.map((l, i) => {
+      const name = `batch.labels[${i}]`;
+      if ((!(l instanceof Int32Array) && !Array.isArray(l)) || l.length !== seqs[i].length) {
+        invalidArgument(name, `${seqs[i].length} labels (as many as batch.sequences[${i}] has ids)`, l);
+      }
+      return Int32Array.from(l as ArrayLike<number>, (x, k) => {
+        if (x === -1 || x === -100) return -1;
+        if (!Number.isInteger(x) || x < 0 || x >= V) invalidArgument(`${name}[${k}]`, `a label in [0, ${V - 1}], or -1 / -100 (none)`, x);
+        return x;
+      });
+    });
+    return { sequences: seqs, labels: labs };
+  }
+
+  /** A dropout seed for one native call (drawn only when dropout is on, so dropout 0 draws nothing). */
+  private dropoutSeed(): number {
+    if (this.options.dropout === 0) return 0;
+    return (this.rng.nextU32() & 0x1fffff) * 4294967296 + this.rng.nextU32();
+  }
+
+  /** The MLM step's forward, loss and backward: gradients added into the encoders' buffers. */
+  private async accumulateMlm(batch: CheckedMlmBatch): Promise<StepStats> {
+    const o = this.options, t = this.t + 1;
+    let labels = batch.labels, inputs = batch.sequences;
+    if (labels === undefined) {
+      const vocab = this.model.vocabulary();
+      const maskId = vocab.indexOf('[MASK]');
+      if (maskId < 0) throw new SpladeError('mlm: the vocabulary has no [MASK] token; pass batch.labels with pre-masked sequences', ErrorCode.invalidArgument);
+      const special = new Set(['[CLS]', '[SEP]', '[PAD]', '[MASK]'].map((tok) => vocab.indexOf(tok)).filter((id) => id >= 0));
+      const masked = inputs.map((s) => maskTokens(s, this.rng, vocab.length, maskId, special));
+      inputs = masked.map((m) => m.inputs);
+      labels = masked.map((m) => m.labels);
+    }
+    const { ids, cu } = pack(inputs);
+    const flatLabels = pack(labels).ids;
+    let loss = 0, count = 0;
+    for (const e of this.encoders) {
+      const seed = this.dropoutSeed();
+      const r = await callNativeAsync(() =>
+        this.addon.mlmGradients(e.enc.config, e.enc.arena, ids, null, cu, flatLabels, e.grads, o.dropout, seed));
+      loss += r.loss / this.encoders.length;
+      count = r.count;
+    }
+    return {
+      step: t, loss, rankingLoss: 0, regQ: 0, regD: 0,
+      lambdaQ: lambdaAt(o.lambdaQ, t, o.lambdaWarmupSteps), lambdaD: lambdaAt(o.lambdaD, t, o.lambdaWarmupSteps),
+      lr: this.currentLr(), gradNorm: 0, nnzQ: 0, nnzD: 0, peakMemoryBytes: 0, mlmLoss: loss, maskedTokens: count,
+    };
+  }
+
   /** Forward, losses, backward: gradients added into this.grad. Returns the stats (gradNorm, lr unset). */
-  private async accumulate(batch: CheckedBatch): Promise<StepStats> {
-    const o = this.options, model = this.model, V = model.vocabSize;
+  private async accumulate(batch: CheckedBatch | CheckedMlmBatch): Promise<StepStats> {
+    if ('sequences' in batch) return this.accumulateMlm(batch);
+    const o = this.options, V = this.model.vocabSize;
     const { B, n } = batch;
     const C = B * n;
     const t = this.t + 1;
-    const Q = await model.encodeIdsDense(batch.queries, { kind: 'query' });
-    const D = await model.encodeIdsDense(batch.documents, { kind: 'document' });
+    const encQ = this.encoders[0], encD = this.encoders[this.encoders.length - 1];
+    const forward = async (e: (typeof this.encoders)[number], seqs: Int32Array[], out: Float32Array) => {
+      const { ids, cu } = pack(seqs);
+      const seed = this.dropoutSeed();
+      return callNativeAsync(() => this.addon.trainForward(e.enc.config, e.enc.arena, ids, null, cu, 'max', out, o.dropout, seed));
+    };
+    const Q = new Float32Array(B * V), D = new Float32Array(C * V);
+    const hQ = await forward(encQ, batch.queries, Q);
+    const hD = await forward(encD, batch.documents, D);
     const S = scores(Q, D, B, C, V);
     const dS = new Float64Array(B * C);
     let rankingLoss = 0;
@@ -302,19 +426,11 @@ export class Trainer {
     const lambdaD = lambdaAt(o.lambdaD, t, o.lambdaWarmupSteps);
     const regQ = regForwardBackward(o.queryReg, Q, dQ, B, V, lambdaQ);
     const regD = regForwardBackward(o.docReg, D, dD, C, V, lambdaD);
-    const index = new Map(this.names.map((name, k) => [name, k]));
-    for (const [kind, ids, dw] of [['query', batch.queries, dQ], ['document', batch.documents, dD]] as const) {
-      const { gradients } = await model.encodeIdsBackward(ids, dw, { kind });
-      for (const [name, g] of gradients) {
-        const k = index.get(model.sharedEncoder ? name : `${kind}/${name}`);
-        if (k === undefined) throw new SpladeError(`internal: no parameter ${name} for the ${kind} encoder`, ErrorCode.internal);
-        const acc = this.grad[k];
-        for (let e = 0; e < acc.length; e++) acc[e] += g[e];
-      }
-    }
+    await callNativeAsync(() => this.addon.trainBackward(hQ, dQ, encQ.grads));
+    await callNativeAsync(() => this.addon.trainBackward(hD, dD, encD.grads));
     return {
       step: t, loss: rankingLoss + lambdaQ * regQ + lambdaD * regD, rankingLoss, regQ, regD, lambdaQ, lambdaD,
-      lr: this.currentLr(), gradNorm: 0, nnzQ: averageNnz(Q, B, V), nnzD: averageNnz(D, C, V),
+      lr: this.currentLr(), gradNorm: 0, nnzQ: averageNnz(Q, B, V), nnzD: averageNnz(D, C, V), peakMemoryBytes: 0,
     };
   }
 
@@ -326,7 +442,7 @@ export class Trainer {
   }
 
   private zeroGrads(): void {
-    for (const g of this.grad) g.fill(0);
+    for (const e of this.encoders) e.grads.fill(0);
   }
 
   /**
@@ -336,12 +452,13 @@ export class Trainer {
    * and applies the sum (gradient accumulation: sums, not means). Without it, any accumulated
    * gradients are discarded first.
    */
-  computeGradients(batch: TrainBatch, opts: { accumulate?: boolean } = {})
+  computeGradients(batch: TrainBatch | MlmBatch, opts: { accumulate?: boolean } = {})
     : Promise<StepStats & { gradients: Map<string, Float32Array> }> {
     const accumulate = opts?.accumulate ?? false;
     if (typeof accumulate !== 'boolean') invalidArgument('accumulate', 'a boolean', accumulate);
-    const checked = this.checkBatch(batch);
+    const checked = isMlm(batch) ? this.checkMlmBatch(batch) : this.checkBatch(batch);
     return this.serial(async () => {
+      resetPeakMemory();
       if (!this.pending) this.zeroGrads();
       this.pending = false;
       let stats: StepStats;
@@ -353,14 +470,15 @@ export class Trainer {
       }
       this.pending = accumulate;
       const gradients = new Map(this.names.map((name, k) => [name, this.grad[k].slice()]));
-      return { ...stats, gradNorm: this.gradNorm(), gradients };
+      return { ...stats, gradNorm: this.gradNorm(), peakMemoryBytes: peakMemoryBytes(), gradients };
     });
   }
 
   /** Gradients of the batch (plus any accumulated ones), clipping, one AdamW update, schedules. */
-  step(batch: TrainBatch): Promise<StepStats> {
-    const checked = this.checkBatch(batch);
+  step(batch: TrainBatch | MlmBatch): Promise<StepStats> {
+    const checked = isMlm(batch) ? this.checkMlmBatch(batch) : this.checkBatch(batch);
     return this.serial(async () => {
+      resetPeakMemory();
       if (!this.pending) this.zeroGrads();
       this.pending = false;
       try {
@@ -380,7 +498,7 @@ export class Trainer {
           }, null);
         }
         this.t = t;
-        return { ...stats, lr, gradNorm };
+        return { ...stats, lr, gradNorm, peakMemoryBytes: peakMemoryBytes() };
       } finally {
         this.zeroGrads();
       }

@@ -1,7 +1,7 @@
-// CudaEncoder: the GPU twin of NativeEncoder (model_binding.cpp), over cuda::CudaEncoder. The
-// constructor copies the parameter arena to the device (synchronously: once per model load) and keeps
-// the arena referenced (it is copied again after each gradients() call, when the optimizer has changed
-// it); forward() and gradients() run in PromiseWorkers and fill the caller's typed arrays. In a build without the CUDA backend the
+// CudaEncoder: the GPU twin of NativeEncoder (model_binding.cpp), over cuda::CudaEncoder, with the same
+// methods: prepare() (copy the arena to the device for the packed forwards), forward(), gradients(). The
+// constructor copies the arena once (synchronously) and keeps it referenced, since prepare(), unpacked
+// forwards and gradients() read it again; those run in PromiseWorkers and fill the caller's typed arrays. In a build without the CUDA backend the
 // constructor only throws ERR_SPLADE_UNSUPPORTED, so a misuse is an Error, never a crash.
 #include <memory>
 #include <mutex>
@@ -21,7 +21,8 @@ namespace {
 class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    exports.Set("CudaEncoder", DefineClass(env, "CudaEncoder", {InstanceMethod("forward", &CudaEncoder::Forward),
+    exports.Set("CudaEncoder", DefineClass(env, "CudaEncoder", {InstanceMethod("prepare", &CudaEncoder::Prepare),
+                                                                InstanceMethod("forward", &CudaEncoder::Forward),
                                                                 InstanceMethod("gradients", &CudaEncoder::Gradients)}));
   }
 
@@ -55,7 +56,22 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
   }
 
  private:
-  // forward(ids, typeIds | null, cuSeqlens, pooling: 'max'|'sum', reference, out (B*V), argmax (B*V) | null)
+  // prepare(precision: 'fp32' | 'bf16'): Promise<number>. Copies the arena as it is now to the device for
+  // the packed forwards, in that precision; resolves with the device bytes of the weights.
+  Napi::Value Prepare(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::string p = arg_string(info, 0, "precision");
+    if (p != "fp32" && p != "bf16") throw_error(env, kInvalidArgument, "Expected 'fp32' or 'bf16' for precision but received " + p);
+    if (!enc_) throw_error(env, kCuda, "CUDA encoder: released at environment teardown");
+    auto bytes = std::make_shared<size_t>(0);
+    return PromiseWorker::run(
+        env, [this, bf16 = p == "bf16", bytes] { *bytes = enc_->prepare(bf16); },
+        [bytes](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, static_cast<double>(*bytes)); },
+        {info.This()});
+  }
+
+  // forward(ids, typeIds | null, cuSeqlens, pooling: 'max'|'sum', reference, out (B*V), argmax (B*V) | null,
+  //         packed?: boolean): on the weights prepare() copied (packed), else on the arena as it is, in fp32
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto optional_i32 = [&](size_t i, const char* name) {
@@ -67,6 +83,7 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     const std::string pooling = arg_string(info, 3, "pooling");
     const bool reference = arg_bool(info, 4, "reference");
     const View<float> out = arg_f32(info, 5, "out");
+    const bool packed = info.Length() > 7 && !info[7].IsUndefined() && arg_bool(info, 7, "packed");
     const size_t B = cu.size > 0 ? cu.size - 1 : 0, BV = B * vocab_;
     if (cu.size < 1) throw_error(env, kInvalidArgument, "Expected at least one entry in cuSeqlens");
     if (pooling != "max" && pooling != "sum") throw_error(env, kInvalidArgument, "Expected 'max' or 'sum' for pooling");
@@ -80,7 +97,10 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     if (types.data) keep.push_back(info[1]);
     if (argmax.data) keep.push_back(info[6]);
     return PromiseWorker::run(
-        env, [this, batch, pool, reference, w = out.data, am = argmax.data] { enc_->forward(w, am, batch, pool, reference); },
+        env,
+        [this, batch, pool, reference, packed, w = out.data, am = argmax.data] {
+          enc_->forward(w, am, batch, pool, reference, packed);
+        },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
   }
 

@@ -91,6 +91,7 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function cls = DefineClass(env, "NativeEncoder", {InstanceMethod("forward", &NativeEncoder::Forward),
+                                       InstanceMethod("prepare", &NativeEncoder::Prepare),
                                        InstanceMethod("gradients", &NativeEncoder::Gradients)});
     exports.Set("NativeEncoder", cls);
   }
@@ -109,8 +110,28 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
   }
 
  private:
+  // prepare(precision: 'fp32' | 'bf16'): Promise<number>. Packs the weights the inference forward uses
+  // (pack_encoder) from the arena as it is now; resolves with the bytes they hold. Forwards already
+  // running keep the copies they started with.
+  Napi::Value Prepare(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::string p = arg_string(info, 0, "precision");
+    if (p != "fp32" && p != "bf16") throw_error(env, kInvalidArgument, "Expected 'fp32' or 'bf16' for precision but received " + p);
+    const Precision precision = p == "bf16" ? Precision::bf16 : Precision::fp32;
+    auto result = std::make_shared<std::shared_ptr<const EncoderPacked>>();
+    return PromiseWorker::run(
+        env, [this, precision, result] { *result = pack_encoder(cfg_, layout_, params_, precision); },
+        [this, result](Napi::Env e) -> Napi::Value {
+          packed_ = *result;
+          return Napi::Number::New(e, static_cast<double>(packed_->bytes()));
+        },
+        {info.This(), arena_ref_.Value()});
+  }
+
   // forward(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array, pooling: 'max'|'sum',
-  //         reference: boolean, out: Float32Array (B*V), argmax: Int32Array (B*V) | null): Promise<void>
+  //         reference: boolean, out: Float32Array (B*V), argmax: Int32Array (B*V) | null,
+  //         packed?: boolean): Promise<void>. packed: run on the weights prepare() packed (and in
+  //         their precision); an Error when none were prepared.
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     View<int32_t> ids = arg_i32(info, 0, "ids");
@@ -133,15 +154,18 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
       throw_error(env, kInvalidArgument, "Expected out to hold " + std::to_string(B * cfg_.vocab) + " floats");
     if (has_argmax && argmax.size != B * cfg_.vocab)
       throw_error(env, kInvalidArgument, "Expected argmax to hold " + std::to_string(B * cfg_.vocab) + " ints");
+    const bool use_packed = info.Length() > 7 && !info[7].IsUndefined() && arg_bool(info, 7, "packed");
+    if (use_packed && !packed_) throw_error(env, kInvalidArgument, "forward: packed weights requested before prepare()");
     PackedBatch batch{ids.data, has_types ? types.data : nullptr, cu.data, static_cast<int>(B), ids.size};
     const Pooling pooling = pooling_s == "max" ? Pooling::max : Pooling::sum;
     std::vector<Napi::Value> keep = {info.This(), info[0], info[2], info[5]};
     if (has_types) keep.push_back(info[1]);
     if (has_argmax) keep.push_back(info[6]);
+    std::shared_ptr<const EncoderPacked> packed = use_packed ? packed_ : nullptr;  // held until the worker ends
     return PromiseWorker::run(
         env,
-        [this, batch, pooling, reference, w = out.data, am = argmax.data] {
-          encoder_splade_forward(w, am, cfg_, layout_, params_, batch, pooling, reference);
+        [this, batch, pooling, reference, w = out.data, am = argmax.data, packed] {
+          encoder_splade_forward(w, am, cfg_, layout_, params_, batch, pooling, reference, packed.get());
         },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
   }
@@ -187,11 +211,18 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
   ParamLayout layout_;
   const float* params_ = nullptr;
   Napi::ObjectReference arena_ref_;
+  std::shared_ptr<const EncoderPacked> packed_;  // set on the main thread only (prepare's completion)
 };
 
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("encoderLayout", Napi::Function::New(env, EncoderLayout, "encoderLayout"));
   exports.Set("kernelCheck", Napi::Function::New(env, KernelCheck, "kernelCheck"));
+  // bf16Kernel(): 'amx' | 'fallback', what the bf16 GEMMs run on this machine
+  exports.Set("bf16Kernel", Napi::Function::New(
+                                env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                                  return Napi::String::New(info.Env(), bf16_kernel_name());
+                                },
+                                "bf16Kernel"));
   NativeEncoder::Init(env, exports);
 }
 

@@ -1,6 +1,6 @@
 // Self-attention forward over packed sequences: the plain reference (double accumulation) and the
-// threaded, vectorised variants (one task per sequence x head x block of query rows; each query row's
-// scores live in a small thread-local buffer, so memory is O(T) per thread, never O(T^2)).
+// threaded variants (one task per sequence x head: two SGEMMs and a vectorised softmax; the T x T
+// scores of the task's head live in a thread-local buffer, O(T^2) per thread, 1 MiB at T = 512).
 #include "attention.h"
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "../common/thread_pool.h"
+#include "gemm.h"
 #include "isa_target.h"
 
 namespace splade {
@@ -47,66 +48,80 @@ namespace {
 
 constexpr int kLanes = 8;
 
-// Query rows [i0, i1) of one sequence (rows s .. s+T-1) and one head; p is (T) scratch.
-SPLADE_INLINE void attention_rows_body(float* out, const float* qkv, size_t s, size_t T, size_t i0, size_t i1,
-                                       size_t h, size_t C, size_t d, float* p) {
-  const size_t C3 = 3 * C;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-  for (size_t i = i0; i < i1; ++i) {
-    const float* __restrict q = qkv + (s + i) * C3 + h * d;
+// exp(x) for x <= 0 (softmax after subtracting the row max): Cephes' expf polynomial on a range
+// reduction by ln 2, about 2 ulp, in plain arithmetic the compiler vectorises (libm's expf is a call
+// per element); below -87.3 (a subnormal result) it gives 0.
+SPLADE_INLINE float exp_nonpositive(float x) {
+  const float lo = -87.33654f;
+  const bool under = x < lo;
+  x = x < lo ? lo : x;
+  // round to nearest by the 1.5 * 2^23 trick (roundf is a libm call; this is two vector adds)
+  const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+  float r = x - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float e = p * (r * r) + (r + 1.0f);
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  __builtin_memcpy(&scale, &bits, 4);
+  return under ? 0.0f : e * scale;
+}
+
+// Row-wise softmax of s (rows, T), in place; row stride ld.
+SPLADE_INLINE void softmax_rows_body(float* s, size_t rows, size_t T, size_t ld) {
+  for (size_t i = 0; i < rows; ++i) {
+    float* __restrict p = s + i * ld;
     float mx = -INFINITY;
-    for (size_t j = 0; j < T; ++j) {
-      const float* __restrict k = qkv + (s + j) * C3 + C + h * d;
-      float acc[kLanes] = {};
-      size_t e = 0;
-      for (; e + kLanes <= d; e += kLanes)
-        for (int l = 0; l < kLanes; ++l) acc[l] += q[e + l] * k[e + l];
-      float dot = 0;
-      for (; e < d; ++e) dot += q[e] * k[e];
-      for (int l = 0; l < kLanes; ++l) dot += acc[l];
-      p[j] = dot * scale;
-      mx = std::max(mx, p[j]);
-    }
+    for (size_t j = 0; j < T; ++j) mx = std::max(mx, p[j]);
+    float acc[kLanes] = {};
+    size_t j = 0;
+    for (; j + kLanes <= T; j += kLanes)
+      for (int l = 0; l < kLanes; ++l) acc[l] += (p[j + l] = exp_nonpositive(p[j + l] - mx));
     float sum = 0;
-    for (size_t j = 0; j < T; ++j) sum += (p[j] = std::exp(p[j] - mx));
+    for (; j < T; ++j) sum += (p[j] = exp_nonpositive(p[j] - mx));
+    for (int l = 0; l < kLanes; ++l) sum += acc[l];
     const float inv = 1.0f / sum;
-    float* __restrict o = out + (s + i) * C + h * d;
-    for (size_t e = 0; e < d; ++e) o[e] = 0.0f;
-    for (size_t j = 0; j < T; ++j) {
-      const float* __restrict v = qkv + (s + j) * C3 + 2 * C + h * d;
-      const float pj = p[j] * inv;
-      for (size_t e = 0; e < d; ++e) o[e] += pj * v[e];
-    }
+    for (size_t k = 0; k < T; ++k) p[k] *= inv;
   }
 }
 
-SPLADE_ISA_VARIANTS(attention_rows, attention_rows_body,
-                    (float* out, const float* qkv, size_t s, size_t T, size_t i0, size_t i1, size_t h, size_t C,
-                     size_t d, float* p),
-                    (out, qkv, s, T, i0, i1, h, C, d, p))
-
-struct Task {
-  size_t s, T, i0, i1, h;
-};
+SPLADE_ISA_VARIANTS(softmax_rows, softmax_rows_body, (float* s, size_t rows, size_t T, size_t ld), (s, rows, T, ld))
 
 }  // namespace
 
+// One task per (sequence, head), as two SGEMMs on strided views of qkv: S = Q_h K_h^T / sqrt(d)
+// (T x T, in a thread-local buffer), row softmax, O_h = S V_h written straight into out's head columns.
+// The SGEMMs run serially inside the task (a call from inside a parallel region does), so the threads
+// split the (sequence, head) pairs, longest sequences first.
 void attention_forward_isa(Isa isa, float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C,
                            size_t NH) {
-  const size_t d = C / NH;
-  constexpr size_t kRowBlock = 32;  // query rows per task: enough tasks to balance, few enough to be cheap
-  std::vector<Task> tasks;
-  for (int b = 0; b < B; ++b) {
-    const size_t s = static_cast<size_t>(cu_seqlens[b]), T = static_cast<size_t>(cu_seqlens[b + 1]) - s;
-    for (size_t h = 0; h < NH; ++h)
-      for (size_t i0 = 0; i0 < T; i0 += kRowBlock) tasks.push_back({s, T, i0, std::min(T, i0 + kRowBlock), h});
-  }
-  auto rows = SPLADE_PICK_ISA(isa, attention_rows);
-  parallel_for(tasks.size(), [&](size_t t, int) {
-    thread_local std::vector<float> p;
-    const Task& k = tasks[t];
-    if (p.size() < k.T) p.resize(k.T);
-    rows(out, qkv, k.s, k.T, k.i0, k.i1, k.h, C, d, p.data());
+  const size_t d = C / NH, C3 = 3 * C;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+  std::vector<int> order(static_cast<size_t>(B));
+  for (int b = 0; b < B; ++b) order[static_cast<size_t>(b)] = b;
+  auto len = [&](int b) { return cu_seqlens[b + 1] - cu_seqlens[b]; };
+  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return len(x) > len(y); });
+  auto softmax = SPLADE_PICK_ISA(isa, softmax_rows);
+  parallel_for(static_cast<size_t>(B) * NH, [&](size_t t, int) {
+    thread_local std::vector<float> s;
+    const int b = order[t / NH];
+    const size_t h = t % NH, s0 = static_cast<size_t>(cu_seqlens[b]), T = static_cast<size_t>(len(b));
+    if (s.size() < T * T) s.resize(T * T);
+    const float* q = qkv + s0 * C3 + h * d;
+    GemmArgs g;
+    g.ta = Trans::no; g.tb = Trans::yes; g.M = T; g.N = T; g.K = d; g.alpha = scale;
+    g.A = q; g.lda = C3; g.B = q + C; g.ldb = C3; g.C = s.data(); g.ldc = T;
+    sgemm_isa(isa, g);
+    softmax(s.data(), T, T, T);
+    GemmArgs o;
+    o.ta = Trans::no; o.tb = Trans::no; o.M = T; o.N = d; o.K = T;
+    o.A = s.data(); o.lda = T; o.B = q + 2 * C; o.ldb = C3; o.C = out + s0 * C + h * d; o.ldc = C;
+    sgemm_isa(isa, o);
   });
 }
 

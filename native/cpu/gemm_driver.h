@@ -30,10 +30,13 @@ namespace splade::gemm_driver {
 inline constexpr double kParallelMinFlops = 2.0e7;
 // A task over a column range repacks all of A; 1536 columns keep that under 1% of its flops.
 inline constexpr size_t kMinTaskCols = 1536;
+// Packed A kept across column blocks up to 2 Mi floats (8 MiB): 512 tokens x 3072 is 1.5 Mi.
+inline constexpr size_t kKeepPackedAFloats = size_t{1} << 21;
 
 template <class K>
 struct Driver {
   static constexpr size_t MR = K::MR, NR = K::NR;
+  static_assert(K::MC % K::MR == 0, "a kept, packed A is addressed in whole MR-row panels per MC block");
 
   static bool has_epilogue(const GemmArgs& g) {
     return g.epilogue.bias || g.epilogue.residual || g.epilogue.activation != Activation::none;
@@ -74,7 +77,12 @@ struct Driver {
     const size_t nc_max = std::min(K::NC, n_end - n_begin), mc_max = std::min(K::MC, m_end - m_begin);
     const size_t kc_max = std::min(K::KC, g.K);
     float* bbuf = gemm_scratch(1, kc_max * ((nc_max + NR - 1) / NR) * NR);
-    float* abuf = gemm_scratch(0, kc_max * ((mc_max + MR - 1) / MR) * MR);
+    // When there are several column blocks, A would be packed again for each; if all of this task's A fits
+    // the budget, it is packed once (during the first column block) and reused: the MLM head's 30522
+    // columns are 40 blocks at NC 768, so A would otherwise be transposed 40 times.
+    const size_t m_pad = (m_end - m_begin + MR - 1) / MR * MR;
+    const bool keep_a = n_end - n_begin > K::NC && m_pad * g.K <= kKeepPackedAFloats;
+    float* abuf = gemm_scratch(0, keep_a ? m_pad * g.K : kc_max * ((mc_max + MR - 1) / MR) * MR);
     const bool epi = has_epilogue(g);
     for (size_t jc = n_begin; jc < n_end; jc += K::NC) {
       const size_t nc = std::min(K::NC, n_end - jc);
@@ -85,7 +93,10 @@ struct Driver {
         K::pack_b(g, jc, nc, pc, kc, bbuf);
         for (size_t ic = m_begin; ic < m_end; ic += K::MC) {
           const size_t mc = std::min(K::MC, m_end - ic);
-          for (size_t ir = 0; ir < mc; ir += MR) K::pack_a(g, ic + ir, std::min(MR, mc - ir), pc, kc, abuf + ir * kc);
+          // Kept: the (pc, ic) block sits at pc * m_pad + (ic - m_begin) * kc (panels of MR rows x kc).
+          float* ablk = keep_a ? abuf + pc * m_pad + (ic - m_begin) * kc : abuf;
+          if (!keep_a || jc == n_begin)
+            for (size_t ir = 0; ir < mc; ir += MR) K::pack_a(g, ic + ir, std::min(MR, mc - ir), pc, kc, ablk + ir * kc);
           // jr outer, ir inner: one B micro-panel stays in L1 while the A block streams from L2.
           for (size_t jr = 0; jr < nc; jr += NR) {
             const size_t cols = std::min(NR, nc - jr);
@@ -93,9 +104,9 @@ struct Driver {
             for (size_t ir = 0; ir < mc; ir += MR) {
               const size_t rows = std::min(MR, mc - ir);
               float* c = g.C + (ic + ir) * g.ldc + jc + jr;
-              if (rows == MR && cols == NR) K::kernel(kc, abuf + ir * kc, bp, c, g.ldc, g.alpha, beta);
-              else if (K::kRowKernels && cols == NR) K::kernel_rows(rows, kc, abuf + ir * kc, bp, c, g.ldc, g.alpha, beta);
-              else edge_tile(kc, abuf + ir * kc, bp, c, g.ldc, rows, cols, g.alpha, beta);
+              if (rows == MR && cols == NR) K::kernel(kc, ablk + ir * kc, bp, c, g.ldc, g.alpha, beta);
+              else if (K::kRowKernels && cols == NR) K::kernel_rows(rows, kc, ablk + ir * kc, bp, c, g.ldc, g.alpha, beta);
+              else edge_tile(kc, ablk + ir * kc, bp, c, g.ldc, rows, cols, g.alpha, beta);
               // Fused epilogue while the tile is still in L1.
               if (last && epi) finish(g, ic + ir, jc + jr, rows, cols);
             }

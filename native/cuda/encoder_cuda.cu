@@ -39,7 +39,6 @@ void CudaEncoder::State::upload_weights() {
     f32_to_bf16_cuda(layer_b[l].fc2_w, params + o.fc2_w, C * I, ctx.stream);
   }
   ctx.synchronize();
-  stale = false;
 }
 
 CudaEncoder::State::DeviceBatch CudaEncoder::State::upload_batch(const PackedBatch& batch, Arena& a) {
@@ -78,11 +77,23 @@ CudaEncoder::CudaEncoder(const EncoderConfig& cfg, const float* params, int devi
 
 CudaEncoder::~CudaEncoder() = default;
 
-void CudaEncoder::forward(float* w, int32_t* argmax, const PackedBatch& batch, Pooling pooling, bool reference) {
+size_t CudaEncoder::prepare(bool bf16) {
   std::lock_guard<std::mutex> lock(mu_);
   State& s = *s_;
+  CUDA_CHECK(cudaSetDevice(s.ctx.device));
+  s.upload_weights();
+  s.prepared = true;
+  s.prepared_bf16 = bf16;
+  return s.ctx.weights.used();
+}
+
+void CudaEncoder::forward(float* w, int32_t* argmax, const PackedBatch& batch, Pooling pooling, bool reference,
+                          bool packed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  State& s = *s_;
+  if (packed && !s.prepared) fail(kInvalidArgument, "forward: packed weights requested before prepare()");
   if (!s.begin(batch)) return;
-  if (s.stale) s.upload_weights();
+  if (!packed) s.upload_weights();  // the arena as it is now
   const EncoderConfig& cfg = s.cfg;
   const ParamLayout& L = s.layout;
   const int B = batch.B;
@@ -90,7 +101,7 @@ void CudaEncoder::forward(float* w, int32_t* argmax, const PackedBatch& batch, P
   const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, I = cfg.intermediate, V = cfg.vocab;
   int max_len = 0;
   for (int b = 0; b < B; ++b) max_len = std::max(max_len, batch.cu_seqlens[b + 1] - batch.cu_seqlens[b]);
-  const bool fast = !reference;
+  const bool fast = packed && s.prepared_bf16 && !reference;
 
   // scratch: inputs, fp32 activations, bf16 activations, outputs
   Arena& a = s.ctx.scratch;

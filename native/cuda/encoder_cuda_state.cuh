@@ -43,7 +43,7 @@ struct CudaEncoder::State {
   EncoderConfig cfg;
   ParamLayout layout;
   const float* host_params = nullptr;  // the caller's arena (kept alive by the caller)
-  bool stale = false;                  // set by gradients(): the caller's optimizer will change the arena
+  bool prepared = false, prepared_bf16 = false;  // prepare() called, and its precision
   float* params = nullptr;             // device copy of the arena
   bf16* wte_b = nullptr;               // (V, C): the tied decoder
   bf16* head_w_b = nullptr;

@@ -57,8 +57,7 @@ void CudaEncoder::gradients(float* w, float* grads, const float* dw, const Packe
   std::lock_guard<std::mutex> lock(mu_);
   State& s = *s_;
   if (!s.begin(batch)) return;
-  s.upload_weights();  // the arena may have changed since the last call (an optimizer step)
-  s.stale = true;      // ... and will change again before the next one
+  s.upload_weights();  // the arena changes between steps (the optimizer)
   const EncoderConfig& cfg = s.cfg;
   const ParamLayout& L = s.layout;
   const int B = batch.B;

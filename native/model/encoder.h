@@ -7,9 +7,11 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "../cpu/gemm_bf16.h"
 #include "../cpu/splade_pool.h"
 
 namespace splade {
@@ -58,10 +60,35 @@ struct PackedBatch {
 };
 void validate_batch(const EncoderConfig& cfg, const PackedBatch& batch);  // SpladeError: what and where
 
+enum class Precision { fp32 = 0, bf16 = 1 };
+
+// Weights prepared once for the inference forward (pack_encoder), copies of the arena at the time of
+// packing: whoever writes the arena afterwards must pack again.
+//   fp32: where AMX-BF16 exists, a bf16 copy of the tied decoder and its row norms, with which max
+//         pooling screens tokens in bf16 and scores the contenders in fp32 (splade_pool_max_bf16,
+//         exact = true): the fp32 result, with most of the decoder's work done in bf16.
+//   bf16: bf16 copies of every GEMM weight (QKV, attention output, FFN, MLM transform) and of the
+//         decoder; activations are rounded to bf16 per GEMM, accumulation is fp32; embeddings,
+//         attention, LayerNorm and GELU stay fp32. Without AMX the GEMMs take gemm_bf16's portable path
+//         and the decoder the fp32 one.
+struct EncoderPacked {
+  Precision precision = Precision::fp32;
+  std::vector<Bf16Weight> qkv, attn_out, fc1, fc2;  // (L) each; bf16 only
+  Bf16Weight head;                                   // bf16 only
+  bool has_decoder = false;                          // the two below exist (AMX only)
+  Bf16Weight decoder;                                // (V, C)
+  std::vector<float> decoder_norm;                   // (V): |E_j|
+  size_t bytes() const;                              // memory held
+};
+std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, const ParamLayout& layout,
+                                                  const float* params, Precision precision);
+
 // w is (B, V): the SPLADE vectors; argmax (B, V) or null (see splade_pool.h). reference = true runs the
-// plain reference kernels (and sgemm_reference) instead of the fast ones.
+// plain reference kernels (and sgemm_reference) instead of the fast ones; packed (ignored when
+// reference) selects the prepared weights and with them the precision.
 void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg, const ParamLayout& layout,
-                            const float* params, const PackedBatch& batch, Pooling pooling, bool reference);
+                            const float* params, const PackedBatch& batch, Pooling pooling, bool reference,
+                            const EncoderPacked* packed = nullptr);
 
 }  // namespace splade
 
@@ -78,6 +105,7 @@ struct EncoderActivations {
   std::vector<Layer> layers;
   std::vector<float> head_in, head_pre, head_gelu, t, head_mean, head_rstd;  // (N,C) x4, (N) x2
   std::vector<int32_t> argmax;                                               // (B,V)
+  std::vector<float> w;  // (B,V) the pooled output (max pooling: the sparse head backward reads it)
 };
 
 // w is (B,V); acts receives the saved tensors.

@@ -11,6 +11,7 @@
 #include "../cpu/attention.h"
 #include "../cpu/embed.h"
 #include "../cpu/gelu.h"
+#include "../cpu/gemm_bf16.h"
 #include "../cpu/layernorm.h"
 #include "../cpu/splade_pool.h"
 #include "encoder.h"
@@ -159,6 +160,12 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
       }
       encoder_splade_forward(b.data(), nullptr, cfg, L, params.data(), batch, pooling, true);
       compare(r, a, b);
+      if (bf16_fast_available()) {  // the fp32 inference path on packed weights (decoder screened in bf16)
+        const auto packed = pack_encoder(cfg, L, params.data(), Precision::fp32);
+        IsaScope scope(isa);
+        encoder_splade_forward(a.data(), nullptr, cfg, L, params.data(), batch, pooling, false, packed.get());
+        compare(r, a, b);
+      }
     }
   } else if (op == "backward_layernorm") {
     const size_t C = 77;
@@ -327,6 +334,53 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     grad_check(r, rng, t, dt, loss, 24, 1e-4f, smooth);
     grad_check(r, rng, E, dE, loss, 24, 1e-4f, smooth);
     grad_check(r, rng, bias, db, loss, 24, 1e-4f, smooth);
+  } else if (op == "gemm_bf16" || op == "gemm_bf16_fallback") {
+    // The AMX kernel (or, for _fallback, the portable path on this isa's SGEMM) against the plain loop,
+    // on shapes off every tile size: M 1 and 77 (a partial 32-row block), N 50 and 33 (partial
+    // 32-column strips), K 40 and 7 (partial 32-k blocks), with each epilogue.
+    const bool amx = op == "gemm_bf16";
+    if (amx && !bf16_fast_available()) fail(kUnsupported, "kernel_check: this CPU (or OS) cannot run the AMX-BF16 kernels");
+    IsaScope scope(isa);
+    const size_t shapes[][3] = {{77, 50, 40}, {1, 33, 7}, {300, 290, 96}, {64, 64, 768}};
+    for (const auto& s : shapes) {
+      const size_t M = s[0], Nn = s[1], K = s[2];
+      auto A = rng.normal(M * (K + 3)), W = rng.normal(Nn * (K + 1), 0.3f), bias = rng.normal(Nn), res = rng.normal(M * Nn);
+      const Bf16Weight P = bf16_pack_weight(W.data(), Nn, K, K + 1);
+      for (int variant = 0; variant < 3; ++variant) {
+        Epilogue ep;
+        if (variant >= 1) ep.bias = bias.data();
+        if (variant == 1) ep.residual = res.data(), ep.ldr = Nn;
+        if (variant == 2) ep.activation = Activation::gelu;
+        std::vector<float> a(M * (Nn + 2)), b(M * (Nn + 2));
+        gemm_bf16_variant(amx, a.data(), Nn + 2, A.data(), K + 3, M, P, ep);
+        gemm_bf16_reference(b.data(), Nn + 2, A.data(), K + 3, M, W.data(), K + 1, Nn, K, ep);
+        compare(r, a, b);
+      }
+    }
+  } else if (op == "splade_pool_max_bf16" || op == "splade_pool_max_bf16_exact") {
+    // bf16: against the reference pooling of the bf16-rounded t and E. exact: against the fp32
+    // reference itself (values and argmax), on logits spread like a SPLADE head's.
+    if (!bf16_fast_available()) fail(kUnsupported, "kernel_check: this CPU (or OS) cannot run the AMX-BF16 kernels");
+    const bool exact = op == "splade_pool_max_bf16_exact";
+    const size_t C = 72, V = 1500;
+    auto t = rng.normal(N * C, 1.0f), E = rng.normal(V * C, 0.1f), bias = rng.normal(V, 0.3f, -0.5f);
+    std::vector<float> norm(V);
+    for (size_t j = 0; j < V; ++j) {
+      double ss = 0;
+      for (size_t c = 0; c < C; ++c) ss += double(E[j * C + c]) * E[j * C + c];
+      norm[j] = static_cast<float>(std::sqrt(ss));
+    }
+    const Bf16Weight P = bf16_pack_weight(E.data(), V, C, C);
+    std::vector<float> a(B * V), b(B * V);
+    std::vector<int32_t> aa(B * V), ab(B * V);
+    splade_pool_max_bf16(a.data(), aa.data(), t.data(), P, E.data(), norm.data(), bias.data(), cu.data(), B, exact);
+    if (!exact) {
+      for (float& v : t) v = bf16_to_float(bf16_round(v));
+      for (float& v : E) v = bf16_to_float(bf16_round(v));
+    }
+    splade_pool_forward_cpu(b.data(), ab.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, Pooling::max);
+    compare(r, a, b);
+    for (size_t i = 0; i < aa.size(); ++i) r.mismatches += aa[i] != ab[i];
   } else {
     fail(kInvalidArgument, "kernel_check: unknown op " + op);
   }

@@ -545,13 +545,16 @@ void test_encoder(Arch arch, size_t heads) {
   for (auto& v : types) v = utt(rng);
   const PackedBatch batch{ids.data(), arch == Arch::bert ? types.data() : nullptr, cu.data(), B, N};
   cuda::CudaEncoder enc(cfg, params.data());
+  std::vector<float> w0(B * V);
+  expect_throws([&] { enc.forward(w0.data(), nullptr, batch, Pooling::max, false, true); }, kInvalidArgument,
+                "CudaEncoder packed forward before prepare()");
   const std::string name = std::string(arch == Arch::bert ? "bert" : "distilbert") + " heads " + std::to_string(heads);
   for (Pooling pooling : {Pooling::max, Pooling::sum}) {
     const std::string s = "CudaEncoder " + name + (pooling == Pooling::max ? " max" : " sum");
     std::vector<float> ref(B * V), got(B * V);
     std::vector<int32_t> arg(B * V, -7);
     encoder_splade_forward(ref.data(), nullptr, cfg, L, params.data(), batch, pooling, true);
-    enc.forward(got.data(), arg.data(), batch, pooling, true);
+    enc.forward(got.data(), arg.data(), batch, pooling, true, false);  // fp32 on the arena
     expect_close(got, ref, 1e-4, s + " reference path");
     size_t bad = 0;
     for (int b = 0; b < B; ++b)
@@ -561,8 +564,14 @@ void test_encoder(Arch arch, size_t heads) {
         else bad += ref[b * V + j] > 1e-3f ? (a < cu[b] || a >= cu[b + 1]) : (a != -1 && (a < cu[b] || a >= cu[b + 1]));
       }
     expect(bad == 0, s + ": " + std::to_string(bad) + " argmax entries out of their sequence");
-    enc.forward(got.data(), nullptr, batch, pooling, false);
-    expect_close(got, ref, 2e-2, s + " fast path");
+    enc.prepare(false);  // packed fp32: the fp32 kernels again
+    enc.forward(got.data(), nullptr, batch, pooling, false, true);
+    expect_close(got, ref, 1e-4, s + " packed fp32");
+    enc.prepare(true);  // packed bf16: tensor cores
+    enc.forward(got.data(), nullptr, batch, pooling, false, true);
+    expect_close(got, ref, 2e-2, s + " packed bf16 (fast path)");
+    enc.forward(got.data(), nullptr, batch, pooling, true, true);  // reference on the packed weights: fp32
+    expect_close(got, ref, 1e-4, s + " packed, reference");
   }
   // training forward + backward (fp32 on the GPU) against the CPU reference. Gradients are compared per
   // parameter tensor relative to that tensor's own largest gradient (some are 1e-3 of others): 1e-3,
@@ -584,18 +593,21 @@ void test_encoder(Arch arch, size_t heads) {
       expect(std::isfinite(diff) && diff <= 1e-3 * mag,
              "CudaEncoder::gradients " + name + " " + e.name + ": rel err " + std::to_string(diff / mag));
     }
-    // after gradients() the next call sees the host arena again (as an optimizer step changed it)
+    // a weight update (as an optimizer step makes): unpacked forwards and prepare() see it
     for (size_t i = 0; i < L.total; ++i) params[i] -= 0.01f * g_ref[i];
     std::vector<float> w2_ref(B * V), w2_gpu(B * V);
     encoder_splade_forward(w2_ref.data(), nullptr, cfg, L, params.data(), batch, Pooling::max, true);
-    enc.forward(w2_gpu.data(), nullptr, batch, Pooling::max, true);
-    expect_close(w2_gpu, w2_ref, 1e-4, "CudaEncoder " + name + " forward after a weight update");
+    enc.forward(w2_gpu.data(), nullptr, batch, Pooling::max, true, false);
+    expect_close(w2_gpu, w2_ref, 1e-4, "CudaEncoder " + name + " unpacked forward after a weight update");
+    enc.prepare(false);
+    enc.forward(w2_gpu.data(), nullptr, batch, Pooling::max, false, true);
+    expect_close(w2_gpu, w2_ref, 1e-4, "CudaEncoder " + name + " packed forward after a weight update and prepare()");
   }
   std::vector<int32_t> bad_ids = ids;
   bad_ids[7] = static_cast<int32_t>(V);
   const PackedBatch bad{bad_ids.data(), nullptr, cu.data(), B, N};
   std::vector<float> w(B * V);
-  expect_throws([&] { enc.forward(w.data(), nullptr, bad, Pooling::max, false); }, kOutOfRange,
+  expect_throws([&] { enc.forward(w.data(), nullptr, bad, Pooling::max, false, true); }, kOutOfRange,
                 "CudaEncoder with an id outside the vocabulary");
 }
 

@@ -8,7 +8,7 @@ import { SpladeModel } from '../../model/splade-model.js';
 import { readTexts } from '../../pipeline.js';
 import { hashSeed, mulberry32 } from '../../random.js';
 import { trainPlotSvg } from '../../train/plot.js';
-import { type StepStats, type TrainBatch, Trainer, type TrainerOptions } from '../../train/trainer.js';
+import { type MlmBatch, type StepStats, type TrainBatch, Trainer, type TrainerOptions } from '../../train/trainer.js';
 import { parse, required } from '../args.js';
 import { Progress } from '../progress.js';
 
@@ -27,12 +27,22 @@ scores from 'splade score' for marginmse / kldiv). The config (paths relative to
     "trainer": { "loss": "contrastive", "inBatchNegatives": true, "lr": 2e-5, "dropout": 0, ... }
   }
 
+Masked-language-model training (adapting or pre-training the encoder on a corpus: BERT's 15%
+masking, 80/10/10) takes "objective": "mlm" and only the corpus (no queries, negatives):
+
+  { "objective": "mlm", "model": "DIR", "output": "DIR", "corpus": "corpus.jsonl or .tsv",
+    "batchSize": 16 (sequences per step), "docMaxLength": 256, "steps": 1000, "seed": 0,
+    "checkpointEvery": 500, "trainer": { "lr": 5e-5, "dropout": 0.1, ... } }
+
 Writes OUTPUT/train_log.jsonl (one StepStats per step), OUTPUT/train_plot.svg, OUTPUT/checkpoint
 (model + optimizer state; a rerun continues from it, data position included) and OUTPUT/model.
 trainer.totalSteps defaults to steps.`;
 
 /** A training job's configuration (see HELP). */
 export interface TrainConfig {
+  /** 'ranking' (default: queries with mined negatives) or 'mlm' (masked-LM on the corpus alone). */
+  objective: 'ranking' | 'mlm';
+  /** queries and negatives are '' for the mlm objective. */
   model: string; output: string; corpus: string; queries: string; negatives: string;
   negativeSource?: string; negativesPerQuery: number; batchSize: number; steps: number;
   queryMaxLength: number; docMaxLength: number; checkpointEvery: number; seed: number;
@@ -77,14 +87,18 @@ export function readConfig(path: string): TrainConfig {
   }
   const trainer = c.trainer ?? {};
   if (trainer === null || typeof trainer !== 'object' || Array.isArray(trainer)) bad(`${path}: "trainer" must be an object`);
-  const known = new Set(['model', 'output', 'corpus', 'queries', 'negatives', 'negativeSource', 'negativesPerQuery', 'batchSize',
-    'steps', 'queryMaxLength', 'docMaxLength', 'checkpointEvery', 'seed', 'trainer']);
+  const known = new Set(['objective', 'model', 'output', 'corpus', 'queries', 'negatives', 'negativeSource', 'negativesPerQuery',
+    'batchSize', 'steps', 'queryMaxLength', 'docMaxLength', 'checkpointEvery', 'seed', 'trainer']);
   const unknown = Object.keys(c).filter((k) => !known.has(k));
   if (unknown.length) bad(`${path}: unknown key(s) ${unknown.map((k) => `"${k}"`).join(', ')}`);
+  const objective = c.objective ?? 'ranking';
+  if (objective !== 'ranking' && objective !== 'mlm') bad(`${path}: "objective" must be "ranking" or "mlm", got ${JSON.stringify(objective)}`);
+  const mlm = objective === 'mlm';
   return {
+    objective,
     // a local directory (relative to the config) when it exists, otherwise a hub id
     model: existsSync(localModel) ? localModel : modelRef,
-    output: file('output'), corpus: file('corpus'), queries: file('queries'), negatives: file('negatives'),
+    output: file('output'), corpus: file('corpus'), queries: mlm ? '' : file('queries'), negatives: mlm ? '' : file('negatives'),
     negativeSource: c.negativeSource as string | undefined,
     negativesPerQuery: int('negativesPerQuery', 1, 0),
     batchSize: int('batchSize', 16, 1),
@@ -140,15 +154,7 @@ class BatchSource {
   /** Record order of epoch e: a Fisher-Yates shuffle seeded by (seed, e). */
   private epochOrder(e: number): Uint32Array {
     if (e !== this.orderEpoch) {
-      const n = this.records.length;
-      const order = new Uint32Array(n);
-      for (let i = 0; i < n; i++) order[i] = i;
-      const rand = mulberry32(hashSeed(this.cfg.seed, `epoch:${e}`));
-      for (let i = n - 1; i > 0; i--) {
-        const j = Math.floor(rand() * (i + 1));
-        const t = order[i]; order[i] = order[j]; order[j] = t;
-      }
-      this.order = order;
+      this.order = shuffled(this.records.length, hashSeed(this.cfg.seed, `epoch:${e}`));
       this.orderEpoch = e;
     }
     return this.order;
@@ -185,6 +191,40 @@ class BatchSource {
   }
 }
 
+/** MLM batches: the corpus's documents in seeded per-epoch orders, batchSize sequences a step. */
+class MlmSource {
+  private orderEpoch = -1;
+  private order = new Uint32Array(0);
+
+  constructor(private readonly model: SpladeModel, private readonly cfg: TrainConfig, private readonly texts: string[]) {}
+
+  batch(t: number): MlmBatch {
+    const B = this.cfg.batchSize, N = this.texts.length;
+    const sequences: Int32Array[] = [];
+    for (let i = 0; i < B; i++) {
+      const k = t * B + i, e = Math.floor(k / N);
+      if (e !== this.orderEpoch) {
+        this.order = shuffled(N, hashSeed(this.cfg.seed, `mlm-epoch:${e}`));
+        this.orderEpoch = e;
+      }
+      sequences.push(this.model.tokenize(this.texts[this.order[k % N]], { kind: 'document', maxLength: this.cfg.docMaxLength }));
+    }
+    return { objective: 'mlm', sequences };
+  }
+}
+
+/** 0 .. n-1 in a Fisher-Yates order seeded by seed. */
+function shuffled(n: number, seed: number): Uint32Array<ArrayBuffer> {
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const rand = mulberry32(seed);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    const t = order[i]; order[i] = order[j]; order[j] = t;
+  }
+  return order;
+}
+
 function readLog(path: string): StepStats[] {
   if (!existsSync(path)) return [];
   return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as StepStats);
@@ -199,6 +239,12 @@ export async function run(argv: string[]): Promise<number> {
   const v = parse(argv, { config: { type: 'string' } }, HELP);
   if (!v) return 0;
   const cfg = readConfig(required(v, 'config'));
+  if (cfg.objective === 'mlm') {
+    const texts: string[] = [];
+    for await (const d of readTexts(cfg.corpus, 'document')) texts.push(d.text);
+    if (texts.length === 0) bad(`${cfg.corpus}: no documents`);
+    return trainLoop(cfg, (model) => new MlmSource(model, cfg, texts));
+  }
   const teacher = needsTeacher(cfg.trainer.loss);
 
   // examples: records with a positive and enough negatives in the chosen list
@@ -240,6 +286,14 @@ export async function run(argv: string[]): Promise<number> {
   for (const id of needQ) if (!queries.has(id)) bad(`${cfg.queries}: no query ${JSON.stringify(id)} (named in ${cfg.negatives})`);
   for (const id of needD) if (!docs.has(id)) bad(`${cfg.corpus}: no document ${JSON.stringify(id)} (named in ${cfg.negatives})`);
 
+  return trainLoop(cfg, (model) => {
+    if (skipped) console.error(`skipped ${skipped} record(s) without a positive or ${cfg.negativesPerQuery} "${source}" negatives`);
+    return new BatchSource(model, cfg, records, queries, docs, teacher);
+  });
+}
+
+/** Steps (resuming from OUTPUT/checkpoint when there is one), log, plot, checkpoints, final model. */
+async function trainLoop(cfg: TrainConfig, makeSource: (model: SpladeModel) => { batch(t: number): TrainBatch | MlmBatch }): Promise<number> {
   // a fresh trainer, or the checkpoint's
   mkdirSync(cfg.output, { recursive: true });
   const ckpt = join(cfg.output, 'checkpoint');
@@ -260,8 +314,7 @@ export async function run(argv: string[]): Promise<number> {
     trainer = new Trainer(model, { totalSteps: cfg.steps, ...cfg.trainer });
     writeFileSync(logPath, '');
   }
-  const batches = new BatchSource(trainer.model, cfg, records, queries, docs, teacher);
-  if (skipped) console.error(`skipped ${skipped} record(s) without a positive or ${cfg.negativesPerQuery} "${source}" negatives`);
+  const batches = makeSource(trainer.model);
 
   const start = trainer.stepCount;
   const progress = new Progress({ label: 'train', total: Math.max(0, cfg.steps - start), unit: 'steps' });
@@ -269,7 +322,7 @@ export async function run(argv: string[]): Promise<number> {
   for (let t = start; t < cfg.steps; t++) {
     const s = await trainer.step(batches.batch(t));
     appendFileSync(logPath, `${JSON.stringify(s)}\n`);
-    progress.detail = `step ${s.step}  loss ${s.loss.toPrecision(4)}`;
+    progress.detail = `step ${s.step}  loss ${s.loss.toPrecision(4)}  peak ${(s.peakMemoryBytes / 2 ** 20).toFixed(0)} MiB`;
     progress.tick();
     if (cfg.checkpointEvery > 0 && s.step % cfg.checkpointEvery === 0) {
       await trainer.save(ckpt);

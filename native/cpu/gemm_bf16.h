@@ -1,0 +1,74 @@
+// Reduced-precision (bf16) GEMM for the encoder's linear layers and the SPLADE decoder:
+//   C (M,N) = round_bf16(A) (M,K) . round_bf16(W)^T (K,N), accumulated in fp32, then the gemm.h epilogue
+// (bias, residual, GELU). W is an nn.Linear weight (N,K), rounded to bf16 and packed once (Bf16Weight);
+// A is fp32 and rounded to bf16 per call (round to nearest even).
+//
+// Fast path: AMX-BF16 tiles (Sapphire Rapids and later; the OS must grant the tile state, which
+// bf16_fast_available() requests once). Without it, a correct and slower path runs the same math
+// through the fp32 SGEMM on bf16-rounded operands (unpacked panel by panel). gemm_bf16_reference is the
+// plain loop the fast paths are tested against.
+//
+// Packed layout (what AMX's TDPBF16PS reads as its B operand): W is padded to Np = ceil(N/32)*32 rows
+// and Kp = ceil(K/32)*32 columns with zeros and cut into 16-column x 32-k tiles; tile (nb, kb) holds
+// 16 k-pairs x 16 columns x 2, i.e. element [p][n][e] = W[nb*16 + n][kb*32 + 2p + e], 1 KiB, and tiles
+// are stored nb-major: data[((nb * KB) + kb) * 512 + ...] with KB = Kp / 32.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "gemm.h"
+#include "splade_pool.h"
+
+namespace splade {
+
+inline uint16_t bf16_round(float x) {  // round to nearest even; NaN stays NaN
+  uint32_t u;
+  __builtin_memcpy(&u, &x, 4);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40);
+  return static_cast<uint16_t>((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+inline float bf16_to_float(uint16_t h) {
+  const uint32_t u = static_cast<uint32_t>(h) << 16;
+  float x;
+  __builtin_memcpy(&x, &u, 4);
+  return x;
+}
+
+struct Bf16Weight {
+  size_t N = 0, K = 0, Np = 0, Kp = 0;
+  std::vector<uint16_t> data;  // Np * Kp, packed as above
+  float at(size_t n, size_t k) const;  // the rounded W[n][k] (for the fallback and tests)
+};
+
+// W is (N,K) with row stride ldw >= K.
+Bf16Weight bf16_pack_weight(const float* W, size_t N, size_t K, size_t ldw);
+
+// True when the AMX-BF16 kernels can run here (CPU has AMX-TILE + AMX-BF16 and the OS granted the
+// tile state); SPLADE_BF16=fallback forces the portable path (for tests and comparisons).
+bool bf16_fast_available();
+// "amx" or "fallback": what gemm_bf16 runs here
+const char* bf16_kernel_name();
+
+// C (M,N), ldc >= N; A (M,K), lda >= K; the epilogue as gemm.h (residual (M,N) with ld ldr, not C).
+void gemm_bf16(float* C, size_t ldc, const float* A, size_t lda, size_t M, const Bf16Weight& W, const Epilogue& ep);
+// A given variant: amx = false runs the portable path even where AMX exists.
+void gemm_bf16_variant(bool amx, float* C, size_t ldc, const float* A, size_t lda, size_t M, const Bf16Weight& W,
+                       const Epilogue& ep);
+// The plain reference: W (N,K) fp32 with stride ldw, both operands rounded to bf16, double accumulation.
+void gemm_bf16_reference(float* C, size_t ldc, const float* A, size_t lda, size_t M, const float* W, size_t ldw,
+                         size_t N, size_t K, const Epilogue& ep);
+
+// The tied decoder fused with max pooling (splade_pool.h), from a bf16-packed E (V,C):
+//   exact = false: w[b,j] = log1p(relu(max_n (round(t_n) . round(E_j)) + bias_j)), the bf16 logits.
+//   exact = true:  the fp32 result of splade_pool_forward (same w and argmax up to fp32 rounding): the
+//     bf16 logits only screen; a token is re-scored in fp32 (t_n . E_j from t and E32) whenever its
+//     bf16 logit plus a rigorous error bound, c * |t_n| * |E_j| (Cauchy-Schwarz over the bf16 rounding
+//     of both operands and the fp32 accumulation), could beat the best fp32 logit of its sequence so
+//     far. The max and its argmax are therefore those of fp32 logits; only the few tokens near the top
+//     are computed in fp32. e_norm is (V), |E_j|.
+// Needs bf16_fast_available() (AMX); t is (N,C), E32 (V,C) fp32, bias (V).
+void splade_pool_max_bf16(float* w, int32_t* argmax, const float* t, const Bf16Weight& E, const float* E32,
+                          const float* e_norm, const float* bias, const int32_t* cu_seqlens, int B, bool exact);
+
+}  // namespace splade

@@ -1,0 +1,231 @@
+// AMX-BF16 kernels of gemm_bf16.h. One building block: a 32 x 32 fp32 block of A.W^T from four
+// accumulator tiles (2 x 2 of 16 x 16), two A tiles (16 rows x 32 k, straight from the row-major bf16
+// copy of A) and two B tiles (the packed weight, 1 KiB each), TDPBF16PS over K in steps of 32.
+// Threads own disjoint output blocks: the GEMM splits (rows x columns) into 128 x 256 tasks whose A
+// and W panels stay in L2; the decoder splits the vocabulary into column chunks and walks every token
+// per chunk, reducing each finished block into the chunk's own w / argmax columns at once (max pooling),
+// so the (N, V) logits never exist and no two threads write the same w[b, j].
+// The tile configuration is per thread, so every task loads it first.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "../common/thread_pool.h"
+#include "gemm.h"
+#include "gemm_bf16.h"
+
+#pragma GCC push_options
+#pragma GCC target("amx-tile,amx-bf16,avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
+// GCC 12 reports _mm512_max_ps's deliberately undefined pass-through operand as uninitialised.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include "gemm_ymm.h"
+
+namespace splade::amx {
+namespace {
+
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+void configure() {
+  TileConfig cfg;
+  for (int i = 0; i < 8; ++i) cfg.colsb[i] = 64, cfg.rows[i] = 16;
+  _tile_loadconfig(&cfg);
+}
+
+// out (32 x 32, ld 32) = a (32 rows of ld lda bf16) . [b0 | b1] over kb K-blocks of 32
+inline void block32(float* out, const uint16_t* a, size_t lda, const uint16_t* b0, const uint16_t* b1, size_t kblocks) {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  const size_t stride = lda * 2;
+  for (size_t kb = 0; kb < kblocks; ++kb) {
+    _tile_loadd(4, a + kb * 32, stride);
+    _tile_loadd(5, a + 16 * lda + kb * 32, stride);
+    _tile_loadd(6, b0 + kb * 512, 64);
+    _tile_loadd(7, b1 + kb * 512, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  _tile_stored(0, out, 128);
+  _tile_stored(1, out + 16, 128);
+  _tile_stored(2, out + 16 * 32, 128);
+  _tile_stored(3, out + 16 * 32 + 16, 128);
+}
+
+constexpr size_t kTaskRows = 128, kTaskCols = 256;
+
+void gemm_task(float* C, size_t ldc, const uint16_t* A, size_t lda, size_t M, const Bf16Weight& W, const Epilogue& ep,
+               size_t m0, size_t n0) {
+  configure();
+  const size_t KB = W.Kp / 32;
+  alignas(64) float buf[32 * 32];
+  for (size_t mb = m0; mb < std::min(m0 + kTaskRows, M); mb += 32) {
+    const size_t rows = std::min<size_t>(32, M - mb);
+    for (size_t nb = n0; nb < std::min(n0 + kTaskCols, W.N); nb += 32) {
+      const size_t cols = std::min<size_t>(32, W.N - nb);
+      const uint16_t* b0 = W.data.data() + (nb / 16) * KB * 512;
+      block32(buf, A + mb * lda, lda, b0, b0 + KB * 512, KB);
+      float* c = C + mb * ldc + nb;
+      for (size_t r = 0; r < rows; ++r) std::copy(buf + r * 32, buf + r * 32 + cols, c + r * ldc);
+      if (ep.bias || ep.residual || ep.activation != Activation::none)
+        ymm::epilogue(c, ldc, rows, cols, ep.bias ? ep.bias + nb : nullptr,
+                      ep.residual ? ep.residual + mb * ep.ldr + nb : nullptr, ep.ldr, ep.activation);
+    }
+  }
+  _tile_release();
+}
+
+inline float dot(const float* x, const float* y, size_t n) {
+  __m512 acc0 = _mm512_setzero_ps(), acc1 = acc0;
+  size_t k = 0;
+  for (; k + 32 <= n; k += 32) {
+    acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k), _mm512_loadu_ps(y + k), acc0);
+    acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + k + 16), _mm512_loadu_ps(y + k + 16), acc1);
+  }
+  alignas(64) float lanes[16];  // (not _mm512_reduce_add_ps: GCC 12 warns of an uninitialised value inside it)
+  _mm512_store_ps(lanes, _mm512_add_ps(acc0, acc1));
+  float s = 0;
+  for (float v : lanes) s += v;
+  for (; k < n; ++k) s += x[k] * y[k];
+  return s;
+}
+
+constexpr size_t kPoolCols = 512;
+
+// A run of whole sequences [b0, b1) over packed rows [r0, r1): the decoder's unit of work, small
+// enough (about kGroupRows rows, unless one sequence is longer) for its logits block to stay in L2.
+struct Group {
+  size_t r0, r1, b0, b1;
+};
+constexpr size_t kGroupRows = 256;
+
+// Vocabulary columns [v0, v1) (v1 - v0 <= kPoolCols) over every group. w holds the best logit
+// (0: relu's floor), argmax its token. Per group: the bf16 logits of all its rows for these columns
+// (S), then per sequence the max; in exact mode a first pass finds the best lower bound of each term
+// (bf16 logit - error bound) and a second re-scores in fp32 only the tokens whose upper bound beats it.
+void pool_task(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const float* t, const float* t_norm,
+               const Bf16Weight& E, const float* E32, const float* e_norm, const float* bias, const int32_t* cu_seqlens,
+               const std::vector<Group>& groups, bool exact, size_t v0, std::vector<float>& S) {
+  configure();
+  const size_t V = E.N, C = E.K, KB = E.Kp / 32, v1 = std::min(V, v0 + kPoolCols), width = v1 - v0;
+  const size_t vecs = (width + 15) / 16;
+  // |bf16 logit - fp32 logit| <= c |t| |E| (see gemm_bf16.h): 2^-8 relative rounding of each operand,
+  // their product, and fp32 accumulation over K (both here and in the fp32 result we stand in for),
+  // with 1% to spare; plus a relative 2^-20 for adding the bias and an absolute floor for flushed denormals.
+  const float c = 1.01f * (0x1p-7f + 0x1p-14f + static_cast<float>(C + 2) * 0x1p-23f);
+  auto mask_of = [&](size_t q) -> __mmask16 {
+    const size_t left = width - q * 16;
+    return left >= 16 ? 0xffff : static_cast<__mmask16>((1u << left) - 1);
+  };
+  alignas(64) float buf[32 * 32];
+  for (const Group& g : groups) {
+    const size_t rows = g.r1 - g.r0;
+    if (S.size() < rows * kPoolCols) S.resize(rows * kPoolCols);
+    for (size_t mb = g.r0; mb < g.r1; mb += 32) {
+      const size_t rr = std::min<size_t>(32, g.r1 - mb);
+      for (size_t nb = v0; nb < v1; nb += 32) {
+        const uint16_t* b0 = E.data.data() + (nb / 16) * KB * 512;
+        block32(buf, A + mb * lda, lda, b0, b0 + KB * 512, KB);
+        for (size_t r = 0; r < rr; ++r) std::copy(buf + r * 32, buf + r * 32 + 32, S.data() + (mb - g.r0 + r) * kPoolCols + (nb - v0));
+      }
+    }
+    for (size_t b = g.b0; b < g.b1; ++b) {
+      const size_t n0 = static_cast<size_t>(cu_seqlens[b]), n1 = static_cast<size_t>(cu_seqlens[b + 1]);
+      float* wb = w + b * V + v0;
+      int32_t* ab = argmax + b * V + v0;
+      for (size_t q = 0; q < vecs; ++q) {
+        const __mmask16 live = mask_of(q);
+        const __m512 bv = _mm512_maskz_loadu_ps(live, bias + v0 + q * 16);
+        const __m512 en = _mm512_maskz_loadu_ps(live, e_norm + v0 + q * 16);
+        if (!exact) {  // max of the bf16 logits, first token on ties
+          __m512 best = _mm512_setzero_ps();
+          __m512i arg = _mm512_set1_epi32(-1);
+          for (size_t n = n0; n < n1; ++n) {
+            const __m512 x = _mm512_add_ps(_mm512_loadu_ps(S.data() + (n - g.r0) * kPoolCols + q * 16), bv);
+            const __mmask16 gt = _mm512_cmp_ps_mask(x, best, _CMP_GT_OQ);
+            best = _mm512_mask_mov_ps(best, gt, x);
+            arg = _mm512_mask_mov_epi32(arg, gt, _mm512_set1_epi32(static_cast<int32_t>(n)));
+          }
+          _mm512_mask_storeu_ps(wb + q * 16, live, best);
+          _mm512_mask_storeu_epi32(ab + q * 16, live, arg);
+          continue;
+        }
+        auto bounds = [&](size_t n, __m512* lower, __m512* upper) {
+          const __m512 s = _mm512_loadu_ps(S.data() + (n - g.r0) * kPoolCols + q * 16);
+          const __m512 logit = _mm512_add_ps(s, bv);
+          const __m512 mag = _mm512_add_ps(_mm512_andnot_ps(_mm512_set1_ps(-0.0f), s), _mm512_andnot_ps(_mm512_set1_ps(-0.0f), bv));
+          const __m512 m = _mm512_fmadd_ps(mag, _mm512_set1_ps(0x1p-20f),
+                                           _mm512_fmadd_ps(_mm512_set1_ps(c * t_norm[n]), en, _mm512_set1_ps(1e-30f)));
+          *lower = _mm512_sub_ps(logit, m);
+          *upper = _mm512_add_ps(logit, m);
+        };
+        __m512 floor = _mm512_setzero_ps(), lo, up;  // the best lower bound (and relu's 0)
+        for (size_t n = n0; n < n1; ++n) {
+          bounds(n, &lo, &up);
+          floor = _mm512_max_ps(floor, lo);
+        }
+        alignas(64) float best[16] = {};
+        alignas(64) int32_t arg[16];
+        std::fill(arg, arg + 16, -1);
+        for (size_t n = n0; n < n1; ++n) {
+          bounds(n, &lo, &up);
+          __mmask16 maybe = _mm512_mask_cmp_ps_mask(live, up, _mm512_max_ps(floor, _mm512_load_ps(best)), _CMP_GT_OQ);
+          while (maybe) {  // the few tokens that might hold the max: scored in fp32
+            const int j = __builtin_ctz(maybe);
+            maybe &= static_cast<__mmask16>(maybe - 1);
+            const size_t jj = v0 + q * 16 + static_cast<size_t>(j);
+            const float x = dot(t + n * C, E32 + jj * C, C) + bias[jj];
+            if (x > best[j]) best[j] = x, arg[j] = static_cast<int32_t>(n);
+          }
+        }
+        _mm512_mask_storeu_ps(wb + q * 16, live, _mm512_load_ps(best));
+        _mm512_mask_storeu_epi32(ab + q * 16, live, _mm512_load_si512(arg));
+      }
+    }
+  }
+  _tile_release();
+}
+
+}  // namespace
+
+void gemm(float* C, size_t ldc, const uint16_t* A, size_t lda, size_t M, const Bf16Weight& W, const Epilogue& ep) {
+  const size_t mt = (M + kTaskRows - 1) / kTaskRows, nt = (W.N + kTaskCols - 1) / kTaskCols;
+  parallel_for(mt * nt, [&](size_t task, int) {
+    gemm_task(C, ldc, A, lda, M, W, ep, (task / nt) * kTaskRows, (task % nt) * kTaskCols);
+  });
+}
+
+void pool_max(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const float* t, const float* t_norm,
+              const Bf16Weight& E, const float* E32, const float* e_norm, const float* bias, const int32_t* cu_seqlens,
+              int B, bool exact) {
+  const size_t V = E.N;
+  std::vector<Group> groups;
+  for (int b = 0; b < B;) {
+    Group g{static_cast<size_t>(cu_seqlens[b]), 0, static_cast<size_t>(b), 0};
+    while (b < B && (b == static_cast<int>(g.b0) || static_cast<size_t>(cu_seqlens[b + 1]) - g.r0 <= kGroupRows)) ++b;
+    g.b1 = static_cast<size_t>(b), g.r1 = static_cast<size_t>(cu_seqlens[b]);
+    groups.push_back(g);
+  }
+  parallel_for((V + kPoolCols - 1) / kPoolCols, [&](size_t task, int) {
+    thread_local std::vector<float> S;  // (group rows, kPoolCols)
+    const size_t v0 = task * kPoolCols, v1 = std::min(V, v0 + kPoolCols);
+    pool_task(w, argmax, A, lda, t, t_norm, E, E32, e_norm, bias, cu_seqlens, groups, exact, v0, S);
+    for (int b = 0; b < B; ++b)
+      for (size_t j = v0; j < v1; ++j) w[b * V + j] = std::log1p(w[b * V + j]);  // w >= 0: log1p(relu(max))
+  });
+}
+
+}  // namespace splade::amx
+
+#pragma GCC pop_options
