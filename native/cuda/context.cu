@@ -1,6 +1,7 @@
 // Context, Arena, PinnedBuffer (see context.h).
 #include "context.h"
 
+#include <cstdint>
 #include <string>
 
 #include "cuda_check.h"
@@ -52,6 +53,12 @@ Context::Context(int dev) : device(dev) {
     fail(kInvalidArgument, "CUDA: device " + std::to_string(dev) + " does not exist (" + std::to_string(n) + " found)");
   CUDA_CHECK(cudaSetDevice(dev));
   CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  // Kernels' temporaries come from cudaMallocAsync (the head's tiling plan and partials, the embedding
+  // backward's groups): keep freed blocks in the pool instead of returning them at every synchronisation.
+  cudaMemPool_t pool = nullptr;
+  CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, dev));
+  uint64_t keep = UINT64_MAX;
+  CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep));
 }
 
 Context::~Context() {
