@@ -498,6 +498,7 @@ export class Trainer {
           }, null);
         }
         this.t = t;
+        this.model.weightsChanged();  // encode() between steps must not run the packed weights of before
         return { ...stats, lr, gradNorm, peakMemoryBytes: peakMemoryBytes() };
       } finally {
         this.zeroGrads();
