@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { InvertedIndex, type SparseVector } from '../../lib/index.js';
+import { mulberry32 } from '../../lib/random.js';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,17 +27,6 @@ const VOCAB = 30522;
 const DOC_TERMS = 120;
 const QUERY_TERMS = 25;
 const ZIPF_S = 1.0;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Flat arrays: vector i is [offsets[i], offsets[i+1]) of indices / values. */
 interface Flat { indices: Uint32Array; values: Float32Array; offsets: Uint32Array }
@@ -81,7 +71,7 @@ function* vectors(f: Flat): Generator<SparseVector> {
 }
 
 function main(): void {
-  const r = rng(SEED);
+  const r = mulberry32(SEED);
   const cdf = new Float64Array(VOCAB);
   let acc = 0;
   for (let i = 0; i < VOCAB; i++) cdf[i] = acc += 1 / Math.pow(i + 1, ZIPF_S);

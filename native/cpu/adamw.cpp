@@ -11,17 +11,6 @@ namespace splade {
 
 namespace {
 
-struct AdamScalars {
-  float decay, one_minus_b1, b2, one_minus_b2, step_size, bc2_sqrt, eps;
-};
-
-AdamScalars scalars(float lr, float beta1, float beta2, float eps, float weight_decay, int64_t step) {
-  const double bc1 = 1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step));
-  const double bc2 = 1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(step));
-  return {static_cast<float>(1.0 - static_cast<double>(lr) * weight_decay), static_cast<float>(1.0 - beta1), beta2,
-          static_cast<float>(1.0 - beta2), static_cast<float>(lr / bc1), static_cast<float>(std::sqrt(bc2)), eps};
-}
-
 void adamw_range(float* p, float* m, float* v, const float* g, size_t begin, size_t end, const AdamScalars& s,
                  const uint8_t* mask, float grad_scale) {
   for (size_t i = begin; i < end; ++i) {
@@ -41,7 +30,7 @@ void adamw_range(float* p, float* m, float* v, const float* g, size_t begin, siz
 void adamw_update_cpu(float* params, float* m, float* v, const float* grads, size_t n, float lr, float beta1,
                       float beta2, float eps, float weight_decay, int64_t step, const uint8_t* decay_mask,
                       float grad_scale) {
-  adamw_range(params, m, v, grads, 0, n, scalars(lr, beta1, beta2, eps, weight_decay, step), decay_mask, grad_scale);
+  adamw_range(params, m, v, grads, 0, n, adam_scalars(lr, beta1, beta2, eps, weight_decay, step), decay_mask, grad_scale);
 }
 
 double grad_norm_sq_cpu(const float* grads, size_t n) {
@@ -52,7 +41,7 @@ double grad_norm_sq_cpu(const float* grads, size_t n) {
 
 void adamw_update(float* params, float* m, float* v, const float* grads, size_t n, float lr, float beta1, float beta2,
                   float eps, float weight_decay, int64_t step, const uint8_t* decay_mask, float grad_scale) {
-  const AdamScalars s = scalars(lr, beta1, beta2, eps, weight_decay, step);
+  const AdamScalars s = adam_scalars(lr, beta1, beta2, eps, weight_decay, step);
   if (n < (1u << 15)) return adamw_range(params, m, v, grads, 0, n, s, decay_mask, grad_scale);
   parallel_range(n, [&](size_t b, size_t e, int) { adamw_range(params, m, v, grads, b, e, s, decay_mask, grad_scale); });
 }

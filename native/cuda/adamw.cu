@@ -2,24 +2,13 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../cpu/adamw.h"  // AdamScalars, adam_scalars
 #include "adamw.h"
 #include "cuda_check.h"
 #include "device_math.cuh"
 
 namespace splade {
 namespace {
-
-struct AdamScalars {
-  float decay, one_minus_b1, b2, one_minus_b2, step_size, bc2_sqrt, eps;
-};
-
-// As adamw.cpp forms them: in double, rounded to float once.
-AdamScalars scalars(float lr, float beta1, float beta2, float eps, float weight_decay, int64_t step) {
-  const double bc1 = 1.0 - std::pow(static_cast<double>(beta1), static_cast<double>(step));
-  const double bc2 = 1.0 - std::pow(static_cast<double>(beta2), static_cast<double>(step));
-  return {static_cast<float>(1.0 - static_cast<double>(lr) * weight_decay), static_cast<float>(1.0 - beta1), beta2,
-          static_cast<float>(1.0 - beta2), static_cast<float>(lr / bc1), static_cast<float>(std::sqrt(bc2)), eps};
-}
 
 // kernels
 
@@ -71,7 +60,7 @@ void adamw_update_cuda(float* params, float* m, float* v, const float* grads, si
   if (n == 0) return;
   SPLADE_CHECK(params && m && v && grads && step >= 1, "adamw_update_cuda: bad arguments");
   const unsigned blocks = std::min<unsigned>(cuda::ceil_div(n, 256), 65535u);
-  adamw_kernel<<<blocks, 256, 0, stream>>>(params, m, v, grads, n, scalars(lr, beta1, beta2, eps, weight_decay, step),
+  adamw_kernel<<<blocks, 256, 0, stream>>>(params, m, v, grads, n, adam_scalars(lr, beta1, beta2, eps, weight_decay, step),
                                            decay_mask, grad_scale);
   CUDA_CHECK_LAUNCH();
 }

@@ -14,13 +14,8 @@ uint64_t bmw(std::vector<Cursor>& cursors, TopKQueue& topk) {
   for (;;) {
     sort_by_docid(order);
     const float threshold = topk.threshold();
-    float bound = 0;
-    size_t p = 0;
-    for (; p < n && order[p]->docid() != kEndDoc; ++p) {
-      bound += order[p]->max_score();
-      if (bound * margin > threshold) break;
-    }
-    if (p == n || order[p]->docid() == kEndDoc) break;
+    size_t p = find_pivot(order, margin, threshold);
+    if (p == n) break;
     const uint32_t pivot = order[p]->docid();
     while (p + 1 < n && order[p + 1]->docid() == pivot) ++p;
 

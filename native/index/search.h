@@ -69,4 +69,16 @@ inline void sort_by_docid(std::vector<Cursor*>& order) {
   }
 }
 
+// WAND's pivot over cursors sorted by document: the first position at which the summed list maxima
+// could beat the threshold; order.size() when none can (the search is over).
+inline size_t find_pivot(const std::vector<Cursor*>& order, float margin, float threshold) {
+  const size_t n = order.size();
+  float bound = 0;
+  for (size_t p = 0; p < n && order[p]->docid() != kEndDoc; ++p) {
+    bound += order[p]->max_score();
+    if (bound * margin > threshold) return p;
+  }
+  return n;
+}
+
 }  // namespace splade::index

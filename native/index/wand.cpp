@@ -14,14 +14,8 @@ uint64_t wand(std::vector<Cursor>& cursors, TopKQueue& topk) {
   uint64_t scored = 0;
   for (;;) {
     sort_by_docid(order);
-    const float threshold = topk.threshold();
-    float bound = 0;
-    size_t p = 0;
-    for (; p < n && order[p]->docid() != kEndDoc; ++p) {
-      bound += order[p]->max_score();
-      if (bound * margin > threshold) break;
-    }
-    if (p == n || order[p]->docid() == kEndDoc) break;
+    const size_t p = find_pivot(order, margin, topk.threshold());
+    if (p == n) break;
     const uint32_t pivot = order[p]->docid();
     if (order[0]->docid() == pivot) {
       topk.insert(score_doc(cursors, pivot), pivot);
