@@ -127,9 +127,29 @@ struct Kernel {
 
   static void pack_b_panel(const GemmArgs& g, size_t n, size_t nr, size_t k0, size_t kc, float* dst) {
     if (g.tb == Trans::no || nr != NR) return gemm_driver::pack_b_plain<Kernel>(g, n, nr, k0, kc, dst);
-    // B is (N, K): transpose four groups of 8 rows, 8 k at a time.
+    // B is (N, K): transpose four groups of 8 rows. 16 k at a time, so each of the 32 rows is read a
+    // whole cache line at once, and the line 4 ahead is prefetched: packing all of a 30522 x 768 weight
+    // went from 0.50-0.56 to 0.38-0.50 ns an element (it is 10% of the MLM head's time at 512 tokens,
+    // 30-40% at 128).
     const float* src = g.B + n * g.ldb + k0;
     size_t k = 0;
+    for (; k + 16 <= kc; k += 16) {
+      for (size_t h = 0; h < 4; ++h) {
+        __m256 r[8], s[8];
+        for (size_t j = 0; j < 8; ++j) {
+          const float* row = src + (h * 8 + j) * g.ldb + k;
+          _mm_prefetch(reinterpret_cast<const char*>(row + 64), _MM_HINT_T0);
+          r[j] = _mm256_loadu_ps(row);
+          s[j] = _mm256_loadu_ps(row + 8);
+        }
+        ymm::transpose8(r);
+        ymm::transpose8(s);
+        for (size_t j = 0; j < 8; ++j) {
+          _mm256_store_ps(dst + (k + j) * NR + h * 8, r[j]);
+          _mm256_store_ps(dst + (k + 8 + j) * NR + h * 8, s[j]);
+        }
+      }
+    }
     for (; k + 8 <= kc; k += 8) {
       for (size_t h = 0; h < 4; ++h) {
         __m256 r[8];
