@@ -75,9 +75,10 @@ struct Masks {
   }
 };
 
-// Embeddings -> layers -> MLM transform: fills acts up to acts.t (N,C).
-void hidden_forward(EncoderActivations& a, const EncoderConfig& cfg, const ParamLayout& L, const float* P,
-                    const PackedBatch& batch, const TrainDropout& drop, bool ref) {
+}  // namespace
+
+void transformer_train_forward(EncoderActivations& a, const EncoderConfig& cfg, const ParamLayout& L, const float* P,
+                               const PackedBatch& batch, const TrainDropout& drop, bool ref) {
   validate_batch(cfg, batch);
   const int B = batch.B;
   const size_t N = B ? static_cast<size_t>(batch.cu_seqlens[B]) : 0, C = cfg.hidden, I = cfg.intermediate;
@@ -123,6 +124,20 @@ void hidden_forward(EncoderActivations& a, const EncoderConfig& cfg, const Param
     layernorm(x.data(), s.ln2_mean.data(), s.ln2_rstd.data(), s.res2.data(), o.ln2_w, o.ln2_b);
   }
   a.head_in = std::move(x);
+}
+
+namespace {
+
+// Embeddings -> layers -> MLM transform: fills acts up to acts.t (N,C).
+void hidden_forward(EncoderActivations& a, const EncoderConfig& cfg, const ParamLayout& L, const float* P,
+                    const PackedBatch& batch, const TrainDropout& drop, bool ref) {
+  transformer_train_forward(a, cfg, L, P, batch, drop, ref);
+  if (batch.B == 0) return;
+  const size_t N = static_cast<size_t>(batch.cu_seqlens[batch.B]), C = cfg.hidden;
+  auto layernorm = [&](float* out, float* mean, float* rstd, const float* inp, size_t w_off, size_t b_off) {
+    if (ref) layernorm_forward_cpu(out, mean, rstd, inp, P + w_off, P + b_off, N, C, cfg.eps);
+    else layernorm_forward(out, mean, rstd, inp, P + w_off, P + b_off, N, C, cfg.eps);
+  };
   a.head_pre.resize(N * C);
   a.head_gelu.resize(N * C);
   a.t.resize(N * C);
@@ -136,9 +151,7 @@ void hidden_forward(EncoderActivations& a, const EncoderConfig& cfg, const Param
 // dt (N,C) = dLoss/dt -> grads; dt is used as scratch.
 void hidden_backward(float* G, const EncoderActivations& a, std::vector<float>& dt, const EncoderConfig& cfg,
                      const ParamLayout& L, const float* P, const PackedBatch& batch, const TrainDropout& drop, bool ref) {
-  const int B = batch.B;
-  const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, I = cfg.intermediate;
-  const Masks masks(cfg, drop);
+  const size_t N = static_cast<size_t>(batch.cu_seqlens[batch.B]), C = cfg.hidden;
   std::vector<float> dg(N * C, 0.0f), dpre(N * C, 0.0f), dx(N * C, 0.0f);
   auto layernorm_bw = [&](float* dinp, size_t w_off, size_t b_off, const float* dout, const float* inp, const float* mean,
                           const float* rstd) {
@@ -148,6 +161,23 @@ void hidden_backward(float* G, const EncoderActivations& a, std::vector<float>& 
   layernorm_bw(dg.data(), L.head_ln_w, L.head_ln_b, dt.data(), a.head_gelu.data(), a.head_mean.data(), a.head_rstd.data());
   (ref ? gelu_backward_cpu : gelu_backward)(dpre.data(), a.head_pre.data(), dg.data(), N * C);
   linear_backward(ref, dx.data(), G + L.head_w, G + L.head_b, dpre.data(), a.head_in.data(), P + L.head_w, N, C, C);
+  transformer_train_backward(G, a, dx, cfg, L, P, batch, drop, ref);
+}
+
+}  // namespace
+
+void transformer_train_backward(float* G, const EncoderActivations& a, std::vector<float>& dx, const EncoderConfig& cfg,
+                                const ParamLayout& L, const float* P, const PackedBatch& batch, const TrainDropout& drop,
+                                bool ref) {
+  const int B = batch.B;
+  if (B == 0) return;
+  const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, I = cfg.intermediate;
+  const Masks masks(cfg, drop);
+  auto layernorm_bw = [&](float* dinp, size_t w_off, size_t b_off, const float* dout, const float* inp, const float* mean,
+                          const float* rstd) {
+    if (ref) layernorm_backward_cpu(dinp, G + w_off, G + b_off, dout, inp, P + w_off, mean, rstd, N, C);
+    else layernorm_backward(dinp, G + w_off, G + b_off, dout, inp, P + w_off, mean, rstd, N, C);
+  };
   std::vector<float> dres(N * C), dx1(N * C), dh(N * I), dfc1(N * I), datt(N * C), dqkv(N * 3 * C);
   for (size_t l = cfg.layers; l-- > 0;) {
     const LayerOffsets& o = L.layer[l];
@@ -179,8 +209,6 @@ void hidden_backward(float* G, const EncoderActivations& a, std::vector<float>& 
   embed_backward_cpu(G + L.wte, G + L.wpe, wtt ? G + L.wtt : nullptr, demb.data(), batch.ids, wtt ? batch.type_ids : nullptr,
                      batch.cu_seqlens, B, C);
 }
-
-}  // namespace
 
 void encoder_train_forward(float* w, EncoderActivations& a, const EncoderConfig& cfg, const ParamLayout& L,
                            const float* P, const PackedBatch& batch, Pooling pooling, const TrainDropout& drop, bool ref) {

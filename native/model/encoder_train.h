@@ -4,6 +4,7 @@
 // (cross-entropy on labelled positions, loss and gradient computed natively).
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "../train/dropout.h"
 #include "encoder.h"
@@ -26,6 +27,15 @@ void encoder_train_forward(float* w, EncoderActivations& acts, const EncoderConf
 void encoder_train_backward(float* grads, const EncoderActivations& acts, const float* dw, const EncoderConfig& cfg,
                             const ParamLayout& layout, const float* params, const PackedBatch& batch, Pooling pooling,
                             const TrainDropout& drop, bool reference);
+
+// The transformer alone (embeddings and layers, no head), for heads other than the MLM transform (the
+// cross-encoder's pooler and classifier): fills acts up to acts.head_in (N,C), the last layer's output.
+void transformer_train_forward(EncoderActivations& acts, const EncoderConfig& cfg, const ParamLayout& layout,
+                               const float* params, const PackedBatch& batch, const TrainDropout& drop, bool reference);
+// grads += dLoss/dparams of the transformer, given dx (N,C) = dLoss/d(acts.head_in); dx is used as scratch.
+void transformer_train_backward(float* grads, const EncoderActivations& acts, std::vector<float>& dx,
+                                const EncoderConfig& cfg, const ParamLayout& layout, const float* params,
+                                const PackedBatch& batch, const TrainDropout& drop, bool reference);
 
 // Masked-language-model step on one batch: forward, loss (mean cross-entropy over the positions with a
 // label; labels (N) hold a vocabulary id or -1), backward into grads (+=). Returns the mean loss and
