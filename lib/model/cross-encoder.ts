@@ -3,7 +3,7 @@
 // distillation. Pairs are tokenised as [CLS] q [SEP] p [SEP] with token type ids 0/1 and longest-first
 // truncation (as transformers does); the native core runs the same BERT transformer as the SPLADE
 // encoder, takes the final hidden state at [CLS], then pooler (dense + tanh) and classifier -> logit.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { ErrorCode, SpladeError, callNative, callNativeAsync, expectInteger, invalidArgument } from '../errors.js';
@@ -11,6 +11,7 @@ import { setThreads } from '../info.js';
 import { loadAddon } from '../native.js';
 import { type EncoderConfig, parseConfig } from './config.js';
 import { resolveModel } from './hub.js';
+import { atomicWriteText, writeSafetensors } from './safetensors.js';
 import { SpladeTokenizer } from './tokenizer.js';
 import { type Layout, fillArena, openCheckpoint } from './weights.js';
 
@@ -19,6 +20,13 @@ interface NativeCrossEncoderHandle {
   /** logits (B) for packed pairs; hidden (B*C) optional: the [CLS] hidden states. */
   forward(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array, reference: boolean,
           logits: Float32Array, hidden: Float32Array | null): Promise<void>;
+  /**
+   * Training forward + loss + backward (native/model/cross_encoder_train.h): grads (arena-sized) +=
+   * dLoss/dparams, logits (B) filled; resolves to the mean loss.
+   */
+  train(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array, loss: 'pointwise' | 'listwise',
+        targets: Float32Array | null, groupSizes: Int32Array | null, grads: Float32Array, logits: Float32Array,
+        dropout: number, seed: number, reference: boolean): Promise<number>;
 }
 interface CrossAddon {
   crossEncoderLayout(config: EncoderConfig): Layout;
@@ -82,6 +90,7 @@ export class CrossEncoder {
     private readonly layout: Layout,
     private readonly arena: Float32Array,
     private readonly native: NativeCrossEncoderHandle,
+    private readonly configJson: string,
   ) {}
 
   /**
@@ -99,8 +108,9 @@ export class CrossEncoder {
     const cfgFile = join(d, 'config.json');
     if (!existsSync(cfgFile)) throw new SpladeError(`${d}: config.json is missing`, ErrorCode.io);
     let raw: Record<string, unknown>;
+    const configJson = readFileSync(cfgFile, 'utf8');
     try {
-      raw = JSON.parse(readFileSync(cfgFile, 'utf8'));
+      raw = JSON.parse(configJson);
     } catch (err) {
       throw new SpladeError(`${cfgFile}: not valid JSON (${(err as Error).message})`, ErrorCode.corruptFile);
     }
@@ -116,7 +126,7 @@ export class CrossEncoder {
       ckpt.close();
     }
     const native = callNative(() => new addon.NativeCrossEncoder(config, arena));
-    return new CrossEncoder(d, config, tokenizer, layout, arena, native);
+    return new CrossEncoder(d, config, tokenizer, layout, arena, native, configJson);
   }
 
   /** The pair as the model sees it: [CLS] query [SEP] passage [SEP], type ids 0/1, truncated longest-first. */
@@ -169,11 +179,64 @@ export class CrossEncoder {
 
   /** The parameters under their Hugging Face names, as zero-copy views of the arena the kernels read. */
   parameters(): Map<string, Float32Array> {
+    return this.views(this.arena);
+  }
+
+  /** Named views of an arena-shaped buffer (the parameters, or a gradient). */
+  views(arena: Float32Array): Map<string, Float32Array> {
     const out = new Map<string, Float32Array>();
     for (const e of this.layout.entries) {
       const n = e.shape.reduce((a, b) => a * b, 1);
-      out.set(e.name, this.arena.subarray(e.offset, e.offset + n));
+      out.set(e.name, arena.subarray(e.offset, e.offset + n));
     }
     return out;
+  }
+
+  /** Floats in the parameter arena (the size of a gradient buffer). */
+  get parameterCount(): number {
+    return this.arena.length;
+  }
+
+  /** The checkpoint's config.json (dropout probabilities for fine-tuning). */
+  get rawConfig(): Record<string, unknown> {
+    return JSON.parse(this.configJson) as Record<string, unknown>;
+  }
+
+  /**
+   * Writes the Hugging Face layout (model.safetensors, config.json, tokenizer.json) that load() and
+   * transformers' BertForSequenceClassification.from_pretrained read; each file written atomically.
+   */
+  save(dir: string): void {
+    if (typeof dir !== 'string' || dir.length === 0) invalidArgument('dir', 'a directory path', dir);
+    mkdirSync(dir, { recursive: true });
+    const tensors: [string, Float32Array, number[]][] = this.layout.entries.map((e) => [
+      e.name, this.arena.subarray(e.offset, e.offset + e.shape.reduce((a, b) => a * b, 1)), e.shape,
+    ]);
+    writeSafetensors(join(dir, 'model.safetensors'), tensors);
+    atomicWriteText(join(dir, 'config.json'), this.configJson);
+    atomicWriteText(join(dir, 'tokenizer.json'), this.tokenizer.json);
+    if (this.tokenizer.configJson !== undefined) atomicWriteText(join(dir, 'tokenizer_config.json'), this.tokenizer.configJson);
+  }
+
+  /**
+   * One fine-tuning forward/backward over tokenised pairs (the Trainer's machinery: see
+   * lib/train/cross-trainer.ts): grads += dLoss/dparams; returns the mean loss and the logits.
+   * pointwise: targets (one per pair, in [0, 1]); listwise: groupSizes (pairs per query, the first of
+   * each group its positive). @internal
+   */
+  async trainPairs(pairs: { ids: Int32Array; typeIds: Int32Array }[], loss: 'pointwise' | 'listwise',
+                   targets: Float32Array | null, groupSizes: Int32Array | null, grads: Float32Array,
+                   dropout: number, seed: number, reference = false): Promise<{ loss: number; logits: Float32Array }> {
+    const cu = new Int32Array(pairs.length + 1);
+    pairs.forEach((p, k) => (cu[k + 1] = cu[k] + p.ids.length));
+    const ids = new Int32Array(cu[pairs.length]), types = new Int32Array(cu[pairs.length]);
+    pairs.forEach((p, k) => {
+      ids.set(p.ids, cu[k]);
+      types.set(p.typeIds, cu[k]);
+    });
+    const logits = new Float32Array(pairs.length);
+    const value = await callNativeAsync(() =>
+      this.native.train(ids, types, cu, loss, targets, groupSizes, grads, logits, dropout, seed, reference));
+    return { loss: value, logits };
   }
 }

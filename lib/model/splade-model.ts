@@ -443,6 +443,12 @@ export class SpladeModel {
     }
   }
 
+  /** The arena was written (an optimizer step, views kept from parameters()): repack before encoding. */
+  weightsChanged(): void {
+    this.query.invalidatePacked();
+    this.document.invalidatePacked();
+  }
+
   /**
    * The parameters under their Hugging Face names, as zero-copy views of the arena the kernels read.
    * A model with two distinct encoders prefixes the names with 'query/' and 'document/'.
@@ -450,12 +456,6 @@ export class SpladeModel {
    * parameters() drops it. Write through views kept from an earlier call, then call weightsChanged()
    * before the next encode (the Trainer does so after each step).
    */
-  /** The arena was written (an optimizer step, views kept from parameters()): repack before encoding. */
-  weightsChanged(): void {
-    this.query.invalidatePacked();
-    this.document.invalidatePacked();
-  }
-
   parameters(): Map<string, Float32Array> {
     if (this.query === this.document) return this.document.parameters();
     return new Map([...this.query.parameters('query/'), ...this.document.parameters('document/')]);

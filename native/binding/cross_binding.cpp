@@ -3,6 +3,7 @@
 // that JavaScript allocated). forward() runs in a PromiseWorker; the arena and every typed array it
 // reads or fills stay referenced until it finishes.
 #include "../model/cross_encoder.h"
+#include "../model/cross_encoder_train.h"
 #include "model_binding.h"
 #include "napi_util.h"
 
@@ -35,7 +36,8 @@ Napi::Value CrossEncoderLayout(const Napi::CallbackInfo& info) {
 class NativeCrossEncoder : public Napi::ObjectWrap<NativeCrossEncoder> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function cls = DefineClass(env, "NativeCrossEncoder", {InstanceMethod("forward", &NativeCrossEncoder::Forward)});
+    Napi::Function cls = DefineClass(env, "NativeCrossEncoder", {InstanceMethod("forward", &NativeCrossEncoder::Forward),
+                                                                 InstanceMethod("train", &NativeCrossEncoder::Train)});
     exports.Set("NativeCrossEncoder", cls);
   }
 
@@ -83,6 +85,55 @@ class NativeCrossEncoder : public Napi::ObjectWrap<NativeCrossEncoder> {
           cross_encoder_forward(l, h, cfg_, layout_, params_, batch, reference);
         },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
+  }
+
+  // train(ids, typeIds | null, cuSeqlens, loss: 'pointwise' | 'listwise', targets: Float32Array (B) | null,
+  //       groupSizes: Int32Array | null, grads: Float32Array (arena-sized, +=), logits: Float32Array (B),
+  //       dropout: number, seed: integer, reference: boolean): Promise<number> (the mean loss)
+  Napi::Value Train(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    View<int32_t> ids = arg_i32(info, 0, "ids");
+    const bool has_types = !info[1].IsNull() && !info[1].IsUndefined();
+    View<int32_t> types{nullptr, 0};
+    if (has_types) types = arg_i32(info, 1, "typeIds");
+    View<int32_t> cu = arg_i32(info, 2, "cuSeqlens");
+    const std::string loss_name = arg_string(info, 3, "loss");
+    if (loss_name != "pointwise" && loss_name != "listwise")
+      throw_error(env, kInvalidArgument, "Expected loss 'pointwise' or 'listwise' but received '" + loss_name + "'");
+    const CrossLoss loss = loss_name == "pointwise" ? CrossLoss::pointwise : CrossLoss::listwise;
+    if (cu.size < 1) throw_error(env, kInvalidArgument, "Expected at least one entry in cuSeqlens");
+    const size_t B = cu.size - 1;
+    View<float> targets{nullptr, 0};
+    View<int32_t> groups{nullptr, 0};
+    if (loss == CrossLoss::pointwise) {
+      targets = arg_f32(info, 4, "targets");
+      if (targets.size != B) throw_error(env, kInvalidArgument, "Expected targets to hold " + std::to_string(B) + " floats");
+    } else {
+      groups = arg_i32(info, 5, "groupSizes");
+    }
+    View<float> grads = arg_f32(info, 6, "grads");
+    if (grads.size < layout_.base.total)
+      throw_error(env, kInvalidArgument, "Expected grads to hold " + std::to_string(layout_.base.total) + " floats");
+    View<float> logits = arg_f32(info, 7, "logits");
+    if (logits.size != B) throw_error(env, kInvalidArgument, "Expected logits to hold " + std::to_string(B) + " floats");
+    const double p = arg_number(info, 8, "dropout");
+    if (!(p >= 0.0 && p < 1.0)) throw_error(env, kInvalidArgument, "Expected dropout in [0, 1)");
+    const TrainDropout drop{static_cast<float>(p), static_cast<uint64_t>(arg_int(info, 9, "seed", 0, int64_t{1} << 53))};
+    const bool reference = arg_bool(info, 10, "reference");
+    if (has_types && types.size != ids.size) throw_error(env, kInvalidArgument, "Expected typeIds as long as ids");
+    PackedBatch batch{ids.data, has_types ? types.data : nullptr, cu.data, static_cast<int>(B), ids.size};
+    std::vector<Napi::Value> keep = {info.This(), info[0], info[2], info[6], info[7]};
+    if (has_types) keep.push_back(info[1]);
+    if (targets.data) keep.push_back(info[4]);
+    if (groups.data) keep.push_back(info[5]);
+    auto result = std::make_shared<double>(0.0);
+    return PromiseWorker::run(
+        env,
+        [this, batch, loss, drop, reference, result, t = targets.data, gs = groups.data, ng = groups.size, g = grads.data,
+         l = logits.data] {
+          *result = cross_encoder_train(g, l, loss, t, gs, ng, cfg_, layout_, params_, batch, drop, reference);
+        },
+        [result](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, *result); }, keep);
   }
 
   EncoderConfig cfg_;
