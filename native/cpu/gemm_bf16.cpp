@@ -18,6 +18,10 @@
 namespace splade {
 
 namespace amx {  // gemm_bf16_amx.cpp
+// A (M,K) -> (Mp,Kp) bf16 rows, zero-padded, vectorised
+void round_rows(uint16_t* out, const float* A, size_t lda, size_t M, size_t K, size_t Kp, size_t Mp);
+// The same values in tile order: 16-row x 32-k tiles of 1 KiB, (m/16)-major then K-block (as B is packed)
+void round_tiles(uint16_t* out, const float* A, size_t lda, size_t M, size_t K, size_t Kp, size_t Mp);
 void gemm(float* C, size_t ldc, const uint16_t* A, size_t lda, size_t M, const Bf16Weight& W, const Epilogue& ep);
 void pool_max(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const float* t, const float* t_norm,
               const Bf16Weight& E, const float* E32, const float* e_norm, const float* bias, const int32_t* cu_seqlens,
@@ -65,27 +69,18 @@ bool detect_amx() {
 #endif
 }
 
-// A (M,K) fp32 -> (Mp,Kp) bf16, zero-padded: Mp = ceil(M/32)*32 + extra_rows rows (the AMX kernels
-// read 32-row blocks; the decoder's may start at any row). Into a per-thread buffer that only grows
+// A (M,K) fp32 -> (Mp,Kp) bf16 for the AMX kernels, zero-padded: Mp = ceil(M/32)*32 + extra_rows rows
+// (they read 32-row blocks; the decoder's may start at any row). Slot 0 (GEMM operands) is in tile
+// order (amx::round_tiles), slot 1 (the decoder's) row-major. Into a per-thread buffer that only grows
 // (slot 0: GEMM operands, slot 1: the decoder's), so steady-state calls neither allocate nor fault pages in.
 const uint16_t* round_rows(int slot, const float* A, size_t lda, size_t M, size_t K, size_t Kp, size_t extra_rows = 0) {
   thread_local std::vector<uint16_t> buffers[2];
   std::vector<uint16_t>& out = buffers[slot];
   const size_t Mp = (M + 31) / 32 * 32 + extra_rows;
   if (out.size() < Mp * Kp) out.resize(Mp * Kp);
-  uint16_t* o0 = out.data();
-  parallel_range(Mp, [&](size_t m0, size_t m1, int) {
-    for (size_t m = m0; m < m1; ++m) {
-      uint16_t* o = o0 + m * Kp;
-      if (m < M) {
-        for (size_t k = 0; k < K; ++k) o[k] = bf16_round(A[m * lda + k]);
-        std::fill(o + K, o + Kp, uint16_t{0});
-      } else {
-        std::fill(o, o + Kp, uint16_t{0});
-      }
-    }
-  });
-  return o0;
+  if (slot == 0) amx::round_tiles(out.data(), A, lda, M, K, Kp, Mp);
+  else amx::round_rows(out.data(), A, lda, M, K, Kp, Mp);
+  return out.data();
 }
 
 // The portable path: A rounded to bf16 (kept in fp32), W unpacked kPanel rows at a time, fp32 SGEMM.

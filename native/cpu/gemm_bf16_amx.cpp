@@ -63,7 +63,44 @@ inline void block32(float* out, const uint16_t* a, size_t lda, const uint16_t* b
   _tile_stored(3, out + 16 * 32 + 16, 128);
 }
 
+// bf16_round (gemm_bf16.h) on 16 floats: round to nearest even, NaN kept quiet
+inline __m256i round16(__m512 x) {
+  const __m512i u = _mm512_castps_si512(x);
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff))), 16);
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)), _mm512_set1_epi32(0x7f800000));
+  r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(0x40)));
+  return _mm512_cvtepi32_epi16(r);
+}
+
+// As block32 with A in tile order (a0, a1: the 16-row blocks' runs of 1 KiB tiles, one per K-block):
+// both operands then stream as contiguous kilobytes, which the prefetchers follow.
+inline void block32_tiled(float* out, const uint16_t* a0, const uint16_t* a1, const uint16_t* b0, const uint16_t* b1,
+                          size_t kblocks) {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (size_t kb = 0; kb < kblocks; ++kb) {
+    _tile_loadd(4, a0 + kb * 512, 64);
+    _tile_loadd(5, a1 + kb * 512, 64);
+    _tile_loadd(6, b0 + kb * 512, 64);
+    _tile_loadd(7, b1 + kb * 512, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+  _tile_stored(0, out, 128);
+  _tile_stored(1, out + 16, 128);
+  _tile_stored(2, out + 16 * 32, 128);
+  _tile_stored(3, out + 16 * 32 + 16, 128);
+}
+
 constexpr size_t kTaskRows = 128, kTaskCols = 256;
+
+// Task columns: the task's A rows and B columns (Kp bf16 each) fit in about 1 MiB of L2.
+inline size_t task_cols(size_t Kp) { return std::clamp<size_t>(kTaskCols * 768 / Kp / 32 * 32, 32, kTaskCols); }
 
 void gemm_task(float* C, size_t ldc, const uint16_t* A, size_t lda, size_t M, const Bf16Weight& W, const Epilogue& ep,
                size_t m0, size_t n0) {
@@ -72,10 +109,10 @@ void gemm_task(float* C, size_t ldc, const uint16_t* A, size_t lda, size_t M, co
   alignas(64) float buf[32 * 32];
   for (size_t mb = m0; mb < std::min(m0 + kTaskRows, M); mb += 32) {
     const size_t rows = std::min<size_t>(32, M - mb);
-    for (size_t nb = n0; nb < std::min(n0 + kTaskCols, W.N); nb += 32) {
+    for (size_t nb = n0; nb < std::min(n0 + task_cols(W.Kp), W.N); nb += 32) {
       const size_t cols = std::min<size_t>(32, W.N - nb);
       const uint16_t* b0 = W.data.data() + (nb / 16) * KB * 512;
-      block32(buf, A + mb * lda, lda, b0, b0 + KB * 512, KB);
+      block32_tiled(buf, A + (mb / 16) * KB * 512, A + (mb / 16 + 1) * KB * 512, b0, b0 + KB * 512, KB);
       float* c = C + mb * ldc + nb;
       for (size_t r = 0; r < rows; ++r) std::copy(buf + r * 32, buf + r * 32 + cols, c + r * ldc);
       if (ep.bias || ep.residual || ep.activation != Activation::none)
@@ -199,10 +236,45 @@ void pool_task(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const f
 
 }  // namespace
 
+void round_rows(uint16_t* out, const float* A, size_t lda, size_t M, size_t K, size_t Kp, size_t Mp) {
+  parallel_range(Mp, [&](size_t m0, size_t m1, int) {
+    for (size_t m = m0; m < m1; ++m) {
+      uint16_t* o = out + m * Kp;
+      size_t k = 0;
+      if (m < M) {
+        const float* a = A + m * lda;
+        for (; k + 16 <= K; k += 16) _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + k), round16(_mm512_loadu_ps(a + k)));
+        for (; k < K; ++k) o[k] = bf16_round(a[k]);
+      }
+      std::fill(o + k, o + Kp, uint16_t{0});
+    }
+  });
+}
+
+void round_tiles(uint16_t* out, const float* A, size_t lda, size_t M, size_t K, size_t Kp, size_t Mp) {
+  const size_t KB = Kp / 32;
+  parallel_range(Mp, [&](size_t m0, size_t m1, int) {
+    for (size_t m = m0; m < m1; ++m) {
+      uint16_t* o = out + (m / 16) * KB * 512 + (m % 16) * 32;  // row m % 16 of each of its K-block tiles
+      const float* a = A + m * lda;
+      for (size_t kb = 0; kb < KB; ++kb, o += 512) {
+        const size_t k0 = kb * 32;
+        if (m < M && k0 + 32 <= K) {
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(o), round16(_mm512_loadu_ps(a + k0)));
+          _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + 16), round16(_mm512_loadu_ps(a + k0 + 16)));
+        } else {
+          for (size_t k = 0; k < 32; ++k) o[k] = m < M && k0 + k < K ? bf16_round(a[k0 + k]) : uint16_t{0};
+        }
+      }
+    }
+  });
+}
+
 void gemm(float* C, size_t ldc, const uint16_t* A, size_t lda, size_t M, const Bf16Weight& W, const Epilogue& ep) {
-  const size_t mt = (M + kTaskRows - 1) / kTaskRows, nt = (W.N + kTaskCols - 1) / kTaskCols;
+  const size_t cols = task_cols(W.Kp), mt = (M + kTaskRows - 1) / kTaskRows, nt = (W.N + cols - 1) / cols;
   parallel_for(mt * nt, [&](size_t task, int) {
-    gemm_task(C, ldc, A, lda, M, W, ep, (task / nt) * kTaskRows, (task % nt) * kTaskCols);
+    // column-chunk major: consecutive tasks share a W chunk (kept in L2) and stream A's row chunks
+    gemm_task(C, ldc, A, lda, M, W, ep, (task % mt) * kTaskRows, (task / mt) * cols);
   });
 }
 
