@@ -1,8 +1,9 @@
 // AMX-BF16 kernels of gemm_bf16.h. One building block: a 32 x 32 fp32 block of A.W^T from four
-// accumulator tiles (2 x 2 of 16 x 16), two A tiles (16 rows x 32 k, straight from the row-major bf16
-// copy of A) and two B tiles (the packed weight, 1 KiB each), TDPBF16PS over K in steps of 32.
-// Threads own disjoint output blocks: the GEMM splits (rows x columns) into 128 x 256 tasks whose A
-// and W panels stay in L2; the decoder splits the vocabulary into column chunks and walks every token
+// accumulator tiles (2 x 2 of 16 x 16), two A tiles (16 rows x 32 k, from A's bf16 copy: in tile order
+// for the GEMM, row-major for the decoder) and two B tiles (the packed weight, 1 KiB each), TDPBF16PS
+// over K in steps of 32. Threads own disjoint output blocks: the GEMM splits (rows x columns) into
+// tasks of 128 rows whose A and W panels stay in L2 (column-chunk major, so a W chunk is reused by
+// consecutive tasks); the decoder splits the vocabulary into column chunks and walks every token
 // per chunk, reducing each finished block into the chunk's own w / argmax columns at once (max pooling),
 // so the (N, V) logits never exist and no two threads write the same w[b, j].
 // The tile configuration is per thread, so every task loads it first.
@@ -40,16 +41,19 @@ void configure() {
   _tile_loadconfig(&cfg);
 }
 
-// out (32 x 32, ld 32) = a (32 rows of ld lda bf16) . [b0 | b1] over kb K-blocks of 32
-inline void block32(float* out, const uint16_t* a, size_t lda, const uint16_t* b0, const uint16_t* b1, size_t kblocks) {
+// out (32 x 32, ld 32) = [a0 ; a1] . [b0 | b1] over kb K-blocks of 32. a0 and a1 are the two 16-row
+// halves of A: either rows of a row-major bf16 matrix (a_stride = its row length in bytes, a_step = 32
+// elements per K-block) or runs of 1 KiB tiles (a_stride 64, a_step 512), as the B operands always are
+// (contiguous kilobytes, which the prefetchers follow).
+inline void block32(float* out, const uint16_t* a0, const uint16_t* a1, size_t a_stride, size_t a_step,
+                    const uint16_t* b0, const uint16_t* b1, size_t kblocks) {
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
   _tile_zero(3);
-  const size_t stride = lda * 2;
   for (size_t kb = 0; kb < kblocks; ++kb) {
-    _tile_loadd(4, a + kb * 32, stride);
-    _tile_loadd(5, a + 16 * lda + kb * 32, stride);
+    _tile_loadd(4, a0 + kb * a_step, a_stride);
+    _tile_loadd(5, a1 + kb * a_step, a_stride);
     _tile_loadd(6, b0 + kb * 512, 64);
     _tile_loadd(7, b1 + kb * 512, 64);
     _tile_dpbf16ps(0, 4, 6);
@@ -73,30 +77,6 @@ inline __m256i round16(__m512 x) {
   return _mm512_cvtepi32_epi16(r);
 }
 
-// As block32 with A in tile order (a0, a1: the 16-row blocks' runs of 1 KiB tiles, one per K-block):
-// both operands then stream as contiguous kilobytes, which the prefetchers follow.
-inline void block32_tiled(float* out, const uint16_t* a0, const uint16_t* a1, const uint16_t* b0, const uint16_t* b1,
-                          size_t kblocks) {
-  _tile_zero(0);
-  _tile_zero(1);
-  _tile_zero(2);
-  _tile_zero(3);
-  for (size_t kb = 0; kb < kblocks; ++kb) {
-    _tile_loadd(4, a0 + kb * 512, 64);
-    _tile_loadd(5, a1 + kb * 512, 64);
-    _tile_loadd(6, b0 + kb * 512, 64);
-    _tile_loadd(7, b1 + kb * 512, 64);
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(1, 4, 7);
-    _tile_dpbf16ps(2, 5, 6);
-    _tile_dpbf16ps(3, 5, 7);
-  }
-  _tile_stored(0, out, 128);
-  _tile_stored(1, out + 16, 128);
-  _tile_stored(2, out + 16 * 32, 128);
-  _tile_stored(3, out + 16 * 32 + 16, 128);
-}
-
 constexpr size_t kTaskRows = 128, kTaskCols = 256;
 
 // Task columns: the task's A rows and B columns (Kp bf16 each) fit in about 1 MiB of L2.
@@ -112,7 +92,7 @@ void gemm_task(float* C, size_t ldc, const uint16_t* A, size_t lda, size_t M, co
     for (size_t nb = n0; nb < std::min(n0 + task_cols(W.Kp), W.N); nb += 32) {
       const size_t cols = std::min<size_t>(32, W.N - nb);
       const uint16_t* b0 = W.data.data() + (nb / 16) * KB * 512;
-      block32_tiled(buf, A + (mb / 16) * KB * 512, A + (mb / 16 + 1) * KB * 512, b0, b0 + KB * 512, KB);
+      block32(buf, A + (mb / 16) * KB * 512, A + (mb / 16 + 1) * KB * 512, 64, 512, b0, b0 + KB * 512, KB);
       float* c = C + mb * ldc + nb;
       for (size_t r = 0; r < rows; ++r) std::copy(buf + r * 32, buf + r * 32 + cols, c + r * ldc);
       if (ep.bias || ep.residual || ep.activation != Activation::none)
@@ -173,7 +153,7 @@ void pool_task(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const f
       const size_t rr = std::min<size_t>(32, g.r1 - mb);
       for (size_t nb = v0; nb < v1; nb += 32) {
         const uint16_t* b0 = E.data.data() + (nb / 16) * KB * 512;
-        block32(buf, A + mb * lda, lda, b0, b0 + KB * 512, KB);
+        block32(buf, A + mb * lda, A + (mb + 16) * lda, lda * 2, 32, b0, b0 + KB * 512, KB);
         for (size_t r = 0; r < rr; ++r) std::copy(buf + r * 32, buf + r * 32 + 32, S.data() + (mb - g.r0 + r) * kPoolCols + (nb - v0));
       }
     }
