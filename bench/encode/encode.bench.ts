@@ -159,7 +159,7 @@ function agreement(got: Float32Array[], ref: Float32Array[]): string {
     const ta = top(a), tb = top(b);
     overlap += [...ta].filter((j) => tb.has(j)).length / Math.max(1, tb.size);
   }
-  return `max err ${maxRel.toExponential(1)}, cosine ${(cosSum / ref.length).toFixed(5)} (min ${minCos.toFixed(5)}), top-64 overlap ${(100 * overlap / ref.length).toFixed(1)}%`;
+  return `max err ${maxRel.toExponential(1)}, 1 - cosine ${(1 - cosSum / ref.length).toExponential(1)} (worst ${(1 - minCos).toExponential(1)}), top-64 overlap ${(100 * overlap / ref.length).toFixed(1)}%`;
 }
 const ref = dense.get('fp32')!;
 rows[1].agree = agreement(dense.get('bf16')!, ref);

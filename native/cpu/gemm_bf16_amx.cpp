@@ -51,13 +51,13 @@ inline void block32(float* out, const uint16_t* a0, const uint16_t* a1, size_t a
   _tile_zero(1);
   _tile_zero(2);
   _tile_zero(3);
-  for (size_t kb = 0; kb < kblocks; ++kb) {
+  for (size_t kb = 0; kb < kblocks; ++kb) {  // loads interleaved with the products that free their tiles
     _tile_loadd(4, a0 + kb * a_step, a_stride);
-    _tile_loadd(5, a1 + kb * a_step, a_stride);
     _tile_loadd(6, b0 + kb * 512, 64);
-    _tile_loadd(7, b1 + kb * 512, 64);
     _tile_dpbf16ps(0, 4, 6);
+    _tile_loadd(7, b1 + kb * 512, 64);
     _tile_dpbf16ps(1, 4, 7);
+    _tile_loadd(5, a1 + kb * a_step, a_stride);
     _tile_dpbf16ps(2, 5, 6);
     _tile_dpbf16ps(3, 5, 7);
   }
