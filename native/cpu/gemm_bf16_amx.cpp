@@ -131,16 +131,20 @@ constexpr size_t kGroupRows = 256;
 // (0: relu's floor), argmax its token. Per group: the bf16 logits of all its rows for these columns
 // (S), then per sequence the max; in exact mode a first pass finds the best lower bound of each term
 // (bf16 logit - error bound) and a second re-scores in fp32 only the tokens whose upper bound beats it.
-void pool_task(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const float* t, const float* t_norm,
-               const Bf16Weight& E, const float* E32, const float* e_norm, const float* bias, const int32_t* cu_seqlens,
+void pool_task(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const float* t, const float* t_norms,
+               const Bf16Weight& E, const float* E32, const float* e_norms, const float* bias, const int32_t* cu_seqlens,
                const std::vector<Group>& groups, bool exact, size_t v0, std::vector<float>& S) {
   configure();
   const size_t V = E.N, C = E.K, KB = E.Kp / 32, v1 = std::min(V, v0 + kPoolCols), width = v1 - v0;
   const size_t vecs = (width + 15) / 16;
-  // |bf16 logit - fp32 logit| <= c |t| |E| (see gemm_bf16.h): 2^-8 relative rounding of each operand,
-  // their product, and fp32 accumulation over K (both here and in the fp32 result we stand in for),
-  // with 1% to spare; plus a relative 2^-20 for adding the bias and an absolute floor for flushed denormals.
-  const float c = 1.01f * (0x1p-7f + 0x1p-14f + static_cast<float>(C + 2) * 0x1p-23f);
+  // |bf16 logit - fp32 logit| <= |t~||E - E~| + |t - t~||E| + gamma (|t~||E~| + |t||E|) (gemm_bf16.h),
+  // gamma = (K + 2) 2^-23 (twice the fp32 accumulation bound), all with 1% to spare; plus a relative 2^-20
+  // for adding the bias and an absolute floor for flushed denormals. Norms: (3, N) tokens, (3, V) terms.
+  const size_t N = groups.empty() ? 0 : groups.back().r1;
+  const float gamma = static_cast<float>(C + 2) * 0x1p-23f;
+  const float* t_norm = t_norms;
+  const float* t_round = exact ? t_norms + N : nullptr;  // t_norms is null when !exact
+  const float* t_resid = exact ? t_norms + 2 * N : nullptr;
   auto mask_of = [&](size_t q) -> __mmask16 {
     const size_t left = width - q * 16;
     return left >= 16 ? 0xffff : static_cast<__mmask16>((1u << left) - 1);
@@ -164,7 +168,9 @@ void pool_task(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const f
       for (size_t q = 0; q < vecs; ++q) {
         const __mmask16 live = mask_of(q);
         const __m512 bv = _mm512_maskz_loadu_ps(live, bias + v0 + q * 16);
-        const __m512 en = _mm512_maskz_loadu_ps(live, e_norm + v0 + q * 16);
+        const __m512 e_norm = _mm512_maskz_loadu_ps(live, e_norms + v0 + q * 16);
+        const __m512 e_round = _mm512_maskz_loadu_ps(live, e_norms + V + v0 + q * 16);
+        const __m512 e_resid = _mm512_maskz_loadu_ps(live, e_norms + 2 * V + v0 + q * 16);
         if (!exact) {  // max of the bf16 logits, first token on ties
           __m512 best = _mm512_setzero_ps();
           __m512i arg = _mm512_set1_epi32(-1);
@@ -182,8 +188,10 @@ void pool_task(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const f
           const __m512 s = _mm512_loadu_ps(S.data() + (n - g.r0) * kPoolCols + q * 16);
           const __m512 logit = _mm512_add_ps(s, bv);
           const __m512 mag = _mm512_add_ps(_mm512_andnot_ps(_mm512_set1_ps(-0.0f), s), _mm512_andnot_ps(_mm512_set1_ps(-0.0f), bv));
-          const __m512 m = _mm512_fmadd_ps(mag, _mm512_set1_ps(0x1p-20f),
-                                           _mm512_fmadd_ps(_mm512_set1_ps(c * t_norm[n]), en, _mm512_set1_ps(1e-30f)));
+          __m512 m = _mm512_fmadd_ps(mag, _mm512_set1_ps(0x1p-20f), _mm512_set1_ps(1e-30f));
+          m = _mm512_fmadd_ps(_mm512_set1_ps(1.01f * t_round[n]), e_resid, m);
+          m = _mm512_fmadd_ps(_mm512_set1_ps(1.01f * (t_resid[n] + gamma * t_norm[n])), e_norm, m);
+          m = _mm512_fmadd_ps(_mm512_set1_ps(1.01f * gamma * t_round[n]), e_round, m);
           *lower = _mm512_sub_ps(logit, m);
           *upper = _mm512_add_ps(logit, m);
         };
@@ -258,8 +266,8 @@ void gemm(float* C, size_t ldc, const uint16_t* A, size_t lda, size_t M, const B
   });
 }
 
-void pool_max(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const float* t, const float* t_norm,
-              const Bf16Weight& E, const float* E32, const float* e_norm, const float* bias, const int32_t* cu_seqlens,
+void pool_max(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const float* t, const float* t_norms,
+              const Bf16Weight& E, const float* E32, const float* e_norms, const float* bias, const int32_t* cu_seqlens,
               int B, bool exact) {
   const size_t V = E.N;
   std::vector<Group> groups;
@@ -272,7 +280,7 @@ void pool_max(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const fl
   parallel_for((V + kPoolCols - 1) / kPoolCols, [&](size_t task, int) {
     thread_local std::vector<float> S;  // (group rows, kPoolCols)
     const size_t v0 = task * kPoolCols, v1 = std::min(V, v0 + kPoolCols);
-    pool_task(w, argmax, A, lda, t, t_norm, E, E32, e_norm, bias, cu_seqlens, groups, exact, v0, S);
+    pool_task(w, argmax, A, lda, t, t_norms, E, E32, e_norms, bias, cu_seqlens, groups, exact, v0, S);
     for (int b = 0; b < B; ++b)
       for (size_t j = v0; j < v1; ++j) w[b * V + j] = std::log1p(w[b * V + j]);  // w >= 0: log1p(relu(max))
   });
