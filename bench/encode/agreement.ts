@@ -78,6 +78,6 @@ for (const q of Object.keys(runs.fp32)) {
 }
 const dAgree = vectorAgreement(enc.bf16.d, enc.fp32.d), qAgree = vectorAgreement(enc.bf16.q, enc.fp32.q);
 console.log(`MED: ${docs.length} documents, ${med.queries.length} queries, maxLength ${MAXLEN}, L=${L}; encode s: fp32 ${enc.fp32.s.toFixed(1)}, bf16 ${enc.bf16.s.toFixed(1)}`);
-console.log(`documents: cosine ${dAgree.cos.toFixed(5)} (min ${dAgree.minCos.toFixed(5)}), top-64 overlap ${(100 * dAgree.overlap).toFixed(1)}%`);
-console.log(`queries:   cosine ${qAgree.cos.toFixed(5)} (min ${qAgree.minCos.toFixed(5)}), top-64 overlap ${(100 * qAgree.overlap).toFixed(1)}%`);
+console.log(`documents: 1 - cosine ${(1 - dAgree.cos).toExponential(1)} (worst ${(1 - dAgree.minCos).toExponential(1)}), top-64 overlap ${(100 * dAgree.overlap).toFixed(1)}%`);
+console.log(`queries:   1 - cosine ${(1 - qAgree.cos).toExponential(1)} (worst ${(1 - qAgree.minCos).toExponential(1)}), top-64 overlap ${(100 * qAgree.overlap).toFixed(1)}%`);
 console.log(`ranking:   nDCG@10 fp32 ${ndcg('fp32').toFixed(4)}, bf16 ${ndcg('bf16').toFixed(4)}; bf16 keeps ${(100 * kept / Object.keys(runs.fp32).length).toFixed(1)}% of fp32's top 10`);

@@ -119,11 +119,12 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
     if (p != "fp32" && p != "bf16") throw_error(env, kInvalidArgument, "Expected 'fp32' or 'bf16' for precision but received " + p);
     const Precision precision = p == "bf16" ? Precision::bf16 : Precision::fp32;
     auto result = std::make_shared<std::shared_ptr<const EncoderPacked>>();
+    const uint64_t seq = ++prepare_seq_;  // of two prepares in flight, the later call's copy wins
     return PromiseWorker::run(
         env, [this, precision, result] { *result = pack_encoder(cfg_, layout_, params_, precision); },
-        [this, result](Napi::Env e) -> Napi::Value {
-          packed_ = *result;
-          return Napi::Number::New(e, static_cast<double>(packed_->bytes()));
+        [this, result, seq](Napi::Env e) -> Napi::Value {
+          if (seq > installed_seq_) packed_ = *result, installed_seq_ = seq;
+          return Napi::Number::New(e, static_cast<double>((*result)->bytes()));
         },
         {info.This(), arena_ref_.Value()});
   }
@@ -212,6 +213,7 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
   const float* params_ = nullptr;
   Napi::ObjectReference arena_ref_;
   std::shared_ptr<const EncoderPacked> packed_;  // set on the main thread only (prepare's completion)
+  uint64_t prepare_seq_ = 0, installed_seq_ = 0;   // main thread only
 };
 
 void Init(Napi::Env env, Napi::Object exports) {

@@ -18,9 +18,13 @@
 namespace splade {
 
 namespace amx {  // gemm_bf16_amx.cpp
+// A (M,K) -> (Mp,Kp) bf16 rows, zero-padded, vectorised
+void round_rows(uint16_t* out, const float* A, size_t lda, size_t M, size_t K, size_t Kp, size_t Mp);
+// The same values in tile order: 16-row x 32-k tiles of 1 KiB, (m/16)-major then K-block (as B is packed)
+void round_tiles(uint16_t* out, const float* A, size_t lda, size_t M, size_t K, size_t Kp, size_t Mp);
 void gemm(float* C, size_t ldc, const uint16_t* A, size_t lda, size_t M, const Bf16Weight& W, const Epilogue& ep);
-void pool_max(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const float* t, const float* t_norm,
-              const Bf16Weight& E, const float* E32, const float* e_norm, const float* bias, const int32_t* cu_seqlens,
+void pool_max(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const float* t, const float* t_norms,
+              const Bf16Weight& E, const float* E32, const float* e_norms, const float* bias, const int32_t* cu_seqlens,
               int B, bool exact);
 }  // namespace amx
 
@@ -65,27 +69,18 @@ bool detect_amx() {
 #endif
 }
 
-// A (M,K) fp32 -> (Mp,Kp) bf16, zero-padded: Mp = ceil(M/32)*32 + extra_rows rows (the AMX kernels
-// read 32-row blocks; the decoder's may start at any row). Into a per-thread buffer that only grows
+// A (M,K) fp32 -> (Mp,Kp) bf16 for the AMX kernels, zero-padded: Mp = ceil(M/32)*32 + extra_rows rows
+// (they read 32-row blocks; the decoder's may start at any row). Slot 0 (GEMM operands) is in tile
+// order (amx::round_tiles), slot 1 (the decoder's) row-major. Into a per-thread buffer that only grows
 // (slot 0: GEMM operands, slot 1: the decoder's), so steady-state calls neither allocate nor fault pages in.
 const uint16_t* round_rows(int slot, const float* A, size_t lda, size_t M, size_t K, size_t Kp, size_t extra_rows = 0) {
   thread_local std::vector<uint16_t> buffers[2];
   std::vector<uint16_t>& out = buffers[slot];
   const size_t Mp = (M + 31) / 32 * 32 + extra_rows;
   if (out.size() < Mp * Kp) out.resize(Mp * Kp);
-  uint16_t* o0 = out.data();
-  parallel_range(Mp, [&](size_t m0, size_t m1, int) {
-    for (size_t m = m0; m < m1; ++m) {
-      uint16_t* o = o0 + m * Kp;
-      if (m < M) {
-        for (size_t k = 0; k < K; ++k) o[k] = bf16_round(A[m * lda + k]);
-        std::fill(o + K, o + Kp, uint16_t{0});
-      } else {
-        std::fill(o, o + Kp, uint16_t{0});
-      }
-    }
-  });
-  return o0;
+  if (slot == 0) amx::round_tiles(out.data(), A, lda, M, K, Kp, Mp);
+  else amx::round_rows(out.data(), A, lda, M, K, Kp, Mp);
+  return out.data();
 }
 
 // The portable path: A rounded to bf16 (kept in fp32), W unpacked kPanel rows at a time, fp32 SGEMM.
@@ -158,23 +153,35 @@ void gemm_bf16_reference(float* C, size_t ldc, const float* A, size_t lda, size_
   }
 }
 
+std::vector<float> bf16_row_norms(const float* W, size_t N, size_t K, size_t ldw) {
+  std::vector<float> out(3 * N);
+  parallel_range(N, [&](size_t n0, size_t n1, int) {
+    for (size_t n = n0; n < n1; ++n) {
+      double w2 = 0, r2 = 0, d2 = 0;
+      for (size_t k = 0; k < K; ++k) {
+        const double w = W[n * ldw + k], r = bf16_to_float(bf16_round(W[n * ldw + k]));
+        w2 += w * w, r2 += r * r, d2 += (w - r) * (w - r);
+      }
+      out[n] = static_cast<float>(std::sqrt(w2));
+      out[N + n] = static_cast<float>(std::sqrt(r2));
+      out[2 * N + n] = static_cast<float>(std::sqrt(d2));
+    }
+  });
+  return out;
+}
+
 void splade_pool_max_bf16(float* w, int32_t* argmax, const float* t, const Bf16Weight& E, const float* E32,
-                          const float* e_norm, const float* bias, const int32_t* cu_seqlens, int B, bool exact) {
+                          const float* e_norms, const float* bias, const int32_t* cu_seqlens, int B, bool exact) {
   if (!bf16_fast_available()) fail(kUnsupported, "splade_pool_max_bf16 needs the AMX-BF16 kernels");
   const size_t N = static_cast<size_t>(cu_seqlens[B]), C = E.K;
-  std::vector<float> t_norm(N);
-  for (size_t n = 0; n < N; ++n) {
-    double s = 0;
-    for (size_t c = 0; c < C; ++c) s += static_cast<double>(t[n * C + c]) * t[n * C + c];
-    t_norm[n] = static_cast<float>(std::sqrt(s));
-  }
+  const std::vector<float> t_norms = exact ? bf16_row_norms(t, N, C, C) : std::vector<float>();
   std::vector<int32_t> own;
   if (!argmax) {
     own.resize(static_cast<size_t>(B) * E.N);
     argmax = own.data();
   }
   const uint16_t* a = round_rows(1, t, C, N, C, E.Kp, /*extra_rows=*/32);
-  amx::pool_max(w, argmax, a, E.Kp, t, t_norm.data(), E, E32, e_norm, bias, cu_seqlens, B, exact);
+  amx::pool_max(w, argmax, a, E.Kp, t, t_norms.data(), E, E32, e_norms, bias, cu_seqlens, B, exact);
 }
 
 }  // namespace splade

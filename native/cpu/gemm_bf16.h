@@ -62,13 +62,20 @@ void gemm_bf16_reference(float* C, size_t ldc, const float* A, size_t lda, size_
 // The tied decoder fused with max pooling (splade_pool.h), from a bf16-packed E (V,C):
 //   exact = false: w[b,j] = log1p(relu(max_n (round(t_n) . round(E_j)) + bias_j)), the bf16 logits.
 //   exact = true:  the fp32 result of splade_pool_forward (same w and argmax up to fp32 rounding): the
-//     bf16 logits only screen; a token is re-scored in fp32 (t_n . E_j from t and E32) whenever its
-//     bf16 logit plus a rigorous error bound, c * |t_n| * |E_j| (Cauchy-Schwarz over the bf16 rounding
-//     of both operands and the fp32 accumulation), could beat the best fp32 logit of its sequence so
-//     far. The max and its argmax are therefore those of fp32 logits; only the few tokens near the top
-//     are computed in fp32. e_norm is (V), |E_j|.
+//     bf16 logits only screen; a token is re-scored in fp32 (t_n . E_j from t and E32) where its bf16
+//     logit plus a rigorous bound on its error could beat the best lower bound of its sequence. With
+//     t~, E~ the rounded rows, Cauchy-Schwarz on t.E - t~.E~ = t~.(E - E~) + (t - t~).E gives
+//       |bf16 logit - fp32 logit| <= |t~| |E - E~| + |t - t~| |E| + g (|t~| |E~| + |t| |E|)
+//     (g: fp32 accumulation over K, in the AMX sum and in the fp32 one we stand in for), from the
+//     actual rounding residuals rather than their worst case. The max and its argmax are therefore
+//     those of fp32 logits; only the few tokens near the top are computed in fp32.
+//     e_norms is (3, V) as bf16_row_norms(E) gives it.
 // Needs bf16_fast_available() (AMX); t is (N,C), E32 (V,C) fp32, bias (V).
 void splade_pool_max_bf16(float* w, int32_t* argmax, const float* t, const Bf16Weight& E, const float* E32,
-                          const float* e_norm, const float* bias, const int32_t* cu_seqlens, int B, bool exact);
+                          const float* e_norms, const float* bias, const int32_t* cu_seqlens, int B, bool exact);
+
+// (3, N) for the rows of W (N,K), stride ldw: |W_n|, |round_bf16(W_n)|, |W_n - round_bf16(W_n)| (the
+// norms the exact decoder's error bound is made of)
+std::vector<float> bf16_row_norms(const float* W, size_t N, size_t K, size_t ldw);
 
 }  // namespace splade

@@ -177,13 +177,7 @@ std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, cons
   if (bf16_fast_available()) {
     out->has_decoder = true;
     out->decoder = bf16_pack_weight(P + L.wte, V, C, C);
-    out->decoder_norm.resize(V);
-    const float* E = P + L.wte;
-    for (size_t j = 0; j < V; ++j) {
-      double s = 0;
-      for (size_t c = 0; c < C; ++c) s += static_cast<double>(E[j * C + c]) * E[j * C + c];
-      out->decoder_norm[j] = static_cast<float>(std::sqrt(s));
-    }
+    out->decoder_norm = bf16_row_norms(P + L.wte, V, C, C);
   }
   return out;
 }

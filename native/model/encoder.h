@@ -77,7 +77,7 @@ struct EncoderPacked {
   Bf16Weight head;                                   // bf16 only
   bool has_decoder = false;                          // the two below exist (AMX only)
   Bf16Weight decoder;                                // (V, C)
-  std::vector<float> decoder_norm;                   // (V): |E_j|
+  std::vector<float> decoder_norm;                   // (3, V): bf16_row_norms of the decoder
   size_t bytes() const;                              // memory held
 };
 std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, const ParamLayout& layout,

@@ -364,12 +364,7 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     const bool exact = op == "splade_pool_max_bf16_exact";
     const size_t C = 72, V = 1500;
     auto t = rng.normal(N * C, 1.0f), E = rng.normal(V * C, 0.1f), bias = rng.normal(V, 0.3f, -0.5f);
-    std::vector<float> norm(V);
-    for (size_t j = 0; j < V; ++j) {
-      double ss = 0;
-      for (size_t c = 0; c < C; ++c) ss += double(E[j * C + c]) * E[j * C + c];
-      norm[j] = static_cast<float>(std::sqrt(ss));
-    }
+    const std::vector<float> norm = bf16_row_norms(E.data(), V, C, C);
     const Bf16Weight P = bf16_pack_weight(E.data(), V, C, C);
     std::vector<float> a(B * V), b(B * V);
     std::vector<int32_t> aa(B * V), ab(B * V);
