@@ -127,5 +127,28 @@ describe('splade CLI', () => {
     expect((await cli('search', '--index', join(dir, 'idx'), '--queries', join(dir, 'q.jsonl'), '--out', join(dir, 'x'), '--k', '0')).code).toBe(2);
     expect((await cli('frobnicate')).code).toBe(1);
     expect((await cli('eval', '--help')).code).toBe(0);
+    expect((await cli('encode', '--model', MODEL, '--input', join(dir, 'queries.jsonl'), '--out', join(dir, 'x'), '--precision', 'fp16')).code).toBe(2);
+    expect((await cli('encode', '--model', MODEL, '--input', join(dir, 'queries.jsonl'), '--out', join(dir, 'x'), '--device', 'tpu')).code).toBe(2);
+  });
+
+  it('encodes in bf16 with --precision bf16: the same terms as fp32, weights close', async () => {
+    const p = (f: string) => join(dir, f);
+    expect((await cli('encode', '--model', MODEL, '--input', p('corpus.jsonl'), '--out', p('docs-bf16.jsonl'), '--precision', 'bf16')).code).toBe(0);
+    const fp32 = new Map<string, Map<number, number>>(), bf16: typeof fp32 = new Map();
+    for (const [file, into] of [['docs.jsonl', fp32], ['docs-bf16.jsonl', bf16]] as const) {
+      for await (const r of readVectors(p(file))) into.set(r.id, new Map([...r.vector.indices].map((j, k) => [j, r.vector.values[k]])));
+    }
+    expect([...bf16.keys()]).toEqual([...fp32.keys()]);
+    let differs = 0;
+    for (const [id, a] of fp32) {
+      const b = bf16.get(id)!;
+      const scale = Math.max(...a.values());
+      for (const [j, w] of a) {
+        const err = Math.abs((b.get(j) ?? 0) - w) / scale;
+        expect(err, `${id} term ${j}`).toBeLessThan(5e-2);
+        if (err > 0) differs++;
+      }
+    }
+    expect(differs).toBeGreaterThan(0);  // it did run in bf16
   });
 });

@@ -5,7 +5,7 @@ import { SpladeModel } from '../../model/splade-model.js';
 import { readTexts } from '../../pipeline.js';
 import { InvertedIndex, type SearchAlgorithm } from '../../search/inverted-index.js';
 import type { SparseVector } from '../../sparse.js';
-import { intOption, parse, required } from '../args.js';
+import { MODEL_FLAGS_HELP, intOption, modelFlags, modelLoadOptions, parse, required } from '../args.js';
 import { formatTable } from '../table.js';
 
 const HELP = `usage: splade bench --index INDEX --queries QUERY_VECTORS.jsonl [--k 10,1000] [--repeat 3]
@@ -13,16 +13,19 @@ const HELP = `usage: splade bench --index INDEX --queries QUERY_VECTORS.jsonl [-
 
 Measures on your own data: per-query latency (mean, p50, p90, p99 ms) and postings scored for every
 search algorithm on one thread, or encoding throughput (texts/s, tokens/s) of a model.
-bench/ in the repository holds the harnesses behind bench/RESULTS.md.`;
+bench/ in the repository holds the harnesses behind bench/RESULTS.md.
+
+model options (encoding throughput):
+${MODEL_FLAGS_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
   const v = parse(argv, {
     index: { type: 'string' }, queries: { type: 'string' }, k: { type: 'string' }, repeat: { type: 'string' },
-    model: { type: 'string' }, input: { type: 'string' }, kind: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' },
+    model: { type: 'string' }, input: { type: 'string' }, kind: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' }, ...modelFlags,
   }, HELP);
   if (!v) return 0;
   if (v.model) {
-    const model = await SpladeModel.load(v.model as string);
+    const model = await SpladeModel.load(v.model as string, modelLoadOptions(v));
     const kind = ((v.kind as string) ?? 'document') as 'query' | 'document';
     const limit = intOption(v, 'limit', 64);
     const texts: string[] = [];

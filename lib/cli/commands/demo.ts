@@ -15,7 +15,7 @@ import { initCheckpoint } from '../../model/init.js';
 import { SpladeModel } from '../../model/splade-model.js';
 import { encodeStream, readTexts, searchAll, sparseEfficiency } from '../../pipeline.js';
 import { InvertedIndex } from '../../search/inverted-index.js';
-import { parse } from '../args.js';
+import { MODEL_FLAGS_HELP, modelFlags, modelLoadOptions, parse } from '../args.js';
 import { Progress } from '../progress.js';
 import { formatTable } from '../table.js';
 
@@ -24,13 +24,15 @@ const HELP = `usage: splade demo [--collection DIR] [--model DIR|ORG/NAME]
 The main job on bundled data: indexes a collection (default: the bundled MED collection, 1033
 abstracts, 30 judged queries) with BM25 and with a SPLADE model, searches its queries, and prints
 nDCG@10, RR@10 and Recall@100 with each run's efficiency figures. Without --model it uses a model
-the package initialises itself (lexical initialisation, untrained), and says so.`;
+the package initialises itself (lexical initialisation, untrained), and says so.
+
+${MODEL_FLAGS_HELP}`;
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const METRICS = ['ndcg@10', 'mrr@10', 'recall@100'];
 
 export async function run(argv: string[]): Promise<number> {
-  const v = parse(argv, { collection: { type: 'string' }, model: { type: 'string' } }, HELP);
+  const v = parse(argv, { collection: { type: 'string' }, model: { type: 'string' }, ...modelFlags }, HELP);
   if (!v) return 0;
   const dir = (v.collection as string | undefined) ?? join(root, 'data', 'med');
   if (!existsSync(dir)) throw new SpladeError(`no collection at ${dir}`);
@@ -74,7 +76,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   try {
     t0 = performance.now();
-    const model = await SpladeModel.load(modelDir);
+    const model = await SpladeModel.load(modelDir, modelLoadOptions(v));
     const progress = new Progress({ label: 'encode documents', total: docs.length, unit: 'docs' });
     const stats = new TermStats();
     const ids: string[] = [];

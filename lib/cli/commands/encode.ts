@@ -5,7 +5,7 @@ import { readVectors, vectorLine } from '../../data/vectors.js';
 import { TermStats, formatEfficiency } from '../../efficiency.js';
 import { SpladeModel } from '../../model/splade-model.js';
 import { encodeStream, readTexts } from '../../pipeline.js';
-import { intOption, parse, required } from '../args.js';
+import { MODEL_FLAGS_HELP, intOption, modelFlags, modelLoadOptions, parse, required } from '../args.js';
 import { Progress } from '../progress.js';
 
 const HELP = `usage: splade encode --model DIR|ORG/NAME --input FILE --out VECTORS.jsonl [options]
@@ -20,12 +20,13 @@ options:
   --batch-size N          texts per forward pass (default 32)
   --max-length N          tokens per text, special tokens included
   --top-k N               keep the N largest weights
+${MODEL_FLAGS_HELP}
   --threads N             native threads (every command takes it)`;
 
 export async function run(argv: string[]): Promise<number> {
   const v = parse(argv, {
     model: { type: 'string' }, input: { type: 'string' }, out: { type: 'string' }, kind: { type: 'string' },
-    'batch-size': { type: 'string' }, 'max-length': { type: 'string' }, 'top-k': { type: 'string' },
+    'batch-size': { type: 'string' }, 'max-length': { type: 'string' }, 'top-k': { type: 'string' }, ...modelFlags,
   }, HELP);
   if (!v) return 0;
   const kind = (v.kind ?? 'document') as 'query' | 'document';
@@ -39,7 +40,7 @@ export async function run(argv: string[]): Promise<number> {
     for await (const r of readVectors(partial)) done.add(r.id);
     console.error(`resuming: ${done.size} vectors already in ${partial}`);
   }
-  const model = await SpladeModel.load(required(v, 'model'));
+  const model = await SpladeModel.load(required(v, 'model'), modelLoadOptions(v));
   const input = required(v, 'input');
   const todo = (async function* () {
     for await (const t of readTexts(input, kind)) if (!done.has(t.id)) yield t;

@@ -7,7 +7,7 @@ import { SpladeModel } from '../../model/splade-model.js';
 import { encodeStream, readTexts, searchAll, sparseEfficiency } from '../../pipeline.js';
 import { InvertedIndex, type SearchAlgorithm } from '../../search/inverted-index.js';
 import type { SparseVector } from '../../sparse.js';
-import { intOption, parse, required } from '../args.js';
+import { MODEL_FLAGS_HELP, intOption, modelFlags, modelLoadOptions, parse, required } from '../args.js';
 
 const HELP = `usage: splade search --index INDEX --queries QUERY_VECTORS.jsonl --out RUN [options]
        splade search --index INDEX --model DIR --queries queries.jsonl --out RUN [options]
@@ -20,12 +20,13 @@ document and query, FLOPS, index size, latency percentiles.
 options:
   --k N                     documents per query (default 1000)
   --algorithm A             maxscore (default), bmw, wand or exhaustive: same results, other speed
-  --tag NAME                run tag (default splade)`;
+  --tag NAME                run tag (default splade)
+${MODEL_FLAGS_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
   const v = parse(argv, {
     index: { type: 'string' }, bm25: { type: 'string' }, queries: { type: 'string' }, model: { type: 'string' }, out: { type: 'string' },
-    k: { type: 'string' }, algorithm: { type: 'string' }, tag: { type: 'string' },
+    k: { type: 'string' }, algorithm: { type: 'string' }, tag: { type: 'string' }, ...modelFlags,
   }, HELP);
   if (!v) return 0;
   const k = intOption(v, 'k', 1000);
@@ -48,7 +49,7 @@ export async function run(argv: string[]): Promise<number> {
   const index = InvertedIndex.open(required(v, 'index'));
   const queries: { id: string; vector: SparseVector }[] = [];
   if (v.model) {
-    const model = await SpladeModel.load(v.model as string);
+    const model = await SpladeModel.load(v.model as string, modelLoadOptions(v));
     for await (const q of encodeStream(model, readTexts(queriesPath, 'query'), { kind: 'query' })) queries.push(q);
   } else {
     for await (const q of readVectors(queriesPath)) queries.push(q);
