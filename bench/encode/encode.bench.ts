@@ -12,6 +12,8 @@
 // SPLADE_BENCH_THREADS, SPLADE_BENCH_ITERS, SPLADE_BENCH_PEERS=0 (splade only). The checkpoint and its
 // ONNX export are written once to bench/.cache. The peers are skipped, with a message, when
 // onnxruntime-node (npm install --no-save onnxruntime-node) or /usr/bin/python3 with torch is missing.
+// `--device cuda` runs splade's contenders on the GPU (SpladeModel.load's device option; a clear Error
+// without one); build/cuda_bench gives the per-kernel TFLOP/s and the model FLOPs utilisation there.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -25,6 +27,9 @@ const L = env('SPLADE_BENCH_LAYERS', 6), C = env('SPLADE_BENCH_HIDDEN', 768), DO
 const THREADS = env('SPLADE_BENCH_THREADS', 2), ITERS = env('SPLADE_BENCH_ITERS', 3), PEERS = env('SPLADE_BENCH_PEERS', 1);
 const V = 30522, P = 512, I = 4 * C, H = Math.max(1, Math.round(C / 64));
 const PYTHON = '/usr/bin/python3';
+const argDevice = process.argv.indexOf('--device');
+const DEVICE = argDevice > 0 ? process.argv[argDevice + 1] : 'cpu';
+if (DEVICE !== 'cpu' && DEVICE !== 'cuda') throw new Error(`--device must be cpu or cuda, got ${DEVICE}`);
 const here = dirname(fileURLToPath(import.meta.url));
 function rng(seed: number) {
   let s = seed >>> 0;
@@ -124,8 +129,8 @@ const toDense = (vs: { indices: Uint32Array; values: Float32Array }[]) =>
     return d;
   });
 for (const precision of ['fp32', 'bf16'] as const) {
-  const model = await SpladeModel.load(root, { precision });
-  contenders.push({ name: `splade ${precision}`, run: async () => toDense(await model.encodeIds(docs)), times: [], peak: 0, first: 0 });
+  const model = await SpladeModel.load(root, { precision, device: DEVICE as 'cpu' | 'cuda' });
+  contenders.push({ name: `splade ${DEVICE === 'cuda' ? 'cuda ' : ''}${precision}`, run: async () => toDense(await model.encodeIds(docs)), times: [], peak: 0, first: 0 });
 }
 
 const pythonOk = PEERS > 0 && spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
