@@ -542,7 +542,7 @@ export class Trainer {
     return trainer;
   }
 
-  /** The trainer's random number generator (for future dropout and sampling); seeded by `seed`. */
+  /** A draw from the trainer's random number generator (the one dropout seeds and MLM masks come from); seeded by `seed`. */
   random(): number {
     return this.rng.next();
   }

@@ -8,8 +8,55 @@
 #include "../common/error.h"
 #include "../common/thread_pool.h"
 #include "../cpu/gemm.h"
+#include "../cpu/isa_target.h"
 
 namespace splade {
+
+namespace {
+
+// dE rows [j0, j1) and dbias: per row, the sequences in order; g (B,V) receives each entry's gradient.
+SPLADE_INLINE void pool_sparse_de_body(float* dE, float* dbias, float* g, const float* dw, const float* w,
+                                       const float* t, const int32_t* argmax, int B, size_t C, size_t V, size_t j0,
+                                       size_t j1) {
+  for (size_t j = j0; j < j1; ++j) {
+    float* __restrict de = dE + j * C;
+    for (int b = 0; b < B; ++b) {
+      const size_t i = static_cast<size_t>(b) * V + j;
+      const int32_t n = argmax[i];
+      if (n < 0 || dw[i] == 0.0f) continue;
+      const float gi = dw[i] * std::exp(-w[i]);  // d log1p(x) / dx = 1 / (1 + x) = exp(-log1p(x))
+      g[i] = gi;
+      dbias[j] += gi;
+      const float* __restrict tn = t + static_cast<size_t>(n) * C;
+      for (size_t c = 0; c < C; ++c) de[c] += gi * tn[c];
+    }
+  }
+}
+
+// dt rows [n0, n1): each row's entries (bucketed by token, in vocabulary order).
+SPLADE_INLINE void pool_sparse_dt_body(float* dt, const float* g, const float* E, const uint32_t* start,
+                                       const uint32_t* entry, size_t C, size_t V, size_t n0, size_t n1) {
+  for (size_t n = n0; n < n1; ++n) {
+    float* __restrict dtn = dt + n * C;
+    for (uint32_t k = start[n]; k < start[n + 1]; ++k) {
+      const size_t i = entry[k];
+      const float gi = g[i];
+      const float* __restrict e = E + (i % V) * C;
+      for (size_t c = 0; c < C; ++c) dtn[c] += gi * e[c];
+    }
+  }
+}
+
+SPLADE_ISA_VARIANTS(pool_sparse_de, pool_sparse_de_body,
+                    (float* dE, float* dbias, float* g, const float* dw, const float* w, const float* t,
+                     const int32_t* argmax, int B, size_t C, size_t V, size_t j0, size_t j1),
+                    (dE, dbias, g, dw, w, t, argmax, B, C, V, j0, j1))
+SPLADE_ISA_VARIANTS(pool_sparse_dt, pool_sparse_dt_body,
+                    (float* dt, const float* g, const float* E, const uint32_t* start, const uint32_t* entry, size_t C,
+                     size_t V, size_t n0, size_t n1),
+                    (dt, g, E, start, entry, C, V, n0, n1))
+
+}  // namespace
 
 void splade_max_pool_backward_sparse(float* dt, float* dE, float* dbias, const float* dw, const float* w,
                                      const float* t, const float* E, const int32_t* argmax, int B, size_t N, size_t C,
@@ -18,22 +65,9 @@ void splade_max_pool_backward_sparse(float* dt, float* dE, float* dbias, const f
   for (size_t i = 0; i < BV; ++i)
     SPLADE_CHECK(argmax[i] < 0 || static_cast<size_t>(argmax[i]) < N, "splade_max_pool_backward: argmax out of range");
   std::vector<float> g(BV, 0.0f);
-  // dE and dbias: each thread owns a range of vocabulary rows; per row, sequences in order.
-  parallel_range(V, [&](size_t j0, size_t j1, int) {
-    for (size_t j = j0; j < j1; ++j) {
-      float* __restrict de = dE + j * C;
-      for (int b = 0; b < B; ++b) {
-        const size_t i = static_cast<size_t>(b) * V + j;
-        const int32_t n = argmax[i];
-        if (n < 0 || dw[i] == 0.0f) continue;
-        const float gi = dw[i] * std::exp(-w[i]);  // d log1p(x) / dx = 1 / (1 + x) = exp(-log1p(x))
-        g[i] = gi;
-        dbias[j] += gi;
-        const float* __restrict tn = t + static_cast<size_t>(n) * C;
-        for (size_t c = 0; c < C; ++c) de[c] += gi * tn[c];
-      }
-    }
-  });
+  // dE and dbias: each thread owns a range of vocabulary rows.
+  auto de_rows = SPLADE_PICK_ISA(active_isa(), pool_sparse_de);
+  parallel_range(V, [&](size_t j0, size_t j1, int) { de_rows(dE, dbias, g.data(), dw, w, t, argmax, B, C, V, j0, j1); });
   // dt: bucket the non-zero entries by token (counting sort; within a token, by vocabulary id).
   std::vector<uint32_t> start(N + 1, 0);
   for (size_t i = 0; i < BV; ++i)
@@ -42,17 +76,8 @@ void splade_max_pool_backward_sparse(float* dt, float* dE, float* dbias, const f
   std::vector<uint32_t> fill(start.begin(), start.end() - 1), entry(start[N]);
   for (size_t i = 0; i < BV; ++i)
     if (g[i] != 0.0f) entry[fill[static_cast<size_t>(argmax[i])]++] = static_cast<uint32_t>(i);
-  parallel_range(N, [&](size_t n0, size_t n1, int) {
-    for (size_t n = n0; n < n1; ++n) {
-      float* __restrict dtn = dt + n * C;
-      for (uint32_t k = start[n]; k < start[n + 1]; ++k) {
-        const size_t i = entry[k], j = i % V;
-        const float gi = g[i];
-        const float* __restrict e = E + j * C;
-        for (size_t c = 0; c < C; ++c) dtn[c] += gi * e[c];
-      }
-    }
-  });
+  auto dt_rows = SPLADE_PICK_ISA(active_isa(), pool_sparse_dt);
+  parallel_range(N, [&](size_t n0, size_t n1, int) { dt_rows(dt, g.data(), E, start.data(), entry.data(), C, V, n0, n1); });
 }
 
 namespace {
