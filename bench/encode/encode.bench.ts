@@ -15,84 +15,26 @@
 // `--device cuda` runs splade's contenders on the GPU (SpladeModel.load's device option; a clear Error
 // without one); build/cuda_bench gives the per-kernel TFLOP/s and the model FLOPs utilisation there.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { SpladeModel, info, setThreads } from '../../lib/index.js';
-import { writeSafetensors } from '../../lib/model/safetensors.js';
+import { BENCH_VOCAB, lcg, makeBenchCheckpoint } from '../checkpoint.js';
 
 const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
 const L = env('SPLADE_BENCH_LAYERS', 6), C = env('SPLADE_BENCH_HIDDEN', 768), DOCS = env('SPLADE_BENCH_DOCS', 32);
 const THREADS = env('SPLADE_BENCH_THREADS', 2), ITERS = env('SPLADE_BENCH_ITERS', 3), PEERS = env('SPLADE_BENCH_PEERS', 1);
-const V = 30522, P = 512, I = 4 * C, H = Math.max(1, Math.round(C / 64));
+const V = BENCH_VOCAB;
 const PYTHON = '/usr/bin/python3';
 const argDevice = process.argv.indexOf('--device');
 const DEVICE = argDevice > 0 ? process.argv[argDevice + 1] : 'cpu';
 if (DEVICE !== 'cpu' && DEVICE !== 'cuda') throw new Error(`--device must be cpu or cuda, got ${DEVICE}`);
 const here = dirname(fileURLToPath(import.meta.url));
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
-
-function normal(n: number, std: number, r: () => number, mean = 0): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = Math.max(r(), 1e-12), v = r(), m = Math.sqrt(-2 * Math.log(u)) * std;
-    a[i] = mean + m * Math.cos(2 * Math.PI * v);
-    if (i + 1 < n) a[i + 1] = mean + m * Math.sin(2 * Math.PI * v);
-  }
-  return a;
-}
-
-function makeCheckpoint(dir: string): void {
-  if (existsSync(join(dir, 'model.safetensors'))) return;
-  mkdirSync(dir, { recursive: true });
-  const r = rng(42);
-  const t: [string, Float32Array, number[]][] = [];
-  const w = (name: string, ...shape: number[]) => t.push([name, normal(shape.reduce((a, b) => a * b, 1), 0.02, r), shape]);
-  const ln = (name: string) => {
-    t.push([`${name}.weight`, new Float32Array(C).fill(1), [C]]);
-    t.push([`${name}.bias`, new Float32Array(C), [C]]);
-  };
-  w('bert.embeddings.word_embeddings.weight', V, C);
-  w('bert.embeddings.position_embeddings.weight', P, C);
-  w('bert.embeddings.token_type_embeddings.weight', 2, C);
-  ln('bert.embeddings.LayerNorm');
-  for (let l = 0; l < L; l++) {
-    const p = `bert.encoder.layer.${l}.`;
-    for (const [n, o, i] of [['attention.self.query', C, C], ['attention.self.key', C, C], ['attention.self.value', C, C],
-      ['attention.output.dense', C, C], ['intermediate.dense', I, C], ['output.dense', C, I]] as const) {
-      w(`${p}${n}.weight`, o, i);
-      w(`${p}${n}.bias`, o);
-    }
-    ln(`${p}attention.output.LayerNorm`);
-    ln(`${p}output.LayerNorm`);
-  }
-  w('cls.predictions.transform.dense.weight', C, C);
-  w('cls.predictions.transform.dense.bias', C);
-  ln('cls.predictions.transform.LayerNorm');
-  w('cls.predictions.bias', V);
-  writeSafetensors(join(dir, 'model.safetensors'), t);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({
-    architectures: ['BertForMaskedLM'], model_type: 'bert', vocab_size: V, hidden_size: C, num_hidden_layers: L,
-    num_attention_heads: H, intermediate_size: I, hidden_act: 'gelu', max_position_embeddings: P, type_vocab_size: 2,
-    layer_norm_eps: 1e-12,
-  }));
-  const vocab: Record<string, number> = { '[PAD]': 0, '[UNK]': 100, '[CLS]': 101, '[SEP]': 102 };
-  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({
-    version: '1.0', normalizer: { type: 'BertNormalizer', lowercase: true }, pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: { type: 'BertProcessing', cls: ['[CLS]', 101], sep: ['[SEP]', 102] },
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true }, added_tokens: [],
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
-  }));
-}
-
 const root = join(here, '..', '.cache', `bert-L${L}-C${C}`);
-makeCheckpoint(root);
+makeBenchCheckpoint(root, { layers: L, hidden: C });
 setThreads(THREADS);
-const r = rng(7);
+const r = lcg(7);
 const docs: number[][] = [];
 for (let d = 0; d < DOCS; d++) {
   const len = 16 + Math.floor(r() * 185);

@@ -9,80 +9,21 @@
 // Knobs: SPLADE_BENCH_LAYERS, SPLADE_BENCH_HIDDEN, SPLADE_BENCH_THREADS, SPLADE_BENCH_ITERS, SPLADE_BENCH_WARMUP,
 // SPLADE_BENCH_TORCH=0 (skip PyTorch). The checkpoint is written once to bench/.cache.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { SpladeModel, Trainer, info, setThreads, type TrainBatch } from '../../lib/index.js';
-import { writeSafetensors } from '../../lib/model/safetensors.js';
+import { BENCH_VOCAB, lcg, makeBenchCheckpoint } from '../checkpoint.js';
 
 const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
 const L = env('SPLADE_BENCH_LAYERS', 4), C = env('SPLADE_BENCH_HIDDEN', 256);
 const THREADS = env('SPLADE_BENCH_THREADS', 2), ITERS = env('SPLADE_BENCH_ITERS', 3), WARMUP = env('SPLADE_BENCH_WARMUP', 1);
-const V = 30522, P = 512, I = 4 * C, H = Math.max(1, Math.round(C / 64));
+const V = BENCH_VOCAB;
 const NQ = 16, QLEN = 16, ND = 32, DLEN = 128;
 const here = dirname(fileURLToPath(import.meta.url));
 
-function rng(seed: number) {
-  let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-}
-
-function normal(n: number, std: number, r: () => number): Float32Array {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const u = Math.max(r(), 1e-12), v = r(), m = Math.sqrt(-2 * Math.log(u)) * std;
-    a[i] = m * Math.cos(2 * Math.PI * v);
-    if (i + 1 < n) a[i + 1] = m * Math.sin(2 * Math.PI * v);
-  }
-  return a;
-}
-
-function makeCheckpoint(dir: string): void {
-  if (existsSync(join(dir, 'model.safetensors'))) return;
-  mkdirSync(dir, { recursive: true });
-  const r = rng(42);
-  const t: [string, Float32Array, number[]][] = [];
-  const w = (name: string, ...shape: number[]) => t.push([name, normal(shape.reduce((a, b) => a * b, 1), 0.02, r), shape]);
-  const ln = (name: string) => {
-    t.push([`${name}.weight`, new Float32Array(C).fill(1), [C]]);
-    t.push([`${name}.bias`, new Float32Array(C), [C]]);
-  };
-  w('bert.embeddings.word_embeddings.weight', V, C);
-  w('bert.embeddings.position_embeddings.weight', P, C);
-  w('bert.embeddings.token_type_embeddings.weight', 2, C);
-  ln('bert.embeddings.LayerNorm');
-  for (let l = 0; l < L; l++) {
-    const p = `bert.encoder.layer.${l}.`;
-    for (const [n, o, i] of [['attention.self.query', C, C], ['attention.self.key', C, C], ['attention.self.value', C, C],
-      ['attention.output.dense', C, C], ['intermediate.dense', I, C], ['output.dense', C, I]] as const) {
-      w(`${p}${n}.weight`, o, i);
-      w(`${p}${n}.bias`, o);
-    }
-    ln(`${p}attention.output.LayerNorm`);
-    ln(`${p}output.LayerNorm`);
-  }
-  w('cls.predictions.transform.dense.weight', C, C);
-  w('cls.predictions.transform.dense.bias', C);
-  ln('cls.predictions.transform.LayerNorm');
-  w('cls.predictions.bias', V);
-  writeSafetensors(join(dir, 'model.safetensors'), t);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({
-    architectures: ['BertForMaskedLM'], model_type: 'bert', vocab_size: V, hidden_size: C, num_hidden_layers: L,
-    num_attention_heads: H, intermediate_size: I, hidden_act: 'gelu', max_position_embeddings: P, type_vocab_size: 2,
-    layer_norm_eps: 1e-12, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0,
-  }));
-  const vocab: Record<string, number> = { '[PAD]': 0, '[UNK]': 100, '[CLS]': 101, '[SEP]': 102 };
-  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({
-    version: '1.0', normalizer: { type: 'BertNormalizer', lowercase: true }, pre_tokenizer: { type: 'BertPreTokenizer' },
-    post_processor: { type: 'BertProcessing', cls: ['[CLS]', 101], sep: ['[SEP]', 102] },
-    decoder: { type: 'WordPiece', prefix: '##', cleanup: true }, added_tokens: [],
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', max_input_chars_per_word: 100, vocab },
-  }));
-}
-
 function makeBatch(seed: number): TrainBatch {
-  const r = rng(seed);
+  const r = lcg(seed);
   const seq = (len: number) => Int32Array.from([101, ...Array.from({ length: len - 2 }, () => 1000 + Math.floor(r() * 29000)), 102]);
   const per = ND / NQ;
   return {
@@ -92,7 +33,7 @@ function makeBatch(seed: number): TrainBatch {
 }
 
 const root = join(here, '..', '.cache', `train-bert-L${L}-C${C}`);
-makeCheckpoint(root);
+makeBenchCheckpoint(root, { layers: L, hidden: C, config: { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 } });
 setThreads(THREADS);
 const model = await SpladeModel.load(root);
 const trainer = new Trainer(model, {
