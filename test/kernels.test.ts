@@ -13,6 +13,8 @@ const TOL: Record<string, number> = {
   splade_pool_max: 1e-5, // ~1e-7
   splade_pool_sum: 1e-5, // ~4e-7
   encoder: 1e-5, // whole 2-layer forward, ~1.3e-6
+  gelu: 1e-5, // vector erfc, fractional error < 1.2e-7
+  backward_gelu: 1e-5,
   backward_layernorm: 1e-5, // ~6e-7
   backward_attention: 1e-5, // ~1.6e-6
   backward_splade_pool_max: 1e-5, // ~2e-6

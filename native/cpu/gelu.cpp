@@ -25,13 +25,19 @@ void gelu_backward_cpu(float* dinp, const float* inp, const float* dout, size_t 
 
 namespace splade {
 
-void gelu_forward(float* out, const float* inp, size_t n) {
-  parallel_range(n, [&](size_t begin, size_t end, int) { gelu_forward_cpu(out + begin, inp + begin, end - begin); });
+void gelu_forward_isa(Isa isa, float* out, const float* inp, size_t n) {
+  const bool vec = isa != Isa::generic;
+  parallel_range(n, [&](size_t begin, size_t end, int) {
+    if (vec) avx2::gelu_forward_range(out + begin, inp + begin, end - begin);
+    else gelu_forward_cpu(out + begin, inp + begin, end - begin);
+  });
 }
 
-void gelu_backward(float* dinp, const float* inp, const float* dout, size_t n) {
+void gelu_backward_isa(Isa isa, float* dinp, const float* inp, const float* dout, size_t n) {
+  const bool vec = isa != Isa::generic;
   parallel_range(n, [&](size_t begin, size_t end, int) {
-    gelu_backward_cpu(dinp + begin, inp + begin, dout + begin, end - begin);
+    if (vec) avx2::gelu_backward_range(dinp + begin, inp + begin, dout + begin, end - begin);
+    else gelu_backward_cpu(dinp + begin, inp + begin, dout + begin, end - begin);
   });
 }
 

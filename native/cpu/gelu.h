@@ -3,6 +3,8 @@
 #pragma once
 #include <cstddef>
 
+#include "../common/cpu_features.h"
+
 namespace splade {
 
 // out, inp are (n); out may alias inp
@@ -14,8 +16,18 @@ void gelu_backward_cpu(float* dinp, const float* inp, const float* dout, size_t 
 
 namespace splade {
 
-// Threaded variants (erf and exp are libm calls, so the gain is the threads, not the vector units).
-void gelu_forward(float* out, const float* inp, size_t n);
-void gelu_backward(float* dinp, const float* inp, const float* dout, size_t n);
+// Threaded variants: on avx2 and avx512, 8 lanes at a time with the GEMM epilogue's vector erfc
+// (gelu_avx2.cpp); generic runs the references on every thread.
+void gelu_forward_isa(Isa isa, float* out, const float* inp, size_t n);
+void gelu_backward_isa(Isa isa, float* dinp, const float* inp, const float* dout, size_t n);
+inline void gelu_forward(float* out, const float* inp, size_t n) { gelu_forward_isa(active_isa(), out, inp, n); }
+inline void gelu_backward(float* dinp, const float* inp, const float* dout, size_t n) {
+  gelu_backward_isa(active_isa(), dinp, inp, dout, n);
+}
+
+namespace avx2 {
+void gelu_forward_range(float* out, const float* inp, size_t n);
+void gelu_backward_range(float* dinp, const float* inp, const float* dout, size_t n);
+}  // namespace avx2
 
 }  // namespace splade

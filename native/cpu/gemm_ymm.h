@@ -37,7 +37,8 @@ inline __m256 exp_neg(__m256 y) {
 // erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2): the Chebyshev fit of Numerical Recipes' erfcc,
 // fractional error below 1.2e-7 for every z >= 0. -z^2 = -x^2/2 is carried with its FMA residual,
 // since an error of d in the exponent is a relative error of d in the result.
-inline __m256 gelu(__m256 x) {
+// Phi(x) = 0.5 (1 + erf(x / sqrt 2)), the normal CDF; *pdf (optional) receives phi(x) = exp(-x^2/2) / sqrt(2 pi).
+inline __m256 normal_cdf(__m256 x, __m256* pdf = nullptr) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
   const __m256 ax = _mm256_min_ps(_mm256_andnot_ps(sign, x), _mm256_set1_ps(20.0f));  // phi(20) is 1
   const __m256 x2 = _mm256_mul_ps(ax, ax);
@@ -58,8 +59,17 @@ inline __m256 gelu(__m256 x) {
   const __m256 y = _mm256_fnmadd_ps(half, x2, _mm256_fnmadd_ps(half, x2_err, p));
   const __m256 half_erfc = _mm256_mul_ps(_mm256_mul_ps(half, t), exp_neg(y));
   const __m256 neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
-  const __m256 phi = _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), half_erfc), half_erfc, neg);
-  return _mm256_mul_ps(x, phi);
+  if (pdf) *pdf = _mm256_mul_ps(_mm256_set1_ps(0.3989422804014327f), exp_neg(_mm256_fnmadd_ps(half, x2, _mm256_mul_ps(half, _mm256_sub_ps(_mm256_setzero_ps(), x2_err)))));
+  return _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(1.0f), half_erfc), half_erfc, neg);
+}
+
+inline __m256 gelu(__m256 x) { return _mm256_mul_ps(x, normal_cdf(x)); }
+
+// gelu'(x) = Phi(x) + x phi(x)
+inline __m256 gelu_grad(__m256 x) {
+  __m256 pdf;
+  const __m256 cdf = normal_cdf(x, &pdf);
+  return _mm256_fmadd_ps(x, pdf, cdf);
 }
 
 inline __m256 epilogue8(__m256 v, const float* bias, const float* res, Activation act) {

@@ -167,6 +167,18 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
         compare(r, a, b);
       }
     }
+  } else if (op == "gelu") {
+    auto x = rng.normal(N * 37, 3.0f);  // tails far out on both sides, and an odd length (the scalar tail)
+    std::vector<float> a(x.size()), b(x.size());
+    gelu_forward_isa(isa, a.data(), x.data(), x.size());
+    gelu_forward_cpu(b.data(), x.data(), x.size());
+    compare(r, a, b);
+  } else if (op == "backward_gelu") {
+    auto x = rng.normal(N * 37, 3.0f), g = rng.normal(N * 37);
+    std::vector<float> a(x.size(), 0.5f), b(x.size(), 0.5f);  // += onto nonzero
+    gelu_backward_isa(isa, a.data(), x.data(), g.data(), x.size());
+    gelu_backward_cpu(b.data(), x.data(), g.data(), x.size());
+    compare(r, a, b);
   } else if (op == "backward_layernorm") {
     const size_t C = 77;
     auto x = rng.normal(N * C, 3.0f, 0.5f), w = rng.normal(C, 0.2f, 1.0f), bias = rng.normal(C, 0.2f), g = rng.normal(N * C);
