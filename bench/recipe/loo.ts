@@ -14,7 +14,8 @@
 //     mixed 1:1 with pseudo-queries of <c>'s corpus; contrastive training from the stage-2 model.
 //  4. eval <c>: encode + index <c>'s corpus, search its queries (MaxScore, k 100), BM25 (k1 0.9,
 //     b 0.4) and the two fused (max-normalised score sum; RRF also reported), nDCG@10, RR@10, R@100.
-// Knobs (env): SPLADE_LOO_WORK, SPLADE_LOO_PSEUDO_STEPS (300), SPLADE_LOO_FOLD_STEPS (80), SPLADE_LOO_ONLY (a,b).
+// Knobs (env): SPLADE_LOO_WORK, SPLADE_LOO_PSEUDO_STEPS (300), SPLADE_LOO_FOLD_STEPS (80), SPLADE_LOO_ONLY (a,b),
+// SPLADE_LOO_TAG (the report goes to REPORT-<tag>.md, results-<tag>.json, loo-<tag>.svg).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -135,8 +136,9 @@ const results: LooResults = {
 mkdirSync(WORK, { recursive: true });
 writeFileSync(join(WORK, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 if (ONLY.length === NAMES.length) {
-  writeFileSync(join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(here, 'REPORT.md'), looReportMarkdown(results, { plot: 'loo.svg' }));
-  writeFileSync(join(here, 'loo.svg'), looPlotSvg(results));
+  const tag = process.env.SPLADE_LOO_TAG ? `-${process.env.SPLADE_LOO_TAG}` : '';
+  writeFileSync(join(here, `results${tag}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(here, `REPORT${tag}.md`), looReportMarkdown(results, { plot: `loo${tag}.svg` }));
+  writeFileSync(join(here, `loo${tag}.svg`), looPlotSvg(results));
 }
 console.error(`done in ${(results.totalSeconds / 60).toFixed(1)} min; ${join(WORK, 'results.json')}`);
