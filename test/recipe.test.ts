@@ -97,6 +97,7 @@ describe('parseRecipe errors', () => {
     fails({ ...ok, stages: [{ stage: 'train', model: 'm', output: 'o', corpus: 'c', queries: 'q', negatives: 'n', steps: 1, trainer: { lr: 1, momentum: 0.9 } }] }, /unknown trainer option\(s\) "momentum"/);
     fails({ ...ok, stages: [...ok.stages, { stage: 'init', name: 'init', output: 'n' }] }, /two stages are named "init"/);
     fails({ ...ok, description: '' }, /"description" must be a non-empty string/);
+    fails({ ...ok, stages: [{ stage: 'pseudo-queries', corpus: 'c', output: 'o', span: 'yes' }] }, /"span" must be true or false/);
   });
 });
 
@@ -124,6 +125,16 @@ describe('pseudo-queries', () => {
     // too short: no query, the document is kept as it is
     expect(a.queries.some((x) => x.id === 'pq:3')).toBe(false);
     expect(a.corpus.find((d) => d.id === '3')).toEqual(docs[2]);
+    // texts without sentence ends give a span of words when asked
+    const flat = { id: '4', title: '', text: 'compact memories have flexible capacities a digital data storage system with capacity up to bits and random access is described' };
+    expect(pseudoQueries([flat]).queries).toEqual([]);
+    const s = pseudoQueries([flat], { span: true, seed: 2 });
+    const w = flat.text.split(' ');
+    const qw = s.queries[0].text.split(' ');
+    expect(qw.length).toBe(Math.round(w.length / 4));
+    const at = w.indexOf(qw[0]);
+    expect(w.slice(at, at + qw.length)).toEqual(qw);
+    expect(s.corpus[0].text).toBe([...w.slice(0, at), ...w.slice(at + qw.length)].join(' '));
     // 'title' only: the documents without a title give none
     expect(pseudoQueries(docs, { source: 'title' }).queries.map((x) => x.id)).toEqual(['pq:1']);
   });

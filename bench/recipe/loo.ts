@@ -15,7 +15,7 @@
 //  4. eval <c>: encode + index <c>'s corpus, search its queries (MaxScore, k 100), BM25 (k1 0.9,
 //     b 0.4) and the two fused (max-normalised score sum; RRF also reported), nDCG@10, RR@10, R@100.
 // Knobs (env): SPLADE_LOO_WORK, SPLADE_LOO_PSEUDO_STEPS (300), SPLADE_LOO_FOLD_STEPS (80), SPLADE_LOO_ONLY (a,b),
-// SPLADE_LOO_TAG (the report goes to REPORT-<tag>.md, results-<tag>.json, loo-<tag>.svg).
+// SPLADE_LOO_SPAN=1 (word-span pseudo-queries where there is no title or sentence), SPLADE_LOO_TAG (the report goes to REPORT-<tag>.md, results-<tag>.json, loo-<tag>.svg).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -66,7 +66,9 @@ await stage('init', () => initModel(join(WORK, 'init'), MODEL));
 
 // 2. pseudo-queries over all five corpora (text only)
 const pseudo: Record<string, Collection> = {};
-for (const n of NAMES) pseudo[n] = { ...pseudoQueries(cols[n].corpus, { source: 'auto', seed: 0 }) };
+// SPLADE_LOO_SPAN=1: documents without a title or sentences (NPL) give a span of their words
+const SPAN = process.env.SPLADE_LOO_SPAN === '1';
+for (const n of NAMES) pseudo[n] = { ...pseudoQueries(cols[n].corpus, { source: 'auto', span: SPAN, seed: 0 }) };
 const pseudoDir = join(WORK, 'pseudo');
 await stage('pseudo: write + mine BM25 negatives', async () => {
   if (existsSync(join(pseudoDir, 'negatives.jsonl'))) return;
@@ -129,7 +131,7 @@ const results: LooResults = {
   started, finished: new Date().toISOString(), totalSeconds: (performance.now() - t0) / 1000,
   machine: `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), cpu kernels ${i.cpu}, ${i.threads} threads`,
   load: { mean: loads.reduce((a, b) => a + b, 0) / loads.length, min: Math.min(...loads), max: Math.max(...loads) },
-  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_TRAINER, foldTrainer: FOLD_TRAINER,
+  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_TRAINER, foldTrainer: FOLD_TRAINER, span: SPAN,
     pseudoQueries: Object.fromEntries(NAMES.map((n) => [n, pseudo[n].queries.length])) },
   stages, rows,
 };

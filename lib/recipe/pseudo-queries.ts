@@ -8,7 +8,7 @@
  * Deterministic for a seed: a document's choice depends only on (seed, document id).
  */
 import type { CorpusDoc, Qrels, Query } from '../data/types.js';
-import { expectInteger, expectOneOf } from '../errors.js';
+import { expectInteger, expectOneOf, invalidArgument } from '../errors.js';
 import { hashSeed, mulberry32 } from '../random.js';
 
 export type PseudoQuerySource = 'title' | 'sentence' | 'auto';
@@ -21,6 +21,11 @@ export interface PseudoQueryOptions {
   maxWords?: number;
   /** Words the remaining document must keep (default 10). */
   minRestWords?: number;
+  /**
+   * When neither the title nor a sentence gives a query (texts without punctuation, as NPL's), take
+   * a span of a quarter of the words (at least minWords, at most 12) at a seeded position (default false).
+   */
+  span?: boolean;
   seed?: number;
 }
 
@@ -52,11 +57,21 @@ function pseudoQuery(doc: CorpusDoc, o: Required<PseudoQueryOptions>): { query: 
   const text = title !== '' ? `${title} ${doc.text}` : doc.text;
   const sentences = splitSentences(text);
   const candidates = sentences.map((s, i) => i).filter((i) => okQuery(sentences[i]));
-  if (candidates.length === 0 || sentences.length < 2) return null;
-  const pick = candidates[Math.floor(mulberry32(hashSeed(o.seed, doc.id))() * candidates.length)];
-  const rest = sentences.filter((_, i) => i !== pick).join(' ');
-  if (words(rest) < o.minRestWords) return null;
-  return { query: sentences[pick], rest: { id: doc.id, title: '', text: rest } };
+  if (candidates.length > 0 && sentences.length >= 2) {
+    const pick = candidates[Math.floor(mulberry32(hashSeed(o.seed, doc.id))() * candidates.length)];
+    const rest = sentences.filter((_, i) => i !== pick).join(' ');
+    if (words(rest) >= o.minRestWords) return { query: sentences[pick], rest: { id: doc.id, title: '', text: rest } };
+  }
+  return o.span ? wordSpan(doc.id, text, o) : null;
+}
+
+/** A seeded span of about a quarter of the words as the query, the words around it as the rest. */
+function wordSpan(id: string, text: string, o: Required<PseudoQueryOptions>): { query: string; rest: CorpusDoc } | null {
+  const w = text.split(/\s+/).filter((x) => x !== '');
+  const n = Math.min(12, o.maxWords, Math.max(o.minWords, Math.round(w.length / 4)));
+  if (w.length - n < o.minRestWords) return null;
+  const at = Math.floor(mulberry32(hashSeed(o.seed, `span:${id}`))() * (w.length - n + 1));
+  return { query: w.slice(at, at + n).join(' '), rest: { id, title: '', text: [...w.slice(0, at), ...w.slice(at + n)].join(' ') } };
 }
 
 /** One pseudo-query per document that has a usable title or sentence (query id = `pq:<doc id>`). */
@@ -67,7 +82,9 @@ export function pseudoQueries(docs: Iterable<CorpusDoc>, opts: PseudoQueryOption
     maxWords: expectInteger('maxWords', opts.maxWords ?? 40, 1),
     minRestWords: expectInteger('minRestWords', opts.minRestWords ?? 10, 1),
     seed: expectInteger('seed', opts.seed ?? 0, 0, 2 ** 31 - 1),
+    span: opts.span ?? false,
   };
+  if (typeof o.span !== 'boolean') invalidArgument('span', 'a boolean', o.span);
   const out: PseudoQuerySet = { queries: [], qrels: Object.create(null) as Qrels, corpus: [] };
   for (const doc of docs) {
     const p = pseudoQuery(doc, o);

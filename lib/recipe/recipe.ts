@@ -40,7 +40,7 @@ export interface Recipe {
 const STAGE_KEYS: Record<StageKind, { required: string[]; optional: string[] }> = {
   init: { required: ['output'], optional: ['layers', 'hidden', 'heads', 'init', 'seed'] },
   mlm: { required: ['model', 'corpus', 'output', 'steps'], optional: ['batchSize', 'maxLength', 'maskProbability', 'seed', 'trainer'] },
-  'pseudo-queries': { required: ['corpus', 'output'], optional: ['source', 'minWords', 'maxWords', 'minRestWords', 'seed'] },
+  'pseudo-queries': { required: ['corpus', 'output'], optional: ['source', 'minWords', 'maxWords', 'minRestWords', 'span', 'seed'] },
   mine: { required: ['collection', 'output'], optional: ['split', 'retrievers', 'model', 'depth', 'ranks', 'count', 'fusion', 'seed', 'perCollection'] },
   score: { required: ['negatives', 'collection', 'model', 'output'], optional: ['batchSize', 'maxLength'] },
   train: {
@@ -110,6 +110,7 @@ function checkStage(s: Stage, where: string, earlier: Map<string, StageKind>): v
   }
   if (s.stage === 'init' && s.init !== undefined && s.init !== 'lexical' && s.init !== 'random') bad(where, `"init" must be "lexical" or "random"`);
   if (s.stage === 'evaluate' && s.fusion !== undefined && !['rrf', 'sum', 'none'].includes(s.fusion as string)) bad(where, `"fusion" must be "rrf", "sum" or "none"`);
+  for (const k of ['span', 'perCollection', 'bm25']) if (s[k] !== undefined && typeof s[k] !== 'boolean') bad(where, `"${k}" must be true or false`);
   if (s.trainer !== undefined) {
     const t = s.trainer;
     if (t === null || typeof t !== 'object' || Array.isArray(t)) bad(where, '"trainer" must be an object');

@@ -97,7 +97,7 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
       const c = await readCollection(collectionDir(path(s.corpus)), 'test').catch(async () => ({
         corpus: (await readCollectionCorpus(path(s.corpus))), queries: [], qrels: {},
       }));
-      const p = pseudoQueries(c.corpus, { source: s.source as PseudoQuerySource | undefined, minWords: s.minWords as number | undefined, maxWords: s.maxWords as number | undefined, minRestWords: s.minRestWords as number | undefined, seed: s.seed as number | undefined });
+      const p = pseudoQueries(c.corpus, { source: s.source as PseudoQuerySource | undefined, minWords: s.minWords as number | undefined, maxWords: s.maxWords as number | undefined, minRestWords: s.minRestWords as number | undefined, span: s.span as boolean | undefined, seed: s.seed as number | undefined });
       await writeCollection(out, p);
       return `wrote ${out}: ${p.queries.length} pseudo-queries from ${c.corpus.length} documents`;
     }

@@ -137,6 +137,10 @@ export function evaluateRun(run: Run, qrels: Qrels): Record<string, number> {
 
 /** Runs `splade train --config` on a config object (written beside its output as train_config.json). */
 export async function trainStage(config: Omit<TrainConfig, 'trainer'> & { trainer: TrainConfig['trainer'] }): Promise<string> {
+  // splade train resolves a config's paths against the config's folder: write them absolute
+  const abs = (p: string) => resolve(p);
+  const local = resolve(config.model);
+  config = { ...config, model: existsSync(local) ? local : config.model, output: abs(config.output), corpus: abs(config.corpus), queries: abs(config.queries), negatives: abs(config.negatives) };
   mkdirSync(config.output, { recursive: true });
   const path = join(config.output, 'train_config.json');
   await writeFileAtomic(path, [`${JSON.stringify(config, null, 2)}\n`]);
