@@ -243,7 +243,7 @@ describe('a tiny recipe end to end', () => {
     expect(existsSync(join(work, 'index', 'splade.idx'))).toBe(true);
     const ev = JSON.parse(readFileSync(join(work, 'evaluate.json'), 'utf8'));
     expect(ev.queries).toBe(6);
-    expect(ev.rows.map((r: { run: string }) => r.run)).toEqual(['SPLADE (model)', 'BM25 (k1 0.9, b 0.4)', 'SPLADE + BM25 (rrf)']);
+    expect(ev.rows.map((r: { run: string }) => r.run)).toEqual(['SPLADE (@round2)', 'BM25 (k1 0.9, b 0.4)', 'SPLADE + BM25 (rrf)']);
     for (const r of ev.rows) for (const v of Object.values(r.metrics) as number[]) expect(v >= 0 && v <= 1).toBe(true);
     // BM25 finds the planted documents: the word of query i is in both of its judged documents
     expect(ev.rows[1].metrics['recall@100']).toBeGreaterThan(0.5);

@@ -4,7 +4,7 @@
  * where it stopped. Each stage's wall time goes to <workdir>/recipe_log.jsonl.
  */
 import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 
 import { findDataFile } from '../data/beir.js';
 import { writeFileAtomic } from '../data/atomic.js';
@@ -158,7 +158,7 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
       const index = InvertedIndex.open(path(s.index));
       const sp = await spladeRun(m, index, undefined, judged, k);
       const rows: Array<{ run: string; metrics: Record<string, number>; efficiency?: Efficiency }> = [
-        { run: `SPLADE (${basename(model(s.model))})`, metrics: evaluateRun(sp.run, c.qrels), efficiency: sp.efficiency },
+        { run: `SPLADE (${String(s.model)})`, metrics: evaluateRun(sp.run, c.qrels), efficiency: sp.efficiency },
       ];
       if (s.bm25 !== false) {
         const docs = c.corpus.map((d) => ({ id: d.id, text: d.title ? `${d.title} ${d.text}` : d.text }));
