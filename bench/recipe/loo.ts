@@ -3,7 +3,7 @@
 // the one left out. Writes <work>/results.json, then the report (bench/recipe/REPORT.md + loo.svg)
 // through lib/recipe/report.ts. Every stage is skipped when its output exists, so a rerun resumes.
 //
-//   flock /tmp/bench.lock npx tsx bench/recipe/loo.ts        (the timed run; ~45 min on 2 cores)
+//   flock /tmp/bench.lock npx tsx bench/recipe/loo.ts        (the timed run; 30 min on 2 shared cores)
 //
 // Stages (one shared, then one per held-out collection):
 //  1. init: 2-layer, 128-wide BERT, bert-base-uncased vocabulary, 'lexical' initialisation.
