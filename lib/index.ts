@@ -30,3 +30,9 @@ export { mineNegatives, reciprocalRankFusion, scoreSumFusion, bm25Retriever, spl
 export { sgemm, sgemmAsync, fmaPeak, type SgemmOptions } from './kernels.js';
 export { Trainer, type TrainBatch, type MlmBatch, type StepStats, type TrainerOptions, type ResolvedTrainerOptions } from './train/trainer.js';
 export { CrossEncoderTrainer, type CrossTrainBatch, type CrossTrainerOptions, type CrossStepStats, type CrossLossName } from './train/cross-trainer.js';
+// Recipes: multi-stage training runs from JSON (splade recipe), and their building blocks.
+export { parseRecipe, readRecipe, type Recipe, type Stage, type StageKind } from './recipe/recipe.js';
+export { runRecipe, type RunRecipeOptions } from './recipe/runner.js';
+export { pseudoQueries, type PseudoQueryOptions, type PseudoQuerySet } from './recipe/pseudo-queries.js';
+export { mergeCollections, readCollection, writeCollection, type Collection } from './recipe/collections.js';
+export { fuseRuns } from './recipe/stages.js';

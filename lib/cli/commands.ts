@@ -17,6 +17,7 @@ export const commands: Record<string, Command> = {
   search: { summary: 'answer queries against an index and write a TREC run', load: () => import('./commands/search.js') },
   eval: { summary: 'score a TREC run against judgments (nDCG, MRR, recall, MAP, P)', load: () => import('./commands/eval.js') },
   export: { summary: 'write vectors as CIFF, Anserini JsonVectorCollection or OpenSearch bulk NDJSON', load: () => import('./commands/export.js') },
+  recipe: { summary: 'run a training recipe (mine, score, train, index, evaluate stages) from recipes/ or a JSON file', load: () => import('./commands/recipe.js') },
   train: { summary: 'fine-tune a SPLADE model from a JSON config (mined negatives, resumable, logs and a plot)', load: () => import('./commands/train.js') },
   info: { summary: 'what the native core runs on (CPU kernels, threads, CUDA)', load: () => import('./commands/info.js') },
 };

@@ -1,0 +1,146 @@
+// Leave-one-out over the five bundled classic collections, as BEIR is used: for each collection,
+// train on the other four (their judged queries) plus pseudo-queries from the corpora, evaluate on
+// the one left out. Writes <work>/results.json, then the report (bench/recipe/REPORT.md + loo.svg)
+// through lib/recipe/report.ts. Every stage is skipped when its output exists, so a rerun resumes.
+//
+//   flock /tmp/bench.lock npx tsx bench/recipe/loo.ts        (the timed run; 30 min on 2 shared cores)
+//
+// Stages (one shared, then one per held-out collection):
+//  1. init: 2-layer, 128-wide BERT, bert-base-uncased vocabulary, 'lexical' initialisation.
+//  2. pseudo: one pseudo-query per document of all five corpora (title -> rest, or a sentence ->
+//     rest of its document); BM25 negatives mined within each corpus; contrastive training with
+//     in-batch negatives. Corpus text only: no query or judgment of any collection is used.
+//  3. fold <c>: the other four collections' judged queries (BM25 negatives, within each corpus),
+//     mixed 1:1 with pseudo-queries of <c>'s corpus; contrastive training from the stage-2 model.
+//  4. eval <c>: encode + index <c>'s corpus, search its queries (MaxScore, k 100), BM25 (k1 0.9,
+//     b 0.4) and the two fused (max-normalised score sum; RRF also reported), nDCG@10, RR@10, R@100.
+// Knobs (env): SPLADE_LOO_WORK, SPLADE_LOO_PSEUDO_STEPS (300), SPLADE_LOO_FOLD_STEPS (80), SPLADE_LOO_ONLY (a,b),
+// SPLADE_LOO_SPAN=1 (word-span pseudo-queries where there is no title or sentence), SPLADE_LOO_TAG (the report goes to REPORT-<tag>.md, results-<tag>.json, loo-<tag>.svg).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { SpladeModel, info } from '../../lib/index.js';
+import { mergeCollections, readCollection, writeCollection, type Collection } from '../../lib/recipe/collections.js';
+import { pseudoQueries } from '../../lib/recipe/pseudo-queries.js';
+import { looReportMarkdown, looPlotSvg, type LooResults, type LooRow } from '../../lib/recipe/report.js';
+import { bm25Run, encodeIndex, evaluateRun, fuseRuns, initModel, mineStage, spladeRun, trainStage } from '../../lib/recipe/stages.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const DATA = process.env.SPLADE_LOO_DATA ?? '/work/shared/data';
+const WORK = process.env.SPLADE_LOO_WORK ?? join(here, '..', '.cache', 'recipe-loo');
+const PSEUDO_STEPS = Number(process.env.SPLADE_LOO_PSEUDO_STEPS ?? 300);
+const FOLD_STEPS = Number(process.env.SPLADE_LOO_FOLD_STEPS ?? 80);
+const NAMES = ['cranfield', 'cacm', 'med', 'npl', 'lisa'];
+const ONLY = process.env.SPLADE_LOO_ONLY ? process.env.SPLADE_LOO_ONLY.split(',') : NAMES;
+const K = 100;
+
+const MODEL = { layers: 2, hidden: 128, heads: 2, init: 'lexical' as const };
+const BATCH = 16, QLEN = 32, DLEN = 128;
+const PSEUDO_TRAINER = { loss: 'contrastive' as const, inBatchNegatives: true, lr: 1e-3, warmupSteps: Math.round(PSEUDO_STEPS / 10), weightDecay: 0.01,
+  lambdaQ: 0.01, lambdaD: 0.01, lambdaWarmupSteps: Math.round(PSEUDO_STEPS / 3), queryReg: 'l1' as const, docReg: 'flops' as const, dropout: 0 };
+const FOLD_TRAINER = { ...PSEUDO_TRAINER, lr: 5e-4, warmupSteps: Math.round(FOLD_STEPS / 10), lambdaWarmupSteps: 0 };
+
+// Load average sampled through the run (the machine is shared: other engineers' jobs compete).
+const loads: number[] = [loadavg()[0]];
+const sampler = setInterval(() => loads.push(loadavg()[0]), 15_000);
+const stages: LooResults['stages'] = [];
+async function stage<T>(name: string, fn: () => Promise<T> | T): Promise<T> {
+  const t0 = performance.now(), l0 = loadavg()[0];
+  console.error(`== ${name}`);
+  const r = await fn();
+  const seconds = (performance.now() - t0) / 1000;
+  stages.push({ name, seconds, load: [l0, loadavg()[0]] });
+  console.error(`== ${name}: ${seconds.toFixed(1)} s (load ${l0.toFixed(2)} -> ${loadavg()[0].toFixed(2)})`);
+  return r;
+}
+const docText = (d: { id: string; title: string; text: string }) => ({ id: d.id, text: d.title ? `${d.title} ${d.text}` : d.text });
+
+const t0 = performance.now();
+const started = new Date().toISOString();
+const cols: Record<string, Collection> = {};
+for (const n of NAMES) cols[n] = await readCollection(join(DATA, n));
+
+await stage('init', () => initModel(join(WORK, 'init'), MODEL));
+
+// 2. pseudo-queries over all five corpora (text only)
+const pseudo: Record<string, Collection> = {};
+// SPLADE_LOO_SPAN=1: documents without a title or sentences (NPL) give a span of their words
+const SPAN = process.env.SPLADE_LOO_SPAN === '1';
+for (const n of NAMES) pseudo[n] = { ...pseudoQueries(cols[n].corpus, { source: 'auto', span: SPAN, seed: 0 }) };
+const pseudoDir = join(WORK, 'pseudo');
+await stage('pseudo: write + mine BM25 negatives', async () => {
+  if (existsSync(join(pseudoDir, 'negatives.jsonl'))) return;
+  const merged = mergeCollections(pseudo);
+  await writeCollection(pseudoDir, merged);
+  await mineStage(merged.corpus, merged.queries, merged.qrels, join(pseudoDir, 'negatives.jsonl'), { retrievers: ['bm25'], perCollection: true, depth: 50, ranks: [1, 20], count: 1, seed: 0 });
+});
+const pseudoModel = await stage(`pseudo: train ${PSEUDO_STEPS} steps`, () => trainStage({
+  objective: 'ranking', model: join(WORK, 'init'), output: join(WORK, 'pseudo-train'), corpus: join(pseudoDir, 'corpus.jsonl'), queries: join(pseudoDir, 'queries.jsonl'),
+  negatives: join(pseudoDir, 'negatives.jsonl'), negativesPerQuery: 1, batchSize: BATCH, steps: PSEUDO_STEPS, queryMaxLength: QLEN, docMaxLength: DLEN,
+  checkpointEvery: 50, seed: 0, trainer: PSEUDO_TRAINER,
+}));
+
+// 3-4. one fold per held-out collection
+const rows: LooRow[] = [];
+for (const held of ONLY) {
+  const foldDir = join(WORK, `fold-${held}`);
+  const train = mergeCollections(Object.fromEntries(NAMES.filter((n) => n !== held).map((n) => [n, cols[n]])));
+  const judgedCount = train.queries.length;
+  await stage(`fold ${held}: write + mine BM25 negatives`, async () => {
+    if (existsSync(join(foldDir, 'negatives.jsonl'))) return;
+    // the held-out corpus's pseudo-queries, as many as there are judged queries, under their own prefix
+    const own = pseudo[held];
+    const picked = own.queries.filter((_, i) => i % Math.max(1, Math.floor(own.queries.length / judgedCount)) === 0).slice(0, judgedCount);
+    const mix = mergeCollections({ [`${held}-pseudo`]: { corpus: own.corpus, queries: picked, qrels: own.qrels } });
+    const all: Collection = { corpus: [...train.corpus, ...mix.corpus], queries: [...train.queries, ...mix.queries], qrels: { ...train.qrels, ...mix.qrels } };
+    await writeCollection(foldDir, all);
+    await mineStage(all.corpus, all.queries, all.qrels, join(foldDir, 'negatives.jsonl'), { retrievers: ['bm25'], perCollection: true, depth: 50, ranks: [1, 30], count: 1, seed: 0 });
+  });
+  const foldModel = await stage(`fold ${held}: train ${FOLD_STEPS} steps`, () => trainStage({
+    objective: 'ranking', model: pseudoModel, output: join(foldDir, 'train'), corpus: join(foldDir, 'corpus.jsonl'), queries: join(foldDir, 'queries.jsonl'),
+    negatives: join(foldDir, 'negatives.jsonl'), negativesPerQuery: 1, batchSize: BATCH, steps: FOLD_STEPS, queryMaxLength: QLEN, docMaxLength: DLEN,
+    checkpointEvery: 0, seed: 0, trainer: FOLD_TRAINER,
+  }));
+  await stage(`eval ${held}`, async () => {
+    const c = cols[held];
+    const judged = c.queries.filter((q) => c.qrels[q.id]);
+    const docs = c.corpus.map(docText);
+    const model = await SpladeModel.load(foldModel);
+    const tEnc = performance.now();
+    const { index, stats } = await encodeIndex(model, docs);
+    const encodeSeconds = (performance.now() - tEnc) / 1000;
+    const sp = await spladeRun(model, index, stats, judged, K);
+    const bm = bm25Run(docs, judged, K);
+    rows.push({
+      collection: held, queries: judged.length, documents: docs.length, trainQueries: judgedCount, encodeSeconds,
+      bm25: evaluateRun(bm.run, c.qrels), splade: evaluateRun(sp.run, c.qrels),
+      fusedSum: evaluateRun(fuseRuns([sp.run, bm.run], 'sum', K), c.qrels), fusedRrf: evaluateRun(fuseRuns([sp.run, bm.run], 'rrf', K), c.qrels),
+      spladeEfficiency: sp.efficiency, bm25Efficiency: bm.efficiency,
+    });
+    const r = rows[rows.length - 1];
+    console.error(`   ${held}: BM25 ${r.bm25['ndcg@10'].toFixed(4)}  SPLADE ${r.splade['ndcg@10'].toFixed(4)}  fused(sum) ${r.fusedSum['ndcg@10'].toFixed(4)}  fused(rrf) ${r.fusedRrf['ndcg@10'].toFixed(4)}`);
+  });
+}
+clearInterval(sampler);
+loads.push(loadavg()[0]);
+
+const i = info();
+const results: LooResults = {
+  started, finished: new Date().toISOString(), totalSeconds: (performance.now() - t0) / 1000,
+  machine: `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), cpu kernels ${i.cpu}, ${i.threads} threads`,
+  load: { mean: loads.reduce((a, b) => a + b, 0) / loads.length, min: Math.min(...loads), max: Math.max(...loads) },
+  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_TRAINER, foldTrainer: FOLD_TRAINER, span: SPAN,
+    pseudoQueries: Object.fromEntries(NAMES.map((n) => [n, pseudo[n].queries.length])) },
+  stages, rows,
+};
+mkdirSync(WORK, { recursive: true });
+writeFileSync(join(WORK, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+if (ONLY.length === NAMES.length) {
+  const tag = process.env.SPLADE_LOO_TAG ? `-${process.env.SPLADE_LOO_TAG}` : '';
+  writeFileSync(join(here, `results${tag}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(here, `REPORT${tag}.md`), looReportMarkdown(results, { plot: `loo${tag}.svg` }));
+  writeFileSync(join(here, `loo${tag}.svg`), looPlotSvg(results));
+}
+console.error(`done in ${(results.totalSeconds / 60).toFixed(1)} min; ${join(WORK, 'results.json')}`);

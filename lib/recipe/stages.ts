@@ -1,0 +1,150 @@
+/*
+ * The stages recipes are made of, as plain functions over files (so a recipe can stop and resume
+ * between them, and the benchmark harness can call them directly): initialise a model, make
+ * pseudo-queries, mine negatives, train (the `splade train` job), encode + index a corpus, search
+ * and evaluate, fuse runs. Each stage writes its outputs atomically; a stage whose output exists
+ * is done.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+
+import { Bm25Index } from '../bm25/index.js';
+import { writeFileAtomic } from '../data/atomic.js';
+import type { CorpusDoc, Qrels, Query, Run } from '../data/types.js';
+import { TermStats, latencySummary, type Efficiency } from '../efficiency.js';
+import { evaluate } from '../evaluate.js';
+import { bm25Retriever, mineNegatives, reciprocalRankFusion, scoreSumFusion, spladeRetriever, type Ranking, type Retriever } from '../mine.js';
+import { initCheckpoint } from '../model/init.js';
+import { SpladeModel } from '../model/splade-model.js';
+import { encodeStream, searchAll, sparseEfficiency } from '../pipeline.js';
+import { InvertedIndex } from '../search/inverted-index.js';
+import type { SparseVector } from '../sparse.js';
+import type { TrainConfig } from '../cli/commands/train.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** A self-initialised BERT masked-LM checkpoint with the bundled bert-base-uncased vocabulary. */
+export function initModel(dir: string, opts: { layers?: number; hidden?: number; heads?: number; init?: 'lexical' | 'random'; seed?: number } = {}): void {
+  if (existsSync(join(dir, 'config.json'))) return;
+  const tmp = join(tmpdir(), `splade-tokenizer-${process.pid}.json`);
+  writeFileSync(tmp, gunzipSync(readFileSync(join(root, 'data', 'bert-base-uncased', 'tokenizer.json.gz'))));
+  try {
+    const part = `${dir}.partial`;
+    rmSync(part, { recursive: true, force: true });
+    initCheckpoint(part, { tokenizer: tmp, vocabSize: 30522, layers: opts.layers ?? 2, hidden: opts.hidden ?? 128, heads: opts.heads ?? 2, init: opts.init ?? 'lexical', seed: opts.seed });
+    mkdirSync(dirname(dir), { recursive: true });
+    renameSync(part, dir);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+export interface MineStageOptions {
+  /** Retrievers: 'bm25' and / or 'splade' (needs model). */
+  retrievers: Array<'bm25' | 'splade'>;
+  model?: string;
+  depth?: number; ranks?: [number, number]; count?: number; fusion?: 'rrf' | 'sum' | 'none'; seed?: number;
+  /** Mine each id prefix (`<name>/`) against its own collection's documents only (merged collections). */
+  perCollection?: boolean;
+}
+
+const prefixOf = (id: string) => (id.includes('/') ? id.slice(0, id.indexOf('/') + 1) : '');
+
+/** Negatives for the judged queries (the JSONL `splade train` reads), written to out. */
+export async function mineStage(corpus: CorpusDoc[], queries: Query[], qrels: Qrels, out: string, o: MineStageOptions): Promise<void> {
+  const groups = new Map<string, CorpusDoc[]>();
+  for (const d of corpus) {
+    const key = o.perCollection ? prefixOf(d.id) : '';
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = []));
+    g.push(d);
+  }
+  const model = o.retrievers.includes('splade') ? await SpladeModel.load(o.model ?? '') : undefined;
+  const lines: string[] = [];
+  for (const [key, docs] of groups) {
+    const retrievers: Record<string, Retriever> = {};
+    const texts = docs.map((d) => ({ id: d.id, text: d.title ? `${d.title} ${d.text}` : d.text }));
+    if (o.retrievers.includes('bm25')) retrievers.bm25 = bm25Retriever(Bm25Index.build(texts, { backend: 'native' }));
+    if (model) retrievers.splade = spladeRetriever(model, (await encodeIndex(model, texts)).index);
+    const qs = queries.filter((q) => !o.perCollection || prefixOf(q.id) === key);
+    for await (const r of mineNegatives(qs, qrels, retrievers, { depth: o.depth, ranks: o.ranks, count: o.count, fusion: o.fusion, seed: o.seed })) {
+      lines.push(`${JSON.stringify(r)}\n`);
+    }
+  }
+  mkdirSync(dirname(out), { recursive: true });
+  await writeFileAtomic(out, lines);
+}
+
+/** Encodes documents with the model and indexes them; the term statistics come along for FLOPS. */
+export async function encodeIndex(model: SpladeModel, docs: Array<{ id: string; text: string }>, onBatch?: (n: number) => void): Promise<{ index: InvertedIndex; stats: TermStats }> {
+  const stats = new TermStats();
+  const ids: string[] = [];
+  const vectors = (async function* () {
+    for await (const { id, vector } of encodeStream(model, (async function* () { yield* docs; })(), { kind: 'document', onBatch })) {
+      ids.push(id);
+      stats.add(vector);
+      yield vector;
+    }
+  })();
+  const index = await InvertedIndex.buildAsync(vectors, { docIds: ids, vocabSize: model.vocabulary().length });
+  return { index, stats };
+}
+
+/** A SPLADE run over an index: the run, its efficiency figures, and the query vectors. */
+export async function spladeRun(model: SpladeModel, index: InvertedIndex, stats: TermStats | undefined, queries: Query[], k: number): Promise<{ run: Run; efficiency: Efficiency; vectors: SparseVector[] }> {
+  const vectors = await model.encode(queries.map((q) => q.text), { kind: 'query' });
+  const res = searchAll(index, queries.map((q, i) => ({ id: q.id, vector: vectors[i] })), { k, algorithm: 'maxscore' });
+  return { run: res.run, efficiency: sparseEfficiency(index, stats, vectors, res.latenciesMs), vectors };
+}
+
+/** A BM25 run (k1 0.9, b 0.4, the BEIR baseline's parameters) and its latency. */
+export function bm25Run(docs: Array<{ id: string; text: string }>, queries: Query[], k: number): { run: Run; efficiency: Efficiency } {
+  const index = Bm25Index.build(docs, { backend: 'native' });
+  const run: Run = {};
+  const ms: number[] = [];
+  for (const q of queries) {
+    const t0 = performance.now();
+    const r = index.search(q.text, { k });
+    ms.push(performance.now() - t0);
+    run[q.id] = Object.fromEntries(r.docIds.map((d, j) => [d, r.scores[j]]));
+  }
+  return { run, efficiency: { latencyMs: latencySummary(ms) } };
+}
+
+/** Fuses runs query by query: reciprocal-rank fusion (k 60) or the sum of max-normalised scores. */
+export function fuseRuns(runs: Run[], method: 'rrf' | 'sum', k: number): Run {
+  const out: Run = {};
+  const qids = new Set(runs.flatMap((r) => Object.keys(r)));
+  for (const q of qids) {
+    const rankings: Ranking[] = runs.map((r) => {
+      const entries = Object.entries(r[q] ?? {}).sort((a, b) => b[1] - a[1]);
+      return { docIds: entries.map(([d]) => d), scores: entries.map(([, s]) => s) };
+    });
+    const fused = method === 'rrf' ? reciprocalRankFusion(rankings) : scoreSumFusion(rankings);
+    out[q] = Object.fromEntries(fused.docIds.slice(0, k).map((d, i) => [d, fused.scores[i]]));
+  }
+  return out;
+}
+
+export const REPORT_METRICS = ['ndcg@10', 'mrr@10', 'recall@100'];
+
+export function evaluateRun(run: Run, qrels: Qrels): Record<string, number> {
+  return evaluate(run, qrels, REPORT_METRICS).mean;
+}
+
+/** Runs `splade train --config` on a config object (written beside its output as train_config.json). */
+export async function trainStage(config: Omit<TrainConfig, 'trainer'> & { trainer: TrainConfig['trainer'] }): Promise<string> {
+  // splade train resolves a config's paths against the config's folder: write them absolute
+  const abs = (p: string) => resolve(p);
+  const local = resolve(config.model);
+  config = { ...config, model: existsSync(local) ? local : config.model, output: abs(config.output), corpus: abs(config.corpus), queries: abs(config.queries), negatives: abs(config.negatives) };
+  mkdirSync(config.output, { recursive: true });
+  const path = join(config.output, 'train_config.json');
+  await writeFileAtomic(path, [`${JSON.stringify(config, null, 2)}\n`]);
+  const { run } = await import('../cli/commands/train.js');
+  await run(['--config', path]);
+  return join(config.output, 'model');
+}

@@ -1,0 +1,263 @@
+// Recipes: every shipped recipe parses (and its train stages pass `splade train`'s own config check),
+// malformed recipes fail with messages that say where, the pseudo-query / merge / fusion / report
+// pieces, and a tiny recipe run end to end on the fixture models (then resumed: every stage kept).
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+
+import { readConfig } from '../lib/cli/commands/train.js';
+import { RECIPES_DIR, shippedRecipes } from '../lib/cli/commands/recipe.js';
+import { main } from '../lib/cli/main.js';
+import { scoreSumFusion, reciprocalRankFusion } from '../lib/mine.js';
+import { mergeCollections, readCollection } from '../lib/recipe/collections.js';
+import { pseudoQueries, splitSentences } from '../lib/recipe/pseudo-queries.js';
+import { parseRecipe, readRecipe } from '../lib/recipe/recipe.js';
+import { looGoals, looPlotSvg, looReportMarkdown, type LooResults } from '../lib/recipe/report.js';
+import { runRecipe } from '../lib/recipe/runner.js';
+import { fuseRuns } from '../lib/recipe/stages.js';
+
+const FIXTURES = join(import.meta.dirname, 'fixtures', 'models');
+const dir = mkdtempSync(join(tmpdir(), 'splade-recipe-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [], err: string[] = [];
+  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
+  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
+  const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    return { code: await main(args), out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+    write.mockRestore();
+  }
+}
+
+describe('shipped recipes', () => {
+  const names = shippedRecipes();
+  it('are all there', () => {
+    for (const n of ['splade-pp-ensembledistil', 'splade-pp-selfdistil', 'splade-pp-kldiv', 'splade-pp-contrastive', 'domain',
+      'small-contrastive', 'small-ensembledistil', 'small-selfdistil', 'small-kldiv']) expect(names).toContain(n);
+  });
+  it.each(names)('%s parses, and its train stages are valid splade train configs', (name) => {
+    const r = readRecipe(join(RECIPES_DIR, `${name}.json`));
+    expect(r.name).toBe(name);
+    expect(r.description.length).toBeGreaterThan(20);
+    const trains = r.stages.filter((s) => s.stage === 'train');
+    expect(trains.length).toBeGreaterThan(0);
+    for (const s of trains) {
+      const path = join(dir, `${name}-${s.name}.json`);
+      const { stage: _s, name: _n, comment: _c, ...cfg } = s;
+      writeFileSync(path, JSON.stringify({ ...cfg, model: String(s.model).replace(/^@/, '') }));
+      const c = readConfig(path);
+      expect(c.steps).toBe(s.steps);
+      expect(c.trainer).toEqual(s.trainer);
+    }
+  });
+  it('the paper set-ups carry naver/splade hyperparameters', () => {
+    for (const name of ['splade-pp-ensembledistil', 'splade-pp-selfdistil']) {
+      for (const s of readRecipe(join(RECIPES_DIR, `${name}.json`)).stages.filter((x) => x.stage === 'train')) {
+        expect(s).toMatchObject({ batchSize: 128, steps: 150000, docMaxLength: 256, negativesPerQuery: 1 });
+        expect(s.trainer).toMatchObject({ loss: 'marginmse', lambdaQ: 0.5, lambdaD: 0.4, lambdaWarmupSteps: 50000, lr: 2e-5, warmupSteps: 6000, totalSteps: 150000, queryReg: 'flops', docReg: 'flops' });
+      }
+    }
+    expect(readRecipe(join(RECIPES_DIR, 'splade-pp-kldiv.json')).stages.find((s) => s.stage === 'train')!.trainer).toMatchObject({ loss: 'kldiv' });
+    const domain = readRecipe(join(RECIPES_DIR, 'domain.json'));
+    expect(domain.stages.map((s) => s.stage)).toEqual(['init', 'mlm', 'pseudo-queries', 'mine', 'train', 'mine', 'train', 'index', 'evaluate']);
+  });
+  it('--list and --show work from the CLI', async () => {
+    const list = await cli('recipe', '--list');
+    expect(list.code).toBe(0);
+    expect(list.out).toContain('domain');
+    const show = await cli('recipe', 'domain', '--show', '--set', 'data=/x/y');
+    expect(show.code).toBe(0);
+    expect(JSON.parse(show.out).stages[2].corpus).toBe('/x/y');
+    const bad = await cli('recipe', 'no-such-recipe');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("no recipe 'no-such-recipe'");
+  });
+});
+
+describe('parseRecipe errors', () => {
+  const ok = { name: 'r', description: 'a recipe', params: { d: 'data' }, stages: [{ stage: 'init', name: 'init', output: 'm' }] };
+  const fails = (r: unknown, msg: string | RegExp, overrides?: Record<string, string>) => expect(() => parseRecipe(r, { overrides })).toThrow(msg);
+  it('says what and where', () => {
+    expect(parseRecipe(ok).stages[0].output).toBe('m');
+    fails({ ...ok, stages: [{ stage: 'bake', output: 'x' }] }, /stage 1: "stage" must be one of init, mlm/);
+    fails({ ...ok, stages: [{ stage: 'init' }] }, /stage 1 \(init-1\): "output" is required/);
+    fails({ ...ok, stages: [{ stage: 'init', output: 'm', colour: 1 }] }, /unknown key\(s\) "colour"/);
+    fails({ ...ok, stages: [{ stage: 'index', model: '@nothing', corpus: 'c', output: 'i' }] }, /"model": "@nothing" names no earlier stage/);
+    fails({ ...ok, stages: [{ stage: 'init', output: '${nope}' }] }, /unknown param \$\{nope\}/);
+    fails(ok, /--set x: the recipe has no param "x"/, { x: '1' });
+    fails({ ...ok, stages: [{ stage: 'train', model: 'm', output: 'o', corpus: 'c', queries: 'q', negatives: 'n', steps: 0 }] }, /"steps" must be an integer >= 1/);
+    fails({ ...ok, stages: [{ stage: 'mine', collection: 'c', output: 'o', retrievers: ['splade'] }] }, /the splade retriever needs "model"/);
+    fails({ ...ok, stages: [{ stage: 'mine', collection: 'c', output: 'o', ranks: [5, 2] }] }, /"ranks" must be \[from, to\]/);
+    fails({ ...ok, stages: [{ stage: 'train', model: 'm', output: 'o', corpus: 'c', queries: 'q', negatives: 'n', steps: 1, trainer: { lr: 1, momentum: 0.9 } }] }, /unknown trainer option\(s\) "momentum"/);
+    fails({ ...ok, stages: [...ok.stages, { stage: 'init', name: 'init', output: 'n' }] }, /two stages are named "init"/);
+    fails({ ...ok, description: '' }, /"description" must be a non-empty string/);
+    fails({ ...ok, stages: [{ stage: 'pseudo-queries', corpus: 'c', output: 'o', span: 'yes' }] }, /"span" must be true or false/);
+  });
+});
+
+describe('pseudo-queries', () => {
+  const docs = [
+    { id: '1', title: 'wing flutter at high speed', text: 'wing flutter at high speed . we measured the flutter of a swept wing in a wind tunnel at several mach numbers and report the boundaries.' },
+    { id: '2', title: '', text: 'Blood pressure rises with age. The study followed two thousand adults for ten years in three cities. Salt intake explained part of the rise in every group.' },
+    { id: '3', title: '', text: 'Too short.' },
+  ];
+  it('uses the title and removes it (and its repeat) from the document', () => {
+    const p = pseudoQueries(docs, { seed: 1 });
+    expect(p.queries[0]).toEqual({ id: 'pq:1', text: 'wing flutter at high speed' });
+    expect(p.qrels['pq:1']).toEqual({ '1': 1 });
+    expect(p.corpus[0].text.startsWith('. we measured')).toBe(true);
+    expect(p.corpus[0].title).toBe('');
+  });
+  it('takes one sentence out of a document without a title, deterministically', () => {
+    const a = pseudoQueries(docs, { seed: 1 }), b = pseudoQueries(docs, { seed: 1 });
+    expect(a).toEqual(b);
+    const q = a.queries.find((x) => x.id === 'pq:2')!;
+    expect(splitSentences(docs[1].text)).toContain(q.text);
+    const rest = a.corpus.find((d) => d.id === '2')!.text;
+    expect(rest).not.toContain(q.text);
+    expect(splitSentences(rest).length).toBe(2);
+    // too short: no query, the document is kept as it is
+    expect(a.queries.some((x) => x.id === 'pq:3')).toBe(false);
+    expect(a.corpus.find((d) => d.id === '3')).toEqual(docs[2]);
+    // texts without sentence ends give a span of words when asked
+    const flat = { id: '4', title: '', text: 'compact memories have flexible capacities a digital data storage system with capacity up to bits and random access is described' };
+    expect(pseudoQueries([flat]).queries).toEqual([]);
+    const s = pseudoQueries([flat], { span: true, seed: 2 });
+    const w = flat.text.split(' ');
+    const qw = s.queries[0].text.split(' ');
+    expect(qw.length).toBe(Math.round(w.length / 4));
+    const at = w.indexOf(qw[0]);
+    expect(w.slice(at, at + qw.length)).toEqual(qw);
+    expect(s.corpus[0].text).toBe([...w.slice(0, at), ...w.slice(at + qw.length)].join(' '));
+    // 'title' only: the documents without a title give none
+    expect(pseudoQueries(docs, { source: 'title' }).queries.map((x) => x.id)).toEqual(['pq:1']);
+  });
+});
+
+describe('collections and fusion', () => {
+  it('merging prefixes every id and drops unjudged queries', () => {
+    const m = mergeCollections({
+      a: { corpus: [{ id: '1', title: '', text: 'x' }], queries: [{ id: '1', text: 'q' }, { id: '2', text: 'unjudged' }], qrels: { '1': { '1': 2 } } },
+      b: { corpus: [{ id: '1', title: 't', text: 'y' }], queries: [{ id: '1', text: 'r' }], qrels: { '1': { '1': 1 } } },
+    });
+    expect(m.corpus.map((d) => d.id)).toEqual(['a/1', 'b/1']);
+    expect(m.queries.map((q) => q.id)).toEqual(['a/1', 'b/1']);
+    expect(m.qrels).toEqual({ 'a/1': { 'a/1': 2 }, 'b/1': { 'b/1': 1 } });
+  });
+  it('fuseRuns applies the fusion per query, truncated to k', () => {
+    const s = { q: { a: 4, b: 2, c: 1 } }, t = { q: { b: 10, d: 5 } };
+    const sum = fuseRuns([s, t], 'sum', 3);
+    const ref = scoreSumFusion([{ docIds: ['a', 'b', 'c'], scores: [4, 2, 1] }, { docIds: ['b', 'd'], scores: [10, 5] }]);
+    expect(Object.keys(sum.q)).toEqual(ref.docIds.slice(0, 3));
+    expect(sum.q.b).toBeCloseTo(1.5, 12);
+    const rrf = fuseRuns([s, t], 'rrf', 10);
+    expect(Object.keys(rrf.q)).toEqual(reciprocalRankFusion([{ docIds: ['a', 'b', 'c'], scores: [4, 2, 1] }, { docIds: ['b', 'd'], scores: [10, 5] }]).docIds);
+  });
+});
+
+describe('leave-one-out report', () => {
+  const m = (n: number, r: number, c: number) => ({ 'ndcg@10': n, 'mrr@10': r, 'recall@100': c });
+  const row = (collection: string, bm: number, sp: number, fu: number) => ({
+    collection, queries: 10, documents: 100, trainQueries: 40, encodeSeconds: 1,
+    bm25: m(bm, 0.5, 0.6), splade: m(sp, 0.5, 0.6), fusedSum: m(fu, 0.5, 0.6), fusedRrf: m(bm - 0.01, 0.5, 0.6),
+    spladeEfficiency: { avgDocTerms: 80, avgQueryTerms: 20, flops: 3, indexBytes: 1 << 20, latencyMs: { mean: 0.2, p50: 0.2, p90: 0.3, p99: 0.4 } },
+    bm25Efficiency: { latencyMs: { mean: 0.1, p50: 0.1, p90: 0.2, p99: 0.3 } },
+  });
+  const results: LooResults = {
+    started: 's', finished: 'f', totalSeconds: 3000, machine: '2 cores', load: { mean: 3, min: 2, max: 5 }, setup: {}, stages: [{ name: 'x', seconds: 1, load: [1, 2] }],
+    rows: [row('a', 0.4, 0.5, 0.45), row('b', 0.4, 0.32, 0.41)],
+  };
+  it('checks the goals and writes the table and the plot', () => {
+    expect(looGoals(results)).toMatchObject({ spladeBeatsMean: true, fusedBeatsAll: true, underHour: true });
+    expect(looGoals(results, 'fusedRrf').fusedBeatsAll).toBe(false);
+    expect(looGoals({ ...results, rows: [row('a', 0.4, 0.3, 0.39)] })).toMatchObject({ spladeBeatsMean: false, fusedBeatsAll: false });
+    const md = looReportMarkdown(results, { plot: 'p.svg' });
+    expect(md).toContain('| a | 10 | 0.400 | 0.500 | 0.450 | 0.390 |');
+    expect(md).toContain('| **mean** | | **0.400** | **0.410** | **0.430** | **0.390** |');
+    expect(md).toContain('![nDCG@10 per held-out collection](p.svg)');
+    const svg = looPlotSvg(results);
+    expect(svg.match(/<rect data-system=/g)).toHaveLength(3 * 4);
+    expect(svg).toContain('data-system="splade" data-value="0.4100"');
+  });
+});
+
+describe('a tiny recipe end to end', () => {
+  const words = ['heart', 'lung', 'cell', 'blood', 'brain', 'liver', 'kidney', 'bone', 'skin', 'nerve'];
+  const data = join(dir, 'tiny');
+  mkdirSync(join(data, 'qrels'), { recursive: true });
+  const corpus = Array.from({ length: 24 }, (_, i) => ({
+    _id: `d${i}`, title: i % 2 ? `${words[i % 10]} ${words[(i + 3) % 10]} study` : '',
+    text: `The ${words[i % 10]} tissue was examined. Samples of ${words[(i * 3) % 10]} and ${words[(i + 1) % 10]} were taken. Results for the ${words[i % 10]} group are reported here.`,
+  }));
+  writeFileSync(join(data, 'corpus.jsonl'), corpus.map((d) => JSON.stringify(d)).join('\n') + '\n');
+  writeFileSync(join(data, 'queries.jsonl'), words.slice(0, 6).map((w, i) => JSON.stringify({ _id: `q${i}`, text: `${w} tissue` })).join('\n') + '\n');
+  writeFileSync(join(data, 'qrels', 'test.tsv'), 'query-id\tcorpus-id\tscore\n' + words.slice(0, 6).map((_, i) => `q${i}\td${i}\t1\nq${i}\td${i + 10}\t1\n`).join(''));
+  const trainer = { lr: 1e-3, dropout: 0, lambdaQ: 0.01, lambdaD: 0.01 };
+  const small = { negativesPerQuery: 1, batchSize: 2, queryMaxLength: 16, docMaxLength: 32, steps: 2 };
+  const recipe = {
+    name: 'tiny', description: 'every stage kind on the fixture models',
+    params: { data, model: join(FIXTURES, 'bert'), teacher: join(FIXTURES, 'cross') },
+    stages: [
+      { stage: 'mlm', name: 'adapt', model: '${model}', corpus: '${data}', output: 'mlm', steps: 2, batchSize: 4, maxLength: 32, trainer: { lr: 1e-3, dropout: 0 } },
+      { stage: 'pseudo-queries', name: 'pseudo', corpus: '${data}', output: 'pseudo', minRestWords: 5 },
+      { stage: 'mine', name: 'bm25', collection: 'pseudo', output: 'neg-bm25.jsonl', depth: 10, count: 1 },
+      { stage: 'score', name: 'teacher', negatives: 'neg-bm25.jsonl', collection: 'pseudo', model: '${teacher}', output: 'neg-scored.jsonl', maxLength: 48 },
+      { stage: 'train', name: 'round1', model: '@adapt', output: 'round1', corpus: 'pseudo', queries: 'pseudo', negatives: 'neg-scored.jsonl', negativeSource: 'bm25', ...small, trainer: { ...trainer, loss: 'marginmse' } },
+      { stage: 'mine', name: 'self', collection: 'pseudo', output: 'neg-self.jsonl', retrievers: ['splade', 'bm25'], fusion: 'rrf', model: '@round1', depth: 10, count: 1 },
+      { stage: 'train', name: 'round2', model: '@round1', output: 'round2', corpus: 'pseudo', queries: 'pseudo', negatives: 'neg-self.jsonl', negativeSource: 'fused', ...small, trainer: { ...trainer, loss: 'contrastive', inBatchNegatives: true } },
+      { stage: 'index', name: 'index', model: '@round2', corpus: '${data}', output: 'index/splade.idx' },
+      { stage: 'evaluate', name: 'evaluate', model: '@round2', index: 'index/splade.idx', collection: '${data}', output: 'evaluate.json', k: 10 },
+    ],
+  };
+  const work = join(dir, 'work');
+
+  it('runs every stage, the masked-LM adaptation included', async () => {
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      await runRecipe(parseRecipe(recipe), { workdir: work, log: (l) => lines.push(l) });
+    } finally {
+      write.mockRestore();
+      error.mockRestore();
+    }
+    const mlmLog = readFileSync(join(work, 'mlm', 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(mlmLog.map((s) => s.step)).toEqual([1, 2]);
+    for (const s of mlmLog) expect(s.mlmLoss).toBeGreaterThan(0);
+    expect(existsSync(join(work, 'mlm', 'model', 'model.safetensors'))).toBe(true);
+    const pseudo = await readCollection(join(work, 'pseudo'));
+    expect(pseudo.queries.length).toBeGreaterThan(12);
+    const scored = readFileSync(join(work, 'neg-scored.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(scored.length).toBe(pseudo.queries.length);
+    for (const r of scored) for (const d of [...r.pos, ...r.neg.bm25]) expect(Number.isFinite(r.scores[d])).toBe(true);
+    const self = readFileSync(join(work, 'neg-self.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(Object.keys(self[0].neg).sort()).toEqual(['bm25', 'fused', 'splade']);
+    for (const r of ['round1', 'round2']) {
+      const log = readFileSync(join(work, r, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(log.map((s) => s.step)).toEqual([1, 2]);
+      for (const s of log) expect(Number.isFinite(s.loss)).toBe(true);
+    }
+    expect(existsSync(join(work, 'index', 'splade.idx'))).toBe(true);
+    const ev = JSON.parse(readFileSync(join(work, 'evaluate.json'), 'utf8'));
+    expect(ev.queries).toBe(6);
+    expect(ev.rows.map((r: { run: string }) => r.run)).toEqual(['SPLADE (@round2)', 'BM25 (k1 0.9, b 0.4)', 'SPLADE + BM25 (rrf)']);
+    for (const r of ev.rows) for (const v of Object.values(r.metrics) as number[]) expect(v >= 0 && v <= 1).toBe(true);
+    // BM25 finds the planted documents: the word of query i is in both of its judged documents
+    expect(ev.rows[1].metrics['recall@100']).toBeGreaterThan(0.5);
+    const stages = readFileSync(join(work, 'recipe_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).stage);
+    expect(stages).toEqual(recipe.stages.map((s) => s.name));
+  }, 120_000);
+
+  it('resumes: a second run keeps every output', async () => {
+    const lines: string[] = [];
+    await runRecipe(parseRecipe(recipe), { workdir: work, log: (l) => lines.push(l) });
+    const notes = lines.filter((l) => /^== \S+: /.test(l));
+    for (const n of ['adapt', 'pseudo', 'bm25', 'teacher', 'round1', 'self', 'round2', 'index']) expect(notes.find((l) => l.startsWith(`== ${n}:`))).toMatch(/kept /);
+  }, 60_000);
+});
