@@ -23,12 +23,15 @@ namespace {
 
 struct Kernel {
   static constexpr size_t MR = 12, NR = 32;
-  // KC 384: a B micro-panel (KC x 32 floats, 48 KiB) streams from L2 while the A micro-panel (18 KiB)
-  // stays in L1; fewer passes over C. On Sapphire Rapids (48 KiB L1D, 2 MiB L2) KC 384 measured 5-15%
-  // above KC 192 on every BERT shape (one thread, thread CPU time, bench/gemm/tune_avx512.cpp); MC and
-  // NC variants (MC 240-480, NC 1536-3072) were within noise. The A block (MC x KC = 216 KiB) sits in L2.
+  // KC 768 (all of K for BERT's 768-wide products): C is read and written once instead of once per K
+  // block, which matters most where C is big (the MLM head's 512 x 30522 C is 62 MB, far out of cache):
+  // on Sapphire Rapids (48 KiB L1D, 2 MiB L2), quiet machine, one thread, interleaved runs of
+  // bench/gemm/tune_avx512.cpp: 512 x 30522 x 768 went from 158-160 to 171-185 GFLOP/s against KC 384,
+  // 128 x 30522 x 768 from 138 to 145-154, the other shapes equal or up to 5% faster (KC 192 was 5-15%
+  // below KC 384). The B micro-panel (96 KiB) streams from L2, the A micro-panel (36 KiB) stays in L1,
+  // the A block (MC x KC = 432 KiB) in L2. MC 72 / 240 and NC 384 / 1536 measured within noise.
 #ifndef SPLADE_AVX512_KC  // overridable only for tuning builds (bench/gemm/tune_avx512.cpp)
-#define SPLADE_AVX512_KC 384
+#define SPLADE_AVX512_KC 768
 #define SPLADE_AVX512_MC 144
 #define SPLADE_AVX512_NC 768
 #endif
