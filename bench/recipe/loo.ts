@@ -14,7 +14,7 @@
 //     mixed 1:1 with pseudo-queries of <c>'s corpus; contrastive training from the stage-2 model.
 //  4. eval <c>: encode + index <c>'s corpus, search its queries (MaxScore, k 100), BM25 (k1 0.9,
 //     b 0.4) and the two fused (max-normalised score sum; RRF also reported), nDCG@10, RR@10, R@100.
-// Knobs (env): SPLADE_LOO_WORK, SPLADE_LOO_PSEUDO_STEPS (300), SPLADE_LOO_FOLD_STEPS (80), SPLADE_LOO_ONLY (a,b),
+// Knobs (env): SPLADE_LOO_WORK, SPLADE_LOO_MLM_STEPS (0: none; else a masked-LM stage on the five corpora after init), SPLADE_LOO_PSEUDO_STEPS (300), SPLADE_LOO_FOLD_STEPS (80), SPLADE_LOO_ONLY (a,b),
 // SPLADE_LOO_SPAN=1 (word-span pseudo-queries where there is no title or sentence), SPLADE_LOO_TAG (the report goes to REPORT-<tag>.md, results-<tag>.json, loo-<tag>.svg).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -25,6 +25,7 @@ import { SpladeModel, info } from '../../lib/index.js';
 import { mergeCollections, readCollection, writeCollection, type Collection } from '../../lib/recipe/collections.js';
 import { pseudoQueries } from '../../lib/recipe/pseudo-queries.js';
 import { looReportMarkdown, looPlotSvg, type LooResults, type LooRow } from '../../lib/recipe/report.js';
+import { runMlmStage } from '../../lib/recipe/mlm.js';
 import { bm25Run, encodeIndex, evaluateRun, fuseRuns, initModel, mineStage, spladeRun, trainStage } from '../../lib/recipe/stages.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -32,6 +33,7 @@ const DATA = process.env.SPLADE_LOO_DATA ?? '/work/shared/data';
 const WORK = process.env.SPLADE_LOO_WORK ?? join(here, '..', '.cache', 'recipe-loo');
 const PSEUDO_STEPS = Number(process.env.SPLADE_LOO_PSEUDO_STEPS ?? 300);
 const FOLD_STEPS = Number(process.env.SPLADE_LOO_FOLD_STEPS ?? 80);
+const MLM_STEPS = Number(process.env.SPLADE_LOO_MLM_STEPS ?? 0);
 const NAMES = ['cranfield', 'cacm', 'med', 'npl', 'lisa'];
 const ONLY = process.env.SPLADE_LOO_ONLY ? process.env.SPLADE_LOO_ONLY.split(',') : NAMES;
 const K = 100;
@@ -64,6 +66,17 @@ for (const n of NAMES) cols[n] = await readCollection(join(DATA, n));
 
 await stage('init', () => initModel(join(WORK, 'init'), MODEL));
 
+// 1b. optional masked-LM adaptation on all five corpora (text only), as the domain recipe does
+let startModel = join(WORK, 'init');
+if (MLM_STEPS > 0) {
+  const mlmData = join(WORK, 'mlm-corpus');
+  if (!existsSync(join(mlmData, 'corpus.jsonl'))) await writeCollection(mlmData, { ...mergeCollections(cols), queries: [], qrels: {} });
+  startModel = await stage(`mlm: ${MLM_STEPS} steps`, () => runMlmStage({
+    model: startModel, corpus: join(mlmData, 'corpus.jsonl'), output: join(WORK, 'mlm'), steps: MLM_STEPS, batchSize: BATCH,
+    maxLength: DLEN, seed: 0, trainer: { lr: 1e-3, warmupSteps: Math.round(MLM_STEPS / 10), weightDecay: 0.01, dropout: 0.1 },
+  }));
+}
+
 // 2. pseudo-queries over all five corpora (text only)
 const pseudo: Record<string, Collection> = {};
 // SPLADE_LOO_SPAN=1: documents without a title or sentences (NPL) give a span of their words
@@ -77,7 +90,7 @@ await stage('pseudo: write + mine BM25 negatives', async () => {
   await mineStage(merged.corpus, merged.queries, merged.qrels, join(pseudoDir, 'negatives.jsonl'), { retrievers: ['bm25'], perCollection: true, depth: 50, ranks: [1, 20], count: 1, seed: 0 });
 });
 const pseudoModel = await stage(`pseudo: train ${PSEUDO_STEPS} steps`, () => trainStage({
-  objective: 'ranking', model: join(WORK, 'init'), output: join(WORK, 'pseudo-train'), corpus: join(pseudoDir, 'corpus.jsonl'), queries: join(pseudoDir, 'queries.jsonl'),
+  objective: 'ranking', model: startModel, output: join(WORK, 'pseudo-train'), corpus: join(pseudoDir, 'corpus.jsonl'), queries: join(pseudoDir, 'queries.jsonl'),
   negatives: join(pseudoDir, 'negatives.jsonl'), negativesPerQuery: 1, batchSize: BATCH, steps: PSEUDO_STEPS, queryMaxLength: QLEN, docMaxLength: DLEN,
   checkpointEvery: 50, seed: 0, trainer: PSEUDO_TRAINER,
 }));
