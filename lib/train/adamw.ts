@@ -6,6 +6,7 @@
 // The trainer runs the native kernels (native/cpu/adamw.{h,cpp}, float math, threaded); the
 // TypeScript versions here (float64 math) are their references in the tests.
 import type { EncoderConfig } from '../model/config.js';
+import { ErrorCode, SpladeError } from '../errors.js';
 import { loadAddon } from '../native.js';
 
 export interface TrainAddon {
@@ -41,6 +42,32 @@ export type TrainHandle = { readonly __trainHandle: unique symbol };
 
 export function trainAddon(): TrainAddon {
   return loadAddon<TrainAddon>();
+}
+
+/** torch.optim.AdamW's defaults, which both trainers use. */
+export const ADAMW_BETA1 = 0.9, ADAMW_BETA2 = 0.999, ADAMW_EPS = 1e-8;
+
+/**
+ * One optimizer step as the trainers take it, over parallel lists of tensors (parameters, gradients,
+ * moments): the finite-norm check, clip_grad_norm_'s coefficient (applied inside the update, not by
+ * rewriting the gradients), then AdamW per tensor with weight decay where decay[k]. Throws, leaving
+ * every parameter unchanged, when the gradient norm is not finite. Returns the norm.
+ */
+export function adamwStep(addon: TrainAddon, t: { params: Float32Array[]; grads: Float32Array[]; m: Float32Array[]; v: Float32Array[]; decay: boolean[] },
+                          o: { lr: number; weightDecay: number; maxGradNorm: number; step: number }): number {
+  let ss = 0;
+  for (const g of t.grads) ss += addon.gradNormSq(g);
+  const gradNorm = Math.sqrt(ss);
+  if (!Number.isFinite(gradNorm)) {
+    throw new SpladeError(`step ${o.step}: the gradient norm is ${gradNorm}; parameters left unchanged`, ErrorCode.outOfRange);
+  }
+  const gradScale = o.maxGradNorm > 0 ? Math.min(1, o.maxGradNorm / (gradNorm + 1e-6)) : 1;
+  for (let k = 0; k < t.params.length; k++) {
+    addon.adamwUpdate(t.params[k], t.m[k], t.v[k], t.grads[k], {
+      lr: o.lr, beta1: ADAMW_BETA1, beta2: ADAMW_BETA2, eps: ADAMW_EPS, weightDecay: t.decay[k] ? o.weightDecay : 0, step: o.step, gradScale,
+    }, null);
+  }
+  return gradNorm;
 }
 
 /** Parameters that get no weight decay: biases and LayerNorm weights (the transformers recipe). */

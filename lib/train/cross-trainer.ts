@@ -9,7 +9,7 @@
 // grades passages[i][j].
 import { ErrorCode, SpladeError, expectOneOf, invalidArgument } from '../errors.js';
 import type { CrossEncoder } from '../model/cross-encoder.js';
-import { noDecay, trainAddon } from './adamw.js';
+import { adamwStep, noDecay, trainAddon } from './adamw.js';
 import { Rng } from './rng.js';
 import { linearWarmupFactor } from './schedule.js';
 
@@ -37,8 +37,6 @@ export interface CrossTrainerOptions {
 }
 
 export interface CrossStepStats { step: number; loss: number; lr: number; gradNorm: number; pairs: number }
-
-const BETA1 = 0.9, BETA2 = 0.999, EPS = 1e-8;
 
 function finiteNonNeg(name: string, v: unknown): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) invalidArgument(name, 'a finite number >= 0', v);
@@ -113,17 +111,9 @@ export class CrossEncoderTrainer {
     return this.exclusive(async () => {
       this.grads.fill(0);
       const { loss } = await this.run(batch);
-      const gradNorm = Math.sqrt(this.addon.gradNormSq(this.grads));
-      if (!Number.isFinite(gradNorm)) {
-        throw new SpladeError(`step ${this.t + 1}: the gradient norm is ${gradNorm}; parameters left unchanged`, ErrorCode.outOfRange);
-      }
-      const gradScale = this.maxGradNorm > 0 ? Math.min(1, this.maxGradNorm / (gradNorm + 1e-6)) : 1;
       const lr = this.currentLr, t = this.t + 1;
-      for (let k = 0; k < this.params.length; k++) {
-        this.addon.adamwUpdate(this.params[k], this.mViews[k], this.vViews[k], this.gradViews[k], {
-          lr, beta1: BETA1, beta2: BETA2, eps: EPS, weightDecay: this.decay[k] ? this.weightDecay : 0, step: t, gradScale,
-        }, null);
-      }
+      const gradNorm = adamwStep(this.addon, { params: this.params, grads: this.gradViews, m: this.mViews, v: this.vViews, decay: this.decay },
+        { lr, weightDecay: this.weightDecay, maxGradNorm: this.maxGradNorm, step: t });
       this.t = t;
       return { step: t, loss, lr, gradNorm, pairs: batch.passages.reduce((a, p) => a + p.length, 0) };
     });

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 import { ErrorCode, SpladeError, callNativeAsync, expectFinite, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
 import { SpladeModel, type TrainingEncoder } from '../model/splade-model.js';
-import { type TrainAddon, noDecay, trainAddon } from './adamw.js';
+import { type TrainAddon, adamwStep, noDecay, trainAddon } from './adamw.js';
 import {
   type RankingLoss,
   type Regulariser,
@@ -130,7 +130,6 @@ export interface ResolvedTrainerOptions {
 
 const LOSSES = ['contrastive', 'marginmse', 'kldiv'] as const;
 const REGS = ['flops', 'l1'] as const;
-const BETA1 = 0.9, BETA2 = 0.999, EPS = 1e-8;
 
 function resolveOptions(model: SpladeModel, opts: TrainerOptions): ResolvedTrainerOptions {
   if (opts === null || typeof opts !== 'object') invalidArgument('opts', 'an object', opts);
@@ -483,20 +482,10 @@ export class Trainer {
       this.pending = false;
       try {
         const stats = await this.accumulate(checked);
-        const gradNorm = this.gradNorm();
-        if (!Number.isFinite(gradNorm)) {
-          throw new SpladeError(`step ${stats.step}: the gradient norm is ${gradNorm}; parameters left unchanged`, ErrorCode.outOfRange);
-        }
-        // clip_grad_norm_: the coefficient multiplies the gradients inside the update
-        const maxNorm = this.options.maxGradNorm;
-        const gradScale = maxNorm > 0 ? Math.min(1, maxNorm / (gradNorm + 1e-6)) : 1;
         const lr = this.currentLr();
         const t = this.t + 1;
-        for (let k = 0; k < this.params.length; k++) {
-          this.addon.adamwUpdate(this.params[k], this.mViews[k], this.vViews[k], this.grad[k], {
-            lr, beta1: BETA1, beta2: BETA2, eps: EPS, weightDecay: this.decay[k] ? this.options.weightDecay : 0, step: t, gradScale,
-          }, null);
-        }
+        const gradNorm = adamwStep(this.addon, { params: this.params, grads: this.grad, m: this.mViews, v: this.vViews, decay: this.decay },
+          { lr, weightDecay: this.options.weightDecay, maxGradNorm: this.options.maxGradNorm, step: t });
         this.t = t;
         this.model.weightsChanged();  // encode() between steps must not run the packed weights of before
         return { ...stats, lr, gradNorm, peakMemoryBytes: peakMemoryBytes() };
