@@ -527,23 +527,64 @@ void test_adamw() {
 // A random small BERT / DistilBERT: CudaEncoder (reference and fast paths) against the CPU reference
 // forward. Tolerances: reference 1e-4 (fp32 on both sides, in different orders, through every layer),
 // fast 2e-2 (bf16 GEMM inputs through 2 layers and the head).
-void test_encoder(Arch arch, size_t heads) {
+// A random small encoder: 2 layers, 64 wide, vocabulary 300, LayerNorm gains near 1 (as in trained checkpoints).
+struct TestModel {
   EncoderConfig cfg;
-  cfg.arch = arch; cfg.vocab = 300; cfg.hidden = 64; cfg.layers = 2; cfg.heads = heads; cfg.intermediate = 128;
-  cfg.max_positions = 80; cfg.type_vocab = arch == Arch::bert ? 2 : 0; cfg.eps = 1e-12f;
-  const ParamLayout L = make_layout(cfg);
-  auto params = rand_vec(L.total, -0.15f, 0.15f);
-  for (const ParamEntry& e : L.entries)  // LayerNorm gains near 1, as in trained checkpoints
-    if (e.name.find("LayerNorm.weight") != std::string::npos || e.name.find("layer_norm.weight") != std::string::npos)
-      for (size_t i = 0; i < e.numel(); ++i) params[e.offset + i] += 1.0f;
-  const auto cu = cu_of({5, 80, 1, 33});
+  ParamLayout L;
+  std::vector<float> params;
+  TestModel(Arch arch, size_t heads) {
+    cfg.arch = arch; cfg.vocab = 300; cfg.hidden = 64; cfg.layers = 2; cfg.heads = heads; cfg.intermediate = 128;
+    cfg.max_positions = 80; cfg.type_vocab = arch == Arch::bert ? 2 : 0; cfg.eps = 1e-12f;
+    L = make_layout(cfg);
+    params = rand_vec(L.total, -0.15f, 0.15f);
+    for (const ParamEntry& e : L.entries)
+      if (e.name.find("LayerNorm.weight") != std::string::npos || e.name.find("layer_norm.weight") != std::string::npos)
+        for (size_t i = 0; i < e.numel(); ++i) params[e.offset + i] += 1.0f;
+  }
+};
+
+// Random ids (and, for BERT, type ids) for sequences of the given lengths: the batch points into this.
+struct TestBatch {
+  std::vector<int32_t> cu, ids, types;
+  PackedBatch batch;
+  TestBatch(const EncoderConfig& cfg, const std::vector<int>& lens, bool with_types) : cu(cu_of(lens)) {
+    const size_t N = static_cast<size_t>(cu.back());
+    std::uniform_int_distribution<int> uid(0, int(cfg.vocab) - 1), utt(0, 1);
+    ids.resize(N);
+    types.resize(N);
+    for (auto& v : ids) v = uid(rng);
+    for (auto& v : types) v = utt(rng);
+    batch = PackedBatch{ids.data(), with_types ? types.data() : nullptr, cu.data(), static_cast<int>(lens.size()), N};
+  }
+};
+
+// max over the tensors of the layout of (max |x - ref| / max |ref|) in that tensor (each tensor against its
+// own largest value: some gradients are 1e-3 of others); the worst tensor's name in worst
+double per_tensor_err(const std::vector<float>& x, const std::vector<float>& ref, const ParamLayout& L, std::string& worst) {
+  double err = 0;
+  for (const ParamEntry& e : L.entries) {
+    double diff = 0, mag = 1e-12;
+    for (size_t i = e.offset; i < e.offset + e.numel(); ++i) {
+      diff = std::max(diff, std::fabs(double(x[i]) - ref[i]));
+      mag = std::max(mag, std::fabs(double(ref[i])));
+    }
+    if (!std::isfinite(diff)) diff = INFINITY;
+    if (!(diff / mag <= err)) err = diff / mag, worst = e.name;
+  }
+  return err;
+}
+
+void test_encoder(Arch arch, size_t heads) {
+  TestModel model(arch, heads);
+  const EncoderConfig& cfg = model.cfg;
+  const ParamLayout& L = model.L;
+  std::vector<float>& params = model.params;
+  const TestBatch tb(cfg, {5, 80, 1, 33}, arch == Arch::bert);
+  const auto& cu = tb.cu;
+  const auto& ids = tb.ids;
   const int B = 4;
   const size_t N = static_cast<size_t>(cu.back()), V = cfg.vocab;
-  std::uniform_int_distribution<int> uid(0, int(V) - 1), utt(0, 1);
-  std::vector<int32_t> ids(N), types(N);
-  for (auto& v : ids) v = uid(rng);
-  for (auto& v : types) v = utt(rng);
-  const PackedBatch batch{ids.data(), arch == Arch::bert ? types.data() : nullptr, cu.data(), B, N};
+  const PackedBatch batch = tb.batch;
   cuda::CudaEncoder enc(cfg, params.data());
   std::vector<float> w0(B * V);
   expect_throws([&] { enc.forward(w0.data(), nullptr, batch, Pooling::max, false, true); }, kInvalidArgument,
@@ -584,15 +625,9 @@ void test_encoder(Arch arch, size_t heads) {
     encoder_splade_backward(g_ref.data(), acts, dw.data(), cfg, L, params.data(), batch, Pooling::max, true);
     enc.gradients(w_gpu.data(), g_gpu.data(), dw.data(), batch, Pooling::max);
     expect_close(w_gpu, w_ref, 1e-4, "CudaEncoder::gradients " + name + " w");
-    for (const ParamEntry& e : L.entries) {
-      double diff = 0, mag = 1e-12;
-      for (size_t i = e.offset; i < e.offset + e.numel(); ++i) {
-        diff = std::max(diff, std::fabs(double(g_gpu[i]) - g_ref[i]));
-        mag = std::max(mag, std::fabs(double(g_ref[i])));
-      }
-      expect(std::isfinite(diff) && diff <= 1e-3 * mag,
-             "CudaEncoder::gradients " + name + " " + e.name + ": rel err " + std::to_string(diff / mag));
-    }
+    std::string worst;
+    const double gerr = per_tensor_err(g_gpu, g_ref, L, worst);
+    expect(gerr <= 1e-3, "CudaEncoder::gradients " + name + " " + worst + ": rel err " + std::to_string(gerr));
     // a weight update (as an optimizer step makes): unpacked forwards and prepare() see it
     for (size_t i = 0; i < L.total; ++i) params[i] -= 0.01f * g_ref[i];
     std::vector<float> w2_ref(B * V), w2_gpu(B * V);
@@ -609,6 +644,104 @@ void test_encoder(Arch arch, size_t heads) {
   std::vector<float> w(B * V);
   expect_throws([&] { enc.forward(w.data(), nullptr, bad, Pooling::max, false, true); }, kOutOfRange,
                 "CudaEncoder with an id outside the vocabulary");
+}
+
+// The Trainer's device-resident step (CudaEncoder::train_forward / train_backward / grad_norm_sq /
+// adamw_update / read_*): a queries batch and a documents batch through one encoder, as Trainer.step runs
+// them, against the CPU reference. Tolerances: vectors 1e-4 and gradients 1e-3 per tensor, as for
+// gradients() above; the norm 1e-4 relative (a sum of squares of gradients that agree to ~1e-5). The
+// update is checked on the GPU's own gradients (read back), so it must match adamw_update_cpu as
+// adamw_update_cuda does (1e-6: the same float operations in the same order), isolating the arena-wide
+// update, the decay mask and the moments from the gradients' own rounding (which Adam's normalisation
+// would amplify where a gradient is near zero).
+void test_train_step(Arch arch, size_t heads) {
+  TestModel model(arch, heads);
+  const EncoderConfig& cfg = model.cfg;
+  const ParamLayout& L = model.L;
+  const size_t V = cfg.vocab, total = L.total;
+  const std::string name = std::string("train step ") + (arch == Arch::bert ? "bert" : "distilbert") + " heads " + std::to_string(heads);
+  const TestBatch q(cfg, {4, 9, 2}, false), d(cfg, {30, 7, 64, 1, 12, 50}, false);
+  std::vector<float> host = model.params;  // the host arena the encoder mirrors
+  cuda::CudaEncoder enc(cfg, host.data());
+
+  // CPU reference: both forwards, both backwards into one gradient
+  const auto dwq = rand_vec(q.batch.B * V), dwd = rand_vec(d.batch.B * V);
+  std::vector<float> wq_ref(q.batch.B * V), wd_ref(d.batch.B * V), g_ref(total, 0.0f);
+  EncoderActivations aq, ad;
+  encoder_splade_forward_train(wq_ref.data(), aq, cfg, L, model.params.data(), q.batch, Pooling::max, true);
+  encoder_splade_forward_train(wd_ref.data(), ad, cfg, L, model.params.data(), d.batch, Pooling::max, true);
+  encoder_splade_backward(g_ref.data(), aq, dwq.data(), cfg, L, model.params.data(), q.batch, Pooling::max, true);
+  encoder_splade_backward(g_ref.data(), ad, dwd.data(), cfg, L, model.params.data(), d.batch, Pooling::max, true);
+
+  // the device: both forwards before either backward (their activations coexist), as the Trainer runs them
+  enc.zero_grads();
+  std::vector<float> wq(q.batch.B * V), wd(d.batch.B * V), g(total);
+  auto hq = enc.train_forward(wq.data(), q.batch, Pooling::max, true);
+  auto hd = enc.train_forward(wd.data(), d.batch, Pooling::max, false);
+  expect_close(wq, wq_ref, 1e-4, name + ": queries' vectors");
+  expect_close(wd, wd_ref, 1e-4, name + ": documents' vectors");
+  expect_throws([&] { enc.train_backward(*hq, dwq.data(), dwq.size() - 1); }, kInvalidArgument, name + ": dw of the wrong size");
+  enc.train_backward(*hq, dwq.data(), dwq.size());
+  expect_throws([&] { enc.train_backward(*hq, dwq.data(), dwq.size()); }, kInvalidArgument, name + ": a second backward");
+  enc.train_backward(*hd, dwd.data(), dwd.size());
+  enc.read_grads(g.data());
+  std::string worst;
+  const double gerr = per_tensor_err(g, g_ref, L, worst);
+  expect(gerr <= 1e-3, name + ": gradients, " + worst + " rel err " + std::to_string(gerr));
+  const double nsq = enc.grad_norm_sq(), nsq_ref = grad_norm_sq_cpu(g_ref.data(), total);
+  expect(std::fabs(nsq - nsq_ref) <= 1e-4 * nsq_ref, name + ": grad norm^2 " + std::to_string(nsq) + " vs " + std::to_string(nsq_ref));
+  // gradients() keeps its own gradient: the trainer's accumulated one is untouched
+  {
+    std::vector<float> w_tmp(q.batch.B * V), g_tmp(total, 0.0f), g_after(total);
+    enc.gradients(w_tmp.data(), g_tmp.data(), dwq.data(), q.batch, Pooling::max);
+    enc.read_grads(g_after.data());
+    expect(g_after == g, name + ": gradients() changed the device training gradient");
+  }
+  // another encoder's activations are refused
+  {
+    cuda::CudaEncoder other(cfg, host.data());
+    std::vector<float> w_other(q.batch.B * V);
+    auto h_other = other.train_forward(w_other.data(), q.batch, Pooling::max, false);
+    expect_throws([&] { enc.train_backward(*h_other, dwq.data(), dwq.size()); }, kInvalidArgument,
+                  name + ": activations of another encoder");
+  }
+
+  // two optimizer steps (clipped: scale 0.5), on the device and on the CPU from the device's own gradients
+  std::vector<uint8_t> mask(total, 0);
+  for (const ParamEntry& e : L.entries)
+    if (e.name.find("bias") == std::string::npos && e.name.find("LayerNorm") == std::string::npos &&
+        e.name.find("layer_norm") == std::string::npos)
+      std::fill(mask.begin() + e.offset, mask.begin() + e.offset + e.numel(), uint8_t{1});
+  std::vector<float> p_ref = model.params, m_ref(total, 0.0f), v_ref(total, 0.0f);
+  for (int64_t step = 1; step <= 2; ++step) {
+    adamw_update_cpu(p_ref.data(), m_ref.data(), v_ref.data(), g.data(), total, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step,
+                     mask.data(), 0.5f);
+    enc.adamw_update(1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step, 0.5f, mask.data());
+  }
+  enc.read_params(host.data());
+  expect_close(host, p_ref, 1e-6, name + ": parameters after two AdamW steps");
+  std::vector<float> m(total), v(total);
+  enc.read_moments(m.data(), v.data());
+  expect_close(m, m_ref, 1e-6, name + ": first moments");
+  expect_close(v, v_ref, 1e-6, name + ": second moments");
+
+  // the next forward runs on the updated device parameters (no upload) ...
+  std::vector<float> w2(q.batch.B * V), w2_ref(q.batch.B * V);
+  encoder_splade_forward(w2_ref.data(), nullptr, cfg, L, p_ref.data(), q.batch, Pooling::max, true);
+  enc.train_forward(w2.data(), q.batch, Pooling::max, false);
+  expect_close(w2, w2_ref, 1e-4, name + ": forward on the updated device parameters");
+  // ... and, with upload, on the host arena as it is now
+  for (size_t i = 0; i < total; i += 3) host[i] *= 0.5f;
+  encoder_splade_forward(w2_ref.data(), nullptr, cfg, L, host.data(), q.batch, Pooling::max, true);
+  enc.train_forward(w2.data(), q.batch, Pooling::max, true);
+  expect_close(w2, w2_ref, 1e-4, name + ": forward after upload from the host arena");
+  // moments written and read back; gradients zeroed
+  const auto m_in = rand_vec(total), v_in = rand_vec(total, 0.0f, 1.0f);
+  enc.write_moments(m_in.data(), v_in.data());
+  enc.read_moments(m.data(), v.data());
+  expect(m == m_in && v == v_in, name + ": moments written and read back");
+  enc.zero_grads();
+  expect(enc.grad_norm_sq() == 0.0, name + ": zero_grads");
 }
 
 // ---- what needs no device ----
@@ -719,6 +852,8 @@ int main() {
     test_encoder(Arch::bert, 2);        // head 32: the register attention kernel
     test_encoder(Arch::distilbert, 1);  // head 64
     test_encoder(Arch::bert, 8);        // head 8: the generic attention kernel
+    test_train_step(Arch::bert, 2);
+    test_train_step(Arch::distilbert, 1);
   } catch (const std::exception& e) {
     std::printf("FAIL exception: %s\n", e.what());
     return 1;
