@@ -17,9 +17,12 @@ export type CudaActivations = { readonly __cudaActivations: unique symbol };
  * stay on the device, each one arena-shaped (the layout's total floats). @internal
  */
 export interface CudaTrainingHandle extends NativeEncoderHandle {
-  /** Training forward (fp32); the device parameters are first refreshed from the arena when upload. out (B*V). */
+  /**
+   * Training forward (fp32); the device parameters are first refreshed from the arena when upload. out (B*V).
+   * dropout in [0, 1) and seed (< 2^53) give the masks the CPU's trainForward draws for them.
+   */
   trainForward(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array, pooling: 'max' | 'sum',
-               out: Float32Array, upload: boolean): Promise<CudaActivations>;
+               out: Float32Array, upload: boolean, dropout: number, seed: number): Promise<CudaActivations>;
   /** Device gradients += dLoss/dparams for dLoss/dw = dw (B*V); frees the activations. */
   trainBackward(acts: CudaActivations, dw: Float32Array): Promise<void>;
   zeroGrads(): Promise<void>;

@@ -3,7 +3,8 @@
 // parameters, refreshed from the host arena only when asked; gradients, moments and the decay mask kept
 // arena-shaped; AdamW over the whole arena) built on the CPU training kernels. What this checks is the
 // TypeScript side: when parameters go up and come back, the decay mask and the moments' mapping between
-// the arena and the trainer's parameter order, gradient accumulation and the refusals. The kernels
+// the arena and the trainer's parameter order, the dropout seeds (the CPU's draws), gradient accumulation
+// and the refusal of the masked-LM objective. The kernels
 // themselves are checked on a GPU (test/cuda-train.test.ts, native/tests/cuda_test.cpp).
 // Against the CPU trainer: the same float operations except the gradient norm's grouping (one sum over
 // the arena instead of per tensor, both in double), so losses and parameters agree to 1e-6 relative.
@@ -38,12 +39,12 @@ class HostDevice {
     this.v = new Float32Array(enc.layout.total);
   }
   async trainForward(ids: Int32Array, typeIds: Int32Array | null, cu: Int32Array, pooling: 'max' | 'sum', out: Float32Array,
-                     upload: boolean): Promise<CudaActivations> {
+                     upload: boolean, dropout: number, seed: number): Promise<CudaActivations> {
     if (upload) {
       this.params.set(this.enc.arena);
       this.uploads++;
     }
-    const h = await this.addon.trainForward(this.enc.config, this.params, ids, typeIds, cu, pooling, out, 0, 0);
+    const h = await this.addon.trainForward(this.enc.config, this.params, ids, typeIds, cu, pooling, out, dropout, seed);
     return h as unknown as CudaActivations;
   }
   trainBackward(acts: CudaActivations, dw: Float32Array): Promise<void> {
@@ -174,9 +175,23 @@ describe('the GPU trainer orchestration over a host double of the device', () =>
     expect(maxRelDiff(model.parameters(), c.model.parameters())).toBeLessThanOrEqual(1e-6);
   });
 
-  it('refuses dropout and the masked-LM objective with ERR_SPLADE_UNSUPPORTED', async () => {
+  it('dropout: the same seeds as the CPU trainer draws, so the same steps', async () => {
     const { model } = await hostDeviceModel(join(models, 'bert'));
-    expect(() => new Trainer(model)).toThrow(/dropout 0.1 .* pass dropout: 0/);
+    const cpuModel = await SpladeModel.load(join(models, 'bert'));
+    const opts = { ...options, dropout: 0.1 };
+    const t = new Trainer(model, opts), c = new Trainer(cpuModel, opts);
+    const free = await new Trainer(await SpladeModel.load(join(models, 'bert')), options).step(batches[0]);
+    for (let k = 0; k < 3; k++) {
+      const a = await t.step(batches[k]), b = await c.step(batches[k]);
+      expect(Math.abs(a.loss - b.loss), `step ${k + 1}`).toBeLessThanOrEqual(1e-6 * Math.abs(b.loss));
+      if (k === 0) expect(a.loss).not.toBe(free.loss);  // the masks did something
+    }
+    expect(maxRelDiff(model.parameters(), cpuModel.parameters())).toBeLessThanOrEqual(1e-6);
+    expect(t.random()).toBe(c.random());
+  });
+
+  it('refuses the masked-LM objective with ERR_SPLADE_UNSUPPORTED', async () => {
+    const { model } = await hostDeviceModel(join(models, 'bert'));
     const t = new Trainer(model, { dropout: 0 });
     const seq = Int32Array.from([2, 10, 11, 12, 3]);
     await expect(t.step({ objective: 'mlm', sequences: [seq], labels: [Int32Array.from([-1, 10, -1, -1, -1])] }))

@@ -8,9 +8,9 @@
 // through parameters() views between steps counts, as on the CPU).
 //
 // The moments live on the device only; readMoments() / writeMoments() move them to and from the trainer's
-// flat m / v (in parameter-name order) for save() and resume(). Not on the GPU yet: dropout (the CPU
-// draws masks the GPU kernels have no twin for) and the masked-LM objective; both are refused with an
-// ERR_SPLADE_UNSUPPORTED Error.
+// flat m / v (in parameter-name order) for save() and resume(). Dropout masks are the CPU's, drawn on the
+// device from the same per-call seed (native/cuda/dropout.cuh). Not on the GPU yet: the masked-LM
+// objective, refused with an ERR_SPLADE_UNSUPPORTED Error.
 import type { CudaActivations, CudaTrainingHandle } from '../cuda-encoder.js';
 import { ErrorCode, SpladeError, callNativeAsync } from '../errors.js';
 import type { TrainingEncoder } from '../model/splade-model.js';
@@ -56,12 +56,13 @@ export class CudaTrainingState {
     this.uploaded.clear();
   }
 
-  /** Training forward of packed sequences on enc's device: out (B*V) gets the vectors. */
-  forward(enc: TrainingEncoder, ids: Int32Array, cu: Int32Array, out: Float32Array): Promise<CudaActivations> {
+  /** Training forward of packed sequences on enc's device: out (B*V) gets the vectors; dropout masks from seed. */
+  forward(enc: TrainingEncoder, ids: Int32Array, cu: Int32Array, out: Float32Array, dropout: number, seed: number)
+    : Promise<CudaActivations> {
     const { gpu } = this.device(enc);
     const upload = !this.uploaded.has(gpu);
     this.uploaded.add(gpu);
-    return callNativeAsync(() => gpu.trainForward(ids, null, cu, 'max', out, upload));
+    return callNativeAsync(() => gpu.trainForward(ids, null, cu, 'max', out, upload, dropout, seed));
   }
 
   /** enc's device gradients += the backward of acts for dLoss/dw = dw. */

@@ -209,10 +209,10 @@ function pack(seqs: Int32Array[]): { ids: Int32Array; cu: Int32Array } {
  * used for encoding while a step runs (AdamW writes the parameter arena in place). The same seed,
  * batches and thread count give the same bits.
  *
- * On a model loaded with `{ device: 'cuda' }` the steps run on the GPU (fp32 kernels; the parameters,
- * gradients and AdamW moments stay on the device, the host arena is brought level after each update).
- * There, dropout must be 0 (pass `dropout: 0`: the GPU kernels have no dropout yet) and MLM batches are
- * refused; both with ERR_SPLADE_UNSUPPORTED. The public fields m / v are filled from the device by save().
+ * On a model loaded with `{ device: 'cuda' }` the steps run on the GPU (fp32 kernels, the CPU's dropout
+ * masks; the parameters, gradients and AdamW moments stay on the device, the host arena is brought level
+ * after each update). MLM batches are refused there (ERR_SPLADE_UNSUPPORTED). The public fields m / v
+ * are filled from the device by save().
  */
 export class Trainer {
   readonly model: SpladeModel;
@@ -269,12 +269,7 @@ export class Trainer {
     };
     this.mViews = views(this.m);
     this.vViews = views(this.v);
-    if (this.encoders.some((e) => e.enc.cuda !== null)) {
-      if (this.options.dropout !== 0) {
-        unsupportedOnCuda(`dropout ${this.options.dropout} (the checkpoint's default unless given) is not implemented on the GPU yet; pass dropout: 0`);
-      }
-      this.cuda = new CudaTrainingState(this.encoders, this.params, this.decay);
-    }
+    if (this.encoders.some((e) => e.enc.cuda !== null)) this.cuda = new CudaTrainingState(this.encoders, this.params, this.decay);
   }
 
   /** 'cuda' when the steps run on the GPU (the model was loaded with device 'cuda'). */
@@ -427,11 +422,11 @@ export class Trainer {
     const encQ = this.encoders[0], encD = this.encoders[this.encoders.length - 1];
     const cuda = this.cuda;
     type Encoder = (typeof this.encoders)[number];
-    // the two passes on the CPU (with a dropout seed each) or on the GPU (dropout 0: no seed drawn)
+    // the two passes on the CPU or on the GPU, with a dropout seed each (the same draws on both)
     const forward = async (e: Encoder, seqs: Int32Array[], out: Float32Array) => {
       const { ids, cu } = pack(seqs);
       const seed = this.dropoutSeed();
-      if (cuda !== null) return cuda.forward(e.enc, ids, cu, out);
+      if (cuda !== null) return cuda.forward(e.enc, ids, cu, out, o.dropout, seed);
       return callNativeAsync(() => this.addon.trainForward(e.enc.config, e.enc.arena, ids, null, cu, 'max', out, o.dropout, seed));
     };
     const backward = (e: Encoder, h: Awaited<ReturnType<typeof forward>>, dw: Float32Array): Promise<void> => {

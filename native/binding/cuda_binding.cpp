@@ -164,14 +164,18 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
   }
 
-  // trainForward(ids, typeIds | null, cuSeqlens, pooling, out (B*V), upload: boolean): Promise<handle>. The
-  // training forward on the device parameters (first refreshed from the arena when upload); out receives the
-  // vectors; the handle holds the activations (device memory) for one trainBackward.
+  // trainForward(ids, typeIds | null, cuSeqlens, pooling, out (B*V), upload: boolean, dropout, seed):
+  // Promise<handle>. The training forward on the device parameters (first refreshed from the arena when
+  // upload), with the CPU trainForward's dropout masks for (dropout in [0, 1), seed < 2^53); out receives
+  // the vectors; the handle holds the activations (device memory) for one trainBackward.
   Napi::Value TrainForward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const BatchArgs in = batch_args(info);
     const View<float> out = arg_f32(info, 4, "out");
     const bool upload = arg_bool(info, 5, "upload");
+    const double p = arg_number(info, 6, "dropout");
+    if (!(p >= 0.0 && p < 1.0)) throw_error(env, kInvalidArgument, "Expected dropout in [0, 1)");
+    const TrainDropout drop{static_cast<float>(p), static_cast<uint64_t>(arg_int(info, 7, "seed", 0, int64_t{1} << 53))};
     if (in.B == 0) throw_error(env, kInvalidArgument, "Expected a non-empty batch");
     if (out.size != in.B * vocab_)
       throw_error(env, kInvalidArgument, "Expected out to hold B * vocab = " + std::to_string(in.B * vocab_) + " floats");
@@ -180,8 +184,8 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     std::vector<Napi::Value> keep = {info.This(), info[4]};
     in.keep(info, keep);
     return PromiseWorker::run(
-        env, [this, result, batch = in.batch(), pool = in.pooling, upload, w = out.data] {
-          *result = enc_->train_forward(w, batch, pool, upload);
+        env, [this, result, batch = in.batch(), pool = in.pooling, upload, drop, w = out.data] {
+          *result = enc_->train_forward(w, batch, pool, upload, drop);
         },
         [result](Napi::Env e) -> Napi::Value {
           auto* owner = new ActivationsPtr(std::move(*result));

@@ -16,6 +16,7 @@
 #include <mutex>
 
 #include "../model/encoder.h"
+#include "../model/encoder_train.h"  // TrainDropout
 
 namespace splade::cuda {
 
@@ -47,9 +48,11 @@ class CudaEncoder {
   // zero_grads(); train_forward of each sequence set; the losses on the host; train_backward of each;
   // grad_norm_sq(); adamw_update(); read_params() to bring the host arena level with the device.
   // Training forward (fp32, as gradients()) on the device copy of the parameters, refreshed from the host
-  // arena first when upload is true (the host arena is the truth between steps). w (B,V): host, filled when
-  // this returns. The activations stay on the device until the returned object is released.
-  std::shared_ptr<CudaTrainActivations> train_forward(float* w, const PackedBatch& batch, Pooling pooling, bool upload);
+  // arena first when upload is true (the host arena is the truth between steps), with BERT's dropout as
+  // encoder_train_forward draws it from drop (p 0: none). w (B,V): host, filled when this returns. The
+  // activations stay on the device until the returned object is released.
+  std::shared_ptr<CudaTrainActivations> train_forward(float* w, const PackedBatch& batch, Pooling pooling, bool upload,
+                                                      const TrainDropout& drop = {});
   // device gradients += dLoss/dparams for dLoss/dw = dw (B,V, host: dw_count floats, checked); consumes acts
   // (SpladeError on a second call, or on activations of another encoder)
   void train_backward(CudaTrainActivations& acts, const float* dw, size_t dw_count);

@@ -53,8 +53,9 @@ struct CudaEncoder::State {
   std::vector<LayerBf16> layer_b;
 
   // ---- training (encoder_cuda_train.cu) ----
-  // the training forward of a checked, non-empty batch on params as they are; w (B,V) host
-  std::shared_ptr<CudaTrainActivations> train_forward(float* w, const PackedBatch& batch, Pooling pooling);
+  // the training forward of a checked, non-empty batch on params as they are, with drop's masks; w (B,V) host
+  std::shared_ptr<CudaTrainActivations> train_forward(float* w, const PackedBatch& batch, Pooling pooling,
+                                                      const TrainDropout& drop);
   // G (layout.total floats, device) += dLoss/dparams for dLoss/dw = dw (B,V, host); then frees acts' memory
   void train_backward(CudaTrainActivations& acts, const float* dw, float* G);
   Arena grads_tmp;  // gradients(): its own arena-shaped gradient, zeroed per call

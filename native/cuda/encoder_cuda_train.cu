@@ -4,13 +4,15 @@
 // both wait for their backward); train_backward runs in reverse, its temporaries in the context's scratch
 // arena, accumulating into a device gradient arena. CudaEncoder::gradients is the two back to back with a
 // zeroed gradient that is then added to the caller's host buffer; the Trainer's path keeps its gradient on
-// the device (encoder_cuda_optim.cu).
+// the device (encoder_cuda_optim.cu). Dropout (the Trainer's; BERT's sites) multiplies by the CPU's masks,
+// regenerated on the device from the seed (dropout.h, and inside the attention kernels).
 #include <algorithm>
 #include <string>
 #include <vector>
 
 #include "attention.h"
 #include "cuda_check.h"
+#include "dropout.h"
 #include "embed.h"
 #include "encoder_cuda_state.cuh"
 #include "gelu.h"
@@ -50,6 +52,14 @@ void linear_backward(cudaStream_t st, float* dinp, float* dW, float* db, const f
   bias_backward_cuda(db, dout, M, Nout, st);
 }
 
+// out (M,Nout) = drop(inp W^T + b) + residual: the GEMM's fused residual when no mask is active
+void linear_dropout_residual(cudaStream_t st, float* out, const float* inp, const float* W, const float* b, size_t M,
+                             size_t Nout, size_t K, const float* residual, const DropoutMask& m) {
+  if (!m.active) return linear_forward(st, out, inp, W, b, M, Nout, K, residual);
+  linear_forward(st, out, inp, W, b, M, Nout, K);
+  dropout_residual_cuda(out, residual, M * Nout, m, st);
+}
+
 }  // namespace
 
 // One layer's saved activations.
@@ -65,6 +75,7 @@ struct CudaTrainActivations {
   int B = 0;
   size_t N = 0;
   Pooling pooling = Pooling::max;
+  TrainDropout drop;                          // the masks' probability and seed, for the backward
   bool consumed = false;                      // train_backward ran (or started): mem is gone
   int32_t *ids = nullptr, *type_ids = nullptr, *cu_seqlens = nullptr;  // (N) (N or null) (B+1)
   float *emb = nullptr, *emb_mean = nullptr, *emb_rstd = nullptr;       // (N,C) (N) (N): before the embeddings' LN
@@ -76,7 +87,7 @@ struct CudaTrainActivations {
 };
 
 std::shared_ptr<CudaTrainActivations> CudaEncoder::State::train_forward(float* w, const PackedBatch& batch,
-                                                                        Pooling pooling) {
+                                                                        Pooling pooling, const TrainDropout& drop) {
   const ParamLayout& L = layout;
   const int B = batch.B;
   cudaStream_t st = ctx.stream;
@@ -91,6 +102,8 @@ std::shared_ptr<CudaTrainActivations> CudaEncoder::State::train_forward(float* w
   A.B = B;
   A.N = N;
   A.pooling = pooling;
+  A.drop = drop;
+  const EncoderDropoutMasks masks(cfg, drop);
   // the batch, the activations (per layer 8 (N,C) + 2 (N,I) + 4 (N)), the head's, w and argmax (B,V); each
   // allocation rounded up to 256 bytes: at most 256 bytes more per allocation (14 per layer, 16 others)
   const size_t floats = NL * N * (8 * C + 2 * I + 4) + N * (5 * C + 4) + 2 * BV;
@@ -109,6 +122,7 @@ std::shared_ptr<CudaTrainActivations> CudaEncoder::State::train_forward(float* w
   float* x = f(N * C);
   embed_forward_cuda(A.emb, A.ids, A.type_ids, A.cu_seqlens, B, N, P + L.wte, P + L.wpe, wtt, C, st);
   layernorm_forward_cuda(x, A.emb_mean, A.emb_rstd, A.emb, P + L.emb_ln_w, P + L.emb_ln_b, N, C, cfg.eps, st);
+  dropout_apply_cuda(x, N * C, masks.emb, 0, st);
   A.layers.resize(NL);
   const float* cur = x;
   for (size_t l = 0; l < NL; ++l) {
@@ -118,12 +132,12 @@ std::shared_ptr<CudaTrainActivations> CudaEncoder::State::train_forward(float* w
           f(N), f(N), f(N), f(N)};
     float* out = f(N * C);  // this layer's output: the next layer's input
     linear_forward(st, La.qkv, La.in, P + o.qkv_w, P + o.qkv_b, N, 3 * C, C);
-    attention_forward_cuda(La.att, La.qkv, A.cu_seqlens, B, C, cfg.heads, N, max_len, st);
-    linear_forward(st, La.res1, La.att, P + o.attn_out_w, P + o.attn_out_b, N, C, C, La.in);
+    attention_forward_cuda(La.att, La.qkv, A.cu_seqlens, B, C, cfg.heads, N, max_len, st, masks.probs[l]);
+    linear_dropout_residual(st, La.res1, La.att, P + o.attn_out_w, P + o.attn_out_b, N, C, C, La.in, masks.attn_out[l]);
     layernorm_forward_cuda(La.x1, La.ln1_mean, La.ln1_rstd, La.res1, P + o.ln1_w, P + o.ln1_b, N, C, cfg.eps, st);
     linear_forward(st, La.fc1, La.x1, P + o.fc1_w, P + o.fc1_b, N, I, C);
     gelu_forward_cuda(La.gelu, La.fc1, N * I, st);
-    linear_forward(st, La.res2, La.gelu, P + o.fc2_w, P + o.fc2_b, N, C, I, La.x1);
+    linear_dropout_residual(st, La.res2, La.gelu, P + o.fc2_w, P + o.fc2_b, N, C, I, La.x1, masks.ffn_out[l]);
     layernorm_forward_cuda(out, La.ln2_mean, La.ln2_rstd, La.res2, P + o.ln2_w, P + o.ln2_b, N, C, cfg.eps, st);
     cur = out;
   }
@@ -157,6 +171,7 @@ void CudaEncoder::State::train_backward(CudaTrainActivations& A, const float* dw
   cudaStream_t st = ctx.stream;
   const float* P = params;
   const size_t tile = std::min(V, kPoolTile);
+  const EncoderDropoutMasks masks(cfg, A.drop);
 
   // scratch: dw and the gradients of the activations (11 (N,C) + 2 (N,I)), the pooling's and the attention's
   Arena& a = ctx.scratch;
@@ -185,20 +200,23 @@ void CudaEncoder::State::train_backward(CudaTrainActivations& A, const float* dw
     const LayerOffsets& o = L.layer[l];
     const TrainLayerActs& La = A.layers[l];
     layernorm_bw(dres, o.ln2_w, o.ln2_b, dx, La.res2, La.ln2_mean, La.ln2_rstd);
-    CUDA_CHECK(cudaMemcpyAsync(dx1, dres, N * C * 4, cudaMemcpyDeviceToDevice, st));  // res2 = fc2(gelu) + x1
+    CUDA_CHECK(cudaMemcpyAsync(dx1, dres, N * C * 4, cudaMemcpyDeviceToDevice, st));  // res2 = drop(fc2(gelu)) + x1
+    dropout_apply_cuda(dres, N * C, masks.ffn_out[l], 0, st);
     zero(dh, N * I);
     linear_backward(st, dh, G + o.fc2_w, G + o.fc2_b, dres, La.gelu, P + o.fc2_w, N, C, I);
     zero(dfc1, N * I);
     gelu_backward_cuda(dfc1, La.fc1, dh, N * I, st);
     linear_backward(st, dx1, G + o.fc1_w, G + o.fc1_b, dfc1, La.x1, P + o.fc1_w, N, I, C);
     layernorm_bw(dres, o.ln1_w, o.ln1_b, dx1, La.res1, La.ln1_mean, La.ln1_rstd);
-    CUDA_CHECK(cudaMemcpyAsync(dx, dres, N * C * 4, cudaMemcpyDeviceToDevice, st));  // res1 = out_proj(att) + in
+    CUDA_CHECK(cudaMemcpyAsync(dx, dres, N * C * 4, cudaMemcpyDeviceToDevice, st));  // res1 = drop(out_proj(att)) + in
+    dropout_apply_cuda(dres, N * C, masks.attn_out[l], 0, st);
     zero(datt, N * C);
     linear_backward(st, datt, G + o.attn_out_w, G + o.attn_out_b, dres, La.att, P + o.attn_out_w, N, C, C);
     zero(dqkv, N * 3 * C);
-    attention_backward_cuda(dqkv, datt, La.qkv, A.cu_seqlens, B, C, cfg.heads, N, att_scratch, st);
+    attention_backward_cuda(dqkv, datt, La.qkv, A.cu_seqlens, B, C, cfg.heads, N, att_scratch, st, masks.probs[l]);
     linear_backward(st, dx, G + o.qkv_w, G + o.qkv_b, dqkv, La.in, P + o.qkv_w, N, 3 * C, C);
   }
+  dropout_apply_cuda(dx, N * C, masks.emb, 0, st);
   layernorm_bw(demb, L.emb_ln_w, L.emb_ln_b, dx, A.emb, A.emb_mean, A.emb_rstd);
   // the token-type table (BERT) gets its gradient with or without type ids (none: every token is type 0)
   float* G_wtt = L.wtt == SIZE_MAX ? nullptr : G + L.wtt;
@@ -213,7 +231,7 @@ void CudaEncoder::gradients(float* w, float* grads, const float* dw, const Packe
   if (!s.begin(batch)) return;
   s.upload_weights();  // the arena changes between steps (the optimizer)
   const size_t total = s.layout.total;
-  std::shared_ptr<CudaTrainActivations> acts = s.train_forward(w, batch, pooling);
+  std::shared_ptr<CudaTrainActivations> acts = s.train_forward(w, batch, pooling, TrainDropout{});
   s.grads_tmp.reserve(total * 4);
   float* G = s.grads_tmp.alloc_n<float>(total);
   CUDA_CHECK(cudaMemsetAsync(G, 0, total * 4, s.ctx.stream));
@@ -225,14 +243,15 @@ void CudaEncoder::gradients(float* w, float* grads, const float* dw, const Packe
 }
 
 std::shared_ptr<CudaTrainActivations> CudaEncoder::train_forward(float* w, const PackedBatch& batch, Pooling pooling,
-                                                                 bool upload) {
+                                                                 bool upload, const TrainDropout& drop) {
   std::lock_guard<std::mutex> lock(mu_);
   State& s = *s_;
   validate_batch(s.cfg, batch);
   if (batch.B == 0) fail(kInvalidArgument, "train_forward: an empty batch");
   CUDA_CHECK(cudaSetDevice(s.ctx.device));
+  if (!(drop.p >= 0.0f && drop.p < 1.0f)) fail(kInvalidArgument, "train_forward: dropout must be in [0, 1)");
   if (upload) s.upload_params();
-  return s.train_forward(w, batch, pooling);
+  return s.train_forward(w, batch, pooling, drop);
 }
 
 void CudaEncoder::train_backward(CudaTrainActivations& acts, const float* dw, size_t dw_count) {

@@ -38,10 +38,14 @@ int main() {
 #include "../cpu/layernorm.h"
 #include "../cpu/splade_pool.h"
 #include "../model/encoder.h"
+#include "../model/encoder_train.h"
+#include "../train/attention_train.h"
+#include "../train/dropout.h"
 #include "../cuda/adamw.h"
 #include "../cuda/attention.h"
 #include "../cuda/context.h"
 #include "../cuda/device.h"
+#include "../cuda/dropout.h"
 #include "../cuda/embed.h"
 #include "../cuda/encoder_cuda.h"
 #include "../cuda/gelu.h"
@@ -495,6 +499,68 @@ void test_splade_pool() {
   }
 }
 
+// ---- dropout ----
+
+// The device masks against train/dropout.h: the same factors bit for bit (dropout_apply_cuda is one float
+// product per element, as dropout_apply), at an offset and across grid-stride iterations; the residual
+// form within 1e-6 (the host may fuse its multiply-add); about p of the elements dropped.
+void test_dropout() {
+  const size_t n = 300007;
+  const DropoutMask m(0.3f, 123456789, 2, DropSite::ffn_output);
+  auto x = rand_vec(n), r = rand_vec(n);
+  Dev<float> dx(x), dr(r), dres(x);
+  std::vector<float> ref = x;
+  dropout_apply(ref.data(), n, m, 5);
+  dropout_apply_cuda(dx.p, n, m, 5, nullptr);
+  const auto got = dx.down();
+  size_t differ = 0, dropped = 0;
+  for (size_t i = 0; i < n; ++i) {
+    differ += std::memcmp(&got[i], &ref[i], 4) != 0;
+    dropped += got[i] == 0.0f;
+  }
+  expect(differ == 0, "dropout_apply_cuda: " + std::to_string(differ) + " elements differ from dropout_apply");
+  expect(std::fabs(double(dropped) / n - 0.3) < 0.01, "dropout_apply_cuda: dropped fraction " + std::to_string(double(dropped) / n));
+  std::vector<float> res_ref(n);
+  for (size_t i = 0; i < n; ++i) res_ref[i] = x[i] * m.factor(i) + r[i];
+  dropout_residual_cuda(dres.p, dr.p, n, m, nullptr);
+  expect_close(dres.down(), res_ref, 1e-6, "dropout_residual_cuda");
+  const DropoutMask off;  // inactive: nothing happens
+  dropout_apply_cuda(dr.p, n, off, 0, nullptr);
+  expect(dr.down() == r, "dropout_apply_cuda with an inactive mask changed its input");
+}
+
+// Attention with the probabilities' dropout (training) against attention_train_{forward,backward}_cpu
+// (double): 1e-5 as without dropout, for the register kernels (head 64, 32), the generic one (head 12)
+// and the backward.
+void test_attention_dropout() {
+  struct Case { size_t C, NH; std::vector<int> lens; };
+  const Case cases[] = {{128, 2, {1, 5, 64, 65, 200}}, {64, 2, {130, 7, 1}}, {48, 4, {9, 33, 1, 70}}};
+  for (const Case& cs : cases) {
+    const DropoutMask m(0.2f, 987654321, 1, DropSite::attention_probs);
+    const auto cu = cu_of(cs.lens);
+    const int B = static_cast<int>(cs.lens.size());
+    const size_t N = static_cast<size_t>(cu.back());
+    const int max_len = *std::max_element(cs.lens.begin(), cs.lens.end());
+    const auto qkv = rand_vec(N * 3 * cs.C, -1.5f, 1.5f);
+    std::vector<float> ref(N * cs.C);
+    attention_train_forward_cpu(ref.data(), qkv.data(), cu.data(), B, cs.C, cs.NH, m);
+    Dev<float> dqkv(qkv), dout(N * cs.C), dout2(N * cs.C);
+    Dev<int32_t> dcu(cu);
+    attention_forward_cuda(dout.p, dqkv.p, dcu.p, B, cs.C, cs.NH, N, max_len, nullptr, m);
+    expect_close(dout.down(), ref, 1e-5, shape("attention_forward_cuda with dropout", {cs.C, cs.NH, N}));
+    attention_forward_generic_cuda(dout2.p, dqkv.p, dcu.p, B, cs.C, cs.NH, N, nullptr, m);
+    expect_close(dout2.down(), ref, 1e-5, shape("attention_forward_generic_cuda with dropout", {cs.C, cs.NH, N}));
+    std::vector<float> plain(N * cs.C);
+    attention_forward_cpu(plain.data(), qkv.data(), cu.data(), B, cs.C, cs.NH);
+    expect(rel_err(ref, plain) > 1e-3, shape("attention dropout changes nothing", {cs.C, cs.NH, N}));
+    auto dout_h = rand_vec(N * cs.C), grad = rand_vec(N * 3 * cs.C);
+    Dev<float> ddout(dout_h), dgrad(grad), dscratch(attention_backward_scratch(N, cs.NH));
+    attention_train_backward_cpu(grad.data(), dout_h.data(), qkv.data(), cu.data(), B, cs.C, cs.NH, m);
+    attention_backward_cuda(dgrad.p, ddout.p, dqkv.p, dcu.p, B, cs.C, cs.NH, N, dscratch.p, nullptr, m);
+    expect_close(dgrad.down(), grad, 1e-5, shape("attention_backward_cuda with dropout", {cs.C, cs.NH, N}));
+  }
+}
+
 // ---- AdamW ----
 
 void test_adamw() {
@@ -744,6 +810,38 @@ void test_train_step(Arch arch, size_t heads) {
   expect(enc.grad_norm_sq() == 0.0, name + ": zero_grads");
 }
 
+// The training forward and backward with dropout (BERT's sites, the CPU's masks) against
+// encoder_train_forward / encoder_train_backward (reference kernels, same seed): the tolerances of
+// test_train_step; and a different seed gives different vectors (the masks are used).
+void test_train_dropout(Arch arch, size_t heads) {
+  TestModel model(arch, heads);
+  const EncoderConfig& cfg = model.cfg;
+  const ParamLayout& L = model.L;
+  const size_t V = cfg.vocab;
+  const std::string name = std::string("train step with dropout ") + (arch == Arch::bert ? "bert" : "distilbert");
+  const TestBatch tb(cfg, {17, 3, 40}, arch == Arch::bert);
+  const TrainDropout drop{0.1f, 4242};
+  std::vector<float> w_ref(tb.batch.B * V), w(tb.batch.B * V), g_ref(model.L.total, 0.0f), g(model.L.total);
+  const auto dw = rand_vec(tb.batch.B * V);
+  EncoderActivations acts;
+  encoder_train_forward(w_ref.data(), acts, cfg, L, model.params.data(), tb.batch, Pooling::max, drop, true);
+  encoder_train_backward(g_ref.data(), acts, dw.data(), cfg, L, model.params.data(), tb.batch, Pooling::max, drop, true);
+  cuda::CudaEncoder enc(cfg, model.params.data());
+  enc.zero_grads();
+  auto h = enc.train_forward(w.data(), tb.batch, Pooling::max, false, drop);
+  expect_close(w, w_ref, 1e-4, name + ": vectors");
+  enc.train_backward(*h, dw.data(), dw.size());
+  enc.read_grads(g.data());
+  std::string worst;
+  const double gerr = per_tensor_err(g, g_ref, L, worst);
+  expect(gerr <= 1e-3, name + ": gradients, " + worst + " rel err " + std::to_string(gerr));
+  std::vector<float> w_other(tb.batch.B * V);
+  enc.train_forward(w_other.data(), tb.batch, Pooling::max, false, TrainDropout{0.1f, 4243});
+  expect(rel_err(w_other, w_ref) > 1e-3, name + ": another seed gives the same vectors");
+  expect_throws([&] { enc.train_forward(w_other.data(), tb.batch, Pooling::max, false, TrainDropout{1.0f, 1}); },
+                kInvalidArgument, name + ": dropout 1");
+}
+
 // ---- what needs no device ----
 
 // The head's tiling plan (host code): every sequence's rows split at tile boundaries into segments, in
@@ -854,6 +952,10 @@ int main() {
     test_encoder(Arch::bert, 8);        // head 8: the generic attention kernel
     test_train_step(Arch::bert, 2);
     test_train_step(Arch::distilbert, 1);
+    test_dropout();
+    test_attention_dropout();
+    test_train_dropout(Arch::bert, 2);
+    test_train_dropout(Arch::distilbert, 1);
   } catch (const std::exception& e) {
     std::printf("FAIL exception: %s\n", e.what());
     return 1;
