@@ -23,6 +23,12 @@ export interface CudaTrainingHandle extends NativeEncoderHandle {
    */
   trainForward(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array, pooling: 'max' | 'sum',
                out: Float32Array, upload: boolean, dropout: number, seed: number): Promise<CudaActivations>;
+  /**
+   * Masked-LM forward, mean cross-entropy over the labelled positions (labels (N): an id or -1) and its
+   * backward into the device gradients; resolves to that mean and the number of labels.
+   */
+  mlmGradients(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array, labels: Int32Array, upload: boolean,
+               dropout: number, seed: number): Promise<{ loss: number; count: number }>;
   /** Device gradients += dLoss/dparams for dLoss/dw = dw (B*V); frees the activations. */
   trainBackward(acts: CudaActivations, dw: Float32Array): Promise<void>;
   zeroGrads(): Promise<void>;

@@ -9,8 +9,8 @@
 //
 // The moments live on the device only; readMoments() / writeMoments() move them to and from the trainer's
 // flat m / v (in parameter-name order) for save() and resume(). Dropout masks are the CPU's, drawn on the
-// device from the same per-call seed (native/cuda/dropout.cuh). Not on the GPU yet: the masked-LM
-// objective, refused with an ERR_SPLADE_UNSUPPORTED Error.
+// device from the same per-call seed (native/cuda/dropout.cuh). The masked-LM objective runs there too
+// (native/cuda/mlm_head.cu), its mean loss coming back as a number.
 import type { CudaActivations, CudaTrainingHandle } from '../cuda-encoder.js';
 import { ErrorCode, SpladeError, callNativeAsync } from '../errors.js';
 import type { TrainingEncoder } from '../model/splade-model.js';
@@ -63,6 +63,15 @@ export class CudaTrainingState {
     const upload = !this.uploaded.has(gpu);
     this.uploaded.add(gpu);
     return callNativeAsync(() => gpu.trainForward(ids, null, cu, 'max', out, upload, dropout, seed));
+  }
+
+  /** The masked-LM objective on enc's device: its gradients added to the device gradients; the mean loss and count. */
+  mlm(enc: TrainingEncoder, ids: Int32Array, cu: Int32Array, labels: Int32Array, dropout: number, seed: number)
+    : Promise<{ loss: number; count: number }> {
+    const { gpu } = this.device(enc);
+    const upload = !this.uploaded.has(gpu);
+    this.uploaded.add(gpu);
+    return callNativeAsync(() => gpu.mlmGradients(ids, null, cu, labels, upload, dropout, seed));
   }
 
   /** enc's device gradients += the backward of acts for dLoss/dw = dw. */
@@ -127,9 +136,4 @@ export class CudaTrainingState {
       await callNativeAsync(() => d.gpu.writeMoments(m, v));
     }
   }
-}
-
-/** Throws ERR_SPLADE_UNSUPPORTED for what the GPU trainer does not do yet. */
-export function unsupportedOnCuda(what: string): never {
-  throw new SpladeError(`Trainer on device 'cuda': ${what}`, ErrorCode.unsupported);
 }

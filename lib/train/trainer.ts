@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { ErrorCode, SpladeError, callNativeAsync, expectFinite, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
 import { SpladeModel, type TrainingEncoder } from '../model/splade-model.js';
 import { type TrainAddon, adamwStep, noDecay, trainAddon } from './adamw.js';
-import { CudaTrainingState, unsupportedOnCuda } from './cuda-step.js';
+import { CudaTrainingState } from './cuda-step.js';
 import {
   type RankingLoss,
   type Regulariser,
@@ -211,8 +211,7 @@ function pack(seqs: Int32Array[]): { ids: Int32Array; cu: Int32Array } {
  *
  * On a model loaded with `{ device: 'cuda' }` the steps run on the GPU (fp32 kernels, the CPU's dropout
  * masks; the parameters, gradients and AdamW moments stay on the device, the host arena is brought level
- * after each update). MLM batches are refused there (ERR_SPLADE_UNSUPPORTED). The public fields m / v
- * are filled from the device by save().
+ * after each update), MLM batches included. The public fields m / v are filled from the device by save().
  */
 export class Trainer {
   readonly model: SpladeModel;
@@ -383,7 +382,6 @@ export class Trainer {
 
   /** The MLM step's forward, loss and backward: gradients added into the encoders' buffers. */
   private async accumulateMlm(batch: CheckedMlmBatch): Promise<StepStats> {
-    if (this.cuda !== null) unsupportedOnCuda('the masked-LM objective is not implemented on the GPU yet');
     const o = this.options, t = this.t + 1;
     let labels = batch.labels, inputs = batch.sequences;
     if (labels === undefined) {
@@ -398,10 +396,13 @@ export class Trainer {
     const { ids, cu } = pack(inputs);
     const flatLabels = pack(labels).ids;
     let loss = 0, count = 0;
+    const cuda = this.cuda;
+    cuda?.beginStep();
     for (const e of this.encoders) {
       const seed = this.dropoutSeed();
-      const r = await callNativeAsync(() =>
-        this.addon.mlmGradients(e.enc.config, e.enc.arena, ids, null, cu, flatLabels, e.grads, o.dropout, seed));
+      const r = cuda !== null
+        ? await cuda.mlm(e.enc, ids, cu, flatLabels, o.dropout, seed)
+        : await callNativeAsync(() => this.addon.mlmGradients(e.enc.config, e.enc.arena, ids, null, cu, flatLabels, e.grads, o.dropout, seed));
       loss += r.loss / this.encoders.length;
       count = r.count;
     }

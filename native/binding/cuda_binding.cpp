@@ -66,6 +66,7 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
                                                                 InstanceMethod("gradients", &CudaEncoder::Gradients),
                                                                 InstanceMethod("trainForward", &CudaEncoder::TrainForward),
                                                                 InstanceMethod("trainBackward", &CudaEncoder::TrainBackward),
+                                                                InstanceMethod("mlmGradients", &CudaEncoder::MlmGradients),
                                                                 InstanceMethod("zeroGrads", &CudaEncoder::ZeroGrads),
                                                                 InstanceMethod("gradNormSq", &CudaEncoder::GradNormSq),
                                                                 InstanceMethod("adamwUpdate", &CudaEncoder::AdamwUpdate),
@@ -173,9 +174,7 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     const BatchArgs in = batch_args(info);
     const View<float> out = arg_f32(info, 4, "out");
     const bool upload = arg_bool(info, 5, "upload");
-    const double p = arg_number(info, 6, "dropout");
-    if (!(p >= 0.0 && p < 1.0)) throw_error(env, kInvalidArgument, "Expected dropout in [0, 1)");
-    const TrainDropout drop{static_cast<float>(p), static_cast<uint64_t>(arg_int(info, 7, "seed", 0, int64_t{1} << 53))};
+    const TrainDropout drop = dropout_args(info, 6);
     if (in.B == 0) throw_error(env, kInvalidArgument, "Expected a non-empty batch");
     if (out.size != in.B * vocab_)
       throw_error(env, kInvalidArgument, "Expected out to hold B * vocab = " + std::to_string(in.B * vocab_) + " floats");
@@ -192,6 +191,37 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
           auto handle = Napi::External<ActivationsPtr>::New(e, owner, [](Napi::Env, ActivationsPtr* p) { delete p; });
           napi_type_tag_object(e, handle, &kActivationsTag);  // untagged (never seen): trainBackward refuses it
           return handle;
+        },
+        keep);
+  }
+
+  // mlmGradients(ids, typeIds | null, cuSeqlens, labels (N: an id or -1), upload, dropout, seed):
+  // Promise<{ loss, count }>. The masked-LM forward, loss and backward (device gradients +=), as the CPU's.
+  Napi::Value MlmGradients(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    // pooling is not used: batch_args reads info[3], so parse the batch by hand here
+    const bool has_types = info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined();
+    const View<int32_t> ids = arg_i32(info, 0, "ids"), cu = arg_i32(info, 2, "cuSeqlens");
+    const View<int32_t> types = has_types ? arg_i32(info, 1, "typeIds") : View<int32_t>{nullptr, 0};
+    const View<int32_t> labels = arg_i32(info, 3, "labels");
+    const bool upload = arg_bool(info, 4, "upload");
+    const TrainDropout drop = dropout_args(info, 5);
+    if (cu.size < 2) throw_error(env, kInvalidArgument, "Expected a non-empty batch");
+    if ((has_types && types.size != ids.size) || labels.size != ids.size)
+      throw_error(env, kInvalidArgument, "Expected typeIds and labels as long as ids");
+    check_live(env);
+    const PackedBatch batch{ids.data, types.data, cu.data, static_cast<int>(cu.size - 1), ids.size};
+    struct Result { double loss = 0; size_t count = 0; };
+    auto r = std::make_shared<Result>();
+    std::vector<Napi::Value> keep = {info.This(), info[0], info[2], info[3]};
+    if (has_types) keep.push_back(info[1]);
+    return PromiseWorker::run(
+        env, [this, r, batch, l = labels.data, upload, drop] { r->loss = enc_->mlm_gradients(batch, l, upload, drop, &r->count); },
+        [r](Napi::Env e) -> Napi::Value {
+          Napi::Object o = Napi::Object::New(e);
+          o.Set("loss", Napi::Number::New(e, r->loss));
+          o.Set("count", Napi::Number::New(e, static_cast<double>(r->count)));
+          return o;
         },
         keep);
   }
@@ -288,6 +318,13 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     if (a.size != total_) throw_error(info.Env(), kInvalidArgument, std::string("Expected ") + name + " to hold " + std::to_string(total_) + " floats");
     check_live(info.Env());
     return a;
+  }
+
+  // dropout (info[i], in [0, 1)) and seed (info[i + 1], < 2^53) of a training call
+  static TrainDropout dropout_args(const Napi::CallbackInfo& info, size_t i) {
+    const double p = arg_number(info, i, "dropout");
+    if (!(p >= 0.0 && p < 1.0)) throw_error(info.Env(), kInvalidArgument, "Expected dropout in [0, 1)");
+    return TrainDropout{static_cast<float>(p), static_cast<uint64_t>(arg_int(info, i + 1, "seed", 0, int64_t{1} << 53))};
   }
 
   void check_live(Napi::Env env) const {

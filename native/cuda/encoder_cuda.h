@@ -56,6 +56,12 @@ class CudaEncoder {
   // device gradients += dLoss/dparams for dLoss/dw = dw (B,V, host: dw_count floats, checked); consumes acts
   // (SpladeError on a second call, or on activations of another encoder)
   void train_backward(CudaTrainActivations& acts, const float* dw, size_t dw_count);
+  // The masked-LM objective (encoder_mlm_train's): training forward with drop's masks, the MLM head's mean
+  // cross-entropy over the labelled rows (labels (N), host: a vocabulary id or -1; SpladeError outside
+  // [-1, V)), its backward added into the device gradients. Returns the mean loss (0, and no gradient,
+  // when nothing is labelled); *count: the labelled rows. upload as for train_forward.
+  double mlm_gradients(const PackedBatch& batch, const int32_t* labels, bool upload, const TrainDropout& drop,
+                       size_t* count);
   void zero_grads();
   double grad_norm_sq();  // of the device gradients (double sums, fixed order: deterministic)
   // params, m, v updated on the device as adamw_update_cpu over the whole arena; decay_mask: layout.total

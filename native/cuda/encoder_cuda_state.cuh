@@ -53,11 +53,18 @@ struct CudaEncoder::State {
   std::vector<LayerBf16> layer_b;
 
   // ---- training (encoder_cuda_train.cu) ----
-  // the training forward of a checked, non-empty batch on params as they are, with drop's masks; w (B,V) host
+  // the training forward of a checked, non-empty batch on params as they are, with drop's masks, up to the
+  // MLM transform's output t (N,C); splade_head: room for the pooling's w and argmax (B,V) in acts
+  std::shared_ptr<CudaTrainActivations> hidden_forward(const PackedBatch& batch, const TrainDropout& drop, bool splade_head);
+  // hidden_forward, then the SPLADE pooling; w (B,V) host
   std::shared_ptr<CudaTrainActivations> train_forward(float* w, const PackedBatch& batch, Pooling pooling,
                                                       const TrainDropout& drop);
   // G (layout.total floats, device) += dLoss/dparams for dLoss/dw = dw (B,V, host); then frees acts' memory
   void train_backward(CudaTrainActivations& acts, const float* dw, float* G);
+  // from dt (N,C) = dLoss/dt (device) down to the embeddings: G += ...; its temporaries from a (which must
+  // have hidden_backward_bytes(N) free); then frees acts' memory
+  void hidden_backward(CudaTrainActivations& acts, const float* dt, float* G, Arena& a);
+  size_t hidden_backward_bytes(size_t N) const;
   Arena grads_tmp;  // gradients(): its own arena-shaped gradient, zeroed per call
 
   // ---- the optimizer state (encoder_cuda_optim.cu), allocated zeroed by ensure_train_state() ----

@@ -18,6 +18,7 @@
 #include "gelu.h"
 #include "gemm.h"
 #include "layernorm.h"
+#include "mlm_head.h"
 #include "splade_pool.h"
 
 namespace splade::cuda {
@@ -86,8 +87,8 @@ struct CudaTrainActivations {
   int32_t* argmax = nullptr;                                            // (B,V): max pooling's argmax
 };
 
-std::shared_ptr<CudaTrainActivations> CudaEncoder::State::train_forward(float* w, const PackedBatch& batch,
-                                                                        Pooling pooling, const TrainDropout& drop) {
+std::shared_ptr<CudaTrainActivations> CudaEncoder::State::hidden_forward(const PackedBatch& batch, const TrainDropout& drop,
+                                                                         bool splade_head) {
   const ParamLayout& L = layout;
   const int B = batch.B;
   cudaStream_t st = ctx.stream;
@@ -101,12 +102,12 @@ std::shared_ptr<CudaTrainActivations> CudaEncoder::State::train_forward(float* w
   A.owner = this;
   A.B = B;
   A.N = N;
-  A.pooling = pooling;
   A.drop = drop;
   const EncoderDropoutMasks masks(cfg, drop);
-  // the batch, the activations (per layer 8 (N,C) + 2 (N,I) + 4 (N)), the head's, w and argmax (B,V); each
-  // allocation rounded up to 256 bytes: at most 256 bytes more per allocation (14 per layer, 16 others)
-  const size_t floats = NL * N * (8 * C + 2 * I + 4) + N * (5 * C + 4) + 2 * BV;
+  // the batch, the activations (per layer 8 (N,C) + 2 (N,I) + 4 (N)), the head's, and for the SPLADE head w
+  // and argmax (B,V); each allocation rounded up to 256 bytes: at most 256 bytes more per allocation (14 per
+  // layer, 16 others)
+  const size_t floats = NL * N * (8 * C + 2 * I + 4) + N * (5 * C + 4) + (splade_head ? 2 * BV : 0);
   A.mem.reserve(State::batch_bytes(batch) + floats * 4 + 256 * (16 + 14 * NL));
   const State::DeviceBatch in = upload_batch(batch, A.mem);
   A.ids = in.ids;
@@ -150,9 +151,21 @@ std::shared_ptr<CudaTrainActivations> CudaEncoder::State::train_forward(float* w
   linear_forward(st, A.head_pre, A.head_in, P + L.head_w, P + L.head_b, N, C, C);
   gelu_forward_cuda(A.head_gelu, A.head_pre, N * C, st);
   layernorm_forward_cuda(A.t, A.head_mean, A.head_rstd, A.head_gelu, P + L.head_ln_w, P + L.head_ln_b, N, C, cfg.eps, st);
-  float* d_w = f(BV);
+  return acts;
+}
+
+std::shared_ptr<CudaTrainActivations> CudaEncoder::State::train_forward(float* w, const PackedBatch& batch,
+                                                                        Pooling pooling, const TrainDropout& drop) {
+  std::shared_ptr<CudaTrainActivations> acts = hidden_forward(batch, drop, true);
+  CudaTrainActivations& A = *acts;
+  const int B = batch.B;
+  const size_t C = cfg.hidden, V = cfg.vocab, BV = static_cast<size_t>(B) * V;
+  cudaStream_t st = ctx.stream;
+  A.pooling = pooling;
+  float* d_w = A.mem.alloc_n<float>(BV);
   A.argmax = A.mem.alloc_n<int32_t>(BV);
-  splade_pool_forward_cuda(d_w, A.argmax, A.t, P + L.wte, P + L.decoder_bias, A.cu_seqlens, B, C, V, pooling, st);
+  splade_pool_forward_cuda(d_w, A.argmax, A.t, params + layout.wte, params + layout.decoder_bias, A.cu_seqlens, B, C, V,
+                           pooling, st);
 
   float* pin = ctx.pinned_out.get_n<float>(BV);
   CUDA_CHECK(cudaMemcpyAsync(pin, d_w, BV * 4, cudaMemcpyDeviceToHost, st));
@@ -163,34 +176,47 @@ std::shared_ptr<CudaTrainActivations> CudaEncoder::State::train_forward(float* w
 
 void CudaEncoder::State::train_backward(CudaTrainActivations& A, const float* dw, float* G) {
   if (A.consumed) fail(kInvalidArgument, "train_backward: these activations were already used by a backward");
+  if (!A.argmax) fail(kInternal, "train_backward: activations without the SPLADE head");
   A.consumed = true;
   const ParamLayout& L = layout;
   const int B = A.B;
-  const size_t N = A.N, C = cfg.hidden, I = cfg.intermediate, V = cfg.vocab, NL = cfg.layers;
-  const size_t BV = static_cast<size_t>(B) * V;
+  const size_t N = A.N, C = cfg.hidden, V = cfg.vocab, BV = static_cast<size_t>(B) * V;
+  cudaStream_t st = ctx.stream;
+  const size_t tile = std::min(V, kPoolTile);
+  // scratch: dw, dt, the pooling's, then hidden_backward's
+  Arena& a = ctx.scratch;
+  a.reserve((BV + N * C + N * tile) * 4 + 256 * 4 + hidden_backward_bytes(N));
+  float* d_dw = a.alloc_n<float>(BV);
+  CUDA_CHECK(cudaMemcpyAsync(d_dw, dw, BV * 4, cudaMemcpyHostToDevice, st));
+  float *dt = a.alloc_n<float>(N * C), *pool_scratch = a.alloc_n<float>(N * tile);
+  CUDA_CHECK(cudaMemsetAsync(dt, 0, N * C * 4, st));
+  splade_pool_backward_cuda(dt, G + L.wte, G + L.decoder_bias, d_dw, A.t, params + L.wte, params + L.decoder_bias,
+                            A.argmax, A.cu_seqlens, B, N, C, V, A.pooling, pool_scratch, N * tile, st);
+  hidden_backward(A, dt, G, a);
+}
+
+size_t CudaEncoder::State::hidden_backward_bytes(size_t N) const {
+  // 7 (N,C) + (N,3C) + 2 (N,I) and the attention's scratch: 11 allocations, each rounded up to 256 bytes
+  return (N * (10 * cfg.hidden + 2 * cfg.intermediate) + attention_backward_scratch(N, cfg.heads)) * 4 + 256 * 11;
+}
+
+void CudaEncoder::State::hidden_backward(CudaTrainActivations& A, const float* dt, float* G, Arena& a) {
+  const ParamLayout& L = layout;
+  const int B = A.B;
+  const size_t N = A.N, C = cfg.hidden, I = cfg.intermediate, NL = cfg.layers;
   cudaStream_t st = ctx.stream;
   const float* P = params;
-  const size_t tile = std::min(V, kPoolTile);
   const EncoderDropoutMasks masks(cfg, A.drop);
-
-  // scratch: dw and the gradients of the activations (11 (N,C) + 2 (N,I)), the pooling's and the attention's
-  Arena& a = ctx.scratch;
-  a.reserve((BV + N * (11 * C + 2 * I) + N * tile + attention_backward_scratch(N, cfg.heads)) * 4 + 256 * 32);
   auto f = [&](size_t n) { return a.alloc_n<float>(n); };
-  float* d_dw = f(BV);
-  CUDA_CHECK(cudaMemcpyAsync(d_dw, dw, BV * 4, cudaMemcpyHostToDevice, st));
-  float *dt = f(N * C), *dg = f(N * C), *dpre = f(N * C), *dx = f(N * C), *dres = f(N * C), *dx1 = f(N * C);
+  float *dg = f(N * C), *dpre = f(N * C), *dx = f(N * C), *dres = f(N * C), *dx1 = f(N * C);
   float *datt = f(N * C), *demb = f(N * C), *dh = f(N * I), *dfc1 = f(N * I), *dqkv = f(N * 3 * C);
-  float *pool_scratch = f(N * tile), *att_scratch = f(attention_backward_scratch(N, cfg.heads));
+  float* att_scratch = f(attention_backward_scratch(N, cfg.heads));
   auto zero = [&](float* p, size_t n) { CUDA_CHECK(cudaMemsetAsync(p, 0, n * 4, st)); };
   auto layernorm_bw = [&](float* dinp, size_t w_off, size_t b_off, const float* dout, const float* inp,
                           const float* mean, const float* rstd) {
     zero(dinp, N * C);
     layernorm_backward_cuda(dinp, G + w_off, G + b_off, dout, inp, P + w_off, mean, rstd, N, C, st);
   };
-  zero(dt, N * C);
-  splade_pool_backward_cuda(dt, G + L.wte, G + L.decoder_bias, d_dw, A.t, P + L.wte, P + L.decoder_bias, A.argmax,
-                            A.cu_seqlens, B, N, C, V, A.pooling, pool_scratch, N * tile, st);
   layernorm_bw(dg, L.head_ln_w, L.head_ln_b, dt, A.head_gelu, A.head_mean, A.head_rstd);
   zero(dpre, N * C);
   gelu_backward_cuda(dpre, A.head_pre, dg, N * C, st);
@@ -264,6 +290,42 @@ void CudaEncoder::train_backward(CudaTrainActivations& acts, const float* dw, si
   CUDA_CHECK(cudaSetDevice(s.ctx.device));
   s.ensure_train_state();
   s.train_backward(acts, dw, s.grads);
+}
+
+double CudaEncoder::mlm_gradients(const PackedBatch& batch, const int32_t* labels, bool upload, const TrainDropout& drop,
+                                  size_t* count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  State& s = *s_;
+  validate_batch(s.cfg, batch);
+  if (batch.B == 0) fail(kInvalidArgument, "mlm_gradients: an empty batch");
+  if (!(drop.p >= 0.0f && drop.p < 1.0f)) fail(kInvalidArgument, "mlm_gradients: dropout must be in [0, 1)");
+  const ParamLayout& L = s.layout;
+  const size_t N = batch.num_ids, C = s.cfg.hidden, V = s.cfg.vocab;
+  std::vector<int32_t> rows, row_labels;  // the labelled rows and their labels, as count_labels checks them
+  for (size_t n = 0; n < N; ++n) {
+    if (labels[n] == -1) continue;
+    if (labels[n] < -1 || static_cast<size_t>(labels[n]) >= V)
+      fail(kOutOfRange, "mlm: label " + std::to_string(labels[n]) + " at position " + std::to_string(n) +
+                            " is outside the vocabulary [0, " + std::to_string(V) + ") (use -1 for no label)");
+    rows.push_back(static_cast<int32_t>(n));
+    row_labels.push_back(labels[n]);
+  }
+  if (count) *count = rows.size();
+  CUDA_CHECK(cudaSetDevice(s.ctx.device));
+  s.ensure_train_state();
+  if (upload) s.upload_params();
+  if (rows.empty()) return 0.0;  // as the CPU: no loss, no gradient
+  std::shared_ptr<CudaTrainActivations> acts = s.hidden_forward(batch, drop, false);
+  Arena& a = s.ctx.scratch;
+  a.reserve(N * C * 4 + 256 + s.hidden_backward_bytes(N));
+  float* dt = a.alloc_n<float>(N * C);
+  CUDA_CHECK(cudaMemsetAsync(dt, 0, N * C * 4, s.ctx.stream));
+  const double loss = mlm_head_forward_backward_cuda(dt, s.grads + L.wte, s.grads + L.decoder_bias, acts->t,
+                                                     s.params + L.wte, s.params + L.decoder_bias, rows.data(),
+                                                     row_labels.data(), rows.size(), N, C, V, s.ctx.stream);
+  acts->consumed = true;
+  s.hidden_backward(*acts, dt, s.grads, a);
+  return loss;
 }
 
 }  // namespace splade::cuda

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "../common/error.h"
@@ -41,6 +42,7 @@ int main() {
 #include "../model/encoder_train.h"
 #include "../train/attention_train.h"
 #include "../train/dropout.h"
+#include "../train/splade_head_train.h"
 #include "../cuda/adamw.h"
 #include "../cuda/attention.h"
 #include "../cuda/context.h"
@@ -51,6 +53,7 @@ int main() {
 #include "../cuda/gelu.h"
 #include "../cuda/gemm.h"
 #include "../cuda/layernorm.h"
+#include "../cuda/mlm_head.h"
 #include "../cuda/splade_pool.h"
 
 using namespace splade;
@@ -631,11 +634,11 @@ double per_tensor_err(const std::vector<float>& x, const std::vector<float>& ref
   for (const ParamEntry& e : L.entries) {
     double diff = 0, mag = 1e-12;
     for (size_t i = e.offset; i < e.offset + e.numel(); ++i) {
+      if (!std::isfinite(x[i])) diff = INFINITY;  // std::max would pass over a NaN
       diff = std::max(diff, std::fabs(double(x[i]) - ref[i]));
       mag = std::max(mag, std::fabs(double(ref[i])));
     }
-    if (!std::isfinite(diff)) diff = INFINITY;
-    if (!(diff / mag <= err)) err = diff / mag, worst = e.name;
+    if (diff / mag > err) err = diff / mag, worst = e.name;
   }
   return err;
 }
@@ -842,6 +845,85 @@ void test_train_dropout(Arch arch, size_t heads) {
                 kInvalidArgument, name + ": dropout 1");
 }
 
+// The masked-LM head alone against mlm_head_forward_backward_cpu (double): more labelled rows than one
+// block of 1024, so the blocking is exercised; the loss within 1e-5 relative, what dt / dE / dbias gain
+// (they accumulate onto random values) within 1e-4 of its largest (fp32 logits and products against double).
+void test_mlm_head() {
+  const size_t N = 2600, C = 24, V = 97;
+  const auto t = rand_vec(N * C), E = rand_vec(V * C, -0.5f, 0.5f), bias = rand_vec(V);
+  std::vector<int32_t> labels(N, -1), rows, row_labels;
+  std::uniform_int_distribution<int> uv(0, int(V) - 1);
+  for (size_t n = 0; n < N; n += 2) labels[n] = uv(rng);  // 1300 labelled rows
+  for (size_t n = 0; n < N; ++n)
+    if (labels[n] >= 0) rows.push_back(int32_t(n)), row_labels.push_back(labels[n]);
+  // accumulate onto these: small, so that subtracting them back loses nothing at the tolerance, yet as large
+  // as what is added (an overwrite instead of += would show)
+  const auto dt0 = rand_vec(N * C, -1e-3f, 1e-3f), dE0 = rand_vec(V * C, -1e-3f, 1e-3f), db0 = rand_vec(V, -1e-3f, 1e-3f);
+  auto dt = dt0, dE = dE0, db = db0;
+  Dev<float> d_t(t), d_E(E), d_bias(bias), d_dt(dt), d_dE(dE), d_db(db);
+  size_t count = 0;
+  const double ref = mlm_head_forward_backward_cpu(dt.data(), dE.data(), db.data(), t.data(), E.data(), bias.data(),
+                                                   labels.data(), N, C, V, &count);
+  const double got = mlm_head_forward_backward_cuda(d_dt.p, d_dE.p, d_db.p, d_t.p, d_E.p, d_bias.p, rows.data(),
+                                                    row_labels.data(), rows.size(), N, C, V, nullptr);
+  expect(count == rows.size(), "mlm_head: label count");
+  expect(std::fabs(got - ref) <= 1e-5 * std::fabs(ref), "mlm_head_forward_backward_cuda loss " + std::to_string(got) + " vs " + std::to_string(ref));
+  auto gained = [](const std::vector<float>& x, const std::vector<float>& x0) {
+    std::vector<float> d(x.size());
+    for (size_t i = 0; i < x.size(); ++i) d[i] = x[i] - x0[i];
+    return d;
+  };
+  for (auto [dev, ref_v, base, what] : {std::tuple{&d_dt, &dt, &dt0, "dt"}, std::tuple{&d_dE, &dE, &dE0, "dE"},
+                                        std::tuple{&d_db, &db, &db0, "dbias"}}) {
+    const auto got_d = gained(dev->down(), *base), ref_d = gained(*ref_v, *base);
+    double diff = 0, mag = 0;
+    for (size_t i = 0; i < ref_d.size(); ++i) {
+      if (!std::isfinite(got_d[i])) diff = INFINITY;
+      diff = std::max(diff, std::fabs(double(got_d[i]) - ref_d[i]));
+      mag = std::max(mag, std::fabs(double(ref_d[i])));
+    }
+    expect(mag > 0 && diff <= 1e-4 * mag, std::string("mlm_head_forward_backward_cuda ") + what + ": rel err " + std::to_string(diff / mag));
+  }
+  row_labels[3] = int32_t(V);
+  expect_throws([&] { mlm_head_forward_backward_cuda(d_dt.p, d_dE.p, d_db.p, d_t.p, d_E.p, d_bias.p, rows.data(),
+                                                     row_labels.data(), rows.size(), N, C, V, nullptr); },
+                kInvalidArgument, "mlm_head_forward_backward_cuda with a label out of range");
+}
+
+// CudaEncoder::mlm_gradients (with dropout) against encoder_mlm_train (reference kernels, same seed): the
+// loss within 1e-5 relative, the gradients within 1e-3 per tensor as for the SPLADE objective; labels
+// outside [-1, V) refused; none labelled: loss 0 and no gradient.
+void test_mlm_gradients(Arch arch, size_t heads) {
+  TestModel model(arch, heads);
+  const EncoderConfig& cfg = model.cfg;
+  const ParamLayout& L = model.L;
+  const std::string name = std::string("mlm_gradients ") + (arch == Arch::bert ? "bert" : "distilbert");
+  const TestBatch tb(cfg, {12, 30, 5}, false);
+  std::vector<int32_t> labels(tb.ids.size(), -1);
+  std::uniform_int_distribution<int> uv(0, int(cfg.vocab) - 1);
+  for (size_t n = 1; n < labels.size(); n += 3) labels[n] = uv(rng);
+  const TrainDropout drop{0.1f, 777};
+  std::vector<float> g_ref(L.total, 0.0f), g(L.total);
+  size_t count_ref = 0, count = 0;
+  const double ref = encoder_mlm_train(g_ref.data(), labels.data(), cfg, L, model.params.data(), tb.batch, drop, true, &count_ref);
+  cuda::CudaEncoder enc(cfg, model.params.data());
+  enc.zero_grads();
+  const double got = enc.mlm_gradients(tb.batch, labels.data(), false, drop, &count);
+  expect(count == count_ref, name + ": label count");
+  expect(std::fabs(got - ref) <= 1e-5 * std::fabs(ref), name + ": loss " + std::to_string(got) + " vs " + std::to_string(ref));
+  enc.read_grads(g.data());
+  std::string worst;
+  const double gerr = per_tensor_err(g, g_ref, L, worst);
+  expect(gerr <= 1e-3, name + ": gradients, " + worst + " rel err " + std::to_string(gerr));
+  std::vector<int32_t> none(labels.size(), -1), bad = labels;
+  bad[4] = -2;
+  expect_throws([&] { enc.mlm_gradients(tb.batch, bad.data(), false, drop, &count); }, kOutOfRange, name + ": label -2");
+  expect(enc.mlm_gradients(tb.batch, none.data(), false, drop, &count) == 0.0 && count == 0, name + ": no labels");
+  std::vector<float> g2(L.total);
+  enc.read_grads(g2.data());
+  expect(g2 == g, name + ": a batch without labels changed the gradients");
+}
+
 // ---- what needs no device ----
 
 // The head's tiling plan (host code): every sequence's rows split at tile boundaries into segments, in
@@ -956,6 +1038,9 @@ int main() {
     test_attention_dropout();
     test_train_dropout(Arch::bert, 2);
     test_train_dropout(Arch::distilbert, 1);
+    test_mlm_head();
+    test_mlm_gradients(Arch::bert, 2);
+    test_mlm_gradients(Arch::distilbert, 1);
   } catch (const std::exception& e) {
     std::printf("FAIL exception: %s\n", e.what());
     return 1;

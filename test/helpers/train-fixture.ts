@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import type { TrainBatch } from '../../lib/index.js';
+import type { MlmBatch, SpladeModel, TrainBatch } from '../../lib/index.js';
 
 export const MODELS = join(import.meta.dirname, '..', 'fixtures', 'models');
 
@@ -33,4 +33,10 @@ export function tensorDiff(got: Float32Array, ref: Float32Array, floor = 1e-12):
     mag = Math.max(mag, Math.abs(ref[i]));
   }
   return { diff, mag };
+}
+
+/** A masked-LM batch the trainer masks itself (BERT's 15%, from its seeded RNG). */
+export function mlmBatch(model: SpladeModel): MlmBatch {
+  const texts = ['the cat sat on the mat', 'a dog ran in the park', 'the cat and the dog play', 'sparse retrieval with bert'];
+  return { objective: 'mlm', sequences: texts.map((t) => model.tokenize(t, { kind: 'document' })) };
 }
