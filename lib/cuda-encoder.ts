@@ -32,6 +32,8 @@ export interface CudaTrainingHandle extends NativeEncoderHandle {
   /** Device gradients += dLoss/dparams for dLoss/dw = dw (B*V); frees the activations. */
   trainBackward(acts: CudaActivations, dw: Float32Array): Promise<void>;
   zeroGrads(): Promise<void>;
+  /** Moments to zero; the next adamwUpdate reads its decay mask again (a new optimizer). */
+  resetOptimizer(): Promise<void>;
   /** Sum of squares of the device gradients (double accumulation, fixed order). */
   gradNormSq(): Promise<number>;
   /** AdamW over the whole device arena; decayMask (arena-sized, 1: weight decay) is read on the first call. */

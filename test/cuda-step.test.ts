@@ -61,6 +61,11 @@ class HostDevice {
   async zeroGrads(): Promise<void> {
     this.grads.fill(0);
   }
+  async resetOptimizer(): Promise<void> {
+    this.m.fill(0);
+    this.v.fill(0);
+    this.mask = undefined;
+  }
   async gradNormSq(): Promise<number> {
     return this.addon.gradNormSq(this.grads);
   }
@@ -166,6 +171,16 @@ describe('the GPU trainer orchestration over a host double of the device', () =>
       for (let k = 0; k < g.length; k += 13) expect(g[k], name).toBeCloseTo(ga[k] + gb[k], 5);
     }
     await expect(t.save(join(tmp, 'pending'))).rejects.toThrow(/pending/);
+  });
+
+  it('a second trainer on the same model starts from zero moments, as on the CPU', async () => {
+    const { model } = await hostDeviceModel(join(models, 'bert'));
+    const cpuModel = await SpladeModel.load(join(models, 'bert'));
+    const opts = { ...options, warmupSteps: 0 };
+    for (const m of [model, cpuModel]) await new Trainer(m, opts).step(batches[0]);
+    const a = await new Trainer(model, opts).step(batches[1]), b = await new Trainer(cpuModel, opts).step(batches[1]);
+    expect(Math.abs(a.loss - b.loss)).toBeLessThanOrEqual(1e-6 * Math.abs(b.loss));
+    expect(maxRelDiff(model.parameters(), cpuModel.parameters())).toBeLessThanOrEqual(1e-6);
   });
 
   it('separate query and document encoders each keep their own device state', async () => {

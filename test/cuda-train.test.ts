@@ -161,6 +161,16 @@ describe.runIf(gpu)("Trainer on device 'cuda' on a GPU", () => {
     expect(moved).toBeGreaterThan(0);
   });
 
+  it('a second trainer on the same GPU model starts from zero moments, as on the CPU', async () => {
+    const { batches, options } = trainSteps('bert');
+    const opts = { ...options, warmupSteps: 0 };
+    const gpuModel = await SpladeModel.load(join(models, 'bert'), { device: 'cuda' });
+    const cpuModel = await SpladeModel.load(join(models, 'bert'));
+    for (const m of [gpuModel, cpuModel]) await new Trainer(m, opts).step(batches[0]);
+    const a = await new Trainer(gpuModel, opts).step(batches[1]), b = await new Trainer(cpuModel, opts).step(batches[1]);
+    for (const key of STATS) expect(relErr(a[key], b[key]), key).toBeLessThanOrEqual(1e-4);
+  });
+
   it('separate query and document encoders both train on the GPU, as on the CPU', async () => {
     const { batches, options } = trainSteps('bert');
     const qdir = join(tmp, 'q'), ddir = join(tmp, 'd');

@@ -107,6 +107,23 @@ describe('splade train', () => {
     expect(r.err).toMatch(/negatives\.jsonl:1: record "q0" has no "scores"/);
   });
 
+  it('--device: a bad name is refused; cuda without a usable GPU says why; on a GPU the log follows the CPU run', async () => {
+    const bad = await cli('train', '--config', config('dev-bad', { output: 'dev-bad', steps: 2 }), '--device', 'tpu');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--device must be cpu or cuda, got tpu/);
+    const { cuda, cudaDevices } = info();
+    const onGpu = await cli('train', '--config', config('dev-cuda', { output: 'dev-cuda', steps: 2 }), '--device', 'cuda');
+    if (!cuda || cudaDevices === 0) {
+      expect(onGpu.code).not.toBe(0);
+      expect(onGpu.err).toMatch(/device 'cuda': .*use device 'cpu'/);
+      return;
+    }
+    expect(onGpu.code).toBe(0);
+    expect((await cli('train', '--config', config('dev-cpu', { output: 'dev-cpu', steps: 2 }))).code).toBe(0);
+    const a = logOf(join(dir, 'dev-cuda')), b = logOf(join(dir, 'dev-cpu'));
+    for (let k = 0; k < 2; k++) expect(Math.abs(a[k].loss - b[k].loss)).toBeLessThanOrEqual(1e-4 * Math.abs(b[k].loss));
+  });
+
   it('rejects a config with an unknown key or a missing steps', async () => {
     expect((await cli('train', '--config', config('bad', { output: 'bad', steps: 2, batchsize: 4 }))).err).toMatch(/unknown key\(s\) "batchsize"/);
     const r = await cli('train', '--config', config('nosteps', { output: 'ns' }));

@@ -8,7 +8,9 @@
 // through parameters() views between steps counts, as on the CPU).
 //
 // The moments live on the device only; readMoments() / writeMoments() move them to and from the trainer's
-// flat m / v (in parameter-name order) for save() and resume(). Dropout masks are the CPU's, drawn on the
+// flat m / v (in parameter-name order) for save() and resume(). The device state belongs to the encoder,
+// so a trainer takes it over: the first optimizer step of a new one (not resumed) starts from zero
+// moments, as on the CPU; two trainers stepping one GPU model in turn would share them (one at a time). Dropout masks are the CPU's, drawn on the
 // device from the same per-call seed (native/cuda/dropout.cuh). The masked-LM objective runs there too
 // (native/cuda/mlm_head.cu), its mean loss coming back as a number.
 import type { CudaActivations, CudaTrainingHandle } from '../cuda-encoder.js';
@@ -25,6 +27,8 @@ export class CudaTrainingState {
   private readonly devices: DeviceEncoder[];
   /** Encoders whose device parameters were refreshed from the host arena in the current step. */
   private uploaded = new Set<CudaTrainingHandle>();
+  /** The device moments are still another trainer's (or none): reset before this one's first use. */
+  private fresh = true;
 
   /**
    * encoders: the trainer's (one when shared), each with its host gradient buffer; params / decay: the
@@ -108,13 +112,22 @@ export class CudaTrainingState {
     }
     const gradScale = o.maxGradNorm > 0 ? Math.min(1, o.maxGradNorm / (gradNorm + 1e-6)) : 1;
     const opts = { lr: o.lr, beta1: ADAMW_BETA1, beta2: ADAMW_BETA2, eps: ADAMW_EPS, weightDecay: o.weightDecay, step: o.step, gradScale };
+    await this.ownMoments();
     for (const d of this.devices) await callNativeAsync(() => d.gpu.adamwUpdate(opts, d.decayMask));
     for (const d of this.devices) await callNativeAsync(() => d.gpu.readParams());
     return gradNorm;
   }
 
+  /** Makes the device moments this trainer's: zero, the first time. */
+  private async ownMoments(): Promise<void> {
+    if (!this.fresh) return;
+    for (const d of this.devices) await callNativeAsync(() => d.gpu.resetOptimizer());
+    this.fresh = false;
+  }
+
   /** The device moments into the trainer's per-parameter views of m and v. */
   async readMoments(mViews: Float32Array[], vViews: Float32Array[]): Promise<void> {
+    await this.ownMoments();
     for (const d of this.devices) {
       const m = new Float32Array(d.enc.layout.total), v = new Float32Array(d.enc.layout.total);
       await callNativeAsync(() => d.gpu.readMoments(m, v));
@@ -135,5 +148,6 @@ export class CudaTrainingState {
       }
       await callNativeAsync(() => d.gpu.writeMoments(m, v));
     }
+    this.fresh = false;
   }
 }

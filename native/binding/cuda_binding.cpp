@@ -3,7 +3,8 @@
 // constructor copies the arena once (synchronously) and keeps it referenced, since prepare(), unpacked
 // forwards and gradients() read it again; those run in PromiseWorkers and fill the caller's typed arrays.
 // The Trainer's device-resident step adds trainForward (a handle over the batch's activations on the
-// device), trainBackward, zeroGrads, gradNormSq, adamwUpdate, readParams (into the constructor's arena),
+// device), trainBackward, mlmGradients, zeroGrads, resetOptimizer, gradNormSq, adamwUpdate, readParams (into
+// the constructor's arena),
 // readGrads, readMoments / writeMoments. In a build without the CUDA backend the constructor only throws
 // ERR_SPLADE_UNSUPPORTED, so a misuse is an Error, never a crash.
 #include <cmath>
@@ -68,6 +69,7 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
                                                                 InstanceMethod("trainBackward", &CudaEncoder::TrainBackward),
                                                                 InstanceMethod("mlmGradients", &CudaEncoder::MlmGradients),
                                                                 InstanceMethod("zeroGrads", &CudaEncoder::ZeroGrads),
+                                                                InstanceMethod("resetOptimizer", &CudaEncoder::ResetOptimizer),
                                                                 InstanceMethod("gradNormSq", &CudaEncoder::GradNormSq),
                                                                 InstanceMethod("adamwUpdate", &CudaEncoder::AdamwUpdate),
                                                                 InstanceMethod("readParams", &CudaEncoder::ReadParams),
@@ -246,6 +248,14 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     check_live(info.Env());
     return PromiseWorker::run(
         info.Env(), [this] { enc_->zero_grads(); }, [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, {info.This()});
+  }
+
+  // resetOptimizer(): Promise<void>. Moments to zero, the decay mask read again (a new Trainer).
+  Napi::Value ResetOptimizer(const Napi::CallbackInfo& info) {
+    check_live(info.Env());
+    return PromiseWorker::run(
+        info.Env(), [this] { enc_->reset_optimizer(); }, [](Napi::Env e) -> Napi::Value { return e.Undefined(); },
+        {info.This()});
   }
 
   // gradNormSq(): Promise<number> (sum of squares of the device gradients, double accumulation)

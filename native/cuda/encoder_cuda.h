@@ -63,6 +63,8 @@ class CudaEncoder {
   double mlm_gradients(const PackedBatch& batch, const int32_t* labels, bool upload, const TrainDropout& drop,
                        size_t* count);
   void zero_grads();
+  // m, v <- 0 and the decay mask taken again from the next adamw_update (a new optimizer over these parameters)
+  void reset_optimizer();
   double grad_norm_sq();  // of the device gradients (double sums, fixed order: deterministic)
   // params, m, v updated on the device as adamw_update_cpu over the whole arena; decay_mask: layout.total
   // bytes (host; 1 where weight decay applies), copied to the device on the first call.

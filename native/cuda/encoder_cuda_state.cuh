@@ -3,6 +3,7 @@
 #pragma once
 #include <cuda_bf16.h>
 
+#include <initializer_list>
 #include <memory>
 #include <vector>
 
@@ -69,6 +70,8 @@ struct CudaEncoder::State {
 
   // ---- the optimizer state (encoder_cuda_optim.cu), allocated zeroed by ensure_train_state() ----
   void ensure_train_state();
+  State& for_training();  // this thread on the device, the training state allocated
+  void zero_arenas(std::initializer_list<float*> arenas);  // each layout.total floats <- 0, synchronously
   Arena train_state;                   // grads, m, v, the decay mask, the norm's scratch
   float *grads = nullptr, *m = nullptr, *v = nullptr;  // (layout.total) each
   uint8_t* decay_mask = nullptr;       // (layout.total)

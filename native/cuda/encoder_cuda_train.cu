@@ -287,8 +287,7 @@ void CudaEncoder::train_backward(CudaTrainActivations& acts, const float* dw, si
   if (dw_count != static_cast<size_t>(acts.B) * s.cfg.vocab)
     fail(kInvalidArgument, "train_backward: expected dw to hold B * vocab = " +
                                std::to_string(static_cast<size_t>(acts.B) * s.cfg.vocab) + " floats");
-  CUDA_CHECK(cudaSetDevice(s.ctx.device));
-  s.ensure_train_state();
+  s.for_training();
   s.train_backward(acts, dw, s.grads);
 }
 
@@ -311,8 +310,7 @@ double CudaEncoder::mlm_gradients(const PackedBatch& batch, const int32_t* label
     row_labels.push_back(labels[n]);
   }
   if (count) *count = rows.size();
-  CUDA_CHECK(cudaSetDevice(s.ctx.device));
-  s.ensure_train_state();
+  s.for_training();
   if (upload) s.upload_params();
   if (rows.empty()) return 0.0;  // as the CPU: no loss, no gradient
   std::shared_ptr<CudaTrainActivations> acts = s.hidden_forward(batch, drop, false);

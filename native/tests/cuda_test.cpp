@@ -809,6 +809,11 @@ void test_train_step(Arch arch, size_t heads) {
   enc.write_moments(m_in.data(), v_in.data());
   enc.read_moments(m.data(), v.data());
   expect(m == m_in && v == v_in, name + ": moments written and read back");
+  enc.reset_optimizer();
+  enc.read_moments(m.data(), v.data());
+  expect(std::all_of(m.begin(), m.end(), [](float x) { return x == 0.0f; }) &&
+             std::all_of(v.begin(), v.end(), [](float x) { return x == 0.0f; }),
+         name + ": reset_optimizer");
   enc.zero_grads();
   expect(enc.grad_norm_sq() == 0.0, name + ": zero_grads");
 }

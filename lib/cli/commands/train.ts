@@ -9,10 +9,10 @@ import { readTexts } from '../../pipeline.js';
 import { hashSeed, mulberry32 } from '../../random.js';
 import { trainPlotSvg } from '../../train/plot.js';
 import { type MlmBatch, type StepStats, type TrainBatch, Trainer, type TrainerOptions } from '../../train/trainer.js';
-import { parse, required } from '../args.js';
+import { modelLoadOptions, parse, required } from '../args.js';
 import { Progress } from '../progress.js';
 
-const HELP = `usage: splade train --config CONFIG.json
+const HELP = `usage: splade train --config CONFIG.json [--device cpu|cuda]
 
 Fine-tunes a SPLADE model on mined negatives (the JSONL that 'splade mine' writes, with teacher
 scores from 'splade score' for marginmse / kldiv). The config (paths relative to its directory):
@@ -36,7 +36,8 @@ masking, 80/10/10) takes "objective": "mlm" and only the corpus (no queries, neg
 
 Writes OUTPUT/train_log.jsonl (one StepStats per step), OUTPUT/train_plot.svg, OUTPUT/checkpoint
 (model + optimizer state; a rerun continues from it, data position included) and OUTPUT/model.
-trainer.totalSteps defaults to steps.`;
+trainer.totalSteps defaults to steps. --device cuda trains on the GPU (see the README's "GPU (CUDA)");
+a checkpoint continues on either device.`;
 
 /** A training job's configuration (see HELP). */
 export interface TrainConfig {
@@ -236,14 +237,15 @@ function writePlot(output: string): void {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const v = parse(argv, { config: { type: 'string' } }, HELP);
+  const v = parse(argv, { config: { type: 'string' }, device: { type: 'string' } }, HELP);
   if (!v) return 0;
   const cfg = readConfig(required(v, 'config'));
+  const { device } = modelLoadOptions({ device: v.device });
   if (cfg.objective === 'mlm') {
     const texts: string[] = [];
     for await (const d of readTexts(cfg.corpus, 'document')) texts.push(d.text);
     if (texts.length === 0) bad(`${cfg.corpus}: no documents`);
-    return trainLoop(cfg, (model) => new MlmSource(model, cfg, texts));
+    return trainLoop(cfg, device, (model) => new MlmSource(model, cfg, texts));
   }
   const teacher = needsTeacher(cfg.trainer.loss);
 
@@ -286,21 +288,22 @@ export async function run(argv: string[]): Promise<number> {
   for (const id of needQ) if (!queries.has(id)) bad(`${cfg.queries}: no query ${JSON.stringify(id)} (named in ${cfg.negatives})`);
   for (const id of needD) if (!docs.has(id)) bad(`${cfg.corpus}: no document ${JSON.stringify(id)} (named in ${cfg.negatives})`);
 
-  return trainLoop(cfg, (model) => {
+  return trainLoop(cfg, device, (model) => {
     if (skipped) console.error(`skipped ${skipped} record(s) without a positive or ${cfg.negativesPerQuery} "${source}" negatives`);
     return new BatchSource(model, cfg, records, queries, docs, teacher);
   });
 }
 
 /** Steps (resuming from OUTPUT/checkpoint when there is one), log, plot, checkpoints, final model. */
-async function trainLoop(cfg: TrainConfig, makeSource: (model: SpladeModel) => { batch(t: number): TrainBatch | MlmBatch }): Promise<number> {
+async function trainLoop(cfg: TrainConfig, device: 'cpu' | 'cuda' | undefined,
+                         makeSource: (model: SpladeModel) => { batch(t: number): TrainBatch | MlmBatch }): Promise<number> {
   // a fresh trainer, or the checkpoint's
   mkdirSync(cfg.output, { recursive: true });
   const ckpt = join(cfg.output, 'checkpoint');
   const logPath = join(cfg.output, 'train_log.jsonl');
   let trainer: Trainer;
   if (existsSync(join(ckpt, 'trainer.json'))) {
-    trainer = await Trainer.resume(ckpt);
+    trainer = await Trainer.resume(ckpt, { device });
     const differs = Object.entries({ totalSteps: cfg.steps, ...cfg.trainer })
       .filter(([k, val]) => k !== 'loss' && JSON.stringify((trainer.options as unknown as { [k: string]: unknown })[k]) !== JSON.stringify(val))
       .map(([k]) => k);
@@ -310,7 +313,7 @@ async function trainLoop(cfg: TrainConfig, makeSource: (model: SpladeModel) => {
     writeFileSync(logPath, kept.map((s) => `${JSON.stringify(s)}\n`).join(''));
     console.error(`resuming from ${ckpt} at step ${trainer.stepCount + 1}`);
   } else {
-    const model = await SpladeModel.load(cfg.model);
+    const model = await SpladeModel.load(cfg.model, { device });
     trainer = new Trainer(model, { totalSteps: cfg.steps, ...cfg.trainer });
     writeFileSync(logPath, '');
   }
