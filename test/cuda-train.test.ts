@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { SpladeError, SpladeModel, Trainer, info } from '../lib/index.js';
+import { trainAddon } from '../lib/train/adamw.js';
 import { MODELS as models, mlmBatch, tensorDiff, trainSteps } from './helpers/train-fixture.js';
 
 const { cuda, cudaDevices } = info();
@@ -169,6 +170,28 @@ describe.runIf(gpu)("Trainer on device 'cuda' on a GPU", () => {
     for (const m of [gpuModel, cpuModel]) await new Trainer(m, opts).step(batches[0]);
     const a = await new Trainer(gpuModel, opts).step(batches[1]), b = await new Trainer(cpuModel, opts).step(batches[1]);
     for (const key of STATS) expect(relErr(a[key], b[key]), key).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('the native training handle refuses misuse with clear errors (never a crash)', async () => {
+    const model = await SpladeModel.load(join(models, 'bert'), { device: 'cuda' });
+    const gpu = model.trainingEncoders().document.cuda!;
+    const V = model.vocabSize;
+    const ids = Int32Array.from([2, 10, 11, 3]), cu = Int32Array.from([0, 4]);
+    const out = new Float32Array(V), dw = new Float32Array(V);
+    const h = await gpu.trainForward(ids, null, cu, 'max', out, true, 0, 0);
+    const invalid = { code: 'ERR_SPLADE_INVALID_ARGUMENT' };
+    await expect(gpu.trainBackward(h, new Float32Array(V + 1))).rejects.toMatchObject(invalid);
+    await gpu.trainBackward(h, dw);
+    await expect(gpu.trainBackward(h, dw)).rejects.toMatchObject(invalid);  // consumed
+    expect(() => gpu.trainBackward({} as never, dw)).toThrow(/trainForward handle/);
+    const cpuHandle = await trainAddon().trainForward(model.trainingEncoders().document.config, model.trainingEncoders().document.arena,
+      ids, null, cu, 'max', out, 0, 0);
+    expect(() => gpu.trainBackward(cpuHandle as never, dw)).toThrow(/trainForward handle/);
+    const other = await SpladeModel.load(join(models, 'bert'), { device: 'cuda' });
+    const h2 = await other.trainingEncoders().document.cuda!.trainForward(ids, null, cu, 'max', out, true, 0, 0);
+    await expect(gpu.trainBackward(h2, dw)).rejects.toThrow(/another CUDA encoder/);
+    expect(() => gpu.trainForward(ids, null, cu, 'max', out, true, 1, 0)).toThrow(/dropout/);
+    await expect(gpu.mlmGradients(ids, null, cu, Int32Array.from([-1, V, -1, -1]), true, 0, 0)).rejects.toMatchObject({ code: 'ERR_SPLADE_OUT_OF_RANGE' });
   });
 
   it('separate query and document encoders both train on the GPU, as on the CPU', async () => {

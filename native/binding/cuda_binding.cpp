@@ -3,10 +3,9 @@
 // constructor copies the arena once (synchronously) and keeps it referenced, since prepare(), unpacked
 // forwards and gradients() read it again; those run in PromiseWorkers and fill the caller's typed arrays.
 // The Trainer's device-resident step adds trainForward (a handle over the batch's activations on the
-// device), trainBackward, mlmGradients, zeroGrads, resetOptimizer, gradNormSq, adamwUpdate, readParams (into
-// the constructor's arena),
-// readGrads, readMoments / writeMoments. In a build without the CUDA backend the constructor only throws
-// ERR_SPLADE_UNSUPPORTED, so a misuse is an Error, never a crash.
+// device), trainBackward, mlmGradients, zeroGrads, resetOptimizer, gradNormSq, adamwUpdate, readParams
+// (into the constructor's arena), readGrads, readMoments / writeMoments. In a build without the CUDA
+// backend the constructor only throws ERR_SPLADE_UNSUPPORTED, so a misuse is an Error, never a crash.
 #include <cmath>
 #include <memory>
 #include <mutex>
@@ -55,7 +54,8 @@ BatchArgs batch_args(const Napi::CallbackInfo& info) {
   return a;
 }
 
-// A trainForward handle: tagged, so that no other external (the CPU trainer's handles) passes for one
+// A trainForward handle: a frozen object holding the activations in an external, type-tagged (objects can
+// be tagged from N-API 8 on; externals only in later Node versions), so nothing else passes for one
 const napi_type_tag kActivationsTag = {0x5b1ade0c0da7a1e5ULL, 0x7ac71a710b5cd0e1ULL};
 using ActivationsPtr = std::shared_ptr<cuda::CudaTrainActivations>;
 
@@ -190,8 +190,11 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
         },
         [result](Napi::Env e) -> Napi::Value {
           auto* owner = new ActivationsPtr(std::move(*result));
-          auto handle = Napi::External<ActivationsPtr>::New(e, owner, [](Napi::Env, ActivationsPtr* p) { delete p; });
-          napi_type_tag_object(e, handle, &kActivationsTag);  // untagged (never seen): trainBackward refuses it
+          Napi::Object handle = Napi::Object::New(e);
+          handle.Set("activations",
+                     Napi::External<ActivationsPtr>::New(e, owner, [](Napi::Env, ActivationsPtr* p) { delete p; }));
+          if (napi_type_tag_object(e, handle, &kActivationsTag) != napi_ok || napi_object_freeze(e, handle) != napi_ok)
+            throw_error(e, kInternal, "trainForward: could not seal the handle");
           return handle;
         },
         keep);
@@ -232,10 +235,12 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
   Napi::Value TrainBackward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     bool tagged = false;
-    if (info.Length() < 1 || !info[0].IsExternal() || napi_check_object_type_tag(env, info[0], &kActivationsTag, &tagged) != napi_ok ||
-        !tagged)
+    if (info.Length() < 1 || !info[0].IsObject() ||
+        napi_check_object_type_tag(env, info[0], &kActivationsTag, &tagged) != napi_ok || !tagged)
       throw_error(env, kInvalidArgument, "Expected a CudaEncoder trainForward handle");
-    ActivationsPtr acts = *info[0].As<Napi::External<ActivationsPtr>>().Data();
+    const Napi::Value ext = info[0].As<Napi::Object>().Get("activations");
+    if (!ext.IsExternal()) throw_error(env, kInvalidArgument, "Expected a CudaEncoder trainForward handle");
+    ActivationsPtr acts = *ext.As<Napi::External<ActivationsPtr>>().Data();
     const View<float> dw = arg_f32(info, 1, "dw");
     check_live(env);
     return PromiseWorker::run(
