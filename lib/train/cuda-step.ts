@@ -10,9 +10,9 @@
 // The moments live on the device only; readMoments() / writeMoments() move them to and from the trainer's
 // flat m / v (in parameter-name order) for save() and resume(). The device state belongs to the encoder,
 // so a trainer takes it over: the first optimizer step of a new one (not resumed) starts from zero
-// moments, as on the CPU; two trainers stepping one GPU model in turn would share them (one at a time). Dropout masks are the CPU's, drawn on the
-// device from the same per-call seed (native/cuda/dropout.cuh). The masked-LM objective runs there too
-// (native/cuda/mlm_head.cu), its mean loss coming back as a number.
+// moments, as on the CPU; two trainers stepping one GPU model in turn would share them (one at a time).
+// Dropout masks are the CPU's, drawn on the device from the same per-call seed (native/cuda/dropout.cuh).
+// The masked-LM objective runs there too (native/cuda/mlm_head.cu), its mean loss coming back as a number.
 import type { CudaActivations, CudaTrainingHandle } from '../cuda-encoder.js';
 import { ErrorCode, SpladeError, callNativeAsync } from '../errors.js';
 import type { TrainingEncoder } from '../model/splade-model.js';

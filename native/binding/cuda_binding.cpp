@@ -55,7 +55,7 @@ BatchArgs batch_args(const Napi::CallbackInfo& info) {
 }
 
 // A trainForward handle: a frozen object holding the activations in an external, type-tagged (objects can
-// be tagged from N-API 8 on; externals only in later Node versions), so nothing else passes for one
+// be tagged from N-API 8 on; externals not in every Node version), so nothing else passes for one
 const napi_type_tag kActivationsTag = {0x5b1ade0c0da7a1e5ULL, 0x7ac71a710b5cd0e1ULL};
 using ActivationsPtr = std::shared_ptr<cuda::CudaTrainActivations>;
 
