@@ -157,7 +157,10 @@ size_t EncoderPacked::bytes() const {
   size_t n = decoder.data.size() + head.data.size();
   for (const auto* v : {&qkv, &attn_out, &fc1, &fc2})
     for (const Bf16Weight& w : *v) n += w.data.size();
-  return n * sizeof(uint16_t) + decoder_norm.size() * sizeof(float);
+  size_t f32 = head32.bytes();
+  for (const auto* v : {&qkv32, &attn_out32, &fc1_32, &fc2_32})
+    for (const PackedMatrix& w : *v) f32 += w.bytes();
+  return n * sizeof(uint16_t) + decoder_norm.size() * sizeof(float) + f32;
 }
 
 std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, const ParamLayout& L, const float* P,
@@ -173,6 +176,17 @@ std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, cons
       out->fc2.push_back(bf16_pack_weight(P + o.fc2_w, C, I, I));
     }
     out->head = bf16_pack_weight(P + L.head_w, C, C, C);
+  } else {
+    // W is (Nout, K) as nn.Linear stores it; the product is x W^T, so op(B) = W^T is (K, Nout).
+    const Isa isa = active_isa();
+    auto pack = [&](size_t off, size_t nout, size_t k) { return PackedMatrix(isa, Trans::yes, k, nout, P + off, k); };
+    for (const LayerOffsets& o : L.layer) {
+      out->qkv32.push_back(pack(o.qkv_w, 3 * C, C));
+      out->attn_out32.push_back(pack(o.attn_out_w, C, C));
+      out->fc1_32.push_back(pack(o.fc1_w, I, C));
+      out->fc2_32.push_back(pack(o.fc2_w, C, I));
+    }
+    out->head32 = pack(L.head_w, C, C);
   }
   if (bf16_fast_available()) {
     out->has_decoder = true;
@@ -216,8 +230,9 @@ void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg,
   const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, I = cfg.intermediate, V = cfg.vocab;
   const float* P = params;
   OpTimer timer;
+  const bool f32_packed = packed && !bf16 && packed->head32.get();
   auto gemm = [&](float* out, const float* inp, size_t M, size_t Nout, size_t K, size_t w_off, size_t b_off,
-                  const float* residual, Activation act, const Bf16Weight* w16) {
+                  const float* residual, Activation act, const Bf16Weight* w16, const PackedMatrix* w32) {
     // out (M, Nout) = inp (M, K) W^T + b [+ residual] [then GELU]; W is (Nout, K) as nn.Linear stores it
     GemmArgs g;
     g.ta = Trans::no; g.tb = Trans::yes; g.M = M; g.N = Nout; g.K = K;
@@ -226,6 +241,8 @@ void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg,
     g.epilogue.residual = residual;
     g.epilogue.ldr = residual ? Nout : 0;
     g.epilogue.activation = act;
+    // A packing is for the ISA active when it was made (setCpu may have switched since): else pack per call.
+    if (w32 && w32->get() && w32->get()->isa == active_isa()) g.packed_b = w32->get();
     if (reference) sgemm_reference(g);
     else if (bf16) gemm_bf16(out, Nout, inp, K, M, *w16, g.epilogue);
     else sgemm(g);
@@ -257,17 +274,25 @@ void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg,
   for (size_t l = 0; l < L.layer.size(); ++l) {
     const LayerOffsets& o = L.layer[l];
     auto pick = [&](std::vector<Bf16Weight> EncoderPacked::*m) -> const Bf16Weight* { return bf16 ? &(packed->*m)[l] : nullptr; };
-    gemm(qkv.data(), x.data(), N, 3 * C, C, o.qkv_w, o.qkv_b, nullptr, Activation::none, pick(&EncoderPacked::qkv));
+    auto pick32 = [&](std::vector<PackedMatrix> EncoderPacked::*m) -> const PackedMatrix* {
+      return f32_packed ? &(packed->*m)[l] : nullptr;
+    };
+    gemm(qkv.data(), x.data(), N, 3 * C, C, o.qkv_w, o.qkv_b, nullptr, Activation::none, pick(&EncoderPacked::qkv),
+         pick32(&EncoderPacked::qkv32));
     if (reference) attention_forward_cpu(att.data(), qkv.data(), batch.cu_seqlens, B, C, cfg.heads);
     else attention_forward(att.data(), qkv.data(), batch.cu_seqlens, B, C, cfg.heads);
     timer.lap(kAttention);
-    gemm(tmp.data(), att.data(), N, C, C, o.attn_out_w, o.attn_out_b, x.data(), Activation::none, pick(&EncoderPacked::attn_out));
+    gemm(tmp.data(), att.data(), N, C, C, o.attn_out_w, o.attn_out_b, x.data(), Activation::none, pick(&EncoderPacked::attn_out),
+         pick32(&EncoderPacked::attn_out32));
     layernorm(x.data(), tmp.data(), o.ln1_w, o.ln1_b);
-    gemm(h.data(), x.data(), N, I, C, o.fc1_w, o.fc1_b, nullptr, Activation::gelu, pick(&EncoderPacked::fc1));
-    gemm(tmp.data(), h.data(), N, C, I, o.fc2_w, o.fc2_b, x.data(), Activation::none, pick(&EncoderPacked::fc2));
+    gemm(h.data(), x.data(), N, I, C, o.fc1_w, o.fc1_b, nullptr, Activation::gelu, pick(&EncoderPacked::fc1),
+         pick32(&EncoderPacked::fc1_32));
+    gemm(tmp.data(), h.data(), N, C, I, o.fc2_w, o.fc2_b, x.data(), Activation::none, pick(&EncoderPacked::fc2),
+         pick32(&EncoderPacked::fc2_32));
     layernorm(x.data(), tmp.data(), o.ln2_w, o.ln2_b);
   }
-  gemm(tmp.data(), x.data(), N, C, C, L.head_w, L.head_b, nullptr, Activation::gelu, bf16 ? &packed->head : nullptr);
+  gemm(tmp.data(), x.data(), N, C, C, L.head_w, L.head_b, nullptr, Activation::gelu, bf16 ? &packed->head : nullptr,
+       f32_packed ? &packed->head32 : nullptr);
   layernorm(att.data(), tmp.data(), L.head_ln_w, L.head_ln_b);
   if (reference)
     splade_pool_forward_cpu(w, argmax, att.data(), P + L.wte, P + L.decoder_bias, batch.cu_seqlens, B, C, V, pooling);
