@@ -6,7 +6,7 @@ import { ErrorCode, SpladeError } from '../../errors.js';
 import type { NegativesRecord } from '../../mine.js';
 import { SpladeModel } from '../../model/splade-model.js';
 import { readTexts } from '../../pipeline.js';
-import { hashSeed, mulberry32 } from '../../random.js';
+import { hashSeed, mulberry32, sampleDistinct } from '../../random.js';
 import { trainPlotSvg } from '../../train/plot.js';
 import { type MlmBatch, type StepStats, type TrainBatch, Trainer, type TrainerOptions } from '../../train/trainer.js';
 import { modelLoadOptions, parse, required } from '../args.js';
@@ -21,7 +21,8 @@ scores from 'splade score' for marginmse / kldiv). The config (paths relative to
     "model": "DIR or org/name",    "output": "DIR",
     "corpus": "corpus.jsonl",      "queries": "queries.jsonl",   "negatives": "negatives.jsonl",
     "negativeSource": "bm25",      (which neg list; default: the first of the first record)
-    "negativesPerQuery": 1,        "batchSize": 16,              "steps": 1000,
+    "negativesPerQuery": 1,        "negativeSampling": "random", (or "first": always the list's top ones)
+    "batchSize": 16,               "steps": 1000,
     "queryMaxLength": 32,          "docMaxLength": 256,
     "checkpointEvery": 500,        (0: only at the end)          "seed": 0,
     "trainer": { "loss": "contrastive", "inBatchNegatives": true, "lr": 2e-5, "dropout": 0, ... }
@@ -46,6 +47,9 @@ export interface TrainConfig {
   /** queries and negatives are '' for the mlm objective. */
   model: string; output: string; corpus: string; queries: string; negatives: string;
   negativeSource?: string; negativesPerQuery: number; batchSize: number; steps: number;
+  /** 'random' (default): each time a query comes round, negativesPerQuery drawn afresh from its whole list
+   * (as naver/splade samples its hard negatives); 'first': always the list's first ones. */
+  negativeSampling?: 'random' | 'first';
   queryMaxLength: number; docMaxLength: number; checkpointEvery: number; seed: number;
   trainer: TrainerOptions;
 }
@@ -88,7 +92,10 @@ export function readConfig(path: string): TrainConfig {
   }
   const trainer = c.trainer ?? {};
   if (trainer === null || typeof trainer !== 'object' || Array.isArray(trainer)) bad(`${path}: "trainer" must be an object`);
-  const known = new Set(['objective', 'model', 'output', 'corpus', 'queries', 'negatives', 'negativeSource', 'negativesPerQuery',
+  if (c.negativeSampling !== undefined && c.negativeSampling !== 'random' && c.negativeSampling !== 'first') {
+    bad(`${path}: "negativeSampling" must be "random" or "first", got ${JSON.stringify(c.negativeSampling)}`);
+  }
+  const known = new Set(['objective', 'model', 'output', 'corpus', 'queries', 'negatives', 'negativeSource', 'negativesPerQuery', 'negativeSampling',
     'batchSize', 'steps', 'queryMaxLength', 'docMaxLength', 'checkpointEvery', 'seed', 'trainer']);
   const unknown = Object.keys(c).filter((k) => !known.has(k));
   if (unknown.length) bad(`${path}: unknown key(s) ${unknown.map((k) => `"${k}"`).join(', ')}`);
@@ -102,6 +109,7 @@ export function readConfig(path: string): TrainConfig {
     output: file('output'), corpus: file('corpus'), queries: mlm ? '' : file('queries'), negatives: mlm ? '' : file('negatives'),
     negativeSource: c.negativeSource as string | undefined,
     negativesPerQuery: int('negativesPerQuery', 1, 0),
+    negativeSampling: (c.negativeSampling ?? 'random') as 'random' | 'first',
     batchSize: int('batchSize', 16, 1),
     steps: int('steps', undefined, 1),
     queryMaxLength: int('queryMaxLength', 32, 2),
@@ -137,7 +145,7 @@ async function readRecords(path: string): Promise<Array<{ line: number; record: 
 }
 
 /** The examples of one job and the seeded order in which its batches take them. */
-class BatchSource {
+export class BatchSource {
   private orderEpoch = -1;
   private order = new Uint32Array(0);
   private readonly qTokens = new Map<string, Int32Array>();
@@ -183,7 +191,10 @@ class BatchSource {
       const e = Math.floor(k / N);
       const r = this.records[this.epochOrder(e)[k % N]];
       const pos = r.pos[Math.floor(mulberry32(hashSeed(this.cfg.seed, `pos:${e}:${r.qid}`))() * r.pos.length)];
-      const docs = [pos, ...r.neg];
+      const negs = (this.cfg.negativeSampling ?? 'random') === 'first'
+        ? r.neg.slice(0, this.cfg.negativesPerQuery)
+        : sampleDistinct(r.neg, this.cfg.negativesPerQuery, mulberry32(hashSeed(this.cfg.seed, `neg:${e}:${r.qid}`)));
+      const docs = [pos, ...negs];
       batch.queries.push(this.query(r.qid));
       batch.documents.push(docs.map((d) => this.doc(d)));
       if (batch.teacherScores) batch.teacherScores.push(docs.map((d) => r.scores![d]));
@@ -262,7 +273,7 @@ export async function run(argv: string[]): Promise<number> {
       skipped++;
       continue;
     }
-    const neg = list.slice(0, cfg.negativesPerQuery);
+    const neg = cfg.negativeSampling === 'first' ? list.slice(0, cfg.negativesPerQuery) : list.slice();
     if (teacher) {
       const where = `${cfg.negatives}:${line}: record ${JSON.stringify(r.qid)}`;
       if (r.scores === null || typeof r.scores !== 'object') {
