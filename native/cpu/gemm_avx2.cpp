@@ -31,6 +31,7 @@ struct Kernel {
   // over C and less per-block overhead; MC = 72 keeps the A block (216 KiB) in L2 (MC = 120 was even);
   // NC = 768 (a 2.3 MiB B block) beat NC = 3072 by 20-25% at 128 x 30522 x 768.
   static constexpr size_t KC = 768, MC = 72, NC = 768;
+  static constexpr bool kPrefetchNextB = false;  // no kernel_next
   static constexpr bool kRowKernels = true;
 
   // c (R x 16, ld ldc) = alpha * a.b + beta * c; a is a packed (kc, 6) panel of which the first R rows

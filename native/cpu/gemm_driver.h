@@ -10,6 +10,8 @@
 //   kernel(kc, a, b, c, ldc, alpha, beta)   full tile: c = alpha * a.b + beta * c (beta 0: c not read)
 //   kRowKernels, kernel_rows(rows, ...)     when kRowKernels: the first rows < MR rows of a full-width
 //                                           tile (else such tiles go through a scratch tile)
+//   kPrefetchNextB, kernel_next(..., next_b) when kPrefetchNextB: kernel that also fetches the next B
+//                                           micro-panel into L2 (used on a pre-packed B's first pass)
 //   pack_a(g, m, mr, k0, kc, dst)           one MR-row panel of op(A), zero-padded to MR rows
 //   pack_b(g, n0, nc, k0, kc, dst)          the B block: ceil(nc / NR) NR-column panels of op(B), the
 //                                           last zero-padded to NR columns
@@ -122,6 +124,14 @@ struct Driver {
             for (size_t ir = 0; ir < mc; ir += MR) {
               const size_t rows = std::min(MR, mc - ir);
               float* c = g.C + (ic + ir) * g.ldc + jc + jr;
+              const bool fetch_next = packed_b && ir == 0 && jc + jr + NR < n_end;  // B from memory: fetch ahead
+              if constexpr (K::kPrefetchNextB) {
+                if (rows == MR && cols == NR && fetch_next) {
+                  K::kernel_next(kc, ablk + ir * kc, bp, c, g.ldc, g.alpha, beta, bp + NR * kc);
+                  if (last && epi) finish(g, ic + ir, jc + jr, rows, cols);
+                  continue;
+                }
+              }
               if (rows == MR && cols == NR) K::kernel(kc, ablk + ir * kc, bp, c, g.ldc, g.alpha, beta);
               else if (K::kRowKernels && cols == NR) K::kernel_rows(rows, kc, ablk + ir * kc, bp, c, g.ldc, g.alpha, beta);
               else edge_tile(kc, ablk + ir * kc, bp, c, g.ldc, rows, cols, g.alpha, beta);

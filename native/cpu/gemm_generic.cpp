@@ -15,6 +15,7 @@ namespace {
 struct Kernel {
   static constexpr size_t MR = 4, NR = 8;
   static constexpr size_t KC = 256, MC = 128, NC = 3072;
+  static constexpr bool kPrefetchNextB = false;  // no kernel_next
   static constexpr bool kRowKernels = false;
   static void kernel_rows(size_t, size_t, const float*, const float*, float*, size_t, float, float) {}
 
