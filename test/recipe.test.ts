@@ -185,6 +185,25 @@ describe('leave-one-out report', () => {
     expect(svg.match(/<rect data-system=/g)).toHaveLength(3 * 4);
     expect(svg).toContain('data-system="splade" data-value="0.4100"');
   });
+  it('shows the idf-query and chosen-weight rows when every row has them', () => {
+    const withChoice = (x: ReturnType<typeof row>, idf: number, chosen: number) => ({
+      ...x, spladeIdf: m(idf, 0.5, 0.6), fusedChosen: m(chosen, 0.5, 0.6), fusedIdfChosen: m(chosen + 0.01, 0.5, 0.6),
+      fusionChoice: { fusedChosen: { weight: 0.5, norm: 'minmax', chosenOn: ['b'] }, fusedIdfChosen: { weight: 1, norm: 'max', chosenOn: ['b'] } },
+    });
+    const r2: LooResults = { ...results, rows: [withChoice(row('a', 0.4, 0.3, 0.39), 0.45, 0.41), withChoice(row('b', 0.4, 0.32, 0.41), 0.38, 0.42)] };
+    expect(looGoals(r2, 'fusedSum', 'spladeIdf')).toMatchObject({ spladeBeatsMean: true });
+    expect(looGoals(r2)).toMatchObject({ spladeBeatsMean: false, fusedBeatsAll: false });
+    expect(looGoals(r2, 'fusedChosen').fusedBeatsAll).toBe(true);
+    const md = looReportMarkdown(r2);
+    expect(md).toContain('| a | 10 | 0.400 | 0.300 | 0.450 | 0.390 | 0.390 | 0.410 | 0.420 |');
+    expect(md).toContain('| a | minmax, w 0.5 | max, w 1 |');
+    expect(md).toContain("- SPLADE, idf queries alone beats BM25's mean nDCG@10: yes (0.415 vs 0.400)");
+    expect(md).toContain('- SPLADE + BM25 (LOO weight) beats BM25 on every held-out collection: yes');
+    expect(md).toContain('- SPLADE + BM25 (score sum) beats BM25 on every held-out collection: no');
+    expect(looPlotSvg(r2).match(/<rect data-system=/g)).toHaveLength(3 * 7);
+    // one row without them: the extra systems are left out rather than shown half empty
+    expect(looReportMarkdown({ ...r2, rows: [r2.rows[0], row('b', 0.4, 0.32, 0.41)] })).not.toContain('idf queries');
+  });
 });
 
 describe('a tiny recipe end to end', () => {

@@ -12,10 +12,15 @@
 //     in-batch negatives. Corpus text only: no query or judgment of any collection is used.
 //  3. fold <c>: the other four collections' judged queries (BM25 negatives, within each corpus),
 //     mixed 1:1 with pseudo-queries of <c>'s corpus; contrastive training from the stage-2 model.
-//  4. eval <c>: encode + index <c>'s corpus, search its queries (MaxScore, k 100), BM25 (k1 0.9,
-//     b 0.4) and the two fused (max-normalised score sum; RRF also reported), nDCG@10, RR@10, R@100.
+//  4. eval <c>: encode + index <c>'s corpus (documents cut where training cut them), search its
+//     queries (MaxScore, k 100) with the query encoder and as inference-free idf queries (word
+//     pieces x idf over <c>'s corpus), BM25 (k1 0.9, b 0.4) and the fused runs (max-normalised score
+//     sum and RRF at weight 1; and norm(BM25) + w norm(SPLADE) with w and the normalisation chosen
+//     by nested leave-one-out: on the other four folds' held-out evaluations, never on <c>'s
+//     judgments), nDCG@10, RR@10, R@100. The runs are kept in fold-<c>/runs.json.
 // Knobs (env): SPLADE_LOO_WORK, SPLADE_LOO_MLM_STEPS (0: none; else a masked-LM stage on the five corpora after init), SPLADE_LOO_PSEUDO_STEPS (300), SPLADE_LOO_FOLD_STEPS (80), SPLADE_LOO_ONLY (a,b),
-// SPLADE_LOO_SPAN=1 (word-span pseudo-queries where there is no title or sentence), SPLADE_LOO_TAG (the report goes to REPORT-<tag>.md, results-<tag>.json, loo-<tag>.svg).
+// SPLADE_LOO_SPAN=1 (word-span pseudo-queries where there is no title or sentence), SPLADE_LOO_TAG (the report goes to REPORT-<tag>.md, results-<tag>.json, loo-<tag>.svg),
+// SPLADE_LOO_EVAL_DLEN (document tokens at evaluation; default: the training length, DLEN).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,6 +28,9 @@ import { fileURLToPath } from 'node:url';
 
 import { SpladeModel, info } from '../../lib/index.js';
 import { mergeCollections, readCollection, writeCollection, type Collection } from '../../lib/recipe/collections.js';
+import type { Run } from '../../lib/data/types.js';
+import { SCORE_NORMS, chooseFusionLeaveOneOut, weightedFusion } from '../../lib/recipe/fusion.js';
+import { WordPieceIdf, modelWordPieces } from '../../lib/recipe/idf-query.js';
 import { pseudoQueries } from '../../lib/recipe/pseudo-queries.js';
 import { looReportMarkdown, looPlotSvg, type LooResults, type LooRow } from '../../lib/recipe/report.js';
 import { runMlmStage } from '../../lib/recipe/mlm.js';
@@ -40,6 +48,9 @@ const K = 100;
 
 const MODEL = { layers: 2, hidden: 128, heads: 2, init: 'lexical' as const };
 const BATCH = 16, QLEN = 32, DLEN = 128;
+// positions past the training length were never trained: evaluating at 256 tokens lost 0.01 nDCG@10
+const EVAL_DLEN = Number(process.env.SPLADE_LOO_EVAL_DLEN ?? DLEN);
+const FUSION_WEIGHTS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3];
 const PSEUDO_TRAINER = { loss: 'contrastive' as const, inBatchNegatives: true, lr: 1e-3, warmupSteps: Math.round(PSEUDO_STEPS / 10), weightDecay: 0.01,
   lambdaQ: 0.01, lambdaD: 0.01, lambdaWarmupSteps: Math.round(PSEUDO_STEPS / 3), queryReg: 'l1' as const, docReg: 'flops' as const, dropout: 0 };
 const FOLD_TRAINER = { ...PSEUDO_TRAINER, lr: 5e-4, warmupSteps: Math.round(FOLD_STEPS / 10), lambdaWarmupSteps: 0 };
@@ -122,19 +133,42 @@ for (const held of ONLY) {
     const docs = c.corpus.map(docText);
     const model = await SpladeModel.load(foldModel);
     const tEnc = performance.now();
-    const { index, stats } = await encodeIndex(model, docs);
+    const { index, stats } = await encodeIndex(model, docs, { maxLength: EVAL_DLEN });
     const encodeSeconds = (performance.now() - tEnc) / 1000;
     const sp = await spladeRun(model, index, stats, judged, K);
+    const idf = new WordPieceIdf(modelWordPieces(model));
+    for (const d of docs) idf.add(d.text);
+    const spIdf = await spladeRun(model, index, stats, judged, K, judged.map((q) => idf.query(q.text)));
     const bm = bm25Run(docs, judged, K);
+    writeFileSync(join(foldDir, 'runs.json'), JSON.stringify({ bm25: bm.run, splade: sp.run, spladeIdf: spIdf.run }));
     rows.push({
       collection: held, queries: judged.length, documents: docs.length, trainQueries: judgedCount, encodeSeconds,
-      bm25: evaluateRun(bm.run, c.qrels), splade: evaluateRun(sp.run, c.qrels),
+      bm25: evaluateRun(bm.run, c.qrels), splade: evaluateRun(sp.run, c.qrels), spladeIdf: evaluateRun(spIdf.run, c.qrels),
       fusedSum: evaluateRun(fuseRuns([sp.run, bm.run], 'sum', K), c.qrels), fusedRrf: evaluateRun(fuseRuns([sp.run, bm.run], 'rrf', K), c.qrels),
-      spladeEfficiency: sp.efficiency, bm25Efficiency: bm.efficiency,
+      spladeEfficiency: sp.efficiency, spladeIdfEfficiency: spIdf.efficiency, bm25Efficiency: bm.efficiency,
     });
     const r = rows[rows.length - 1];
-    console.error(`   ${held}: BM25 ${r.bm25['ndcg@10'].toFixed(4)}  SPLADE ${r.splade['ndcg@10'].toFixed(4)}  fused(sum) ${r.fusedSum['ndcg@10'].toFixed(4)}  fused(rrf) ${r.fusedRrf['ndcg@10'].toFixed(4)}`);
+    console.error(`   ${held}: BM25 ${r.bm25['ndcg@10'].toFixed(4)}  SPLADE ${r.splade['ndcg@10'].toFixed(4)}  idf-q ${r.spladeIdf!['ndcg@10'].toFixed(4)}  fused(sum) ${r.fusedSum['ndcg@10'].toFixed(4)}  fused(rrf) ${r.fusedRrf['ndcg@10'].toFixed(4)}`);
   });
+}
+
+// 5. fusion weight and normalisation per held-out collection by nested leave-one-out: chosen on the
+// other folds' held-out runs (this run's, or an earlier run's kept in the same work folder)
+const runsOf = (n: string) => join(WORK, `fold-${n}`, 'runs.json');
+const kept = NAMES.filter((n) => existsSync(runsOf(n)));
+if (kept.length >= 2) {
+  const saved = Object.fromEntries(kept.map((n) => [n, JSON.parse(readFileSync(runsOf(n), 'utf8')) as Record<string, Run>]));
+  for (const [rowKey, runKey] of [['fusedChosen', 'splade'], ['fusedIdfChosen', 'spladeIdf']] as const) {
+    const choice = chooseFusionLeaveOneOut(kept.map((n) => ({ name: n, qrels: cols[n].qrels, bm25: saved[n].bm25, splade: saved[n][runKey] })),
+      { weights: FUSION_WEIGHTS, norms: SCORE_NORMS, k: K });
+    for (const row of rows) {
+      const ch = choice[row.collection];
+      if (!ch) continue;
+      row[rowKey] = evaluateRun(weightedFusion([saved[row.collection].bm25, saved[row.collection][runKey]], [1, ch.weight], ch.norm, K), cols[row.collection].qrels);
+      row.fusionChoice = { ...row.fusionChoice, [rowKey]: { weight: ch.weight, norm: ch.norm, chosenOn: ch.chosenOn } };
+      console.error(`   ${row.collection}: ${rowKey} (${ch.norm}, w ${ch.weight}, chosen on ${ch.chosenOn.join(' ')}) ${row[rowKey]!['ndcg@10'].toFixed(4)}`);
+    }
+  }
 }
 clearInterval(sampler);
 loads.push(loadavg()[0]);
@@ -144,7 +178,7 @@ const results: LooResults = {
   started, finished: new Date().toISOString(), totalSeconds: (performance.now() - t0) / 1000,
   machine: `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), cpu kernels ${i.cpu}, ${i.threads} threads`,
   load: { mean: loads.reduce((a, b) => a + b, 0) / loads.length, min: Math.min(...loads), max: Math.max(...loads) },
-  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_TRAINER, foldTrainer: FOLD_TRAINER, span: SPAN,
+  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, evalDocMaxLength: EVAL_DLEN, fusionWeights: FUSION_WEIGHTS, fusionNorms: SCORE_NORMS, mlmSteps: MLM_STEPS, pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_TRAINER, foldTrainer: FOLD_TRAINER, span: SPAN,
     pseudoQueries: Object.fromEntries(NAMES.map((n) => [n, pseudo[n].queries.length])) },
   stages, rows,
 };
