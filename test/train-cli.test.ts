@@ -107,6 +107,24 @@ describe('splade train', () => {
     expect(r.err).toMatch(/negatives\.jsonl:1: record "q0" has no "scores"/);
   });
 
+  it('"queryWeights": "idf" trains for inference-free queries: idf weights over the corpus, only documents learn', async () => {
+    const r = await cli('train', '--config', config('idf', { output: 'idf', steps: 2, queryWeights: 'idf' }));
+    expect(r.code).toBe(0);
+    for (const s of logOf(join(dir, 'idf'))) expect(s.regQ).toBe(0);
+    const state = JSON.parse(readFileSync(join(dir, 'idf', 'checkpoint', 'trainer.json'), 'utf8'));
+    const model = await SpladeModel.load(MODEL);
+    const w: number[] = state.options.queryTermWeights;
+    expect(w).toHaveLength(model.vocabSize);
+    // 'tissue' is in all 12 documents, each other word in a few: the rarer piece weighs more
+    const [tissue] = model.tokenize('tissue', { kind: 'document' }).subarray(1, 2);
+    const [heart] = model.tokenize('heart', { kind: 'document' }).subarray(1, 2);
+    expect(w[tissue]).toBeCloseTo(Math.log(1 + 0.5 / 12.5), 6);
+    expect(w[heart]).toBeGreaterThan(w[tissue]);
+    const bad = await cli('train', '--config', config('idf-bad', { output: 'idf-bad', steps: 2, queryWeights: 'tfidf' }));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/"queryWeights" must be "idf"/);
+  });
+
   it('rejects a config with an unknown key or a missing steps', async () => {
     expect((await cli('train', '--config', config('bad', { output: 'bad', steps: 2, batchsize: 4 }))).err).toMatch(/unknown key\(s\) "batchsize"/);
     const r = await cli('train', '--config', config('nosteps', { output: 'ns' }));

@@ -20,7 +20,7 @@
 //     judgments), nDCG@10, RR@10, R@100. The runs are kept in fold-<c>/runs.json.
 // Knobs (env): SPLADE_LOO_WORK, SPLADE_LOO_MLM_STEPS (0: none; else a masked-LM stage on the five corpora after init), SPLADE_LOO_PSEUDO_STEPS (300), SPLADE_LOO_FOLD_STEPS (80), SPLADE_LOO_ONLY (a,b),
 // SPLADE_LOO_SPAN=1 (word-span pseudo-queries where there is no title or sentence), SPLADE_LOO_TAG (the report goes to REPORT-<tag>.md, results-<tag>.json, loo-<tag>.svg),
-// SPLADE_LOO_EVAL_DLEN (document tokens at evaluation; default: the training length, DLEN).
+// SPLADE_LOO_EVAL_DLEN (document tokens at evaluation; default: the training length, DLEN), SPLADE_LOO_QUERY=idf (train for inference-free queries).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -54,6 +54,9 @@ const FUSION_WEIGHTS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3];
 const PSEUDO_TRAINER = { loss: 'contrastive' as const, inBatchNegatives: true, lr: 1e-3, warmupSteps: Math.round(PSEUDO_STEPS / 10), weightDecay: 0.01,
   lambdaQ: 0.01, lambdaD: 0.01, lambdaWarmupSteps: Math.round(PSEUDO_STEPS / 3), queryReg: 'l1' as const, docReg: 'flops' as const, dropout: 0 };
 const FOLD_TRAINER = { ...PSEUDO_TRAINER, lr: 5e-4, warmupSteps: Math.round(FOLD_STEPS / 10), lambdaWarmupSteps: 0 };
+// SPLADE_LOO_QUERY=idf: train for inference-free queries (word pieces x idf over the training corpus;
+// only the documents are learned), the way the idf-query rows search
+const QUERY_WEIGHTS = process.env.SPLADE_LOO_QUERY === 'idf' ? { queryWeights: 'idf' as const } : {};
 
 // Load average sampled through the run (the machine is shared: other engineers' jobs compete).
 const loads: number[] = [loadavg()[0]];
@@ -103,7 +106,7 @@ await stage('pseudo: write + mine BM25 negatives', async () => {
 const pseudoModel = await stage(`pseudo: train ${PSEUDO_STEPS} steps`, () => trainStage({
   objective: 'ranking', model: startModel, output: join(WORK, 'pseudo-train'), corpus: join(pseudoDir, 'corpus.jsonl'), queries: join(pseudoDir, 'queries.jsonl'),
   negatives: join(pseudoDir, 'negatives.jsonl'), negativesPerQuery: 1, batchSize: BATCH, steps: PSEUDO_STEPS, queryMaxLength: QLEN, docMaxLength: DLEN,
-  checkpointEvery: 50, seed: 0, trainer: PSEUDO_TRAINER,
+  checkpointEvery: 50, seed: 0, ...QUERY_WEIGHTS, trainer: PSEUDO_TRAINER,
 }));
 
 // 3-4. one fold per held-out collection
@@ -125,7 +128,7 @@ for (const held of ONLY) {
   const foldModel = await stage(`fold ${held}: train ${FOLD_STEPS} steps`, () => trainStage({
     objective: 'ranking', model: pseudoModel, output: join(foldDir, 'train'), corpus: join(foldDir, 'corpus.jsonl'), queries: join(foldDir, 'queries.jsonl'),
     negatives: join(foldDir, 'negatives.jsonl'), negativesPerQuery: 1, batchSize: BATCH, steps: FOLD_STEPS, queryMaxLength: QLEN, docMaxLength: DLEN,
-    checkpointEvery: 0, seed: 0, trainer: FOLD_TRAINER,
+    checkpointEvery: 0, seed: 0, ...QUERY_WEIGHTS, trainer: FOLD_TRAINER,
   }));
   await stage(`eval ${held}`, async () => {
     const c = cols[held];
@@ -178,7 +181,7 @@ const results: LooResults = {
   started, finished: new Date().toISOString(), totalSeconds: (performance.now() - t0) / 1000,
   machine: `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), cpu kernels ${i.cpu}, ${i.threads} threads`,
   load: { mean: loads.reduce((a, b) => a + b, 0) / loads.length, min: Math.min(...loads), max: Math.max(...loads) },
-  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, evalDocMaxLength: EVAL_DLEN, fusionWeights: FUSION_WEIGHTS, fusionNorms: SCORE_NORMS, mlmSteps: MLM_STEPS, pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_TRAINER, foldTrainer: FOLD_TRAINER, span: SPAN,
+  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, evalDocMaxLength: EVAL_DLEN, fusionWeights: FUSION_WEIGHTS, fusionNorms: SCORE_NORMS, mlmSteps: MLM_STEPS, trainQueries: QUERY_WEIGHTS.queryWeights ?? 'encoder', pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_TRAINER, foldTrainer: FOLD_TRAINER, span: SPAN,
     pseudoQueries: Object.fromEntries(NAMES.map((n) => [n, pseudo[n].queries.length])) },
   stages, rows,
 };
