@@ -201,6 +201,13 @@ describe('leave-one-out report', () => {
     expect(md).toContain('- SPLADE + BM25 (LOO weight) beats BM25 on every held-out collection: yes');
     expect(md).toContain('- SPLADE + BM25 (score sum) beats BM25 on every held-out collection: no');
     expect(looPlotSvg(r2).match(/<rect data-system=/g)).toHaveLength(3 * 7);
+    // the zero-shot ensemble and its models alone
+    const zero = (x: (typeof r2.rows)[number], a: number, b: number) => ({ ...x, spladeZero: m((a + b) / 2 + 0.01, 0.5, 0.6), spladeZeroParts: { mlm400: m(a, 0.5, 0.6), mlm2000: m(b, 0.5, 0.6) } });
+    const r3: LooResults = { ...r2, rows: [zero(r2.rows[0], 0.41, 0.43), zero(r2.rows[1], 0.39, 0.37)] };
+    const md3 = looReportMarkdown(r3);
+    expect(md3).toContain('| mlm400 | 0.410 | 0.390 | 0.400 |');
+    expect(md3).toContain('| mlm2000 | 0.430 | 0.370 | 0.400 |');
+    expect(md3).toContain("- SPLADE zero-shot, idf queries alone beats BM25's mean nDCG@10: yes (0.410 vs 0.400)");
     // one row without them: the extra systems are left out rather than shown half empty
     expect(looReportMarkdown({ ...r2, rows: [r2.rows[0], row('b', 0.4, 0.32, 0.41)] })).not.toContain('idf queries');
   });

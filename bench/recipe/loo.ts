@@ -18,9 +18,10 @@
 //     sum and RRF at weight 1; and norm(BM25) + w norm(SPLADE) with w and the normalisation chosen
 //     by nested leave-one-out: on the other four folds' held-out evaluations, never on <c>'s
 //     judgments), nDCG@10, RR@10, R@100. The runs are kept in fold-<c>/runs.json.
-// Knobs (env): SPLADE_LOO_WORK, SPLADE_LOO_MLM_STEPS (0: none; else a masked-LM stage on the five corpora after init), SPLADE_LOO_PSEUDO_STEPS (300), SPLADE_LOO_FOLD_STEPS (80), SPLADE_LOO_ONLY (a,b),
+// Knobs (env): SPLADE_LOO_WORK, SPLADE_LOO_MLM_STEPS (0: none; else a masked-LM stage on the five corpora after init; a list
+// a,b: one MLM + pseudo-query chain per entry, the zero-shot ensemble sums their max-normalised runs; the folds start from the first), SPLADE_LOO_PSEUDO_STEPS (300), SPLADE_LOO_FOLD_STEPS (80), SPLADE_LOO_ONLY (a,b),
 // SPLADE_LOO_SPAN=1 (word-span pseudo-queries where there is no title or sentence), SPLADE_LOO_TAG (the report goes to REPORT-<tag>.md, results-<tag>.json, loo-<tag>.svg),
-// SPLADE_LOO_EVAL_DLEN (document tokens at evaluation; default: the training length, DLEN), SPLADE_LOO_QUERY=idf (train for inference-free queries).
+// SPLADE_LOO_EVAL_DLEN (document tokens at evaluation; default: the training length, DLEN), SPLADE_LOO_QUERY=idf (train for inference-free queries), SPLADE_LOO_MODEL (2x128).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -41,12 +42,14 @@ const DATA = process.env.SPLADE_LOO_DATA ?? '/work/shared/data';
 const WORK = process.env.SPLADE_LOO_WORK ?? join(here, '..', '.cache', 'recipe-loo');
 const PSEUDO_STEPS = Number(process.env.SPLADE_LOO_PSEUDO_STEPS ?? 300);
 const FOLD_STEPS = Number(process.env.SPLADE_LOO_FOLD_STEPS ?? 80);
-const MLM_STEPS = Number(process.env.SPLADE_LOO_MLM_STEPS ?? 0);
+const MLM_STEPS = (process.env.SPLADE_LOO_MLM_STEPS ?? '0').split(',').map(Number);
 const NAMES = ['cranfield', 'cacm', 'med', 'npl', 'lisa'];
 const ONLY = process.env.SPLADE_LOO_ONLY ? process.env.SPLADE_LOO_ONLY.split(',') : NAMES;
 const K = 100;
 
-const MODEL = { layers: 2, hidden: 128, heads: 2, init: 'lexical' as const };
+// SPLADE_LOO_MODEL=<layers>x<hidden> (default 2x128; one attention head per 64 dimensions)
+const [LAYERS, HIDDEN] = (process.env.SPLADE_LOO_MODEL ?? '2x128').split('x').map(Number);
+const MODEL = { layers: LAYERS, hidden: HIDDEN, heads: Math.max(1, HIDDEN / 64), init: 'lexical' as const };
 const BATCH = 16, QLEN = 32, DLEN = 128;
 // positions past the training length were never trained: evaluating at 256 tokens lost 0.01 nDCG@10
 const EVAL_DLEN = Number(process.env.SPLADE_LOO_EVAL_DLEN ?? DLEN);
@@ -80,17 +83,6 @@ for (const n of NAMES) cols[n] = await readCollection(join(DATA, n));
 
 await stage('init', () => initModel(join(WORK, 'init'), MODEL));
 
-// 1b. optional masked-LM adaptation on all five corpora (text only), as the domain recipe does
-let startModel = join(WORK, 'init');
-if (MLM_STEPS > 0) {
-  const mlmData = join(WORK, 'mlm-corpus');
-  if (!existsSync(join(mlmData, 'corpus.jsonl'))) await writeCollection(mlmData, { ...mergeCollections(cols), queries: [], qrels: {} });
-  startModel = await stage(`mlm: ${MLM_STEPS} steps`, () => runMlmStage({
-    model: startModel, corpus: join(mlmData, 'corpus.jsonl'), output: join(WORK, 'mlm'), steps: MLM_STEPS, batchSize: BATCH,
-    maxLength: DLEN, seed: 0, trainer: { lr: 1e-3, warmupSteps: Math.round(MLM_STEPS / 10), weightDecay: 0.01, dropout: 0.1 },
-  }));
-}
-
 // 2. pseudo-queries over all five corpora (text only)
 const pseudo: Record<string, Collection> = {};
 // SPLADE_LOO_SPAN=1: documents without a title or sentences (NPL) give a span of their words
@@ -103,11 +95,31 @@ await stage('pseudo: write + mine BM25 negatives', async () => {
   await writeCollection(pseudoDir, merged);
   await mineStage(merged.corpus, merged.queries, merged.qrels, join(pseudoDir, 'negatives.jsonl'), { retrievers: ['bm25'], perCollection: true, depth: 50, ranks: [1, 20], count: 1, seed: 0 });
 });
-const pseudoModel = await stage(`pseudo: train ${PSEUDO_STEPS} steps`, () => trainStage({
-  objective: 'ranking', model: startModel, output: join(WORK, 'pseudo-train'), corpus: join(pseudoDir, 'corpus.jsonl'), queries: join(pseudoDir, 'queries.jsonl'),
-  negatives: join(pseudoDir, 'negatives.jsonl'), negativesPerQuery: 1, batchSize: BATCH, steps: PSEUDO_STEPS, queryMaxLength: QLEN, docMaxLength: DLEN,
-  checkpointEvery: 50, seed: 0, ...QUERY_WEIGHTS, trainer: PSEUDO_TRAINER,
-}));
+
+// 1b + 2b, once per entry of SPLADE_LOO_MLM_STEPS: optional masked-LM adaptation on all five corpora
+// (text only), as the domain recipe does, then contrastive training on the pseudo-queries. Corpus
+// text only: each such model is zero-shot for every collection. The first chain's model is the one
+// the folds start from (its folders keep the names of a single chain: mlm, pseudo-train).
+async function pseudoChain(mlmSteps: number, first: boolean): Promise<string> {
+  const suffix = first ? '' : `-mlm${mlmSteps}`;
+  let startModel = join(WORK, 'init');
+  if (mlmSteps > 0) {
+    const mlmData = join(WORK, 'mlm-corpus');
+    if (!existsSync(join(mlmData, 'corpus.jsonl'))) await writeCollection(mlmData, { ...mergeCollections(cols), queries: [], qrels: {} });
+    startModel = await stage(`mlm: ${mlmSteps} steps`, () => runMlmStage({
+      model: startModel, corpus: join(mlmData, 'corpus.jsonl'), output: join(WORK, first ? 'mlm' : `mlm-${mlmSteps}`), steps: mlmSteps, batchSize: BATCH,
+      maxLength: DLEN, seed: 0, trainer: { lr: 1e-3, warmupSteps: Math.round(mlmSteps / 10), weightDecay: 0.01, dropout: 0.1 },
+    }));
+  }
+  return stage(`pseudo${first ? '' : ` (after mlm ${mlmSteps})`}: train ${PSEUDO_STEPS} steps`, () => trainStage({
+    objective: 'ranking', model: startModel, output: join(WORK, `pseudo-train${suffix}`), corpus: join(pseudoDir, 'corpus.jsonl'), queries: join(pseudoDir, 'queries.jsonl'),
+    negatives: join(pseudoDir, 'negatives.jsonl'), negativesPerQuery: 1, batchSize: BATCH, steps: PSEUDO_STEPS, queryMaxLength: QLEN, docMaxLength: DLEN,
+    checkpointEvery: 50, seed: 0, ...QUERY_WEIGHTS, trainer: PSEUDO_TRAINER,
+  }));
+}
+const zeroShotModels: Record<string, string> = {};
+for (const [i, steps] of MLM_STEPS.entries()) zeroShotModels[`mlm${steps}`] = await pseudoChain(steps, i === 0);
+const pseudoModel = Object.values(zeroShotModels)[0];
 
 // 3-4. one fold per held-out collection
 const rows: LooRow[] = [];
@@ -143,15 +155,26 @@ for (const held of ONLY) {
     for (const d of docs) idf.add(d.text);
     const spIdf = await spladeRun(model, index, stats, judged, K, judged.map((q) => idf.query(q.text)));
     const bm = bm25Run(docs, judged, K);
-    writeFileSync(join(foldDir, 'runs.json'), JSON.stringify({ bm25: bm.run, splade: sp.run, spladeIdf: spIdf.run }));
+    // zero-shot: the pseudo-query models (no judged query of any collection), idf queries; with
+    // several, the sum of their max-normalised runs (weights 1, not tuned)
+    const idfQueries = judged.map((q) => idf.query(q.text));
+    const zeroParts: Record<string, Run> = {};
+    for (const [name, dir] of Object.entries(zeroShotModels)) {
+      const zm = await SpladeModel.load(dir);
+      const { index: zi, stats: zs } = await encodeIndex(zm, docs, { maxLength: EVAL_DLEN });
+      zeroParts[name] = (await spladeRun(zm, zi, zs, judged, K, idfQueries)).run;
+    }
+    const zero = Object.keys(zeroParts).length === 1 ? Object.values(zeroParts)[0] : weightedFusion(Object.values(zeroParts), Object.values(zeroParts).map(() => 1), 'max', K);
+    writeFileSync(join(foldDir, 'runs.json'), JSON.stringify({ bm25: bm.run, splade: sp.run, spladeIdf: spIdf.run, spladeZero: zero }));
     rows.push({
       collection: held, queries: judged.length, documents: docs.length, trainQueries: judgedCount, encodeSeconds,
-      bm25: evaluateRun(bm.run, c.qrels), splade: evaluateRun(sp.run, c.qrels), spladeIdf: evaluateRun(spIdf.run, c.qrels),
+      bm25: evaluateRun(bm.run, c.qrels), splade: evaluateRun(sp.run, c.qrels), spladeIdf: evaluateRun(spIdf.run, c.qrels), spladeZero: evaluateRun(zero, c.qrels),
+      spladeZeroParts: Object.fromEntries(Object.entries(zeroParts).map(([name, run]) => [name, evaluateRun(run, c.qrels)])),
       fusedSum: evaluateRun(fuseRuns([sp.run, bm.run], 'sum', K), c.qrels), fusedRrf: evaluateRun(fuseRuns([sp.run, bm.run], 'rrf', K), c.qrels),
       spladeEfficiency: sp.efficiency, spladeIdfEfficiency: spIdf.efficiency, bm25Efficiency: bm.efficiency,
     });
     const r = rows[rows.length - 1];
-    console.error(`   ${held}: BM25 ${r.bm25['ndcg@10'].toFixed(4)}  SPLADE ${r.splade['ndcg@10'].toFixed(4)}  idf-q ${r.spladeIdf!['ndcg@10'].toFixed(4)}  fused(sum) ${r.fusedSum['ndcg@10'].toFixed(4)}  fused(rrf) ${r.fusedRrf['ndcg@10'].toFixed(4)}`);
+    console.error(`   ${held}: BM25 ${r.bm25['ndcg@10'].toFixed(4)}  SPLADE ${r.splade['ndcg@10'].toFixed(4)}  idf-q ${r.spladeIdf!['ndcg@10'].toFixed(4)}  zero-shot ${r.spladeZero!['ndcg@10'].toFixed(4)} (${Object.entries(r.spladeZeroParts!).map(([k, v]) => `${k} ${v['ndcg@10'].toFixed(4)}`).join(', ')})  fused(sum) ${r.fusedSum['ndcg@10'].toFixed(4)}  fused(rrf) ${r.fusedRrf['ndcg@10'].toFixed(4)}`);
   });
 }
 
@@ -161,7 +184,8 @@ const runsOf = (n: string) => join(WORK, `fold-${n}`, 'runs.json');
 const kept = NAMES.filter((n) => existsSync(runsOf(n)));
 if (kept.length >= 2) {
   const saved = Object.fromEntries(kept.map((n) => [n, JSON.parse(readFileSync(runsOf(n), 'utf8')) as Record<string, Run>]));
-  for (const [rowKey, runKey] of [['fusedChosen', 'splade'], ['fusedIdfChosen', 'spladeIdf']] as const) {
+  for (const [rowKey, runKey] of [['fusedChosen', 'splade'], ['fusedIdfChosen', 'spladeIdf'], ['fusedZeroChosen', 'spladeZero']] as const) {
+    if (!kept.every((n) => saved[n][runKey])) continue;
     const choice = chooseFusionLeaveOneOut(kept.map((n) => ({ name: n, qrels: cols[n].qrels, bm25: saved[n].bm25, splade: saved[n][runKey] })),
       { weights: FUSION_WEIGHTS, norms: SCORE_NORMS, k: K });
     for (const row of rows) {

@@ -12,9 +12,14 @@ export interface LooRow {
   bm25: Record<string, number>; splade: Record<string, number>; fusedSum: Record<string, number>; fusedRrf: Record<string, number>;
   /** The same document index searched with inference-free idf queries (absent in older results). */
   spladeIdf?: Record<string, number>;
-  /** norm(BM25) + w norm(SPLADE), w and norm chosen by nested leave-one-out (encoder / idf queries). */
-  fusedChosen?: Record<string, number>; fusedIdfChosen?: Record<string, number>;
-  fusionChoice?: Partial<Record<'fusedChosen' | 'fusedIdfChosen', { weight: number; norm: string; chosenOn: string[] }>>;
+  /**
+   * Zero-shot: the pseudo-query models (no judged query of any collection) with idf queries; with
+   * several, the sum of their max-normalised runs; spladeZeroParts: each model alone.
+   */
+  spladeZero?: Record<string, number>; spladeZeroParts?: Record<string, Record<string, number>>;
+  /** norm(BM25) + w norm(SPLADE), w and norm chosen by nested leave-one-out (encoder / idf queries / zero-shot). */
+  fusedChosen?: Record<string, number>; fusedIdfChosen?: Record<string, number>; fusedZeroChosen?: Record<string, number>;
+  fusionChoice?: Partial<Record<ChosenKey, { weight: number; norm: string; chosenOn: string[] }>>;
   spladeEfficiency: Efficiency; spladeIdfEfficiency?: Efficiency; bm25Efficiency: Efficiency;
 }
 
@@ -30,14 +35,17 @@ const ALL_SYSTEMS = [
   { key: 'bm25', label: 'BM25 (k1 0.9, b 0.4)', color: '#7f7f7f' },
   { key: 'splade', label: 'SPLADE (trained)', color: '#1f77b4' },
   { key: 'spladeIdf', label: 'SPLADE, idf queries', color: '#17becf' },
+  { key: 'spladeZero', label: 'SPLADE zero-shot, idf queries', color: '#bcbd22' },
   { key: 'fusedSum', label: 'SPLADE + BM25 (score sum)', color: '#2ca02c' },
   { key: 'fusedRrf', label: 'SPLADE + BM25 (RRF)', color: '#ff7f0e' },
   { key: 'fusedChosen', label: 'SPLADE + BM25 (LOO weight)', color: '#9467bd' },
   { key: 'fusedIdfChosen', label: 'SPLADE idf-q + BM25 (LOO weight)', color: '#d62728' },
+  { key: 'fusedZeroChosen', label: 'zero-shot + BM25 (LOO weight)', color: '#8c564b' },
 ] as const;
+type ChosenKey = 'fusedChosen' | 'fusedIdfChosen' | 'fusedZeroChosen';
 type SystemKey = (typeof ALL_SYSTEMS)[number]['key'];
-type SpladeKey = 'splade' | 'spladeIdf';
-type FusedKey = 'fusedSum' | 'fusedRrf' | 'fusedChosen' | 'fusedIdfChosen';
+type SpladeKey = 'splade' | 'spladeIdf' | 'spladeZero';
+type FusedKey = 'fusedSum' | 'fusedRrf' | ChosenKey;
 const value = (row: LooRow, key: SystemKey, m: string): number => row[key]?.[m] ?? NaN;
 /** The systems every row has (older results have no idf-query or chosen-weight runs). */
 const systemsOf = (r: LooResults) => ALL_SYSTEMS.filter((s) => r.rows.length > 0 && r.rows.every((row) => row[s.key] !== undefined));
@@ -70,11 +78,21 @@ export function looReportMarkdown(r: LooResults, opts: { plot?: string } = {}): 
     out.push(`| **mean** | | ${SYSTEMS.map((s) => `**${f3(mean(r.rows.map((row) => value(row, s.key, m))))}**`).join(' | ')} |`, '');
   }
   if (opts.plot) out.push(`![nDCG@10 per held-out collection](${opts.plot})`, '');
-  const chosen = (['fusedChosen', 'fusedIdfChosen'] as const).filter((k) => r.rows.every((row) => row.fusionChoice?.[k]));
+  const chosen = (['fusedChosen', 'fusedIdfChosen', 'fusedZeroChosen'] as const).filter((k) => r.rows.every((row) => row.fusionChoice?.[k]));
   if (chosen.length) {
     out.push('**Fusion weights** chosen by nested leave-one-out: for each held-out collection, the score normalisation and the weight w of fused = norm(BM25) + w norm(SPLADE) with the best mean nDCG@10 over the other four folds\' held-out evaluations (the held-out judgments never choose)', '');
     out.push(`| collection | ${chosen.map((k) => ALL_SYSTEMS.find((s) => s.key === k)!.label).join(' | ')} |`, `|---|${chosen.map(() => '---').join('|')}|`);
     for (const row of r.rows) out.push(`| ${row.collection} | ${chosen.map((k) => `${row.fusionChoice![k]!.norm}, w ${row.fusionChoice![k]!.weight}`).join(' | ')} |`);
+    out.push('');
+  }
+  const parts = r.rows.every((row) => row.spladeZeroParts) ? Object.keys(r.rows[0]?.spladeZeroParts ?? {}) : [];
+  if (parts.length > 1) {
+    out.push('**Zero-shot models alone** (nDCG@10, idf queries; the zero-shot row sums their max-normalised runs)', '');
+    out.push(`| model | ${r.rows.map((row) => row.collection).join(' | ')} | mean |`, `|---|${r.rows.map(() => '---').join('|')}|---|`);
+    for (const p of parts) {
+      const v = r.rows.map((row) => row.spladeZeroParts![p]?.['ndcg@10'] ?? NaN);
+      out.push(`| ${p} | ${v.map(f3).join(' | ')} | ${f3(mean(v))} |`);
+    }
     out.push('');
   }
   out.push('**Efficiency** (trained SPLADE, 2-layer encoder; latency: one query at a time, MaxScore over the compressed index, one thread; BM25 over the native index)', '');
@@ -90,7 +108,7 @@ export function looReportMarkdown(r: LooResults, opts: { plot?: string } = {}): 
   out.push(`| **total** | **${r.totalSeconds.toFixed(0)}** | mean ${r.load.mean.toFixed(2)} |`, '');
   out.push('**Goals**', '');
   const yes = (b: boolean) => (b ? 'yes' : 'no');
-  for (const s of SYSTEMS.filter((x) => x.key === 'splade' || x.key === 'spladeIdf')) {
+  for (const s of SYSTEMS.filter((x) => x.key === 'splade' || x.key === 'spladeIdf' || x.key === 'spladeZero')) {
     const gs = looGoals(r, 'fusedSum', s.key as SpladeKey);
     out.push(`- ${s.label} alone beats BM25's mean nDCG@10: ${yes(gs.spladeBeatsMean)} (${f3(gs.spladeMean)} vs ${f3(gs.bm25Mean)})`);
   }

@@ -300,7 +300,11 @@ export async function run(argv: string[]): Promise<number> {
     if (cfg.queryWeights !== 'idf') return {};
     const idf = new WordPieceIdf(modelWordPieces(model));
     for (const t of corpusTexts) idf.add(t);
-    return { queryTermWeights: Float32Array.from({ length: model.vocabSize }, (_, id) => idf.idf(id)) };
+    // scaled so the rarest piece weighs 1, about what the encoder's query weights are: raw idf (up to
+    // ~10) scales every score and sharpens the contrastive softmax as a temperature of 1/10 would
+    const w = Float32Array.from({ length: model.vocabSize }, (_, id) => idf.idf(id));
+    const top = w.reduce((a, b) => Math.max(a, b), 0);
+    return { queryTermWeights: top > 0 ? w.map((x) => x / top) : w };
   };
 
   return trainLoop(cfg, idfWeights, (model) => {
