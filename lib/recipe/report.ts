@@ -71,7 +71,7 @@ export function looReportMarkdown(r: LooResults, opts: { plot?: string } = {}): 
   const SYSTEMS = systemsOf(r);
   out.push(`Run ${r.started} to ${r.finished}: ${(r.totalSeconds / 60).toFixed(1)} min wall on ${r.machine}; load average during the run ${r.load.mean.toFixed(2)} (min ${r.load.min.toFixed(2)}, max ${r.load.max.toFixed(2)}).`, '');
   for (const [m, label] of METRICS) {
-    out.push(`**${label}** (held-out collection; trained on the other four)`, '');
+    out.push(`**${label}** (held-out collection; the fold models trained on the other four${SYSTEMS.some((x) => x.key === 'spladeZero') ? ', the zero-shot ones on corpus text alone' : ''})`, '');
     out.push(`| collection | queries | ${SYSTEMS.map((s) => s.label).join(' | ')} |`);
     out.push(`|---|---|${SYSTEMS.map(() => '---').join('|')}|`);
     for (const row of r.rows) out.push(`| ${row.collection} | ${row.queries} | ${SYSTEMS.map((s) => f3(value(row, s.key, m))).join(' | ')} |`);
