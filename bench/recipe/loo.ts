@@ -19,7 +19,7 @@
 //     by nested leave-one-out: on the other four folds' held-out evaluations, never on <c>'s
 //     judgments), nDCG@10, RR@10, R@100. The runs are kept in fold-<c>/runs.json.
 // Knobs (env): SPLADE_LOO_WORK, SPLADE_LOO_MLM_STEPS (0: none; else a masked-LM stage on the five corpora after init; a list
-// a,b: one MLM + pseudo-query chain per entry, the zero-shot ensemble sums their max-normalised runs; the folds start from the first), SPLADE_LOO_PSEUDO_STEPS (300), SPLADE_LOO_FOLD_STEPS (80), SPLADE_LOO_ONLY (a,b),
+// a,b: one MLM + pseudo-query chain per entry (<steps>s<seed>: with its own seed), the zero-shot ensemble sums their max-normalised runs; the folds start from the first), SPLADE_LOO_PSEUDO_STEPS (300), SPLADE_LOO_FOLD_STEPS (80), SPLADE_LOO_ONLY (a,b),
 // SPLADE_LOO_SPAN=1 (word-span pseudo-queries where there is no title or sentence), SPLADE_LOO_TAG (the report goes to REPORT-<tag>.md, results-<tag>.json, loo-<tag>.svg),
 // SPLADE_LOO_EVAL_DLEN (document tokens at evaluation; default: the training length, DLEN), SPLADE_LOO_QUERY=idf (train for inference-free queries), SPLADE_LOO_MODEL (2x128).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -42,7 +42,12 @@ const DATA = process.env.SPLADE_LOO_DATA ?? '/work/shared/data';
 const WORK = process.env.SPLADE_LOO_WORK ?? join(here, '..', '.cache', 'recipe-loo');
 const PSEUDO_STEPS = Number(process.env.SPLADE_LOO_PSEUDO_STEPS ?? 300);
 const FOLD_STEPS = Number(process.env.SPLADE_LOO_FOLD_STEPS ?? 80);
-const MLM_STEPS = (process.env.SPLADE_LOO_MLM_STEPS ?? '0').split(',').map(Number);
+// entries <steps> or <steps>s<seed> (the chain's MLM and pseudo-query seed; default 0)
+const CHAINS = (process.env.SPLADE_LOO_MLM_STEPS ?? '0').split(',').map((e) => {
+  const m = /^(\d+)(?:s(\d+))?$/.exec(e.trim());
+  if (!m) throw new Error(`SPLADE_LOO_MLM_STEPS: expected <steps> or <steps>s<seed>, got ${JSON.stringify(e)}`);
+  return { steps: Number(m[1]), seed: Number(m[2] ?? 0), name: `mlm${e.trim()}` };
+});
 const NAMES = ['cranfield', 'cacm', 'med', 'npl', 'lisa'];
 const ONLY = process.env.SPLADE_LOO_ONLY ? process.env.SPLADE_LOO_ONLY.split(',') : NAMES;
 const K = 100;
@@ -100,25 +105,25 @@ await stage('pseudo: write + mine BM25 negatives', async () => {
 // (text only), as the domain recipe does, then contrastive training on the pseudo-queries. Corpus
 // text only: each such model is zero-shot for every collection. The first chain's model is the one
 // the folds start from (its folders keep the names of a single chain: mlm, pseudo-train).
-async function pseudoChain(mlmSteps: number, first: boolean): Promise<string> {
-  const suffix = first ? '' : `-mlm${mlmSteps}`;
+async function pseudoChain({ steps: mlmSteps, seed, name }: (typeof CHAINS)[number], first: boolean): Promise<string> {
+  const suffix = first ? '' : `-${name}`;
   let startModel = join(WORK, 'init');
   if (mlmSteps > 0) {
     const mlmData = join(WORK, 'mlm-corpus');
     if (!existsSync(join(mlmData, 'corpus.jsonl'))) await writeCollection(mlmData, { ...mergeCollections(cols), queries: [], qrels: {} });
-    startModel = await stage(`mlm: ${mlmSteps} steps`, () => runMlmStage({
-      model: startModel, corpus: join(mlmData, 'corpus.jsonl'), output: join(WORK, first ? 'mlm' : `mlm-${mlmSteps}`), steps: mlmSteps, batchSize: BATCH,
-      maxLength: DLEN, seed: 0, trainer: { lr: 1e-3, warmupSteps: Math.round(mlmSteps / 10), weightDecay: 0.01, dropout: 0.1 },
+    startModel = await stage(`mlm${seed ? ` (seed ${seed})` : ''}: ${mlmSteps} steps`, () => runMlmStage({
+      model: startModel, corpus: join(mlmData, 'corpus.jsonl'), output: join(WORK, first ? 'mlm' : `mlm-${name.slice(3)}`), steps: mlmSteps, batchSize: BATCH,
+      maxLength: DLEN, seed, trainer: { lr: 1e-3, warmupSteps: Math.round(mlmSteps / 10), weightDecay: 0.01, dropout: 0.1 },
     }));
   }
-  return stage(`pseudo${first ? '' : ` (after mlm ${mlmSteps})`}: train ${PSEUDO_STEPS} steps`, () => trainStage({
+  return stage(`pseudo${first ? '' : ` (after mlm ${name.slice(3)})`}: train ${PSEUDO_STEPS} steps`, () => trainStage({
     objective: 'ranking', model: startModel, output: join(WORK, `pseudo-train${suffix}`), corpus: join(pseudoDir, 'corpus.jsonl'), queries: join(pseudoDir, 'queries.jsonl'),
     negatives: join(pseudoDir, 'negatives.jsonl'), negativesPerQuery: 1, batchSize: BATCH, steps: PSEUDO_STEPS, queryMaxLength: QLEN, docMaxLength: DLEN,
-    checkpointEvery: 50, seed: 0, ...QUERY_WEIGHTS, trainer: PSEUDO_TRAINER,
+    checkpointEvery: 50, seed, ...QUERY_WEIGHTS, trainer: PSEUDO_TRAINER,
   }));
 }
 const zeroShotModels: Record<string, string> = {};
-for (const [i, steps] of MLM_STEPS.entries()) zeroShotModels[`mlm${steps}`] = await pseudoChain(steps, i === 0);
+for (const [i, chain] of CHAINS.entries()) zeroShotModels[chain.name] = await pseudoChain(chain, i === 0);
 const pseudoModel = Object.values(zeroShotModels)[0];
 
 // 3-4. one fold per held-out collection
@@ -205,7 +210,7 @@ const results: LooResults = {
   started, finished: new Date().toISOString(), totalSeconds: (performance.now() - t0) / 1000,
   machine: `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), cpu kernels ${i.cpu}, ${i.threads} threads`,
   load: { mean: loads.reduce((a, b) => a + b, 0) / loads.length, min: Math.min(...loads), max: Math.max(...loads) },
-  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, evalDocMaxLength: EVAL_DLEN, fusionWeights: FUSION_WEIGHTS, fusionNorms: SCORE_NORMS, mlmSteps: MLM_STEPS, trainQueries: QUERY_WEIGHTS.queryWeights ?? 'encoder', pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_TRAINER, foldTrainer: FOLD_TRAINER, span: SPAN,
+  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, evalDocMaxLength: EVAL_DLEN, fusionWeights: FUSION_WEIGHTS, fusionNorms: SCORE_NORMS, mlmSteps: CHAINS.map((c) => (c.seed ? `${c.steps}s${c.seed}` : c.steps)), trainQueries: QUERY_WEIGHTS.queryWeights ?? 'encoder', pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_TRAINER, foldTrainer: FOLD_TRAINER, span: SPAN,
     pseudoQueries: Object.fromEntries(NAMES.map((n) => [n, pseudo[n].queries.length])) },
   stages, rows,
 };
