@@ -27,7 +27,7 @@ export { readMsMarcoCollection, readMsMarcoQueries } from './data/msmarco.js';
 export { readQrels, type QrelsFormat } from './data/qrels.js';
 export { readRun, writeRun, type WriteRunOptions } from './data/trec.js';
 export { mineNegatives, reciprocalRankFusion, scoreSumFusion, bm25Retriever, spladeRetriever, type MineOptions, type NegativesRecord, type Ranking, type Retriever } from './mine.js';
-export { sgemm, sgemmAsync, fmaPeak, type SgemmOptions } from './kernels.js';
+export { sgemm, sgemmAsync, fmaPeak, packB, type SgemmOptions, type PackedB, type PackBOptions } from './kernels.js';
 export { Trainer, type TrainBatch, type MlmBatch, type StepStats, type TrainerOptions, type ResolvedTrainerOptions } from './train/trainer.js';
 export { CrossEncoderTrainer, type CrossTrainBatch, type CrossTrainerOptions, type CrossStepStats, type CrossLossName } from './train/cross-trainer.js';
 // Recipes: multi-stage training runs from JSON (splade recipe), and their building blocks.

@@ -26,3 +26,14 @@ export function hashSeed(seed: number, key: string): number {
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   return h >>> 0;
 }
+
+/** `count` distinct items of `items` (count <= items.length) in random order: a partial Fisher-Yates. */
+export function sampleDistinct<T>(items: readonly T[], count: number, rand: () => number): T[] {
+  const pool = items.slice();
+  const n = Math.min(count, pool.length);
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(rand() * (pool.length - i));
+    const t = pool[i]; pool[i] = pool[j]; pool[j] = t;
+  }
+  return pool.slice(0, n);
+}

@@ -15,6 +15,7 @@ import { SpladeError, SpladeModel, info } from '../lib/index.js';
 import { loadAddon } from '../lib/native.js';
 import { type EncoderConfig } from '../lib/model/config.js';
 import { type NativeEncoderHandle, encoderAddon } from '../lib/model/native-encoder.js';
+import { tensorDiff } from './helpers/train-fixture.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BERT = join(here, 'fixtures', 'models', 'bert');
@@ -129,12 +130,7 @@ describe.runIf(gpu)("device 'cuda' on a GPU", () => {
     const a = await onGpu.encodeIdsBackward(ids, dw);
     expect(relErr(a.vectors, b.vectors)).toBeLessThan(1e-4);
     for (const [name, g] of b.gradients) {
-      const h = a.gradients.get(name)!;
-      let diff = 0, mag = 1e-12;
-      for (let i = 0; i < g.length; i++) {
-        diff = Math.max(diff, Math.abs(h[i] - g[i]));
-        mag = Math.max(mag, Math.abs(g[i]));
-      }
+      const { diff, mag } = tensorDiff(a.gradients.get(name)!, g);
       expect(diff, name).toBeLessThanOrEqual(1e-3 * mag);
     }
   });

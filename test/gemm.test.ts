@@ -6,7 +6,7 @@
 // whose entries all happen to be tiny from demanding more than float accumulation can give.
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { fmaPeak, info, setThreads, sgemm, sgemmAsync, SpladeError, type CpuKind, type SgemmOptions } from '../lib/index.js';
+import { fmaPeak, info, packB, setThreads, sgemm, sgemmAsync, SpladeError, type CpuKind, type SgemmOptions } from '../lib/index.js';
 
 const TOL = 1e-5;
 
@@ -52,7 +52,7 @@ interface Case extends SgemmOptions {
 // Float64 reference of the rows `rows` of C (C as it was before the call: `c0`).
 function reference(o: Case, c0: Float32Array, rows: number[]): Float64Array {
   const { m, n, k, lda, ldb, ldc } = o;
-  const a = o.a, b = o.b, alpha = o.alpha ?? 1, beta = o.beta ?? 0;
+  const a = o.a, b = o.b!, alpha = o.alpha ?? 1, beta = o.beta ?? 0;
   const out = new Float64Array(rows.length * n);
   const acc = new Float64Array(n);
   rows.forEach((i, r) => {
@@ -187,6 +187,28 @@ describe.each(cpus)('sgemm on %s', (cpu) => {
       cases.forEach((s, i) => expect(check(s, cpu, 200 + i), JSON.stringify(s)).toBeLessThanOrEqual(TOL));
     });
 
+    it('reads a B packed beforehand (packB) as it reads B itself', () => {
+      setThreads(threads);
+      const cases: Spec[] = [
+        { m: 1, n: 1, k: 1 },
+        { m: 7, n: 33, k: 7, transB: true },
+        { m: 33, n: 70, k: 1700, bias: true, gelu: true, pad: 2 }, // several K blocks, a ragged last panel
+        { m: 260, n: 190, k: 400, transA: true, transB: true, beta: 0.5, residual: true, pad: 3 }, // split over threads
+        { m: 16, n: 3072, k: 768, transB: true, bias: true, gelu: true, rows: 5 },
+      ];
+      cases.forEach((s, i) => {
+        const { o, c0 } = makeCase(s, 400 + i);
+        const unpacked = sgemm({ ...o, c: c0.slice(), cpu });
+        const packedB = packB({ b: o.b!, k: s.k, n: s.n, transB: o.transB, ldb: o.ldb, cpu });
+        const { b: _b, ...rest } = o;
+        sgemm({ ...rest, packedB, cpu });
+        const rows = pickRows(s.m, s.rows);
+        expect(relErr(o.c, reference(o, c0, rows), o, rows), JSON.stringify(s)).toBeLessThanOrEqual(TOL);
+        // The same panels in the same order: bit for bit the product that packs B itself.
+        expect(o.c, JSON.stringify(s)).toEqual(unpacked);
+      });
+    });
+
     it('matches float64 on BERT shapes (a subset of rows)', () => {
       setThreads(threads);
       const cases: Spec[] = [
@@ -201,6 +223,29 @@ describe.each(cpus)('sgemm on %s', (cpu) => {
 });
 
 describe('sgemm API', () => {
+  it('refuses a packing made for another CPU variant, another shape, or cut short', () => {
+    const b = new Float32Array(6 * 5).fill(1);
+    const packedB = packB({ b, k: 6, n: 5, cpu: 'generic' });
+    const call = { a: new Float32Array(4 * 6).fill(1), c: new Float32Array(4 * 5), m: 4, n: 5, k: 6 };
+    expect(Array.from(sgemm({ ...call, packedB, cpu: 'generic' }))).toEqual(new Array(20).fill(6));
+    for (const cpu of cpus.filter((c) => c !== 'generic')) {
+      expect(() => sgemm({ ...call, packedB, cpu })).toThrow(/packed for the generic kernels/);
+    }
+    expect(() => sgemm({ ...call, m: 4, n: 4, c: new Float32Array(16), packedB, cpu: 'generic' })).toThrow(/k = 6, n = 5/);
+    expect(() => sgemm({ ...call, packedB: { ...packedB, data: packedB.data.subarray(0, 10) }, cpu: 'generic' }))
+      .toThrow(/packedB.data is too short/);
+    expect(() => sgemm({ ...call, cpu: 'generic' })).toThrow(SpladeError); // neither b nor packedB
+    expect(() => packB({ b: b.subarray(0, 20), k: 6, n: 5 })).toThrow(/at least 30 elements/);
+  });
+
+  it('packs a copy: later changes to b are not seen', () => {
+    const b = new Float32Array([1, 2, 3, 4]); // (2, 2)
+    const packedB = packB({ b, k: 2, n: 2 });
+    b.fill(0);
+    const c = sgemm({ a: new Float32Array([1, 0, 0, 1]), c: new Float32Array(4), m: 2, n: 2, k: 2, packedB });
+    expect(Array.from(c)).toEqual([1, 2, 3, 4]);
+  });
+
   it('runs asynchronously with the same result', async () => {
     const { o } = makeCase({ m: 100, n: 200, k: 300, transB: true, bias: true, gelu: true }, 7);
     const sync = sgemm({ ...o, c: new Float32Array(o.c.length) });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
+import { BatchSource } from '../lib/cli/commands/train.js';
 import { main } from '../lib/cli/main.js';
 import { info, setThreads } from '../lib/info.js';
 import { SpladeModel } from '../lib/model/splade-model.js';
@@ -129,6 +130,23 @@ describe('splade train', () => {
     expect(bad.err).toMatch(/"queryWeights" must be "idf"/);
   });
 
+  it('--device: a bad name is refused; cuda without a usable GPU says why; on a GPU the log follows the CPU run', async () => {
+    const bad = await cli('train', '--config', config('dev-bad', { output: 'dev-bad', steps: 2 }), '--device', 'tpu');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/--device must be cpu or cuda, got tpu/);
+    const { cuda, cudaDevices } = info();
+    const onGpu = await cli('train', '--config', config('dev-cuda', { output: 'dev-cuda', steps: 2 }), '--device', 'cuda');
+    if (!cuda || cudaDevices === 0) {
+      expect(onGpu.code).not.toBe(0);
+      expect(onGpu.err).toMatch(/device 'cuda': .*use device 'cpu'/);
+      return;
+    }
+    expect(onGpu.code).toBe(0);
+    expect((await cli('train', '--config', config('dev-cpu', { output: 'dev-cpu', steps: 2 }))).code).toBe(0);
+    const a = logOf(join(dir, 'dev-cuda')), b = logOf(join(dir, 'dev-cpu'));
+    for (let k = 0; k < 2; k++) expect(Math.abs(a[k].loss - b[k].loss)).toBeLessThanOrEqual(1e-4 * Math.abs(b[k].loss));
+  });
+
   it('rejects a config with an unknown key or a missing steps', async () => {
     expect((await cli('train', '--config', config('bad', { output: 'bad', steps: 2, batchsize: 4 }))).err).toMatch(/unknown key\(s\) "batchsize"/);
     const r = await cli('train', '--config', config('nosteps', { output: 'ns' }));
@@ -169,5 +187,46 @@ describe('splade train', () => {
       expect(svg.startsWith('<svg')).toBe(true);
       expect(svg).not.toMatch(/NaN|Infinity/);
     }
+  });
+});
+
+describe('splade train: negative sampling', () => {
+  const cfg = (negativeSampling: 'random' | 'first', negativesPerQuery: number) => ({
+    objective: 'ranking' as const, model: MODEL, output: '', corpus: '', queries: '', negatives: '', negativesPerQuery, negativeSampling,
+    batchSize: 2, steps: 1, queryMaxLength: 8, docMaxLength: 16, checkpointEvery: 0, seed: 5, trainer: {},
+  });
+  const records = [
+    { qid: 'q0', pos: ['d0'], neg: ['d1', 'd2', 'd3', 'd4'] },
+    { qid: 'q1', pos: ['d5'], neg: ['d6', 'd7', 'd8', 'd9'] },
+  ];
+  const qs = new Map(queries.map((q) => [q._id, q.text]));
+  const ds = new Map(corpus.map((d) => [d._id, d.text]));
+
+  it('draws each query\'s negatives afresh from its whole list, reproducibly; "first" keeps the top ones', async () => {
+    const model = await SpladeModel.load(MODEL);
+    const tok = (id: string) => Array.from(model.tokenize(ds.get(id)!, { kind: 'document', maxLength: 16 })).join(',');
+    const byTokens = new Map(corpus.slice(0, 10).map((d) => [tok(d._id), d._id])); // d10, d11 repeat d0, d1's text
+    // the negatives of each query in each of 40 epochs (one batch = both records = one epoch)
+    const negsOf = (source: BatchSource, t: number) => source.batch(t).documents.map((docs) => docs.slice(1).map((d) => byTokens.get(Array.from(d).join(','))));
+    const random = new BatchSource(model, cfg('random', 2) as never, records, qs, ds, false);
+    const seen = new Set<string>();
+    for (let t = 0; t < 40; t++) {
+      for (const negs of negsOf(random, t)) {
+        expect(new Set(negs).size).toBe(2); // distinct
+        negs.forEach((n) => seen.add(n!));
+      }
+    }
+    expect([...seen].sort()).toEqual(['d1', 'd2', 'd3', 'd4', 'd6', 'd7', 'd8', 'd9']);
+    // a pure function of (seed, step): a fresh source (a resumed run) gives the same batches
+    const again = new BatchSource(model, cfg('random', 2) as never, records, qs, ds, false);
+    for (const t of [0, 7, 39]) expect(negsOf(again, t)).toEqual(negsOf(random, t));
+    const first = new BatchSource(model, cfg('first', 2) as never, records.map((r) => ({ ...r, neg: r.neg.slice(0, 2) })), qs, ds, false);
+    for (let t = 0; t < 5; t++) for (const negs of negsOf(first, t)) expect([['d1', 'd2'], ['d6', 'd7']]).toContainEqual(negs);
+  });
+
+  it('refuses an unknown negativeSampling', async () => {
+    const r = await cli('train', '--config', config('bad-sampling', { output: 'bad', steps: 1, negativeSampling: 'top' }));
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/"negativeSampling" must be "random" or "first"/);
   });
 });

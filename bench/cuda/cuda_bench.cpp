@@ -4,8 +4,11 @@
 // (tensor cores and fp32), the fused MLM head + SPLADE pooling, and the whole CudaEncoder forward of
 // BERT-base (random weights) over 32 x 256 tokens, and reports TFLOP/s and the fraction of the given dense
 // bf16 peak (model FLOPs utilisation; --peak-tflops, default 989: H100/H200 SXM); then the fp32 training
-// step (CudaEncoder::gradients) on the same batch.
+// step on the same batch, as CudaEncoder::gradients (gradients to the host) and as the Trainer's
+// device-resident step (train_forward, train_backward, gradient norm, AdamW, parameters to the host).
 //   build/cuda_bench [--peak-tflops 989] [--docs 32] [--len 256] [--iters 10]
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -197,6 +200,21 @@ int main(int argc, char** argv) {
       const double tsec = time_it([&] { enc.gradients(wv.data(), grads.data(), dw.data(), batch, Pooling::max); });
       report("CudaEncoder gradients (fp32 training step, host copies included)", 3 * flops, tsec);
       std::printf("  %.0f tokens/s\n", N / tsec);
+      // the Trainer's device-resident step (lib/train/cuda-step.ts without the losses): forward and backward
+      // into the device gradient, its norm, AdamW over the arena with clipping, the parameters back to the host
+      std::vector<uint8_t> decay(L.total, 1);
+      int64_t step = 0;
+      const double ssec = time_it([&] {
+        enc.zero_grads();
+        auto acts = enc.train_forward(wv.data(), batch, Pooling::max, false);
+        enc.train_backward(*acts, dw.data(), dw.size());
+        const double norm = std::sqrt(enc.grad_norm_sq());
+        enc.adamw_update(1e-5f, 0.9f, 0.999f, 1e-8f, 0.01f, ++step, static_cast<float>(std::min(1.0, 1.0 / (norm + 1e-6))),
+                         decay.data());
+        enc.read_params(params.data());
+      });
+      report("CudaEncoder device-resident step (+ AdamW, params to host)", 3 * flops, ssec);
+      std::printf("  %.0f tokens/s\n", N / ssec);
     }
   } catch (const std::exception& e) {
     std::printf("cuda_bench: error: %s\n", e.what());

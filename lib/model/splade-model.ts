@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { ErrorCode, SpladeError, callNative, callNativeAsync, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
-import { assertCudaUsable, createCudaEncoder } from '../cuda-encoder.js';
+import { type CudaTrainingHandle, assertCudaUsable, createCudaEncoder } from '../cuda-encoder.js';
 import { setThreads } from '../info.js';
 import type { SparseVector } from '../sparse.js';
 import { type EncoderConfig, parseConfig } from './config.js';
@@ -64,6 +64,8 @@ export interface TrainingEncoder {
   readonly config: EncoderConfig;
   readonly layout: Layout;
   readonly arena: Float32Array;
+  /** The GPU encoder (device 'cuda'), whose training step keeps its state on the device; null on the CPU. */
+  readonly cuda: CudaTrainingHandle | null;
   parameters(prefix?: string, arena?: Float32Array): Map<string, Float32Array>;
 }
 
@@ -78,6 +80,7 @@ class Encoder {
     readonly arena: Float32Array,
     readonly native: NativeEncoderHandle,
     readonly precision: Precision,
+    readonly cuda: CudaTrainingHandle | null = null,
   ) {}
 
   /**
@@ -123,7 +126,11 @@ class Encoder {
     } finally {
       ckpt.close();
     }
-    const native = device === 'cuda' ? createCudaEncoder(config, arena) : callNative(() => new addon.NativeEncoder(config, arena));
+    if (device === 'cuda') {
+      const gpu = createCudaEncoder(config, arena);
+      return new Encoder(dir, config, configJson, tokenizer, layout, arena, gpu, precision, gpu);
+    }
+    const native = callNative(() => new addon.NativeEncoder(config, arena));
     return new Encoder(dir, config, configJson, tokenizer, layout, arena, native, precision);
   }
 

@@ -8,11 +8,14 @@
 // TypeScript (losses.ts); (3) the native backward of each handle with those dL/dw, accumulating into
 // arena-shaped gradient buffers (with one shared encoder both add up in one buffer); (4) clip, AdamW.
 // An MLM step (objective 'mlm') runs the masked-LM forward, loss and backward natively in one call.
+// On a model loaded with device 'cuda' the same step runs on the GPU (cuda-step.ts): forward, backward,
+// gradient norm and AdamW on the device, the losses here, the parameters copied back after each update.
 import { join } from 'node:path';
 
 import { ErrorCode, SpladeError, callNativeAsync, expectFinite, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
 import { SpladeModel, type TrainingEncoder } from '../model/splade-model.js';
 import { type TrainAddon, adamwStep, noDecay, trainAddon } from './adamw.js';
+import { CudaTrainingState } from './cuda-step.js';
 import {
   type RankingLoss,
   type Regulariser,
@@ -234,6 +237,10 @@ function pack(seqs: Int32Array[]): { ids: Int32Array; cu: Int32Array } {
  * step() and computeGradients() take turns on one trainer (a per-trainer lock); the model must not be
  * used for encoding while a step runs (AdamW writes the parameter arena in place). The same seed,
  * batches and thread count give the same bits.
+ *
+ * On a model loaded with `{ device: 'cuda' }` the steps run on the GPU (fp32 kernels, the CPU's dropout
+ * masks; the parameters, gradients and AdamW moments stay on the device, the host arena is brought level
+ * after each update), MLM batches included. The public fields m / v are filled from the device by save().
  */
 export class Trainer {
   readonly model: SpladeModel;
@@ -255,6 +262,8 @@ export class Trainer {
   private pending = false;
   private lock: Promise<unknown> = Promise.resolve();
   private readonly addon: TrainAddon = trainAddon();
+  /** The device-resident step, on a model loaded with device 'cuda'; null on the CPU. */
+  private readonly cuda: CudaTrainingState | null = null;
 
   constructor(model: SpladeModel, opts: TrainerOptions = {}) {
     if (!(model instanceof SpladeModel)) invalidArgument('model', 'a SpladeModel', model);
@@ -288,6 +297,12 @@ export class Trainer {
     };
     this.mViews = views(this.m);
     this.vViews = views(this.v);
+    if (this.encoders.some((e) => e.enc.cuda !== null)) this.cuda = new CudaTrainingState(this.encoders, this.params, this.decay);
+  }
+
+  /** 'cuda' when the steps run on the GPU (the model was loaded with device 'cuda'). */
+  get device(): 'cpu' | 'cuda' {
+    return this.cuda === null ? 'cpu' : 'cuda';
   }
 
   /** Optimizer steps done so far. */
@@ -410,10 +425,13 @@ export class Trainer {
     const { ids, cu } = pack(inputs);
     const flatLabels = pack(labels).ids;
     let loss = 0, count = 0;
+    const cuda = this.cuda;
+    cuda?.beginStep();
     for (const e of this.encoders) {
       const seed = this.dropoutSeed();
-      const r = await callNativeAsync(() =>
-        this.addon.mlmGradients(e.enc.config, e.enc.arena, ids, null, cu, flatLabels, e.grads, o.dropout, seed));
+      const r = cuda !== null
+        ? await cuda.mlm(e.enc, ids, cu, flatLabels, o.dropout, seed)
+        : await callNativeAsync(() => this.addon.mlmGradients(e.enc.config, e.enc.arena, ids, null, cu, flatLabels, e.grads, o.dropout, seed));
       loss += r.loss / this.encoders.length;
       count = r.count;
     }
@@ -432,11 +450,21 @@ export class Trainer {
     const C = B * n;
     const t = this.t + 1;
     const encQ = this.encoders[0], encD = this.encoders[this.encoders.length - 1];
-    const forward = async (e: (typeof this.encoders)[number], seqs: Int32Array[], out: Float32Array) => {
+    const cuda = this.cuda;
+    type Encoder = (typeof this.encoders)[number];
+    // the two passes on the CPU or on the GPU, with a dropout seed each (the same draws on both)
+    const forward = async (e: Encoder, seqs: Int32Array[], out: Float32Array) => {
       const { ids, cu } = pack(seqs);
       const seed = this.dropoutSeed();
+      if (cuda !== null) return cuda.forward(e.enc, ids, cu, out, o.dropout, seed);
       return callNativeAsync(() => this.addon.trainForward(e.enc.config, e.enc.arena, ids, null, cu, 'max', out, o.dropout, seed));
     };
+    const backward = (e: Encoder, h: Awaited<ReturnType<typeof forward>>, dw: Float32Array): Promise<void> => {
+      if (cuda !== null) return cuda.backward(e.enc, h as Parameters<typeof cuda.backward>[1], dw);
+      return callNativeAsync(() => this.addon.trainBackward(h as Parameters<TrainAddon['trainBackward']>[0], dw, e.grads));
+    };
+    cuda?.beginStep();
+    // inference-free queries: weighted bags, no query encoder pass
     const fixedQ = o.queryTermWeights;
     const D = new Float32Array(C * V);
     const Q = fixedQ ? weightedBags(batch.queries, fixedQ, V) : new Float32Array(B * V);
@@ -456,22 +484,25 @@ export class Trainer {
     const lambdaD = lambdaAt(o.lambdaD, t, o.lambdaWarmupSteps);
     const regQ = fixedQ ? 0 : regForwardBackward(o.queryReg, Q, dQ, B, V, lambdaQ);
     const regD = regForwardBackward(o.docReg, D, dD, C, V, lambdaD);
-    if (hQ) await callNativeAsync(() => this.addon.trainBackward(hQ, dQ, encQ.grads));
-    await callNativeAsync(() => this.addon.trainBackward(hD, dD, encD.grads));
+    if (hQ) await backward(encQ, hQ, dQ);
+    await backward(encD, hD, dD);
     return {
       step: t, loss: rankingLoss + lambdaQ * regQ + lambdaD * regD, rankingLoss, regQ, regD, lambdaQ, lambdaD,
       lr: this.currentLr(), gradNorm: 0, nnzQ: averageNnz(Q, B, V), nnzD: averageNnz(D, C, V), peakMemoryBytes: 0,
     };
   }
 
-  /** Global L2 norm of the gradient buffer (tensor sums added in parameter order). */
-  private gradNorm(): number {
+  /** Global L2 norm of the gradient buffer (tensor sums added in parameter order; on the GPU, per arena). */
+  private async gradNorm(): Promise<number> {
+    if (this.cuda !== null) return this.cuda.gradNorm();
     let ss = 0;
     for (const g of this.grad) ss += this.addon.gradNormSq(g);
     return Math.sqrt(ss);
   }
 
-  private zeroGrads(): void {
+  /** On the GPU only the device gradients (the host buffers are overwritten whenever they are read). */
+  private async zeroGrads(): Promise<void> {
+    if (this.cuda !== null) return this.cuda.zeroGrads();
     for (const e of this.encoders) e.grads.fill(0);
   }
 
@@ -489,18 +520,19 @@ export class Trainer {
     const checked = isMlm(batch) ? this.checkMlmBatch(batch) : this.checkBatch(batch);
     return this.serial(async () => {
       resetPeakMemory();
-      if (!this.pending) this.zeroGrads();
+      if (!this.pending) await this.zeroGrads();
       this.pending = false;
       let stats: StepStats;
       try {
         stats = await this.accumulate(checked);
       } catch (err) {
-        this.zeroGrads();
+        await this.zeroGrads();
         throw err;
       }
       this.pending = accumulate;
+      if (this.cuda !== null) await this.cuda.readGrads();
       const gradients = new Map(this.names.map((name, k) => [name, this.grad[k].slice()]));
-      return { ...stats, gradNorm: this.gradNorm(), peakMemoryBytes: peakMemoryBytes(), gradients };
+      return { ...stats, gradNorm: await this.gradNorm(), peakMemoryBytes: peakMemoryBytes(), gradients };
     });
   }
 
@@ -509,19 +541,21 @@ export class Trainer {
     const checked = isMlm(batch) ? this.checkMlmBatch(batch) : this.checkBatch(batch);
     return this.serial(async () => {
       resetPeakMemory();
-      if (!this.pending) this.zeroGrads();
+      if (!this.pending) await this.zeroGrads();
       this.pending = false;
       try {
         const stats = await this.accumulate(checked);
         const lr = this.currentLr();
         const t = this.t + 1;
-        const gradNorm = adamwStep(this.addon, { params: this.params, grads: this.grad, m: this.mViews, v: this.vViews, decay: this.decay },
-          { lr, weightDecay: this.options.weightDecay, maxGradNorm: this.options.maxGradNorm, step: t });
+        const o = { lr, weightDecay: this.options.weightDecay, maxGradNorm: this.options.maxGradNorm, step: t };
+        const gradNorm = this.cuda !== null
+          ? await this.cuda.optimizerStep(o)
+          : adamwStep(this.addon, { params: this.params, grads: this.grad, m: this.mViews, v: this.vViews, decay: this.decay }, o);
         this.t = t;
         this.model.weightsChanged();  // encode() between steps must not run the packed weights of before
         return { ...stats, lr, gradNorm, peakMemoryBytes: peakMemoryBytes() };
       } finally {
-        this.zeroGrads();
+        await this.zeroGrads();
       }
     });
   }
@@ -538,6 +572,7 @@ export class Trainer {
         throw new SpladeError('save: accumulated gradients are pending; call step() first', ErrorCode.invalidArgument);
       }
       await this.model.save(join(dir, 'model'));
+      if (this.cuda !== null) await this.cuda.readMoments(this.mViews, this.vViews);
       writeTrainerState(dir, {
         options: this.options, step: this.t, rng: this.rng.state(),
         names: this.names, sizes: this.params.map((p) => p.length), m: this.m, v: this.v,
@@ -545,11 +580,15 @@ export class Trainer {
     });
   }
 
-  /** Loads a directory written by save() and continues where it stopped. */
-  static async resume(dir: string, opts: { threads?: number } = {}): Promise<Trainer> {
+  /**
+   * Loads a directory written by save() and continues where it stopped, on the CPU or (device 'cuda')
+   * on the GPU; a run saved on one device continues on either.
+   */
+  static async resume(dir: string, opts: { threads?: number; device?: 'cpu' | 'cuda' } = {}): Promise<Trainer> {
     if (typeof dir !== 'string' || dir.length === 0) invalidArgument('dir', 'a directory path', dir);
+    const device = opts.device === undefined ? 'cpu' : expectOneOf('device', opts.device, ['cpu', 'cuda'] as const);
     const state = readTrainerState(dir);
-    const model = await SpladeModel.load(join(dir, 'model'), { threads: opts.threads });
+    const model = await SpladeModel.load(join(dir, 'model'), { threads: opts.threads, device });
     const trainer = new Trainer(model, { ...state.options, totalSteps: state.options.totalSteps ?? undefined, queryTermWeights: state.options.queryTermWeights ?? undefined });
     const sizes = trainer.params.map((p) => p.length);
     if (state.names.length !== trainer.names.length || state.names.some((n, k) => n !== trainer.names[k] || state.sizes[k] !== sizes[k])) {
@@ -557,6 +596,7 @@ export class Trainer {
     }
     trainer.m.set(state.m);
     trainer.v.set(state.v);
+    if (trainer.cuda !== null) await trainer.cuda.writeMoments(trainer.mViews, trainer.vViews);
     trainer.t = state.step;
     trainer.rng.setState(state.rng);
     return trainer;

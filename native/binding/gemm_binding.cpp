@@ -3,6 +3,7 @@
 // with friendly messages first; every size and index is checked again here, so a bad call throws an
 // Error with code ERR_SPLADE_INVALID_ARGUMENT and never reads or writes out of bounds.
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -82,8 +83,28 @@ Isa isa_prop(const Napi::Object& o) {
 struct SgemmCall {
   GemmArgs args;
   Isa isa;
-  std::vector<Napi::Value> arrays;  // pinned for an async call
+  std::shared_ptr<PackedB> packed_b;  // args.packed_b points here; the worker holds a copy of the pointer
+  std::vector<Napi::Value> arrays;    // pinned for an async call
 };
+
+// The packing of op(B) a call reads instead of b: { cpu, k, n, data } from packB(), checked against the
+// product (same kernels, same K and N, data long enough for that layout).
+std::shared_ptr<PackedB> packed_prop(const Napi::Object& o, Isa isa, int64_t K, int64_t N) {
+  const Napi::Value v = prop(o, "packedB");
+  if (!v.IsObject()) bad("Expected an object from packB() for packedB");
+  const Napi::Object p = v.As<Napi::Object>();
+  Isa packed_isa;
+  const Napi::Value cpu = prop(p, "cpu");
+  if (!cpu.IsString() || !parse_isa(cpu.As<Napi::String>().Utf8Value(), &packed_isa)) bad("Expected one of avx512, avx2, generic for packedB.cpu");
+  if (packed_isa != isa)
+    bad(std::string("packedB was packed for the ") + isa_name(packed_isa) + " kernels but the product runs on the " + isa_name(isa) + " ones");
+  if (int_prop(p, "k", 0, kMaxDim) != K || int_prop(p, "n", 0, kMaxDim) != N)
+    bad("packedB was packed for another shape: it needs k = " + std::to_string(K) + " and n = " + std::to_string(N));
+  const View<float> data = f32_prop(p, "data");
+  const size_t need = sgemm_packed_b_floats(isa, static_cast<size_t>(K), static_cast<size_t>(N));
+  if (data.size < need) bad("packedB.data is too short: the packing needs " + std::to_string(need) + " elements but it has " + std::to_string(data.size));
+  return std::make_shared<PackedB>(PackedB{isa, static_cast<size_t>(K), static_cast<size_t>(N), data.data});
+}
 
 // Copies the options into a plain GemmArgs on the main thread (the worker never touches V8).
 SgemmCall parse(const Napi::CallbackInfo& info) {
@@ -99,14 +120,24 @@ SgemmCall parse(const Napi::CallbackInfo& info) {
   g.lda = lda; g.ldb = ldb; g.ldc = ldc;
   g.alpha = float_prop(o, "alpha");
   g.beta = float_prop(o, "beta");
-  const View<float> a = f32_prop(o, "a"), b = f32_prop(o, "b"), c = f32_prop(o, "c");
+  call.isa = isa_prop(o);
+  const bool packed = present(o, "packedB");
+  const View<float> a = f32_prop(o, "a"), c = f32_prop(o, "c");
+  const View<float> b = packed ? View<float>{nullptr, 0} : f32_prop(o, "b");
   if (M && N && K) {
     check_extent("a", a.size, g.ta == Trans::no ? M : K, g.ta == Trans::no ? K : M, lda, "lda");
-    check_extent("b", b.size, g.tb == Trans::no ? K : N, g.tb == Trans::no ? N : K, ldb, "ldb");
+    if (!packed) check_extent("b", b.size, g.tb == Trans::no ? K : N, g.tb == Trans::no ? N : K, ldb, "ldb");
   }
   check_extent("c", c.size, M, N, ldc, "ldc");
   g.A = a.data; g.B = b.data; g.C = c.data;
-  call.arrays = {prop(o, "a"), prop(o, "b"), prop(o, "c")};
+  call.arrays = {prop(o, "a"), prop(o, "c")};
+  if (packed) {
+    call.packed_b = packed_prop(o, call.isa, K, N);
+    g.packed_b = call.packed_b.get();
+    call.arrays.push_back(prop(prop(o, "packedB").As<Napi::Object>(), "data"));
+  } else {
+    call.arrays.push_back(prop(o, "b"));
+  }
   if (present(o, "bias")) {
     const View<float> bias = f32_prop(o, "bias");
     if (static_cast<int64_t>(bias.size) < N) bad("bias is too short: it needs n = " + std::to_string(N) + " elements but it has " + std::to_string(bias.size));
@@ -125,7 +156,6 @@ SgemmCall parse(const Napi::CallbackInfo& info) {
   const std::string act_name = act.IsString() ? act.As<Napi::String>().Utf8Value() : "";
   if (act_name == "gelu") g.epilogue.activation = Activation::gelu;
   else if (act_name != "none") bad("Expected one of none, gelu for activation");
-  call.isa = isa_prop(o);
   sgemm_validate(g);  // the core's own checks (residual overlapping C, ...), still on the main thread
   return call;
 }
@@ -144,7 +174,8 @@ Napi::Value SgemmAsync(const Napi::CallbackInfo& info) {
     const GemmArgs args = call.args;
     const Isa isa = call.isa;
     return PromiseWorker::run(
-        info.Env(), [args, isa] { sgemm_isa(isa, args); }, [](Napi::Env env) { return env.Undefined(); }, call.arrays);
+        info.Env(), [args, isa, keep = call.packed_b] { sgemm_isa(isa, args); }, [](Napi::Env env) { return env.Undefined(); },
+        call.arrays);
   });
 }
 
@@ -164,7 +195,38 @@ Napi::Value FmaPeak(const Napi::CallbackInfo& info) {
   });
 }
 
+// sgemmPackedFloats({ k, n, cpu }) -> the floats a packing of op(B) (k, n) takes for those kernels.
+Napi::Value SgemmPackedFloats(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsObject()) bad("Expected an options object for sgemmPackedFloats");
+    const Napi::Object o = info[0].As<Napi::Object>();
+    const int64_t K = int_prop(o, "k", 0, kMaxDim), N = int_prop(o, "n", 0, kMaxDim);
+    return Napi::Number::New(info.Env(), static_cast<double>(sgemm_packed_b_floats(isa_prop(o), K, N)));
+  });
+}
+
+// sgemmPackB({ b, k, n, transB, ldb, cpu, out }) -> offset: packs op(B) into out from the first 64-byte
+// aligned element (the offset returned), which the caller sized as sgemmPackedFloats + 16.
+Napi::Value SgemmPackB(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsObject()) bad("Expected an options object for sgemmPackB");
+    const Napi::Object o = info[0].As<Napi::Object>();
+    const int64_t K = int_prop(o, "k", 0, kMaxDim), N = int_prop(o, "n", 0, kMaxDim), ldb = int_prop(o, "ldb", 1, kMaxDim);
+    const Trans tb = bool_prop(o, "transB") ? Trans::yes : Trans::no;
+    const Isa isa = isa_prop(o);
+    const View<float> b = f32_prop(o, "b"), out = f32_prop(o, "out");
+    if (K && N) check_extent("b", b.size, tb == Trans::no ? K : N, tb == Trans::no ? N : K, ldb, "ldb");
+    const size_t need = sgemm_packed_b_floats(isa, K, N);
+    const size_t offset = (64 - reinterpret_cast<uintptr_t>(out.data) % 64) % 64 / sizeof(float);
+    if (out.size < offset + need) bad("out is too short: the packing needs " + std::to_string(need + 16) + " elements");
+    sgemm_pack_b(isa, tb, K, N, b.data, ldb, out.data + offset);
+    return Napi::Number::New(info.Env(), static_cast<double>(offset));
+  });
+}
+
 void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("sgemmPackedFloats", Napi::Function::New(env, SgemmPackedFloats, "sgemmPackedFloats"));
+  exports.Set("sgemmPackB", Napi::Function::New(env, SgemmPackB, "sgemmPackB"));
   exports.Set("sgemm", Napi::Function::New(env, Sgemm, "sgemm"));
   exports.Set("sgemmAsync", Napi::Function::New(env, SgemmAsync, "sgemmAsync"));
   exports.Set("fmaPeak", Napi::Function::New(env, FmaPeak, "fmaPeak"));

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <string>
 
 #include "../common/error.h"
 #include "../common/thread_pool.h"
@@ -14,6 +16,9 @@ namespace splade {
 void sgemm_isa(Isa isa, const GemmArgs& args) {
   sgemm_validate(args);
   if (!isa_supported(isa)) fail(kUnsupported, std::string("this CPU cannot run the ") + isa_name(isa) + " kernels");
+  if (args.packed_b)
+    SPLADE_CHECK(args.packed_b->isa == isa, std::string("sgemm: B was packed for the ") + isa_name(args.packed_b->isa) +
+                                                 " kernels but the product runs on the " + isa_name(isa) + " ones");
   GemmArgs g = args;
   // A residual that is C itself would be read after the kernel has overwritten C: fold it into beta
   // instead (C = alpha AB + (beta + 1) C + bias), which is the same sum.
@@ -29,6 +34,37 @@ void sgemm_isa(Isa isa, const GemmArgs& args) {
 }
 
 void sgemm(const GemmArgs& g) { sgemm_isa(active_isa(), g); }
+
+size_t sgemm_packed_b_floats(Isa isa, size_t K, size_t N) {
+  switch (isa) {
+    case Isa::avx512: return avx512::packed_b_floats(K, N);
+    case Isa::avx2: return avx2::packed_b_floats(K, N);
+    default: return generic::packed_b_floats(K, N);
+  }
+}
+
+void sgemm_pack_b(Isa isa, Trans tb, size_t K, size_t N, const float* B, size_t ldb, float* dst) {
+  if (!isa_supported(isa)) fail(kUnsupported, std::string("this CPU cannot run the ") + isa_name(isa) + " kernels");
+  SPLADE_CHECK(K == 0 || N == 0 || (B != nullptr && dst != nullptr), "sgemm_pack_b: B or dst is null");
+  SPLADE_CHECK(ldb >= (tb == Trans::no ? N : K), "sgemm_pack_b: ldb is smaller than B's stored row length");
+  if (K == 0 || N == 0) return;
+  GemmArgs g;  // the packers read B, ldb, tb, K and N from the product's arguments
+  g.tb = tb; g.K = K; g.N = N; g.B = B; g.ldb = ldb;
+  switch (isa) {
+    case Isa::avx512: return avx512::pack_b(g, dst);
+    case Isa::avx2: return avx2::pack_b(g, dst);
+    default: return generic::pack_b(g, dst);
+  }
+}
+
+PackedMatrix::PackedMatrix(Isa isa, Trans tb, size_t K, size_t N, const float* B, size_t ldb) {
+  constexpr size_t kAlignFloats = 16;
+  storage_.resize(sgemm_packed_b_floats(isa, K, N) + kAlignFloats);
+  const auto addr = reinterpret_cast<uintptr_t>(storage_.data());
+  float* data = storage_.data() + ((64 - addr % 64) % 64) / sizeof(float);
+  sgemm_pack_b(isa, tb, K, N, B, ldb, data);
+  view_ = PackedB{isa, K, N, data};
+}
 
 double fma_peak_gflops(Isa isa, int threads, double seconds) {
   if (!isa_supported(isa)) fail(kUnsupported, std::string("this CPU cannot run the ") + isa_name(isa) + " kernels");

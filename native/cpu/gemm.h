@@ -12,6 +12,7 @@
 // sgemm_reference is the plain triple loop (double accumulation) the fast versions are tested against.
 #pragma once
 #include <cstddef>
+#include <vector>
 
 #include "../common/cpu_features.h"
 
@@ -27,6 +28,15 @@ struct Epilogue {
   Activation activation = Activation::none;
 };
 
+// op(B) packed once into one ISA's panel layout (sgemm_pack_b), for products that reuse B: a Linear
+// layer's weight at inference is packed at load instead of on every call (packing the transposed weight
+// is 5-17% of an SGEMM at BERT's shapes). A view: the floats belong to whoever packed them.
+struct PackedB {
+  Isa isa = Isa::generic;  // the kernels the layout is for: only sgemm_isa(isa, ...) can read it
+  size_t K = 0, N = 0;     // op(B) is (K, N)
+  const float* data = nullptr;  // sgemm_packed_b_floats(isa, K, N) floats
+};
+
 struct GemmArgs {
   Trans ta = Trans::no, tb = Trans::no;
   size_t M = 0, N = 0, K = 0;
@@ -39,6 +49,9 @@ struct GemmArgs {
   float* C = nullptr;
   size_t ldc = 0;
   Epilogue epilogue;
+  // When set, op(B) is read from this packing (its isa, K and N must match the call's) and B, ldb and
+  // tb are not used by the fast kernels (sgemm_reference still reads B).
+  const PackedB* packed_b = nullptr;
 };
 
 // Validates leading dimensions and pointers (SpladeError on misuse), then computes.
@@ -51,6 +64,32 @@ void sgemm_validate(const GemmArgs& args);      // the checks every entry point 
 // on `threads` pool threads for about `seconds`, best of a few runs, in GFLOP/s. The ceiling the SGEMM
 // is measured against.
 double fma_peak_gflops(Isa isa, int threads, double seconds);
+
+// The packed layout: for each K block of the ISA's kernel, ceil(N / NR) panels of (kc, NR), the last
+// zero-padded. dst holds sgemm_packed_b_floats(isa, K, N) floats; 64-byte alignment is fastest, any
+// alignment is correct. B as for GemmArgs: (K, N) with ldb >= N when tb == no, (N, K) with ldb >= K.
+size_t sgemm_packed_b_floats(Isa isa, size_t K, size_t N);
+void sgemm_pack_b(Isa isa, Trans tb, size_t K, size_t N, const float* B, size_t ldb, float* dst);
+
+// An owned packing (64-byte aligned) of a constant B, e.g. a weight at load.
+class PackedMatrix {
+ public:
+  PackedMatrix() = default;
+  PackedMatrix(Isa isa, Trans tb, size_t K, size_t N, const float* B, size_t ldb);
+  PackedMatrix(PackedMatrix&& o) noexcept { *this = std::move(o); }
+  PackedMatrix& operator=(PackedMatrix&& o) noexcept {
+    storage_ = std::move(o.storage_);
+    view_ = o.view_;
+    o.view_ = PackedB{};
+    return *this;
+  }
+  const PackedB* get() const { return view_.data ? &view_ : nullptr; }
+  size_t bytes() const { return storage_.size() * sizeof(float); }
+
+ private:
+  std::vector<float> storage_;  // over-allocated by 16 floats; view_.data is the 64-byte aligned start
+  PackedB view_;
+};
 
 float gelu_exact(float x);  // 0.5 x (1 + erf(x / sqrt 2)), as torch.nn.functional.gelu
 

@@ -73,10 +73,27 @@ struct Driver {
   }
 
   // The serial blocked product over rows [m_begin, m_end) and columns [n_begin, n_end) of C.
+  static size_t round_up_nr(size_t n) { return (n + NR - 1) / NR * NR; }
+
+  // All of op(B) packed (GemmArgs::packed_b): K block pc starts at pc * round_up_nr(N), and within it
+  // the panel of columns [n, n + NR) at n * kc, the layout pack_b gives one block.
+  static size_t packed_b_floats(size_t depth, size_t cols) { return depth * round_up_nr(cols); }
+  static void pack_b_all(const GemmArgs& g, float* dst) {
+    const size_t n_pad = round_up_nr(g.N), chunk = 64 * NR;  // column chunks run on the pool
+    for (size_t pc = 0; pc < g.K; pc += K::KC) {
+      const size_t kc = std::min(K::KC, g.K - pc);
+      parallel_for((g.N + chunk - 1) / chunk, [&](size_t t, int) {
+        const size_t n0 = t * chunk;
+        K::pack_b(g, n0, std::min(chunk, g.N - n0), pc, kc, dst + pc * n_pad + n0 * kc);
+      });
+    }
+  }
+
   static void block(const GemmArgs& g, size_t m_begin, size_t m_end, size_t n_begin, size_t n_end) {
     const size_t nc_max = std::min(K::NC, n_end - n_begin), mc_max = std::min(K::MC, m_end - m_begin);
     const size_t kc_max = std::min(K::KC, g.K);
-    float* bbuf = gemm_scratch(1, kc_max * ((nc_max + NR - 1) / NR) * NR);
+    const float* packed_b = g.packed_b ? g.packed_b->data : nullptr;
+    float* bbuf = packed_b ? nullptr : gemm_scratch(1, kc_max * round_up_nr(nc_max));
     // When there are several column blocks, A would be packed again for each; if all of this task's A fits
     // the budget, it is packed once (during the first column block) and reused: the MLM head's 30522
     // columns are 40 blocks at NC 768, so A would otherwise be transposed 40 times.
@@ -90,7 +107,8 @@ struct Driver {
         const size_t kc = std::min(K::KC, g.K - pc);
         const bool last = pc + kc == g.K;
         const float beta = pc == 0 ? g.beta : 1.0f;  // later K blocks accumulate onto the first
-        K::pack_b(g, jc, nc, pc, kc, bbuf);
+        const float* bblk = packed_b ? packed_b + pc * round_up_nr(g.N) + jc * kc : bbuf;
+        if (!packed_b) K::pack_b(g, jc, nc, pc, kc, bbuf);
         for (size_t ic = m_begin; ic < m_end; ic += K::MC) {
           const size_t mc = std::min(K::MC, m_end - ic);
           // Kept: the (pc, ic) block sits at pc * m_pad + (ic - m_begin) * kc (panels of MR rows x kc).
@@ -100,7 +118,7 @@ struct Driver {
           // jr outer, ir inner: one B micro-panel stays in L1 while the A block streams from L2.
           for (size_t jr = 0; jr < nc; jr += NR) {
             const size_t cols = std::min(NR, nc - jr);
-            const float* bp = bbuf + jr * kc;
+            const float* bp = bblk + jr * kc;
             for (size_t ir = 0; ir < mc; ir += MR) {
               const size_t rows = std::min(MR, mc - ir);
               float* c = g.C + (ic + ir) * g.ldc + jc + jr;
@@ -123,7 +141,7 @@ struct Driver {
     const double flops = 2.0 * g.M * g.N * g.K;
     if (threads == 1 || flops < kParallelMinFlops) return block(g, 0, g.M, 0, g.N);
     // Independent tasks, each packing its own operands: splitting N repacks A once per task, splitting M
-    // repacks B, so split the longer side (the smaller operand is the one packed again). A pool region
+    // repacks B (unless it is pre-packed), so split the longer side (the smaller operand is the one packed again). A pool region
     // has no barriers, so sharing one packed block between threads is not an option. A wide N (the
     // 30522-column MLM head) gets up to 4 tasks per thread of at least kMinTaskCols columns each, so a
     // thread that loses its core for a while (a shared machine) does not hold up the whole call.

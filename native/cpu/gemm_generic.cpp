@@ -56,6 +56,8 @@ struct Kernel {
 }  // namespace
 
 void sgemm(const GemmArgs& g) { gemm_driver::Driver<Kernel>::run(g); }
+size_t packed_b_floats(size_t K, size_t N) { return gemm_driver::Driver<Kernel>::packed_b_floats(K, N); }
+void pack_b(const GemmArgs& g, float* dst) { gemm_driver::Driver<Kernel>::pack_b_all(g, dst); }
 
 // Register-only multiply-add loop (separate mul and add: SSE2 has no FMA), 16 chains of 4 lanes.
 double fma_probe(size_t iters) {

@@ -7,10 +7,17 @@
 
 namespace splade {
 
-// Each computes an already validated GemmArgs on the shared thread pool.
-namespace generic { void sgemm(const GemmArgs& g); double fma_probe(size_t iters); }
-namespace avx2 { void sgemm(const GemmArgs& g); double fma_probe(size_t iters); }
-namespace avx512 { void sgemm(const GemmArgs& g); double fma_probe(size_t iters); }
+// Each computes an already validated GemmArgs on the shared thread pool; packed_b_floats and pack_b are
+// the ISA's side of sgemm_packed_b_floats / sgemm_pack_b (pack_b reads g.tb, B, ldb, K and N).
+#define SPLADE_GEMM_ISA_ENTRY_POINTS                   \
+  void sgemm(const GemmArgs& g);                       \
+  double fma_probe(size_t iters);                      \
+  size_t packed_b_floats(size_t K, size_t N);          \
+  void pack_b(const GemmArgs& g, float* dst);
+namespace generic { SPLADE_GEMM_ISA_ENTRY_POINTS }
+namespace avx2 { SPLADE_GEMM_ISA_ENTRY_POINTS }
+namespace avx512 { SPLADE_GEMM_ISA_ENTRY_POINTS }
+#undef SPLADE_GEMM_ISA_ENTRY_POINTS
 
 // A 64-byte aligned buffer of at least `floats` floats, owned by the calling thread (slot 0: packed
 // A, slot 1: packed B, slot 2: edge tiles). Thread-local rather than indexed by pool thread, because

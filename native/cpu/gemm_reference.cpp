@@ -12,9 +12,15 @@ void sgemm_validate(const GemmArgs& g) {
   SPLADE_CHECK(g.M == 0 || g.N == 0 || g.C != nullptr, "sgemm: C is null");
   SPLADE_CHECK(g.ldc >= g.N, "sgemm: ldc is smaller than N");
   if (g.M && g.N && g.K) {
-    SPLADE_CHECK(g.A != nullptr && g.B != nullptr, "sgemm: A or B is null");
+    SPLADE_CHECK(g.A != nullptr && (g.B != nullptr || g.packed_b), "sgemm: A or B is null");
     SPLADE_CHECK(g.lda >= a_cols, "sgemm: lda is smaller than op(A)'s stored row length");
-    SPLADE_CHECK(g.ldb >= b_cols, "sgemm: ldb is smaller than op(B)'s stored row length");
+    SPLADE_CHECK(g.packed_b || g.ldb >= b_cols, "sgemm: ldb is smaller than op(B)'s stored row length");
+  }
+  if (g.packed_b) {
+    SPLADE_CHECK(g.packed_b->data != nullptr, "sgemm: packed B has no data");
+    SPLADE_CHECK(g.packed_b->K == g.K && g.packed_b->N == g.N,
+                 "sgemm: packed B is (" + std::to_string(g.packed_b->K) + ", " + std::to_string(g.packed_b->N) +
+                     ") but the product needs op(B) (" + std::to_string(g.K) + ", " + std::to_string(g.N) + ")");
   }
   if (g.epilogue.residual && g.M && g.N) {
     SPLADE_CHECK(g.epilogue.ldr >= g.N, "sgemm: ldr is smaller than N");
@@ -36,6 +42,7 @@ float gelu_exact(float x) {
 
 void sgemm_reference(const GemmArgs& g) {
   sgemm_validate(g);
+  SPLADE_CHECK(g.M == 0 || g.N == 0 || g.K == 0 || g.B != nullptr, "sgemm_reference: reads B itself, not a packing of it");
   for (size_t m = 0; m < g.M; ++m) {
     for (size_t n = 0; n < g.N; ++n) {
       double acc = 0;

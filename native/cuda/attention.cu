@@ -1,11 +1,13 @@
 // Attention forward on the GPU (see attention.h). The online softmax per query row i over keys j:
 //   s = q.k_j / sqrt(d); if s > m: acc *= exp(m - s), l *= exp(m - s), m = s; p = exp(s - m); l += p; acc += p v_j
-// and out_i = acc / l at the end: exactly softmax(s) V, with nothing of size T x T kept anywhere.
+// and out_i = acc / l at the end: exactly softmax(s) V, with nothing of size T x T kept anywhere. With a
+// dropout mask (training) acc += p f_ij v_j while l sums the unmasked p: out_i = sum_j P_ij f_ij v_j.
 #include <cmath>
 
 #include "attention.h"
 #include "cuda_check.h"
 #include "device_math.cuh"
+#include "dropout.cuh"
 
 namespace splade {
 namespace {
@@ -34,7 +36,7 @@ __device__ __forceinline__ float online_softmax_step(float sc, float& m, float& 
 template <int D>
 __global__ void __launch_bounds__(kRowsPerBlock) attention_forward_rows_kernel(float* out, const float* qkv,
                                                                                const int32_t* cu_seqlens, size_t C,
-                                                                               float scale) {
+                                                                               float scale, DropoutMask drop) {
   constexpr int kKeys = 4096 / D;  // K and V tiles: 2 x 16 KiB of shared memory
   __shared__ float Ks[kKeys][D], Vs[kKeys][D];
   const int b = blockIdx.z, h = blockIdx.y;
@@ -50,6 +52,7 @@ __global__ void __launch_bounds__(kRowsPerBlock) attention_forward_rows_kernel(f
     acc[e] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
+  const uint64_t rk = drop.active ? cuda::drop_row_key(drop, uint64_t(s + i) * gridDim.y + h) : 0;  // NH = gridDim.y
   for (int j0 = 0; j0 < T; j0 += kKeys) {
     const int nk = min(kKeys, T - j0);
     for (int idx = threadIdx.x; idx < nk * D; idx += kRowsPerBlock) {
@@ -64,7 +67,8 @@ __global__ void __launch_bounds__(kRowsPerBlock) attention_forward_rows_kernel(f
         float dot = 0.0f;
 #pragma unroll
         for (int e = 0; e < D; ++e) dot = fmaf(q[e], Ks[j][e], dot);
-        const float p = online_softmax_step(dot * scale, m, l, acc);
+        float p = online_softmax_step(dot * scale, m, l, acc);
+        if (drop.active) p *= cuda::drop_factor_in_row(drop, rk, uint64_t(j0 + j));
 #pragma unroll
         for (int e = 0; e < D; ++e) acc[e] = fmaf(p, Vs[j][e], acc[e]);
       }
@@ -82,7 +86,7 @@ constexpr int kMaxGenericHead = 256, kGenericWarps = 4;
 
 // one warp per (packed row n, head h); lane holds elements lane, lane + 32, ... of q and of the output
 __global__ void attention_forward_warp_kernel(float* out, const float* qkv, const int32_t* cu_seqlens, int B,
-                                              size_t C, size_t NH, size_t N, float scale) {
+                                              size_t C, size_t NH, size_t N, float scale, DropoutMask drop) {
   cuda::RowHeadTask task;
   if (!cuda::row_head_task(task, cu_seqlens, B, NH, N, kGenericWarps)) return;  // the whole warp leaves
   const int lane = threadIdx.x % 32, s = task.s, T = task.T;
@@ -97,6 +101,7 @@ __global__ void attention_forward_warp_kernel(float* out, const float* qkv, cons
     acc[t] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
+  const uint64_t rk = drop.active ? cuda::drop_row_key(drop, uint64_t(n) * NH + h) : 0;
   for (int j = 0; j < T; ++j) {
     const float* k = qkv + size_t(s + j) * C3 + C + h * d;
     float part = 0.0f;
@@ -105,7 +110,8 @@ __global__ void attention_forward_warp_kernel(float* out, const float* qkv, cons
       const size_t e = lane + 32 * t;
       if (e < d) part = fmaf(q[t], k[e], part);
     }
-    const float p = online_softmax_step(cuda::warp_sum(part) * scale, m, l, acc);  // same score in every lane
+    float p = online_softmax_step(cuda::warp_sum(part) * scale, m, l, acc);  // same score in every lane
+    if (drop.active) p *= cuda::drop_factor_in_row(drop, rk, uint64_t(j));
     const float* v = k + C;
 #pragma unroll
     for (int t = 0; t < kPer; ++t) {
@@ -132,17 +138,17 @@ void check_args(const float* out, const float* qkv, const int32_t* cu_seqlens, i
 // launchers
 
 void attention_forward_generic_cuda(float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C,
-                                    size_t NH, size_t num_rows, cudaStream_t stream) {
+                                    size_t NH, size_t num_rows, cudaStream_t stream, const DropoutMask& drop) {
   if (B == 0 || num_rows == 0) return;
   check_args(out, qkv, cu_seqlens, B, C, NH);
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(C / NH)));
   attention_forward_warp_kernel<<<cuda::ceil_div(num_rows * NH, kGenericWarps), kGenericWarps * 32, 0, stream>>>(
-      out, qkv, cu_seqlens, B, C, NH, num_rows, scale);
+      out, qkv, cu_seqlens, B, C, NH, num_rows, scale, drop);
   CUDA_CHECK_LAUNCH();
 }
 
 void attention_forward_cuda(float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C, size_t NH,
-                            size_t num_rows, int max_len, cudaStream_t stream) {
+                            size_t num_rows, int max_len, cudaStream_t stream, const DropoutMask& drop) {
   if (B == 0 || num_rows == 0) return;
   check_args(out, qkv, cu_seqlens, B, C, NH);
   const size_t d = C / NH;
@@ -151,11 +157,11 @@ void attention_forward_cuda(float* out, const float* qkv, const int32_t* cu_seql
   const dim3 grid(cuda::ceil_div(static_cast<size_t>(max_len), kRowsPerBlock), static_cast<unsigned>(NH),
                   static_cast<unsigned>(B));
   if (d == 64) {
-    attention_forward_rows_kernel<64><<<grid, kRowsPerBlock, 0, stream>>>(out, qkv, cu_seqlens, C, scale);
+    attention_forward_rows_kernel<64><<<grid, kRowsPerBlock, 0, stream>>>(out, qkv, cu_seqlens, C, scale, drop);
   } else if (d == 32) {
-    attention_forward_rows_kernel<32><<<grid, kRowsPerBlock, 0, stream>>>(out, qkv, cu_seqlens, C, scale);
+    attention_forward_rows_kernel<32><<<grid, kRowsPerBlock, 0, stream>>>(out, qkv, cu_seqlens, C, scale, drop);
   } else {
-    return attention_forward_generic_cuda(out, qkv, cu_seqlens, B, C, NH, num_rows, stream);
+    return attention_forward_generic_cuda(out, qkv, cu_seqlens, B, C, NH, num_rows, stream, drop);
   }
   CUDA_CHECK_LAUNCH();
 }

@@ -23,6 +23,13 @@ void Arena::reserve(size_t bytes) {
   capacity_ = bytes;
 }
 
+void Arena::release() {
+  char* p = base_;
+  base_ = nullptr;
+  used_ = capacity_ = 0;
+  if (p) CUDA_CHECK(cudaFree(p));
+}
+
 void* Arena::alloc(size_t bytes) {
   const size_t start = (used_ + 255) / 256 * 256;
   if (start > capacity_ || bytes > capacity_ - start)

@@ -19,6 +19,7 @@ class Arena {
   void* alloc(size_t bytes);          // 256-byte aligned; SpladeError (ERR_SPLADE_CUDA) when full
   template <class T> T* alloc_n(size_t n) { return static_cast<T*>(alloc(n * sizeof(T))); }
   void reset() { used_ = 0; }         // frees every allocation at once
+  void release();                     // returns the device memory (capacity 0)
   size_t used() const { return used_; }
   size_t capacity() const { return capacity_; }
 

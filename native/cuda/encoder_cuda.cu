@@ -41,6 +41,10 @@ void CudaEncoder::State::upload_weights() {
   ctx.synchronize();
 }
 
+void CudaEncoder::State::upload_params() {
+  CUDA_CHECK(cudaMemcpyAsync(params, host_params, layout.total * sizeof(float), cudaMemcpyHostToDevice, ctx.stream));
+}
+
 CudaEncoder::State::DeviceBatch CudaEncoder::State::upload_batch(const PackedBatch& batch, Arena& a) {
   const size_t N = batch.num_ids, B = static_cast<size_t>(batch.B);
   DeviceBatch d{a.alloc_n<int32_t>(N), batch.type_ids ? a.alloc_n<int32_t>(N) : nullptr, a.alloc_n<int32_t>(B + 1)};

@@ -1,17 +1,24 @@
-// CudaEncoder::gradients (see encoder_cuda.h): the training forward keeping every activation on the device,
-// then the backward in reverse, as model/encoder_train.cpp does on the CPU, with the fp32 kernels
-// (sgemm_cuda for every product). Gradients accumulate into a zeroed device arena, which is then added
-// to the caller's host buffer.
+// The training forward and backward on the device (see encoder_cuda.h), as model/encoder_train.cpp does
+// on the CPU, with the fp32 kernels (sgemm_cuda for every product). train_forward keeps every activation
+// the backward needs in a CudaTrainActivations of its own (so the queries' and the documents' batches can
+// both wait for their backward); train_backward runs in reverse, its temporaries in the context's scratch
+// arena, accumulating into a device gradient arena. CudaEncoder::gradients is the two back to back with a
+// zeroed gradient that is then added to the caller's host buffer; the Trainer's path keeps its gradient on
+// the device (encoder_cuda_optim.cu). Dropout (the Trainer's; BERT's sites) multiplies by the CPU's masks,
+// regenerated on the device from the seed (dropout.h, and inside the attention kernels).
 #include <algorithm>
+#include <string>
 #include <vector>
 
 #include "attention.h"
 #include "cuda_check.h"
+#include "dropout.h"
 #include "embed.h"
 #include "encoder_cuda_state.cuh"
 #include "gelu.h"
 #include "gemm.h"
 #include "layernorm.h"
+#include "mlm_head.h"
 #include "splade_pool.h"
 
 namespace splade::cuda {
@@ -46,120 +53,277 @@ void linear_backward(cudaStream_t st, float* dinp, float* dW, float* db, const f
   bias_backward_cuda(db, dout, M, Nout, st);
 }
 
-struct LayerActs {
+// out (M,Nout) = drop(inp W^T + b) + residual: the GEMM's fused residual when no mask is active
+void linear_dropout_residual(cudaStream_t st, float* out, const float* inp, const float* W, const float* b, size_t M,
+                             size_t Nout, size_t K, const float* residual, const DropoutMask& m) {
+  if (!m.active) return linear_forward(st, out, inp, W, b, M, Nout, K, residual);
+  linear_forward(st, out, inp, W, b, M, Nout, K);
+  dropout_residual_cuda(out, residual, M * Nout, m, st);
+}
+
+}  // namespace
+
+// One layer's saved activations.
+struct TrainLayerActs {
   float *in, *qkv, *att, *res1, *x1, *fc1, *gelu, *res2;  // (N,C) (N,3C) (N,C) (N,C) (N,C) (N,I) (N,I) (N,C)
   float *ln1_mean, *ln1_rstd, *ln2_mean, *ln2_rstd;       // (N)
 };
 
-}  // namespace
+// One batch's forward state: device copies of the batch and every activation the backward reads, all in mem.
+struct CudaTrainActivations {
+  Arena mem;
+  const void* owner = nullptr;                // the CudaEncoder::State whose parameters made them
+  int B = 0;
+  size_t N = 0;
+  Pooling pooling = Pooling::max;
+  TrainDropout drop;                          // the masks' probability and seed, for the backward
+  bool consumed = false;                      // train_backward ran (or started): mem is gone
+  int32_t *ids = nullptr, *type_ids = nullptr, *cu_seqlens = nullptr;  // (N) (N or null) (B+1)
+  float *emb = nullptr, *emb_mean = nullptr, *emb_rstd = nullptr;       // (N,C) (N) (N): before the embeddings' LN
+  std::vector<TrainLayerActs> layers;
+  float* head_in = nullptr;                                             // (N,C): the last layer's output
+  float *head_pre = nullptr, *head_gelu = nullptr, *t = nullptr;        // (N,C) each
+  float *head_mean = nullptr, *head_rstd = nullptr;                     // (N)
+  int32_t* argmax = nullptr;                                            // (B,V): max pooling's argmax
+};
 
-void CudaEncoder::gradients(float* w, float* grads, const float* dw, const PackedBatch& batch, Pooling pooling) {
-  std::lock_guard<std::mutex> lock(mu_);
-  State& s = *s_;
-  if (!s.begin(batch)) return;
-  s.upload_weights();  // the arena changes between steps (the optimizer)
-  const EncoderConfig& cfg = s.cfg;
-  const ParamLayout& L = s.layout;
+std::shared_ptr<CudaTrainActivations> CudaEncoder::State::hidden_forward(const PackedBatch& batch, const TrainDropout& drop,
+                                                                         bool splade_head) {
+  const ParamLayout& L = layout;
   const int B = batch.B;
-  cudaStream_t st = s.ctx.stream;
+  cudaStream_t st = ctx.stream;
   const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, I = cfg.intermediate, V = cfg.vocab;
   const size_t NL = cfg.layers, BV = static_cast<size_t>(B) * V;
   int max_len = 0;
   for (int b = 0; b < B; ++b) max_len = std::max(max_len, batch.cu_seqlens[b + 1] - batch.cu_seqlens[b]);
 
-  // scratch: batch, activations, gradients, temporaries (each slot rounded up: + 256 bytes per allocation)
-  const size_t floats = NL * (N * (8 * C + 2 * I) + 4 * N) + N * (5 * C + 4) + 2 * BV + L.total +
-                        N * (8 * C + 2 * I + 3 * C) + N * std::min(V, kPoolTile) + attention_backward_scratch(N, cfg.heads);
-  Arena& a = s.ctx.scratch;
-  a.reserve(State::batch_bytes(batch) + floats * 4 + BV * 4 + 256 * (64 + 16 * NL));
-  const State::DeviceBatch in = s.upload_batch(batch, a);
-  auto f = [&](size_t n) { return a.alloc_n<float>(n); };
-  const float* P = s.params;
+  auto acts = std::make_shared<CudaTrainActivations>();
+  CudaTrainActivations& A = *acts;
+  A.owner = this;
+  A.B = B;
+  A.N = N;
+  A.drop = drop;
+  const EncoderDropoutMasks masks(cfg, drop);
+  // the batch, the activations (per layer 8 (N,C) + 2 (N,I) + 4 (N)), the head's, and for the SPLADE head w
+  // and argmax (B,V); each allocation rounded up to 256 bytes: at most 256 bytes more per allocation (14 per
+  // layer, 16 others)
+  const size_t floats = NL * N * (8 * C + 2 * I + 4) + N * (5 * C + 4) + (splade_head ? 2 * BV : 0);
+  A.mem.reserve(State::batch_bytes(batch) + floats * 4 + 256 * (16 + 14 * NL));
+  const State::DeviceBatch in = upload_batch(batch, A.mem);
+  A.ids = in.ids;
+  A.cu_seqlens = in.cu_seqlens;
+  auto f = [&](size_t n) { return A.mem.alloc_n<float>(n); };
+  const float* P = params;
   const float* wtt = L.wtt == SIZE_MAX ? nullptr : P + L.wtt;
-  const int32_t* type_ids = wtt ? in.type_ids : nullptr;
+  A.type_ids = wtt ? in.type_ids : nullptr;
 
-  // ---- forward, keeping what backward needs ----
-  float *emb = f(N * C), *emb_mean = f(N), *emb_rstd = f(N), *x = f(N * C);
-  embed_forward_cuda(emb, in.ids, type_ids, in.cu_seqlens, B, N, P + L.wte, P + L.wpe, wtt, C, st);
-  layernorm_forward_cuda(x, emb_mean, emb_rstd, emb, P + L.emb_ln_w, P + L.emb_ln_b, N, C, cfg.eps, st);
-  std::vector<LayerActs> acts(NL);
+  A.emb = f(N * C);
+  A.emb_mean = f(N);
+  A.emb_rstd = f(N);
+  float* x = f(N * C);
+  embed_forward_cuda(A.emb, A.ids, A.type_ids, A.cu_seqlens, B, N, P + L.wte, P + L.wpe, wtt, C, st);
+  layernorm_forward_cuda(x, A.emb_mean, A.emb_rstd, A.emb, P + L.emb_ln_w, P + L.emb_ln_b, N, C, cfg.eps, st);
+  dropout_apply_cuda(x, N * C, masks.emb, 0, st);
+  A.layers.resize(NL);
   const float* cur = x;
   for (size_t l = 0; l < NL; ++l) {
     const LayerOffsets& o = L.layer[l];
-    LayerActs& A = acts[l];
-    A = {const_cast<float*>(cur), f(N * 3 * C), f(N * C), f(N * C), f(N * C), f(N * I), f(N * I), f(N * C),
-         f(N), f(N), f(N), f(N)};
+    TrainLayerActs& La = A.layers[l];
+    La = {const_cast<float*>(cur), f(N * 3 * C), f(N * C), f(N * C), f(N * C), f(N * I), f(N * I), f(N * C),
+          f(N), f(N), f(N), f(N)};
     float* out = f(N * C);  // this layer's output: the next layer's input
-    linear_forward(st, A.qkv, A.in, P + o.qkv_w, P + o.qkv_b, N, 3 * C, C);
-    attention_forward_cuda(A.att, A.qkv, in.cu_seqlens, B, C, cfg.heads, N, max_len, st);
-    linear_forward(st, A.res1, A.att, P + o.attn_out_w, P + o.attn_out_b, N, C, C, A.in);
-    layernorm_forward_cuda(A.x1, A.ln1_mean, A.ln1_rstd, A.res1, P + o.ln1_w, P + o.ln1_b, N, C, cfg.eps, st);
-    linear_forward(st, A.fc1, A.x1, P + o.fc1_w, P + o.fc1_b, N, I, C);
-    gelu_forward_cuda(A.gelu, A.fc1, N * I, st);
-    linear_forward(st, A.res2, A.gelu, P + o.fc2_w, P + o.fc2_b, N, C, I, A.x1);
-    layernorm_forward_cuda(out, A.ln2_mean, A.ln2_rstd, A.res2, P + o.ln2_w, P + o.ln2_b, N, C, cfg.eps, st);
+    linear_forward(st, La.qkv, La.in, P + o.qkv_w, P + o.qkv_b, N, 3 * C, C);
+    attention_forward_cuda(La.att, La.qkv, A.cu_seqlens, B, C, cfg.heads, N, max_len, st, masks.probs[l]);
+    linear_dropout_residual(st, La.res1, La.att, P + o.attn_out_w, P + o.attn_out_b, N, C, C, La.in, masks.attn_out[l]);
+    layernorm_forward_cuda(La.x1, La.ln1_mean, La.ln1_rstd, La.res1, P + o.ln1_w, P + o.ln1_b, N, C, cfg.eps, st);
+    linear_forward(st, La.fc1, La.x1, P + o.fc1_w, P + o.fc1_b, N, I, C);
+    gelu_forward_cuda(La.gelu, La.fc1, N * I, st);
+    linear_dropout_residual(st, La.res2, La.gelu, P + o.fc2_w, P + o.fc2_b, N, C, I, La.x1, masks.ffn_out[l]);
+    layernorm_forward_cuda(out, La.ln2_mean, La.ln2_rstd, La.res2, P + o.ln2_w, P + o.ln2_b, N, C, cfg.eps, st);
     cur = out;
   }
-  const float* head_in = cur;
-  float *head_pre = f(N * C), *head_gelu = f(N * C), *t = f(N * C), *head_mean = f(N), *head_rstd = f(N);
-  linear_forward(st, head_pre, head_in, P + L.head_w, P + L.head_b, N, C, C);
-  gelu_forward_cuda(head_gelu, head_pre, N * C, st);
-  layernorm_forward_cuda(t, head_mean, head_rstd, head_gelu, P + L.head_ln_w, P + L.head_ln_b, N, C, cfg.eps, st);
-  float* d_w = f(BV);
-  int32_t* d_arg = a.alloc_n<int32_t>(BV);
-  splade_pool_forward_cuda(d_w, d_arg, t, P + L.wte, P + L.decoder_bias, in.cu_seqlens, B, C, V, pooling, st);
+  A.head_in = const_cast<float*>(cur);
+  A.head_pre = f(N * C);
+  A.head_gelu = f(N * C);
+  A.t = f(N * C);
+  A.head_mean = f(N);
+  A.head_rstd = f(N);
+  linear_forward(st, A.head_pre, A.head_in, P + L.head_w, P + L.head_b, N, C, C);
+  gelu_forward_cuda(A.head_gelu, A.head_pre, N * C, st);
+  layernorm_forward_cuda(A.t, A.head_mean, A.head_rstd, A.head_gelu, P + L.head_ln_w, P + L.head_ln_b, N, C, cfg.eps, st);
+  return acts;
+}
 
-  // ---- backward ----
-  float *G = f(L.total), *d_dw = f(BV);
-  CUDA_CHECK(cudaMemsetAsync(G, 0, L.total * 4, st));
-  CUDA_CHECK(cudaMemcpyAsync(d_dw, dw, BV * 4, cudaMemcpyHostToDevice, st));
-  float *dt = f(N * C), *dg = f(N * C), *dpre = f(N * C), *dx = f(N * C), *dres = f(N * C), *dx1 = f(N * C);
-  float *datt = f(N * C), *demb = f(N * C), *dh = f(N * I), *dfc1 = f(N * I), *dqkv = f(N * 3 * C);
+std::shared_ptr<CudaTrainActivations> CudaEncoder::State::train_forward(float* w, const PackedBatch& batch,
+                                                                        Pooling pooling, const TrainDropout& drop) {
+  std::shared_ptr<CudaTrainActivations> acts = hidden_forward(batch, drop, true);
+  CudaTrainActivations& A = *acts;
+  const int B = batch.B;
+  const size_t C = cfg.hidden, V = cfg.vocab, BV = static_cast<size_t>(B) * V;
+  cudaStream_t st = ctx.stream;
+  A.pooling = pooling;
+  float* d_w = A.mem.alloc_n<float>(BV);
+  A.argmax = A.mem.alloc_n<int32_t>(BV);
+  splade_pool_forward_cuda(d_w, A.argmax, A.t, params + layout.wte, params + layout.decoder_bias, A.cu_seqlens, B, C, V,
+                           pooling, st);
+
+  float* pin = ctx.pinned_out.get_n<float>(BV);
+  CUDA_CHECK(cudaMemcpyAsync(pin, d_w, BV * 4, cudaMemcpyDeviceToHost, st));
+  ctx.synchronize();
+  std::copy(pin, pin + BV, w);
+  return acts;
+}
+
+void CudaEncoder::State::train_backward(CudaTrainActivations& A, const float* dw, float* G) {
+  if (A.consumed) fail(kInvalidArgument, "train_backward: these activations were already used by a backward");
+  if (!A.argmax) fail(kInternal, "train_backward: activations without the SPLADE head");
+  A.consumed = true;
+  const ParamLayout& L = layout;
+  const int B = A.B;
+  const size_t N = A.N, C = cfg.hidden, V = cfg.vocab, BV = static_cast<size_t>(B) * V;
+  cudaStream_t st = ctx.stream;
   const size_t tile = std::min(V, kPoolTile);
-  float *pool_scratch = f(N * tile), *att_scratch = f(attention_backward_scratch(N, cfg.heads));
+  // scratch: dw, dt, the pooling's, then hidden_backward's
+  Arena& a = ctx.scratch;
+  a.reserve((BV + N * C + N * tile) * 4 + 256 * 4 + hidden_backward_bytes(N));
+  float* d_dw = a.alloc_n<float>(BV);
+  CUDA_CHECK(cudaMemcpyAsync(d_dw, dw, BV * 4, cudaMemcpyHostToDevice, st));
+  float *dt = a.alloc_n<float>(N * C), *pool_scratch = a.alloc_n<float>(N * tile);
+  CUDA_CHECK(cudaMemsetAsync(dt, 0, N * C * 4, st));
+  splade_pool_backward_cuda(dt, G + L.wte, G + L.decoder_bias, d_dw, A.t, params + L.wte, params + L.decoder_bias,
+                            A.argmax, A.cu_seqlens, B, N, C, V, A.pooling, pool_scratch, N * tile, st);
+  hidden_backward(A, dt, G, a);
+}
+
+size_t CudaEncoder::State::hidden_backward_bytes(size_t N) const {
+  // 7 (N,C) + (N,3C) + 2 (N,I) and the attention's scratch: 11 allocations, each rounded up to 256 bytes
+  return (N * (10 * cfg.hidden + 2 * cfg.intermediate) + attention_backward_scratch(N, cfg.heads)) * 4 + 256 * 11;
+}
+
+void CudaEncoder::State::hidden_backward(CudaTrainActivations& A, const float* dt, float* G, Arena& a) {
+  const ParamLayout& L = layout;
+  const int B = A.B;
+  const size_t N = A.N, C = cfg.hidden, I = cfg.intermediate, NL = cfg.layers;
+  cudaStream_t st = ctx.stream;
+  const float* P = params;
+  const EncoderDropoutMasks masks(cfg, A.drop);
+  auto f = [&](size_t n) { return a.alloc_n<float>(n); };
+  float *dg = f(N * C), *dpre = f(N * C), *dx = f(N * C), *dres = f(N * C), *dx1 = f(N * C);
+  float *datt = f(N * C), *demb = f(N * C), *dh = f(N * I), *dfc1 = f(N * I), *dqkv = f(N * 3 * C);
+  float* att_scratch = f(attention_backward_scratch(N, cfg.heads));
   auto zero = [&](float* p, size_t n) { CUDA_CHECK(cudaMemsetAsync(p, 0, n * 4, st)); };
   auto layernorm_bw = [&](float* dinp, size_t w_off, size_t b_off, const float* dout, const float* inp,
                           const float* mean, const float* rstd) {
     zero(dinp, N * C);
     layernorm_backward_cuda(dinp, G + w_off, G + b_off, dout, inp, P + w_off, mean, rstd, N, C, st);
   };
-  zero(dt, N * C);
-  splade_pool_backward_cuda(dt, G + L.wte, G + L.decoder_bias, d_dw, t, P + L.wte, P + L.decoder_bias, d_arg,
-                            in.cu_seqlens, B, N, C, V, pooling, pool_scratch, N * tile, st);
-  layernorm_bw(dg, L.head_ln_w, L.head_ln_b, dt, head_gelu, head_mean, head_rstd);
+  layernorm_bw(dg, L.head_ln_w, L.head_ln_b, dt, A.head_gelu, A.head_mean, A.head_rstd);
   zero(dpre, N * C);
-  gelu_backward_cuda(dpre, head_pre, dg, N * C, st);
+  gelu_backward_cuda(dpre, A.head_pre, dg, N * C, st);
   zero(dx, N * C);
-  linear_backward(st, dx, G + L.head_w, G + L.head_b, dpre, head_in, P + L.head_w, N, C, C);
+  linear_backward(st, dx, G + L.head_w, G + L.head_b, dpre, A.head_in, P + L.head_w, N, C, C);
   for (size_t l = NL; l-- > 0;) {
     const LayerOffsets& o = L.layer[l];
-    const LayerActs& A = acts[l];
-    layernorm_bw(dres, o.ln2_w, o.ln2_b, dx, A.res2, A.ln2_mean, A.ln2_rstd);
-    CUDA_CHECK(cudaMemcpyAsync(dx1, dres, N * C * 4, cudaMemcpyDeviceToDevice, st));  // res2 = fc2(gelu) + x1
+    const TrainLayerActs& La = A.layers[l];
+    layernorm_bw(dres, o.ln2_w, o.ln2_b, dx, La.res2, La.ln2_mean, La.ln2_rstd);
+    CUDA_CHECK(cudaMemcpyAsync(dx1, dres, N * C * 4, cudaMemcpyDeviceToDevice, st));  // res2 = drop(fc2(gelu)) + x1
+    dropout_apply_cuda(dres, N * C, masks.ffn_out[l], 0, st);
     zero(dh, N * I);
-    linear_backward(st, dh, G + o.fc2_w, G + o.fc2_b, dres, A.gelu, P + o.fc2_w, N, C, I);
+    linear_backward(st, dh, G + o.fc2_w, G + o.fc2_b, dres, La.gelu, P + o.fc2_w, N, C, I);
     zero(dfc1, N * I);
-    gelu_backward_cuda(dfc1, A.fc1, dh, N * I, st);
-    linear_backward(st, dx1, G + o.fc1_w, G + o.fc1_b, dfc1, A.x1, P + o.fc1_w, N, I, C);
-    layernorm_bw(dres, o.ln1_w, o.ln1_b, dx1, A.res1, A.ln1_mean, A.ln1_rstd);
-    CUDA_CHECK(cudaMemcpyAsync(dx, dres, N * C * 4, cudaMemcpyDeviceToDevice, st));  // res1 = out_proj(att) + in
+    gelu_backward_cuda(dfc1, La.fc1, dh, N * I, st);
+    linear_backward(st, dx1, G + o.fc1_w, G + o.fc1_b, dfc1, La.x1, P + o.fc1_w, N, I, C);
+    layernorm_bw(dres, o.ln1_w, o.ln1_b, dx1, La.res1, La.ln1_mean, La.ln1_rstd);
+    CUDA_CHECK(cudaMemcpyAsync(dx, dres, N * C * 4, cudaMemcpyDeviceToDevice, st));  // res1 = drop(out_proj(att)) + in
+    dropout_apply_cuda(dres, N * C, masks.attn_out[l], 0, st);
     zero(datt, N * C);
-    linear_backward(st, datt, G + o.attn_out_w, G + o.attn_out_b, dres, A.att, P + o.attn_out_w, N, C, C);
+    linear_backward(st, datt, G + o.attn_out_w, G + o.attn_out_b, dres, La.att, P + o.attn_out_w, N, C, C);
     zero(dqkv, N * 3 * C);
-    attention_backward_cuda(dqkv, datt, A.qkv, in.cu_seqlens, B, C, cfg.heads, N, att_scratch, st);
-    linear_backward(st, dx, G + o.qkv_w, G + o.qkv_b, dqkv, A.in, P + o.qkv_w, N, 3 * C, C);
+    attention_backward_cuda(dqkv, datt, La.qkv, A.cu_seqlens, B, C, cfg.heads, N, att_scratch, st, masks.probs[l]);
+    linear_backward(st, dx, G + o.qkv_w, G + o.qkv_b, dqkv, La.in, P + o.qkv_w, N, 3 * C, C);
   }
-  layernorm_bw(demb, L.emb_ln_w, L.emb_ln_b, dx, emb, emb_mean, emb_rstd);
-  embed_backward_cuda(G + L.wte, G + L.wpe, wtt ? G + L.wtt : nullptr, demb, in.ids, type_ids, in.cu_seqlens, B, N, C, st);
+  dropout_apply_cuda(dx, N * C, masks.emb, 0, st);
+  layernorm_bw(demb, L.emb_ln_w, L.emb_ln_b, dx, A.emb, A.emb_mean, A.emb_rstd);
+  // the token-type table (BERT) gets its gradient with or without type ids (none: every token is type 0)
+  float* G_wtt = L.wtt == SIZE_MAX ? nullptr : G + L.wtt;
+  embed_backward_cuda(G + L.wte, G + L.wpe, G_wtt, demb, A.ids, A.type_ids, A.cu_seqlens, B, N, C, st);
+  ctx.synchronize();  // before the activations go, and so that a kernel's failure is this call's
+  A.mem.release();
+}
 
-  // ---- results to the host: w, and grads += G ----
-  float* pin = s.ctx.pinned_out.get_n<float>(std::max(BV, L.total));
-  CUDA_CHECK(cudaMemcpyAsync(pin, d_w, BV * 4, cudaMemcpyDeviceToHost, st));
+void CudaEncoder::gradients(float* w, float* grads, const float* dw, const PackedBatch& batch, Pooling pooling) {
+  std::lock_guard<std::mutex> lock(mu_);
+  State& s = *s_;
+  if (!s.begin(batch)) return;
+  s.upload_weights();  // the arena changes between steps (the optimizer)
+  const size_t total = s.layout.total;
+  std::shared_ptr<CudaTrainActivations> acts = s.train_forward(w, batch, pooling, TrainDropout{});
+  s.grads_tmp.reserve(total * 4);
+  float* G = s.grads_tmp.alloc_n<float>(total);
+  CUDA_CHECK(cudaMemsetAsync(G, 0, total * 4, s.ctx.stream));
+  s.train_backward(*acts, dw, G);
+  float* pin = s.ctx.pinned_out.get_n<float>(total);
+  CUDA_CHECK(cudaMemcpyAsync(pin, G, total * 4, cudaMemcpyDeviceToHost, s.ctx.stream));
   s.ctx.synchronize();
-  std::copy(pin, pin + BV, w);
-  CUDA_CHECK(cudaMemcpyAsync(pin, G, L.total * 4, cudaMemcpyDeviceToHost, st));
-  s.ctx.synchronize();
-  for (size_t i = 0; i < L.total; ++i) grads[i] += pin[i];
+  for (size_t i = 0; i < total; ++i) grads[i] += pin[i];
+}
+
+std::shared_ptr<CudaTrainActivations> CudaEncoder::train_forward(float* w, const PackedBatch& batch, Pooling pooling,
+                                                                 bool upload, const TrainDropout& drop) {
+  std::lock_guard<std::mutex> lock(mu_);
+  State& s = *s_;
+  validate_batch(s.cfg, batch);
+  if (batch.B == 0) fail(kInvalidArgument, "train_forward: an empty batch");
+  CUDA_CHECK(cudaSetDevice(s.ctx.device));
+  if (!(drop.p >= 0.0f && drop.p < 1.0f)) fail(kInvalidArgument, "train_forward: dropout must be in [0, 1)");
+  if (upload) s.upload_params();
+  return s.train_forward(w, batch, pooling, drop);
+}
+
+void CudaEncoder::train_backward(CudaTrainActivations& acts, const float* dw, size_t dw_count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  State& s = *s_;
+  if (acts.owner != &s) fail(kInvalidArgument, "train_backward: activations of another CUDA encoder");
+  if (dw_count != static_cast<size_t>(acts.B) * s.cfg.vocab)
+    fail(kInvalidArgument, "train_backward: expected dw to hold B * vocab = " +
+                               std::to_string(static_cast<size_t>(acts.B) * s.cfg.vocab) + " floats");
+  s.for_training();
+  s.train_backward(acts, dw, s.grads);
+}
+
+double CudaEncoder::mlm_gradients(const PackedBatch& batch, const int32_t* labels, bool upload, const TrainDropout& drop,
+                                  size_t* count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  State& s = *s_;
+  validate_batch(s.cfg, batch);
+  if (batch.B == 0) fail(kInvalidArgument, "mlm_gradients: an empty batch");
+  if (!(drop.p >= 0.0f && drop.p < 1.0f)) fail(kInvalidArgument, "mlm_gradients: dropout must be in [0, 1)");
+  const ParamLayout& L = s.layout;
+  const size_t N = batch.num_ids, C = s.cfg.hidden, V = s.cfg.vocab;
+  std::vector<int32_t> rows, row_labels;  // the labelled rows and their labels, as count_labels checks them
+  for (size_t n = 0; n < N; ++n) {
+    if (labels[n] == -1) continue;
+    if (labels[n] < -1 || static_cast<size_t>(labels[n]) >= V)
+      fail(kOutOfRange, "mlm: label " + std::to_string(labels[n]) + " at position " + std::to_string(n) +
+                            " is outside the vocabulary [0, " + std::to_string(V) + ") (use -1 for no label)");
+    rows.push_back(static_cast<int32_t>(n));
+    row_labels.push_back(labels[n]);
+  }
+  if (count) *count = rows.size();
+  s.for_training();
+  if (upload) s.upload_params();
+  if (rows.empty()) return 0.0;  // as the CPU: no loss, no gradient
+  std::shared_ptr<CudaTrainActivations> acts = s.hidden_forward(batch, drop, false);
+  Arena& a = s.ctx.scratch;
+  a.reserve(N * C * 4 + 256 + s.hidden_backward_bytes(N));
+  float* dt = a.alloc_n<float>(N * C);
+  CUDA_CHECK(cudaMemsetAsync(dt, 0, N * C * 4, s.ctx.stream));
+  const double loss = mlm_head_forward_backward_cuda(dt, s.grads + L.wte, s.grads + L.decoder_bias, acts->t,
+                                                     s.params + L.wte, s.params + L.decoder_bias, rows.data(),
+                                                     row_labels.data(), rows.size(), N, C, V, s.ctx.stream);
+  acts->consumed = true;
+  s.hidden_backward(*acts, dt, s.grads, a);
+  return loss;
 }
 
 }  // namespace splade::cuda

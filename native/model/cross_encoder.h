@@ -17,8 +17,8 @@ struct CrossLayout {
 };
 CrossLayout make_cross_layout(const EncoderConfig& cfg);  // BERT only (SpladeError otherwise)
 
-// hidden is (B, C): the last layer's output at the first token of each sequence. Same transformer,
-// kernels and kernel choice (reference or fast) as encoder_splade_forward.
+// hidden is (B, C): the last layer's output at the first token of each sequence. The transformer body
+// of encoder_splade_forward itself (encoder.cpp), with its kernel choice (reference or fast).
 void encoder_first_token_forward(float* hidden, const EncoderConfig& cfg, const ParamLayout& layout, const float* params,
                                  const PackedBatch& batch, bool reference);
 

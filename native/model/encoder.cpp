@@ -17,6 +17,7 @@
 #include "../cpu/embed.h"
 #include "../cpu/gemm.h"
 #include "../cpu/layernorm.h"
+#include "cross_encoder.h"  // encoder_first_token_forward, defined here on the shared transformer body
 
 namespace splade {
 
@@ -157,7 +158,10 @@ size_t EncoderPacked::bytes() const {
   size_t n = decoder.data.size() + head.data.size();
   for (const auto* v : {&qkv, &attn_out, &fc1, &fc2})
     for (const Bf16Weight& w : *v) n += w.data.size();
-  return n * sizeof(uint16_t) + decoder_norm.size() * sizeof(float);
+  size_t f32 = head32.bytes();
+  for (const auto* v : {&qkv32, &attn_out32, &fc1_32, &fc2_32})
+    for (const PackedMatrix& w : *v) f32 += w.bytes();
+  return n * sizeof(uint16_t) + decoder_norm.size() * sizeof(float) + f32;
 }
 
 std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, const ParamLayout& L, const float* P,
@@ -173,6 +177,17 @@ std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, cons
       out->fc2.push_back(bf16_pack_weight(P + o.fc2_w, C, I, I));
     }
     out->head = bf16_pack_weight(P + L.head_w, C, C, C);
+  } else {
+    // W is (Nout, K) as nn.Linear stores it; the product is x W^T, so op(B) = W^T is (K, Nout).
+    const Isa isa = active_isa();
+    auto pack = [&](size_t off, size_t nout, size_t k) { return PackedMatrix(isa, Trans::yes, k, nout, P + off, k); };
+    for (const LayerOffsets& o : L.layer) {
+      out->qkv32.push_back(pack(o.qkv_w, 3 * C, C));
+      out->attn_out32.push_back(pack(o.attn_out_w, C, C));
+      out->fc1_32.push_back(pack(o.fc1_w, I, C));
+      out->fc2_32.push_back(pack(o.fc2_w, C, I));
+    }
+    out->head32 = pack(L.head_w, C, C);
   }
   if (bf16_fast_available()) {
     out->has_decoder = true;
@@ -203,6 +218,90 @@ struct OpTimer {
 };
 enum { kGemm = 0, kAttention = 1, kLayerNorm = 2, kEmbed = 3, kDecoder = 4 };
 
+const std::vector<Bf16Weight> kNoBf16;
+const std::vector<PackedMatrix> kNoF32;
+
+// out (M, Nout) = inp (M, K) W^T + b [+ residual] [then GELU]; W is (Nout, K) as nn.Linear stores it.
+// On the bf16 copy when w16 is given; else the fp32 SGEMM, on the packing w32 when it is for the active ISA.
+void linear_forward(float* out, const float* inp, size_t M, size_t Nout, size_t K, const float* P, size_t w_off, size_t b_off,
+                    const float* residual, Activation act, bool reference, const Bf16Weight* w16, const PackedMatrix* w32,
+                    OpTimer& timer) {
+  GemmArgs g;
+  g.ta = Trans::no; g.tb = Trans::yes; g.M = M; g.N = Nout; g.K = K;
+  g.A = inp; g.lda = K; g.B = P + w_off; g.ldb = K; g.C = out; g.ldc = Nout;
+  g.epilogue.bias = P + b_off;
+  g.epilogue.residual = residual;
+  g.epilogue.ldr = residual ? Nout : 0;
+  g.epilogue.activation = act;
+  // A packing is for the ISA active when it was made (setCpu may have switched since): else pack per call.
+  if (w32 && w32->get() && w32->get()->isa == active_isa()) g.packed_b = w32->get();
+  if (reference) sgemm_reference(g);
+  else if (w16) gemm_bf16(out, Nout, inp, K, M, *w16, g.epilogue);
+  else sgemm(g);
+  timer.lap(kGemm);
+}
+
+void layernorm_rows(float* out, const float* inp, const EncoderConfig& cfg, const float* P, size_t w_off, size_t b_off,
+                    size_t N, bool reference, OpTimer& timer) {
+  if (reference) layernorm_forward_cpu(out, nullptr, nullptr, inp, P + w_off, P + b_off, N, cfg.hidden, cfg.eps);
+  else layernorm_forward(out, nullptr, nullptr, inp, P + w_off, P + b_off, N, cfg.hidden, cfg.eps);
+  timer.lap(kLayerNorm);
+}
+
+}  // namespace
+
+namespace {
+
+// Activations in one process-wide workspace that only grows (held under a lock for the call): a fresh
+// 100 MB per call costs more in page faults than the embeddings and LayerNorms together (measured: 140 ms
+// of a 3345-token batch's 2 s). Forwards take turns on the thread pool anyway.
+struct Workspace {
+  std::mutex lock;
+  std::vector<float> x, tmp, att, qkv, h;
+};
+Workspace& workspace() {
+  static Workspace ws;
+  return ws;
+}
+
+// The transformer body shared by every forward: embeddings -> L x [QKV GEMM, unpadded attention,
+// output GEMM + residual, LayerNorm, FFN GEMM + GELU, FFN GEMM + residual, LayerNorm]; leaves the last
+// hidden states (N, C) in ws.x. The caller holds ws.lock. packed as encoder_splade_forward.
+void transformer_forward(Workspace& ws, const EncoderConfig& cfg, const ParamLayout& L, const float* P,
+                         const PackedBatch& batch, bool reference, const EncoderPacked* packed, OpTimer& timer) {
+  const int B = batch.B;
+  const bool bf16 = packed && packed->precision == Precision::bf16;
+  const bool f32_packed = packed && !bf16 && packed->head32.get();
+  const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, I = cfg.intermediate;
+  for (auto [v, n] : {std::pair{&ws.x, N * C}, {&ws.tmp, N * C}, {&ws.att, N * C}, {&ws.qkv, N * 3 * C}, {&ws.h, N * I}})
+    if (v->size() < n) v->resize(n);
+  std::vector<float>&x = ws.x, &tmp = ws.tmp, &att = ws.att, &qkv = ws.qkv, &h = ws.h;
+  const float* wtt = L.wtt == SIZE_MAX ? nullptr : P + L.wtt;
+  const int32_t* type_ids = wtt ? batch.type_ids : nullptr;
+  if (reference) embed_forward_cpu(tmp.data(), batch.ids, type_ids, batch.cu_seqlens, B, P + L.wte, P + L.wpe, wtt, C);
+  else embed_forward(tmp.data(), batch.ids, type_ids, batch.cu_seqlens, B, P + L.wte, P + L.wpe, wtt, C);
+  timer.lap(kEmbed);
+  layernorm_rows(x.data(), tmp.data(), cfg, P, L.emb_ln_w, L.emb_ln_b, N, reference, timer);
+  for (size_t l = 0; l < L.layer.size(); ++l) {
+    const LayerOffsets& o = L.layer[l];
+    auto w16 = [&](const std::vector<Bf16Weight>& v) { return bf16 ? &v[l] : nullptr; };
+    auto w32 = [&](const std::vector<PackedMatrix>& v) { return f32_packed ? &v[l] : nullptr; };
+    linear_forward(qkv.data(), x.data(), N, 3 * C, C, P, o.qkv_w, o.qkv_b, nullptr, Activation::none, reference,
+                   w16(packed ? packed->qkv : kNoBf16), w32(packed ? packed->qkv32 : kNoF32), timer);
+    if (reference) attention_forward_cpu(att.data(), qkv.data(), batch.cu_seqlens, B, C, cfg.heads);
+    else attention_forward(att.data(), qkv.data(), batch.cu_seqlens, B, C, cfg.heads);
+    timer.lap(kAttention);
+    linear_forward(tmp.data(), att.data(), N, C, C, P, o.attn_out_w, o.attn_out_b, x.data(), Activation::none, reference,
+                   w16(packed ? packed->attn_out : kNoBf16), w32(packed ? packed->attn_out32 : kNoF32), timer);
+    layernorm_rows(x.data(), tmp.data(), cfg, P, o.ln1_w, o.ln1_b, N, reference, timer);
+    linear_forward(h.data(), x.data(), N, I, C, P, o.fc1_w, o.fc1_b, nullptr, Activation::gelu, reference,
+                   w16(packed ? packed->fc1 : kNoBf16), w32(packed ? packed->fc1_32 : kNoF32), timer);
+    linear_forward(tmp.data(), h.data(), N, C, I, P, o.fc2_w, o.fc2_b, x.data(), Activation::none, reference,
+                   w16(packed ? packed->fc2 : kNoBf16), w32(packed ? packed->fc2_32 : kNoF32), timer);
+    layernorm_rows(x.data(), tmp.data(), cfg, P, o.ln2_w, o.ln2_b, N, reference, timer);
+  }
+}
+
 }  // namespace
 
 void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg, const ParamLayout& L,
@@ -213,71 +312,43 @@ void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg,
   if (B == 0) return;
   if (reference) packed = nullptr;
   const bool bf16 = packed && packed->precision == Precision::bf16;
-  const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, I = cfg.intermediate, V = cfg.vocab;
+  const bool f32_packed = packed && !bf16 && packed->head32.get();
+  const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, V = cfg.vocab;
   const float* P = params;
   OpTimer timer;
-  auto gemm = [&](float* out, const float* inp, size_t M, size_t Nout, size_t K, size_t w_off, size_t b_off,
-                  const float* residual, Activation act, const Bf16Weight* w16) {
-    // out (M, Nout) = inp (M, K) W^T + b [+ residual] [then GELU]; W is (Nout, K) as nn.Linear stores it
-    GemmArgs g;
-    g.ta = Trans::no; g.tb = Trans::yes; g.M = M; g.N = Nout; g.K = K;
-    g.A = inp; g.lda = K; g.B = P + w_off; g.ldb = K; g.C = out; g.ldc = Nout;
-    g.epilogue.bias = P + b_off;
-    g.epilogue.residual = residual;
-    g.epilogue.ldr = residual ? Nout : 0;
-    g.epilogue.activation = act;
-    if (reference) sgemm_reference(g);
-    else if (bf16) gemm_bf16(out, Nout, inp, K, M, *w16, g.epilogue);
-    else sgemm(g);
-    timer.lap(kGemm);
-  };
-  auto layernorm = [&](float* out, const float* inp, size_t w_off, size_t b_off) {
-    if (reference) layernorm_forward_cpu(out, nullptr, nullptr, inp, P + w_off, P + b_off, N, C, cfg.eps);
-    else layernorm_forward(out, nullptr, nullptr, inp, P + w_off, P + b_off, N, C, cfg.eps);
-    timer.lap(kLayerNorm);
-  };
-  // Activations in one process-wide workspace that only grows (held under a lock for the call): a
-  // fresh 100 MB per call costs more in page faults than the embeddings and LayerNorms together
-  // (measured: 140 ms of a 3345-token batch's 2 s). Forwards take turns on the thread pool anyway.
-  struct Workspace {
-    std::mutex lock;
-    std::vector<float> x, tmp, att, qkv, h;
-  };
-  static Workspace ws;
+  Workspace& ws = workspace();
   std::lock_guard<std::mutex> hold(ws.lock);
-  for (auto [v, n] : {std::pair{&ws.x, N * C}, {&ws.tmp, N * C}, {&ws.att, N * C}, {&ws.qkv, N * 3 * C}, {&ws.h, N * I}})
-    if (v->size() < n) v->resize(n);
-  std::vector<float>&x = ws.x, &tmp = ws.tmp, &att = ws.att, &qkv = ws.qkv, &h = ws.h;
-  const float* wtt = L.wtt == SIZE_MAX ? nullptr : P + L.wtt;
-  const int32_t* type_ids = wtt ? batch.type_ids : nullptr;
-  if (reference) embed_forward_cpu(tmp.data(), batch.ids, type_ids, batch.cu_seqlens, B, P + L.wte, P + L.wpe, wtt, C);
-  else embed_forward(tmp.data(), batch.ids, type_ids, batch.cu_seqlens, B, P + L.wte, P + L.wpe, wtt, C);
-  timer.lap(kEmbed);
-  layernorm(x.data(), tmp.data(), L.emb_ln_w, L.emb_ln_b);
-  for (size_t l = 0; l < L.layer.size(); ++l) {
-    const LayerOffsets& o = L.layer[l];
-    auto pick = [&](std::vector<Bf16Weight> EncoderPacked::*m) -> const Bf16Weight* { return bf16 ? &(packed->*m)[l] : nullptr; };
-    gemm(qkv.data(), x.data(), N, 3 * C, C, o.qkv_w, o.qkv_b, nullptr, Activation::none, pick(&EncoderPacked::qkv));
-    if (reference) attention_forward_cpu(att.data(), qkv.data(), batch.cu_seqlens, B, C, cfg.heads);
-    else attention_forward(att.data(), qkv.data(), batch.cu_seqlens, B, C, cfg.heads);
-    timer.lap(kAttention);
-    gemm(tmp.data(), att.data(), N, C, C, o.attn_out_w, o.attn_out_b, x.data(), Activation::none, pick(&EncoderPacked::attn_out));
-    layernorm(x.data(), tmp.data(), o.ln1_w, o.ln1_b);
-    gemm(h.data(), x.data(), N, I, C, o.fc1_w, o.fc1_b, nullptr, Activation::gelu, pick(&EncoderPacked::fc1));
-    gemm(tmp.data(), h.data(), N, C, I, o.fc2_w, o.fc2_b, x.data(), Activation::none, pick(&EncoderPacked::fc2));
-    layernorm(x.data(), tmp.data(), o.ln2_w, o.ln2_b);
-  }
-  gemm(tmp.data(), x.data(), N, C, C, L.head_w, L.head_b, nullptr, Activation::gelu, bf16 ? &packed->head : nullptr);
-  layernorm(att.data(), tmp.data(), L.head_ln_w, L.head_ln_b);
+  transformer_forward(ws, cfg, L, P, batch, reference, packed, timer);
+  float *x = ws.x.data(), *tmp = ws.tmp.data(), *att = ws.att.data();
+  // MLM transform (dense + GELU + LayerNorm), then the tied decoder fused with SPLADE pooling
+  linear_forward(tmp, x, N, C, C, P, L.head_w, L.head_b, nullptr, Activation::gelu, reference, bf16 ? &packed->head : nullptr,
+                 f32_packed ? &packed->head32 : nullptr, timer);
+  layernorm_rows(att, tmp, cfg, P, L.head_ln_w, L.head_ln_b, N, reference, timer);
   if (reference)
-    splade_pool_forward_cpu(w, argmax, att.data(), P + L.wte, P + L.decoder_bias, batch.cu_seqlens, B, C, V, pooling);
+    splade_pool_forward_cpu(w, argmax, att, P + L.wte, P + L.decoder_bias, batch.cu_seqlens, B, C, V, pooling);
   else if (packed && packed->has_decoder && pooling == Pooling::max)
-    splade_pool_max_bf16(w, argmax, att.data(), packed->decoder, P + L.wte, packed->decoder_norm.data(),
-                         P + L.decoder_bias, batch.cu_seqlens, B, /*exact=*/!bf16);
+    splade_pool_max_bf16(w, argmax, att, packed->decoder, P + L.wte, packed->decoder_norm.data(), P + L.decoder_bias,
+                         batch.cu_seqlens, B, /*exact=*/!bf16);
   else
-    splade_pool_forward(w, argmax, att.data(), P + L.wte, P + L.decoder_bias, batch.cu_seqlens, B, C, V, pooling);
+    splade_pool_forward(w, argmax, att, P + L.wte, P + L.decoder_bias, batch.cu_seqlens, B, C, V, pooling);
   timer.lap(kDecoder);
   timer.report(N);
+}
+
+void encoder_first_token_forward(float* hidden, const EncoderConfig& cfg, const ParamLayout& L, const float* params,
+                                 const PackedBatch& batch, bool reference) {
+  validate_batch(cfg, batch);
+  const int B = batch.B;
+  if (B == 0) return;
+  const size_t C = cfg.hidden;
+  OpTimer timer;
+  Workspace& ws = workspace();
+  std::lock_guard<std::mutex> hold(ws.lock);
+  transformer_forward(ws, cfg, L, params, batch, reference, nullptr, timer);
+  for (int b = 0; b < B; ++b) {
+    const float* row = ws.x.data() + static_cast<size_t>(batch.cu_seqlens[b]) * C;
+    std::copy(row, row + C, hidden + static_cast<size_t>(b) * C);
+  }
 }
 
 }  // namespace splade

@@ -64,7 +64,8 @@ enum class Precision { fp32 = 0, bf16 = 1 };
 
 // Weights prepared once for the inference forward (pack_encoder), copies of the arena at the time of
 // packing: whoever writes the arena afterwards must pack again.
-//   fp32: where AMX-BF16 exists, a bf16 copy of the tied decoder and its row norms, with which max
+//   fp32: every GEMM weight (QKV, attention output, FFN, MLM transform) packed once into the SGEMM
+//         kernel's panel layout (PackedMatrix), so no product packs its weight again; and where AMX-BF16 exists, a bf16 copy of the tied decoder and its row norms, with which max
 //         pooling screens tokens in bf16 and scores the contenders in fp32 (splade_pool_max_bf16,
 //         exact = true): the fp32 result, with most of the decoder's work done in bf16.
 //   bf16: bf16 copies of every GEMM weight (QKV, attention output, FFN, MLM transform) and of the
@@ -75,6 +76,8 @@ struct EncoderPacked {
   Precision precision = Precision::fp32;
   std::vector<Bf16Weight> qkv, attn_out, fc1, fc2;  // (L) each; bf16 only
   Bf16Weight head;                                   // bf16 only
+  std::vector<PackedMatrix> qkv32, attn_out32, fc1_32, fc2_32;  // (L) each; fp32 only
+  PackedMatrix head32;                                           // fp32 only
   bool has_decoder = false;                          // the two below exist (AMX only)
   Bf16Weight decoder;                                // (V, C)
   std::vector<float> decoder_norm;                   // (3, V): bf16_row_norms of the decoder

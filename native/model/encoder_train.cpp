@@ -62,19 +62,6 @@ void linear_dropout_residual(bool ref, float* out, const float* inp, const float
   });
 }
 
-struct Masks {
-  DropoutMask emb;
-  std::vector<DropoutMask> probs, attn_out, ffn_out;
-  Masks(const EncoderConfig& cfg, const TrainDropout& d) : probs(cfg.layers), attn_out(cfg.layers), ffn_out(cfg.layers) {
-    emb = DropoutMask(d.p, d.seed, 0, DropSite::embeddings);
-    for (size_t l = 0; l < cfg.layers; ++l) {
-      probs[l] = DropoutMask(d.p, d.seed, l, DropSite::attention_probs);
-      if (cfg.arch == Arch::bert) attn_out[l] = DropoutMask(d.p, d.seed, l, DropSite::attention_output);
-      ffn_out[l] = DropoutMask(d.p, d.seed, l, DropSite::ffn_output);
-    }
-  }
-};
-
 }  // namespace
 
 void transformer_train_forward(EncoderActivations& a, const EncoderConfig& cfg, const ParamLayout& L, const float* P,
@@ -89,7 +76,7 @@ void transformer_train_forward(EncoderActivations& a, const EncoderConfig& cfg, 
   a.emb_rstd.assign(N, 0.0f);
   a.layers.assign(cfg.layers, {});
   if (B == 0) return;
-  const Masks masks(cfg, drop);
+  const EncoderDropoutMasks masks(cfg, drop);
   auto layernorm = [&](float* out, float* mean, float* rstd, const float* inp, size_t w_off, size_t b_off) {
     if (ref) layernorm_forward_cpu(out, mean, rstd, inp, P + w_off, P + b_off, N, C, cfg.eps);
     else layernorm_forward(out, mean, rstd, inp, P + w_off, P + b_off, N, C, cfg.eps);
@@ -172,7 +159,7 @@ void transformer_train_backward(float* G, const EncoderActivations& a, std::vect
   const int B = batch.B;
   if (B == 0) return;
   const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, I = cfg.intermediate;
-  const Masks masks(cfg, drop);
+  const EncoderDropoutMasks masks(cfg, drop);
   auto layernorm_bw = [&](float* dinp, size_t w_off, size_t b_off, const float* dout, const float* inp, const float* mean,
                           const float* rstd) {
     if (ref) layernorm_backward_cpu(dinp, G + w_off, G + b_off, dout, inp, P + w_off, mean, rstd, N, C);

@@ -19,6 +19,22 @@ struct TrainDropout {
   uint64_t seed = 0;
 };
 
+// The masks of one batch at those sites (inactive where p is 0, and after DistilBERT's attention output);
+// the CPU path here and the GPU's (cuda/encoder_cuda_train.cu) make them alike.
+struct EncoderDropoutMasks {
+  DropoutMask emb;
+  std::vector<DropoutMask> probs, attn_out, ffn_out;  // per layer
+  EncoderDropoutMasks(const EncoderConfig& cfg, const TrainDropout& d)
+      : probs(cfg.layers), attn_out(cfg.layers), ffn_out(cfg.layers) {
+    emb = DropoutMask(d.p, d.seed, 0, DropSite::embeddings);
+    for (size_t l = 0; l < cfg.layers; ++l) {
+      probs[l] = DropoutMask(d.p, d.seed, l, DropSite::attention_probs);
+      if (cfg.arch == Arch::bert) attn_out[l] = DropoutMask(d.p, d.seed, l, DropSite::attention_output);
+      ffn_out[l] = DropoutMask(d.p, d.seed, l, DropSite::ffn_output);
+    }
+  }
+};
+
 // w (B,V) and acts as encoder_splade_forward_train; acts.w keeps w for the sparse max-pool backward.
 void encoder_train_forward(float* w, EncoderActivations& acts, const EncoderConfig& cfg, const ParamLayout& layout,
                            const float* params, const PackedBatch& batch, Pooling pooling, const TrainDropout& drop,

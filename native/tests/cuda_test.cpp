@@ -17,6 +17,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "../common/error.h"
@@ -38,15 +39,21 @@ int main() {
 #include "../cpu/layernorm.h"
 #include "../cpu/splade_pool.h"
 #include "../model/encoder.h"
+#include "../model/encoder_train.h"
+#include "../train/attention_train.h"
+#include "../train/dropout.h"
+#include "../train/splade_head_train.h"
 #include "../cuda/adamw.h"
 #include "../cuda/attention.h"
 #include "../cuda/context.h"
 #include "../cuda/device.h"
+#include "../cuda/dropout.h"
 #include "../cuda/embed.h"
 #include "../cuda/encoder_cuda.h"
 #include "../cuda/gelu.h"
 #include "../cuda/gemm.h"
 #include "../cuda/layernorm.h"
+#include "../cuda/mlm_head.h"
 #include "../cuda/splade_pool.h"
 
 using namespace splade;
@@ -495,6 +502,68 @@ void test_splade_pool() {
   }
 }
 
+// ---- dropout ----
+
+// The device masks against train/dropout.h: the same factors bit for bit (dropout_apply_cuda is one float
+// product per element, as dropout_apply), at an offset and across grid-stride iterations; the residual
+// form within 1e-6 (the host may fuse its multiply-add); about p of the elements dropped.
+void test_dropout() {
+  const size_t n = 300007;
+  const DropoutMask m(0.3f, 123456789, 2, DropSite::ffn_output);
+  auto x = rand_vec(n), r = rand_vec(n);
+  Dev<float> dx(x), dr(r), dres(x);
+  std::vector<float> ref = x;
+  dropout_apply(ref.data(), n, m, 5);
+  dropout_apply_cuda(dx.p, n, m, 5, nullptr);
+  const auto got = dx.down();
+  size_t differ = 0, dropped = 0;
+  for (size_t i = 0; i < n; ++i) {
+    differ += std::memcmp(&got[i], &ref[i], 4) != 0;
+    dropped += got[i] == 0.0f;
+  }
+  expect(differ == 0, "dropout_apply_cuda: " + std::to_string(differ) + " elements differ from dropout_apply");
+  expect(std::fabs(double(dropped) / n - 0.3) < 0.01, "dropout_apply_cuda: dropped fraction " + std::to_string(double(dropped) / n));
+  std::vector<float> res_ref(n);
+  for (size_t i = 0; i < n; ++i) res_ref[i] = x[i] * m.factor(i) + r[i];
+  dropout_residual_cuda(dres.p, dr.p, n, m, nullptr);
+  expect_close(dres.down(), res_ref, 1e-6, "dropout_residual_cuda");
+  const DropoutMask off;  // inactive: nothing happens
+  dropout_apply_cuda(dr.p, n, off, 0, nullptr);
+  expect(dr.down() == r, "dropout_apply_cuda with an inactive mask changed its input");
+}
+
+// Attention with the probabilities' dropout (training) against attention_train_{forward,backward}_cpu
+// (double): 1e-5 as without dropout, for the register kernels (head 64, 32), the generic one (head 12)
+// and the backward.
+void test_attention_dropout() {
+  struct Case { size_t C, NH; std::vector<int> lens; };
+  const Case cases[] = {{128, 2, {1, 5, 64, 65, 200}}, {64, 2, {130, 7, 1}}, {48, 4, {9, 33, 1, 70}}};
+  for (const Case& cs : cases) {
+    const DropoutMask m(0.2f, 987654321, 1, DropSite::attention_probs);
+    const auto cu = cu_of(cs.lens);
+    const int B = static_cast<int>(cs.lens.size());
+    const size_t N = static_cast<size_t>(cu.back());
+    const int max_len = *std::max_element(cs.lens.begin(), cs.lens.end());
+    const auto qkv = rand_vec(N * 3 * cs.C, -1.5f, 1.5f);
+    std::vector<float> ref(N * cs.C);
+    attention_train_forward_cpu(ref.data(), qkv.data(), cu.data(), B, cs.C, cs.NH, m);
+    Dev<float> dqkv(qkv), dout(N * cs.C), dout2(N * cs.C);
+    Dev<int32_t> dcu(cu);
+    attention_forward_cuda(dout.p, dqkv.p, dcu.p, B, cs.C, cs.NH, N, max_len, nullptr, m);
+    expect_close(dout.down(), ref, 1e-5, shape("attention_forward_cuda with dropout", {cs.C, cs.NH, N}));
+    attention_forward_generic_cuda(dout2.p, dqkv.p, dcu.p, B, cs.C, cs.NH, N, nullptr, m);
+    expect_close(dout2.down(), ref, 1e-5, shape("attention_forward_generic_cuda with dropout", {cs.C, cs.NH, N}));
+    std::vector<float> plain(N * cs.C);
+    attention_forward_cpu(plain.data(), qkv.data(), cu.data(), B, cs.C, cs.NH);
+    expect(rel_err(ref, plain) > 1e-3, shape("attention dropout changes nothing", {cs.C, cs.NH, N}));
+    auto dout_h = rand_vec(N * cs.C), grad = rand_vec(N * 3 * cs.C);
+    Dev<float> ddout(dout_h), dgrad(grad), dscratch(attention_backward_scratch(N, cs.NH));
+    attention_train_backward_cpu(grad.data(), dout_h.data(), qkv.data(), cu.data(), B, cs.C, cs.NH, m);
+    attention_backward_cuda(dgrad.p, ddout.p, dqkv.p, dcu.p, B, cs.C, cs.NH, N, dscratch.p, nullptr, m);
+    expect_close(dgrad.down(), grad, 1e-5, shape("attention_backward_cuda with dropout", {cs.C, cs.NH, N}));
+  }
+}
+
 // ---- AdamW ----
 
 void test_adamw() {
@@ -527,23 +596,64 @@ void test_adamw() {
 // A random small BERT / DistilBERT: CudaEncoder (reference and fast paths) against the CPU reference
 // forward. Tolerances: reference 1e-4 (fp32 on both sides, in different orders, through every layer),
 // fast 2e-2 (bf16 GEMM inputs through 2 layers and the head).
-void test_encoder(Arch arch, size_t heads) {
+// A random small encoder: 2 layers, 64 wide, vocabulary 300, LayerNorm gains near 1 (as in trained checkpoints).
+struct TestModel {
   EncoderConfig cfg;
-  cfg.arch = arch; cfg.vocab = 300; cfg.hidden = 64; cfg.layers = 2; cfg.heads = heads; cfg.intermediate = 128;
-  cfg.max_positions = 80; cfg.type_vocab = arch == Arch::bert ? 2 : 0; cfg.eps = 1e-12f;
-  const ParamLayout L = make_layout(cfg);
-  auto params = rand_vec(L.total, -0.15f, 0.15f);
-  for (const ParamEntry& e : L.entries)  // LayerNorm gains near 1, as in trained checkpoints
-    if (e.name.find("LayerNorm.weight") != std::string::npos || e.name.find("layer_norm.weight") != std::string::npos)
-      for (size_t i = 0; i < e.numel(); ++i) params[e.offset + i] += 1.0f;
-  const auto cu = cu_of({5, 80, 1, 33});
+  ParamLayout L;
+  std::vector<float> params;
+  TestModel(Arch arch, size_t heads) {
+    cfg.arch = arch; cfg.vocab = 300; cfg.hidden = 64; cfg.layers = 2; cfg.heads = heads; cfg.intermediate = 128;
+    cfg.max_positions = 80; cfg.type_vocab = arch == Arch::bert ? 2 : 0; cfg.eps = 1e-12f;
+    L = make_layout(cfg);
+    params = rand_vec(L.total, -0.15f, 0.15f);
+    for (const ParamEntry& e : L.entries)
+      if (e.name.find("LayerNorm.weight") != std::string::npos || e.name.find("layer_norm.weight") != std::string::npos)
+        for (size_t i = 0; i < e.numel(); ++i) params[e.offset + i] += 1.0f;
+  }
+};
+
+// Random ids (and, for BERT, type ids) for sequences of the given lengths: the batch points into this.
+struct TestBatch {
+  std::vector<int32_t> cu, ids, types;
+  PackedBatch batch;
+  TestBatch(const EncoderConfig& cfg, const std::vector<int>& lens, bool with_types) : cu(cu_of(lens)) {
+    const size_t N = static_cast<size_t>(cu.back());
+    std::uniform_int_distribution<int> uid(0, int(cfg.vocab) - 1), utt(0, 1);
+    ids.resize(N);
+    types.resize(N);
+    for (auto& v : ids) v = uid(rng);
+    for (auto& v : types) v = utt(rng);
+    batch = PackedBatch{ids.data(), with_types ? types.data() : nullptr, cu.data(), static_cast<int>(lens.size()), N};
+  }
+};
+
+// max over the tensors of the layout of (max |x - ref| / max |ref|) in that tensor (each tensor against its
+// own largest value: some gradients are 1e-3 of others); the worst tensor's name in worst
+double per_tensor_err(const std::vector<float>& x, const std::vector<float>& ref, const ParamLayout& L, std::string& worst) {
+  double err = 0;
+  for (const ParamEntry& e : L.entries) {
+    double diff = 0, mag = 1e-12;
+    for (size_t i = e.offset; i < e.offset + e.numel(); ++i) {
+      if (!std::isfinite(x[i])) diff = INFINITY;  // std::max would pass over a NaN
+      diff = std::max(diff, std::fabs(double(x[i]) - ref[i]));
+      mag = std::max(mag, std::fabs(double(ref[i])));
+    }
+    if (diff / mag > err) err = diff / mag, worst = e.name;
+  }
+  return err;
+}
+
+void test_encoder(Arch arch, size_t heads) {
+  TestModel model(arch, heads);
+  const EncoderConfig& cfg = model.cfg;
+  const ParamLayout& L = model.L;
+  std::vector<float>& params = model.params;
+  const TestBatch tb(cfg, {5, 80, 1, 33}, arch == Arch::bert);
+  const auto& cu = tb.cu;
+  const auto& ids = tb.ids;
   const int B = 4;
   const size_t N = static_cast<size_t>(cu.back()), V = cfg.vocab;
-  std::uniform_int_distribution<int> uid(0, int(V) - 1), utt(0, 1);
-  std::vector<int32_t> ids(N), types(N);
-  for (auto& v : ids) v = uid(rng);
-  for (auto& v : types) v = utt(rng);
-  const PackedBatch batch{ids.data(), arch == Arch::bert ? types.data() : nullptr, cu.data(), B, N};
+  const PackedBatch batch = tb.batch;
   cuda::CudaEncoder enc(cfg, params.data());
   std::vector<float> w0(B * V);
   expect_throws([&] { enc.forward(w0.data(), nullptr, batch, Pooling::max, false, true); }, kInvalidArgument,
@@ -584,15 +694,9 @@ void test_encoder(Arch arch, size_t heads) {
     encoder_splade_backward(g_ref.data(), acts, dw.data(), cfg, L, params.data(), batch, Pooling::max, true);
     enc.gradients(w_gpu.data(), g_gpu.data(), dw.data(), batch, Pooling::max);
     expect_close(w_gpu, w_ref, 1e-4, "CudaEncoder::gradients " + name + " w");
-    for (const ParamEntry& e : L.entries) {
-      double diff = 0, mag = 1e-12;
-      for (size_t i = e.offset; i < e.offset + e.numel(); ++i) {
-        diff = std::max(diff, std::fabs(double(g_gpu[i]) - g_ref[i]));
-        mag = std::max(mag, std::fabs(double(g_ref[i])));
-      }
-      expect(std::isfinite(diff) && diff <= 1e-3 * mag,
-             "CudaEncoder::gradients " + name + " " + e.name + ": rel err " + std::to_string(diff / mag));
-    }
+    std::string worst;
+    const double gerr = per_tensor_err(g_gpu, g_ref, L, worst);
+    expect(gerr <= 1e-3, "CudaEncoder::gradients " + name + " " + worst + ": rel err " + std::to_string(gerr));
     // a weight update (as an optimizer step makes): unpacked forwards and prepare() see it
     for (size_t i = 0; i < L.total; ++i) params[i] -= 0.01f * g_ref[i];
     std::vector<float> w2_ref(B * V), w2_gpu(B * V);
@@ -609,6 +713,220 @@ void test_encoder(Arch arch, size_t heads) {
   std::vector<float> w(B * V);
   expect_throws([&] { enc.forward(w.data(), nullptr, bad, Pooling::max, false, true); }, kOutOfRange,
                 "CudaEncoder with an id outside the vocabulary");
+}
+
+// The Trainer's device-resident step (CudaEncoder::train_forward / train_backward / grad_norm_sq /
+// adamw_update / read_*): a queries batch and a documents batch through one encoder, as Trainer.step runs
+// them, against the CPU reference. Tolerances: vectors 1e-4 and gradients 1e-3 per tensor, as for
+// gradients() above; the norm 1e-4 relative (a sum of squares of gradients that agree to ~1e-5). The
+// update is checked on the GPU's own gradients (read back), so it must match adamw_update_cpu as
+// adamw_update_cuda does (1e-6: the same float operations in the same order), isolating the arena-wide
+// update, the decay mask and the moments from the gradients' own rounding (which Adam's normalisation
+// would amplify where a gradient is near zero).
+void test_train_step(Arch arch, size_t heads) {
+  TestModel model(arch, heads);
+  const EncoderConfig& cfg = model.cfg;
+  const ParamLayout& L = model.L;
+  const size_t V = cfg.vocab, total = L.total;
+  const std::string name = std::string("train step ") + (arch == Arch::bert ? "bert" : "distilbert") + " heads " + std::to_string(heads);
+  const TestBatch q(cfg, {4, 9, 2}, false), d(cfg, {30, 7, 64, 1, 12, 50}, false);
+  std::vector<float> host = model.params;  // the host arena the encoder mirrors
+  cuda::CudaEncoder enc(cfg, host.data());
+
+  // CPU reference: both forwards, both backwards into one gradient
+  const auto dwq = rand_vec(q.batch.B * V), dwd = rand_vec(d.batch.B * V);
+  std::vector<float> wq_ref(q.batch.B * V), wd_ref(d.batch.B * V), g_ref(total, 0.0f);
+  EncoderActivations aq, ad;
+  encoder_splade_forward_train(wq_ref.data(), aq, cfg, L, model.params.data(), q.batch, Pooling::max, true);
+  encoder_splade_forward_train(wd_ref.data(), ad, cfg, L, model.params.data(), d.batch, Pooling::max, true);
+  encoder_splade_backward(g_ref.data(), aq, dwq.data(), cfg, L, model.params.data(), q.batch, Pooling::max, true);
+  encoder_splade_backward(g_ref.data(), ad, dwd.data(), cfg, L, model.params.data(), d.batch, Pooling::max, true);
+
+  // the device: both forwards before either backward (their activations coexist), as the Trainer runs them
+  enc.zero_grads();
+  std::vector<float> wq(q.batch.B * V), wd(d.batch.B * V), g(total);
+  auto hq = enc.train_forward(wq.data(), q.batch, Pooling::max, true);
+  auto hd = enc.train_forward(wd.data(), d.batch, Pooling::max, false);
+  expect_close(wq, wq_ref, 1e-4, name + ": queries' vectors");
+  expect_close(wd, wd_ref, 1e-4, name + ": documents' vectors");
+  expect_throws([&] { enc.train_backward(*hq, dwq.data(), dwq.size() - 1); }, kInvalidArgument, name + ": dw of the wrong size");
+  enc.train_backward(*hq, dwq.data(), dwq.size());
+  expect_throws([&] { enc.train_backward(*hq, dwq.data(), dwq.size()); }, kInvalidArgument, name + ": a second backward");
+  enc.train_backward(*hd, dwd.data(), dwd.size());
+  enc.read_grads(g.data());
+  std::string worst;
+  const double gerr = per_tensor_err(g, g_ref, L, worst);
+  expect(gerr <= 1e-3, name + ": gradients, " + worst + " rel err " + std::to_string(gerr));
+  const double nsq = enc.grad_norm_sq(), nsq_ref = grad_norm_sq_cpu(g_ref.data(), total);
+  expect(std::fabs(nsq - nsq_ref) <= 1e-4 * nsq_ref, name + ": grad norm^2 " + std::to_string(nsq) + " vs " + std::to_string(nsq_ref));
+  // gradients() keeps its own gradient: the trainer's accumulated one is untouched
+  {
+    std::vector<float> w_tmp(q.batch.B * V), g_tmp(total, 0.0f), g_after(total);
+    enc.gradients(w_tmp.data(), g_tmp.data(), dwq.data(), q.batch, Pooling::max);
+    enc.read_grads(g_after.data());
+    expect(g_after == g, name + ": gradients() changed the device training gradient");
+  }
+  // another encoder's activations are refused
+  {
+    cuda::CudaEncoder other(cfg, host.data());
+    std::vector<float> w_other(q.batch.B * V);
+    auto h_other = other.train_forward(w_other.data(), q.batch, Pooling::max, false);
+    expect_throws([&] { enc.train_backward(*h_other, dwq.data(), dwq.size()); }, kInvalidArgument,
+                  name + ": activations of another encoder");
+  }
+
+  // two optimizer steps (clipped: scale 0.5), on the device and on the CPU from the device's own gradients
+  std::vector<uint8_t> mask(total, 0);
+  for (const ParamEntry& e : L.entries)
+    if (e.name.find("bias") == std::string::npos && e.name.find("LayerNorm") == std::string::npos &&
+        e.name.find("layer_norm") == std::string::npos)
+      std::fill(mask.begin() + e.offset, mask.begin() + e.offset + e.numel(), uint8_t{1});
+  std::vector<float> p_ref = model.params, m_ref(total, 0.0f), v_ref(total, 0.0f);
+  for (int64_t step = 1; step <= 2; ++step) {
+    adamw_update_cpu(p_ref.data(), m_ref.data(), v_ref.data(), g.data(), total, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step,
+                     mask.data(), 0.5f);
+    enc.adamw_update(1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step, 0.5f, mask.data());
+  }
+  enc.read_params(host.data());
+  expect_close(host, p_ref, 1e-6, name + ": parameters after two AdamW steps");
+  std::vector<float> m(total), v(total);
+  enc.read_moments(m.data(), v.data());
+  expect_close(m, m_ref, 1e-6, name + ": first moments");
+  expect_close(v, v_ref, 1e-6, name + ": second moments");
+
+  // the next forward runs on the updated device parameters (no upload) ...
+  std::vector<float> w2(q.batch.B * V), w2_ref(q.batch.B * V);
+  encoder_splade_forward(w2_ref.data(), nullptr, cfg, L, p_ref.data(), q.batch, Pooling::max, true);
+  enc.train_forward(w2.data(), q.batch, Pooling::max, false);
+  expect_close(w2, w2_ref, 1e-4, name + ": forward on the updated device parameters");
+  // ... and, with upload, on the host arena as it is now
+  for (size_t i = 0; i < total; i += 3) host[i] *= 0.5f;
+  encoder_splade_forward(w2_ref.data(), nullptr, cfg, L, host.data(), q.batch, Pooling::max, true);
+  enc.train_forward(w2.data(), q.batch, Pooling::max, true);
+  expect_close(w2, w2_ref, 1e-4, name + ": forward after upload from the host arena");
+  // moments written and read back; gradients zeroed
+  const auto m_in = rand_vec(total), v_in = rand_vec(total, 0.0f, 1.0f);
+  enc.write_moments(m_in.data(), v_in.data());
+  enc.read_moments(m.data(), v.data());
+  expect(m == m_in && v == v_in, name + ": moments written and read back");
+  enc.reset_optimizer();
+  enc.read_moments(m.data(), v.data());
+  expect(std::all_of(m.begin(), m.end(), [](float x) { return x == 0.0f; }) &&
+             std::all_of(v.begin(), v.end(), [](float x) { return x == 0.0f; }),
+         name + ": reset_optimizer");
+  enc.zero_grads();
+  expect(enc.grad_norm_sq() == 0.0, name + ": zero_grads");
+}
+
+// The training forward and backward with dropout (BERT's sites, the CPU's masks) against
+// encoder_train_forward / encoder_train_backward (reference kernels, same seed): the tolerances of
+// test_train_step; and a different seed gives different vectors (the masks are used).
+void test_train_dropout(Arch arch, size_t heads) {
+  TestModel model(arch, heads);
+  const EncoderConfig& cfg = model.cfg;
+  const ParamLayout& L = model.L;
+  const size_t V = cfg.vocab;
+  const std::string name = std::string("train step with dropout ") + (arch == Arch::bert ? "bert" : "distilbert");
+  const TestBatch tb(cfg, {17, 3, 40}, arch == Arch::bert);
+  const TrainDropout drop{0.1f, 4242};
+  std::vector<float> w_ref(tb.batch.B * V), w(tb.batch.B * V), g_ref(model.L.total, 0.0f), g(model.L.total);
+  const auto dw = rand_vec(tb.batch.B * V);
+  EncoderActivations acts;
+  encoder_train_forward(w_ref.data(), acts, cfg, L, model.params.data(), tb.batch, Pooling::max, drop, true);
+  encoder_train_backward(g_ref.data(), acts, dw.data(), cfg, L, model.params.data(), tb.batch, Pooling::max, drop, true);
+  cuda::CudaEncoder enc(cfg, model.params.data());
+  enc.zero_grads();
+  auto h = enc.train_forward(w.data(), tb.batch, Pooling::max, false, drop);
+  expect_close(w, w_ref, 1e-4, name + ": vectors");
+  enc.train_backward(*h, dw.data(), dw.size());
+  enc.read_grads(g.data());
+  std::string worst;
+  const double gerr = per_tensor_err(g, g_ref, L, worst);
+  expect(gerr <= 1e-3, name + ": gradients, " + worst + " rel err " + std::to_string(gerr));
+  std::vector<float> w_other(tb.batch.B * V);
+  enc.train_forward(w_other.data(), tb.batch, Pooling::max, false, TrainDropout{0.1f, 4243});
+  expect(rel_err(w_other, w_ref) > 1e-3, name + ": another seed gives the same vectors");
+  expect_throws([&] { enc.train_forward(w_other.data(), tb.batch, Pooling::max, false, TrainDropout{1.0f, 1}); },
+                kInvalidArgument, name + ": dropout 1");
+}
+
+// The masked-LM head alone against mlm_head_forward_backward_cpu (double): more labelled rows than one
+// block of 1024, so the blocking is exercised; the loss within 1e-5 relative, what dt / dE / dbias gain
+// (they accumulate onto random values) within 1e-4 of its largest (fp32 logits and products against double).
+void test_mlm_head() {
+  const size_t N = 2600, C = 24, V = 97;
+  const auto t = rand_vec(N * C), E = rand_vec(V * C, -0.5f, 0.5f), bias = rand_vec(V);
+  std::vector<int32_t> labels(N, -1), rows, row_labels;
+  std::uniform_int_distribution<int> uv(0, int(V) - 1);
+  for (size_t n = 0; n < N; n += 2) labels[n] = uv(rng);  // 1300 labelled rows
+  for (size_t n = 0; n < N; ++n)
+    if (labels[n] >= 0) rows.push_back(int32_t(n)), row_labels.push_back(labels[n]);
+  // accumulate onto these: small, so that subtracting them back loses nothing at the tolerance, yet as large
+  // as what is added (an overwrite instead of += would show)
+  const auto dt0 = rand_vec(N * C, -1e-3f, 1e-3f), dE0 = rand_vec(V * C, -1e-3f, 1e-3f), db0 = rand_vec(V, -1e-3f, 1e-3f);
+  auto dt = dt0, dE = dE0, db = db0;
+  Dev<float> d_t(t), d_E(E), d_bias(bias), d_dt(dt), d_dE(dE), d_db(db);
+  size_t count = 0;
+  const double ref = mlm_head_forward_backward_cpu(dt.data(), dE.data(), db.data(), t.data(), E.data(), bias.data(),
+                                                   labels.data(), N, C, V, &count);
+  const double got = mlm_head_forward_backward_cuda(d_dt.p, d_dE.p, d_db.p, d_t.p, d_E.p, d_bias.p, rows.data(),
+                                                    row_labels.data(), rows.size(), N, C, V, nullptr);
+  expect(count == rows.size(), "mlm_head: label count");
+  expect(std::fabs(got - ref) <= 1e-5 * std::fabs(ref), "mlm_head_forward_backward_cuda loss " + std::to_string(got) + " vs " + std::to_string(ref));
+  auto gained = [](const std::vector<float>& x, const std::vector<float>& x0) {
+    std::vector<float> d(x.size());
+    for (size_t i = 0; i < x.size(); ++i) d[i] = x[i] - x0[i];
+    return d;
+  };
+  for (auto [dev, ref_v, base, what] : {std::tuple{&d_dt, &dt, &dt0, "dt"}, std::tuple{&d_dE, &dE, &dE0, "dE"},
+                                        std::tuple{&d_db, &db, &db0, "dbias"}}) {
+    const auto got_d = gained(dev->down(), *base), ref_d = gained(*ref_v, *base);
+    double diff = 0, mag = 0;
+    for (size_t i = 0; i < ref_d.size(); ++i) {
+      if (!std::isfinite(got_d[i])) diff = INFINITY;
+      diff = std::max(diff, std::fabs(double(got_d[i]) - ref_d[i]));
+      mag = std::max(mag, std::fabs(double(ref_d[i])));
+    }
+    expect(mag > 0 && diff <= 1e-4 * mag, std::string("mlm_head_forward_backward_cuda ") + what + ": rel err " + std::to_string(diff / mag));
+  }
+  row_labels[3] = int32_t(V);
+  expect_throws([&] { mlm_head_forward_backward_cuda(d_dt.p, d_dE.p, d_db.p, d_t.p, d_E.p, d_bias.p, rows.data(),
+                                                     row_labels.data(), rows.size(), N, C, V, nullptr); },
+                kInvalidArgument, "mlm_head_forward_backward_cuda with a label out of range");
+}
+
+// CudaEncoder::mlm_gradients (with dropout) against encoder_mlm_train (reference kernels, same seed): the
+// loss within 1e-5 relative, the gradients within 1e-3 per tensor as for the SPLADE objective; labels
+// outside [-1, V) refused; none labelled: loss 0 and no gradient.
+void test_mlm_gradients(Arch arch, size_t heads) {
+  TestModel model(arch, heads);
+  const EncoderConfig& cfg = model.cfg;
+  const ParamLayout& L = model.L;
+  const std::string name = std::string("mlm_gradients ") + (arch == Arch::bert ? "bert" : "distilbert");
+  const TestBatch tb(cfg, {12, 30, 5}, false);
+  std::vector<int32_t> labels(tb.ids.size(), -1);
+  std::uniform_int_distribution<int> uv(0, int(cfg.vocab) - 1);
+  for (size_t n = 1; n < labels.size(); n += 3) labels[n] = uv(rng);
+  const TrainDropout drop{0.1f, 777};
+  std::vector<float> g_ref(L.total, 0.0f), g(L.total);
+  size_t count_ref = 0, count = 0;
+  const double ref = encoder_mlm_train(g_ref.data(), labels.data(), cfg, L, model.params.data(), tb.batch, drop, true, &count_ref);
+  cuda::CudaEncoder enc(cfg, model.params.data());
+  enc.zero_grads();
+  const double got = enc.mlm_gradients(tb.batch, labels.data(), false, drop, &count);
+  expect(count == count_ref, name + ": label count");
+  expect(std::fabs(got - ref) <= 1e-5 * std::fabs(ref), name + ": loss " + std::to_string(got) + " vs " + std::to_string(ref));
+  enc.read_grads(g.data());
+  std::string worst;
+  const double gerr = per_tensor_err(g, g_ref, L, worst);
+  expect(gerr <= 1e-3, name + ": gradients, " + worst + " rel err " + std::to_string(gerr));
+  std::vector<int32_t> none(labels.size(), -1), bad = labels;
+  bad[4] = -2;
+  expect_throws([&] { enc.mlm_gradients(tb.batch, bad.data(), false, drop, &count); }, kOutOfRange, name + ": label -2");
+  expect(enc.mlm_gradients(tb.batch, none.data(), false, drop, &count) == 0.0 && count == 0, name + ": no labels");
+  std::vector<float> g2(L.total);
+  enc.read_grads(g2.data());
+  expect(g2 == g, name + ": a batch without labels changed the gradients");
 }
 
 // ---- what needs no device ----
@@ -719,6 +1037,15 @@ int main() {
     test_encoder(Arch::bert, 2);        // head 32: the register attention kernel
     test_encoder(Arch::distilbert, 1);  // head 64
     test_encoder(Arch::bert, 8);        // head 8: the generic attention kernel
+    test_train_step(Arch::bert, 2);
+    test_train_step(Arch::distilbert, 1);
+    test_dropout();
+    test_attention_dropout();
+    test_train_dropout(Arch::bert, 2);
+    test_train_dropout(Arch::distilbert, 1);
+    test_mlm_head();
+    test_mlm_gradients(Arch::bert, 2);
+    test_mlm_gradients(Arch::distilbert, 1);
   } catch (const std::exception& e) {
     std::printf("FAIL exception: %s\n", e.what());
     return 1;

@@ -10,6 +10,7 @@
 
 #include "../common/cpu_features.h"
 #include "../common/thread_pool.h"
+#include "../common/error.h"
 #include "../cpu/gemm.h"
 
 using namespace splade;
@@ -51,17 +52,62 @@ void check(Isa isa, Trans ta, Trans tb, size_t M, size_t N, size_t K, float alph
     g.epilogue.ldr = ldc;
     g.epilogue.activation = Activation::gelu;
   }
-  std::vector<float> ref = C, out = C;
+  std::vector<float> ref = C;
   g.C = ref.data();
   sgemm_reference(g);
-  g.C = out.data();
-  sgemm_isa(isa, g);
-  const double err = rel_err(out, ref, M, N, ldc);
-  if (!(err <= 1e-5)) {
-    ++failures;
-    std::printf("FAIL %s ta=%d tb=%d M=%zu N=%zu K=%zu alpha=%g beta=%g pad=%zu epi=%d threads=%d: rel err %.3g\n",
-                isa_name(isa), int(ta), int(tb), M, N, K, alpha, beta, pad, int(epi), num_threads(), err);
+  // Twice: packing B on the fly, then from a packing made beforehand (B itself then not readable).
+  const PackedMatrix packed(isa, tb, K, N, B.data(), ldb);
+  for (bool pre : {false, true}) {
+    std::vector<float> out = C;
+    GemmArgs h = g;
+    h.C = out.data();
+    if (pre) {
+      h.packed_b = packed.get();
+      h.B = nullptr;
+      if (!h.packed_b && K && N) { ++failures; std::printf("FAIL: no packing for K=%zu N=%zu\n", K, N); }
+      if (!h.packed_b) h.B = B.data();  // empty product: nothing was packed
+    }
+    sgemm_isa(isa, h);
+    const double err = rel_err(out, ref, M, N, ldc);
+    if (!(err <= 1e-5)) {
+      ++failures;
+      std::printf("FAIL %s ta=%d tb=%d M=%zu N=%zu K=%zu alpha=%g beta=%g pad=%zu epi=%d threads=%d packed=%d: rel err %.3g\n",
+                  isa_name(isa), int(ta), int(tb), M, N, K, alpha, beta, pad, int(epi), num_threads(), int(pre), err);
+    }
   }
+}
+
+// A packing is only accepted by the product it was made for.
+void check_packed_misuse() {
+  std::vector<float> A(6 * 5, 1.0f), B(5 * 7, 1.0f), C(6 * 7);
+  const PackedMatrix packed(Isa::generic, Trans::no, 5, 7, B.data(), 7);
+  GemmArgs g;
+  g.M = 6; g.N = 7; g.K = 5; g.A = A.data(); g.lda = 5; g.C = C.data(); g.ldc = 7; g.packed_b = packed.get();
+  auto expect_error = [&](const char* what, const GemmArgs& args, Isa isa) {
+    try {
+      sgemm_isa(isa, args);
+      ++failures;
+      std::printf("FAIL packed misuse accepted: %s\n", what);
+    } catch (const SpladeError&) {
+    }
+  };
+  for (Isa isa : supported_isas())
+    if (isa != Isa::generic) expect_error("packed for generic, run on another ISA", g, isa);
+  GemmArgs wrong_k = g;
+  wrong_k.K = 4;
+  expect_error("K differs", wrong_k, Isa::generic);
+  GemmArgs wrong_n = g;
+  wrong_n.N = 6;
+  expect_error("N differs", wrong_n, Isa::generic);
+  try {
+    sgemm_reference(g);
+    ++failures;
+    std::printf("FAIL sgemm_reference accepted a null B\n");
+  } catch (const SpladeError&) {
+  }
+  sgemm_isa(Isa::generic, g);  // the matching call works: every entry is K = 5
+  for (float v : C)
+    if (v != 5.0f) { ++failures; std::printf("FAIL packed generic product: %g\n", v); break; }
 }
 
 void check_gelu() {
@@ -94,6 +140,7 @@ void check_gelu() {
 int main() {
   std::mt19937 rng(42);
   check_gelu();
+  check_packed_misuse();
   const size_t dims[] = {1, 7, 33, 100};
   for (int threads : {1, 2}) {
     set_num_threads(threads);

@@ -7,13 +7,13 @@ import type { NegativesRecord } from '../../mine.js';
 import { SpladeModel } from '../../model/splade-model.js';
 import { readTexts } from '../../pipeline.js';
 import { WordPieceIdf, modelWordPieces } from '../../recipe/idf-query.js';
-import { hashSeed, mulberry32 } from '../../random.js';
+import { hashSeed, mulberry32, sampleDistinct } from '../../random.js';
 import { trainPlotSvg } from '../../train/plot.js';
 import { type MlmBatch, type StepStats, type TrainBatch, Trainer, type TrainerOptions } from '../../train/trainer.js';
-import { parse, required } from '../args.js';
+import { modelLoadOptions, parse, required } from '../args.js';
 import { Progress } from '../progress.js';
 
-const HELP = `usage: splade train --config CONFIG.json
+const HELP = `usage: splade train --config CONFIG.json [--device cpu|cuda]
 
 Fine-tunes a SPLADE model on mined negatives (the JSONL that 'splade mine' writes, with teacher
 scores from 'splade score' for marginmse / kldiv). The config (paths relative to its directory):
@@ -22,7 +22,8 @@ scores from 'splade score' for marginmse / kldiv). The config (paths relative to
     "model": "DIR or org/name",    "output": "DIR",
     "corpus": "corpus.jsonl",      "queries": "queries.jsonl",   "negatives": "negatives.jsonl",
     "negativeSource": "bm25",      (which neg list; default: the first of the first record)
-    "negativesPerQuery": 1,        "batchSize": 16,              "steps": 1000,
+    "negativesPerQuery": 1,        "negativeSampling": "random", (or "first": always the list's top ones)
+    "batchSize": 16,               "steps": 1000,
     "queryMaxLength": 32,          "docMaxLength": 256,
     "checkpointEvery": 500,        (0: only at the end)          "seed": 0,
     "queryWeights": "idf",         (optional: inference-free queries, each word piece weighted by its
@@ -39,7 +40,8 @@ masking, 80/10/10) takes "objective": "mlm" and only the corpus (no queries, neg
 
 Writes OUTPUT/train_log.jsonl (one StepStats per step), OUTPUT/train_plot.svg, OUTPUT/checkpoint
 (model + optimizer state; a rerun continues from it, data position included) and OUTPUT/model.
-trainer.totalSteps defaults to steps.`;
+trainer.totalSteps defaults to steps. --device cuda trains on the GPU (see the README's "GPU (CUDA)");
+a checkpoint continues on either device.`;
 
 /** A training job's configuration (see HELP). */
 export interface TrainConfig {
@@ -48,6 +50,9 @@ export interface TrainConfig {
   /** queries and negatives are '' for the mlm objective. */
   model: string; output: string; corpus: string; queries: string; negatives: string;
   negativeSource?: string; negativesPerQuery: number; batchSize: number; steps: number;
+  /** 'random' (default): each time a query comes round, negativesPerQuery drawn afresh from its whole list
+   * (as naver/splade samples its hard negatives); 'first': always the list's first ones. */
+  negativeSampling?: 'random' | 'first';
   queryMaxLength: number; docMaxLength: number; checkpointEvery: number; seed: number;
   /** 'idf': inference-free queries (word pieces x idf over the corpus; the trainer's queryTermWeights). */
   queryWeights?: 'idf';
@@ -92,7 +97,10 @@ export function readConfig(path: string): TrainConfig {
   }
   const trainer = c.trainer ?? {};
   if (trainer === null || typeof trainer !== 'object' || Array.isArray(trainer)) bad(`${path}: "trainer" must be an object`);
-  const known = new Set(['objective', 'model', 'output', 'corpus', 'queries', 'negatives', 'negativeSource', 'negativesPerQuery',
+  if (c.negativeSampling !== undefined && c.negativeSampling !== 'random' && c.negativeSampling !== 'first') {
+    bad(`${path}: "negativeSampling" must be "random" or "first", got ${JSON.stringify(c.negativeSampling)}`);
+  }
+  const known = new Set(['objective', 'model', 'output', 'corpus', 'queries', 'negatives', 'negativeSource', 'negativesPerQuery', 'negativeSampling',
     'batchSize', 'steps', 'queryMaxLength', 'docMaxLength', 'checkpointEvery', 'seed', 'queryWeights', 'trainer']);
   const unknown = Object.keys(c).filter((k) => !known.has(k));
   if (unknown.length) bad(`${path}: unknown key(s) ${unknown.map((k) => `"${k}"`).join(', ')}`);
@@ -107,6 +115,7 @@ export function readConfig(path: string): TrainConfig {
     output: file('output'), corpus: file('corpus'), queries: mlm ? '' : file('queries'), negatives: mlm ? '' : file('negatives'),
     negativeSource: c.negativeSource as string | undefined,
     negativesPerQuery: int('negativesPerQuery', 1, 0),
+    negativeSampling: (c.negativeSampling ?? 'random') as 'random' | 'first',
     batchSize: int('batchSize', 16, 1),
     steps: int('steps', undefined, 1),
     queryMaxLength: int('queryMaxLength', 32, 2),
@@ -143,7 +152,7 @@ async function readRecords(path: string): Promise<Array<{ line: number; record: 
 }
 
 /** The examples of one job and the seeded order in which its batches take them. */
-class BatchSource {
+export class BatchSource {
   private orderEpoch = -1;
   private order = new Uint32Array(0);
   private readonly qTokens = new Map<string, Int32Array>();
@@ -189,7 +198,10 @@ class BatchSource {
       const e = Math.floor(k / N);
       const r = this.records[this.epochOrder(e)[k % N]];
       const pos = r.pos[Math.floor(mulberry32(hashSeed(this.cfg.seed, `pos:${e}:${r.qid}`))() * r.pos.length)];
-      const docs = [pos, ...r.neg];
+      const negs = (this.cfg.negativeSampling ?? 'random') === 'first'
+        ? r.neg.slice(0, this.cfg.negativesPerQuery)
+        : sampleDistinct(r.neg, this.cfg.negativesPerQuery, mulberry32(hashSeed(this.cfg.seed, `neg:${e}:${r.qid}`)));
+      const docs = [pos, ...negs];
       batch.queries.push(this.query(r.qid));
       batch.documents.push(docs.map((d) => this.doc(d)));
       if (batch.teacherScores) batch.teacherScores.push(docs.map((d) => r.scores![d]));
@@ -243,14 +255,15 @@ function writePlot(output: string): void {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const v = parse(argv, { config: { type: 'string' } }, HELP);
+  const v = parse(argv, { config: { type: 'string' }, device: { type: 'string' } }, HELP);
   if (!v) return 0;
   const cfg = readConfig(required(v, 'config'));
+  const { device } = modelLoadOptions({ device: v.device });
   if (cfg.objective === 'mlm') {
     const texts: string[] = [];
     for await (const d of readTexts(cfg.corpus, 'document')) texts.push(d.text);
     if (texts.length === 0) bad(`${cfg.corpus}: no documents`);
-    return trainLoop(cfg, () => ({}), (model) => new MlmSource(model, cfg, texts));
+    return trainLoop(cfg, device, () => ({}), (model) => new MlmSource(model, cfg, texts));
   }
   const teacher = needsTeacher(cfg.trainer.loss);
 
@@ -267,7 +280,7 @@ export async function run(argv: string[]): Promise<number> {
       skipped++;
       continue;
     }
-    const neg = list.slice(0, cfg.negativesPerQuery);
+    const neg = cfg.negativeSampling === 'first' ? list.slice(0, cfg.negativesPerQuery) : list.slice();
     if (teacher) {
       const where = `${cfg.negatives}:${line}: record ${JSON.stringify(r.qid)}`;
       if (r.scores === null || typeof r.scores !== 'object') {
@@ -307,22 +320,22 @@ export async function run(argv: string[]): Promise<number> {
     return { queryTermWeights: top > 0 ? w.map((x) => x / top) : w };
   };
 
-  return trainLoop(cfg, idfWeights, (model) => {
+  return trainLoop(cfg, device, idfWeights, (model) => {
     if (skipped) console.error(`skipped ${skipped} record(s) without a positive or ${cfg.negativesPerQuery} "${source}" negatives`);
     return new BatchSource(model, cfg, records, queries, docs, teacher);
   });
 }
 
 /** Steps (resuming from OUTPUT/checkpoint when there is one), log, plot, checkpoints, final model. */
-async function trainLoop(cfg: TrainConfig, moreOptions: (model: SpladeModel) => TrainerOptions,
-  makeSource: (model: SpladeModel) => { batch(t: number): TrainBatch | MlmBatch }): Promise<number> {
+async function trainLoop(cfg: TrainConfig, device: 'cpu' | 'cuda' | undefined, moreOptions: (model: SpladeModel) => TrainerOptions,
+                         makeSource: (model: SpladeModel) => { batch(t: number): TrainBatch | MlmBatch }): Promise<number> {
   // a fresh trainer, or the checkpoint's
   mkdirSync(cfg.output, { recursive: true });
   const ckpt = join(cfg.output, 'checkpoint');
   const logPath = join(cfg.output, 'train_log.jsonl');
   let trainer: Trainer;
   if (existsSync(join(ckpt, 'trainer.json'))) {
-    trainer = await Trainer.resume(ckpt);
+    trainer = await Trainer.resume(ckpt, { device });
     const differs = Object.entries({ totalSteps: cfg.steps, ...cfg.trainer })
       .filter(([k, val]) => k !== 'loss' && JSON.stringify((trainer.options as unknown as { [k: string]: unknown })[k]) !== JSON.stringify(val))
       .map(([k]) => k);
@@ -332,7 +345,7 @@ async function trainLoop(cfg: TrainConfig, moreOptions: (model: SpladeModel) => 
     writeFileSync(logPath, kept.map((s) => `${JSON.stringify(s)}\n`).join(''));
     console.error(`resuming from ${ckpt} at step ${trainer.stepCount + 1}`);
   } else {
-    const model = await SpladeModel.load(cfg.model);
+    const model = await SpladeModel.load(cfg.model, { device });
     trainer = new Trainer(model, { totalSteps: cfg.steps, ...cfg.trainer, ...moreOptions(model) });
     writeFileSync(logPath, '');
   }
