@@ -185,6 +185,32 @@ describe('leave-one-out report', () => {
     expect(svg.match(/<rect data-system=/g)).toHaveLength(3 * 4);
     expect(svg).toContain('data-system="splade" data-value="0.4100"');
   });
+  it('shows the idf-query and chosen-weight rows when every row has them', () => {
+    const withChoice = (x: ReturnType<typeof row>, idf: number, chosen: number) => ({
+      ...x, spladeIdf: m(idf, 0.5, 0.6), fusedChosen: m(chosen, 0.5, 0.6), fusedIdfChosen: m(chosen + 0.01, 0.5, 0.6),
+      fusionChoice: { fusedChosen: { weight: 0.5, norm: 'minmax', chosenOn: ['b'] }, fusedIdfChosen: { weight: 1, norm: 'max', chosenOn: ['b'] } },
+    });
+    const r2: LooResults = { ...results, rows: [withChoice(row('a', 0.4, 0.3, 0.39), 0.45, 0.41), withChoice(row('b', 0.4, 0.32, 0.41), 0.38, 0.42)] };
+    expect(looGoals(r2, 'fusedSum', 'spladeIdf')).toMatchObject({ spladeBeatsMean: true });
+    expect(looGoals(r2)).toMatchObject({ spladeBeatsMean: false, fusedBeatsAll: false });
+    expect(looGoals(r2, 'fusedChosen').fusedBeatsAll).toBe(true);
+    const md = looReportMarkdown(r2);
+    expect(md).toContain('| a | 10 | 0.400 | 0.300 | 0.450 | 0.390 | 0.390 | 0.410 | 0.420 |');
+    expect(md).toContain('| a | minmax, w 0.5 | max, w 1 |');
+    expect(md).toContain("- SPLADE, idf queries alone beats BM25's mean nDCG@10: yes (0.415 vs 0.400)");
+    expect(md).toContain('- SPLADE + BM25 (LOO weight) beats BM25 on every held-out collection: yes');
+    expect(md).toContain('- SPLADE + BM25 (score sum) beats BM25 on every held-out collection: no');
+    expect(looPlotSvg(r2).match(/<rect data-system=/g)).toHaveLength(3 * 7);
+    // the zero-shot ensemble and its models alone
+    const zero = (x: (typeof r2.rows)[number], a: number, b: number) => ({ ...x, spladeZero: m((a + b) / 2 + 0.01, 0.5, 0.6), spladeZeroParts: { mlm400: m(a, 0.5, 0.6), mlm2000: m(b, 0.5, 0.6) } });
+    const r3: LooResults = { ...r2, rows: [zero(r2.rows[0], 0.41, 0.43), zero(r2.rows[1], 0.39, 0.37)] };
+    const md3 = looReportMarkdown(r3);
+    expect(md3).toContain('| mlm400 | 0.410 | 0.390 | 0.400 |');
+    expect(md3).toContain('| mlm2000 | 0.430 | 0.370 | 0.400 |');
+    expect(md3).toContain("- SPLADE zero-shot, idf queries alone beats BM25's mean nDCG@10: yes (0.410 vs 0.400)");
+    // one row without them: the extra systems are left out rather than shown half empty
+    expect(looReportMarkdown({ ...r2, rows: [r2.rows[0], row('b', 0.4, 0.32, 0.41)] })).not.toContain('idf queries');
+  });
 });
 
 describe('a tiny recipe end to end', () => {

@@ -108,6 +108,28 @@ describe('splade train', () => {
     expect(r.err).toMatch(/negatives\.jsonl:1: record "q0" has no "scores"/);
   });
 
+  it('"queryWeights": "idf" trains for inference-free queries: idf weights over the corpus, only documents learn', async () => {
+    const r = await cli('train', '--config', config('idf', { output: 'idf', steps: 2, queryWeights: 'idf' }));
+    expect(r.code).toBe(0);
+    for (const s of logOf(join(dir, 'idf'))) expect(s.regQ).toBe(0);
+    const state = JSON.parse(readFileSync(join(dir, 'idf', 'checkpoint', 'trainer.json'), 'utf8'));
+    const model = await SpladeModel.load(MODEL);
+    const w: number[] = state.options.queryTermWeights;
+    expect(w).toHaveLength(model.vocabSize);
+    // 'tissue' is in all 12 documents, each other word in a few: the rarer piece weighs more
+    const [tissue] = model.tokenize('tissue', { kind: 'document' }).subarray(1, 2);
+    const [heart] = model.tokenize('heart', { kind: 'document' }).subarray(1, 2);
+    // BM25's idf, scaled so the largest weight is 1
+    const idf = (df: number) => Math.log(1 + (12 - df + 0.5) / (df + 0.5));
+    const dfHeart = corpus.filter((d) => `${d.title} ${d.text}`.split(' ').includes('heart')).length;
+    expect(Math.max(...w)).toBeCloseTo(1, 6);
+    expect(w[tissue] / w[heart]).toBeCloseTo(idf(12) / idf(dfHeart), 5);
+    expect(w[heart]).toBeGreaterThan(w[tissue]);
+    const bad = await cli('train', '--config', config('idf-bad', { output: 'idf-bad', steps: 2, queryWeights: 'tfidf' }));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/"queryWeights" must be "idf"/);
+  });
+
   it('--device: a bad name is refused; cuda without a usable GPU says why; on a GPU the log follows the CPU run', async () => {
     const bad = await cli('train', '--config', config('dev-bad', { output: 'dev-bad', steps: 2 }), '--device', 'tpu');
     expect(bad.code).toBe(2);

@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { SpladeModel, Trainer, type TrainBatch } from '../lib/index.js';
 import { lambdaAt, linearWarmupFactor } from '../lib/train/schedule.js';
-import { rankingLossForwardBackward, regForwardBackward } from '../lib/train/losses.js';
+import { averageNnz, rankingLossForwardBackward, regForwardBackward, scores } from '../lib/train/losses.js';
 import { adamwUpdateReference, globalNorm, trainAddon } from '../lib/train/adamw.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -191,6 +191,38 @@ describe('Trainer with separate query and document encoders', () => {
     const r = await Trainer.resume(join(tmp, 'two'));
     expect(bytesOf(r.model).equals(bytesOf(twoModel))).toBe(true);
     expect([...r.model.parameters().keys()].some((k) => k.startsWith('query/'))).toBe(true);
+  });
+});
+
+describe('Trainer with inference-free queries (queryTermWeights)', () => {
+  it('scores the documents against weighted bags of the query ids; only the documents learn', async () => {
+    const b = toBatch(exp.gradCases.bert.batch);
+    const qdir = join(tmp, 'if-q'), ddir = join(tmp, 'if-d');
+    cpSync(join(models, 'bert'), qdir, { recursive: true });
+    cpSync(join(models, 'bert'), ddir, { recursive: true });
+    const model = await SpladeModel.load({ query: qdir, document: ddir });
+    const V = model.vocabSize, B = b.queries.length, n = b.documents[0].length, C = B * n;
+    const w = Float32Array.from({ length: V }, (_, i) => (i % 7) / 3);
+    const opts = { loss: 'contrastive' as const, inBatchNegatives: true, dropout: 0, lambdaQ: 0.5, lambdaD: 0.01 };
+    const g = await new Trainer(model, { ...opts, queryTermWeights: w }).computeGradients(b);
+    // reference: queries as bags (count x weight), documents through the document encoder
+    const Q = new Float32Array(B * V);
+    b.queries.forEach((ids, i) => ids.forEach((t) => (Q[i * V + t] += w[t])));
+    const D = await model.encodeIdsDense(b.documents.flat(), { kind: 'document' });
+    const ref = rankingLossForwardBackward('contrastive', scores(Q, D, B, C, V), new Float64Array(B * C), B, n, { temperature: 1, inBatchNegatives: true, weight: 1 });
+    relClose(g.rankingLoss, ref, 1e-4);
+    expect(g.regQ).toBe(0);
+    expect(g.nnzQ).toBeCloseTo(averageNnz(Q, B, V), 9);
+    const queryGrads = [...g.gradients].filter(([name]) => name.startsWith('query/'));
+    expect(queryGrads.length).toBeGreaterThan(0);
+    for (const [name, x] of queryGrads) expect(x.every((v) => v === 0), name).toBe(true);
+    expect([...g.gradients].some(([name, x]) => name.startsWith('document/') && x.some((v) => v !== 0))).toBe(true);
+    // the weights travel with a checkpoint
+    const t = new Trainer(model, { ...opts, queryTermWeights: w });
+    await t.save(join(tmp, 'if-ckpt'));
+    expect((await Trainer.resume(join(tmp, 'if-ckpt'))).options.queryTermWeights).toEqual(Array.from(w));
+    expect(() => new Trainer(model, { queryTermWeights: new Float32Array(V - 1) })).toThrow(/queryTermWeights/);
+    expect(() => new Trainer(model, { queryTermWeights: Float32Array.from({ length: V }, (_, i) => (i === 5 ? -1 : 0)) })).toThrow(/queryTermWeights\[5\]/);
   });
 });
 

@@ -12,10 +12,16 @@
 //     in-batch negatives. Corpus text only: no query or judgment of any collection is used.
 //  3. fold <c>: the other four collections' judged queries (BM25 negatives, within each corpus),
 //     mixed 1:1 with pseudo-queries of <c>'s corpus; contrastive training from the stage-2 model.
-//  4. eval <c>: encode + index <c>'s corpus, search its queries (MaxScore, k 100), BM25 (k1 0.9,
-//     b 0.4) and the two fused (max-normalised score sum; RRF also reported), nDCG@10, RR@10, R@100.
-// Knobs (env): SPLADE_LOO_WORK, SPLADE_LOO_MLM_STEPS (0: none; else a masked-LM stage on the five corpora after init), SPLADE_LOO_PSEUDO_STEPS (300), SPLADE_LOO_FOLD_STEPS (80), SPLADE_LOO_ONLY (a,b),
-// SPLADE_LOO_SPAN=1 (word-span pseudo-queries where there is no title or sentence), SPLADE_LOO_TAG (the report goes to REPORT-<tag>.md, results-<tag>.json, loo-<tag>.svg).
+//  4. eval <c>: encode + index <c>'s corpus (documents cut where training cut them), search its
+//     queries (MaxScore, k 100) with the query encoder and as inference-free idf queries (word
+//     pieces x idf over <c>'s corpus), BM25 (k1 0.9, b 0.4) and the fused runs (max-normalised score
+//     sum and RRF at weight 1; and norm(BM25) + w norm(SPLADE) with w and the normalisation chosen
+//     by nested leave-one-out: on the other four folds' held-out evaluations, never on <c>'s
+//     judgments), nDCG@10, RR@10, R@100. The runs are kept in fold-<c>/runs.json.
+// Knobs (env): SPLADE_LOO_WORK, SPLADE_LOO_MLM_STEPS (0: none; else a masked-LM stage on the five corpora after init; a list
+// a,b: one MLM + pseudo-query chain per entry (<steps>s<seed>: with its own seed), the zero-shot ensemble sums their max-normalised runs; the folds start from the first), SPLADE_LOO_PSEUDO_STEPS (300), SPLADE_LOO_FOLD_STEPS (80), SPLADE_LOO_ONLY (a,b),
+// SPLADE_LOO_SPAN=1 (word-span pseudo-queries where there is no title or sentence), SPLADE_LOO_TAG (the report goes to REPORT-<tag>.md, results-<tag>.json, loo-<tag>.svg),
+// SPLADE_LOO_EVAL_DLEN (document tokens at evaluation; default: the training length, DLEN), SPLADE_LOO_QUERY=idf (train for inference-free queries), SPLADE_LOO_MODEL (2x128).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,6 +29,9 @@ import { fileURLToPath } from 'node:url';
 
 import { SpladeModel, info } from '../../lib/index.js';
 import { mergeCollections, readCollection, writeCollection, type Collection } from '../../lib/recipe/collections.js';
+import type { Run } from '../../lib/data/types.js';
+import { SCORE_NORMS, chooseFusionLeaveOneOut, weightedFusion } from '../../lib/recipe/fusion.js';
+import { WordPieceIdf, modelWordPieces } from '../../lib/recipe/idf-query.js';
 import { pseudoQueries } from '../../lib/recipe/pseudo-queries.js';
 import { looReportMarkdown, looPlotSvg, type LooResults, type LooRow } from '../../lib/recipe/report.js';
 import { runMlmStage } from '../../lib/recipe/mlm.js';
@@ -33,16 +42,29 @@ const DATA = process.env.SPLADE_LOO_DATA ?? '/work/shared/data';
 const WORK = process.env.SPLADE_LOO_WORK ?? join(here, '..', '.cache', 'recipe-loo');
 const PSEUDO_STEPS = Number(process.env.SPLADE_LOO_PSEUDO_STEPS ?? 300);
 const FOLD_STEPS = Number(process.env.SPLADE_LOO_FOLD_STEPS ?? 80);
-const MLM_STEPS = Number(process.env.SPLADE_LOO_MLM_STEPS ?? 0);
+// entries <steps> or <steps>s<seed> (the chain's MLM and pseudo-query seed; default 0)
+const CHAINS = (process.env.SPLADE_LOO_MLM_STEPS ?? '0').split(',').map((e) => {
+  const m = /^(\d+)(?:s(\d+))?$/.exec(e.trim());
+  if (!m) throw new Error(`SPLADE_LOO_MLM_STEPS: expected <steps> or <steps>s<seed>, got ${JSON.stringify(e)}`);
+  return { steps: Number(m[1]), seed: Number(m[2] ?? 0), name: `mlm${e.trim()}` };
+});
 const NAMES = ['cranfield', 'cacm', 'med', 'npl', 'lisa'];
 const ONLY = process.env.SPLADE_LOO_ONLY ? process.env.SPLADE_LOO_ONLY.split(',') : NAMES;
 const K = 100;
 
-const MODEL = { layers: 2, hidden: 128, heads: 2, init: 'lexical' as const };
+// SPLADE_LOO_MODEL=<layers>x<hidden> (default 2x128; one attention head per 64 dimensions)
+const [LAYERS, HIDDEN] = (process.env.SPLADE_LOO_MODEL ?? '2x128').split('x').map(Number);
+const MODEL = { layers: LAYERS, hidden: HIDDEN, heads: Math.max(1, HIDDEN / 64), init: 'lexical' as const };
 const BATCH = 16, QLEN = 32, DLEN = 128;
+// positions past the training length were never trained: evaluating at 256 tokens lost 0.01 nDCG@10
+const EVAL_DLEN = Number(process.env.SPLADE_LOO_EVAL_DLEN ?? DLEN);
+const FUSION_WEIGHTS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3];
 const PSEUDO_TRAINER = { loss: 'contrastive' as const, inBatchNegatives: true, lr: 1e-3, warmupSteps: Math.round(PSEUDO_STEPS / 10), weightDecay: 0.01,
   lambdaQ: 0.01, lambdaD: 0.01, lambdaWarmupSteps: Math.round(PSEUDO_STEPS / 3), queryReg: 'l1' as const, docReg: 'flops' as const, dropout: 0 };
 const FOLD_TRAINER = { ...PSEUDO_TRAINER, lr: 5e-4, warmupSteps: Math.round(FOLD_STEPS / 10), lambdaWarmupSteps: 0 };
+// SPLADE_LOO_QUERY=idf: train for inference-free queries (word pieces x idf over the training corpus;
+// only the documents are learned), the way the idf-query rows search
+const QUERY_WEIGHTS = process.env.SPLADE_LOO_QUERY === 'idf' ? { queryWeights: 'idf' as const } : {};
 
 // Load average sampled through the run (the machine is shared: other engineers' jobs compete).
 const loads: number[] = [loadavg()[0]];
@@ -66,17 +88,6 @@ for (const n of NAMES) cols[n] = await readCollection(join(DATA, n));
 
 await stage('init', () => initModel(join(WORK, 'init'), MODEL));
 
-// 1b. optional masked-LM adaptation on all five corpora (text only), as the domain recipe does
-let startModel = join(WORK, 'init');
-if (MLM_STEPS > 0) {
-  const mlmData = join(WORK, 'mlm-corpus');
-  if (!existsSync(join(mlmData, 'corpus.jsonl'))) await writeCollection(mlmData, { ...mergeCollections(cols), queries: [], qrels: {} });
-  startModel = await stage(`mlm: ${MLM_STEPS} steps`, () => runMlmStage({
-    model: startModel, corpus: join(mlmData, 'corpus.jsonl'), output: join(WORK, 'mlm'), steps: MLM_STEPS, batchSize: BATCH,
-    maxLength: DLEN, seed: 0, trainer: { lr: 1e-3, warmupSteps: Math.round(MLM_STEPS / 10), weightDecay: 0.01, dropout: 0.1 },
-  }));
-}
-
 // 2. pseudo-queries over all five corpora (text only)
 const pseudo: Record<string, Collection> = {};
 // SPLADE_LOO_SPAN=1: documents without a title or sentences (NPL) give a span of their words
@@ -89,11 +100,31 @@ await stage('pseudo: write + mine BM25 negatives', async () => {
   await writeCollection(pseudoDir, merged);
   await mineStage(merged.corpus, merged.queries, merged.qrels, join(pseudoDir, 'negatives.jsonl'), { retrievers: ['bm25'], perCollection: true, depth: 50, ranks: [1, 20], count: 1, seed: 0 });
 });
-const pseudoModel = await stage(`pseudo: train ${PSEUDO_STEPS} steps`, () => trainStage({
-  objective: 'ranking', model: startModel, output: join(WORK, 'pseudo-train'), corpus: join(pseudoDir, 'corpus.jsonl'), queries: join(pseudoDir, 'queries.jsonl'),
-  negatives: join(pseudoDir, 'negatives.jsonl'), negativesPerQuery: 1, batchSize: BATCH, steps: PSEUDO_STEPS, queryMaxLength: QLEN, docMaxLength: DLEN,
-  checkpointEvery: 50, seed: 0, trainer: PSEUDO_TRAINER,
-}));
+
+// 1b + 2b, once per entry of SPLADE_LOO_MLM_STEPS: optional masked-LM adaptation on all five corpora
+// (text only), as the domain recipe does, then contrastive training on the pseudo-queries. Corpus
+// text only: each such model is zero-shot for every collection. The first chain's model is the one
+// the folds start from (its folders keep the names of a single chain: mlm, pseudo-train).
+async function pseudoChain({ steps: mlmSteps, seed, name }: (typeof CHAINS)[number], first: boolean): Promise<string> {
+  const suffix = first ? '' : `-${name}`;
+  let startModel = join(WORK, 'init');
+  if (mlmSteps > 0) {
+    const mlmData = join(WORK, 'mlm-corpus');
+    if (!existsSync(join(mlmData, 'corpus.jsonl'))) await writeCollection(mlmData, { ...mergeCollections(cols), queries: [], qrels: {} });
+    startModel = await stage(`mlm${seed ? ` (seed ${seed})` : ''}: ${mlmSteps} steps`, () => runMlmStage({
+      model: startModel, corpus: join(mlmData, 'corpus.jsonl'), output: join(WORK, first ? 'mlm' : `mlm-${name.slice(3)}`), steps: mlmSteps, batchSize: BATCH,
+      maxLength: DLEN, seed, trainer: { lr: 1e-3, warmupSteps: Math.round(mlmSteps / 10), weightDecay: 0.01, dropout: 0.1 },
+    }));
+  }
+  return stage(`pseudo${first ? '' : ` (after mlm ${name.slice(3)})`}: train ${PSEUDO_STEPS} steps`, () => trainStage({
+    objective: 'ranking', model: startModel, output: join(WORK, `pseudo-train${suffix}`), corpus: join(pseudoDir, 'corpus.jsonl'), queries: join(pseudoDir, 'queries.jsonl'),
+    negatives: join(pseudoDir, 'negatives.jsonl'), negativesPerQuery: 1, batchSize: BATCH, steps: PSEUDO_STEPS, queryMaxLength: QLEN, docMaxLength: DLEN,
+    checkpointEvery: 50, seed, ...QUERY_WEIGHTS, trainer: PSEUDO_TRAINER,
+  }));
+}
+const zeroShotModels: Record<string, string> = {};
+for (const [i, chain] of CHAINS.entries()) zeroShotModels[chain.name] = await pseudoChain(chain, i === 0);
+const pseudoModel = Object.values(zeroShotModels)[0];
 
 // 3-4. one fold per held-out collection
 const rows: LooRow[] = [];
@@ -114,7 +145,7 @@ for (const held of ONLY) {
   const foldModel = await stage(`fold ${held}: train ${FOLD_STEPS} steps`, () => trainStage({
     objective: 'ranking', model: pseudoModel, output: join(foldDir, 'train'), corpus: join(foldDir, 'corpus.jsonl'), queries: join(foldDir, 'queries.jsonl'),
     negatives: join(foldDir, 'negatives.jsonl'), negativesPerQuery: 1, batchSize: BATCH, steps: FOLD_STEPS, queryMaxLength: QLEN, docMaxLength: DLEN,
-    checkpointEvery: 0, seed: 0, trainer: FOLD_TRAINER,
+    checkpointEvery: 0, seed: 0, ...QUERY_WEIGHTS, trainer: FOLD_TRAINER,
   }));
   await stage(`eval ${held}`, async () => {
     const c = cols[held];
@@ -122,19 +153,54 @@ for (const held of ONLY) {
     const docs = c.corpus.map(docText);
     const model = await SpladeModel.load(foldModel);
     const tEnc = performance.now();
-    const { index, stats } = await encodeIndex(model, docs);
+    const { index, stats } = await encodeIndex(model, docs, { maxLength: EVAL_DLEN });
     const encodeSeconds = (performance.now() - tEnc) / 1000;
     const sp = await spladeRun(model, index, stats, judged, K);
+    const idf = new WordPieceIdf(modelWordPieces(model));
+    for (const d of docs) idf.add(d.text);
+    const spIdf = await spladeRun(model, index, stats, judged, K, judged.map((q) => idf.query(q.text)));
     const bm = bm25Run(docs, judged, K);
+    // zero-shot: the pseudo-query models (no judged query of any collection), idf queries; with
+    // several, the sum of their max-normalised runs (weights 1, not tuned)
+    const idfQueries = judged.map((q) => idf.query(q.text));
+    const zeroParts: Record<string, Run> = {};
+    for (const [name, dir] of Object.entries(zeroShotModels)) {
+      const zm = await SpladeModel.load(dir);
+      const { index: zi, stats: zs } = await encodeIndex(zm, docs, { maxLength: EVAL_DLEN });
+      zeroParts[name] = (await spladeRun(zm, zi, zs, judged, K, idfQueries)).run;
+    }
+    const zero = Object.keys(zeroParts).length === 1 ? Object.values(zeroParts)[0] : weightedFusion(Object.values(zeroParts), Object.values(zeroParts).map(() => 1), 'max', K);
+    writeFileSync(join(foldDir, 'runs.json'), JSON.stringify({ bm25: bm.run, splade: sp.run, spladeIdf: spIdf.run, spladeZero: zero }));
     rows.push({
       collection: held, queries: judged.length, documents: docs.length, trainQueries: judgedCount, encodeSeconds,
-      bm25: evaluateRun(bm.run, c.qrels), splade: evaluateRun(sp.run, c.qrels),
+      bm25: evaluateRun(bm.run, c.qrels), splade: evaluateRun(sp.run, c.qrels), spladeIdf: evaluateRun(spIdf.run, c.qrels), spladeZero: evaluateRun(zero, c.qrels),
+      spladeZeroParts: Object.fromEntries(Object.entries(zeroParts).map(([name, run]) => [name, evaluateRun(run, c.qrels)])),
       fusedSum: evaluateRun(fuseRuns([sp.run, bm.run], 'sum', K), c.qrels), fusedRrf: evaluateRun(fuseRuns([sp.run, bm.run], 'rrf', K), c.qrels),
-      spladeEfficiency: sp.efficiency, bm25Efficiency: bm.efficiency,
+      spladeEfficiency: sp.efficiency, spladeIdfEfficiency: spIdf.efficiency, bm25Efficiency: bm.efficiency,
     });
     const r = rows[rows.length - 1];
-    console.error(`   ${held}: BM25 ${r.bm25['ndcg@10'].toFixed(4)}  SPLADE ${r.splade['ndcg@10'].toFixed(4)}  fused(sum) ${r.fusedSum['ndcg@10'].toFixed(4)}  fused(rrf) ${r.fusedRrf['ndcg@10'].toFixed(4)}`);
+    console.error(`   ${held}: BM25 ${r.bm25['ndcg@10'].toFixed(4)}  SPLADE ${r.splade['ndcg@10'].toFixed(4)}  idf-q ${r.spladeIdf!['ndcg@10'].toFixed(4)}  zero-shot ${r.spladeZero!['ndcg@10'].toFixed(4)} (${Object.entries(r.spladeZeroParts!).map(([k, v]) => `${k} ${v['ndcg@10'].toFixed(4)}`).join(', ')})  fused(sum) ${r.fusedSum['ndcg@10'].toFixed(4)}  fused(rrf) ${r.fusedRrf['ndcg@10'].toFixed(4)}`);
   });
+}
+
+// 5. fusion weight and normalisation per held-out collection by nested leave-one-out: chosen on the
+// other folds' held-out runs (this run's, or an earlier run's kept in the same work folder)
+const runsOf = (n: string) => join(WORK, `fold-${n}`, 'runs.json');
+const kept = NAMES.filter((n) => existsSync(runsOf(n)));
+if (kept.length >= 2) {
+  const saved = Object.fromEntries(kept.map((n) => [n, JSON.parse(readFileSync(runsOf(n), 'utf8')) as Record<string, Run>]));
+  for (const [rowKey, runKey] of [['fusedChosen', 'splade'], ['fusedIdfChosen', 'spladeIdf'], ['fusedZeroChosen', 'spladeZero']] as const) {
+    if (!kept.every((n) => saved[n][runKey])) continue;
+    const choice = chooseFusionLeaveOneOut(kept.map((n) => ({ name: n, qrels: cols[n].qrels, bm25: saved[n].bm25, splade: saved[n][runKey] })),
+      { weights: FUSION_WEIGHTS, norms: SCORE_NORMS, k: K });
+    for (const row of rows) {
+      const ch = choice[row.collection];
+      if (!ch) continue;
+      row[rowKey] = evaluateRun(weightedFusion([saved[row.collection].bm25, saved[row.collection][runKey]], [1, ch.weight], ch.norm, K), cols[row.collection].qrels);
+      row.fusionChoice = { ...row.fusionChoice, [rowKey]: { weight: ch.weight, norm: ch.norm, chosenOn: ch.chosenOn } };
+      console.error(`   ${row.collection}: ${rowKey} (${ch.norm}, w ${ch.weight}, chosen on ${ch.chosenOn.join(' ')}) ${row[rowKey]!['ndcg@10'].toFixed(4)}`);
+    }
+  }
 }
 clearInterval(sampler);
 loads.push(loadavg()[0]);
@@ -144,7 +210,7 @@ const results: LooResults = {
   started, finished: new Date().toISOString(), totalSeconds: (performance.now() - t0) / 1000,
   machine: `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), cpu kernels ${i.cpu}, ${i.threads} threads`,
   load: { mean: loads.reduce((a, b) => a + b, 0) / loads.length, min: Math.min(...loads), max: Math.max(...loads) },
-  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_TRAINER, foldTrainer: FOLD_TRAINER, span: SPAN,
+  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, evalDocMaxLength: EVAL_DLEN, fusionWeights: FUSION_WEIGHTS, fusionNorms: SCORE_NORMS, mlmSteps: CHAINS.map((c) => (c.seed ? `${c.steps}s${c.seed}` : c.steps)), trainQueries: QUERY_WEIGHTS.queryWeights ?? 'encoder', pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_TRAINER, foldTrainer: FOLD_TRAINER, span: SPAN,
     pseudoQueries: Object.fromEntries(NAMES.map((n) => [n, pseudo[n].queries.length])) },
   stages, rows,
 };

@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../data/atomic.js';
 import type { CorpusDoc, Qrels, Query, Run } from '../data/types.js';
 import { TermStats, latencySummary, type Efficiency } from '../efficiency.js';
 import { evaluate } from '../evaluate.js';
+import { invalidArgument } from '../errors.js';
 import { bm25Retriever, mineNegatives, reciprocalRankFusion, scoreSumFusion, spladeRetriever, type Ranking, type Retriever } from '../mine.js';
 import { initCheckpoint } from '../model/init.js';
 import { SpladeModel } from '../model/splade-model.js';
@@ -78,12 +79,15 @@ export async function mineStage(corpus: CorpusDoc[], queries: Query[], qrels: Qr
   await writeFileAtomic(out, lines);
 }
 
-/** Encodes documents with the model and indexes them; the term statistics come along for FLOPS. */
-export async function encodeIndex(model: SpladeModel, docs: Array<{ id: string; text: string }>, onBatch?: (n: number) => void): Promise<{ index: InvertedIndex; stats: TermStats }> {
+/**
+ * Encodes documents with the model and indexes them; the term statistics come along for FLOPS.
+ * maxLength: tokens per document (default: the model's default for documents).
+ */
+export async function encodeIndex(model: SpladeModel, docs: Array<{ id: string; text: string }>, opts: { maxLength?: number; onBatch?: (n: number) => void } = {}): Promise<{ index: InvertedIndex; stats: TermStats }> {
   const stats = new TermStats();
   const ids: string[] = [];
   const vectors = (async function* () {
-    for await (const { id, vector } of encodeStream(model, (async function* () { yield* docs; })(), { kind: 'document', onBatch })) {
+    for await (const { id, vector } of encodeStream(model, (async function* () { yield* docs; })(), { kind: 'document', maxLength: opts.maxLength, onBatch: opts.onBatch })) {
       ids.push(id);
       stats.add(vector);
       yield vector;
@@ -93,9 +97,13 @@ export async function encodeIndex(model: SpladeModel, docs: Array<{ id: string; 
   return { index, stats };
 }
 
-/** A SPLADE run over an index: the run, its efficiency figures, and the query vectors. */
-export async function spladeRun(model: SpladeModel, index: InvertedIndex, stats: TermStats | undefined, queries: Query[], k: number): Promise<{ run: Run; efficiency: Efficiency; vectors: SparseVector[] }> {
-  const vectors = await model.encode(queries.map((q) => q.text), { kind: 'query' });
+/**
+ * A SPLADE run over an index: the run, its efficiency figures, and the query vectors (the model's
+ * query encoder, or queryVectors as given, one per query: e.g. inference-free idf queries).
+ */
+export async function spladeRun(model: SpladeModel, index: InvertedIndex, stats: TermStats | undefined, queries: Query[], k: number, queryVectors?: SparseVector[]): Promise<{ run: Run; efficiency: Efficiency; vectors: SparseVector[] }> {
+  if (queryVectors !== undefined && queryVectors.length !== queries.length) invalidArgument('queryVectors', `${queries.length} vectors (one per query)`, queryVectors);
+  const vectors = queryVectors ?? await model.encode(queries.map((q) => q.text), { kind: 'query' });
   const res = searchAll(index, queries.map((q, i) => ({ id: q.id, vector: vectors[i] })), { k, algorithm: 'maxscore' });
   return { run: res.run, efficiency: sparseEfficiency(index, stats, vectors, res.latenciesMs), vectors };
 }

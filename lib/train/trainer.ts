@@ -119,6 +119,13 @@ export interface TrainerOptions {
   dropout?: number;
   /** Seed of the trainer's random number generator (default 42). */
   seed?: number;
+  /**
+   * Inference-free queries (SPLADE's document-only variant): one weight >= 0 per vocabulary id
+   * (e.g. the idf of each word piece). When given, queries are not encoded: query i's vector is the
+   * sum over its ids of these weights (count x weight), and only the documents are learned (no
+   * query gradient, no query regulariser). Default: none (queries through the model).
+   */
+  queryTermWeights?: ArrayLike<number>;
 }
 
 /** The options with every default filled in (what save() records). */
@@ -129,6 +136,7 @@ export interface ResolvedTrainerOptions {
   queryReg: Regulariser; docReg: Regulariser;
   lr: number; weightDecay: number; warmupSteps: number; totalSteps: number | null; maxGradNorm: number;
   dropout: number; seed: number;
+  queryTermWeights: number[] | null;
 }
 
 const LOSSES = ['contrastive', 'marginmse', 'kldiv'] as const;
@@ -180,11 +188,32 @@ function resolveOptions(model: SpladeModel, opts: TrainerOptions): ResolvedTrain
     maxGradNorm: Number.isFinite(maxGradNorm) ? maxGradNorm : 0,
     dropout,
     seed: opts.seed === undefined ? 42 : expectInteger('seed', opts.seed, 0, 2 ** 32 - 1),
+    queryTermWeights: opts.queryTermWeights === undefined || opts.queryTermWeights === null ? null : termWeights(model, opts.queryTermWeights),
   };
   if (!Number.isFinite(r.lr) || !Number.isFinite(r.weightDecay) || !Number.isFinite(r.lambdaQ) || !Number.isFinite(r.lambdaD)) {
     invalidArgument('lr, weightDecay, lambdaQ, lambdaD', 'finite numbers', opts);
   }
   return r;
+}
+
+function termWeights(model: SpladeModel, w: unknown): number[] {
+  const V = model.vocabSize;
+  const a = w as ArrayLike<number>;
+  if (a === null || typeof a !== 'object' || a.length !== V) invalidArgument('queryTermWeights', `${V} weights (one per vocabulary id)`, w);
+  const out = Array.from(a);
+  out.forEach((x, i) => {
+    if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) invalidArgument(`queryTermWeights[${i}]`, 'a finite number >= 0', x);
+  });
+  return out;
+}
+
+/** Inference-free query vectors (B x V): per query, the sum of the weights of its ids. */
+function weightedBags(queries: Int32Array[], weights: number[], V: number): Float32Array {
+  const Q = new Float32Array(queries.length * V);
+  queries.forEach((ids, i) => {
+    for (const t of ids) Q[i * V + t] += weights[t];
+  });
+  return Q;
 }
 
 interface CheckedBatch { queries: Int32Array[]; documents: Int32Array[]; B: number; n: number; teacher?: number[][] }
@@ -435,8 +464,11 @@ export class Trainer {
       return callNativeAsync(() => this.addon.trainBackward(h as Parameters<TrainAddon['trainBackward']>[0], dw, e.grads));
     };
     cuda?.beginStep();
-    const Q = new Float32Array(B * V), D = new Float32Array(C * V);
-    const hQ = await forward(encQ, batch.queries, Q);
+    // inference-free queries: weighted bags, no query encoder pass
+    const fixedQ = o.queryTermWeights;
+    const D = new Float32Array(C * V);
+    const Q = fixedQ ? weightedBags(batch.queries, fixedQ, V) : new Float32Array(B * V);
+    const hQ = fixedQ ? null : await forward(encQ, batch.queries, Q);
     const hD = await forward(encD, batch.documents, D);
     const S = scores(Q, D, B, C, V);
     const dS = new Float64Array(B * C);
@@ -450,9 +482,9 @@ export class Trainer {
     scoresBackward(dQ, dD, dS, Q, D, B, C, V);
     const lambdaQ = lambdaAt(o.lambdaQ, t, o.lambdaWarmupSteps);
     const lambdaD = lambdaAt(o.lambdaD, t, o.lambdaWarmupSteps);
-    const regQ = regForwardBackward(o.queryReg, Q, dQ, B, V, lambdaQ);
+    const regQ = fixedQ ? 0 : regForwardBackward(o.queryReg, Q, dQ, B, V, lambdaQ);
     const regD = regForwardBackward(o.docReg, D, dD, C, V, lambdaD);
-    await backward(encQ, hQ, dQ);
+    if (hQ) await backward(encQ, hQ, dQ);
     await backward(encD, hD, dD);
     return {
       step: t, loss: rankingLoss + lambdaQ * regQ + lambdaD * regD, rankingLoss, regQ, regD, lambdaQ, lambdaD,
@@ -557,7 +589,7 @@ export class Trainer {
     const device = opts.device === undefined ? 'cpu' : expectOneOf('device', opts.device, ['cpu', 'cuda'] as const);
     const state = readTrainerState(dir);
     const model = await SpladeModel.load(join(dir, 'model'), { threads: opts.threads, device });
-    const trainer = new Trainer(model, { ...state.options, totalSteps: state.options.totalSteps ?? undefined });
+    const trainer = new Trainer(model, { ...state.options, totalSteps: state.options.totalSteps ?? undefined, queryTermWeights: state.options.queryTermWeights ?? undefined });
     const sizes = trainer.params.map((p) => p.length);
     if (state.names.length !== trainer.names.length || state.names.some((n, k) => n !== trainer.names[k] || state.sizes[k] !== sizes[k])) {
       throw new SpladeError(`${join(dir, 'optimizer.bin')}: the optimizer state does not match the model's parameters`, ErrorCode.corruptFile);

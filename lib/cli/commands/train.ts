@@ -6,6 +6,7 @@ import { ErrorCode, SpladeError } from '../../errors.js';
 import type { NegativesRecord } from '../../mine.js';
 import { SpladeModel } from '../../model/splade-model.js';
 import { readTexts } from '../../pipeline.js';
+import { WordPieceIdf, modelWordPieces } from '../../recipe/idf-query.js';
 import { hashSeed, mulberry32, sampleDistinct } from '../../random.js';
 import { trainPlotSvg } from '../../train/plot.js';
 import { type MlmBatch, type StepStats, type TrainBatch, Trainer, type TrainerOptions } from '../../train/trainer.js';
@@ -25,6 +26,8 @@ scores from 'splade score' for marginmse / kldiv). The config (paths relative to
     "batchSize": 16,               "steps": 1000,
     "queryMaxLength": 32,          "docMaxLength": 256,
     "checkpointEvery": 500,        (0: only at the end)          "seed": 0,
+    "queryWeights": "idf",         (optional: inference-free queries, each word piece weighted by its
+                                    idf over the corpus; only the documents are learned)
     "trainer": { "loss": "contrastive", "inBatchNegatives": true, "lr": 2e-5, "dropout": 0, ... }
   }
 
@@ -51,6 +54,8 @@ export interface TrainConfig {
    * (as naver/splade samples its hard negatives); 'first': always the list's first ones. */
   negativeSampling?: 'random' | 'first';
   queryMaxLength: number; docMaxLength: number; checkpointEvery: number; seed: number;
+  /** 'idf': inference-free queries (word pieces x idf over the corpus; the trainer's queryTermWeights). */
+  queryWeights?: 'idf';
   trainer: TrainerOptions;
 }
 
@@ -96,12 +101,13 @@ export function readConfig(path: string): TrainConfig {
     bad(`${path}: "negativeSampling" must be "random" or "first", got ${JSON.stringify(c.negativeSampling)}`);
   }
   const known = new Set(['objective', 'model', 'output', 'corpus', 'queries', 'negatives', 'negativeSource', 'negativesPerQuery', 'negativeSampling',
-    'batchSize', 'steps', 'queryMaxLength', 'docMaxLength', 'checkpointEvery', 'seed', 'trainer']);
+    'batchSize', 'steps', 'queryMaxLength', 'docMaxLength', 'checkpointEvery', 'seed', 'queryWeights', 'trainer']);
   const unknown = Object.keys(c).filter((k) => !known.has(k));
   if (unknown.length) bad(`${path}: unknown key(s) ${unknown.map((k) => `"${k}"`).join(', ')}`);
   const objective = c.objective ?? 'ranking';
   if (objective !== 'ranking' && objective !== 'mlm') bad(`${path}: "objective" must be "ranking" or "mlm", got ${JSON.stringify(objective)}`);
   const mlm = objective === 'mlm';
+  if (c.queryWeights !== undefined && (c.queryWeights !== 'idf' || mlm)) bad(`${path}: "queryWeights" must be "idf" (ranking objective only), got ${JSON.stringify(c.queryWeights)}`);
   return {
     objective,
     // a local directory (relative to the config) when it exists, otherwise a hub id
@@ -116,6 +122,7 @@ export function readConfig(path: string): TrainConfig {
     docMaxLength: int('docMaxLength', 256, 2),
     checkpointEvery: int('checkpointEvery', 0, 0),
     seed: int('seed', 0, 0),
+    ...(c.queryWeights === 'idf' ? { queryWeights: 'idf' as const } : {}),
     trainer: trainer as TrainerOptions,
   };
 }
@@ -256,7 +263,7 @@ export async function run(argv: string[]): Promise<number> {
     const texts: string[] = [];
     for await (const d of readTexts(cfg.corpus, 'document')) texts.push(d.text);
     if (texts.length === 0) bad(`${cfg.corpus}: no documents`);
-    return trainLoop(cfg, device, (model) => new MlmSource(model, cfg, texts));
+    return trainLoop(cfg, device, () => ({}), (model) => new MlmSource(model, cfg, texts));
   }
   const teacher = needsTeacher(cfg.trainer.loss);
 
@@ -299,14 +306,28 @@ export async function run(argv: string[]): Promise<number> {
   for (const id of needQ) if (!queries.has(id)) bad(`${cfg.queries}: no query ${JSON.stringify(id)} (named in ${cfg.negatives})`);
   for (const id of needD) if (!docs.has(id)) bad(`${cfg.corpus}: no document ${JSON.stringify(id)} (named in ${cfg.negatives})`);
 
-  return trainLoop(cfg, device, (model) => {
+  // inference-free queries: every word piece weighted by its idf over the whole corpus
+  const corpusTexts: string[] = [];
+  if (cfg.queryWeights === 'idf') for await (const d of readTexts(cfg.corpus, 'document')) corpusTexts.push(d.text);
+  const idfWeights = (model: SpladeModel): TrainerOptions => {
+    if (cfg.queryWeights !== 'idf') return {};
+    const idf = new WordPieceIdf(modelWordPieces(model));
+    for (const t of corpusTexts) idf.add(t);
+    // scaled so the rarest piece weighs 1, about what the encoder's query weights are: raw idf (up to
+    // ~10) scales every score and sharpens the contrastive softmax as a temperature of 1/10 would
+    const w = Float32Array.from({ length: model.vocabSize }, (_, id) => idf.idf(id));
+    const top = w.reduce((a, b) => Math.max(a, b), 0);
+    return { queryTermWeights: top > 0 ? w.map((x) => x / top) : w };
+  };
+
+  return trainLoop(cfg, device, idfWeights, (model) => {
     if (skipped) console.error(`skipped ${skipped} record(s) without a positive or ${cfg.negativesPerQuery} "${source}" negatives`);
     return new BatchSource(model, cfg, records, queries, docs, teacher);
   });
 }
 
 /** Steps (resuming from OUTPUT/checkpoint when there is one), log, plot, checkpoints, final model. */
-async function trainLoop(cfg: TrainConfig, device: 'cpu' | 'cuda' | undefined,
+async function trainLoop(cfg: TrainConfig, device: 'cpu' | 'cuda' | undefined, moreOptions: (model: SpladeModel) => TrainerOptions,
                          makeSource: (model: SpladeModel) => { batch(t: number): TrainBatch | MlmBatch }): Promise<number> {
   // a fresh trainer, or the checkpoint's
   mkdirSync(cfg.output, { recursive: true });
@@ -325,7 +346,7 @@ async function trainLoop(cfg: TrainConfig, device: 'cpu' | 'cuda' | undefined,
     console.error(`resuming from ${ckpt} at step ${trainer.stepCount + 1}`);
   } else {
     const model = await SpladeModel.load(cfg.model, { device });
-    trainer = new Trainer(model, { totalSteps: cfg.steps, ...cfg.trainer });
+    trainer = new Trainer(model, { totalSteps: cfg.steps, ...cfg.trainer, ...moreOptions(model) });
     writeFileSync(logPath, '');
   }
   const batches = makeSource(trainer.model);
