@@ -41,13 +41,13 @@ const STAGE_KEYS: Record<StageKind, { required: string[]; optional: string[] }> 
   init: { required: ['output'], optional: ['layers', 'hidden', 'heads', 'init', 'seed'] },
   mlm: { required: ['model', 'corpus', 'output', 'steps'], optional: ['batchSize', 'maxLength', 'maskProbability', 'seed', 'trainer'] },
   'pseudo-queries': { required: ['corpus', 'output'], optional: ['source', 'minWords', 'maxWords', 'minRestWords', 'span', 'seed'] },
-  mine: { required: ['collection', 'output'], optional: ['split', 'retrievers', 'model', 'depth', 'ranks', 'count', 'fusion', 'seed', 'perCollection'] },
+  mine: { required: ['collection', 'output'], optional: ['split', 'retrievers', 'model', 'depth', 'ranks', 'count', 'fusion', 'seed', 'perCollection', 'maxLength'] },
   score: { required: ['negatives', 'collection', 'model', 'output'], optional: ['batchSize', 'maxLength'] },
   train: {
     required: ['model', 'output', 'corpus', 'queries', 'negatives', 'steps'],
     optional: ['negativeSource', 'negativesPerQuery', 'batchSize', 'queryMaxLength', 'docMaxLength', 'checkpointEvery', 'seed', 'trainer'],
   },
-  index: { required: ['model', 'corpus', 'output'], optional: [] },
+  index: { required: ['model', 'corpus', 'output'], optional: ['maxLength'] },
   evaluate: { required: ['model', 'index', 'collection', 'output'], optional: ['split', 'k', 'bm25', 'fusion'] },
 };
 

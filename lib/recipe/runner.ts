@@ -106,7 +106,7 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
       await mineStage(c.corpus, c.queries, c.qrels, out, {
         retrievers, model: s.model === undefined ? undefined : model(s.model), depth: s.depth as number | undefined,
         ranks: s.ranks as [number, number] | undefined, count: s.count as number | undefined, fusion: s.fusion as 'rrf' | 'sum' | 'none' | undefined,
-        seed: s.seed as number | undefined, perCollection: s.perCollection as boolean | undefined,
+        seed: s.seed as number | undefined, perCollection: s.perCollection as boolean | undefined, maxLength: s.maxLength as number | undefined,
       });
       return `wrote ${out}`;
     }
@@ -141,7 +141,8 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
       if (existsSync(out)) return `kept ${out}`;
       const m = await SpladeModel.load(model(s.model));
       const c = await readCollectionCorpus(path(s.corpus));
-      const { index, stats } = await encodeIndex(m, c.map((d) => ({ id: d.id, text: d.title ? `${d.title} ${d.text}` : d.text })));
+      const docs = c.map((d) => ({ id: d.id, text: d.title ? `${d.title} ${d.text}` : d.text }));
+      const { index, stats } = await encodeIndex(m, docs, { maxLength: s.maxLength as number | undefined });
       mkdirSync(join(out, '..'), { recursive: true });
       index.save(out);
       return `wrote ${out}: ${index.numDocs} documents, ${formatEfficiency({ avgDocTerms: stats.averageTerms, indexBytes: statSync(out).size })}`;

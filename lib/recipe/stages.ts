@@ -48,6 +48,8 @@ export interface MineStageOptions {
   retrievers: Array<'bm25' | 'splade'>;
   model?: string;
   depth?: number; ranks?: [number, number]; count?: number; fusion?: 'rrf' | 'sum' | 'none'; seed?: number;
+  /** Tokens per document when the SPLADE retriever encodes the corpus (default: the model's); as the model was trained. */
+  maxLength?: number;
   /** Mine each id prefix (`<name>/`) against its own collection's documents only (merged collections). */
   perCollection?: boolean;
 }
@@ -69,7 +71,7 @@ export async function mineStage(corpus: CorpusDoc[], queries: Query[], qrels: Qr
     const retrievers: Record<string, Retriever> = {};
     const texts = docs.map((d) => ({ id: d.id, text: d.title ? `${d.title} ${d.text}` : d.text }));
     if (o.retrievers.includes('bm25')) retrievers.bm25 = bm25Retriever(Bm25Index.build(texts, { backend: 'native' }));
-    if (model) retrievers.splade = spladeRetriever(model, (await encodeIndex(model, texts)).index);
+    if (model) retrievers.splade = spladeRetriever(model, (await encodeIndex(model, texts, { maxLength: o.maxLength })).index);
     const qs = queries.filter((q) => !o.perCollection || prefixOf(q.id) === key);
     for await (const r of mineNegatives(qs, qrels, retrievers, { depth: o.depth, ranks: o.ranks, count: o.count, fusion: o.fusion, seed: o.seed })) {
       lines.push(`${JSON.stringify(r)}\n`);
