@@ -74,7 +74,6 @@ struct Driver {
     }
   }
 
-  // The serial blocked product over rows [m_begin, m_end) and columns [n_begin, n_end) of C.
   static size_t round_up_nr(size_t n) { return (n + NR - 1) / NR * NR; }
 
   // All of op(B) packed (GemmArgs::packed_b): K block pc starts at pc * round_up_nr(N), and within it
@@ -91,6 +90,7 @@ struct Driver {
     }
   }
 
+  // The serial blocked product over rows [m_begin, m_end) and columns [n_begin, n_end) of C.
   static void block(const GemmArgs& g, size_t m_begin, size_t m_end, size_t n_begin, size_t n_end) {
     const size_t nc_max = std::min(K::NC, n_end - n_begin), mc_max = std::min(K::MC, m_end - m_begin);
     const size_t kc_max = std::min(K::KC, g.K);
@@ -124,9 +124,9 @@ struct Driver {
             for (size_t ir = 0; ir < mc; ir += MR) {
               const size_t rows = std::min(MR, mc - ir);
               float* c = g.C + (ic + ir) * g.ldc + jc + jr;
-              const bool fetch_next = packed_b && ir == 0 && jc + jr + NR < n_end;  // B from memory: fetch ahead
               if constexpr (K::kPrefetchNextB) {
-                if (rows == MR && cols == NR && fetch_next) {
+                // A pre-packed B comes from memory: its first pass over a panel fetches the next one.
+                if (packed_b && ir == 0 && jc + jr + NR < n_end && rows == MR && cols == NR) {
                   K::kernel_next(kc, ablk + ir * kc, bp, c, g.ldc, g.alpha, beta, bp + NR * kc);
                   if (last && epi) finish(g, ic + ir, jc + jr, rows, cols);
                   continue;
@@ -151,7 +151,7 @@ struct Driver {
     const double flops = 2.0 * g.M * g.N * g.K;
     if (threads == 1 || flops < kParallelMinFlops) return block(g, 0, g.M, 0, g.N);
     // Independent tasks, each packing its own operands: splitting N repacks A once per task, splitting M
-    // repacks B (unless it is pre-packed), so split the longer side (the smaller operand is the one packed again). A pool region
+    // repacks B (unless pre-packed), so split the longer side (the smaller operand is packed again). A pool region
     // has no barriers, so sharing one packed block between threads is not an option. A wide N (the
     // 30522-column MLM head) gets up to 4 tasks per thread of at least kMinTaskCols columns each, so a
     // thread that loses its core for a while (a shared machine) does not hold up the whole call.
