@@ -39,7 +39,11 @@ class Pool {
     size_ = std::max(1, n);
     stopping_ = false;
     stopping_flag_.store(false, std::memory_order_relaxed);
-    for (int t = 1; t < size_; ++t) workers_.emplace_back([this, t] { worker_loop(t); });
+    // New workers start from the current generation: one that began from 0 took the last region's
+    // (finished) generation for a new one, ran an empty pass and decremented pending_workers_ once too
+    // often, which could leave the next run() waiting forever (seen with setThreads between products).
+    const unsigned long long current = generation_.load(std::memory_order_relaxed);
+    for (int t = 1; t < size_; ++t) workers_.emplace_back([this, t, current] { worker_loop(t, current); });
   }
 
   void run(size_t num_tasks, const TaskFn& fn) {
@@ -83,8 +87,7 @@ class Pool {
     t_in_region = false;
   }
 
-  void worker_loop(int thread) {
-    unsigned long long seen = 0;
+  void worker_loop(int thread, unsigned long long seen) {
     for (;;) {
       spin_for_work(seen);
       {
