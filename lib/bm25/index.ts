@@ -28,6 +28,11 @@ import { InvertedIndex } from '../search/inverted-index.js';
 import { TaatBackend, docVectorViews, type Bm25SearchBackend, type DocVectors } from './backend.js';
 import type { SparseVector } from '../sparse.js';
 
+/** BM25's (Lucene's) idf of a term in df of N documents: ln(1 + (N - df + 0.5) / (df + 0.5)). */
+export function bm25Idf(N: number, df: number): number {
+  return Math.log(1 + (N - df + 0.5) / (df + 0.5));
+}
+
 export interface Bm25BuildOptions {
   k1?: number; // default 0.9
   b?: number; // default 0.4
@@ -147,7 +152,7 @@ class Bm25Builder {
     const idf = new Float64Array(numTerms);
     for (let t = 0; t < numTerms; t++) {
       const df = this.df.a[t];
-      idf[t] = Math.log(1 + (N - df + 0.5) / (df + 0.5));
+      idf[t] = bm25Idf(N, df);
     }
     const terms = this.terms.take();
     const weights = new Float32Array(terms.length);

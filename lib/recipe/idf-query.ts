@@ -5,6 +5,7 @@
  * encoder learns little weighting beyond stop words, and on long statement-like queries (CACM,
  * LISA) this bag ranks better with the same document vectors; the corpus text is all it needs.
  */
+import { bm25Idf } from '../bm25/index.js';
 import { invalidArgument } from '../errors.js';
 import type { SparseVector } from '../sparse.js';
 
@@ -28,7 +29,7 @@ export class WordPieceIdf {
   /** BM25's idf of a piece; 0 for a piece no document has (it cannot match anything). */
   idf(piece: number): number {
     const df = this.df.get(piece) ?? 0;
-    return df === 0 ? 0 : Math.log(1 + (this.n - df + 0.5) / (df + 0.5));
+    return df === 0 ? 0 : bm25Idf(this.n, df);
   }
 
   /** The query as a sparse vector: count x idf per distinct piece, pieces no document has dropped. */
