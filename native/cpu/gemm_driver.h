@@ -10,8 +10,9 @@
 //   kernel(kc, a, b, c, ldc, alpha, beta)   full tile: c = alpha * a.b + beta * c (beta 0: c not read)
 //   kRowKernels, kernel_rows(rows, ...)     when kRowKernels: the first rows < MR rows of a full-width
 //                                           tile (else such tiles go through a scratch tile)
-//   kPrefetchNextB, kernel_next(..., next_b) when kPrefetchNextB: kernel that also fetches the next B
-//                                           micro-panel into L2 (used on a pre-packed B's first pass)
+//   kPrefetchNextB, kernel_next(..., next_b, every) when kPrefetchNextB: kernel that also fetches rows of
+//                                           the next B micro-panel into L2, from next_b one row every
+//                                           `every` k (used on a pre-packed B's first pass)
 //   pack_a(g, m, mr, k0, kc, dst)           one MR-row panel of op(A), zero-padded to MR rows
 //   pack_b(g, n0, nc, k0, kc, dst)          the B block: ceil(nc / NR) NR-column panels of op(B), the
 //                                           last zero-padded to NR columns
@@ -117,6 +118,11 @@ struct Driver {
           float* ablk = keep_a ? abuf + pc * m_pad + (ic - m_begin) * kc : abuf;
           if (!keep_a || jc == n_begin)
             for (size_t ir = 0; ir < mc; ir += MR) K::pack_a(g, ic + ir, std::min(MR, mc - ir), pc, kc, ablk + ir * kc);
+          // A pre-packed B comes from memory: the first `spread` full tiles over a panel each fetch
+          // 1 / spread of the next panel (a power of two, at most 8, so the fetch is spread out).
+          size_t spread = 1;
+          while (spread * 2 <= std::min<size_t>(8, mc / MR)) spread *= 2;
+          const size_t spread_rows = (kc + spread - 1) / spread;
           // jr outer, ir inner: one B micro-panel stays in L1 while the A block streams from L2.
           for (size_t jr = 0; jr < nc; jr += NR) {
             const size_t cols = std::min(NR, nc - jr);
@@ -125,9 +131,8 @@ struct Driver {
               const size_t rows = std::min(MR, mc - ir);
               float* c = g.C + (ic + ir) * g.ldc + jc + jr;
               if constexpr (K::kPrefetchNextB) {
-                // A pre-packed B comes from memory: its first pass over a panel fetches the next one.
-                if (packed_b && ir == 0 && jc + jr + NR < n_end && rows == MR && cols == NR) {
-                  K::kernel_next(kc, ablk + ir * kc, bp, c, g.ldc, g.alpha, beta, bp + NR * kc);
+                if (packed_b && ir / MR < spread && jc + jr + NR < n_end && rows == MR && cols == NR) {
+                  K::kernel_next(kc, ablk + ir * kc, bp, c, g.ldc, g.alpha, beta, bp + NR * kc + ir / MR * spread_rows * NR, spread);
                   if (last && epi) finish(g, ic + ir, jc + jr, rows, cols);
                   continue;
                 }
