@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { type SparseVector, SpladeError, SpladeModel } from '../lib/index.js';
+import { crc32, crc32Fallback } from '../lib/model/crc32.js';
+import { loadAddon } from '../lib/native.js';
 import { writeSafetensors } from '../lib/model/safetensors.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -279,6 +281,71 @@ describe('load errors name the file and the tensor', () => {
     const fb = join(b, 'pytorch_model.bin');
     truncateSync(fb, readFileSync(fb).length - 4000);
     await expect(SpladeModel.load(b)).rejects.toThrow(/pytorch_model\.bin: truncated file/);
+  });
+
+  it('a damaged byte in pytorch_model.bin fails the CRC-32 of its zip entry (weights and pickle alike)', async () => {
+    const size = readFileSync(join(MODELS, 'bert-bin', 'pytorch_model.bin')).length;
+    // the middle of the file is weight data; byte 100 is in the first entry (data.pkl, after its local header)
+    for (const at of [Math.floor(size / 2), 100]) {
+      const b = copy('bert-bin');
+      const fb = join(b, 'pytorch_model.bin');
+      const bytes = readFileSync(fb);
+      bytes[at] ^= 0x10;
+      writeFileSync(fb, bytes);
+      const err = await SpladeModel.load(b).catch((e) => e);
+      expect(err, `byte ${at}`).toBeInstanceOf(SpladeError);
+      expect(err.code).toBe('ERR_SPLADE_CORRUPT_FILE');
+      expect(err.message).toMatch(/pytorch_model\.bin: zip entry \S+ fails its CRC-32 check/);
+    }
+  });
+
+  it('a NaN or infinite weight is a corrupt-file Error (F32 and F16 safetensors), not empty vectors', async () => {
+    const poison = (dir: string, tensor: string, write: (b: Buffer, at: number) => void) => {
+      const d = copy(dir);
+      const f = join(d, 'model.safetensors');
+      const b = readFileSync(f);
+      const n = Number(b.readBigUInt64LE(0));
+      const header = JSON.parse(b.subarray(8, 8 + n).toString('utf8'));
+      write(b, 8 + n + header[tensor].data_offsets[0]);
+      writeFileSync(f, b);
+      return d;
+    };
+    const q = 'bert.encoder.layer.0.attention.self.query.weight';
+    for (const [v, at] of [[NaN, 10], [Infinity, 0], [-Infinity, 1023]] as const) {
+      const d = poison('bert', q, (b, off) => b.writeFloatLE(v, off + 4 * at));
+      const err = await SpladeModel.load(d).catch((e) => e);
+      expect(err, String(v)).toBeInstanceOf(SpladeError);
+      expect(err.code).toBe('ERR_SPLADE_CORRUPT_FILE');
+      expect(err.message).toContain(`tensor ${q} holds ${v} at element ${at}`);
+    }
+    const d16 = poison('bert-f16', q, (b, off) => b.writeUInt16LE(0x7c00, off + 2 * 7)); // half +inf
+    await expect(SpladeModel.load(d16)).rejects.toThrow(`tensor ${q} holds Infinity at element 7`);
+  });
+
+  it('firstNonFinite finds the first NaN / infinity wherever it is (block edges, last element)', () => {
+    const { firstNonFinite } = loadAddon<{ firstNonFinite(v: Float32Array): number }>();
+    const x = new Float32Array(10000).map((_, i) => Math.sin(i) * 1e30);
+    expect(firstNonFinite(x)).toBe(-1);
+    expect(firstNonFinite(new Float32Array(0))).toBe(-1);
+    for (const at of [0, 4095, 4096, 9999]) {
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const y = x.slice();
+        y[at] = bad;
+        if (at < 9999) y[9999] = NaN; // a later one must not be reported first
+        expect(firstNonFinite(y), `${bad} at ${at}`).toBe(at);
+      }
+    }
+    const big = new Float32Array([3.4e38, -3.4e38, 1e-45, -0]); // largest, subnormal, negative zero: finite
+    expect(firstNonFinite(big)).toBe(-1);
+  });
+
+  it('CRC-32: the fallback agrees with zlib and the standard check value', () => {
+    expect(crc32Fallback(Buffer.from('123456789'))).toBe(0xcbf43926);
+    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
+    const data = Buffer.alloc(10007);
+    for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
+    expect(crc32Fallback(data)).toBe(crc32(data));
+    expect(crc32Fallback(data.subarray(5000), crc32Fallback(data.subarray(0, 5000)))).toBe(crc32(data));
   });
 
   it('unknown dtype', async () => {

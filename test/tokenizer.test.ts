@@ -1,11 +1,13 @@
 // The tokenizer against ids from an independent WordPiece (test/fixtures/make_fixtures.py, written
 // from vocab.txt with BERT's BasicTokenizer rules), on bert-base-uncased's tokenizer.json.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { describe, expect, it } from 'vitest';
 
+import { SpladeError } from '../lib/errors.js';
 import { SpladeTokenizer } from '../lib/model/tokenizer.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -46,5 +48,49 @@ describe.skipIf(!existsSync(join(BERT_BASE, 'tokenizer.json')))('bert-base-uncas
     expect(Array.from(cut.ids)).toEqual([101, 7592, 2088, 102, 1996, 4248, 2829, 102]);
     expect(Array.from(cut.typeIds)).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
     expect(tok.idToToken(7592)).toBe('hello');
+  });
+});
+
+describe('a damaged post_processor in tokenizer.json', () => {
+  const good = JSON.parse(readFileSync(join(here, 'fixtures', 'models', 'bert', 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
+  const loadWith = (postProcessor: unknown) => {
+    const dir = mkdtempSync(join(tmpdir(), 'splade-tok-'));
+    try {
+      writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ ...good, post_processor: postProcessor }));
+      return SpladeTokenizer.load(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+  const pp = good.post_processor as Record<string, unknown>;
+
+  it('loads the undamaged one', () => {
+    expect(Array.from(loadWith(pp).encode('', 8))).toEqual(Array.from(SpladeTokenizer.load(join(here, 'fixtures', 'models', 'bert')).encode('', 8)));
+  });
+
+  it('is a corrupt-file Error, never a TypeError, whatever part is damaged', () => {
+    const damaged: unknown[] =
+      pp.type === 'TemplateProcessing'
+        ? [
+            { ...pp, single: undefined },
+            { ...pp, pair: 'x' },
+            { ...pp, single: [null] },
+            { ...pp, single: [{ Sequence: 'A' }] },
+            { ...pp, single: [{ SpecialToken: { id: 'nope', type_id: 0 } }] },
+            { ...pp, special_tokens: 5 },
+            { ...pp, special_tokens: { '[CLS]': { ids: ['a'] }, '[SEP]': { ids: [102] } } },
+            { ...pp, single: [{ Sequence: { id: 'A', type_id: -1 } }] },
+          ]
+        : [{ ...pp, cls: 5 }, { ...pp, sep: ['[SEP]'] }, { ...pp, cls: ['[CLS]', 'x'] }];
+    for (const d of damaged) {
+      let err: unknown;
+      try {
+        loadWith(d);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, JSON.stringify(d)).toBeInstanceOf(SpladeError);
+      expect((err as SpladeError).code, JSON.stringify(d)).toBe('ERR_SPLADE_CORRUPT_FILE');
+    }
   });
 });

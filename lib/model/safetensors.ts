@@ -3,7 +3,7 @@
 // Reading checks the header against the file size (truncation names the tensor); writing is atomic
 // (temp name + rename), so no half-written file is ever left under the final name.
 import { writeFileAtomicSync } from '../data/atomic.js';
-import { FileHandle, type StoredTensor, bytesPerElement, convertInto, corrupt, numel } from './tensor.js';
+import { FileHandle, type StoredTensor, bytesPerElement, checkFinite, convertInto, corrupt, numel } from './tensor.js';
 
 interface HeaderEntry {
   dtype: string;
@@ -53,6 +53,7 @@ export function readSafetensors(handle: FileHandle): StoredTensor[] {
         if (end - begin !== bytes) throw corrupt(file, `tensor ${name}: data_offsets span ${end - begin} bytes, shape ${JSON.stringify(shape)} ${dtype} needs ${bytes}`);
         if (dtype === 'F32') {
           await handle.readIntoAsync(new Uint8Array(dst.buffer, dst.byteOffset, bytes), base + begin, `tensor ${name}`);
+          checkFinite(dst, file, name);
         } else {
           convertInto(dst, await handle.readAsync(base + begin, bytes, `tensor ${name}`), dtype, file, name);
         }

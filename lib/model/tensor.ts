@@ -3,6 +3,7 @@
 import { closeSync, fstatSync, openSync, read as readCb, readSync } from 'node:fs';
 
 import { ErrorCode, SpladeError } from '../errors.js';
+import { loadAddon } from '../native.js';
 
 export type StoredDType = string; // 'F32' | 'F16' | 'BF16' are readable; others are reported when read
 
@@ -101,18 +102,30 @@ export function convertInto(dst: Float32Array, raw: Uint8Array, dtype: StoredDTy
   }
   if (dtype === 'F32') {
     new Uint8Array(dst.buffer, dst.byteOffset, n * 4).set(raw.subarray(0, n * 4));
-    return;
-  }
-  const u16 = raw.byteOffset % 2 === 0 ? new Uint16Array(raw.buffer, raw.byteOffset, n) : new Uint16Array(raw.slice(0, n * 2).buffer);
-  if (dtype === 'F16') {
-    const table = halfTable();
-    for (let i = 0; i < n; i++) dst[i] = table[u16[i]];
-  } else if (dtype === 'BF16') {
-    for (let i = 0; i < n; i++) {
-      u32[0] = u16[i] << 16;
-      dst[i] = f32[0];
+  } else {
+    const u16 = raw.byteOffset % 2 === 0 ? new Uint16Array(raw.buffer, raw.byteOffset, n) : new Uint16Array(raw.slice(0, n * 2).buffer);
+    if (dtype === 'F16') {
+      const table = halfTable();
+      for (let i = 0; i < n; i++) dst[i] = table[u16[i]];
+    } else if (dtype === 'BF16') {
+      for (let i = 0; i < n; i++) {
+        u32[0] = u16[i] << 16;
+        dst[i] = f32[0];
+      }
     }
   }
+  checkFinite(dst, file, name);
+}
+
+/**
+ * Throws unless every value is finite. A NaN or infinite weight (a damaged file, or a diverged training
+ * run saved) would make every vector NaN or silently empty; safetensors has no checksum, so this is
+ * where damage to its data shows. Native: in JavaScript the scan took 2 ns an element, doubling the load
+ * time of a 268 MB checkpoint (130 -> 290 ms).
+ */
+export function checkFinite(values: Float32Array, file: string, name: string): void {
+  const i = loadAddon<{ firstNonFinite(values: Float32Array): number }>().firstNonFinite(values);
+  if (i >= 0) throw corrupt(file, `tensor ${name} holds ${values[i]} at element ${i}: a checkpoint's weights must be finite`);
 }
 
 let halfCache: Float32Array | undefined;

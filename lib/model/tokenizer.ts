@@ -99,21 +99,39 @@ function assemble(template: Piece[], a: number[], b: number[]): Encoded {
 function templates(pp: Record<string, unknown> | null | undefined, file: string): [Piece[], Piece[]] {
   const A: Piece = { kind: 'seq', which: 'A', typeId: 0 };
   if (!pp) return [[A], [A, { kind: 'seq', which: 'B', typeId: 1 }]];
+  const bad = (what: string) => new SpladeError(`${file}: post_processor: ${what}`, ErrorCode.corruptFile);
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  const tokenId = (v: unknown, what: string): number => {
+    if (!Number.isInteger(v) || (v as number) < 0) throw bad(`${what} is not a token id (${JSON.stringify(v)})`);
+    return v as number;
+  };
+  const typeId = (v: unknown): number => (v === undefined ? 0 : tokenId(v, 'a type_id'));
   if (pp.type === 'TemplateProcessing') {
-    const specials = (pp.special_tokens ?? {}) as Record<string, { ids: number[] }>;
-    const parse = (items: unknown): Piece[] =>
-      (items as Record<string, { id: string; type_id: number }>[]).map((item) => {
-        if (item.SpecialToken) {
-          const s = specials[item.SpecialToken.id];
-          if (!s) throw new SpladeError(`${file}: post_processor names an unknown special token ${item.SpecialToken.id}`, ErrorCode.corruptFile);
-          return { kind: 'special', ids: s.ids, typeId: item.SpecialToken.type_id ?? 0 };
+    const specials = pp.special_tokens ?? {};
+    if (!isObject(specials)) throw bad('special_tokens is not an object');
+    const parse = (items: unknown, which: string): Piece[] => {
+      if (!Array.isArray(items)) throw bad(`${which} is not a list`);
+      return items.map((item): Piece => {
+        if (isObject(item) && isObject(item.SpecialToken)) {
+          const name = item.SpecialToken.id;
+          const s = typeof name === 'string' ? specials[name] : undefined;
+          if (!isObject(s) || !Array.isArray(s.ids)) throw bad(`${which} names an unknown special token ${JSON.stringify(name)}`);
+          return { kind: 'special', ids: s.ids.map((id) => tokenId(id, `special token ${name}'s id`)), typeId: typeId(item.SpecialToken.type_id) };
         }
-        return { kind: 'seq', which: item.Sequence.id === 'B' ? 'B' : 'A', typeId: item.Sequence.type_id ?? 0 };
+        if (isObject(item) && isObject(item.Sequence)) {
+          return { kind: 'seq', which: item.Sequence.id === 'B' ? 'B' : 'A', typeId: typeId(item.Sequence.type_id) };
+        }
+        throw bad(`${which} holds an item that is neither a SpecialToken nor a Sequence`);
       });
-    return [parse(pp.single), parse(pp.pair)];
+    };
+    return [parse(pp.single, 'single'), parse(pp.pair, 'pair')];
   }
   if (pp.type === 'BertProcessing') {
-    const cls = (pp.cls as [string, number])[1], sep = (pp.sep as [string, number])[1];
+    const special = (v: unknown, name: string): number => {
+      if (!Array.isArray(v) || v.length !== 2) throw bad(`${name} is not a [token, id] pair`);
+      return tokenId(v[1], `${name}'s id`);
+    };
+    const cls = special(pp.cls, 'cls'), sep = special(pp.sep, 'sep');
     return [
       [{ kind: 'special', ids: [cls], typeId: 0 }, A, { kind: 'special', ids: [sep], typeId: 0 }],
       [

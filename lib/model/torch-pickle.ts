@@ -4,12 +4,23 @@
 // dicts of torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...) whose storages arrive
 // through persistent ids ('storage', torch.FloatStorage, key, location, numel).
 import { ErrorCode, SpladeError } from '../errors.js';
+import { crc32 } from './crc32.js';
 import { FileHandle, type StoredTensor, bytesPerElement, convertInto, corrupt, numel } from './tensor.js';
 
 interface ZipEntry {
   name: string;
   dataOffset: number;
   size: number;
+  /** CRC-32 of the entry's bytes, from the central directory. */
+  crc32: number;
+}
+
+/** Throws unless bytes (all of entry) match the entry's CRC-32: a flipped bit in a weight is caught here. */
+function checkCrc(file: string, entry: ZipEntry, bytes: Uint8Array): void {
+  const got = crc32(bytes);
+  if (got !== entry.crc32) {
+    throw corrupt(file, `zip entry ${entry.name} fails its CRC-32 check (stored ${entry.crc32.toString(16)}, computed ${got.toString(16)}): the file is damaged`);
+  }
 }
 
 /** Lists a zip's entries from its central directory (zip64 aware); only stored entries are usable. */
@@ -44,6 +55,7 @@ export function readZipDirectory(h: FileHandle): Map<string, ZipEntry> {
   for (let i = 0; i < count; i++) {
     if (p + 46 > cd.length || cd.readUInt32LE(p) !== 0x02014b50) throw corrupt(h.path, 'bad zip central directory entry');
     const method = cd.readUInt16LE(p + 10);
+    const crc = cd.readUInt32LE(p + 16);
     let size = cd.readUInt32LE(p + 24);
     const nameLen = cd.readUInt16LE(p + 28), extraLen = cd.readUInt16LE(p + 30), commentLen = cd.readUInt16LE(p + 32);
     let local = cd.readUInt32LE(p + 42);
@@ -66,7 +78,7 @@ export function readZipDirectory(h: FileHandle): Map<string, ZipEntry> {
     const lh = h.read(local, 30, `the local header of ${name}`);
     if (lh.readUInt32LE(0) !== 0x04034b50) throw corrupt(h.path, `bad local header for ${name}`);
     const dataOffset = local + 30 + lh.readUInt16LE(26) + lh.readUInt16LE(28);
-    out.set(name, { name, dataOffset, size });
+    out.set(name, { name, dataOffset, size, crc32: crc });
   }
   return out;
 }
@@ -345,7 +357,17 @@ export function readTorchCheckpoint(handle: FileHandle): StoredTensor[] {
   const pkl = [...entries.values()].find((e) => e.name.endsWith('/data.pkl') || e.name === 'data.pkl');
   if (!pkl) throw corrupt(file, 'no data.pkl in the archive (legacy, non-zip torch.save files are not supported)');
   const prefix = pkl.name.slice(0, pkl.name.length - 'data.pkl'.length);
-  const root = unpickle(handle.read(pkl.dataOffset, pkl.size, 'data.pkl'), file);
+  if (pkl.dataOffset + pkl.size > handle.size) throw corrupt(file, 'truncated file: data.pkl runs past the end');
+  const pklBytes = handle.read(pkl.dataOffset, pkl.size, 'data.pkl');
+  checkCrc(file, pkl, pklBytes);
+  const root = unpickle(pklBytes, file);
+  // Each storage's CRC is checked once, when a tensor first reads it (tied weights share one).
+  const checked = new Set<string>();
+  const verify = async (entry: ZipEntry, whole?: Buffer) => {
+    if (checked.has(entry.name)) return;
+    checkCrc(file, entry, whole ?? (await handle.readAsync(entry.dataOffset, entry.size, entry.name)));
+    checked.add(entry.name);
+  };
   let dict = root;
   if (dict instanceof Map && dict.has('state_dict') && dict.get('state_dict') instanceof Map) dict = dict.get('state_dict');
   if (!(dict instanceof Map)) throw corrupt(file, 'the pickle does not hold a state dict');
@@ -378,9 +400,11 @@ export function readTorchCheckpoint(handle: FileHandle): StoredTensor[] {
         }
         if (contiguous) {
           const raw = await handle.readAsync(entry.dataOffset + t.offset * size!, n * size!, `tensor ${name}`);
+          await verify(entry, t.offset === 0 && n * size! === entry.size ? raw : undefined);
           convertInto(dst, raw, t.storage.dtype, file, name);
           return;
         }
+        await verify(entry);
         const span = (last + 1 - t.offset) * size!;
         const all = new Float32Array(last + 1 - t.offset);
         convertInto(all, await handle.readAsync(entry.dataOffset + t.offset * size!, span, `tensor ${name}`), t.storage.dtype, file, name);
