@@ -240,6 +240,11 @@ describe('InvertedIndex edge cases', () => {
       expectCode(() => ix.search(q([600]), { k: 10, algorithm }), 'ERR_SPLADE_OUT_OF_RANGE', /vocabulary size 600/);
       expectCode(() => ix.search(q([3], [0]), { k: 10, algorithm }), 'ERR_SPLADE_INVALID_ARGUMENT', /finite and > 0/);
       expectCode(() => ix.search(q([3], [NaN]), { k: 10, algorithm }), 'ERR_SPLADE_INVALID_ARGUMENT');
+      // finite weights whose scores would pass the float range (every top score infinite)
+      expectCode(() => ix.search(q([3, 4], [3e38, 3e38]), { k: 10, algorithm }), 'ERR_SPLADE_INVALID_ARGUMENT', /too large/);
+      const big = ix.search(q([3, 4], [1e30, 1e30]), { k: 10, algorithm }), unit = ix.search(q([3, 4], [1, 1]), { k: 10, algorithm });
+      expect(Array.from(big.ids)).toEqual(Array.from(unit.ids));
+      expect(big.scores.every((s) => Number.isFinite(s))).toBe(true);
     }
     expectCode(() => ix.search(q([3]), { k: 0 }), 'ERR_SPLADE_INVALID_ARGUMENT', /k but received 0/);
     expectCode(() => ix.search(q([3]), { k: 10001 }), 'ERR_SPLADE_INVALID_ARGUMENT');

@@ -1,6 +1,8 @@
 #include "search.h"
 
 #include <cmath>
+#include <cstdio>
+#include <limits>
 
 #include "../common/error.h"
 
@@ -29,6 +31,17 @@ void check_query(const Index& ix, const Query& q) {
     if (!(q.values[i] > 0) || !std::isfinite(q.values[i])) {
       fail(kInvalidArgument, "query values must be finite and > 0: position " + std::to_string(i));
     }
+  }
+  // The largest score any document could get: past the float range every top document would score
+  // infinity and the ranking would mean nothing (and the pruning bounds with it).
+  double bound = 0;
+  for (uint32_t i = 0; i < q.size; ++i)
+    bound += static_cast<double>(q.values[i]) * ix.impact_unit() * ix.term(q.indices[i]).max_impact;
+  if (!(bound <= std::numeric_limits<float>::max())) {
+    char score[32];
+    std::snprintf(score, sizeof score, "%.3g", bound);
+    fail(kInvalidArgument, std::string("query values are too large: a document could score ") + score +
+                               ", beyond the float range (scale the query down)");
   }
 }
 
