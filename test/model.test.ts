@@ -150,6 +150,8 @@ describe('SpladeModel API', () => {
     expect(model.explain(v).length).toBe(v.indices.length);
     expect(model.explain({ indices: new Uint32Array(0), values: new Float32Array(0) })).toEqual([]);
     expect(() => model.explain({ indices: [1] } as never)).toThrow(SpladeError);
+    const oob = { indices: new Uint32Array([1, 256]), values: new Float32Array([1, 2]) }; // the fixture has 256 terms
+    expect(() => model.explain(oob)).toThrow(expect.objectContaining({ code: 'ERR_SPLADE_OUT_OF_RANGE', message: expect.stringMatching(/v\.indices\[1\] = 256/) }));
   });
 
   it('rejects bad arguments with uniform messages', async () => {

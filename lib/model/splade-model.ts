@@ -432,6 +432,10 @@ export class SpladeModel {
       invalidArgument('v', 'a SparseVector { indices: Uint32Array, values: Float32Array } of equal lengths', v);
     }
     const n = top === undefined ? v.indices.length : expectInteger('top', top, 0);
+    const V = this.vocabSize;
+    for (let k = 0; k < v.indices.length; k++) {
+      if (v.indices[k] >= V) throw new SpladeError(`explain: v.indices[${k}] = ${v.indices[k]} is not below the vocabulary size ${V}`, ErrorCode.outOfRange);
+    }
     const order = Array.from(v.indices.keys()).sort((a, b) => v.values[b] - v.values[a] || v.indices[a] - v.indices[b]);
     return order.slice(0, n).map((k) => ({ token: this.document.tokenizer.idToToken(v.indices[k]), weight: v.values[k] }));
   }
