@@ -8,7 +8,7 @@
 //   npx tsx bench/recipe/loo-variants.ts <work> d256q256,d128q256,dwin128q256,d128q256self,d128idf,d128idftf
 //   SPLADE_LOO_VARIANTS_MODEL=<work>/pseudo-train/model ...   (one model for every collection instead of the fold models)
 // Variant = documents (d<N> | dwin<N>) + queries (q<N> | q<N>self | idf | idftf).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { SpladeModel } from '../../lib/index.js';
@@ -105,6 +105,7 @@ for (const n of NAMES) {
     const qv = await encodeQueries(model, judged.map((q) => q.text), m[2], idf);
     runs[v] = searchAll(index, judged.map((q, i) => ({ id: q.id, vector: qv[i] })), { k: 100, algorithm: 'maxscore' }).run;
   }
+  mkdirSync(join(WORK, `fold-${n}`), { recursive: true });
   writeFileSync(file, JSON.stringify(runs));
   const line = [`${n.padEnd(9)} BM25 ${evaluateRun(runs.bm25, c.qrels)['ndcg@10'].toFixed(3)}`];
   for (const v of VARIANTS) {

@@ -24,6 +24,23 @@ export async function readCollection(dir: string, split = 'test'): Promise<Colle
   return { corpus, queries: data.queries, qrels: data.qrels };
 }
 
+/** The `<name>/` prefix mergeCollections gave an id ('' for an id without one). */
+export function collectionPrefix(id: string): string {
+  return id.includes('/') ? id.slice(0, id.indexOf('/') + 1) : '';
+}
+
+/** Documents grouped by their collection prefix (perCollection), or all in one group under ''. */
+export function groupByCollection(corpus: CorpusDoc[], perCollection: boolean): Map<string, CorpusDoc[]> {
+  const groups = new Map<string, CorpusDoc[]>();
+  for (const d of corpus) {
+    const key = perCollection ? collectionPrefix(d.id) : '';
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = []));
+    g.push(d);
+  }
+  return groups;
+}
+
 /** The collections as one, every id prefixed with `<name>/`; queries without judgments are left out. */
 export function mergeCollections(parts: Record<string, Collection>): Collection {
   const out: Collection = { corpus: [], queries: [], qrels: Object.create(null) as Qrels };
