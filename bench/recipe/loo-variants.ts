@@ -7,7 +7,7 @@
 //
 //   npx tsx bench/recipe/loo-variants.ts <work> d256q256,d128q256,dwin128q256,d128q256self,d128idf,d128idftf
 //   SPLADE_LOO_VARIANTS_MODEL=<work>/pseudo-train/model ...   (one model for every collection instead of the fold models)
-// Variant = documents (d<N> | dwin<N>) + queries (q<N> | q<N>self | idf | idftf).
+// Variant = documents (d<N> | dwin<N>) + queries (q<N> | q<N>self | idf | idftf | idfbm: idftf of the words BM25 keeps, bm25QueryText).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -15,7 +15,7 @@ import { SpladeModel } from '../../lib/index.js';
 import type { Run } from '../../lib/data/types.js';
 import { searchAll } from '../../lib/pipeline.js';
 import { readCollection } from '../../lib/recipe/collections.js';
-import { WordPieceIdf, modelWordPieces } from '../../lib/recipe/idf-query.js';
+import { WordPieceIdf, bm25QueryText, modelWordPieces } from '../../lib/recipe/idf-query.js';
 import { bm25Run, evaluateRun, fuseRuns } from '../../lib/recipe/stages.js';
 import { InvertedIndex } from '../../lib/search/inverted-index.js';
 import type { SparseVector } from '../../lib/sparse.js';
@@ -56,6 +56,7 @@ async function encodeDocs(model: SpladeModel, texts: string[], spec: string): Pr
 
 async function encodeQueries(model: SpladeModel, texts: string[], spec: string, idf: () => WordPieceIdf): Promise<SparseVector[]> {
   if (spec === 'idftf') return texts.map((t) => idf().query(t));
+  if (spec === 'idfbm') return texts.map((t) => idf().query(bm25QueryText(t)));
   if (spec === 'idf') {
     return texts.map((t) => {
       const v = idf().query(t);  // count x idf; binary: idf alone
