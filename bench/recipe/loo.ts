@@ -27,7 +27,8 @@
 // again with each pair's BM25 score (per corpus, 'words' analyzer) times SPLADE_LOO_TEACHER_SCALE (default 1: raw BM25). The scale
 // must put the teacher's margins on the student's: the masked-LM model's pseudo-query margins have an RMS of 8.6 with encoder
 // queries and 2.2 with idf queries (scaled to a largest weight of 1), BM25's 6.9 (a sample of 249 records, no judgments); so 1 for
-// encoder queries, 0.3 for idf queries. Scaled by 1 / the largest idf (0.10), marginmse + contrastive collapsed every vector to 0.
+// encoder queries, 0.3 for idf queries (bench/recipe/teacher-scale.ts). Scaled by 1 / the largest idf (0.10), marginmse +
+// contrastive collapsed every vector to 0. Run 6 (bench/RESULTS.md): every distilled variant ranked below plain contrastive.
 // SPLADE_LOO_PSEUDO_QUERY=idf: the pseudo-query stage alone trains for inference-free queries (the folds as SPLADE_LOO_QUERY says).
 // SPLADE_LOO_ONLY=none: stop after the masked-LM + pseudo-query chains (development runs of the zero-shot models;
 // evaluate them with loo-variants.ts and SPLADE_LOO_VARIANTS_MODEL).
