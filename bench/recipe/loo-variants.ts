@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { SpladeModel } from '../../lib/index.js';
 import type { Run } from '../../lib/data/types.js';
 import { searchAll } from '../../lib/pipeline.js';
-import { readCollection } from '../../lib/recipe/collections.js';
+import { mapTexts, readCollection } from '../../lib/recipe/collections.js';
 import { WordPieceIdf, bm25QueryText, modelWordPieces } from '../../lib/recipe/idf-query.js';
 import { bm25Run, evaluateRun, fuseRuns } from '../../lib/recipe/stages.js';
 import { InvertedIndex } from '../../lib/search/inverted-index.js';
@@ -77,7 +77,9 @@ async function encodeQueries(model: SpladeModel, texts: string[], spec: string, 
 
 const means: Record<string, number[]> = {};
 for (const n of NAMES) {
-  const c = await readCollection(join(DATA, n));
+  const raw = await readCollection(join(DATA, n));
+  // SPLADE_LOO_TEXT=words: the texts as a SPLADE_LOO_TEXT=words harness run gave them to its models
+  const c = process.env.SPLADE_LOO_TEXT === 'words' ? mapTexts(raw, (t) => bm25QueryText(t) || t) : raw;
   const judged = c.queries.filter((q) => c.qrels[q.id]);
   const docs = c.corpus.map((d) => ({ id: d.id, text: d.title ? `${d.title} ${d.text}` : d.text }));
   const file = join(WORK, `fold-${n}`, RUNS);

@@ -30,6 +30,8 @@
 // encoder queries, 0.3 for idf queries (bench/recipe/teacher-scale.ts). Scaled by 1 / the largest idf (0.10), marginmse +
 // contrastive collapsed every vector to 0. Run 6 (bench/RESULTS.md): every distilled variant ranked below plain contrastive.
 // SPLADE_LOO_PSEUDO_QUERY=idf: the pseudo-query stage alone trains for inference-free queries (the folds as SPLADE_LOO_QUERY says).
+// SPLADE_LOO_TEXT=words: all text reduced to the words BM25 keeps (no stop words, punctuation, single letters) before the models
+// see it: more content words in the 128-token window; BM25 itself is unchanged (its analyzer drops the same). loo-variants.ts takes it too.
 // SPLADE_LOO_ONLY=none: stop after the masked-LM + pseudo-query chains (development runs of the zero-shot models;
 // evaluate them with loo-variants.ts and SPLADE_LOO_VARIANTS_MODEL).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -38,10 +40,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { SpladeModel, info } from '../../lib/index.js';
-import { mergeCollections, readCollection, writeCollection, type Collection } from '../../lib/recipe/collections.js';
+import { mapTexts, mergeCollections, readCollection, writeCollection, type Collection } from '../../lib/recipe/collections.js';
 import type { Run } from '../../lib/data/types.js';
 import { SCORE_NORMS, chooseFusionLeaveOneOut, weightedFusion } from '../../lib/recipe/fusion.js';
-import { WordPieceIdf, modelWordPieces } from '../../lib/recipe/idf-query.js';
+import { WordPieceIdf, bm25QueryText, modelWordPieces } from '../../lib/recipe/idf-query.js';
 import { pseudoQueries } from '../../lib/recipe/pseudo-queries.js';
 import { looReportMarkdown, looPlotSvg, type LooResults, type LooRow } from '../../lib/recipe/report.js';
 import { runMlmStage } from '../../lib/recipe/mlm.js';
@@ -80,6 +82,9 @@ const PSEUDO_LOSS = (process.env.SPLADE_LOO_PSEUDO_LOSS ?? 'contrastive').split(
   if (!['contrastive', 'marginmse', 'kldiv'].includes(loss)) throw new Error(`SPLADE_LOO_PSEUDO_LOSS: expected contrastive, marginmse, kldiv or a '+'-joined sum, got ${JSON.stringify(loss)}`);
   return { loss: loss as 'contrastive' | 'marginmse' | 'kldiv', weight: 1 };
 });
+const TEXT_WORDS = process.env.SPLADE_LOO_TEXT === 'words';
+// a text with no word BM25 keeps (a title of stop words) stays as it was: an empty text cannot be encoded
+const wordsOrRaw = (t: string) => bm25QueryText(t) || t;
 const PSEUDO_TEACHER = PSEUDO_LOSS.some((p) => p.loss !== 'contrastive');
 const TEACHER_SCALE = Number(process.env.SPLADE_LOO_TEACHER_SCALE ?? 1);
 if (!(TEACHER_SCALE > 0)) throw new Error(`SPLADE_LOO_TEACHER_SCALE: expected a positive number, got ${process.env.SPLADE_LOO_TEACHER_SCALE}`);
@@ -112,6 +117,14 @@ const pseudo: Record<string, Collection> = {};
 // SPLADE_LOO_SPAN=1: documents without a title or sentences (NPL) give a span of their words
 const SPAN = process.env.SPLADE_LOO_SPAN === '1';
 for (const n of NAMES) pseudo[n] = { ...pseudoQueries(cols[n].corpus, { source: 'auto', span: SPAN, seed: 0 }) };
+// SPLADE_LOO_TEXT=words: every text the models see (masked-LM corpus, pseudo-queries and their documents, judged queries,
+// the documents encoded) reduced to the words BM25 keeps (bm25QueryText); pseudo-queries are cut from the raw text first
+if (TEXT_WORDS) {
+  for (const n of NAMES) {
+    cols[n] = mapTexts(cols[n], wordsOrRaw);
+    pseudo[n] = { ...pseudo[n], ...mapTexts({ ...pseudo[n] }, wordsOrRaw) };
+  }
+}
 const pseudoDir = join(WORK, 'pseudo');
 await stage('pseudo: write + mine BM25 negatives', async () => {
   if (existsSync(join(pseudoDir, 'negatives.jsonl'))) return;
@@ -240,7 +253,7 @@ const results: LooResults = {
   started, finished: new Date().toISOString(), totalSeconds: (performance.now() - t0) / 1000,
   machine: `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), cpu kernels ${i.cpu}, ${i.threads} threads`,
   load: { mean: loads.reduce((a, b) => a + b, 0) / loads.length, min: Math.min(...loads), max: Math.max(...loads) },
-  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, evalDocMaxLength: EVAL_DLEN, fusionWeights: FUSION_WEIGHTS, fusionNorms: SCORE_NORMS, mlmSteps: CHAINS.map((c) => (c.seed ? `${c.steps}s${c.seed}` : c.steps)), trainQueries: QUERY_WEIGHTS.queryWeights ?? 'encoder', pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_STAGE_TRAINER, pseudoTrainQueries: PSEUDO_QUERY_WEIGHTS.queryWeights ?? 'encoder', ...(PSEUDO_TEACHER ? { teacher: 'bm25', teacherScale: TEACHER_SCALE } : {}), foldTrainer: FOLD_TRAINER, span: SPAN,
+  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, evalDocMaxLength: EVAL_DLEN, fusionWeights: FUSION_WEIGHTS, fusionNorms: SCORE_NORMS, mlmSteps: CHAINS.map((c) => (c.seed ? `${c.steps}s${c.seed}` : c.steps)), trainQueries: QUERY_WEIGHTS.queryWeights ?? 'encoder', pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_STAGE_TRAINER, pseudoTrainQueries: PSEUDO_QUERY_WEIGHTS.queryWeights ?? 'encoder', ...(PSEUDO_TEACHER ? { teacher: 'bm25', teacherScale: TEACHER_SCALE } : {}), foldTrainer: FOLD_TRAINER, span: SPAN, text: TEXT_WORDS ? 'words' : 'raw',
     pseudoQueries: Object.fromEntries(NAMES.map((n) => [n, pseudo[n].queries.length])) },
   stages, rows,
 };

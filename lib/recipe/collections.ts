@@ -56,6 +56,18 @@ export function mergeCollections(parts: Record<string, Collection>): Collection 
   return out;
 }
 
+/**
+ * The collection with every text (titles, document texts, queries) mapped by fn, e.g. to the
+ * words BM25 keeps (bm25QueryText); ids and judgments as they were.
+ */
+export function mapTexts(c: Collection, fn: (text: string) => string): Collection {
+  return {
+    corpus: c.corpus.map((d) => ({ ...d, title: d.title ? fn(d.title) : d.title, text: fn(d.text) })),
+    queries: c.queries.map((q) => ({ ...q, text: fn(q.text) })),
+    qrels: c.qrels,
+  };
+}
+
 /** Writes dir/corpus.jsonl, dir/queries.jsonl and dir/qrels/<split>.tsv (each atomically). */
 export async function writeCollection(dir: string, c: Collection, split = 'test'): Promise<void> {
   mkdirSync(join(dir, 'qrels'), { recursive: true });
