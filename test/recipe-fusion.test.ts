@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { chooseFusionLeaveOneOut, normaliseScores, weightedFusion, type FusionFold } from '../lib/recipe/fusion.js';
-import { WordPieceIdf } from '../lib/recipe/idf-query.js';
+import { WordPieceIdf, bm25QueryText } from '../lib/recipe/idf-query.js';
 import { fuseRuns } from '../lib/recipe/stages.js';
 
 describe('score normalisation', () => {
@@ -83,5 +83,14 @@ describe('WordPieceIdf', () => {
     expect(q.values[0]).toBeCloseTo(bm(3), 6);
     expect(q.values[1]).toBeCloseTo(2 * bm(2), 6);
     expect(() => new WordPieceIdf('x' as never)).toThrow(expect.objectContaining({ code: 'ERR_SPLADE_INVALID_ARGUMENT' }));
+  });
+});
+
+describe('bm25QueryText', () => {
+  it('keeps the words the BM25 baseline keeps: no stop words, single letters or punctuation', () => {
+    expect(bm25QueryText('The theory of I/O: a survey, (part 2) and  Wing-Body tests.')).toBe('theory survey part wing body tests');
+    expect(bm25QueryText('of the a')).toBe('');
+    // no stemming: BM25 here does not stem either
+    expect(bm25QueryText('computers computing')).toBe('computers computing');
   });
 });

@@ -10,7 +10,7 @@ import { readConfig } from '../lib/cli/commands/train.js';
 import { RECIPES_DIR, shippedRecipes } from '../lib/cli/commands/recipe.js';
 import { main } from '../lib/cli/main.js';
 import { scoreSumFusion, reciprocalRankFusion } from '../lib/mine.js';
-import { mergeCollections, readCollection } from '../lib/recipe/collections.js';
+import { collectionPrefix, groupByCollection, mapTexts, mergeCollections, readCollection } from '../lib/recipe/collections.js';
 import { pseudoQueries, splitSentences } from '../lib/recipe/pseudo-queries.js';
 import { parseRecipe, readRecipe } from '../lib/recipe/recipe.js';
 import { looGoals, looPlotSvg, looReportMarkdown, type LooResults } from '../lib/recipe/report.js';
@@ -149,6 +149,19 @@ describe('collections and fusion', () => {
     expect(m.corpus.map((d) => d.id)).toEqual(['a/1', 'b/1']);
     expect(m.queries.map((q) => q.id)).toEqual(['a/1', 'b/1']);
     expect(m.qrels).toEqual({ 'a/1': { 'a/1': 2 }, 'b/1': { 'b/1': 1 } });
+  });
+  it('prefixes, grouping by prefix, and texts mapped with ids and judgments kept', () => {
+    expect(collectionPrefix('npl/12')).toBe('npl/');
+    expect(collectionPrefix('12')).toBe('');
+    const docs = [{ id: 'a/1', title: '', text: 'x' }, { id: 'b/1', title: '', text: 'y' }, { id: 'a/2', title: '', text: 'z' }];
+    expect([...groupByCollection(docs, true)].map(([k, g]) => [k, g.map((d) => d.id)])).toEqual([['a/', ['a/1', 'a/2']], ['b/', ['b/1']]]);
+    expect([...groupByCollection(docs, false).keys()]).toEqual(['']);
+    const c = { corpus: [{ id: '1', title: 'The Title', text: 'Some Text' }, { id: '2', title: '', text: 'More' }], queries: [{ id: 'q', text: 'A Query' }], qrels: { q: { '1': 1 } } };
+    const m = mapTexts(c, (t) => t.toUpperCase());
+    expect(m.corpus).toEqual([{ id: '1', title: 'THE TITLE', text: 'SOME TEXT' }, { id: '2', title: '', text: 'MORE' }]);
+    expect(m.queries).toEqual([{ id: 'q', text: 'A QUERY' }]);
+    expect(m.qrels).toEqual(c.qrels);
+    expect(c.corpus[0].title).toBe('The Title');
   });
   it('fuseRuns applies the fusion per query, truncated to k', () => {
     const s = { q: { a: 4, b: 2, c: 1 } }, t = { q: { b: 10, d: 5 } };

@@ -7,15 +7,15 @@
 //
 //   npx tsx bench/recipe/loo-variants.ts <work> d256q256,d128q256,dwin128q256,d128q256self,d128idf,d128idftf
 //   SPLADE_LOO_VARIANTS_MODEL=<work>/pseudo-train/model ...   (one model for every collection instead of the fold models)
-// Variant = documents (d<N> | dwin<N>) + queries (q<N> | q<N>self | idf | idftf).
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+// Variant = documents (d<N> | dwin<N>) + queries (q<N> | q<N>self | idf | idftf | idfbm: idftf of the words BM25 keeps, bm25QueryText).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { SpladeModel } from '../../lib/index.js';
 import type { Run } from '../../lib/data/types.js';
 import { searchAll } from '../../lib/pipeline.js';
-import { readCollection } from '../../lib/recipe/collections.js';
-import { WordPieceIdf, modelWordPieces } from '../../lib/recipe/idf-query.js';
+import { mapTexts, readCollection } from '../../lib/recipe/collections.js';
+import { WordPieceIdf, bm25QueryText, modelWordPieces } from '../../lib/recipe/idf-query.js';
 import { bm25Run, evaluateRun, fuseRuns } from '../../lib/recipe/stages.js';
 import { InvertedIndex } from '../../lib/search/inverted-index.js';
 import type { SparseVector } from '../../lib/sparse.js';
@@ -56,6 +56,7 @@ async function encodeDocs(model: SpladeModel, texts: string[], spec: string): Pr
 
 async function encodeQueries(model: SpladeModel, texts: string[], spec: string, idf: () => WordPieceIdf): Promise<SparseVector[]> {
   if (spec === 'idftf') return texts.map((t) => idf().query(t));
+  if (spec === 'idfbm') return texts.map((t) => idf().query(bm25QueryText(t)));
   if (spec === 'idf') {
     return texts.map((t) => {
       const v = idf().query(t);  // count x idf; binary: idf alone
@@ -76,7 +77,9 @@ async function encodeQueries(model: SpladeModel, texts: string[], spec: string, 
 
 const means: Record<string, number[]> = {};
 for (const n of NAMES) {
-  const c = await readCollection(join(DATA, n));
+  const raw = await readCollection(join(DATA, n));
+  // SPLADE_LOO_TEXT=words: the texts as a SPLADE_LOO_TEXT=words harness run gave them to its models
+  const c = process.env.SPLADE_LOO_TEXT === 'words' ? mapTexts(raw, (t) => bm25QueryText(t) || t) : raw;
   const judged = c.queries.filter((q) => c.qrels[q.id]);
   const docs = c.corpus.map((d) => ({ id: d.id, text: d.title ? `${d.title} ${d.text}` : d.text }));
   const file = join(WORK, `fold-${n}`, RUNS);
@@ -105,6 +108,7 @@ for (const n of NAMES) {
     const qv = await encodeQueries(model, judged.map((q) => q.text), m[2], idf);
     runs[v] = searchAll(index, judged.map((q, i) => ({ id: q.id, vector: qv[i] })), { k: 100, algorithm: 'maxscore' }).run;
   }
+  mkdirSync(join(WORK, `fold-${n}`), { recursive: true });
   writeFileSync(file, JSON.stringify(runs));
   const line = [`${n.padEnd(9)} BM25 ${evaluateRun(runs.bm25, c.qrels)['ndcg@10'].toFixed(3)}`];
   for (const v of VARIANTS) {

@@ -22,20 +22,32 @@
 // a,b: one MLM + pseudo-query chain per entry (<steps>s<seed>: with its own seed), the zero-shot ensemble sums their max-normalised runs; the folds start from the first), SPLADE_LOO_PSEUDO_STEPS (300), SPLADE_LOO_FOLD_STEPS (80), SPLADE_LOO_ONLY (a,b),
 // SPLADE_LOO_SPAN=1 (word-span pseudo-queries where there is no title or sentence), SPLADE_LOO_TAG (the report goes to REPORT-<tag>.md, results-<tag>.json, loo-<tag>.svg),
 // SPLADE_LOO_EVAL_DLEN (document tokens at evaluation; default: the training length, DLEN), SPLADE_LOO_QUERY=idf (train for inference-free queries), SPLADE_LOO_MODEL (2x128).
+// SPLADE_LOO_PSEUDO_LOSS: the pseudo-query stage's loss, 'contrastive' (default), 'marginmse', 'kldiv' or a '+'-joined sum of them
+// (weights 1, e.g. contrastive+marginmse); marginmse / kldiv distil BM25 (lib/recipe/bm25-teacher.ts): the pseudo negatives file
+// again with each pair's BM25 score (per corpus, 'words' analyzer) times SPLADE_LOO_TEACHER_SCALE (default 1: raw BM25). The scale
+// must put the teacher's margins on the student's: the masked-LM model's pseudo-query margins have an RMS of 8.6 with encoder
+// queries and 2.2 with idf queries (scaled to a largest weight of 1), BM25's 6.9 (a sample of 249 records, no judgments); so 1 for
+// encoder queries, 0.3 for idf queries (bench/recipe/teacher-scale.ts). Scaled by 1 / the largest idf (0.10), marginmse +
+// contrastive collapsed every vector to 0. Run 6 (bench/RESULTS.md): every distilled variant ranked below plain contrastive.
+// SPLADE_LOO_PSEUDO_QUERY=idf: the pseudo-query stage alone trains for inference-free queries (the folds as SPLADE_LOO_QUERY says).
+// SPLADE_LOO_TEXT=words: all text reduced to the words BM25 keeps (no stop words, punctuation, single letters) before the models
+// see it: more content words in the 128-token window; BM25 itself is unchanged (its analyzer drops the same). loo-variants.ts takes it too.
+// SPLADE_LOO_ONLY=none: stop after the masked-LM + pseudo-query chains (development runs of the zero-shot models;
+// evaluate them with loo-variants.ts and SPLADE_LOO_VARIANTS_MODEL).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { SpladeModel, info } from '../../lib/index.js';
-import { mergeCollections, readCollection, writeCollection, type Collection } from '../../lib/recipe/collections.js';
+import { mapTexts, mergeCollections, readCollection, writeCollection, type Collection } from '../../lib/recipe/collections.js';
 import type { Run } from '../../lib/data/types.js';
 import { SCORE_NORMS, chooseFusionLeaveOneOut, weightedFusion } from '../../lib/recipe/fusion.js';
-import { WordPieceIdf, modelWordPieces } from '../../lib/recipe/idf-query.js';
+import { WordPieceIdf, bm25QueryText, modelWordPieces } from '../../lib/recipe/idf-query.js';
 import { pseudoQueries } from '../../lib/recipe/pseudo-queries.js';
 import { looReportMarkdown, looPlotSvg, type LooResults, type LooRow } from '../../lib/recipe/report.js';
 import { runMlmStage } from '../../lib/recipe/mlm.js';
-import { bm25Run, encodeIndex, evaluateRun, fuseRuns, initModel, mineStage, spladeRun, trainStage } from '../../lib/recipe/stages.js';
+import { bm25Run, bm25TeacherStage, encodeIndex, evaluateRun, fuseRuns, initModel, mineStage, spladeRun, trainStage } from '../../lib/recipe/stages.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DATA = process.env.SPLADE_LOO_DATA ?? '/work/shared/data';
@@ -49,7 +61,7 @@ const CHAINS = (process.env.SPLADE_LOO_MLM_STEPS ?? '0').split(',').map((e) => {
   return { steps: Number(m[1]), seed: Number(m[2] ?? 0), name: `mlm${e.trim()}` };
 });
 const NAMES = ['cranfield', 'cacm', 'med', 'npl', 'lisa'];
-const ONLY = process.env.SPLADE_LOO_ONLY ? process.env.SPLADE_LOO_ONLY.split(',') : NAMES;
+const ONLY = process.env.SPLADE_LOO_ONLY === 'none' ? [] : process.env.SPLADE_LOO_ONLY ? process.env.SPLADE_LOO_ONLY.split(',') : NAMES;
 const K = 100;
 
 // SPLADE_LOO_MODEL=<layers>x<hidden> (default 2x128; one attention head per 64 dimensions)
@@ -65,6 +77,18 @@ const FOLD_TRAINER = { ...PSEUDO_TRAINER, lr: 5e-4, warmupSteps: Math.round(FOLD
 // SPLADE_LOO_QUERY=idf: train for inference-free queries (word pieces x idf over the training corpus;
 // only the documents are learned), the way the idf-query rows search
 const QUERY_WEIGHTS = process.env.SPLADE_LOO_QUERY === 'idf' ? { queryWeights: 'idf' as const } : {};
+const PSEUDO_QUERY_WEIGHTS = process.env.SPLADE_LOO_PSEUDO_QUERY === 'idf' ? { queryWeights: 'idf' as const } : QUERY_WEIGHTS;
+const PSEUDO_LOSS = (process.env.SPLADE_LOO_PSEUDO_LOSS ?? 'contrastive').split('+').map((loss) => {
+  if (!['contrastive', 'marginmse', 'kldiv'].includes(loss)) throw new Error(`SPLADE_LOO_PSEUDO_LOSS: expected contrastive, marginmse, kldiv or a '+'-joined sum, got ${JSON.stringify(loss)}`);
+  return { loss: loss as 'contrastive' | 'marginmse' | 'kldiv', weight: 1 };
+});
+const TEXT_WORDS = process.env.SPLADE_LOO_TEXT === 'words';
+// a text with no word BM25 keeps (a title of stop words) stays as it was: an empty text cannot be encoded
+const wordsOrRaw = (t: string) => bm25QueryText(t) || t;
+const PSEUDO_TEACHER = PSEUDO_LOSS.some((p) => p.loss !== 'contrastive');
+const TEACHER_SCALE = Number(process.env.SPLADE_LOO_TEACHER_SCALE ?? 1);
+if (!(TEACHER_SCALE > 0)) throw new Error(`SPLADE_LOO_TEACHER_SCALE: expected a positive number, got ${process.env.SPLADE_LOO_TEACHER_SCALE}`);
+const PSEUDO_STAGE_TRAINER = PSEUDO_LOSS.length === 1 && !PSEUDO_TEACHER ? PSEUDO_TRAINER : { ...PSEUDO_TRAINER, loss: PSEUDO_LOSS };
 
 // Load average sampled through the run (the machine is shared: other engineers' jobs compete).
 const loads: number[] = [loadavg()[0]];
@@ -93,6 +117,14 @@ const pseudo: Record<string, Collection> = {};
 // SPLADE_LOO_SPAN=1: documents without a title or sentences (NPL) give a span of their words
 const SPAN = process.env.SPLADE_LOO_SPAN === '1';
 for (const n of NAMES) pseudo[n] = { ...pseudoQueries(cols[n].corpus, { source: 'auto', span: SPAN, seed: 0 }) };
+// SPLADE_LOO_TEXT=words: every text the models see (masked-LM corpus, pseudo-queries and their documents, judged queries,
+// the documents encoded) reduced to the words BM25 keeps (bm25QueryText); pseudo-queries are cut from the raw text first
+if (TEXT_WORDS) {
+  for (const n of NAMES) {
+    cols[n] = mapTexts(cols[n], wordsOrRaw);
+    pseudo[n] = { ...pseudo[n], ...mapTexts({ ...pseudo[n] }, wordsOrRaw) };
+  }
+}
 const pseudoDir = join(WORK, 'pseudo');
 await stage('pseudo: write + mine BM25 negatives', async () => {
   if (existsSync(join(pseudoDir, 'negatives.jsonl'))) return;
@@ -100,6 +132,17 @@ await stage('pseudo: write + mine BM25 negatives', async () => {
   await writeCollection(pseudoDir, merged);
   await mineStage(merged.corpus, merged.queries, merged.qrels, join(pseudoDir, 'negatives.jsonl'), { retrievers: ['bm25'], perCollection: true, depth: 50, ranks: [1, 20], count: 1, seed: 0 });
 });
+
+// 2a. the teacher scores of the pseudo negatives, for a distilling pseudo-query loss: BM25 of each pair
+// within its own corpus, times TEACHER_SCALE (one file per scale)
+const teacherNegatives = join(pseudoDir, `negatives-bm25x${TEACHER_SCALE}.jsonl`);
+if (PSEUDO_TEACHER) {
+  await stage('pseudo: BM25 teacher scores', async () => {
+    if (existsSync(teacherNegatives)) return;
+    const merged = mergeCollections(pseudo);
+    await bm25TeacherStage(merged.corpus, merged.queries, join(pseudoDir, 'negatives.jsonl'), teacherNegatives, { perCollection: true, scale: TEACHER_SCALE });
+  });
+}
 
 // 1b + 2b, once per entry of SPLADE_LOO_MLM_STEPS: optional masked-LM adaptation on all five corpora
 // (text only), as the domain recipe does, then contrastive training on the pseudo-queries. Corpus
@@ -118,8 +161,8 @@ async function pseudoChain({ steps: mlmSteps, seed, name }: (typeof CHAINS)[numb
   }
   return stage(`pseudo${first ? '' : ` (after mlm ${name.slice(3)})`}: train ${PSEUDO_STEPS} steps`, () => trainStage({
     objective: 'ranking', model: startModel, output: join(WORK, `pseudo-train${suffix}`), corpus: join(pseudoDir, 'corpus.jsonl'), queries: join(pseudoDir, 'queries.jsonl'),
-    negatives: join(pseudoDir, 'negatives.jsonl'), negativesPerQuery: 1, batchSize: BATCH, steps: PSEUDO_STEPS, queryMaxLength: QLEN, docMaxLength: DLEN,
-    checkpointEvery: 50, seed, ...QUERY_WEIGHTS, trainer: PSEUDO_TRAINER,
+    negatives: PSEUDO_TEACHER ? teacherNegatives : join(pseudoDir, 'negatives.jsonl'), negativesPerQuery: 1, batchSize: BATCH, steps: PSEUDO_STEPS, queryMaxLength: QLEN, docMaxLength: DLEN,
+    checkpointEvery: 50, seed, ...PSEUDO_QUERY_WEIGHTS, trainer: PSEUDO_STAGE_TRAINER,
   }));
 }
 const zeroShotModels: Record<string, string> = {};
@@ -210,7 +253,7 @@ const results: LooResults = {
   started, finished: new Date().toISOString(), totalSeconds: (performance.now() - t0) / 1000,
   machine: `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), cpu kernels ${i.cpu}, ${i.threads} threads`,
   load: { mean: loads.reduce((a, b) => a + b, 0) / loads.length, min: Math.min(...loads), max: Math.max(...loads) },
-  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, evalDocMaxLength: EVAL_DLEN, fusionWeights: FUSION_WEIGHTS, fusionNorms: SCORE_NORMS, mlmSteps: CHAINS.map((c) => (c.seed ? `${c.steps}s${c.seed}` : c.steps)), trainQueries: QUERY_WEIGHTS.queryWeights ?? 'encoder', pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_TRAINER, foldTrainer: FOLD_TRAINER, span: SPAN,
+  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, evalDocMaxLength: EVAL_DLEN, fusionWeights: FUSION_WEIGHTS, fusionNorms: SCORE_NORMS, mlmSteps: CHAINS.map((c) => (c.seed ? `${c.steps}s${c.seed}` : c.steps)), trainQueries: QUERY_WEIGHTS.queryWeights ?? 'encoder', pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_STAGE_TRAINER, pseudoTrainQueries: PSEUDO_QUERY_WEIGHTS.queryWeights ?? 'encoder', ...(PSEUDO_TEACHER ? { teacher: 'bm25', teacherScale: TEACHER_SCALE } : {}), foldTrainer: FOLD_TRAINER, span: SPAN, text: TEXT_WORDS ? 'words' : 'raw',
     pseudoQueries: Object.fromEntries(NAMES.map((n) => [n, pseudo[n].queries.length])) },
   stages, rows,
 };

@@ -24,6 +24,23 @@ export async function readCollection(dir: string, split = 'test'): Promise<Colle
   return { corpus, queries: data.queries, qrels: data.qrels };
 }
 
+/** The `<name>/` prefix mergeCollections gave an id ('' for an id without one). */
+export function collectionPrefix(id: string): string {
+  return id.includes('/') ? id.slice(0, id.indexOf('/') + 1) : '';
+}
+
+/** Documents grouped by their collection prefix (perCollection), or all in one group under ''. */
+export function groupByCollection(corpus: CorpusDoc[], perCollection: boolean): Map<string, CorpusDoc[]> {
+  const groups = new Map<string, CorpusDoc[]>();
+  for (const d of corpus) {
+    const key = perCollection ? collectionPrefix(d.id) : '';
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = []));
+    g.push(d);
+  }
+  return groups;
+}
+
 /** The collections as one, every id prefixed with `<name>/`; queries without judgments are left out. */
 export function mergeCollections(parts: Record<string, Collection>): Collection {
   const out: Collection = { corpus: [], queries: [], qrels: Object.create(null) as Qrels };
@@ -37,6 +54,18 @@ export function mergeCollections(parts: Record<string, Collection>): Collection 
     }
   }
   return out;
+}
+
+/**
+ * The collection with every text (titles, document texts, queries) mapped by fn, e.g. to the
+ * words BM25 keeps (bm25QueryText); ids and judgments as they were.
+ */
+export function mapTexts(c: Collection, fn: (text: string) => string): Collection {
+  return {
+    corpus: c.corpus.map((d) => ({ ...d, title: d.title ? fn(d.title) : d.title, text: fn(d.text) })),
+    queries: c.queries.map((q) => ({ ...q, text: fn(q.text) })),
+    qrels: c.qrels,
+  };
 }
 
 /** Writes dir/corpus.jsonl, dir/queries.jsonl and dir/qrels/<split>.tsv (each atomically). */

@@ -5,6 +5,7 @@
  * encoder learns little weighting beyond stop words, and on long statement-like queries (CACM,
  * LISA) this bag ranks better with the same document vectors; the corpus text is all it needs.
  */
+import { wordAnalyzer } from '../bm25/analyzer.js';
 import { bm25Idf } from '../bm25/index.js';
 import { invalidArgument } from '../errors.js';
 import type { SparseVector } from '../sparse.js';
@@ -39,6 +40,19 @@ export class WordPieceIdf {
     const ids = [...tf.keys()].filter((t) => this.idf(t) > 0).sort((a, b) => a - b);
     return { indices: Uint32Array.from(ids), values: Float32Array.from(ids, (t) => tf.get(t)! * this.idf(t)) };
   }
+}
+
+const bm25Terms = wordAnalyzer();
+
+/**
+ * A query's text as the BM25 baseline sees it: lower-cased, split at every non-letter, one-letter
+ * words and Lucene's English stop words dropped ('words' analyzer, no stemming), joined by spaces.
+ * Its word pieces are then the idf query with the same filter as BM25's query side: the plain bag
+ * also weighs stop words, punctuation and single letters by their (small) idf, and a stop word's
+ * document weight counts once per query occurrence, most for the long statements of CACM and LISA.
+ */
+export function bm25QueryText(text: string): string {
+  return bm25Terms(text).join(' ');
 }
 
 /** The word pieces of a model's tokenizer, special tokens ([CLS], [SEP]) stripped. */

@@ -17,13 +17,15 @@ import type { CorpusDoc, Qrels, Query, Run } from '../data/types.js';
 import { TermStats, latencySummary, type Efficiency } from '../efficiency.js';
 import { evaluate } from '../evaluate.js';
 import { invalidArgument } from '../errors.js';
-import { bm25Retriever, mineNegatives, reciprocalRankFusion, scoreSumFusion, spladeRetriever, type Ranking, type Retriever } from '../mine.js';
+import { bm25Retriever, mineNegatives, reciprocalRankFusion, scoreSumFusion, spladeRetriever, type NegativesRecord, type Ranking, type Retriever } from '../mine.js';
 import { initCheckpoint } from '../model/init.js';
 import { SpladeModel } from '../model/splade-model.js';
 import { encodeStream, searchAll, sparseEfficiency } from '../pipeline.js';
 import { InvertedIndex } from '../search/inverted-index.js';
 import type { SparseVector } from '../sparse.js';
 import type { TrainConfig } from '../cli/commands/train.js';
+import { bm25TeacherScores } from './bm25-teacher.js';
+import { collectionPrefix, groupByCollection } from './collections.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -54,17 +56,9 @@ export interface MineStageOptions {
   perCollection?: boolean;
 }
 
-const prefixOf = (id: string) => (id.includes('/') ? id.slice(0, id.indexOf('/') + 1) : '');
-
 /** Negatives for the judged queries (the JSONL `splade train` reads), written to out. */
 export async function mineStage(corpus: CorpusDoc[], queries: Query[], qrels: Qrels, out: string, o: MineStageOptions): Promise<void> {
-  const groups = new Map<string, CorpusDoc[]>();
-  for (const d of corpus) {
-    const key = o.perCollection ? prefixOf(d.id) : '';
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = []));
-    g.push(d);
-  }
+  const groups = groupByCollection(corpus, o.perCollection ?? false);
   const model = o.retrievers.includes('splade') ? await SpladeModel.load(o.model ?? '') : undefined;
   const lines: string[] = [];
   for (const [key, docs] of groups) {
@@ -72,13 +66,24 @@ export async function mineStage(corpus: CorpusDoc[], queries: Query[], qrels: Qr
     const texts = docs.map((d) => ({ id: d.id, text: d.title ? `${d.title} ${d.text}` : d.text }));
     if (o.retrievers.includes('bm25')) retrievers.bm25 = bm25Retriever(Bm25Index.build(texts, { backend: 'native' }));
     if (model) retrievers.splade = spladeRetriever(model, (await encodeIndex(model, texts, { maxLength: o.maxLength })).index);
-    const qs = queries.filter((q) => !o.perCollection || prefixOf(q.id) === key);
+    const qs = queries.filter((q) => !o.perCollection || collectionPrefix(q.id) === key);
     for await (const r of mineNegatives(qs, qrels, retrievers, { depth: o.depth, ranks: o.ranks, count: o.count, fusion: o.fusion, seed: o.seed })) {
       lines.push(`${JSON.stringify(r)}\n`);
     }
   }
   mkdirSync(dirname(out), { recursive: true });
   await writeFileAtomic(out, lines);
+}
+
+/**
+ * The negatives file `input` again, with BM25 teacher scores (times scale) for every document each
+ * record names, written to out: the teacher file of MarginMSE / KL training (see bm25-teacher.ts).
+ */
+export async function bm25TeacherStage(corpus: CorpusDoc[], queries: Query[], input: string, out: string, o: { perCollection?: boolean; scale?: number }): Promise<void> {
+  const records = readFileSync(input, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as NegativesRecord);
+  const scored = bm25TeacherScores(corpus, queries, records, o);
+  mkdirSync(dirname(out), { recursive: true });
+  await writeFileAtomic(out, scored.map((r) => `${JSON.stringify(r)}\n`));
 }
 
 /**
