@@ -201,11 +201,11 @@ for (const held of ONLY) {
     const sp = await spladeRun(model, index, stats, judged, K);
     const idf = new WordPieceIdf(modelWordPieces(model));
     for (const d of docs) idf.add(d.text);
-    const spIdf = await spladeRun(model, index, stats, judged, K, judged.map((q) => idf.query(q.text)));
+    const idfQueries = judged.map((q) => idf.query(q.text));
+    const spIdf = await spladeRun(model, index, stats, judged, K, idfQueries);
     const bm = bm25Run(docs, judged, K);
     // zero-shot: the pseudo-query models (no judged query of any collection), idf queries; with
     // several, the sum of their max-normalised runs (weights 1, not tuned)
-    const idfQueries = judged.map((q) => idf.query(q.text));
     const zeroParts: Record<string, Run> = {};
     for (const [name, dir] of Object.entries(zeroShotModels)) {
       const zm = await SpladeModel.load(dir);
