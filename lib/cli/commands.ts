@@ -16,6 +16,7 @@ export const commands: Record<string, Command> = {
   score: { summary: 'add cross-encoder teacher scores to a negatives file (for distillation)', load: () => import('./commands/score.js') },
   search: { summary: 'answer queries against an index and write a TREC run', load: () => import('./commands/search.js') },
   eval: { summary: 'score a TREC run against judgments (nDCG, MRR, recall, MAP, P)', load: () => import('./commands/eval.js') },
+  fuse: { summary: 'fuse several TREC runs (score normalisation + weights, or RRF) into one', load: () => import('./commands/fuse.js') },
   export: { summary: 'write vectors as CIFF, Anserini JsonVectorCollection or OpenSearch bulk NDJSON', load: () => import('./commands/export.js') },
   recipe: { summary: 'run a training recipe (mine, score, train, index, evaluate stages) from recipes/ or a JSON file', load: () => import('./commands/recipe.js') },
   train: { summary: 'fine-tune a SPLADE model from a JSON config (mined negatives, resumable, logs and a plot)', load: () => import('./commands/train.js') },
