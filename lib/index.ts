@@ -36,3 +36,4 @@ export { runRecipe, type RunRecipeOptions } from './recipe/runner.js';
 export { pseudoQueries, type PseudoQueryOptions, type PseudoQuerySet } from './recipe/pseudo-queries.js';
 export { mergeCollections, readCollection, writeCollection, type Collection } from './recipe/collections.js';
 export { fuseRuns } from './recipe/stages.js';
+export { WordPieceIdf, corpusWordPieceIdf, modelWordPieces, bm25QueryText, textForModel, TEXT_MODES, type TextMode, type WordPieces } from './recipe/idf-query.js';

@@ -3,9 +3,9 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
-import { main } from '../lib/cli/main.js';
+import { runCli } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'splade-fuse-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -22,17 +22,7 @@ function writeTrec(file: string, run: Scores): string {
 const A = writeTrec('a.trec', { q1: { d1: 10, d2: 8, d3: 5, d4: 2 }, q2: { d7: 3, d8: 1 }, q3: { a: 5, b: 5 } });
 const B = writeTrec('b.trec', { q1: { d3: 4, d5: 3, d1: 1 } });
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  try {
-    return { code: await main(args), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
+const cli = runCli;
 
 /** The written file, query by query: [docid, rank, score] in file order. */
 function readLines(file: string): Record<string, [string, number, number][]> {

@@ -3,12 +3,12 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
-import { main } from '../lib/cli/main.js';
 import { readRun } from '../lib/data/trec.js';
 import { readVectors } from '../lib/data/vectors.js';
 import { InvertedIndex } from '../lib/index.js';
+import { runCli } from './helpers/cli.js';
 
 const MODEL = join(import.meta.dirname, 'fixtures', 'models', 'bert');
 const dir = mkdtempSync(join(tmpdir(), 'splade-cli-'));
@@ -21,19 +21,7 @@ writeFileSync(join(dir, 'corpus.jsonl'), corpus.map((d) => JSON.stringify(d)).jo
 writeFileSync(join(dir, 'queries.jsonl'), queries.map((q) => JSON.stringify(q)).join('\n'));
 writeFileSync(join(dir, 'qrels.tsv'), ['query-id\tcorpus-id\tscore', ...queries.map((q, i) => `${q._id}\td${i}\t1`)].join('\n'));
 
-async function cli(...args: string[]): Promise<{ code: number; out: string }> {
-  const lines: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void lines.push(a.join(' ')));
-  const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
-  const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    return { code: await main(args), out: lines.join('\n') };
-  } finally {
-    log.mockRestore();
-    err.mockRestore();
-    write.mockRestore();
-  }
-}
+const cli = runCli;
 
 describe('splade CLI', () => {
   it('encodes, indexes, searches, evaluates and exports', async () => {

@@ -3,11 +3,11 @@
 import { copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { main } from '../lib/cli/main.js';
 import { CrossEncoder } from '../lib/index.js';
 import { writeSafetensors } from '../lib/model/safetensors.js';
+import { runCli } from './helpers/cli.js';
 
 const FIX = join(import.meta.dirname, 'fixtures');
 const MODEL = join(FIX, 'models', 'cross');
@@ -117,18 +117,7 @@ function shapeOf(name: string): number[] {
   return header[name].shape;
 }
 
-async function cli(...args: string[]): Promise<number> {
-  const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
-  const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
-  const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    return await main(args);
-  } finally {
-    log.mockRestore();
-    err.mockRestore();
-    write.mockRestore();
-  }
-}
+const cli = async (...args: string[]): Promise<number> => (await runCli(...args)).code;
 
 describe('splade score', () => {
   it('adds teacher logits for every positive and negative document', async () => {

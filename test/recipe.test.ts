@@ -8,32 +8,22 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 
 import { readConfig } from '../lib/cli/commands/train.js';
 import { RECIPES_DIR, shippedRecipes } from '../lib/cli/commands/recipe.js';
-import { main } from '../lib/cli/main.js';
 import { scoreSumFusion, reciprocalRankFusion } from '../lib/mine.js';
 import { collectionPrefix, groupByCollection, mapTexts, mergeCollections, readCollection } from '../lib/recipe/collections.js';
 import { pseudoQueries, splitSentences } from '../lib/recipe/pseudo-queries.js';
 import { parseRecipe, readRecipe } from '../lib/recipe/recipe.js';
 import { looGoals, looPlotSvg, looReportMarkdown, type LooResults } from '../lib/recipe/report.js';
 import { runRecipe } from '../lib/recipe/runner.js';
-import { fuseRuns } from '../lib/recipe/stages.js';
+import { evaluateRun, fuseRuns } from '../lib/recipe/stages.js';
+import { corpusWordPieceIdf, bm25QueryText } from '../lib/recipe/idf-query.js';
+import { InvertedIndex, SpladeModel } from '../lib/index.js';
+import { runCli } from './helpers/cli.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'models');
 const dir = mkdtempSync(join(tmpdir(), 'splade-recipe-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [], err: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation((...a) => void out.push(a.join(' ')));
-  const error = vi.spyOn(console, 'error').mockImplementation((...a) => void err.push(a.join(' ')));
-  const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    return { code: await main(args), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-    write.mockRestore();
-  }
-}
+const cli = runCli;
 
 describe('shipped recipes', () => {
   const names = shippedRecipes();
@@ -65,7 +55,7 @@ describe('shipped recipes', () => {
     }
     expect(readRecipe(join(RECIPES_DIR, 'splade-pp-kldiv.json')).stages.find((s) => s.stage === 'train')!.trainer).toMatchObject({ loss: 'kldiv' });
     const domain = readRecipe(join(RECIPES_DIR, 'domain.json'));
-    expect(domain.stages.map((s) => s.stage)).toEqual(['init', 'mlm', 'pseudo-queries', 'mine', 'train', 'mine', 'train', 'index', 'evaluate']);
+    expect(domain.stages.map((s) => s.stage)).toEqual(['init', 'text', 'mlm', 'pseudo-queries', 'text', 'mine', 'train', 'mine', 'train', 'index', 'evaluate']);
   });
   it('--list and --show work from the CLI', async () => {
     const list = await cli('recipe', '--list');
@@ -73,7 +63,8 @@ describe('shipped recipes', () => {
     expect(list.out).toContain('domain');
     const show = await cli('recipe', 'domain', '--show', '--set', 'data=/x/y');
     expect(show.code).toBe(0);
-    expect(JSON.parse(show.out).stages[2].corpus).toBe('/x/y');
+    expect(JSON.parse(show.out).stages[1].collection).toBe('/x/y');
+    expect(JSON.parse(show.out).stages[3].corpus).toBe('/x/y');
     const bad = await cli('recipe', 'no-such-recipe');
     expect(bad.code).toBe(2);
     expect(bad.err).toContain("no recipe 'no-such-recipe'");
@@ -298,5 +289,37 @@ describe('a tiny recipe end to end', () => {
     await runRecipe(parseRecipe(recipe), { workdir: work, log: (l) => lines.push(l) });
     const notes = lines.filter((l) => /^== \S+: /.test(l));
     for (const n of ['adapt', 'pseudo', 'bm25', 'teacher', 'round1', 'self', 'round2', 'index']) expect(notes.find((l) => l.startsWith(`== ${n}:`))).toMatch(/kept /);
+  }, 60_000);
+
+  it('a text stage rewrites the collection to the words BM25 keeps; evaluate searches with idf queries', async () => {
+    const words2 = { name: 'words', description: 'text stage and idf queries',
+      params: { data, model: join(FIXTURES, 'bert') },
+      stages: [
+        { stage: 'text', name: 'words', collection: '${data}', output: 'words', mode: 'words' },
+        { stage: 'index', name: 'index', model: '${model}', corpus: 'words', output: 'index/words.idx' },
+        { stage: 'evaluate', name: 'evaluate', model: '${model}', index: 'index/words.idx', collection: 'words', output: 'evaluate-idf.json', k: 10, queryWeights: 'idf' },
+      ] };
+    const work2 = join(dir, 'work-words');
+    await runRecipe(parseRecipe(words2), { workdir: work2, log: () => undefined });
+    const raw = await readCollection(data), w = await readCollection(join(work2, 'words'));
+    expect(w.qrels).toEqual(raw.qrels);
+    expect(w.corpus.map((d) => d.text)).toEqual(raw.corpus.map((d) => bm25QueryText(d.text)));
+    expect(w.queries.map((q) => q.text)).toEqual(raw.queries.map((q) => bm25QueryText(q.text)));
+    expect(w.corpus[0].text).not.toMatch(/\bthe\b/i);
+    const ev = JSON.parse(readFileSync(join(work2, 'evaluate-idf.json'), 'utf8'));
+    expect(ev.rows[0].run).toBe('SPLADE (${model}, idf queries)'.replace('${model}', join(FIXTURES, 'bert')));
+    // the same search done here: idf over the words corpus, the index the stage built
+    const model = await SpladeModel.load(join(FIXTURES, 'bert'));
+    const docs = w.corpus.map((d) => (d.title ? `${d.title} ${d.text}` : d.text));
+    const idf = await corpusWordPieceIdf(model, docs);
+    const index = InvertedIndex.open(join(work2, 'index', 'words.idx'));
+    const run: Record<string, Record<string, number>> = {};
+    for (const q of w.queries) {
+      const r = index.search(idf.query(q.text), { k: 10 });
+      run[q.id] = Object.fromEntries((r.docIds ?? Array.from(r.ids, String)).map((d, i) => [d, r.scores[i]]));
+    }
+    expect(ev.rows[0].metrics).toEqual(evaluateRun(run, w.qrels));
+    expect(() => parseRecipe({ ...words2, stages: [{ ...words2.stages[0], mode: 'stems' }] })).toThrow(/"mode" must be one of "raw", "words"/);
+    expect(() => parseRecipe({ ...words2, stages: [{ ...words2.stages[2], model: 'm', queryWeights: 'bm25' }] })).toThrow(/"queryWeights" must be "encoder" or "idf"/);
   }, 60_000);
 });

@@ -3,13 +3,13 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { BatchSource } from '../lib/cli/commands/train.js';
-import { main } from '../lib/cli/main.js';
 import { info, setThreads } from '../lib/info.js';
 import { SpladeModel } from '../lib/model/splade-model.js';
 import { trainPlotSvg } from '../lib/train/plot.js';
+import { runCli } from './helpers/cli.js';
 
 const MODEL = join(import.meta.dirname, 'fixtures', 'models', 'bert');
 const dir = mkdtempSync(join(tmpdir(), 'splade-train-cli-'));
@@ -41,19 +41,7 @@ function config(name: string, extra: object): string {
   return path;
 }
 
-async function cli(...args: string[]): Promise<{ code: number; err: string }> {
-  const lines: string[] = [];
-  const log = vi.spyOn(console, 'log').mockImplementation(() => undefined);
-  const err = vi.spyOn(console, 'error').mockImplementation((...a) => void lines.push(a.join(' ')));
-  const write = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  try {
-    return { code: await main(args), err: lines.join('\n') };
-  } finally {
-    log.mockRestore();
-    err.mockRestore();
-    write.mockRestore();
-  }
-}
+const cli = runCli;
 
 const logOf = (out: string) => readFileSync(join(out, 'train_log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 

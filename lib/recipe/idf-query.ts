@@ -22,6 +22,11 @@ export class WordPieceIdf {
     if (typeof pieces !== 'function') invalidArgument('pieces', 'a function text -> word-piece ids', pieces);
   }
 
+  /** Documents added so far. */
+  get documents(): number {
+    return this.n;
+  }
+
   add(text: string): void {
     this.n++;
     for (const t of new Set(Array.from(this.pieces(text)))) this.df.set(t, (this.df.get(t) ?? 0) + 1);
@@ -53,6 +58,27 @@ const bm25Terms = wordAnalyzer();
  */
 export function bm25QueryText(text: string): string {
   return bm25Terms(text).join(' ');
+}
+
+/**
+ * How texts reach the model: 'raw' as they are; 'words': only the words BM25 keeps (bm25QueryText),
+ * so a 128-token window holds more content words; a text with no such word (a title of stop words)
+ * stays as it was, since an empty text has nothing to encode. Index and queries must use the same.
+ */
+export type TextMode = 'raw' | 'words';
+export const TEXT_MODES: readonly TextMode[] = ['raw', 'words'];
+
+export function textForModel(text: string, mode: TextMode): string {
+  if (mode === 'raw') return text;
+  if (mode === 'words') return bm25QueryText(text) || text;
+  return invalidArgument('text mode', `one of ${TEXT_MODES.join(', ')}`, mode);
+}
+
+/** The idf table of a corpus for a model's word pieces (the texts as the index was encoded from them). */
+export async function corpusWordPieceIdf(model: Parameters<typeof modelWordPieces>[0], texts: Iterable<string> | AsyncIterable<string>): Promise<WordPieceIdf> {
+  const idf = new WordPieceIdf(modelWordPieces(model));
+  for await (const t of texts) idf.add(t);
+  return idf;
 }
 
 /** The word pieces of a model's tokenizer, special tokens ([CLS], [SEP]) stripped. */

@@ -1,6 +1,6 @@
 /*
- * Recipe files: a named, documented list of stages (init, mlm, pseudo-queries, mine, score, train,
- * index, evaluate) that `splade recipe` runs in order. A recipe is JSON:
+ * Recipe files: a named, documented list of stages (init, mlm, pseudo-queries, text, mine, score,
+ * train, index, evaluate) that `splade recipe` runs in order. A recipe is JSON:
  *
  *   { "name": "...", "description": "...", "params": { "data": "../data/med", ... },
  *     "stages": [ { "stage": "mine", "name": "bm25-negatives", ... }, ... ] }
@@ -16,8 +16,9 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
 import { ErrorCode, SpladeError } from '../errors.js';
+import { TEXT_MODES } from './idf-query.js';
 
-export const STAGE_KINDS = ['init', 'mlm', 'pseudo-queries', 'mine', 'score', 'train', 'index', 'evaluate'] as const;
+export const STAGE_KINDS = ['init', 'mlm', 'pseudo-queries', 'text', 'mine', 'score', 'train', 'index', 'evaluate'] as const;
 export type StageKind = (typeof STAGE_KINDS)[number];
 
 /** A stage after substitution: its kind, its name (default: its kind and position) and its keys. */
@@ -41,6 +42,7 @@ const STAGE_KEYS: Record<StageKind, { required: string[]; optional: string[] }> 
   init: { required: ['output'], optional: ['layers', 'hidden', 'heads', 'init', 'seed'] },
   mlm: { required: ['model', 'corpus', 'output', 'steps'], optional: ['batchSize', 'maxLength', 'maskProbability', 'seed', 'trainer'] },
   'pseudo-queries': { required: ['corpus', 'output'], optional: ['source', 'minWords', 'maxWords', 'minRestWords', 'span', 'seed'] },
+  text: { required: ['collection', 'output'], optional: ['mode', 'split'] },
   mine: { required: ['collection', 'output'], optional: ['split', 'retrievers', 'model', 'depth', 'ranks', 'count', 'fusion', 'seed', 'perCollection', 'maxLength'] },
   score: { required: ['negatives', 'collection', 'model', 'output'], optional: ['batchSize', 'maxLength'] },
   train: {
@@ -48,7 +50,7 @@ const STAGE_KEYS: Record<StageKind, { required: string[]; optional: string[] }> 
     optional: ['negativeSource', 'negativesPerQuery', 'batchSize', 'queryMaxLength', 'docMaxLength', 'checkpointEvery', 'seed', 'trainer'],
   },
   index: { required: ['model', 'corpus', 'output'], optional: ['maxLength'] },
-  evaluate: { required: ['model', 'index', 'collection', 'output'], optional: ['split', 'k', 'bm25', 'fusion'] },
+  evaluate: { required: ['model', 'index', 'collection', 'output'], optional: ['split', 'k', 'bm25', 'fusion', 'queryWeights'] },
 };
 
 const TRAINER_KEYS = new Set(['loss', 'inBatchNegatives', 'temperature', 'lambdaQ', 'lambdaD', 'lambdaWarmupSteps', 'queryReg', 'docReg',
@@ -110,6 +112,8 @@ function checkStage(s: Stage, where: string, earlier: Map<string, StageKind>): v
   }
   if (s.stage === 'init' && s.init !== undefined && s.init !== 'lexical' && s.init !== 'random') bad(where, `"init" must be "lexical" or "random"`);
   if (s.stage === 'evaluate' && s.fusion !== undefined && !['rrf', 'sum', 'none'].includes(s.fusion as string)) bad(where, `"fusion" must be "rrf", "sum" or "none"`);
+  if (s.stage === 'evaluate' && s.queryWeights !== undefined && s.queryWeights !== 'encoder' && s.queryWeights !== 'idf') bad(where, `"queryWeights" must be "encoder" or "idf"`);
+  if (s.stage === 'text' && s.mode !== undefined && !(TEXT_MODES as readonly unknown[]).includes(s.mode)) bad(where, `"mode" must be one of ${TEXT_MODES.map((m) => `"${m}"`).join(', ')}`);
   for (const k of ['span', 'perCollection', 'bm25']) if (s[k] !== undefined && typeof s[k] !== 'boolean') bad(where, `"${k}" must be true or false`);
   if (s.trainer !== undefined) {
     const t = s.trainer;

@@ -11,7 +11,8 @@ import { writeFileAtomic } from '../data/atomic.js';
 import { formatEfficiency, type Efficiency } from '../efficiency.js';
 import { SpladeModel } from '../model/splade-model.js';
 import { InvertedIndex } from '../search/inverted-index.js';
-import { readCollection, writeCollection } from './collections.js';
+import { mapTexts, readCollection, writeCollection } from './collections.js';
+import { corpusWordPieceIdf, textForModel, type TextMode } from './idf-query.js';
 import { runMlmStage, type MlmStage } from './mlm.js';
 import { pseudoQueries, type PseudoQuerySource } from './pseudo-queries.js';
 import { resolveIn, type Recipe, type Stage } from './recipe.js';
@@ -98,6 +99,17 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
       await writeCollection(out, p);
       return `wrote ${out}: ${p.queries.length} pseudo-queries from ${c.corpus.length} documents`;
     }
+    case 'text': {
+      // a copy of a collection with every text as the model is to see it (e.g. only the words BM25 keeps)
+      const out = path(s.output);
+      const split = (s.split as string | undefined) ?? 'test';
+      if (existsSync(join(out, 'corpus.jsonl'))) return `kept ${out}`;
+      const dir = collectionDir(path(s.collection));
+      const c = await readCollection(dir, split).catch(async () => ({ corpus: await readCollectionCorpus(path(s.collection)), queries: [], qrels: {} }));
+      const mode = (s.mode as TextMode | undefined) ?? 'words';
+      await writeCollection(out, mapTexts(c, (t) => textForModel(t, mode)), split);
+      return `wrote ${out}: ${c.corpus.length} documents, ${c.queries.length} queries, text ${mode}`;
+    }
     case 'mine': {
       const out = path(s.output);
       if (existsSync(out)) return `kept ${out}`;
@@ -154,12 +166,14 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
       const judged = c.queries.filter((q) => c.qrels[q.id]);
       const m = await SpladeModel.load(model(s.model));
       const index = InvertedIndex.open(path(s.index));
-      const sp = await spladeRun(m, index, undefined, judged, k);
+      const docs = c.corpus.map((d) => ({ id: d.id, text: d.title ? `${d.title} ${d.text}` : d.text }));
+      // inference-free queries: word pieces x idf over the collection's own documents
+      const idf = s.queryWeights === 'idf' ? await corpusWordPieceIdf(m, docs.map((d) => d.text)) : undefined;
+      const sp = await spladeRun(m, index, undefined, judged, k, idf && judged.map((q) => idf.query(q.text)));
       const rows: Array<{ run: string; metrics: Record<string, number>; efficiency?: Efficiency }> = [
-        { run: `SPLADE (${String(s.model)})`, metrics: evaluateRun(sp.run, c.qrels), efficiency: sp.efficiency },
+        { run: `SPLADE (${String(s.model)}${idf ? ', idf queries' : ''})`, metrics: evaluateRun(sp.run, c.qrels), efficiency: sp.efficiency },
       ];
       if (s.bm25 !== false) {
-        const docs = c.corpus.map((d) => ({ id: d.id, text: d.title ? `${d.title} ${d.text}` : d.text }));
         const bm = bm25Run(docs, judged, k);
         rows.push({ run: 'BM25 (k1 0.9, b 0.4)', metrics: evaluateRun(bm.run, c.qrels), efficiency: bm.efficiency });
         const fusion = (s.fusion as 'rrf' | 'sum' | 'none' | undefined) ?? 'rrf';

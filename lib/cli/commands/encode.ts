@@ -4,8 +4,9 @@ import { closeSync, createWriteStream, existsSync, fstatSync, openSync, readSync
 import { readVectors, vectorLine } from '../../data/vectors.js';
 import { TermStats, formatEfficiency } from '../../efficiency.js';
 import { SpladeModel } from '../../model/splade-model.js';
-import { encodeStream, readTexts } from '../../pipeline.js';
+import { encodeStream } from '../../pipeline.js';
 import { MODEL_FLAGS_HELP, intOption, modelFlags, modelLoadOptions, parse, required } from '../args.js';
+import { TEXT_FLAGS_HELP, queryIdf, readModelTexts, textFlags, textMode } from '../text-options.js';
 import { Progress } from '../progress.js';
 
 const HELP = `usage: splade encode --model DIR|ORG/NAME --input FILE --out VECTORS.jsonl [options]
@@ -20,18 +21,21 @@ options:
   --batch-size N          texts per forward pass (default 32)
   --max-length N          tokens per text, special tokens included
   --top-k N               keep the N largest weights
+${TEXT_FLAGS_HELP}
 ${MODEL_FLAGS_HELP}
   --threads N             native threads (every command takes it)`;
 
 export async function run(argv: string[]): Promise<number> {
   const v = parse(argv, {
     model: { type: 'string' }, input: { type: 'string' }, out: { type: 'string' }, kind: { type: 'string' },
-    'batch-size': { type: 'string' }, 'max-length': { type: 'string' }, 'top-k': { type: 'string' }, ...modelFlags,
+    'batch-size': { type: 'string' }, 'max-length': { type: 'string' }, 'top-k': { type: 'string' }, ...modelFlags, ...textFlags,
   }, HELP);
   if (!v) return 0;
   const kind = (v.kind ?? 'document') as 'query' | 'document';
   if (kind !== 'query' && kind !== 'document') throw new SpladeError('--kind must be query or document');
   const out = required(v, 'out');
+  const mode = textMode(v);
+  if (kind === 'document' && (v['query-weights'] !== undefined || v.corpus !== undefined)) throw new SpladeError('--query-weights and --corpus are for --kind query');
   const partial = `${out}.partial`;
   const done = new Set<string>();
   if (existsSync(partial)) {
@@ -42,16 +46,24 @@ export async function run(argv: string[]): Promise<number> {
   }
   const model = await SpladeModel.load(required(v, 'model'), modelLoadOptions(v));
   const input = required(v, 'input');
+  const idf = kind === 'query' ? await queryIdf(v, model, mode) : null;
   const todo = (async function* () {
-    for await (const t of readTexts(input, kind)) if (!done.has(t.id)) yield t;
+    for await (const t of readModelTexts(input, kind, mode)) if (!done.has(t.id)) yield t;
   })();
   const progress = new Progress({ label: `encode ${kind}s`, unit: 'texts' });
   const stats = new TermStats();
   const sink = createWriteStream(partial, { flags: 'a' });
-  for await (const { id, vector } of encodeStream(model, todo, {
+  // inference-free queries: no encoder pass, each query its word pieces x idf over the corpus
+  const vectors = idf ? (async function* () {
+    for await (const t of todo) {
+      progress.tick(1);
+      yield { id: t.id, vector: idf.query(t.text) };
+    }
+  })() : encodeStream(model, todo, {
     kind, batchSize: intOption(v, 'batch-size', 32), maxLength: v['max-length'] ? intOption(v, 'max-length', 256) : undefined,
     topK: v['top-k'] ? intOption(v, 'top-k', 1) : undefined, onBatch: (n) => progress.tick(n),
-  })) {
+  });
+  for await (const { id, vector } of vectors) {
     stats.add(vector);
     if (!sink.write(vectorLine(id, vector))) await new Promise<void>((r) => sink.once('drain', () => r()));
   }

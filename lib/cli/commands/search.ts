@@ -1,3 +1,4 @@
+import { SpladeError } from '../../errors.js';
 import { Bm25Index } from '../../bm25/index.js';
 import { writeRun } from '../../data/trec.js';
 import type { Run } from '../../data/types.js';
@@ -8,6 +9,7 @@ import { encodeStream, readTexts, searchAll, sparseEfficiency } from '../../pipe
 import { InvertedIndex, type SearchAlgorithm } from '../../search/inverted-index.js';
 import type { SparseVector } from '../../sparse.js';
 import { MODEL_FLAGS_HELP, intOption, modelFlags, modelLoadOptions, parse, required } from '../args.js';
+import { TEXT_FLAGS_HELP, queryIdf, readModelTexts, textFlags, textMode } from '../text-options.js';
 
 const HELP = `usage: splade search --index INDEX --queries QUERY_VECTORS.jsonl --out RUN [options]
        splade search --index INDEX --model DIR --queries queries.jsonl --out RUN [options]
@@ -21,12 +23,14 @@ options:
   --k N                     documents per query (default 1000)
   --algorithm A             maxscore (default), bmw, wand or exhaustive: same results, other speed
   --tag NAME                run tag (default splade)
+with --model:
+${TEXT_FLAGS_HELP}
 ${MODEL_FLAGS_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
   const v = parse(argv, {
     index: { type: 'string' }, bm25: { type: 'string' }, queries: { type: 'string' }, model: { type: 'string' }, out: { type: 'string' },
-    k: { type: 'string' }, algorithm: { type: 'string' }, tag: { type: 'string' }, ...modelFlags,
+    k: { type: 'string' }, algorithm: { type: 'string' }, tag: { type: 'string' }, ...modelFlags, ...textFlags,
   }, HELP);
   if (!v) return 0;
   const k = intOption(v, 'k', 1000);
@@ -50,8 +54,13 @@ export async function run(argv: string[]): Promise<number> {
   const queries: { id: string; vector: SparseVector }[] = [];
   if (v.model) {
     const model = await SpladeModel.load(v.model as string, modelLoadOptions(v));
-    for await (const q of encodeStream(model, readTexts(queriesPath, 'query'), { kind: 'query' })) queries.push(q);
+    const mode = textMode(v);
+    const idf = await queryIdf(v, model, mode);
+    const texts = readModelTexts(queriesPath, 'query', mode);
+    if (idf) for await (const q of texts) queries.push({ id: q.id, vector: idf.query(q.text) });
+    else for await (const q of encodeStream(model, texts, { kind: 'query' })) queries.push(q);
   } else {
+    if (v.text !== undefined || v['query-weights'] !== undefined || v.corpus !== undefined) throw new SpladeError('--text, --query-weights and --corpus need --model (query vectors given as a file are used as they are)');
     for await (const q of readVectors(queriesPath)) queries.push(q);
   }
   const algorithm = ((v.algorithm as string) ?? 'maxscore') as SearchAlgorithm;
