@@ -8,8 +8,8 @@ import { TEXT_MODES, corpusWordPieceIdf, textForModel, type TextMode, type WordP
 
 export const textFlags = { text: { type: 'string' }, 'query-weights': { type: 'string' }, corpus: { type: 'string' } } as const;
 export const TEXT_FLAGS_HELP = `  --text raw|words        what the model sees (default raw); words: only the words BM25 keeps
-                          (no stop words, punctuation or one-letter words). Index and queries
-                          must be encoded the same way
+                          (lower-cased; no stop words, digits, punctuation or one-letter
+                          words). Index and queries must be encoded the same way
   --query-weights encoder|idf
                           queries through the query encoder (default), or inference-free: each
                           query the bag of its word pieces weighted by count x idf over --corpus
