@@ -9,6 +9,7 @@ export {
   type LoadOptions,
   type Pooling,
 } from './model/splade-model.js';
+export { SpladeEnsemble, loadSparseEncoder, type SparseEncoder } from './model/ensemble.js';
 export { CrossEncoder, type CrossEncoderLoadOptions, type ScoreOptions } from './model/cross-encoder.js';
 export { InvertedIndex } from './search/inverted-index.js';
 export type { BuildOptions, SearchAlgorithm, SearchOptions, SearchBatchOptions, SearchResult } from './search/inverted-index.js';

@@ -7,7 +7,7 @@ import { readBeirCorpus, readBeirQueries } from './data/beir.js';
 import { readMsMarcoCollection, readMsMarcoQueries } from './data/msmarco.js';
 import type { Run } from './data/types.js';
 import { TermStats, flops, latencySummary, type Efficiency } from './efficiency.js';
-import type { SpladeModel } from './model/splade-model.js';
+import type { SparseEncoder } from './model/ensemble.js';
 import type { InvertedIndex, SearchAlgorithm } from './search/inverted-index.js';
 import type { SparseVector } from './sparse.js';
 
@@ -28,7 +28,7 @@ export async function* readTexts(path: string, kind: 'query' | 'document'): Asyn
 }
 
 /** Encodes a stream of texts in chunks (the model buckets each chunk by length). */
-export async function* encodeStream(model: SpladeModel, texts: AsyncIterable<IdText>, opts: { kind: 'query' | 'document'; batchSize?: number; chunk?: number; maxLength?: number; topK?: number; threshold?: number; onBatch?: (n: number) => void }): AsyncGenerator<{ id: string; vector: SparseVector }> {
+export async function* encodeStream(model: SparseEncoder, texts: AsyncIterable<IdText>, opts: { kind: 'query' | 'document'; batchSize?: number; chunk?: number; maxLength?: number; topK?: number; threshold?: number; onBatch?: (n: number) => void }): AsyncGenerator<{ id: string; vector: SparseVector }> {
   const chunk = opts.chunk ?? 256;
   let pending: IdText[] = [];
   const flush = async function* () {

@@ -212,6 +212,13 @@ describe('leave-one-out report', () => {
     expect(md3).toContain('| mlm400 | 0.410 | 0.390 | 0.400 |');
     expect(md3).toContain('| mlm2000 | 0.430 | 0.370 | 0.400 |');
     expect(md3).toContain("- SPLADE zero-shot, idf queries alone beats BM25's mean nDCG@10: yes (0.410 vs 0.400)");
+    expect(md3).not.toContain('Efficiency of the zero-shot run');
+    // its efficiency, as served: every model's index and search
+    const eff = (x: (typeof r3.rows)[number], terms: number) => ({ ...x, spladeZeroEfficiency: { models: 2, encodeSeconds: 3.25, avgDocTerms: terms, avgQueryTerms: 7, flops: 1.5, indexBytes: 3 * 2 ** 20, latencyMs: { mean: 0.2, p50: 0.1, p90: 0.3, p99: 0.45 } } });
+    const md4 = looReportMarkdown({ ...r3, rows: [eff(r3.rows[0], 80), eff(r3.rows[1], 60.25)] });
+    expect(md4).toContain('**Efficiency of the zero-shot run** (2 models with idf queries');
+    expect(md4).toMatch(/\| a \| 100 \| 80\.0 \| 7\.0 \| 1\.50 \| 3\.00 \| 0\.200 \/ 0\.450 \| [\d.]+ \/ [\d.]+ \| 3\.3 \|/);
+    expect(md4).toContain("| b | 100 | 60.3 |");
     // one row without them: the extra systems are left out rather than shown half empty
     expect(looReportMarkdown({ ...r2, rows: [r2.rows[0], row('b', 0.4, 0.32, 0.41)] })).not.toContain('idf queries');
   });

@@ -32,6 +32,9 @@ for (const n of NAMES) {
   const bm = bm25Run(docs, judged, 100).run;
   add('bm25', evaluateRun(bm, c.qrels)['ndcg@10']);
   const perVariant: Record<string, Run[]> = {};
+  // the ensemble as one index: every document's vectors summed over the models (raw scores added)
+  const summed = docs.map(() => new Map<number, number>());
+  let lastIdf: WordPieceIdf | undefined, lastVocab = 0;
   for (const dir of models) {
     const model = await SpladeModel.load(dir);
     const wp = modelWordPieces(model);
@@ -43,6 +46,9 @@ for (const n of NAMES) {
     // word-level df
     const wdf = new Map<string, number>();
     for (const d of docs) for (const w of new Set(bm25QueryText(d.text).split(' '))) wdf.set(w, (wdf.get(w) ?? 0) + 1);
+    vecs.forEach((x, i) => x.indices.forEach((t, j) => summed[i].set(t, (summed[i].get(t) ?? 0) + x.values[j])));
+    lastIdf = idf;
+    lastVocab = model.vocabulary().length;
     for (const v of variants) {
       let dv = vecs;
       const ln = /ln([\d.]+)/.exec(v);
@@ -89,6 +95,15 @@ for (const n of NAMES) {
       (perVariant[v] ??= []).push(run);
       add(`${v} ${dir.split('/').slice(-2, -1)[0]}`, evaluateRun(run, c.qrels)['ndcg@10']);
     }
+  }
+  if (models.length > 1) {
+    const sv = summed.map((m) => {
+      const ids = [...m.keys()].sort((a, b) => a - b);
+      return { indices: Uint32Array.from(ids), values: Float32Array.from(ids, (t) => m.get(t)!) };
+    });
+    const index = await InvertedIndex.buildAsync((async function* () { yield* sv; })(), { docIds: docs.map((d) => d.id), vocabSize: lastVocab });
+    const run = searchAll(index, judged.map((q) => ({ id: q.id, vector: lastIdf!.query(q.text) })), { k: 100, algorithm: 'maxscore' }).run;
+    add('summed vectors, one index', evaluateRun(run, c.qrels)['ndcg@10']);
   }
   for (const v of variants) {
     const runs = perVariant[v];

@@ -2,7 +2,7 @@
 // text the model sees (--text) and how queries are weighted (--query-weights: the query encoder, or
 // inference-free idf bags over the searched corpus, the form the leave-one-out benchmark measures).
 import { SpladeError } from '../errors.js';
-import type { SpladeModel } from '../model/splade-model.js';
+import type { SparseEncoder } from '../model/ensemble.js';
 import { readTexts, type IdText } from '../pipeline.js';
 import { TEXT_MODES, corpusWordPieceIdf, textForModel, type TextMode, type WordPieceIdf } from '../recipe/idf-query.js';
 
@@ -28,7 +28,7 @@ export async function* readModelTexts(path: string, kind: 'query' | 'document', 
 }
 
 /** The idf table for --query-weights idf, or null for the query encoder. */
-export async function queryIdf(v: Record<string, unknown>, model: SpladeModel, mode: TextMode): Promise<WordPieceIdf | null> {
+export async function queryIdf(v: Record<string, unknown>, model: SparseEncoder, mode: TextMode): Promise<WordPieceIdf | null> {
   const weights = v['query-weights'] ?? 'encoder';
   if (weights !== 'encoder' && weights !== 'idf') throw new SpladeError(`--query-weights must be encoder or idf, got ${JSON.stringify(weights)}`);
   if (weights === 'encoder') {

@@ -108,11 +108,11 @@ export async function encodeIndex(model: SpladeModel, docs: Array<{ id: string; 
  * A SPLADE run over an index: the run, its efficiency figures, and the query vectors (the model's
  * query encoder, or queryVectors as given, one per query: e.g. inference-free idf queries).
  */
-export async function spladeRun(model: SpladeModel, index: InvertedIndex, stats: TermStats | undefined, queries: Query[], k: number, queryVectors?: SparseVector[]): Promise<{ run: Run; efficiency: Efficiency; vectors: SparseVector[] }> {
+export async function spladeRun(model: SpladeModel, index: InvertedIndex, stats: TermStats | undefined, queries: Query[], k: number, queryVectors?: SparseVector[]): Promise<{ run: Run; efficiency: Efficiency; vectors: SparseVector[]; latenciesMs: number[] }> {
   if (queryVectors !== undefined && queryVectors.length !== queries.length) invalidArgument('queryVectors', `${queries.length} vectors (one per query)`, queryVectors);
   const vectors = queryVectors ?? await model.encode(queries.map((q) => q.text), { kind: 'query' });
   const res = searchAll(index, queries.map((q, i) => ({ id: q.id, vector: vectors[i] })), { k, algorithm: 'maxscore' });
-  return { run: res.run, efficiency: sparseEfficiency(index, stats, vectors, res.latenciesMs), vectors };
+  return { run: res.run, efficiency: sparseEfficiency(index, stats, vectors, res.latenciesMs), vectors, latenciesMs: res.latenciesMs };
 }
 
 /** A BM25 run (k1 0.9, b 0.4, the BEIR baseline's parameters) and its latency. */

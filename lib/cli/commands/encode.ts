@@ -3,18 +3,20 @@ import { closeSync, createWriteStream, existsSync, fstatSync, openSync, readSync
 
 import { readVectors, vectorLine } from '../../data/vectors.js';
 import { TermStats, formatEfficiency } from '../../efficiency.js';
-import { SpladeModel } from '../../model/splade-model.js';
+import { loadSparseEncoder } from '../../model/ensemble.js';
 import { encodeStream } from '../../pipeline.js';
 import { MODEL_FLAGS_HELP, intOption, modelFlags, modelLoadOptions, parse, required } from '../args.js';
 import { TEXT_FLAGS_HELP, queryIdf, readModelTexts, textFlags, textMode } from '../text-options.js';
 import { Progress } from '../progress.js';
 
-const HELP = `usage: splade encode --model DIR|ORG/NAME --input FILE --out VECTORS.jsonl [options]
+const HELP = `usage: splade encode --model DIR|ORG/NAME[,DIR...] --input FILE --out VECTORS.jsonl [options]
 
 Encodes a corpus (BEIR corpus.jsonl or MS MARCO collection.tsv) or queries (queries.jsonl /
 queries.tsv, with --kind query) into SPLADE vectors, one JSON line each:
 {"id", "indices", "values"}. Resumable: an interrupted run leaves OUT.partial, and the next run
 with the same arguments skips the ids already there; OUT appears only when everything is encoded.
+Several models joined by commas (one vocabulary) encode as an ensemble: each text's vector is the
+sum of theirs, so the ensemble is one index and one search.
 
 options:
   --kind document|query   which encoder and default length (default document)
@@ -44,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
     for await (const r of readVectors(partial)) done.add(r.id);
     console.error(`resuming: ${done.size} vectors already in ${partial}`);
   }
-  const model = await SpladeModel.load(required(v, 'model'), modelLoadOptions(v));
+  const model = await loadSparseEncoder(required(v, 'model'), modelLoadOptions(v));
   const input = required(v, 'input');
   const idf = kind === 'query' ? await queryIdf(v, model, mode) : null;
   const todo = (async function* () {

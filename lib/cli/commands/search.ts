@@ -4,7 +4,7 @@ import { writeRun } from '../../data/trec.js';
 import type { Run } from '../../data/types.js';
 import { readVectors } from '../../data/vectors.js';
 import { formatEfficiency, latencySummary } from '../../efficiency.js';
-import { SpladeModel } from '../../model/splade-model.js';
+import { loadSparseEncoder } from '../../model/ensemble.js';
 import { encodeStream, readTexts, searchAll, sparseEfficiency } from '../../pipeline.js';
 import { InvertedIndex, type SearchAlgorithm } from '../../search/inverted-index.js';
 import type { SparseVector } from '../../sparse.js';
@@ -12,7 +12,7 @@ import { MODEL_FLAGS_HELP, intOption, modelFlags, modelLoadOptions, parse, requi
 import { TEXT_FLAGS_HELP, queryIdf, readModelTexts, textFlags, textMode } from '../text-options.js';
 
 const HELP = `usage: splade search --index INDEX --queries QUERY_VECTORS.jsonl --out RUN [options]
-       splade search --index INDEX --model DIR --queries queries.jsonl --out RUN [options]
+       splade search --index INDEX --model DIR[,DIR...] --queries queries.jsonl --out RUN [options]
        splade search --bm25 INDEX --queries queries.jsonl --out RUN [--k 1000]
 
 Answers queries against an index and writes a TREC run. Query vectors come from 'splade encode
@@ -53,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
   const index = InvertedIndex.open(required(v, 'index'));
   const queries: { id: string; vector: SparseVector }[] = [];
   if (v.model) {
-    const model = await SpladeModel.load(v.model as string, modelLoadOptions(v));
+    const model = await loadSparseEncoder(v.model as string, modelLoadOptions(v));
     const mode = textMode(v);
     const idf = await queryIdf(v, model, mode);
     const texts = readModelTexts(queriesPath, 'query', mode);
