@@ -219,6 +219,10 @@ describe('leave-one-out report', () => {
     expect(md4).toContain('**Efficiency of the zero-shot run** (2 models with idf queries');
     expect(md4).toMatch(/\| a \| 100 \| 80\.0 \| 7\.0 \| 1\.50 \| 3\.00 \| 0\.200 \/ 0\.450 \| [\d.]+ \/ [\d.]+ \| 3\.3 \|/);
     expect(md4).toContain("| b | 100 | 60.3 |");
+    expect(md4).toContain('the zero-shot row sums their max-normalised runs');
+    const md5 = looReportMarkdown({ ...r3, setup: { zeroShotEnsemble: 'sum' }, rows: [eff(r3.rows[0], 80), eff(r3.rows[1], 60.25)] });
+    expect(md5).toContain("(2 models with idf queries, no query encoder pass; one index of the models' document vectors summed;");
+    expect(md5).toContain('the zero-shot row searches the sum of their document vectors');
     // one row without them: the extra systems are left out rather than shown half empty
     expect(looReportMarkdown({ ...r2, rows: [r2.rows[0], row('b', 0.4, 0.32, 0.41)] })).not.toContain('idf queries');
   });

@@ -32,6 +32,8 @@
 // SPLADE_LOO_PSEUDO_QUERY=idf: the pseudo-query stage alone trains for inference-free queries (the folds as SPLADE_LOO_QUERY says).
 // SPLADE_LOO_TEXT=words: all text reduced to the words BM25 keeps (no stop words, punctuation, single letters) before the models
 // see it: more content words in the 128-token window; BM25 itself is unchanged (its analyzer drops the same). loo-variants.ts takes it too.
+// SPLADE_LOO_ENSEMBLE=sum: the zero-shot models' document vectors summed into one index, searched once (SpladeEnsemble's form),
+// instead of fusing their max-normalised runs.
 // SPLADE_LOO_ONLY=none: stop after the masked-LM + pseudo-query chains (development runs of the zero-shot models;
 // evaluate them with loo-variants.ts and SPLADE_LOO_VARIANTS_MODEL).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -48,7 +50,7 @@ import { WordPieceIdf, bm25QueryText, modelWordPieces } from '../../lib/recipe/i
 import { pseudoQueries } from '../../lib/recipe/pseudo-queries.js';
 import { looReportMarkdown, looPlotSvg, type LooResults, type LooRow } from '../../lib/recipe/report.js';
 import { runMlmStage } from '../../lib/recipe/mlm.js';
-import { bm25Run, bm25TeacherStage, encodeIndex, evaluateRun, fuseRuns, initModel, mineStage, spladeRun, trainStage } from '../../lib/recipe/stages.js';
+import { bm25Run, bm25TeacherStage, encodeIndex, indexVectors, evaluateRun, fuseRuns, initModel, mineStage, spladeRun, trainStage } from '../../lib/recipe/stages.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DATA = process.env.SPLADE_LOO_DATA ?? '/work/shared/data';
@@ -84,6 +86,9 @@ const PSEUDO_LOSS = (process.env.SPLADE_LOO_PSEUDO_LOSS ?? 'contrastive').split(
   return { loss: loss as 'contrastive' | 'marginmse' | 'kldiv', weight: 1 };
 });
 const TEXT_WORDS = process.env.SPLADE_LOO_TEXT === 'words';
+// how the zero-shot models make one run: 'fuse' their max-normalised runs (default), or 'sum' their document vectors into one index
+const ENSEMBLE = process.env.SPLADE_LOO_ENSEMBLE ?? 'fuse';
+if (ENSEMBLE !== 'fuse' && ENSEMBLE !== 'sum') throw new Error(`SPLADE_LOO_ENSEMBLE: expected fuse or sum, got ${JSON.stringify(ENSEMBLE)}`);
 // a text with no word BM25 keeps (a title of stop words) stays as it was: an empty text cannot be encoded
 const wordsOrRaw = (t: string) => bm25QueryText(t) || t;
 const PSEUDO_TEACHER = PSEUDO_LOSS.some((p) => p.loss !== 'contrastive');
@@ -210,10 +215,16 @@ for (const held of ONLY) {
     const zeroParts: Record<string, Run> = {};
     const zeroEff = { models: 0, encodeSeconds: 0, avgDocTerms: 0, flops: 0, indexBytes: 0, avgQueryTerms: 0 };
     const zeroMs = judged.map(() => 0);
+    // SPLADE_LOO_ENSEMBLE=sum: the models' document vectors summed into one index (SpladeEnsemble's form)
+    const summed = ENSEMBLE === 'sum' ? docs.map(() => new Map<number, number>()) : null;
+    let vocabSize = 0;
     for (const [name, dir] of Object.entries(zeroShotModels)) {
       const zm = await SpladeModel.load(dir);
+      vocabSize = zm.vocabSize;
       const tz = performance.now();
-      const { index: zi, stats: zs } = await encodeIndex(zm, docs, { maxLength: EVAL_DLEN });
+      const { index: zi, stats: zs } = await encodeIndex(zm, docs, {
+        maxLength: EVAL_DLEN, onVector: summed ? (i, v) => v.indices.forEach((t, j) => summed[i].set(t, (summed[i].get(t) ?? 0) + v.values[j])) : undefined,
+      });
       zeroEff.encodeSeconds += (performance.now() - tz) / 1000;
       const zr = await spladeRun(zm, zi, zs, judged, K, idfQueries);
       zeroParts[name] = zr.run;
@@ -225,14 +236,27 @@ for (const held of ONLY) {
       zr.latenciesMs.forEach((ms, i) => (zeroMs[i] += ms));
     }
     const partRuns = Object.values(zeroParts);
-    // the fusion timed query by query, as a server would answer one query
-    judged.forEach((q, i) => {
-      if (partRuns.length === 1) return;
-      const t = performance.now();
-      weightedFusion(partRuns.map((r) => ({ [q.id]: r[q.id] ?? {} })), partRuns.map(() => 1), 'max', K);
-      zeroMs[i] += performance.now() - t;
-    });
-    const zero = partRuns.length === 1 ? partRuns[0] : weightedFusion(partRuns, partRuns.map(() => 1), 'max', K);
+    let zero: Run;
+    if (summed && partRuns.length > 1) {
+      const vectors = summed.map((m) => {
+        const ids = Uint32Array.from([...m.keys()].sort((a, b) => a - b));
+        return { indices: ids, values: Float32Array.from(ids, (t) => m.get(t)!) };
+      });
+      const { index: si, stats: ss } = await indexVectors(vectors, docs.map((d) => d.id), vocabSize);
+      const sr = await spladeRun(await SpladeModel.load(Object.values(zeroShotModels)[0]), si, ss, judged, K, idfQueries);
+      zero = sr.run;
+      Object.assign(zeroEff, { avgDocTerms: sr.efficiency.avgDocTerms, flops: sr.efficiency.flops, indexBytes: sr.efficiency.indexBytes });
+      sr.latenciesMs.forEach((ms, i) => (zeroMs[i] = ms));
+    } else {
+      // the fusion timed query by query, as a server would answer one query
+      judged.forEach((q, i) => {
+        if (partRuns.length === 1) return;
+        const t = performance.now();
+        weightedFusion(partRuns.map((r) => ({ [q.id]: r[q.id] ?? {} })), partRuns.map(() => 1), 'max', K);
+        zeroMs[i] += performance.now() - t;
+      });
+      zero = partRuns.length === 1 ? partRuns[0] : weightedFusion(partRuns, partRuns.map(() => 1), 'max', K);
+    }
     writeFileSync(join(foldDir, 'runs.json'), JSON.stringify({ bm25: bm.run, splade: sp.run, spladeIdf: spIdf.run, spladeZero: zero }));
     rows.push({
       collection: held, queries: judged.length, documents: docs.length, trainQueries: judgedCount, encodeSeconds,
@@ -274,7 +298,7 @@ const results: LooResults = {
   started, finished: new Date().toISOString(), totalSeconds: (performance.now() - t0) / 1000,
   machine: `${cpus().length} cores (${cpus()[0]?.model ?? '?'}), cpu kernels ${i.cpu}, ${i.threads} threads`,
   load: { mean: loads.reduce((a, b) => a + b, 0) / loads.length, min: Math.min(...loads), max: Math.max(...loads) },
-  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, evalDocMaxLength: EVAL_DLEN, fusionWeights: FUSION_WEIGHTS, fusionNorms: SCORE_NORMS, mlmSteps: CHAINS.map((c) => (c.seed ? `${c.steps}s${c.seed}` : c.steps)), trainQueries: QUERY_WEIGHTS.queryWeights ?? 'encoder', pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_STAGE_TRAINER, pseudoTrainQueries: PSEUDO_QUERY_WEIGHTS.queryWeights ?? 'encoder', ...(PSEUDO_TEACHER ? { teacher: 'bm25', teacherScale: TEACHER_SCALE } : {}), foldTrainer: FOLD_TRAINER, span: SPAN, text: TEXT_WORDS ? 'words' : 'raw',
+  setup: { model: MODEL, batch: BATCH, queryMaxLength: QLEN, docMaxLength: DLEN, evalDocMaxLength: EVAL_DLEN, fusionWeights: FUSION_WEIGHTS, fusionNorms: SCORE_NORMS, mlmSteps: CHAINS.map((c) => (c.seed ? `${c.steps}s${c.seed}` : c.steps)), trainQueries: QUERY_WEIGHTS.queryWeights ?? 'encoder', pseudoSteps: PSEUDO_STEPS, foldSteps: FOLD_STEPS, pseudoTrainer: PSEUDO_STAGE_TRAINER, pseudoTrainQueries: PSEUDO_QUERY_WEIGHTS.queryWeights ?? 'encoder', ...(PSEUDO_TEACHER ? { teacher: 'bm25', teacherScale: TEACHER_SCALE } : {}), foldTrainer: FOLD_TRAINER, span: SPAN, text: TEXT_WORDS ? 'words' : 'raw', zeroShotEnsemble: ENSEMBLE,
     pseudoQueries: Object.fromEntries(NAMES.map((n) => [n, pseudo[n].queries.length])) },
   stages, rows,
 };

@@ -92,7 +92,7 @@ export function looReportMarkdown(r: LooResults, opts: { plot?: string } = {}): 
   }
   const parts = r.rows.every((row) => row.spladeZeroParts) ? Object.keys(r.rows[0]?.spladeZeroParts ?? {}) : [];
   if (parts.length > 1) {
-    out.push('**Zero-shot models alone** (nDCG@10, idf queries; the zero-shot row sums their max-normalised runs)', '');
+    out.push(`**Zero-shot models alone** (nDCG@10, idf queries; the zero-shot row ${r.setup.zeroShotEnsemble === 'sum' ? 'searches the sum of their document vectors' : 'sums their max-normalised runs'})`, '');
     out.push(`| model | ${r.rows.map((row) => row.collection).join(' | ')} | mean |`, `|---|${r.rows.map(() => '---').join('|')}|---|`);
     for (const p of parts) {
       const v = r.rows.map((row) => row.spladeZeroParts![p]?.['ndcg@10'] ?? NaN);
@@ -109,7 +109,10 @@ export function looReportMarkdown(r: LooResults, opts: { plot?: string } = {}): 
   }
   const zero = r.rows.every((row) => row.spladeZeroEfficiency) ? r.rows.map((row) => row.spladeZeroEfficiency!) : [];
   if (zero.length) {
-    out.push('', `**Efficiency of the zero-shot run** (${zero[0].models} models with idf queries, no query encoder pass; terms/doc, FLOPS and index summed over the models' indexes; latency: one query at a time, every model's MaxScore search plus the fusion, one thread)`, '');
+    const how = r.setup.zeroShotEnsemble === 'sum'
+      ? "one index of the models' document vectors summed; latency: one query at a time, one MaxScore search, one thread"
+      : "terms/doc, FLOPS and index summed over the models' indexes; latency: one query at a time, every model's MaxScore search plus the fusion, one thread";
+    out.push('', `**Efficiency of the zero-shot run** (${zero[0].models} models with idf queries, no query encoder pass; ${how})`, '');
     out.push('| collection | documents | terms/doc | terms/query | FLOPS | index MiB | ms mean / p99 | BM25 ms mean / p99 | corpus encode s |');
     out.push('|---|---|---|---|---|---|---|---|---|');
     r.rows.forEach((row, i) => {

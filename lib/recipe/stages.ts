@@ -20,6 +20,7 @@ import { invalidArgument } from '../errors.js';
 import { bm25Retriever, mineNegatives, reciprocalRankFusion, scoreSumFusion, spladeRetriever, type NegativesRecord, type Ranking, type Retriever } from '../mine.js';
 import { initCheckpoint } from '../model/init.js';
 import { SpladeModel } from '../model/splade-model.js';
+import type { SparseEncoder } from '../model/ensemble.js';
 import { encodeStream, searchAll, sparseEfficiency } from '../pipeline.js';
 import { InvertedIndex } from '../search/inverted-index.js';
 import type { SparseVector } from '../sparse.js';
@@ -90,17 +91,27 @@ export async function bm25TeacherStage(corpus: CorpusDoc[], queries: Query[], in
  * Encodes documents with the model and indexes them; the term statistics come along for FLOPS.
  * maxLength: tokens per document (default: the model's default for documents).
  */
-export async function encodeIndex(model: SpladeModel, docs: Array<{ id: string; text: string }>, opts: { maxLength?: number; onBatch?: (n: number) => void } = {}): Promise<{ index: InvertedIndex; stats: TermStats }> {
-  const stats = new TermStats();
-  const ids: string[] = [];
-  const vectors = (async function* () {
-    for await (const { id, vector } of encodeStream(model, (async function* () { yield* docs; })(), { kind: 'document', maxLength: opts.maxLength, onBatch: opts.onBatch })) {
-      ids.push(id);
-      stats.add(vector);
+export async function encodeIndex(model: SparseEncoder, docs: Array<{ id: string; text: string }>, opts: { maxLength?: number; onBatch?: (n: number) => void; onVector?: (i: number, v: SparseVector) => void } = {}): Promise<{ index: InvertedIndex; stats: TermStats }> {
+  const encoded = (async function* () {
+    let i = 0;
+    for await (const { vector } of encodeStream(model, (async function* () { yield* docs; })(), { kind: 'document', maxLength: opts.maxLength, onBatch: opts.onBatch })) {
+      opts.onVector?.(i++, vector);
       yield vector;
     }
   })();
-  const index = await InvertedIndex.buildAsync(vectors, { docIds: ids, vocabSize: model.vocabulary().length });
+  return indexVectors(encoded, docs.map((d) => d.id), model.vocabSize);
+}
+
+/** An index of vectors given in document order, with their term statistics (for FLOPS). */
+export async function indexVectors(vectors: AsyncIterable<SparseVector> | Iterable<SparseVector>, docIds: string[], vocabSize: number): Promise<{ index: InvertedIndex; stats: TermStats }> {
+  const stats = new TermStats();
+  const counted = (async function* () {
+    for await (const v of vectors) {
+      stats.add(v);
+      yield v;
+    }
+  })();
+  const index = await InvertedIndex.buildAsync(counted, { docIds, vocabSize });
   return { index, stats };
 }
 
@@ -108,7 +119,7 @@ export async function encodeIndex(model: SpladeModel, docs: Array<{ id: string; 
  * A SPLADE run over an index: the run, its efficiency figures, and the query vectors (the model's
  * query encoder, or queryVectors as given, one per query: e.g. inference-free idf queries).
  */
-export async function spladeRun(model: SpladeModel, index: InvertedIndex, stats: TermStats | undefined, queries: Query[], k: number, queryVectors?: SparseVector[]): Promise<{ run: Run; efficiency: Efficiency; vectors: SparseVector[]; latenciesMs: number[] }> {
+export async function spladeRun(model: SparseEncoder, index: InvertedIndex, stats: TermStats | undefined, queries: Query[], k: number, queryVectors?: SparseVector[]): Promise<{ run: Run; efficiency: Efficiency; vectors: SparseVector[]; latenciesMs: number[] }> {
   if (queryVectors !== undefined && queryVectors.length !== queries.length) invalidArgument('queryVectors', `${queries.length} vectors (one per query)`, queryVectors);
   const vectors = queryVectors ?? await model.encode(queries.map((q) => q.text), { kind: 'query' });
   const res = searchAll(index, queries.map((q, i) => ({ id: q.id, vector: vectors[i] })), { k, algorithm: 'maxscore' });
