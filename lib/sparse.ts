@@ -31,3 +31,11 @@ export function checkSparseShape(name: string, v: unknown): asserts v is SparseV
     invalidArgument(`${name}.values`, `a Float32Array of length ${indices.length} (as indices)`, values);
   }
 }
+
+/** The term-by-term sum of vectors (an ensemble's vector), indices ascending. */
+export function sumVectors(vs: SparseVector[]): SparseVector {
+  const sum = new Map<number, number>();
+  for (const v of vs) v.indices.forEach((t, j) => sum.set(t, (sum.get(t) ?? 0) + v.values[j]));
+  const indices = Uint32Array.from([...sum.keys()].sort((a, b) => a - b));
+  return { indices, values: Float32Array.from(indices, (t) => sum.get(t)!) };
+}

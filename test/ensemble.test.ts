@@ -65,6 +65,7 @@ describe('SpladeEnsemble', () => {
     const ens = await SpladeEnsemble.load([A, B]);
     await expect(ens.encode(texts, { topK: 0 })).rejects.toThrow(/topK/);
     await expect(ens.encode([texts[0], 3 as never])).rejects.toThrow(/texts\[1\]/);
+    await expect(ens.encode('heart' as never)).rejects.toThrow(/array of strings for texts/);
     expect(await loadSparseEncoder(A)).toBeInstanceOf(SpladeModel);
     expect(await loadSparseEncoder(`${A},${B}`)).toBeInstanceOf(SpladeEnsemble);
     await expect(loadSparseEncoder(`${A},`)).rejects.toThrow(/none empty/);

@@ -45,6 +45,7 @@ import { SpladeModel, info } from '../../lib/index.js';
 import { latencySummary } from '../../lib/efficiency.js';
 import { mapTexts, mergeCollections, readCollection, writeCollection, type Collection } from '../../lib/recipe/collections.js';
 import type { Run } from '../../lib/data/types.js';
+import { sumVectors, type SparseVector } from '../../lib/sparse.js';
 import { SCORE_NORMS, chooseFusionLeaveOneOut, weightedFusion } from '../../lib/recipe/fusion.js';
 import { WordPieceIdf, bm25QueryText, modelWordPieces } from '../../lib/recipe/idf-query.js';
 import { pseudoQueries } from '../../lib/recipe/pseudo-queries.js';
@@ -216,15 +217,12 @@ for (const held of ONLY) {
     const zeroEff = { models: 0, encodeSeconds: 0, avgDocTerms: 0, flops: 0, indexBytes: 0, avgQueryTerms: 0 };
     const zeroMs = judged.map(() => 0);
     // SPLADE_LOO_ENSEMBLE=sum: the models' document vectors summed into one index (SpladeEnsemble's form)
-    const summed = ENSEMBLE === 'sum' ? docs.map(() => new Map<number, number>()) : null;
-    let vocabSize = 0;
+    const perDoc: SparseVector[][] | null = ENSEMBLE === 'sum' ? docs.map(() => []) : null;
+    let zm: SpladeModel | undefined;
     for (const [name, dir] of Object.entries(zeroShotModels)) {
-      const zm = await SpladeModel.load(dir);
-      vocabSize = zm.vocabSize;
+      zm = await SpladeModel.load(dir);
       const tz = performance.now();
-      const { index: zi, stats: zs } = await encodeIndex(zm, docs, {
-        maxLength: EVAL_DLEN, onVector: summed ? (i, v) => v.indices.forEach((t, j) => summed[i].set(t, (summed[i].get(t) ?? 0) + v.values[j])) : undefined,
-      });
+      const { index: zi, stats: zs } = await encodeIndex(zm, docs, { maxLength: EVAL_DLEN, onVector: perDoc ? (i, v) => perDoc[i].push(v) : undefined });
       zeroEff.encodeSeconds += (performance.now() - tz) / 1000;
       const zr = await spladeRun(zm, zi, zs, judged, K, idfQueries);
       zeroParts[name] = zr.run;
@@ -237,13 +235,9 @@ for (const held of ONLY) {
     }
     const partRuns = Object.values(zeroParts);
     let zero: Run;
-    if (summed && partRuns.length > 1) {
-      const vectors = summed.map((m) => {
-        const ids = Uint32Array.from([...m.keys()].sort((a, b) => a - b));
-        return { indices: ids, values: Float32Array.from(ids, (t) => m.get(t)!) };
-      });
-      const { index: si, stats: ss } = await indexVectors(vectors, docs.map((d) => d.id), vocabSize);
-      const sr = await spladeRun(await SpladeModel.load(Object.values(zeroShotModels)[0]), si, ss, judged, K, idfQueries);
+    if (perDoc && partRuns.length > 1) {
+      const { index: si, stats: ss } = await indexVectors(perDoc.map(sumVectors), docs.map((d) => d.id), zm!.vocabSize);
+      const sr = await spladeRun(zm!, si, ss, judged, K, idfQueries); // idf queries: the model is not run
       zero = sr.run;
       Object.assign(zeroEff, { avgDocTerms: sr.efficiency.avgDocTerms, flops: sr.efficiency.flops, indexBytes: sr.efficiency.indexBytes });
       sr.latenciesMs.forEach((ms, i) => (zeroMs[i] = ms));

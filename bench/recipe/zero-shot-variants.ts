@@ -15,7 +15,7 @@ import { WordPieceIdf, bm25QueryText, modelWordPieces } from '../../lib/recipe/i
 import { weightedFusion } from '../../lib/recipe/fusion.js';
 import { bm25Run, evaluateRun } from '../../lib/recipe/stages.js';
 import { InvertedIndex } from '../../lib/search/inverted-index.js';
-import type { SparseVector } from '../../lib/sparse.js';
+import { sumVectors, type SparseVector } from '../../lib/sparse.js';
 import { bm25Idf } from '../../lib/bm25/index.js';
 
 const models = process.argv[2].split(',');
@@ -33,7 +33,7 @@ for (const n of NAMES) {
   add('bm25', evaluateRun(bm, c.qrels)['ndcg@10']);
   const perVariant: Record<string, Run[]> = {};
   // the ensemble as one index: every document's vectors summed over the models (raw scores added)
-  const summed = docs.map(() => new Map<number, number>());
+  const perDoc: SparseVector[][] = docs.map(() => []);
   let lastIdf: WordPieceIdf | undefined, lastVocab = 0;
   for (const dir of models) {
     const model = await SpladeModel.load(dir);
@@ -46,7 +46,7 @@ for (const n of NAMES) {
     // word-level df
     const wdf = new Map<string, number>();
     for (const d of docs) for (const w of new Set(bm25QueryText(d.text).split(' '))) wdf.set(w, (wdf.get(w) ?? 0) + 1);
-    vecs.forEach((x, i) => x.indices.forEach((t, j) => summed[i].set(t, (summed[i].get(t) ?? 0) + x.values[j])));
+    vecs.forEach((x, i) => perDoc[i].push(x));
     lastIdf = idf;
     lastVocab = model.vocabulary().length;
     for (const v of variants) {
@@ -97,10 +97,7 @@ for (const n of NAMES) {
     }
   }
   if (models.length > 1) {
-    const sv = summed.map((m) => {
-      const ids = [...m.keys()].sort((a, b) => a - b);
-      return { indices: Uint32Array.from(ids), values: Float32Array.from(ids, (t) => m.get(t)!) };
-    });
+    const sv = perDoc.map(sumVectors);
     const index = await InvertedIndex.buildAsync((async function* () { yield* sv; })(), { docIds: docs.map((d) => d.id), vocabSize: lastVocab });
     const run = searchAll(index, judged.map((q) => ({ id: q.id, vector: lastIdf!.query(q.text) })), { k: 100, algorithm: 'maxscore' }).run;
     add('summed vectors, one index', evaluateRun(run, c.qrels)['ndcg@10']);

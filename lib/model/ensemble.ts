@@ -5,7 +5,7 @@
  * the models' max-normalised runs this way (bench/RESULTS.md, run 8).
  */
 import { ErrorCode, SpladeError, invalidArgument } from '../errors.js';
-import type { SparseVector } from '../sparse.js';
+import { sumVectors, type SparseVector } from '../sparse.js';
 import { SpladeModel, type EncodeOptions, type LoadOptions } from './splade-model.js';
 
 /** What the pipeline needs of an encoder: SpladeModel and SpladeEnsemble both are one. */
@@ -52,23 +52,20 @@ export class SpladeEnsemble implements SparseEncoder {
 
   /** The sum of the models' vectors; threshold and topK apply to the sum. */
   async encode(texts: string[], opts: EncodeOptions = {}): Promise<SparseVector[]> {
+    if (!Array.isArray(texts)) invalidArgument('texts', 'an array of strings', texts);
     await this.models[0].encode([], opts); // the options checked as SpladeModel checks them, before any work
     const { topK, threshold, ...each } = opts ?? {};
-    const sums = texts.map(() => new Map<number, number>());
+    const parts: SparseVector[][] = texts.map(() => []);
     for (const m of this.models) {
       // every model's full vector (its own checks of the texts apply); the cut is made on the sum
-      const vs = await m.encode(texts, { ...each, threshold: 0 });
-      vs.forEach((v, i) => v.indices.forEach((t, j) => sums[i].set(t, (sums[i].get(t) ?? 0) + v.values[j])));
+      (await m.encode(texts, { ...each, threshold: 0 })).forEach((v, i) => parts[i].push(v));
     }
-    return sums.map((sum) => {
-      const ids = Uint32Array.from([...sum.keys()].sort((a, b) => a - b));
-      return sparsifyTerms(ids, Float32Array.from(ids, (t) => sum.get(t)!), threshold ?? 0, topK);
-    });
+    return parts.map((p) => cut(sumVectors(p), threshold ?? 0, topK));
   }
 }
 
-/** sparsify's cut (weights above threshold and 0, the topK largest) on a vector given by its terms. */
-function sparsifyTerms(indices: Uint32Array, values: Float32Array, threshold: number, topK: number | undefined): SparseVector {
+/** The weights above threshold and 0, the topK largest if given (SpladeModel's cut, on a sparse vector). */
+function cut({ indices, values }: SparseVector, threshold: number, topK: number | undefined): SparseVector {
   let keep = [...indices.keys()].filter((j) => values[j] > threshold && values[j] > 0);
   if (topK !== undefined && keep.length > topK) {
     keep = keep.sort((a, b) => values[b] - values[a] || indices[a] - indices[b]).slice(0, topK).sort((a, b) => a - b);
