@@ -47,7 +47,7 @@ import { mapTexts, mergeCollections, readCollection, writeCollection, type Colle
 import type { Run } from '../../lib/data/types.js';
 import { sumVectors, type SparseVector } from '../../lib/sparse.js';
 import { SCORE_NORMS, chooseFusionLeaveOneOut, weightedFusion } from '../../lib/recipe/fusion.js';
-import { WordPieceIdf, bm25QueryText, modelWordPieces } from '../../lib/recipe/idf-query.js';
+import { bm25QueryText, corpusWordPieceIdf } from '../../lib/recipe/idf-query.js';
 import { pseudoQueries } from '../../lib/recipe/pseudo-queries.js';
 import { looReportMarkdown, looPlotSvg, type LooResults, type LooRow } from '../../lib/recipe/report.js';
 import { runMlmStage } from '../../lib/recipe/mlm.js';
@@ -206,8 +206,7 @@ for (const held of ONLY) {
     const { index, stats } = await encodeIndex(model, docs, { maxLength: EVAL_DLEN });
     const encodeSeconds = (performance.now() - tEnc) / 1000;
     const sp = await spladeRun(model, index, stats, judged, K);
-    const idf = new WordPieceIdf(modelWordPieces(model));
-    for (const d of docs) idf.add(d.text);
+    const idf = await corpusWordPieceIdf(model, docs.map((d) => d.text));
     const idfQueries = judged.map((q) => idf.query(q.text));
     const spIdf = await spladeRun(model, index, stats, judged, K, idfQueries);
     const bm = bm25Run(docs, judged, K);

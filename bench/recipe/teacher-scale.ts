@@ -13,7 +13,7 @@ import { bm25Idf } from '../../lib/bm25/index.js';
 import type { NegativesRecord } from '../../lib/mine.js';
 import { bm25TeacherScores } from '../../lib/recipe/bm25-teacher.js';
 import { readCollection } from '../../lib/recipe/collections.js';
-import { WordPieceIdf, modelWordPieces } from '../../lib/recipe/idf-query.js';
+import { corpusWordPieceIdf } from '../../lib/recipe/idf-query.js';
 import type { SparseVector } from '../../lib/sparse.js';
 
 const [pseudoDir, ...models] = process.argv.slice(2);
@@ -34,8 +34,7 @@ const teacher = rms(scored.map((r) => r.scores[r.pos[0]] - r.scores[r.neg.bm25[0
 console.log(`${records.length} records; BM25 margin RMS ${teacher.toFixed(2)}`);
 for (const dir of models) {
   const m = await SpladeModel.load(dir);
-  const idf = new WordPieceIdf(modelWordPieces(m));
-  for (const d of c.corpus) idf.add(d.text);
+  const idf = await corpusWordPieceIdf(m, c.corpus.map((d) => d.text));
   const top = bm25Idf(c.corpus.length, 1);
   const texts = records.map((r) => query.get(r.qid)!);
   const enc = await m.encode(texts, { kind: 'query', maxLength: 32 });

@@ -11,7 +11,7 @@ import { SpladeModel } from '../../lib/index.js';
 import type { Run } from '../../lib/data/types.js';
 import { searchAll } from '../../lib/pipeline.js';
 import { mapTexts, readCollection } from '../../lib/recipe/collections.js';
-import { WordPieceIdf, bm25QueryText, modelWordPieces } from '../../lib/recipe/idf-query.js';
+import { bm25QueryText, corpusWordPieceIdf, modelWordPieces, type WordPieceIdf } from '../../lib/recipe/idf-query.js';
 import { weightedFusion } from '../../lib/recipe/fusion.js';
 import { bm25Run, evaluateRun } from '../../lib/recipe/stages.js';
 import { InvertedIndex } from '../../lib/search/inverted-index.js';
@@ -38,8 +38,7 @@ for (const n of NAMES) {
   for (const dir of models) {
     const model = await SpladeModel.load(dir);
     const wp = modelWordPieces(model);
-    const idf = new WordPieceIdf(wp);
-    for (const d of docs) idf.add(d.text);
+    const idf = await corpusWordPieceIdf(model, docs.map((d) => d.text));
     const vecs = await model.encode(docs.map((d) => d.text), { kind: 'document', maxLength: 128 });
     const ntok = docs.map((d) => Math.min(126, wp(d.text).length));
     const avg = ntok.reduce((a, b) => a + b, 0) / ntok.length;
