@@ -10,7 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { InvertedIndex, SpladeError, type SparseVector } from '../lib/index.js';
 import { mulberry32 } from '../lib/random.js';
 
-const ALGORITHMS = ['exhaustive', 'wand', 'maxscore', 'bmw'] as const;
+/** The exact algorithms: each returns bit for bit the exhaustive top-k. */
+const ALGORITHMS = ['exhaustive', 'wand', 'maxscore', 'bmw', 'bmp'] as const;
 
 const rng = mulberry32;
 
@@ -128,16 +129,20 @@ const dir = mkdtempSync(join(tmpdir(), 'splade-index-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const CASES = [
-  { name: 'small, 8-bit, block 16', seed: 1, nDocs: 400, vocab: 300, docLen: 20, queryLen: 6, blockSize: 16, impactBits: 8 as const },
+  { name: 'small, 8-bit, block 16, bmp blocks of 1', seed: 1, nDocs: 400, vocab: 300, docLen: 20, queryLen: 6, blockSize: 16, impactBits: 8 as const, bmpBlockDocs: 1 },
   { name: 'zipf 1.1, 8-bit, block 128', seed: 2, nDocs: 5000, vocab: 3000, docLen: 40, queryLen: 10, blockSize: 128, impactBits: 8 as const },
   { name: 'long queries, 16-bit, block 64', seed: 3, nDocs: 3000, vocab: 1000, docLen: 30, queryLen: 25, blockSize: 64, impactBits: 16 as const },
   { name: 'one document', seed: 4, nDocs: 1, vocab: 50, docLen: 10, queryLen: 5, blockSize: 128, impactBits: 8 as const },
+  { name: 'more superblocks, bmp blocks of 7', seed: 5, nDocs: 9000, vocab: 800, docLen: 12, queryLen: 8, blockSize: 32, impactBits: 8 as const, bmpBlockDocs: 7 },
+  { name: 'bmp blocks of 256', seed: 6, nDocs: 20000, vocab: 2000, docLen: 10, queryLen: 12, blockSize: 64, impactBits: 8 as const, bmpBlockDocs: 256 },
 ];
 
 describe.each(CASES)('InvertedIndex on a random Zipfian collection: $name', (cs) => {
   const c = collection(cs.seed, cs.nDocs, cs.vocab, cs.docLen, cs.queryLen, cs.seed === 2 ? 1.1 : 1.0);
-  const ix = InvertedIndex.build(c.docs, { blockSize: cs.blockSize, impactBits: cs.impactBits, vocabSize: cs.vocab });
+  const ix = InvertedIndex.build(c.docs, { blockSize: cs.blockSize, impactBits: cs.impactBits, vocabSize: cs.vocab, bmpBlockDocs: cs.bmpBlockDocs });
   const ks = [1, 10, 100, 10000];
+  // The block-max store holds 8-bit impacts only.
+  const algorithms = ALGORITHMS.filter((a) => a !== 'bmp' || cs.impactBits === 8);
 
   it('counts documents and postings', () => {
     expect(ix.numDocs).toBe(c.docs.length);
@@ -172,8 +177,8 @@ describe.each(CASES)('InvertedIndex on a random Zipfian collection: $name', (cs)
         d.indices.forEach((t, j) => { bound += (w.get(t) ?? 0) * (d.values[j] < unit / 2 ? unit - d.values[j] : unit / 2); });
         expect(Math.abs(r.scores[i] - exact[r.ids[i]])).toBeLessThanOrEqual(bound * (1 + 1e-4) + 1e-6 * exact[r.ids[i]]);
       }
-      // Every matching document is returned at k = 10000 (collections here are smaller).
-      expect(r.ids.length).toBe(Array.from(exact).filter((x) => x > 0).length);
+      // Every matching document is returned, up to k = 10000.
+      expect(r.ids.length).toBe(Math.min(10000, Array.from(exact).filter((x) => x > 0).length));
       // The exhaustive postings count is the sum of the query terms' list lengths.
       const df = (t: number) => c.docs.filter((d) => d.indices.includes(t)).length;
       expect(r.postingsScored).toBe(Array.from(q.indices).reduce((a, t) => a + df(t), 0));
@@ -181,6 +186,11 @@ describe.each(CASES)('InvertedIndex on a random Zipfian collection: $name', (cs)
   });
 
   it.each(ALGORITHMS.filter((a) => a !== 'exhaustive'))('%s returns exactly the exhaustive top-k', (algorithm) => {
+    if (!algorithms.includes(algorithm)) {
+      expect(ix.hasBlockMaxStore).toBe(false);
+      expectCode(() => ix.search(c.queries[0], { k: 10, algorithm }), 'ERR_SPLADE_UNSUPPORTED', /rebuild/);
+      return;
+    }
     let pruned = 0, total = 0;
     for (const q of c.queries) {
       for (const k of ks) {
@@ -197,7 +207,7 @@ describe.each(CASES)('InvertedIndex on a random Zipfian collection: $name', (cs)
   });
 
   it('searchBatch equals search', async () => {
-    for (const algorithm of ALGORITHMS) {
+    for (const algorithm of algorithms) {
       for (const threads of [1, 2]) {
         const rs = await ix.searchBatch(c.queries, { k: 10, algorithm, threads });
         expect(rs.length).toBe(c.queries.length);
@@ -354,10 +364,30 @@ describe('InvertedIndex files', () => {
     writeFileSync(foreign, '');
     expectCode(() => InvertedIndex.open(foreign), 'ERR_SPLADE_CORRUPT_FILE');
     expectCode(() => InvertedIndex.open(join(dir, 'missing.idx')), 'ERR_SPLADE_IO');
-    const v2 = Buffer.from(bytes);
-    v2.writeUInt32LE(2, 8);
-    writeFileSync(foreign, v2);
-    expectCode(() => InvertedIndex.open(foreign), 'ERR_SPLADE_CORRUPT_FILE', /version 2 \(this build reads version 1\)/);
+    const v3 = Buffer.from(bytes);
+    v3.writeUInt32LE(3, 8);
+    writeFileSync(foreign, v3);
+    expectCode(() => InvertedIndex.open(foreign), 'ERR_SPLADE_CORRUPT_FILE', /version 3 \(this build reads versions 1 to 2; rebuild/);
+  });
+
+  it('opens a format-1 file (written before the block-max store) with the results it gave then', () => {
+    const fixture = join(import.meta.dirname, 'fixtures', 'index-v1');
+    const old = InvertedIndex.open(join(fixture, 'index.idx'));
+    const expected = JSON.parse(readFileSync(join(fixture, 'expected.json'), 'utf8')) as
+      { indices: number[]; values: number[]; ids: number[]; scores: number[]; docIds: string[] }[];
+    expect(old.hasBlockMaxStore).toBe(false);
+    for (const e of expected) {
+      const q = { indices: Uint32Array.from(e.indices), values: Float32Array.from(e.values) };
+      for (const algorithm of ALGORITHMS.filter((a) => a !== 'bmp')) {
+        const r = old.search(q, { k: 10, algorithm });
+        expect(Array.from(r.ids)).toEqual(e.ids);
+        expect(Array.from(r.scores)).toEqual(e.scores);
+        expect(r.docIds).toEqual(e.docIds);
+      }
+      expectCode(() => old.search(q, { k: 10, algorithm: 'bmp' }), 'ERR_SPLADE_UNSUPPORTED', /rebuild/);
+      expectCode(() => old.search(q, { k: 10, algorithm: 'approximate' }), 'ERR_SPLADE_UNSUPPORTED', /rebuild/);
+    }
+    old.dispose();
   });
 
   it('fuzz: random byte flips and truncations give ERR_SPLADE_CORRUPT_FILE, never a crash', () => {
@@ -378,9 +408,100 @@ describe('InvertedIndex files', () => {
       }
       writeFileSync(p, data);
       if (data.equals(bytes)) continue;
+      // The block-max store is verified on first use: damage there opens, then fails the first
+      // search that reads it.
       let opened: InvertedIndex | undefined;
-      expectCode(() => { opened = InvertedIndex.open(p); }, 'ERR_SPLADE_CORRUPT_FILE');
-      opened?.search(q, { k: 10 });
+      try {
+        opened = InvertedIndex.open(p);
+      } catch (err) {
+        expect((err as SpladeError).code, `iteration ${iter}`).toBe('ERR_SPLADE_CORRUPT_FILE');
+        continue;
+      }
+      opened.search(q, { k: 10 });
+      expectCode(() => opened!.search(q, { k: 10, algorithm: 'bmp' }), 'ERR_SPLADE_CORRUPT_FILE');
+      expectCode(() => opened!.search(q, { k: 10, algorithm: 'approximate' }), 'ERR_SPLADE_CORRUPT_FILE');
+      opened.dispose();
     }
+  });
+});
+
+describe('InvertedIndex options and approximate search', () => {
+  const q = (indices: number[], values?: number[]) => ({
+    indices: Uint32Array.from(indices),
+    values: Float32Array.from(values ?? indices.map(() => 1)),
+  });
+
+  it('refuses options it does not know, and approximate knobs out of range or on another algorithm', async () => {
+    const docs = [q([1, 2]), q([2, 3])];
+    expectCode(() => InvertedIndex.build(docs, { reorderr: 'bp' } as never), 'ERR_SPLADE_INVALID_ARGUMENT', /reorderr/);
+    expectCode(() => InvertedIndex.build(docs, { bmpBlockDocs: 257 }), 'ERR_SPLADE_INVALID_ARGUMENT', /bmpBlockDocs/);
+    const ix = InvertedIndex.build(docs);
+    expectCode(() => ix.search(q([2]), { k: 1, algorithms: 'bmp' } as never), 'ERR_SPLADE_INVALID_ARGUMENT', /algorithms/);
+    expectCode(() => ix.search(q([2]), { k: 1, algorithm: 'maxscore', alpha: 0.5 }), 'ERR_SPLADE_INVALID_ARGUMENT', /approximate/);
+    for (const bad of [0, -0.1, 1.5, NaN, '0.5']) {
+      expectCode(() => ix.search(q([2]), { k: 1, algorithm: 'approximate', alpha: bad as number }), 'ERR_SPLADE_INVALID_ARGUMENT', /alpha/);
+      expectCode(() => ix.search(q([2]), { k: 1, algorithm: 'approximate', beta: bad as number }), 'ERR_SPLADE_INVALID_ARGUMENT', /beta/);
+    }
+    await expect(ix.searchBatch([q([2])], { k: 1, algorithm: 'approximate', beta: 2 })).rejects.toMatchObject({ code: 'ERR_SPLADE_INVALID_ARGUMENT' });
+    const none = InvertedIndex.build(docs, { bmpBlockDocs: 0 });
+    expect(none.hasBlockMaxStore).toBe(false);
+    expect(none.sizeBytes).toBeLessThan(ix.sizeBytes);
+    expectCode(() => none.search(q([2]), { k: 1, algorithm: 'bmp' }), 'ERR_SPLADE_UNSUPPORTED', /bmp: false|rebuild/);
+  });
+
+  // A fixed collection with topical structure (documents drawn from 2 of 40 topics, in random order):
+  // the recall floor of the default knobs, and exact scores for what approximate search returns.
+  const seed = 31;
+  const r = rng(seed);
+  const vocab = 4000, topics = 40;
+  const topicTerms = Array.from({ length: topics }, () => Array.from({ length: 60 }, () => Math.floor(r() * vocab)));
+  const background = zipf(vocab, 1.0, r);
+  const draw = (nTopics: number, len: number, topicShare: number): SparseVector => {
+    const ts = Array.from({ length: nTopics }, () => Math.floor(r() * topics));
+    const w = new Map<number, number>();
+    while (w.size < len) {
+      if (r() < topicShare) {
+        const t = topicTerms[ts[Math.floor(r() * ts.length)]][Math.floor(r() * 60)];
+        w.set(t, 1 + 2 * r());
+      } else {
+        w.set(background(), 0.2 + 0.8 * r());
+      }
+    }
+    const indices = Uint32Array.from([...w.keys()].sort((a, b) => a - b));
+    return { indices, values: Float32Array.from(indices, (t) => w.get(t)!) };
+  };
+  const docs = Array.from({ length: 30000 }, () => draw(2, 20 + Math.floor(r() * 40), 0.6));
+  const queries = Array.from({ length: 60 }, () => draw(1, 5 + Math.floor(r() * 15), 0.7));
+  const ix = InvertedIndex.build(docs, { vocabSize: vocab });
+
+  it('alpha = beta = 1 is exact; the defaults keep recall@10 >= 0.9 on a topical collection, with exact scores', () => {
+    let found = 0, total = 0, scoredApprox = 0, scoredExact = 0;
+    for (const [i, qv] of queries.entries()) {
+      const exact = ix.search(qv, { k: 10, algorithm: 'exhaustive' });
+      const one = ix.search(qv, { k: 10, algorithm: 'approximate', alpha: 1, beta: 1 });
+      expect(Array.from(one.ids), `seed ${seed} query ${i}`).toEqual(Array.from(exact.ids));
+      expect(Array.from(one.scores)).toEqual(Array.from(exact.scores));
+      const approx = ix.search(qv, { k: 10, algorithm: 'approximate' });
+      const all = ix.search(qv, { k: 10000, algorithm: 'exhaustive' });
+      const trueScore = new Map(Array.from(all.ids, (id, j) => [id, all.scores[j]]));
+      approx.ids.forEach((id, j) => expect(approx.scores[j], `seed ${seed} query ${i} doc ${id}`).toBe(trueScore.get(id)));
+      for (let j = 1; j < approx.scores.length; j++) expect(approx.scores[j]).toBeLessThanOrEqual(approx.scores[j - 1]);
+      const want = new Set(exact.ids);
+      found += Array.from(approx.ids).filter((id) => want.has(id)).length;
+      total += exact.ids.length;
+      scoredApprox += approx.postingsScored;
+      scoredExact += ix.search(qv, { k: 10, algorithm: 'bmp' }).postingsScored;
+    }
+    expect(found / total, `seed ${seed}: recall@10 of the defaults`).toBeGreaterThanOrEqual(0.9);
+    expect(scoredApprox).toBeLessThan(scoredExact); // the knobs do skip work
+  });
+
+  it('searchBatch runs approximate search with its knobs', async () => {
+    const rs = await ix.searchBatch(queries.slice(0, 8), { k: 10, algorithm: 'approximate', alpha: 0.8, beta: 0.7, threads: 2 });
+    rs.forEach((res, i) => {
+      const s = ix.search(queries[i], { k: 10, algorithm: 'approximate', alpha: 0.8, beta: 0.7 });
+      expect(Array.from(res.ids)).toEqual(Array.from(s.ids));
+      expect(Array.from(res.scores)).toEqual(Array.from(s.scores));
+    });
   });
 });

@@ -1,5 +1,7 @@
 // InvertedIndex: a compressed, memory-mappable inverted index over SparseVectors with exact
-// (rank-safe) top-k search: exhaustive document-at-a-time, WAND, MaxScore and block-max WAND.
+// (rank-safe) top-k search: exhaustive document-at-a-time, WAND, MaxScore, block-max WAND and
+// block-max pruning (BMP, over a second, block-grouped copy of the postings), and approximate search
+// (BMP with its alpha / beta knobs).
 //
 // Scores: a posting's value v is stored as an impact level q = clamp(round(v / scale * L), 1, L)
 // with L = 2^impactBits - 1 (255 by default) and scale = the largest value in the collection unless
@@ -7,13 +9,25 @@
 // w_t * q_t * (scale / L), in float32, i.e. in the original units up to the quantization error
 // (at most scale / (2L) per term and unit query weight). Every algorithm returns exactly the
 // exhaustive top-k: the same ids and bitwise the same scores, best first, ties broken by the lower
-// internal document number (the order documents were given to build).
+// internal document number (the order documents were given to build, or the reordered one).
 import { callNative, callNativeAsync, ErrorCode, expectFinite, expectInteger, expectOneOf, expectString, invalidArgument, SpladeError } from '../errors.js';
 import { loadAddon } from '../native.js';
 import { checkSparseShape, type SparseVector } from '../sparse.js';
 
-export type SearchAlgorithm = 'exhaustive' | 'wand' | 'maxscore' | 'bmw';
-const ALGORITHMS: readonly SearchAlgorithm[] = ['exhaustive', 'wand', 'maxscore', 'bmw'];
+export type SearchAlgorithm = 'exhaustive' | 'wand' | 'maxscore' | 'bmw' | 'bmp' | 'approximate';
+const ALGORITHMS: readonly SearchAlgorithm[] = ['exhaustive', 'wand', 'maxscore', 'bmw', 'bmp', 'approximate'];
+
+/**
+ * The knobs of `algorithm: 'approximate'` (block-max pruning that may skip documents that belong in
+ * the top k; the scores it returns are exact). Both 1 is exact search (the same as 'bmp').
+ */
+export interface ApproximateOptions {
+  /** (0, 1], default 0.9: a block is visited only while its score bound x alpha reaches the k-th best score. Lower is faster. */
+  alpha?: number;
+  /** (0, 1], default 0.9: search with the heaviest query terms that carry this share of the query's bound mass. Lower is faster. */
+  beta?: number;
+}
+export const APPROXIMATE_DEFAULTS: Readonly<Required<ApproximateOptions>> = Object.freeze({ alpha: 0.9, beta: 0.9 });
 
 export interface BuildOptions {
   /** External ids, one per document, stored in the index and returned with results. */
@@ -26,19 +40,26 @@ export interface BuildOptions {
   impactBits?: 8 | 16;
   /** Number of term ids (query terms must be below it); default: one more than the largest term seen. */
   vocabSize?: number;
+  /**
+   * Documents per block of the block-max store that 'bmp' and 'approximate' search (1..256, default
+   * 32); 0 leaves the store out (a smaller file; those two algorithms then throw). 8-bit impacts only.
+   */
+  bmpBlockDocs?: number;
 }
+const BUILD_OPTIONS = ['docIds', 'scale', 'blockSize', 'impactBits', 'vocabSize', 'bmpBlockDocs'];
 
-export interface SearchOptions {
+export interface SearchOptions extends ApproximateOptions {
   /** How many documents to return, 1..10000. */
   k: number;
   /**
-   * Default 'maxscore' (the fastest on SPLADE-like queries, see bench/RESULTS.md). All four return
-   * the same results; they differ in speed.
+   * Default 'maxscore'. 'exhaustive', 'wand', 'maxscore', 'bmw' and 'bmp' return the same results
+   * (they differ in speed; see bench/RESULTS.md); 'approximate' may miss some, and takes alpha / beta.
    */
   algorithm?: SearchAlgorithm;
 }
+const SEARCH_OPTIONS = ['k', 'algorithm', 'alpha', 'beta'];
 
-export interface SearchBatchOptions {
+export interface SearchBatchOptions extends ApproximateOptions {
   k: number;
   /** As in search (default 'maxscore'). */
   algorithm?: SearchAlgorithm | string;
@@ -62,7 +83,7 @@ export interface SearchResult {
 
 interface IndexStats {
   numDocs: number; numPostings: number; vocabSize: number; sizeBytes: number;
-  blockSize: number; impactBits: number; scale: number; hasDocIds: boolean;
+  blockSize: number; impactBits: number; scale: number; hasDocIds: boolean; reordered: boolean; hasBmp: boolean;
 }
 interface NativeResult { ids: Uint32Array; scores: Float32Array; postingsScored: number }
 interface NativeBuilder {
@@ -70,8 +91,9 @@ interface NativeBuilder {
   readonly numDocs: number;
 }
 interface NativeIndex {
-  search(indices: Uint32Array, values: Float32Array, k: number, algorithm: string): NativeResult;
-  searchBatch(indices: Uint32Array, values: Float32Array, offsets: Uint32Array, k: number, algorithm: string, threads: number): Promise<NativeResult[]>;
+  search(indices: Uint32Array, values: Float32Array, k: number, algorithm: string, alpha: number, beta: number): NativeResult;
+  searchBatch(indices: Uint32Array, values: Float32Array, offsets: Uint32Array, k: number, algorithm: string, threads: number,
+    alpha: number, beta: number): Promise<NativeResult[]>;
   save(path: string): void;
   docIds(ids: Uint32Array): string[] | undefined;
   stats(): IndexStats;
@@ -79,7 +101,7 @@ interface NativeIndex {
   dispose(): void;
 }
 interface IndexAddon {
-  IndexBuilder: new (blockSize: number, impactBits: number, scale: number, vocabSize: number) => NativeBuilder;
+  IndexBuilder: new (blockSize: number, impactBits: number, scale: number, vocabSize: number, bmpBlockDocs: number) => NativeBuilder;
   IndexHandle: {
     new (how: 'open', path: string): NativeIndex;
     new (how: 'build', builder: NativeBuilder, docIds: string[] | undefined): NativeIndex;
@@ -139,16 +161,16 @@ export class InvertedIndex {
 
   search(q: SparseVector, opts: SearchOptions): SearchResult {
     checkSparseShape('q', q);
-    const { k, algorithm } = this.#checkOptions(opts);
+    const { k, algorithm, alpha, beta } = this.#checkOptions(opts, SEARCH_OPTIONS);
     const native = this.#live();
-    const r = callNative(() => native.search(q.indices, q.values, k, algorithm));
+    const r = callNative(() => native.search(q.indices, q.values, k, algorithm, alpha, beta));
     return this.#withDocIds(r);
   }
 
   /** Runs the queries in parallel on native threads, off the event loop. */
   async searchBatch(qs: SparseVector[], opts: SearchBatchOptions): Promise<SearchResult[]> {
     if (!Array.isArray(qs)) invalidArgument('qs', 'an array of SparseVector', qs);
-    const { k, algorithm } = this.#checkOptions(opts);
+    const { k, algorithm, alpha, beta } = this.#checkOptions(opts, [...SEARCH_OPTIONS, 'threads']);
     const threads = opts.threads === undefined ? 0 : expectInteger('threads', opts.threads, 1, 1024);
     let total = 0;
     for (let i = 0; i < qs.length; i++) {
@@ -165,7 +187,7 @@ export class InvertedIndex {
       offsets[i + 1] = at;
     }
     const native = this.#live();
-    const rs = await callNativeAsync(() => native.searchBatch(indices, values, offsets, k, algorithm, threads));
+    const rs = await callNativeAsync(() => native.searchBatch(indices, values, offsets, k, algorithm, threads, alpha, beta));
     return rs.map((r) => this.#withDocIds(r));
   }
 
@@ -177,6 +199,10 @@ export class InvertedIndex {
   get scale(): number { return this.#stats.scale; }
   get blockSize(): number { return this.#stats.blockSize; }
   get impactBits(): number { return this.#stats.impactBits; }
+  /** Whether documents were reordered at build time (result ids still mean input positions). */
+  get reordered(): boolean { return this.#stats.reordered; }
+  /** Whether the index holds the block-max store that 'bmp' and 'approximate' search. */
+  get hasBlockMaxStore(): boolean { return this.#stats.hasBmp; }
 
   /** Releases the native index (unmaps the file); later calls throw. Batches in flight finish first. */
   /** Each term's document frequency (postings in its list), indexed by term id: (vocabSize). */
@@ -198,11 +224,21 @@ export class InvertedIndex {
     return this.#native;
   }
 
-  #checkOptions(opts: { k: number; algorithm?: string }): { k: number; algorithm: SearchAlgorithm } {
+  #checkOptions(opts: SearchOptions | SearchBatchOptions, known: string[]): { k: number; algorithm: SearchAlgorithm; alpha: number; beta: number } {
     if (typeof opts !== 'object' || opts === null) invalidArgument('opts', 'an options object { k }', opts);
+    rejectUnknownOptions('opts', opts, known);
     const k = expectInteger('k', opts.k, 1, 10000);
     const algorithm = opts.algorithm === undefined ? 'maxscore' : expectOneOf('algorithm', opts.algorithm, ALGORITHMS);
-    return { k, algorithm };
+    if (algorithm !== 'approximate' && (opts.alpha !== undefined || opts.beta !== undefined)) {
+      invalidArgument('alpha/beta', "options of algorithm 'approximate' only", algorithm);
+    }
+    const knob = (name: 'alpha' | 'beta') => {
+      const v = opts[name];
+      if (v === undefined) return APPROXIMATE_DEFAULTS[name];
+      if (typeof v !== 'number' || !(v > 0 && v <= 1)) invalidArgument(name, 'a number in (0, 1]', v);
+      return v;
+    };
+    return { k, algorithm, alpha: knob('alpha'), beta: knob('beta') };
   }
 
   #withDocIds(r: NativeResult): SearchResult {
@@ -213,6 +249,13 @@ export class InvertedIndex {
       if (ids) out.docIds = ids;
     }
     return out;
+  }
+}
+
+/** An option this index does not know is a mistake (a typo, or a feature of another version), not a no-op. */
+function rejectUnknownOptions(name: string, opts: object, known: readonly string[]): void {
+  for (const key of Object.keys(opts)) {
+    if (!known.includes(key)) invalidArgument(`${name}.${key}`, `one of the known options (${known.join(', ')})`, key);
   }
 }
 
@@ -227,6 +270,8 @@ class BuildFeed {
   private docNumber = 0;
 
   constructor(private readonly opts: BuildOptions) {
+    if (typeof opts !== 'object' || opts === null) invalidArgument('opts', 'an options object', opts);
+    rejectUnknownOptions('opts', opts, BUILD_OPTIONS);
     const blockSize = opts.blockSize === undefined ? 128 : expectInteger('blockSize', opts.blockSize, 16, 1024);
     const impactBits = opts.impactBits === undefined ? 8 : opts.impactBits;
     if (impactBits !== 8 && impactBits !== 16) invalidArgument('impactBits', '8 or 16', impactBits);
@@ -240,7 +285,8 @@ class BuildFeed {
       if (!Array.isArray(opts.docIds)) invalidArgument('docIds', 'an array of strings', opts.docIds);
       for (let i = 0; i < opts.docIds.length; i++) expectString(`docIds[${i}]`, opts.docIds[i]);
     }
-    this.builder = callNative(() => new (addon().IndexBuilder)(blockSize, impactBits, scale, vocabSize));
+    const bmpBlockDocs = opts.bmpBlockDocs === undefined ? 32 : expectInteger('bmpBlockDocs', opts.bmpBlockDocs, 0, 256);
+    this.builder = callNative(() => new (addon().IndexBuilder)(blockSize, impactBits, scale, vocabSize, bmpBlockDocs));
   }
 
   add(doc: SparseVector): void {

@@ -31,7 +31,8 @@ class IndexBuilderWrap : public Napi::ObjectWrap<IndexBuilderWrap> {
                         InstanceAccessor("numDocs", &IndexBuilderWrap::NumDocs, nullptr)});
   }
 
-  // new IndexBuilder(blockSize, impactBits, scale (0: the largest value), vocabSize (0: from the data))
+  // new IndexBuilder(blockSize, impactBits, scale (0: the largest value), vocabSize (0: from the data),
+  //                  bmpBlockDocs (0: no block-max store))
   explicit IndexBuilderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IndexBuilderWrap>(info) {
     index::BuildOptions o;
     o.block_size = static_cast<uint32_t>(arg_int(info, 0, "blockSize", index::kMinBlockSize, index::kMaxBlockSize));
@@ -39,6 +40,7 @@ class IndexBuilderWrap : public Napi::ObjectWrap<IndexBuilderWrap> {
     const double scale = arg_number(info, 2, "scale");
     o.scale = static_cast<float>(scale);
     o.vocab_size = static_cast<uint32_t>(arg_int(info, 3, "vocabSize", 0, index::kMaxVocab));
+    o.bmp_block_docs = static_cast<uint32_t>(arg_int(info, 4, "bmpBlockDocs", 0, index::kBmpMaxBlockDocs));
     guarded(info.Env(), [&] {
       builder_ = std::make_unique<Builder>(o);
       return 0;
@@ -88,9 +90,22 @@ Algorithm algorithm_arg(const Napi::CallbackInfo& info, size_t i) {
   Algorithm a;
   if (!index::parse_algorithm(name, &a)) {
     throw_error(info.Env(), kInvalidArgument,
-                "Expected one of 'exhaustive', 'wand', 'maxscore', 'bmw' for algorithm but received " + name);
+                "Expected one of 'exhaustive', 'wand', 'maxscore', 'bmw', 'bmp', 'approximate' for algorithm but received " +
+                    name);
   }
   return a;
+}
+
+// alpha, beta: the approximate-search knobs (see index/search.h), checked in the core.
+index::BmpParams params_arg(const Napi::CallbackInfo& info, size_t i) {
+  index::BmpParams p;
+  p.alpha = static_cast<float>(arg_number(info, i, "alpha"));
+  p.beta = static_cast<float>(arg_number(info, i + 1, "beta"));
+  guarded(info.Env(), [&] {
+    index::check_params(p);
+    return 0;
+  });
+  return p;
 }
 
 class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
@@ -141,23 +156,25 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     return index_;
   }
 
-  // search(indices: Uint32Array, values: Float32Array, k, algorithm)
+  // search(indices: Uint32Array, values: Float32Array, k, algorithm, alpha, beta)
   Napi::Value Search(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto idx = arg_u32(info, 0, "indices");
     auto val = arg_f32(info, 1, "values");
     const uint32_t k = static_cast<uint32_t>(arg_int(info, 2, "k", 1, index::kMaxK));
     const Algorithm a = algorithm_arg(info, 3);
+    const index::BmpParams params = params_arg(info, 4);
     if (idx.size != val.size) throw_error(env, kInvalidArgument, "query indices and values must have the same length");
     const auto& ix = live(env);
     return guarded(env, [&]() -> Napi::Value {
-      const SearchResult r = index::search(*ix, index::Query{idx.data, val.data, static_cast<uint32_t>(idx.size)}, k, a);
+      const SearchResult r =
+          index::search(*ix, index::Query{idx.data, val.data, static_cast<uint32_t>(idx.size)}, k, a, params);
       return result_object(env, r);
     });
   }
 
   // searchBatch(indices: Uint32Array, values: Float32Array, offsets: Uint32Array (numQueries + 1),
-  //             k, algorithm, threads (0: the pool's size)) -> Promise<result[]>
+  //             k, algorithm, threads (0: the pool's size), alpha, beta) -> Promise<result[]>
   Napi::Value SearchBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto idx = arg_u32(info, 0, "indices");
@@ -166,6 +183,7 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     const uint32_t k = static_cast<uint32_t>(arg_int(info, 3, "k", 1, index::kMaxK));
     const Algorithm a = algorithm_arg(info, 4);
     int threads = static_cast<int>(arg_int(info, 5, "threads", 0, 1024));
+    const index::BmpParams params = params_arg(info, 6);
     if (idx.size != val.size) throw_error(env, kInvalidArgument, "query indices and values must have the same length");
     if (off.size < 1) throw_error(env, kInvalidArgument, "offsets must hold at least one entry");
     const size_t nq = off.size - 1;
@@ -189,7 +207,7 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     if (threads <= 0) threads = num_threads();
     threads = static_cast<int>(std::min<size_t>(threads, std::max<size_t>(nq, 1)));
     auto results = std::make_shared<std::vector<SearchResult>>(nq);
-    auto work = [ix, idx, val, off, nq, k, a, threads, results] {
+    auto work = [ix, idx, val, off, nq, k, a, params, threads, results] {
       std::atomic<size_t> next{0};
       std::exception_ptr error;
       std::mutex m;
@@ -199,7 +217,8 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
           if (i >= nq) return;
           try {
             (*results)[i] = index::search(
-                *ix, index::Query{idx.data + off.data[i], val.data + off.data[i], off.data[i + 1] - off.data[i]}, k, a);
+                *ix, index::Query{idx.data + off.data[i], val.data + off.data[i], off.data[i + 1] - off.data[i]}, k, a,
+                params);
           } catch (...) {
             std::lock_guard<std::mutex> lk(m);
             if (!error) error = std::current_exception();
@@ -255,6 +274,8 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     o.Set("impactBits", ix->impact_bits());
     o.Set("scale", ix->scale());
     o.Set("hasDocIds", ix->has_doc_ids());
+    o.Set("reordered", ix->reordered());
+    o.Set("hasBmp", ix->has_bmp());
     return o;
   }
 

@@ -6,6 +6,7 @@
 
 #include "../common/error.h"
 #include "../common/thread_pool.h"
+#include "bmp_store.h"
 #include "codec.h"
 #include "crc32c.h"
 #include "format.h"
@@ -17,6 +18,7 @@ Builder::Builder(const BuildOptions& opts) : opts_(opts) {
   SPLADE_CHECK(opts.impact_bits == 8 || opts.impact_bits == 16, "impactBits must be 8 or 16");
   SPLADE_CHECK(opts.scale == 0 || (opts.scale > 0 && std::isfinite(opts.scale)), "scale must be positive and finite");
   SPLADE_CHECK(opts.vocab_size <= kMaxVocab, "vocabSize must be at most 2^24");
+  SPLADE_CHECK(opts.bmp_block_docs <= kBmpMaxBlockDocs, "bmpBlockDocs must be at most 256");
   if (opts.vocab_size) terms_.resize(opts.vocab_size);
 }
 
@@ -97,13 +99,18 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   // Lists are compressed in parallel: the vocabulary is cut into contiguous parts of about equal
   // postings; each part fills its own block table and bytes, concatenated afterwards in term order.
   std::vector<TermEntry> term_table(vocab);
+  // The block-max store is kept for 8-bit impacts only: its postings and bounds are bytes.
+  const bool with_bmp = opts_.bmp_block_docs > 0 && opts_.impact_bits == 8;
+  std::vector<BmpTerm> bmp_terms(with_bmp ? vocab : 0);
   struct Part {
     uint32_t begin, end;
     std::vector<BlockEntry> blocks;
     std::vector<uint8_t> bytes;
+    BmpWriter bmp{1};
   };
   const size_t num_parts = std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(num_threads()) * 4, vocab));
   std::vector<Part> parts(num_parts);
+  for (Part& part : parts) part.bmp = BmpWriter(std::max<uint32_t>(1, opts_.bmp_block_docs));
   {
     uint64_t seen = 0;
     uint32_t t = 0;
@@ -131,7 +138,10 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
       te.data_offset = part.bytes.size();                            // part-relative for now
       te.max_impact = 0;
       te.reserved = 0;
-      if (df == 0) continue;
+      if (df == 0) {
+        if (with_bmp) part.bmp.add_term(nullptr, nullptr, 0, bmp_terms[t]);
+        continue;
+      }
       // Decode the varint gaps, quantize the values.
       docs.resize(df);
       imps.resize(df);
@@ -152,6 +162,7 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
       }
       std::vector<uint8_t>().swap(tb.gaps);
       std::vector<float>().swap(tb.values);
+      if (with_bmp) part.bmp.add_term(docs.data(), imps.data(), df, bmp_terms[t]);
       // Blocks.
       prev = 0xFFFFFFFFu;
       for (size_t start = 0; start < df; start += B) {
@@ -181,6 +192,17 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   });
   std::vector<BlockEntry> block_table;
   std::vector<uint8_t> postings;
+  BmpWriter bmp(std::max<uint32_t>(1, opts_.bmp_block_docs));
+  if (with_bmp) {
+    for (Part& part : parts) {
+      const BmpTerm shift = bmp.append(part.bmp);
+      for (uint32_t t = part.begin; t < part.end; ++t) {
+        bmp_terms[t].first_group += shift.first_group;
+        bmp_terms[t].first_block += shift.first_block;
+        bmp_terms[t].first_posting += shift.first_posting;
+      }
+    }
+  }
   {
     uint64_t nb = 0, nbytes = 0;
     for (const Part& part : parts) nb += part.blocks.size(), nbytes += part.bytes.size();
@@ -229,6 +251,25 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
       {kPostings, postings.data(), postings.size()},
   };
   if (!doc_ids.empty()) sections.push_back({kDocIds, ids_section.data(), ids_section.size()});
+  BmpMeta bmp_meta{};
+  std::vector<uint8_t> bmp_blocks;
+  if (with_bmp) {
+    const uint32_t bd = opts_.bmp_block_docs;
+    const uint64_t nb = (uint64_t{num_docs_} + bd - 1) / bd;
+    bmp_meta = BmpMeta{bd, kBmpSuperBlocks, static_cast<uint32_t>(nb),
+                       static_cast<uint32_t>((nb + kBmpSuperBlocks - 1) / kBmpSuperBlocks),
+                       bmp.groups.size(), bmp.block_max.size(), bmp.postings.size(), 0};
+    bmp_blocks.reserve(bmp.block_max.size() * 2);
+    bmp_blocks.insert(bmp_blocks.end(), bmp.block_max.begin(), bmp.block_max.end());
+    bmp_blocks.insert(bmp_blocks.end(), bmp.block_count.begin(), bmp.block_count.end());
+    std::vector<uint8_t>().swap(bmp.block_max);
+    std::vector<uint8_t>().swap(bmp.block_count);
+    sections.push_back({kBmpMeta, reinterpret_cast<const uint8_t*>(&bmp_meta), sizeof bmp_meta});
+    sections.push_back({kBmpTerms, reinterpret_cast<const uint8_t*>(bmp_terms.data()), bmp_terms.size() * sizeof(BmpTerm)});
+    sections.push_back({kBmpSupers, reinterpret_cast<const uint8_t*>(bmp.groups.data()), bmp.groups.size() * sizeof(BmpSuper)});
+    sections.push_back({kBmpBlocks, bmp_blocks.data(), bmp_blocks.size()});
+    sections.push_back({kBmpPostings, reinterpret_cast<const uint8_t*>(bmp.postings.data()), bmp.postings.size() * 2});
+  }
 
   Header h{};
   std::memcpy(h.magic, kMagic, 8);

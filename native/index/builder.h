@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "bmp_format.h"
+
 namespace splade::index {
 
 struct BuildOptions {
@@ -15,6 +17,7 @@ struct BuildOptions {
   uint32_t block_size = 128;  // postings per block, [kMinBlockSize, kMaxBlockSize]
   uint32_t impact_bits = 8;   // 8 or 16
   uint32_t vocab_size = 0;    // 0: one more than the largest term seen; at most kMaxVocab
+  uint32_t bmp_block_docs = kBmpDefaultBlockDocs;  // documents per block of the block-max store; 0: no store
 };
 
 inline constexpr uint32_t kMaxVocab = 1u << 24;

@@ -15,7 +15,11 @@
 //             (doc - previous doc - 1; the previous doc of a list's first block is "-1"), then
 //             ceil(n*impact_bits/8) bytes of bit-packed (impact - 1); followed by 8 bytes of padding
 //             so that decoders may load 64-bit words past the end of a block.
-//   kDocIds   optional external ids: u64 offsets x (num_docs + 1), then the UTF-8 bytes.
+//   kDocIds   optional external ids: u64 offsets x (num_docs + 1), then the UTF-8 bytes, in input
+//             order (indexed by a document's input position, not its internal number).
+//   kDocOrder optional (version 2, reordered indexes): u32 x num_docs, the input position of each
+//             internal document. Internal numbers are what the lists hold; results are mapped back.
+//   kBmp*     optional (version 2): the block-max pruning store of bmp_format.h, read lazily.
 //
 // Impacts: impact = clamp(round(value / scale * levels), 1, levels), levels = 2^impact_bits - 1;
 // a posting's score is query_weight * impact * (scale / levels).
@@ -26,11 +30,24 @@
 namespace splade::index {
 
 inline constexpr char kMagic[8] = {'S', 'P', 'L', 'A', 'D', 'E', 'I', 'X'};
-inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kFormatVersion = 2;    // written by this build
+inline constexpr uint32_t kOldestFormatVersion = 1;  // still read (version 1 has no kDocOrder, no kBmp*)
 inline constexpr uint32_t kPostingsPadding = 8;
 inline constexpr uint32_t kEndDoc = 0xFFFFFFFFu;  // cursor sentinel; document numbers are below it
 
-enum SectionId : uint32_t { kTerms = 1, kBlocks = 2, kPostings = 3, kDocIds = 4 };
+enum SectionId : uint32_t {
+  kTerms = 1,
+  kBlocks = 2,
+  kPostings = 3,
+  kDocIds = 4,
+  kDocOrder = 5,
+  kBmpMeta = 6,
+  kBmpTerms = 7,
+  kBmpSupers = 8,
+  kBmpBlocks = 9,
+  kBmpPostings = 10,
+  kLastSection = kBmpPostings,
+};
 
 struct Header {
   char magic[8];

@@ -78,9 +78,10 @@ void Index::validate() {
   std::memcpy(&version, data_ + 8, 4);
   std::memcpy(&header_size, data_ + 12, 4);
   std::memcpy(&header_crc, data_ + 16, 4);
-  if (version != kFormatVersion) {
-    corrupt("unsupported index format version " + std::to_string(version) + " (this build reads version " +
-            std::to_string(kFormatVersion) + ")");
+  if (version < kOldestFormatVersion || version > kFormatVersion) {
+    corrupt("unsupported index format version " + std::to_string(version) + " (this build reads versions " +
+            std::to_string(kOldestFormatVersion) + " to " + std::to_string(kFormatVersion) +
+            "; rebuild the index with this version: splade index --vectors ... --out ...)");
   }
   if (header_size != sizeof(Header) || size_ < sizeof(Header)) corrupt("truncated header");
   {
@@ -103,7 +104,7 @@ void Index::validate() {
 
   // Sections lie in table order, 8-byte aligned, with zero padding between them and nothing after
   // the last: every byte of the file is covered by a checksum or a check.
-  const SectionEntry* sec[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
+  const SectionEntry* sec[kLastSection + 1] = {};
   uint64_t at = table_end;
   for (uint32_t i = 0; i < h.num_sections; ++i) {
     const SectionEntry& s = table[i];
@@ -112,9 +113,12 @@ void Index::validate() {
     if (s.offset % 8 != 0 || s.offset < at || s.offset - at >= 8) corrupt(name + " misplaced");
     for (uint64_t b = at; b < s.offset; ++b)
       if (data_[b] != 0) corrupt("nonzero padding before " + name);
-    if (crc32c(data_ + s.offset, s.length) != s.crc) corrupt(name + " checksum mismatch");
+    // The block-max store is checked on first use (bmp()), so that opening stays cheap.
+    const bool lazy = s.id >= kBmpMeta && s.id <= kBmpPostings;
+    if (!lazy && crc32c(data_ + s.offset, s.length) != s.crc) corrupt(name + " checksum mismatch");
     at = s.offset + s.length;
-    if (s.id < kTerms || s.id > kDocIds) continue;  // sections this version does not know are skipped
+    if (s.id < kTerms || s.id > kLastSection) continue;  // sections this version does not know are skipped
+    if (h.version < 2 && s.id > kDocIds) continue;
     if (sec[s.id]) corrupt("duplicate " + name);
     sec[s.id] = &s;
   }
@@ -168,6 +172,22 @@ void Index::validate() {
   if (postings != h.num_postings) corrupt("posting count disagrees with the lists");
   if (next_block != h.num_blocks) corrupt("block count disagrees with the lists");
 
+  if (sec[kDocOrder]) {
+    if (sec[kDocOrder]->length != uint64_t{h.num_docs} * 4) corrupt("document order has the wrong size");
+    doc_order_ = reinterpret_cast<const uint32_t*>(data_ + sec[kDocOrder]->offset);
+    std::vector<bool> seen(h.num_docs, false);
+    for (uint32_t d = 0; d < h.num_docs; ++d) {
+      if (doc_order_[d] >= h.num_docs || seen[doc_order_[d]]) corrupt("document order is not a permutation");
+      seen[doc_order_[d]] = true;
+    }
+  }
+  int bmp_count = 0;
+  for (uint32_t id = kBmpMeta; id <= kBmpPostings; ++id) {
+    bmp_sections_[id - kBmpMeta] = sec[id];
+    bmp_count += sec[id] != nullptr;
+  }
+  if (bmp_count != 0 && bmp_count != 5) corrupt("block-max store incomplete");
+
   if (sec[kDocIds]) {
     const uint64_t table_bytes = (uint64_t{h.num_docs} + 1) * 8;
     if (sec[kDocIds]->length < table_bytes) corrupt("document id table truncated");
@@ -176,6 +196,26 @@ void Index::validate() {
     doc_bytes_size_ = sec[kDocIds]->length - table_bytes;
     if (doc_offsets_[0] != 0 || doc_offsets_[h.num_docs] != doc_bytes_size_) corrupt("document id table inconsistent");
   }
+}
+
+const BmpStore& Index::bmp() const {
+  std::lock_guard<std::mutex> lock(bmp_mutex_);
+  if (bmp_ready_) return bmp_;
+  if (!has_bmp()) {
+    fail(kUnsupported, "this index has no block-max pruning store (built with impactBits 16 or bmp: false, or by an "
+                       "older version): rebuild it with this version's defaults to search with 'bmp' or 'approximate'");
+  }
+  BmpStore::Section s[5];
+  for (int i = 0; i < 5; ++i) {
+    const SectionEntry& e = *bmp_sections_[i];
+    if (crc32c(data_ + e.offset, e.length) != e.crc) corrupt("section " + std::to_string(e.id) + " checksum mismatch");
+    s[i] = {data_ + e.offset, e.length};
+  }
+  BmpStore store;
+  store.validate(s[0], s[1], s[2], s[3], s[4], num_docs(), vocab_size(), num_postings(), terms_);
+  bmp_ = store;
+  bmp_ready_ = true;
+  return bmp_;
 }
 
 std::string Index::doc_id(uint32_t doc) const {

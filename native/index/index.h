@@ -6,9 +6,11 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "bmp_store.h"
 #include "format.h"
 
 namespace splade::index {
@@ -42,7 +44,17 @@ class Index {
   const uint8_t* postings() const { return postings_; }
 
   bool has_doc_ids() const { return doc_offsets_ != nullptr; }
-  std::string doc_id(uint32_t doc) const;  // kOutOfRange / kCorruptFile on bad input
+  // doc: an input position (see input_position). kOutOfRange / kCorruptFile on bad input.
+  std::string doc_id(uint32_t doc) const;
+
+  // Reordered indexes number documents internally in another order than the input's.
+  bool reordered() const { return doc_order_ != nullptr; }
+  uint32_t input_position(uint32_t internal) const { return doc_order_ ? doc_order_[internal] : internal; }
+
+  // The block-max pruning store, checked on first use (its checksums and structure are verified
+  // then, not at open, so opening a large index stays cheap). kUnsupported when the index has none.
+  bool has_bmp() const { return bmp_sections_[0] != nullptr; }
+  const BmpStore& bmp() const;
 
  private:
   Index() = default;
@@ -58,6 +70,11 @@ class Index {
   const BlockEntry* blocks_ = nullptr;
   const uint8_t* postings_ = nullptr;
   uint64_t postings_size_ = 0;
+  const uint32_t* doc_order_ = nullptr;
+  const SectionEntry* bmp_sections_[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};  // kBmpMeta..kBmpPostings
+  mutable std::mutex bmp_mutex_;
+  mutable bool bmp_ready_ = false;
+  mutable BmpStore bmp_;
   const uint64_t* doc_offsets_ = nullptr;
   const char* doc_bytes_ = nullptr;
   uint64_t doc_bytes_size_ = 0;

@@ -13,6 +13,8 @@ bool parse_algorithm(const std::string& name, Algorithm* out) {
   else if (name == "wand") *out = Algorithm::wand;
   else if (name == "maxscore") *out = Algorithm::maxscore;
   else if (name == "bmw") *out = Algorithm::bmw;
+  else if (name == "bmp") *out = Algorithm::bmp;
+  else if (name == "approximate") *out = Algorithm::approximate;
   else return false;
   return true;
 }
@@ -45,38 +47,79 @@ void check_query(const Index& ix, const Query& q) {
   }
 }
 
-SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm) {
-  if (k < 1 || k > kMaxK) fail(kInvalidArgument, "k must be in [1, 10000]");
-  check_query(ix, q);
-  const uint32_t bs = ix.block_size();
-  uint32_t live = 0;
-  for (uint32_t i = 0; i < q.size; ++i) live += ix.term(q.indices[i]).df > 0;
-  std::vector<uint32_t> scratch(size_t{2} * bs * live);
+void check_params(const BmpParams& p) {
+  if (!(p.alpha > 0 && p.alpha <= 1)) fail(kInvalidArgument, "alpha must be in (0, 1]");
+  if (!(p.beta > 0 && p.beta <= 1)) fail(kInvalidArgument, "beta must be in (0, 1]");
+}
+
+namespace {
+
+// Cursors over the inverted lists of the query's terms that have postings, in query order.
+struct CursorSet {
+  std::vector<uint32_t> scratch;
   std::vector<Cursor> cursors;
-  cursors.reserve(live);
-  const float unit = ix.impact_unit();
-  for (uint32_t i = 0, j = 0; i < q.size; ++i) {
-    if (ix.term(q.indices[i]).df == 0) continue;  // contributes nothing to any document
-    cursors.emplace_back(ix, q.indices[i], q.values[i] * unit, scratch.data() + size_t{2} * bs * j,
-                         scratch.data() + size_t{2} * bs * j + bs);
-    ++j;
-  }
-  TopKQueue topk(k);
-  SearchResult r;
-  if (!cursors.empty()) {
-    switch (algorithm) {
-      case Algorithm::exhaustive: r.postings_scored = exhaustive(cursors, topk); break;
-      case Algorithm::wand: r.postings_scored = wand(cursors, topk); break;
-      case Algorithm::maxscore: r.postings_scored = maxscore(cursors, topk); break;
-      case Algorithm::bmw: r.postings_scored = bmw(cursors, topk); break;
-      default: fail(kInvalidArgument, "unknown search algorithm");
+  CursorSet(const Index& ix, const Query& q) {
+    const uint32_t bs = ix.block_size();
+    uint32_t live = 0;
+    for (uint32_t i = 0; i < q.size; ++i) live += ix.term(q.indices[i]).df > 0;
+    scratch.resize(size_t{2} * bs * live);
+    cursors.reserve(live);
+    const float unit = ix.impact_unit();
+    for (uint32_t i = 0, j = 0; i < q.size; ++i) {
+      if (ix.term(q.indices[i]).df == 0) continue;  // contributes nothing to any document
+      cursors.emplace_back(ix, q.indices[i], q.values[i] * unit, scratch.data() + size_t{2} * bs * j,
+                           scratch.data() + size_t{2} * bs * j + bs);
+      ++j;
     }
   }
-  const auto best = topk.sorted();
+};
+
+// Scores found with part of the query replaced by every term's (score_doc over fresh cursors,
+// documents ascending), best first.
+std::vector<TopKQueue::Entry> rescore(const Index& ix, const Query& q, std::vector<TopKQueue::Entry> found) {
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.doc < b.doc; });
+  CursorSet cs(ix, q);
+  for (auto& e : found) {
+    for (Cursor& c : cs.cursors) c.next_geq(e.doc);
+    e.score = score_doc(cs.cursors, e.doc);
+  }
+  std::sort(found.begin(), found.end(), TopKQueue::better);
+  return found;
+}
+
+}  // namespace
+
+SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm) {
+  return search(ix, q, k, algorithm, algorithm == Algorithm::approximate ? kApproximateDefaults : BmpParams{});
+}
+
+SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm, const BmpParams& params) {
+  if (k < 1 || k > kMaxK) fail(kInvalidArgument, "k must be in [1, 10000]");
+  check_query(ix, q);
+  check_params(params);
+  TopKQueue topk(k);
+  SearchResult r;
+  if (algorithm == Algorithm::bmp || algorithm == Algorithm::approximate) {
+    r.postings_scored = bmp(ix, q, topk, algorithm == Algorithm::bmp ? BmpParams{} : params);
+  } else {
+    CursorSet cs(ix, q);
+    std::vector<Cursor>& cursors = cs.cursors;
+    if (!cursors.empty()) {
+      switch (algorithm) {
+        case Algorithm::exhaustive: r.postings_scored = exhaustive(cursors, topk); break;
+        case Algorithm::wand: r.postings_scored = wand(cursors, topk); break;
+        case Algorithm::maxscore: r.postings_scored = maxscore(cursors, topk); break;
+        case Algorithm::bmw: r.postings_scored = bmw(cursors, topk); break;
+        default: fail(kInvalidArgument, "unknown search algorithm");
+      }
+    }
+  }
+  std::vector<TopKQueue::Entry> best = topk.sorted();
+  if (algorithm == Algorithm::approximate && params.beta < 1) best = rescore(ix, q, std::move(best));
   r.ids.reserve(best.size());
   r.scores.reserve(best.size());
   for (const auto& e : best) {
-    r.ids.push_back(e.doc);
+    r.ids.push_back(ix.input_position(e.doc));
     r.scores.push_back(e.score);
   }
   return r;

@@ -19,7 +19,7 @@
 
 namespace splade::index {
 
-enum class Algorithm { exhaustive = 0, wand = 1, maxscore = 2, bmw = 3 };
+enum class Algorithm { exhaustive = 0, wand = 1, maxscore = 2, bmw = 3, bmp = 4, approximate = 5 };
 bool parse_algorithm(const std::string& name, Algorithm* out);
 
 inline constexpr uint32_t kMaxK = 10000;
@@ -29,6 +29,14 @@ struct Query {
   const float* values;      // finite, > 0
   uint32_t size;
 };
+
+// Knobs of block-max pruning (bmp.cpp). 'bmp' runs with alpha = beta = 1 (rank-safe);
+// 'approximate' with the values given, defaults in kApproximateDefaults.
+struct BmpParams {
+  float alpha = 1.0f;  // (0, 1]: visit a block while bound x alpha reaches the k-th score
+  float beta = 1.0f;   // (0, 1]: search with the heaviest query terms carrying this share of the bound mass
+};
+inline constexpr BmpParams kApproximateDefaults{0.9f, 0.9f};
 
 struct SearchResult {
   std::vector<uint32_t> ids;  // internal document numbers, best first
@@ -40,6 +48,13 @@ struct SearchResult {
 // (kInvalidArgument), a term not below the vocabulary size (kOutOfRange), k outside [1, kMaxK].
 void check_query(const Index& ix, const Query& q);
 SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm);
+
+// Throws kInvalidArgument for knobs out of range.
+void check_params(const BmpParams& params);
+SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm, const BmpParams& params);
+
+// Block-at-a-time over the index's block-max store (not cursors): returns the postings it scored.
+uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& params);
 
 // --- the algorithms: cursors are in query-term order; each returns the postings it scored ---
 uint64_t exhaustive(std::vector<Cursor>& cursors, TopKQueue& topk);
