@@ -8,7 +8,7 @@ import { readMsMarcoCollection, readMsMarcoQueries } from './data/msmarco.js';
 import type { Run } from './data/types.js';
 import { TermStats, flops, latencySummary, type Efficiency } from './efficiency.js';
 import type { SparseEncoder } from './model/ensemble.js';
-import type { InvertedIndex, SearchAlgorithm } from './search/inverted-index.js';
+import type { InvertedIndex, SearchOptions } from './search/inverted-index.js';
 import type { SparseVector } from './sparse.js';
 
 export interface IdText {
@@ -45,13 +45,13 @@ export async function* encodeStream(model: SparseEncoder, texts: AsyncIterable<I
 }
 
 /** Searches every query; returns the run and the per-query latencies. */
-export function searchAll(index: InvertedIndex, queries: { id: string; vector: SparseVector }[], opts: { k: number; algorithm?: SearchAlgorithm }): { run: Run; latenciesMs: number[]; postingsScored: number } {
+export function searchAll(index: InvertedIndex, queries: { id: string; vector: SparseVector }[], opts: SearchOptions): { run: Run; latenciesMs: number[]; postingsScored: number } {
   const run: Run = {};
   const latenciesMs: number[] = [];
   let postingsScored = 0;
   for (const q of queries) {
     const t0 = performance.now();
-    const r = index.search(q.vector, { k: opts.k, algorithm: opts.algorithm });
+    const r = index.search(q.vector, opts);
     latenciesMs.push(performance.now() - t0);
     postingsScored += r.postingsScored;
     const scores: Record<string, number> = {};

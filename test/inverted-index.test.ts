@@ -135,11 +135,13 @@ const CASES = [
   { name: 'one document', seed: 4, nDocs: 1, vocab: 50, docLen: 10, queryLen: 5, blockSize: 128, impactBits: 8 as const },
   { name: 'more superblocks, bmp blocks of 7', seed: 5, nDocs: 9000, vocab: 800, docLen: 12, queryLen: 8, blockSize: 32, impactBits: 8 as const, bmpBlockDocs: 7 },
   { name: 'bmp blocks of 256', seed: 6, nDocs: 20000, vocab: 2000, docLen: 10, queryLen: 12, blockSize: 64, impactBits: 8 as const, bmpBlockDocs: 256 },
+  { name: 'reordered by bisection', seed: 8, nDocs: 6000, vocab: 1500, docLen: 25, queryLen: 10, blockSize: 64, impactBits: 8 as const, reorder: 'bp' as const },
+  { name: 'reordered, 16-bit', seed: 9, nDocs: 3000, vocab: 700, docLen: 20, queryLen: 8, blockSize: 32, impactBits: 16 as const, reorder: 'bp' as const },
 ];
 
 describe.each(CASES)('InvertedIndex on a random Zipfian collection: $name', (cs) => {
   const c = collection(cs.seed, cs.nDocs, cs.vocab, cs.docLen, cs.queryLen, cs.seed === 2 ? 1.1 : 1.0);
-  const ix = InvertedIndex.build(c.docs, { blockSize: cs.blockSize, impactBits: cs.impactBits, vocabSize: cs.vocab, bmpBlockDocs: cs.bmpBlockDocs });
+  const ix = InvertedIndex.build(c.docs, { blockSize: cs.blockSize, impactBits: cs.impactBits, vocabSize: cs.vocab, bmpBlockDocs: cs.bmpBlockDocs, reorder: cs.reorder });
   const ks = [1, 10, 100, 10000];
   // The block-max store holds 8-bit impacts only.
   const algorithms = ALGORITHMS.filter((a) => a !== 'bmp' || cs.impactBits === 8);
@@ -151,12 +153,32 @@ describe.each(CASES)('InvertedIndex on a random Zipfian collection: $name', (cs)
   });
 
   it('exhaustive equals the bit-exact model of the quantized scores', () => {
+    expect(ix.reordered).toBe(cs.reorder === 'bp' && cs.nDocs > 2);
     for (const q of c.queries) {
       for (const k of ks) {
         const r = ix.search(q, { k, algorithm: 'exhaustive' });
         const m = modelTopK(c, ix, q, k);
-        expect(Array.from(r.ids)).toEqual(m.ids);
         expect(Array.from(r.scores)).toEqual(m.scores);
+        if (!ix.reordered) {
+          expect(Array.from(r.ids)).toEqual(m.ids);
+          continue;
+        }
+        // Reordered: ids are input positions; ties are broken by the internal order, so only the
+        // set of ids at each score is fixed, and each id's own score must be its model score.
+        const byScore = (ids: ArrayLike<number>, scores: ArrayLike<number>) => {
+          const out = new Map<number, number[]>();
+          for (let i = 0; i < ids.length; i++) out.set(scores[i], [...(out.get(scores[i]) ?? []), ids[i]]);
+          return out;
+        };
+        const got = byScore(r.ids, r.scores), want = byScore(m.ids, m.scores);
+        const last = m.scores[m.scores.length - 1];
+        for (const [score, ids] of want) {
+          if (score === last) continue; // the cut may take any of the ties at the k-th score
+          expect(got.get(score)?.sort((a, b) => a - b)).toEqual(ids.sort((a, b) => a - b));
+        }
+        const all = modelTopK(c, ix, q, c.docs.length);
+        const trueScore = new Map(all.ids.map((id, i) => [id, all.scores[i]]));
+        r.ids.forEach((id, i) => expect(r.scores[i]).toBe(trueScore.get(id)));
       }
     }
   });
@@ -494,6 +516,17 @@ describe('InvertedIndex options and approximate search', () => {
     }
     expect(found / total, `seed ${seed}: recall@10 of the defaults`).toBeGreaterThanOrEqual(0.9);
     expect(scoredApprox).toBeLessThan(scoredExact); // the knobs do skip work
+  });
+
+  it('reordering by bisection shrinks the index of a topical collection and keeps every exact result', () => {
+    const bp = InvertedIndex.build(docs, { vocabSize: vocab, reorder: 'bp' });
+    expect(bp.reordered).toBe(true);
+    expect(bp.sizeBytes, `seed ${seed}`).toBeLessThan(ix.sizeBytes * 0.9);
+    for (const qv of queries.slice(0, 20)) {
+      const a = ix.search(qv, { k: 10, algorithm: 'exhaustive' }), b = bp.search(qv, { k: 10, algorithm: 'bmp' });
+      expect(Array.from(b.scores)).toEqual(Array.from(a.scores));
+      expect(bp.search(qv, { k: 10, algorithm: 'bmp' }).postingsScored).toBeLessThanOrEqual(ix.search(qv, { k: 10, algorithm: 'bmp' }).postingsScored * 1.5);
+    }
   });
 
   it('searchBatch runs approximate search with its knobs', async () => {

@@ -3,6 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 import { ErrorCode, SpladeError } from '../errors.js';
+import type { SearchAlgorithm } from '../search/inverted-index.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -53,4 +54,18 @@ export function modelLoadOptions(values: Record<string, unknown>): { precision?:
   if (p !== undefined && p !== 'fp32' && p !== 'bf16') throw new SpladeError(`--precision must be fp32 or bf16, got ${String(p)}`, ErrorCode.invalidArgument);
   if (d !== undefined && d !== 'cpu' && d !== 'cuda') throw new SpladeError(`--device must be cpu or cuda, got ${String(d)}`, ErrorCode.invalidArgument);
   return { precision: p as 'fp32' | 'bf16' | undefined, device: d as 'cpu' | 'cuda' | undefined };
+}
+
+/** --algorithm, --alpha and --beta: how 'splade search' and 'splade bench' search an index. */
+export const searchFlags = { algorithm: { type: 'string' }, alpha: { type: 'string' }, beta: { type: 'string' } } as const;
+export const SEARCH_FLAGS_HELP = `  --algorithm A             maxscore (default), bmp, bmw, wand or exhaustive: the same results at
+                            other speeds; approximate: faster, may miss some (scores stay exact)
+  --alpha X, --beta X       approximate only, in (0, 1] (default 0.9 each; both 1 is exact): alpha
+                            visits a block while its bound x alpha reaches the k-th score, beta keeps
+                            the heaviest query terms carrying that share of the query's weight`;
+
+export function searchOptions(values: Record<string, unknown>, fallback = 'maxscore'): { algorithm: SearchAlgorithm; alpha?: number; beta?: number } {
+  const algorithm = ((values.algorithm as string | undefined) ?? fallback) as SearchAlgorithm;
+  const knob = (name: 'alpha' | 'beta') => (values[name] === undefined ? undefined : floatOption(values, name, 1));
+  return { algorithm, alpha: knob('alpha'), beta: knob('beta') };
 }

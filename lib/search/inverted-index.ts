@@ -45,8 +45,15 @@ export interface BuildOptions {
    * 32); 0 leaves the store out (a smaller file; those two algorithms then throw). 8-bit impacts only.
    */
   bmpBlockDocs?: number;
+  /**
+   * 'bp' numbers documents by recursive graph bisection (Dhulipala et al., KDD 2016) before the lists
+   * are written: documents that share terms sit together, so lists compress better and the block
+   * bounds of 'bmp', 'approximate' and 'bmw' are tighter. Result ids still mean input positions.
+   * Default 'none' (input order). It costs build time and, while building, 4 bytes a posting.
+   */
+  reorder?: 'none' | 'bp';
 }
-const BUILD_OPTIONS = ['docIds', 'scale', 'blockSize', 'impactBits', 'vocabSize', 'bmpBlockDocs'];
+const BUILD_OPTIONS = ['docIds', 'scale', 'blockSize', 'impactBits', 'vocabSize', 'bmpBlockDocs', 'reorder'];
 
 export interface SearchOptions extends ApproximateOptions {
   /** How many documents to return, 1..10000. */
@@ -101,7 +108,8 @@ interface NativeIndex {
   dispose(): void;
 }
 interface IndexAddon {
-  IndexBuilder: new (blockSize: number, impactBits: number, scale: number, vocabSize: number, bmpBlockDocs: number) => NativeBuilder;
+  IndexBuilder: new (blockSize: number, impactBits: number, scale: number, vocabSize: number, bmpBlockDocs: number,
+    reorder: 'none' | 'bp') => NativeBuilder;
   IndexHandle: {
     new (how: 'open', path: string): NativeIndex;
     new (how: 'build', builder: NativeBuilder, docIds: string[] | undefined): NativeIndex;
@@ -286,7 +294,8 @@ class BuildFeed {
       for (let i = 0; i < opts.docIds.length; i++) expectString(`docIds[${i}]`, opts.docIds[i]);
     }
     const bmpBlockDocs = opts.bmpBlockDocs === undefined ? 32 : expectInteger('bmpBlockDocs', opts.bmpBlockDocs, 0, 256);
-    this.builder = callNative(() => new (addon().IndexBuilder)(blockSize, impactBits, scale, vocabSize, bmpBlockDocs));
+    const reorder = opts.reorder === undefined ? 'none' : expectOneOf('reorder', opts.reorder, ['none', 'bp'] as const);
+    this.builder = callNative(() => new (addon().IndexBuilder)(blockSize, impactBits, scale, vocabSize, bmpBlockDocs, reorder));
   }
 
   add(doc: SparseVector): void {

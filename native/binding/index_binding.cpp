@@ -32,7 +32,7 @@ class IndexBuilderWrap : public Napi::ObjectWrap<IndexBuilderWrap> {
   }
 
   // new IndexBuilder(blockSize, impactBits, scale (0: the largest value), vocabSize (0: from the data),
-  //                  bmpBlockDocs (0: no block-max store))
+  //                  bmpBlockDocs (0: no block-max store), reorder ('none' | 'bp'))
   explicit IndexBuilderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IndexBuilderWrap>(info) {
     index::BuildOptions o;
     o.block_size = static_cast<uint32_t>(arg_int(info, 0, "blockSize", index::kMinBlockSize, index::kMaxBlockSize));
@@ -41,6 +41,11 @@ class IndexBuilderWrap : public Napi::ObjectWrap<IndexBuilderWrap> {
     o.scale = static_cast<float>(scale);
     o.vocab_size = static_cast<uint32_t>(arg_int(info, 3, "vocabSize", 0, index::kMaxVocab));
     o.bmp_block_docs = static_cast<uint32_t>(arg_int(info, 4, "bmpBlockDocs", 0, index::kBmpMaxBlockDocs));
+    const std::string reorder = arg_string(info, 5, "reorder");
+    if (reorder != "none" && reorder != "bp") {
+      throw_error(info.Env(), kInvalidArgument, "Expected 'none' or 'bp' for reorder but received " + reorder);
+    }
+    o.reorder_bp = reorder == "bp";
     guarded(info.Env(), [&] {
       builder_ = std::make_unique<Builder>(o);
       return 0;

@@ -10,6 +10,7 @@
 #include "codec.h"
 #include "crc32c.h"
 #include "format.h"
+#include "reorder_bp.h"
 
 namespace splade::index {
 
@@ -73,6 +74,24 @@ void Builder::add(const uint32_t* indices, const float* values, size_t len, cons
 
 namespace {
 
+// Calls fn(doc) for each document of a term's buffer, ascending.
+template <class Fn>
+void for_each_doc(const std::vector<uint8_t>& gaps, size_t df, Fn&& fn) {
+  const uint8_t* p = gaps.data();
+  uint32_t prev = 0xFFFFFFFFu;
+  for (size_t i = 0; i < df; ++i) {
+    uint32_t g = 0;
+    int shift = 0;
+    uint8_t byte;
+    do {
+      byte = *p++;
+      g |= static_cast<uint32_t>(byte & 0x7F) << shift;
+      shift += 7;
+    } while (byte & 0x80);
+    fn(prev = prev + g + 1);
+  }
+}
+
 void align8(std::vector<uint8_t>& v) { v.resize((v.size() + 7) & ~size_t{7}, 0); }
 
 template <class T>
@@ -82,6 +101,20 @@ void append(std::vector<uint8_t>& out, const T* p, size_t count) {
 }
 
 }  // namespace
+
+std::vector<uint32_t> Builder::bisection_order() const {
+  // The documents' terms (CSR), transposed from the term buffers: counts, then fill.
+  std::vector<uint64_t> offsets(size_t{num_docs_} + 1, 0);
+  for (const TermBuffer& tb : terms_) for_each_doc(tb.gaps, tb.values.size(), [&](uint32_t d) { ++offsets[d + 1]; });
+  for (uint32_t d = 0; d < num_docs_; ++d) offsets[d + 1] += offsets[d];
+  std::vector<uint32_t> terms(offsets[num_docs_]);
+  {
+    std::vector<uint64_t> at(offsets.begin(), offsets.end() - 1);
+    for (uint32_t t = 0; t < terms_.size(); ++t)
+      for_each_doc(terms_[t].gaps, terms_[t].values.size(), [&](uint32_t d) { terms[at[d]++] = t; });
+  }
+  return bp_order(offsets.data(), terms.data(), num_docs_, static_cast<uint32_t>(terms_.size()), BpOptions{});
+}
 
 std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   if (finished_) fail(kInvalidArgument, "the index builder was already finished");
@@ -95,6 +128,14 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   const float scale = opts_.scale > 0 ? opts_.scale : (max_value_ > 0 ? max_value_ : 1.0f);
   const double to_level = static_cast<double>(levels) / scale;
   const uint32_t vocab = static_cast<uint32_t>(terms_.size());
+
+  // Reordering: order[internal] = input position; the lists hold internal numbers.
+  std::vector<uint32_t> order, internal_of;
+  if (opts_.reorder_bp && num_docs_ > 2) {
+    order = bisection_order();
+    internal_of.resize(num_docs_);
+    for (uint32_t d = 0; d < num_docs_; ++d) internal_of[order[d]] = d;
+  }
 
   // Lists are compressed in parallel: the vocabulary is cut into contiguous parts of about equal
   // postings; each part fills its own block table and bytes, concatenated afterwards in term order.
@@ -124,6 +165,7 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   parallel_for(num_parts, [&](size_t pi, int) {
     Part& part = parts[pi];
     std::vector<uint32_t> docs, imps, gaps(B);
+    std::vector<uint64_t> sort_scratch;
     uint64_t part_postings = 0;
     for (uint32_t t = part.begin; t < part.end; ++t) part_postings += terms_[t].values.size();
     part.bytes.reserve(part_postings * 2 + 64);
@@ -145,26 +187,24 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
       // Decode the varint gaps, quantize the values.
       docs.resize(df);
       imps.resize(df);
-      const uint8_t* p = tb.gaps.data();
-      uint32_t prev = 0xFFFFFFFFu;
-      for (size_t i = 0; i < df; ++i) {
-        uint32_t g = 0;
-        int shift = 0;
-        uint8_t byte;
-        do {
-          byte = *p++;
-          g |= static_cast<uint32_t>(byte & 0x7F) << shift;
-          shift += 7;
-        } while (byte & 0x80);
-        docs[i] = prev = prev + g + 1;
+      size_t i = 0;
+      for_each_doc(tb.gaps, df, [&](uint32_t doc) {
+        docs[i] = internal_of.empty() ? doc : internal_of[doc];
         const double q = std::nearbyint(static_cast<double>(tb.values[i]) * to_level);
-        imps[i] = static_cast<uint32_t>(std::min<double>(std::max<double>(q, 1.0), levels));
-      }
+        imps[i++] = static_cast<uint32_t>(std::min<double>(std::max<double>(q, 1.0), levels));
+      });
       std::vector<uint8_t>().swap(tb.gaps);
       std::vector<float>().swap(tb.values);
+      if (!internal_of.empty()) {  // renumbered: back to ascending documents
+        std::vector<uint64_t>& pairs = sort_scratch;
+        pairs.resize(df);
+        for (size_t j = 0; j < df; ++j) pairs[j] = uint64_t{docs[j]} << 32 | imps[j];
+        std::sort(pairs.begin(), pairs.end());
+        for (size_t j = 0; j < df; ++j) docs[j] = static_cast<uint32_t>(pairs[j] >> 32), imps[j] = static_cast<uint32_t>(pairs[j]);
+      }
       if (with_bmp) part.bmp.add_term(docs.data(), imps.data(), df, bmp_terms[t]);
       // Blocks.
-      prev = 0xFFFFFFFFu;
+      uint32_t prev = 0xFFFFFFFFu;
       for (size_t start = 0; start < df; start += B) {
         const uint32_t n = static_cast<uint32_t>(std::min<size_t>(B, df - start));
         BlockEntry be{};
@@ -222,6 +262,7 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   }
   const uint64_t total = num_postings_;
   std::vector<TermBuffer>().swap(terms_);
+  std::vector<uint32_t>().swap(internal_of);
   postings.resize(postings.size() + kPostingsPadding, 0);
 
   // Document ids: offsets then bytes.
@@ -251,6 +292,7 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
       {kPostings, postings.data(), postings.size()},
   };
   if (!doc_ids.empty()) sections.push_back({kDocIds, ids_section.data(), ids_section.size()});
+  if (!order.empty()) sections.push_back({kDocOrder, reinterpret_cast<const uint8_t*>(order.data()), order.size() * 4});
   BmpMeta bmp_meta{};
   std::vector<uint8_t> bmp_blocks;
   if (with_bmp) {

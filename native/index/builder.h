@@ -18,6 +18,7 @@ struct BuildOptions {
   uint32_t impact_bits = 8;   // 8 or 16
   uint32_t vocab_size = 0;    // 0: one more than the largest term seen; at most kMaxVocab
   uint32_t bmp_block_docs = kBmpDefaultBlockDocs;  // documents per block of the block-max store; 0: no store
+  bool reorder_bp = false;    // number documents by recursive graph bisection (reorder_bp.h)
 };
 
 inline constexpr uint32_t kMaxVocab = 1u << 24;
@@ -38,6 +39,9 @@ class Builder {
   uint64_t num_postings() const { return num_postings_; }
 
  private:
+  // The bisection order of the documents added: order[internal] = input position.
+  std::vector<uint32_t> bisection_order() const;
+
   struct TermBuffer {
     std::vector<uint8_t> gaps;  // varint of (doc - last - 1)
     std::vector<float> values;

@@ -19,12 +19,18 @@ options (SPLADE):
   --bits 8|16          impact precision (default 8)
   --scale X            the weight that maps to the top impact (default: the largest seen)
   --block-size N       postings per compressed block (default 128)
-  --vocab-size N       term ids accepted in queries (default: largest seen + 1)`;
+  --vocab-size N       term ids accepted in queries (default: largest seen + 1)
+  --reorder bp|none    renumber documents by recursive graph bisection (default none): documents
+                       that share terms sit together, which tightens the block bounds that bmp,
+                       approximate and bmw search with; results keep the input's document ids
+  --bmp-block-docs N   documents per block of the block-max store (1..256, default 32; 0 leaves
+                       it out: a smaller file without --algorithm bmp and approximate)`;
 
 export async function run(argv: string[]): Promise<number> {
   const v = parse(argv, {
     vectors: { type: 'string' }, out: { type: 'string' }, bm25: { type: 'boolean' }, corpus: { type: 'string' },
     bits: { type: 'string' }, scale: { type: 'string' }, 'block-size': { type: 'string' }, 'vocab-size': { type: 'string' },
+    reorder: { type: 'string' }, 'bmp-block-docs': { type: 'string' },
     k1: { type: 'string' }, b: { type: 'string' }, stem: { type: 'boolean' },
   }, HELP);
   if (!v) return 0;
@@ -62,6 +68,7 @@ export async function run(argv: string[]): Promise<number> {
   const index = await InvertedIndex.buildAsync(vectors, {
     docIds: ids, impactBits: bits, scale: v.scale ? floatOption(v, 'scale', 1) : undefined,
     blockSize: intOption(v, 'block-size', 128), vocabSize: v['vocab-size'] ? intOption(v, 'vocab-size', 1) : undefined,
+    reorder: v.reorder as 'bp' | 'none' | undefined, bmpBlockDocs: intOption(v, 'bmp-block-docs', 32, 0),
   });
   progress.finish();
   index.save(out);

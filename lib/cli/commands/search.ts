@@ -6,9 +6,9 @@ import { readVectors } from '../../data/vectors.js';
 import { formatEfficiency, latencySummary } from '../../efficiency.js';
 import { loadSparseEncoder } from '../../model/ensemble.js';
 import { encodeStream, readTexts, searchAll, sparseEfficiency } from '../../pipeline.js';
-import { InvertedIndex, type SearchAlgorithm } from '../../search/inverted-index.js';
+import { InvertedIndex } from '../../search/inverted-index.js';
 import type { SparseVector } from '../../sparse.js';
-import { MODEL_FLAGS_HELP, intOption, modelFlags, modelLoadOptions, parse, required } from '../args.js';
+import { MODEL_FLAGS_HELP, SEARCH_FLAGS_HELP, intOption, modelFlags, modelLoadOptions, parse, required, searchFlags, searchOptions } from '../args.js';
 import { TEXT_FLAGS_HELP, queryIdf, readModelTexts, textFlags, textMode } from '../text-options.js';
 
 const HELP = `usage: splade search --index INDEX --queries QUERY_VECTORS.jsonl --out RUN [options]
@@ -21,7 +21,7 @@ document and query, FLOPS, index size, latency percentiles.
 
 options:
   --k N                     documents per query (default 1000)
-  --algorithm A             maxscore (default), bmw, wand or exhaustive: same results, other speed
+${SEARCH_FLAGS_HELP}
   --tag NAME                run tag (default splade)
 with --model:
 ${TEXT_FLAGS_HELP}
@@ -30,7 +30,7 @@ ${MODEL_FLAGS_HELP}`;
 export async function run(argv: string[]): Promise<number> {
   const v = parse(argv, {
     index: { type: 'string' }, bm25: { type: 'string' }, queries: { type: 'string' }, model: { type: 'string' }, out: { type: 'string' },
-    k: { type: 'string' }, algorithm: { type: 'string' }, tag: { type: 'string' }, ...modelFlags, ...textFlags,
+    k: { type: 'string' }, ...searchFlags, tag: { type: 'string' }, ...modelFlags, ...textFlags,
   }, HELP);
   if (!v) return 0;
   const k = intOption(v, 'k', 1000);
@@ -63,8 +63,9 @@ export async function run(argv: string[]): Promise<number> {
     if (v.text !== undefined || v['query-weights'] !== undefined || v.corpus !== undefined) throw new SpladeError('--text, --query-weights and --corpus need --model (query vectors given as a file are used as they are)');
     for await (const q of readVectors(queriesPath)) queries.push(q);
   }
-  const algorithm = ((v.algorithm as string) ?? 'maxscore') as SearchAlgorithm;
-  const res = searchAll(index, queries, { k, algorithm });
+  const how = searchOptions(v);
+  const algorithm = how.algorithm;
+  const res = searchAll(index, queries, { k, ...how });
   await writeRun(out, res.run, { tag: (v.tag as string) ?? 'splade' });
   const eff = sparseEfficiency(index, undefined, queries.map((q) => q.vector), res.latenciesMs);
   console.error(`wrote ${out}: ${queries.length} queries, ${algorithm}; ${formatEfficiency(eff)}`);
