@@ -61,7 +61,7 @@ describe.each(GENERATED)('generated collection $make.name (seed 7)', ({ make, do
     const mean = ds.reduce((s, d) => s + d.indices.length, 0) / ds.length;
     expect(mean).toBeGreaterThan(115);
     expect(mean).toBeLessThan(125);
-    c.queries(300).forEach((q, i) => checkShape(q as SparseVector, c.vocabSize, queries, `query ${i}`));
+    (c.queries(300) as SparseVector[]).forEach((q, i) => checkShape(q, c.vocabSize, queries, `query ${i}`));
   });
 });
 
@@ -142,7 +142,7 @@ describe('flags', () => {
 
 describe('measurement and index reuse (uniform, seed 7, 3000 documents)', () => {
   const c = uniformCollection(SEED);
-  const id = { collection: 'uniform', docs: 3000, seed: SEED, build: {} };
+  const id = { collection: 'uniform', docs: 3000, seed: SEED, build: {}, docIds: false };
   const path = join(dir, 'uniform.idx');
 
   it('finds the exact algorithms exact, and reuses the saved index only for the same collection', async () => {

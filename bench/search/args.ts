@@ -29,6 +29,8 @@ export interface BenchConfig {
   json?: string;
   /** Per-query times in the JSON (large). */
   times: boolean;
+  /** Store the collection's external document ids in the index ('real' has them). */
+  docIds: boolean;
 }
 
 export const HELP = `usage: npx tsx bench/search/search.bench.ts [options]
@@ -53,7 +55,10 @@ export const HELP = `usage: npx tsx bench/search/search.bench.ts [options]
   --repeat N               rounds over the queries, round-robin across the rows; each query's
                            time is its best round (default 1)
   --json FILE              write the raw figures
-  --times                  with --json: every query's time too`;
+  --times                  with --json: every query's time too
+  --doc-ids                store the collection's document ids in the index ('real' has them:
+                           "<collection>/<id>"); off by default, since returning them costs every
+                           algorithm the same per result and adds bytes the synthetic ones lack`;
 
 function int(name: string, text: string | undefined, fallback: number, min: number): number {
   if (text === undefined) return fallback;
@@ -118,7 +123,7 @@ export function parseBenchArgs(argv: string[]): BenchConfig | null {
       collection: { type: 'string' }, docs: { type: 'string' }, queries: { type: 'string' }, k: { type: 'string' },
       algorithms: { type: 'string' }, opts: { type: 'string', multiple: true }, build: { type: 'string' },
       index: { type: 'string' }, save: { type: 'string' }, rebuild: { type: 'boolean' }, seed: { type: 'string' },
-      repeat: { type: 'string' }, json: { type: 'string' }, times: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      repeat: { type: 'string' }, json: { type: 'string' }, times: { type: 'boolean' }, 'doc-ids': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (v.help) {
@@ -144,6 +149,7 @@ export function parseBenchArgs(argv: string[]): BenchConfig | null {
     rebuild: v.rebuild === true || v.save !== undefined,
     json: v.json,
     times: v.times === true,
+    docIds: v['doc-ids'] === true,
   };
 }
 

@@ -14,6 +14,8 @@ export interface IndexIdentity {
   docs: number;
   seed: number;
   build: Record<string, unknown>;
+  /** The collection's external document ids stored in the index. */
+  docIds: boolean;
 }
 
 export interface BuildFigures {
@@ -97,7 +99,7 @@ class StreamMeter {
 }
 
 async function build(collection: BenchCollection, id: IndexIdentity, path: string): Promise<BuildFigures> {
-  const opts = { vocabSize: collection.vocabSize, ...(collection.documentIds ? { docIds: collection.documentIds(id.docs) } : {}), ...id.build };
+  const opts = { vocabSize: collection.vocabSize, ...(id.docIds && collection.documentIds ? { docIds: collection.documentIds(id.docs) } : {}), ...id.build };
   const docs = collection.documents(id.docs);
   const meter = new StreamMeter(`build ${id.collection}`);
   const t0 = performance.now();

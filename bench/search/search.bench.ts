@@ -27,8 +27,8 @@ import { join } from 'node:path';
 import { argsForCollection, parseBenchArgs, type BenchConfig, type CollectionName } from './args.js';
 import { buildOrOpen } from './build-index.js';
 import { openCollection } from './collections.js';
-import { measureSettings, exactnessWarnings, type SettingFigures } from './measure.js';
-import { markdownReport, searchTable, type BenchRun, type CollectionResult } from './report.js';
+import { measureSettings, type SettingFigures } from './measure.js';
+import { markdownReport, type BenchRun, type CollectionResult } from './report.js';
 
 const argv = process.argv.slice(2);
 const shellQuote = (a: string) => (/^[\w./,:=@{}-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
@@ -41,7 +41,7 @@ async function runCollection(config: BenchConfig, name: CollectionName): Promise
   const path = scratch ? join(scratch, `${name}.idx`) : config.index!.replaceAll('{collection}', name);
   try {
     console.error(`${name}: ${collection.description}`);
-    const opened = await buildOrOpen(collection, { collection: name, docs, seed: config.seed, build: config.build }, path, config.rebuild);
+    const opened = await buildOrOpen(collection, { collection: name, docs, seed: config.seed, build: config.build, docIds: config.docIds }, path, config.rebuild);
     const { index, figures } = opened;
     console.error(`${name}: ${figures.docs} documents, ${figures.postings} postings; generation + build ${figures.seconds.toFixed(1)} s, ${figures.bytesPerPosting.toFixed(3)} bytes a posting`);
     const rows: SettingFigures[] = [];
@@ -57,8 +57,6 @@ async function runCollection(config: BenchConfig, name: CollectionName): Promise
       queries: queries.length, avgQueryTerms: queries.reduce((a, q) => a + q.indices.length, 0) / queries.length,
       rows, peakRssBytes: process.resourceUsage().maxRSS * 1024,
     };
-    console.log(`\n${searchTable(result)}`);
-    for (const w of exactnessWarnings(rows)) console.log(w);
     return result;
   } finally {
     if (scratch) rmSync(scratch, { recursive: true, force: true });
