@@ -7,7 +7,8 @@
  *
  *   models--{org}--{name}/
  *     refs/{revision}                 the commit hash the revision (branch, tag) pointed at
- *     blobs/{etag}                    file contents, named by the Hub's ETag (sha256 for LFS files)
+ *     blobs/{etag}                    file contents, named by the Hub's ETag: the sha256 of an LFS
+ *                                     file, the git blob id of any other
  *     blobs/{etag}.incomplete         a download in progress; resumed with a Range request
  *     snapshots/{commit}/{file}       relative symlink to ../../blobs/{etag} (a hard link or a copy
  *                                     where symlinks are refused)
