@@ -25,8 +25,7 @@
 // PostingsList messages are written and read field by field with the library's wire-level
 // BinaryWriter/BinaryReader, straight from and into typed arrays: one Posting object per posting
 // (toBinary/fromBinary) takes 3x the time to write and 10x to read a large list.
-import { create, fromBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { BinaryReader, BinaryWriter, sizeDelimitedEncode, WireType } from '@bufbuild/protobuf/wire';
+import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 
 import { ErrorCode, SpladeError, invalidArgument } from '../errors.js';
 import type { SparseVector } from '../sparse.js';
@@ -40,7 +39,7 @@ import {
   type SparseDocument,
 } from './common.js';
 import { corrupt, DelimitedFileReader } from './delimited-file.js';
-import { DocRecordSchema, HeaderSchema } from './gen/CommonIndexFileFormat_pb.js';
+import type { Header } from './gen/CommonIndexFileFormat_pb.js';
 
 export interface CiffHeader {
   version: number;
@@ -87,6 +86,23 @@ const INT32_MAX = 2147483647;
 const DEFAULT_DESCRIPTION =
   'splade CIFF export: SPLADE impacts quantized to 8 bits, tf = max(1, round(value / scale * 255)) clamped to 255; ' +
   'doclength = sum of quantized impacts';
+
+/**
+ * @bufbuild/protobuf's message API and the schema generated from CIFF's .proto, imported on first
+ * use: they take longer to import than the rest of the package, and most programs never touch CIFF.
+ */
+type Proto = typeof import('@bufbuild/protobuf') & typeof import('@bufbuild/protobuf/wire') & typeof import('./gen/CommonIndexFileFormat_pb.js');
+let proto: Promise<Proto> | undefined;
+function loadProto(): Promise<Proto> {
+  proto ??= Promise.all([import('@bufbuild/protobuf'), import('@bufbuild/protobuf/wire'), import('./gen/CommonIndexFileFormat_pb.js')]).then(
+    ([pb, wire, gen]) => ({ ...pb, ...wire, ...gen }),
+  );
+  return proto;
+}
+
+/** Protobuf wire types (the library's WireType enum, which is only there once loadProto ran). */
+const VARINT = 0;
+const LEN = 2;
 
 /** The 8-bit impact for a weight: max(1, round(value / scale * 255)), clamped to 255. */
 export function quantizeImpact(value: number, scale: number): number {
@@ -207,32 +223,33 @@ export async function writeCiff(
     description: `${opts.description ?? DEFAULT_DESCRIPTION}; scale=${scale}`,
   };
 
+  const pb = await loadProto();
   await writeAtomically(path, async (file) => {
-    await file.write(sizeDelimitedEncode(HeaderSchema, create(HeaderSchema, toProtoHeader(header))));
+    await file.write(pb.sizeDelimitedEncode(pb.HeaderSchema, toProtoHeader(pb, header)));
     for (const { t, bytes } of terms) {
       const p = lists[t]!;
       const tfs = tfLists[t];
-      const w = new BinaryWriter().fork(); // fork() ... join() prefixes the message with its size
-      w.tag(1, WireType.LengthDelimited).bytes(bytes);
-      w.tag(2, WireType.Varint).int64(p.n);
-      w.tag(3, WireType.Varint).int64(cfs[t]);
+      const w = new pb.BinaryWriter().fork(); // fork() ... join() prefixes the message with its size
+      w.tag(1, LEN).bytes(bytes);
+      w.tag(2, VARINT).int64(p.n);
+      w.tag(3, VARINT).int64(cfs[t]);
       let prev = 0;
       for (let i = 0; i < p.n; i++) {
         const gap = p.docs[i] - prev;
         prev = p.docs[i];
         // Posting { docid = 1 (the gap; omitted when 0, as proto3 omits defaults); tf = 2 (>= 1) },
         // its size computed here: a fork() per posting costs more than the rest of the loop.
-        w.tag(4, WireType.LengthDelimited).uint32((gap > 0 ? 1 + varintSize(gap) : 0) + 1 + varintSize(tfs[i]));
-        if (gap > 0) w.tag(1, WireType.Varint).uint32(gap);
-        w.tag(2, WireType.Varint).uint32(tfs[i]);
+        w.tag(4, LEN).uint32((gap > 0 ? 1 + varintSize(gap) : 0) + 1 + varintSize(tfs[i]));
+        if (gap > 0) w.tag(1, VARINT).uint32(gap);
+        w.tag(2, VARINT).uint32(tfs[i]);
       }
       await file.write(w.join().finish());
       lists[t] = undefined;
       tfLists[t] = new Uint8Array(0);
     }
     for (let d = 0; d < numDocs; d++) {
-      const doc = create(DocRecordSchema, { docid: d, collectionDocid: ids[d], doclength: docLength[d] });
-      await file.write(sizeDelimitedEncode(DocRecordSchema, doc));
+      const doc = pb.create(pb.DocRecordSchema, { docid: d, collectionDocid: ids[d], doclength: docLength[d] });
+      await file.write(pb.sizeDelimitedEncode(pb.DocRecordSchema, doc));
     }
   });
   return { header, scale };
@@ -243,8 +260,8 @@ function varintSize(v: number): number {
   return v < 1 << 7 ? 1 : v < 1 << 14 ? 2 : v < 1 << 21 ? 3 : v < 1 << 28 ? 4 : 5;
 }
 
-function toProtoHeader(h: CiffHeader): MessageShape<typeof HeaderSchema> {
-  return create(HeaderSchema, {
+function toProtoHeader(pb: Proto, h: CiffHeader): Header {
+  return pb.create(pb.HeaderSchema, {
     version: h.version,
     numPostingsLists: h.numPostingsLists,
     numDocRecords: h.numDocs,
@@ -267,9 +284,9 @@ interface RawMessage {
 }
 
 /** Decodes one message with its schema; a malformed one is corrupt at the offset of its body. */
-function decode<Desc extends DescMessage>(path: string, schema: Desc, m: RawMessage): MessageShape<Desc> {
+function decode<Desc extends DescMessage>(pb: Proto, path: string, schema: Desc, m: RawMessage): MessageShape<Desc> {
   try {
-    return fromBinary(schema, m.bytes);
+    return pb.fromBinary(schema, m.bytes);
   } catch (err) {
     corrupt({ file: path, kind: KIND }, m.offset, `${schema.name} message: ${(err as Error).message}`);
   }
@@ -282,8 +299,8 @@ function safeNumber(path: string, v: bigint | string, what: string, at: number):
   return n;
 }
 
-function readHeader(path: string, m: RawMessage): CiffHeader {
-  const h = decode(path, HeaderSchema, m);
+function readHeader(pb: Proto, path: string, m: RawMessage): CiffHeader {
+  const h = decode(pb, path, pb.HeaderSchema, m);
   const fail = (what: string): never => corrupt({ file: path, kind: KIND }, m.offset, what);
   if (h.numPostingsLists < 0) fail(`header num_postings_lists is negative (${h.numPostingsLists})`);
   if (h.numDocRecords < 0) fail(`header num_doc_records is negative (${h.numDocRecords})`);
@@ -300,11 +317,11 @@ function readHeader(path: string, m: RawMessage): CiffHeader {
 }
 
 /** The wire type of each PostingsList field (1 term, 2 df, 3 cf, 4 postings) and Posting field (1 docid, 2 tf). */
-const LIST_WIRE = [-1, WireType.LengthDelimited, WireType.Varint, WireType.Varint, WireType.LengthDelimited];
-const POSTING_WIRE = [-1, WireType.Varint, WireType.Varint];
+const LIST_WIRE = [-1, LEN, VARINT, VARINT, LEN];
+const POSTING_WIRE = [-1, VARINT, VARINT];
 
-function readPostingsList(path: string, m: RawMessage, numDocs: number): CiffPostingsList {
-  const r = new BinaryReader(m.bytes);
+function readPostingsList(pb: Proto, path: string, m: RawMessage, numDocs: number): CiffPostingsList {
+  const r = new pb.BinaryReader(m.bytes);
   let at = 0;
   const fail = (what: string): never => corrupt({ file: path, kind: KIND }, m.offset + at, what);
   let term = '';
@@ -373,8 +390,8 @@ function readPostingsList(path: string, m: RawMessage, numDocs: number): CiffPos
   return { term, df: n, cf, docids: docids.slice(0, n), tfs: tfs.slice(0, n) };
 }
 
-function readDocRecord(path: string, m: RawMessage): CiffDocRecord {
-  const doc = decode(path, DocRecordSchema, m);
+function readDocRecord(pb: Proto, path: string, m: RawMessage): CiffDocRecord {
+  const doc = decode(pb, path, pb.DocRecordSchema, m);
   return { docid: doc.docid, collectionDocid: doc.collectionDocid, docLength: doc.doclength };
 }
 
@@ -386,11 +403,12 @@ function readDocRecord(path: string, m: RawMessage): CiffDocRecord {
  */
 export async function* streamCiff(path: string): AsyncGenerator<CiffRecord, void, undefined> {
   if (typeof path !== 'string' || path.length === 0) invalidArgument('path', 'a non-empty file path', path);
+  const pb = await loadProto();
   const file = await DelimitedFileReader.open(path, KIND);
   try {
     const first = await file.next();
     if (!first) corrupt(file, 0, 'file is empty (expected a CIFF header)');
-    const header = readHeader(path, first);
+    const header = readHeader(pb, path, first);
     if (header.version !== CIFF_VERSION) {
       throw new SpladeError(
         `${path}: CIFF version ${header.version} is not supported (expected ${CIFF_VERSION}), header at byte ${first.offset}`,
@@ -401,13 +419,13 @@ export async function* streamCiff(path: string): AsyncGenerator<CiffRecord, void
     for (let i = 0; i < header.numPostingsLists; i++) {
       const m = await file.next();
       if (!m) corrupt(file, file.offset, `file ends after ${i} of ${header.numPostingsLists} postings lists (truncated?)`);
-      const list = readPostingsList(path, m, header.numDocs);
+      const list = readPostingsList(pb, path, m, header.numDocs);
       yield { type: 'postings', offset: m.offset, list };
     }
     for (let i = 0; i < header.numDocs; i++) {
       const m = await file.next();
       if (!m) corrupt(file, file.offset, `file ends after ${i} of ${header.numDocs} doc records (truncated?)`);
-      const doc = readDocRecord(path, m);
+      const doc = readDocRecord(pb, path, m);
       yield { type: 'doc', offset: m.offset, doc };
     }
     if (file.offset < file.size) corrupt(file, file.offset, `${file.size - file.offset} bytes after the last doc record`);

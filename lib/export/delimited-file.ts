@@ -4,8 +4,6 @@
 // apart (@bufbuild/protobuf's sizeDelimitedDecodeStream decodes a stream of one type).
 import { open, type FileHandle } from 'node:fs/promises';
 
-import { sizeDelimitedPeek } from '@bufbuild/protobuf/wire';
-
 import { ErrorCode, SpladeError } from '../errors.js';
 
 /** A corrupt-file SpladeError naming the file, what it is and the absolute byte offset. */
@@ -22,6 +20,7 @@ export class DelimitedFileReader {
 
   private constructor(
     private readonly fh: FileHandle,
+    private readonly peekSize: typeof import('@bufbuild/protobuf/wire').sizeDelimitedPeek,
     readonly file: string,
     readonly kind: string,
     readonly size: number,
@@ -35,7 +34,9 @@ export class DelimitedFileReader {
       throw new SpladeError(`Cannot open ${file}: ${(err as Error).message}`, ErrorCode.io, { cause: err });
     }
     const { size } = await fh.stat();
-    return new DelimitedFileReader(fh, file, kind, size);
+    // Imported on first use, as ciff.ts imports the rest of @bufbuild/protobuf.
+    const { sizeDelimitedPeek } = await import('@bufbuild/protobuf/wire');
+    return new DelimitedFileReader(fh, sizeDelimitedPeek, file, kind, size);
   }
 
   /** File offset of the next unread byte. */
@@ -82,9 +83,9 @@ export class DelimitedFileReader {
     const at = this.offset;
     const avail = await this.fill(10);
     if (avail === 0) return null;
-    let peek: ReturnType<typeof sizeDelimitedPeek>;
+    let peek: ReturnType<typeof this.peekSize>;
     try {
-      peek = sizeDelimitedPeek(this.buf.subarray(this.pos, this.pos + Math.min(avail, 10)));
+      peek = this.peekSize(this.buf.subarray(this.pos, this.pos + Math.min(avail, 10)));
     } catch (err) {
       corrupt(this, at, `message length prefix: ${(err as Error).message}`);
     }

@@ -209,7 +209,7 @@ export async function resolveModel(idOrDir: string, opts?: ResolveModelOptions):
   }
   const revision = o.revision ?? id.revision ?? 'main';
   const required = o.files ?? REQUIRED_FILES;
-  const repoDir = repoFolder(o.cacheDir, id.repoId);
+  const repoDir = await repoFolder(o.cacheDir, id.repoId);
 
   // 1. The cache: a snapshot with everything needed is used without any request.
   const cachedCommit = COMMIT_RE.test(revision) ? revision : await cachedRef(repoDir, revision);

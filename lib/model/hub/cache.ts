@@ -10,8 +10,6 @@ import * as fsp from 'node:fs/promises';
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 
-import { getHFHubCachePath, getRepoFolderName } from '@huggingface/hub';
-
 import { ErrorCode, SpladeError } from '../../errors.js';
 
 export const WEIGHTS = 'model.safetensors';
@@ -42,8 +40,13 @@ export function hfHome(): string {
   return path.resolve(expandHome(env('HF_HOME') ?? path.join(env('XDG_CACHE_HOME') ?? path.join(homedir(), '.cache'), 'huggingface')));
 }
 
-/** models--{org}--{name} under cacheDir ?? HF_HUB_CACHE ?? HF_HOME/hub, as huggingface_hub names it. */
-export function repoFolder(cacheDir: string | undefined, repoId: string): string {
+/**
+ * models--{org}--{name} under cacheDir ?? HF_HUB_CACHE ?? HF_HOME/hub, as huggingface_hub names it.
+ * @huggingface/hub is imported here and in client.ts on first use: it takes longer to import than the
+ * rest of the package, and only Hub ids need it.
+ */
+export async function repoFolder(cacheDir: string | undefined, repoId: string): Promise<string> {
+  const { getHFHubCachePath, getRepoFolderName } = await import('@huggingface/hub');
   return path.join(path.resolve(expandHome(cacheDir ?? getHFHubCachePath())), getRepoFolderName({ name: repoId, type: 'model' }));
 }
 

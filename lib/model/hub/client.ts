@@ -6,8 +6,6 @@
  * wait for an answer, and turns HTTP failures into SpladeErrors that say what to do, reading the
  * Hub's X-Error-Code header that the library's HubApiError does not keep.
  */
-import { modelInfo, pathsInfo } from '@huggingface/hub';
-
 import { ErrorCode, SpladeError } from '../../errors.js';
 import { env } from './cache.js';
 
@@ -135,6 +133,7 @@ export class HubClient {
 
   /** The commit hash the revision (branch, tag) points at now. */
   async commit(): Promise<string> {
+    const { modelInfo } = await import('@huggingface/hub'); // on first use, as in cache.ts
     const info = await this.retrying(() => modelInfo({ name: this.repoId, revision: this.revision, hubUrl: this.endpoint, additionalFields: ['sha'], fetch: this.fetch }));
     if (typeof info.sha !== 'string' || !SAFE_NAME.test(info.sha)) {
       throw ioError(`${this.endpoint} sent an unusable commit ${JSON.stringify(info.sha)} for ${this.repoId}; check HF_ENDPOINT and any proxy`);
@@ -144,6 +143,7 @@ export class HubClient {
 
   /** Which of `files` exist at `commit`, with what the download needs to check them. */
   async files(commit: string, files: readonly string[]): Promise<Map<string, HubFile>> {
+    const { pathsInfo } = await import('@huggingface/hub');
     const infos = await this.retrying(() =>
       pathsInfo({ repo: { type: 'model', name: this.repoId }, paths: [...files], revision: commit, hubUrl: this.endpoint, fetch: this.fetch }),
     );
