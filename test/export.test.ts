@@ -1,11 +1,13 @@
 // Exporters: CIFF checked byte by byte with an independent wire-format decoder (written here, not
-// lib/export/protobuf.ts), round trips through readCiff/ciffToDocuments, corrupt and truncated
+// @bufbuild/protobuf) and against files the previous, hand-written encoder wrote, round trips through readCiff/ciffToDocuments, corrupt and truncated
 // files, Anserini JSONL/TSV, and OpenSearch bulk/mapping/query whose scores must equal the sparse
 // dot product.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { SHARED_DATA } from './helpers/shared-data.js';
@@ -29,10 +31,10 @@ import {
   writeOpenSearchBulk,
   type SparseDocument,
 } from '../lib/export/index.js';
-import { ProtoReader, ProtoWriter } from '../lib/export/protobuf.js';
 import { mulberry32 } from '../lib/random.js';
 
 const VOCAB_PATH = join(SHARED_DATA, 'bert-base-uncased', 'vocab.txt');
+const CIFF_FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'ciff');
 const vocab = readFileSync(VOCAB_PATH, 'utf8').split('\n').filter((_, i, a) => i < a.length - 1 || a[i] !== '');
 const DOT = vocab.indexOf('.');
 const termIdOf = new Map(vocab.map((tok, t) => [tok, t]));
@@ -188,55 +190,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('protobuf', () => {
-  it('writes varints, negatives, doubles and nested messages the wire format decodes', () => {
-    const w = new ProtoWriter(4); // tiny, to exercise growth
-    const big = 2 ** 53 - 1;
-    w.delimited(() => {
-      w.intField(1, 0).intField(2, 127).intField(3, 128).intField(4, 300).intField(5, big).intField(6, -1).intField(7, -2147483648);
-      w.doubleField(8, Math.PI);
-      w.stringField(9, 'héllo'.repeat(40));
-      w.messageField(10, () => w.intField(1, 5).messageField(2, () => w.stringField(3, 'x'.repeat(200))));
-    });
-    const bytes = w.take();
-    const [msg] = splitDelimited(bytes);
-    const m = decodeFields(msg);
-    expect([1, 2, 3, 4, 5].map((f) => int(m, f))).toEqual([0, 127, 128, 300, big]);
-    expect(int(m, 6)).toBe(-1);
-    expect(int(m, 7)).toBe(-2147483648);
-    expect((m.get(6)![0].v as bigint) === 2n ** 64n - 1n).toBe(true); // ten-byte two's complement
-    expect(dbl(m, 8)).toBe(Math.PI);
-    expect(str(m, 9)).toBe('héllo'.repeat(40));
-    const inner = decodeFields(m.get(10)![0].v as Uint8Array);
-    expect(int(inner, 1)).toBe(5);
-    expect(str(decodeFields(inner.get(2)![0].v as Uint8Array), 3)).toBe('x'.repeat(200));
-
-    // And our reader reads the same back.
-    const r = new ProtoReader(msg, { file: 'mem', kind: 'test', offset: 0 });
-    const got: Record<number, unknown> = {};
-    while (!r.done) {
-      const { field, wireType } = r.tag();
-      if (field <= 5) got[field] = r.int64();
-      else if (field <= 7) got[field] = r.int32();
-      else if (field === 8) got[field] = r.double();
-      else if (field === 9) got[field] = r.string();
-      else r.skip(wireType);
-    }
-    expect(got).toEqual({ 1: 0, 2: 127, 3: 128, 4: 300, 5: big, 6: -1, 7: -2147483648, 8: Math.PI, 9: 'héllo'.repeat(40) });
-  });
-
-  it('reports malformed input with the absolute byte offset', () => {
-    const r = new ProtoReader(Uint8Array.from([0x08, 0xff, 0xff]), { file: 'f.bin', kind: 'test file', offset: 100 });
-    r.tag();
-    expect(() => r.int32()).toThrow(/f\.bin: corrupt test file at byte 101: varint runs past/);
-    const r2 = new ProtoReader(Uint8Array.from([0x12, 0x05, 0x61]), { file: 'f.bin', kind: 'test file', offset: 0 });
-    r2.tag();
-    expect(() => r2.string()).toThrow(/at byte 1: length-delimited field of 5 bytes/);
-    const r3 = new ProtoReader(Uint8Array.from([0x0f]), { file: 'f.bin', kind: 'test file', offset: 0 });
-    expect(() => r3.tag()).toThrow(/invalid wire type 7/);
-  });
-});
-
 describe('CIFF', () => {
   const docs = makeCollection(42, 300);
 
@@ -320,6 +273,22 @@ describe('CIFF', () => {
     }
     // No temp files left beside it.
     expect(readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
+  });
+
+  it('writes the same bytes as the hand-written encoder it replaced', async () => {
+    // test/fixtures/ciff/*.ciff were written by lib/export/protobuf.ts (removed) from these inputs.
+    const cases = [
+      { file: 'small.ciff', docs: makeCollection(7, 40), opts: {} },
+      { file: 'scaled.ciff', docs: makeCollection(8, 30), opts: { scale: 1.5, description: 'fixture' } },
+    ];
+    for (const { file, docs: input, opts } of cases) {
+      const path = join(dir, file);
+      await writeCiff(input, vocab, path, opts);
+      const got = readFileSync(path);
+      const want = readFileSync(join(CIFF_FIXTURES, file));
+      const differAt = got.findIndex((b, i) => b !== want[i]);
+      expect({ file, length: got.length, differAt }).toEqual({ file, length: want.length, differAt: -1 });
+    }
   });
 
   it('round-trips through readCiff and ciffToDocuments up to quantization', async () => {
@@ -406,26 +375,24 @@ describe('CIFF', () => {
     expect(t.message).toContain(`at byte ${good.length}:`);
 
     // A postings list whose docids go backwards (a zero gap after the first posting).
-    const w = new ProtoWriter();
-    w.delimited(() => w.intField(1, 1).intField(2, 1).intField(3, 2));
-    w.delimited(() => {
-      w.stringField(1, 'the').intField(2, 2).intField(3, 2);
-      w.messageField(4, () => w.intField(1, 1).intField(2, 1));
-      w.messageField(4, () => w.intField(2, 1));
-    });
-    w.delimited(() => w.stringField(2, 'a'));
-    w.delimited(() => w.intField(1, 1).stringField(2, 'b'));
+    const varint = WireType.Varint;
+    const w = new BinaryWriter();
+    w.fork().tag(1, varint).int32(1).tag(2, varint).int32(1).tag(3, varint).int32(2).join();
+    w.fork().tag(1, WireType.LengthDelimited).string('the').tag(2, varint).int64(2).tag(3, varint).int64(2);
+    w.tag(4, WireType.LengthDelimited).fork().tag(1, varint).int32(1).tag(2, varint).int32(1).join();
+    w.tag(4, WireType.LengthDelimited).fork().tag(2, varint).int32(1).join();
+    w.join();
+    w.fork().tag(2, WireType.LengthDelimited).string('a').join();
+    w.fork().tag(1, varint).int32(1).tag(2, WireType.LengthDelimited).string('b').join();
     const bad = join(dir, 'gap.ciff');
-    writeFileSync(bad, w.take());
+    writeFileSync(bad, w.finish());
     const g = await rejection(readCiff(bad));
     expect(g.code).toBe(ErrorCode.corruptFile);
     expect(g.message).toMatch(/docid gap 0/);
 
     // Wrong version is unsupported, not corrupt.
-    const v = new ProtoWriter();
-    v.delimited(() => v.intField(1, 2));
     const vpath = join(dir, 'v2.ciff');
-    writeFileSync(vpath, v.take());
+    writeFileSync(vpath, new BinaryWriter().fork().tag(1, varint).int32(2).join().finish());
     expect((await rejection(readCiff(vpath))).code).toBe(ErrorCode.unsupported);
 
     // A vocab that lacks a term of the file.

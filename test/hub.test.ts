@@ -62,6 +62,8 @@ class FakeHub {
   ignoreRange = false;
   /** Paths whose next GET breaks the connection after half the body. */
   dropOnce = new Set<string>();
+  /** Paths whose GETs answer the right number of bytes with the first one changed. */
+  tamper = new Set<string>();
   private server!: Server;
   endpoint = '';
 
@@ -94,6 +96,12 @@ class FakeHub {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => this.answer(req, Buffer.concat(chunks).toString(), res));
+  }
+
+  private answer(req: IncomingMessage, requestBody: string, res: ServerResponse): void {
     const url = new URL(req.url!, 'http://x');
     const hit: Hit = { method: req.method!, path: decodeURIComponent(url.pathname), range: req.headers.range, auth: req.headers.authorization, sent: 0 };
     this.hits.push(hit);
@@ -103,16 +111,35 @@ class FakeHub {
       if (!body) return void res.writeHead(404).end();
       return this.send(req, res, hit, body, { etag: `"${cdn[1]}"` });
     }
-    const m = /^\/([^/]+(?:\/[^/]+)?)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
+    // The API routes @huggingface/hub calls: a revision's commit (modelInfo) and files (pathsInfo).
+    const api = /^\/api\/models\/([^/]+(?:\/[^/]+)?)\/(revision|paths-info)\/([^/]+)$/.exec(url.pathname);
+    const m = api ?? /^\/([^/]+(?:\/[^/]+)?)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     if (!m) return void res.writeHead(404).end();
-    const [id, rev, file] = [decodeURIComponent(m[1]), decodeURIComponent(m[2]), decodeURIComponent(m[3])];
+    const id = decodeURIComponent(m[1]);
+    const rev = decodeURIComponent(api ? m[3] : m[2]);
     const repo = this.repos.get(id);
     if (!repo) return void res.writeHead(404, { 'x-error-code': 'RepoNotFound' }).end();
     if (repo.token !== undefined && req.headers.authorization !== `Bearer ${repo.token}`) {
       return void res.writeHead(401, { 'x-error-code': 'RepoNotFound' }).end('Invalid username or password.');
     }
-    if (repo.gated) return void res.writeHead(403, { 'x-error-code': 'GatedRepo' }).end();
     if (rev !== 'main' && rev !== repo.commit) return void res.writeHead(404, { 'x-error-code': 'RevisionNotFound' }).end();
+    const json = (value: unknown): void => void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+    // As on the Hub, a gated repo's metadata is public; its files are not.
+    if (api?.[2] === 'revision') return json({ _id: `id-${id}`, id, sha: repo.commit, private: repo.token !== undefined, gated: repo.gated ?? false });
+    if (api) {
+      const { paths } = JSON.parse(requestBody) as { paths: string[] };
+      return json(
+        paths
+          .filter((p) => repo.files[p] !== undefined)
+          .map((p) => {
+            const body = repo.files[p];
+            const lfs = repo.lfs?.includes(p) ? { oid: sha256(body), size: body.length, pointerSize: 134 } : undefined;
+            return { type: 'file', path: p, oid: gitSha1(lfs ? Buffer.from('pointer ' + lfs.oid) : body), size: body.length, ...(lfs ? { lfs } : {}) };
+          }),
+      );
+    }
+    if (repo.gated) return void res.writeHead(403, { 'x-error-code': 'GatedRepo' }).end();
+    const file = decodeURIComponent(m[3]);
     const body = repo.files[file];
     const base = { 'x-repo-commit': repo.commit };
     if (!body) return void res.writeHead(404, { ...base, 'x-error-code': 'EntryNotFound' }).end();
@@ -136,7 +163,8 @@ class FakeHub {
     const r = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
     if (r && !this.ignoreRange) start = Number(r[1]);
     if (start > body.length) return void res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
-    const part = body.subarray(start);
+    const part = Buffer.from(body.subarray(start));
+    if (this.tamper.has(hit.path) && part.length > 0) part[0] ^= 0xff;
     const status = r && !this.ignoreRange ? 206 : 200;
     res.writeHead(status, {
       ...headers,
@@ -188,7 +216,8 @@ beforeAll(async () => {
   );
   hub.add('legacy', { 'config.json': CONFIG, 'tokenizer.json': TOKENIZER, 'pytorch_model.bin': PT });
   hub.add('acme/private', { 'config.json': CONFIG, 'tokenizer.json': TOKENIZER, 'model.safetensors': WEIGHTS }, { lfs: ['model.safetensors'], token: 'hf_secret_123' });
-  hub.add('acme/gated', { 'config.json': CONFIG }, { gated: true });
+  hub.add('acme/gated', { 'config.json': CONFIG, 'tokenizer.json': TOKENIZER, 'model.safetensors': WEIGHTS }, { gated: true });
+  hub.add('acme/both', { 'config.json': CONFIG, 'tokenizer.json': TOKENIZER, 'model.safetensors': WEIGHTS, 'pytorch_model.bin': PT }, { lfs: ['model.safetensors'] });
   hub.add('acme/noweights', { 'config.json': CONFIG, 'tokenizer.json': TOKENIZER });
   hub.add(
     'acme/evil',
@@ -208,6 +237,7 @@ beforeEach(async () => {
   hub.hits = [];
   hub.ignoreRange = false;
   hub.dropOnce.clear();
+  hub.tamper.clear();
 });
 
 afterEach(async () => {
@@ -220,6 +250,8 @@ afterEach(async () => {
 
 const cacheOpts = (): { cacheDir: string; endpoint: string } => ({ cacheDir: path.join(tmp, 'hub'), endpoint: hub.endpoint });
 const repoDir = (id: string, cache = path.join(tmp, 'hub')): string => path.join(cache, `models--${id.replace('/', '--')}`);
+/** The files fetched from /resolve/, in order. */
+const downloaded = (): string[] => hub.requests('GET').flatMap((h) => /\/resolve\/[^/]+\/(.+)$/.exec(h.path)?.[1] ?? []);
 
 async function expectPointer(snap: string, file: string, etag: string, content: Buffer | string): Promise<void> {
   const p = path.join(snap, file);
@@ -292,8 +324,9 @@ describe('resolveModel', () => {
     // The weights came from the CDN the Hub redirected to; no token was sent when none was set.
     expect(hub.requests('GET').map((h) => h.path)).toContain(`/cdn/${sha256(WEIGHTS)}`);
     expect(hub.hits.every((h) => h.auth === undefined)).toBe(true);
-    // Every file after the first is asked for at the pinned commit.
-    expect(hub.requests('HEAD').slice(1).every((h) => h.path.includes(`/resolve/${repo.commit}/`))).toBe(true);
+    // Only the revision is asked for by name: every file is listed and fetched at the commit it points at.
+    expect(hub.requests('GET')[0].path).toBe('/api/models/acme/tiny/revision/main');
+    expect(hub.hits.filter((h) => /\/(resolve|paths-info)\//.test(h.path)).every((h) => h.path.includes(`/${repo.commit}`))).toBe(true);
     const last = progress.filter((p) => p.file === 'model.safetensors').at(-1)!;
     expect(last).toEqual({ file: 'model.safetensors', received: WEIGHTS.length, total: WEIGHTS.length });
   });
@@ -313,9 +346,7 @@ describe('resolveModel', () => {
     await expectPointer(snap, 'model.safetensors.index.json', gitSha1(Buffer.from(INDEX)), INDEX);
     await expectPointer(snap, 'model-00001-of-00002.safetensors', sha256(SHARD1), SHARD1);
     await expectPointer(snap, 'model-00002-of-00002.safetensors', sha256(SHARD2), SHARD2);
-    const heads = hub.requests('HEAD').map((h) => path.basename(h.path));
-    expect(heads).toContain('model.safetensors');
-    expect(heads).not.toContain('pytorch_model.bin');
+    expect(downloaded()).toEqual(['config.json', 'tokenizer.json', 'model.safetensors.index.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']);
     expect(existsSync(path.join(snap, 'model.safetensors'))).toBe(false);
     // And the sharded snapshot counts as complete.
     const n = hub.hits.length;
@@ -327,9 +358,14 @@ describe('resolveModel', () => {
     const snap = await resolveModel('legacy', cacheOpts());
     expect(snap.startsWith(path.join(repoDir('legacy'), 'snapshots'))).toBe(true);
     await expectPointer(snap, 'pytorch_model.bin', gitSha1(PT), PT);
-    const heads = hub.requests('HEAD').map((h) => path.basename(h.path));
-    expect(heads.indexOf('model.safetensors')).toBeLessThan(heads.indexOf('model.safetensors.index.json'));
-    expect(heads.indexOf('model.safetensors.index.json')).toBeLessThan(heads.indexOf('pytorch_model.bin'));
+    expect(downloaded()).toEqual(['config.json', 'tokenizer.json', 'pytorch_model.bin']);
+  });
+
+  it('prefers model.safetensors over pytorch_model.bin', async () => {
+    const snap = await resolveModel('acme/both', cacheOpts());
+    await expectPointer(snap, 'model.safetensors', sha256(WEIGHTS), WEIGHTS);
+    expect(downloaded()).toEqual(['config.json', 'tokenizer.json', 'model.safetensors']);
+    expect(existsSync(path.join(snap, 'pytorch_model.bin'))).toBe(false);
   });
 
   it('says so when a repo has no weights at all', async () => {
@@ -380,6 +416,33 @@ describe('resolveModel', () => {
     expect(gets[1].range).toBe(`bytes=${gets[0].sent}-`);
     expect(gets[0].sent + gets[1].sent).toBe(WEIGHTS.length);
     expect(digest(await fsp.readFile(path.join(snap, 'model.safetensors')))).toBe(digest(WEIGHTS));
+  });
+
+  it('refuses bytes that do not match the checksum: git blob id and LFS sha256 alike', async () => {
+    for (const [file, served] of [['tokenizer.json', `/acme/tiny/resolve/${hub.repos.get('acme/tiny')!.commit}/tokenizer.json`], ['model.safetensors', `/cdn/${sha256(WEIGHTS)}`]]) {
+      hub.tamper.clear();
+      hub.tamper.add(served);
+      const err = await rejection(resolveModel('acme/tiny', cacheOpts()));
+      expect(err.code, file).toBe('ERR_SPLADE_CORRUPT_FILE');
+      expect(err.message).toMatch(new RegExp(`Download of ${file.replace('.', '\\.')} of acme/tiny is corrupt \\(checksum`));
+      const blobs = await fsp.readdir(path.join(repoDir('acme/tiny'), 'blobs'));
+      expect(blobs.filter((b) => b.endsWith('.incomplete'))).toEqual([]);
+    }
+    expect(existsSync(path.join(repoDir('acme/tiny'), 'refs'))).toBe(false);
+  });
+
+  it('says so when the endpoint is not a Hub', async () => {
+    const other = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>hello</html>'));
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    try {
+      const endpoint = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      const err = await rejection(resolveModel('acme/tiny', { cacheDir: path.join(tmp, 'hub'), endpoint }));
+      expect(err.code).toBe('ERR_SPLADE_IO');
+      expect(err.message).toMatch(/did not answer like the Hugging Face Hub.*HF_ENDPOINT/);
+    } finally {
+      other.closeAllConnections();
+      await new Promise<void>((r) => other.close(() => r()));
+    }
   });
 
   it('fails offline when the model is not cached, without touching the network', async () => {
@@ -486,7 +549,9 @@ describe('resolveModel', () => {
     const snap = await resolveModel(`acme/tiny@${commit}`, cacheOpts());
     expect(snap).toBe(path.join(repoDir('acme/tiny'), 'snapshots', commit));
     expect(existsSync(path.join(repoDir('acme/tiny'), 'refs'))).toBe(false);
-    expect(hub.requests('HEAD').every((h) => h.path.includes(`/resolve/${commit}/`))).toBe(true);
+    // No request names a branch: the commit needs no look-up.
+    expect(hub.hits.filter((h) => !h.path.startsWith('/cdn/')).every((h) => h.path.includes(`/${commit}`))).toBe(true);
+    expect(hub.requests('GET').some((h) => h.path.includes('/revision/'))).toBe(false);
   });
 
   it('refuses bad arguments and shard names that leave the snapshot', async () => {

@@ -21,19 +21,36 @@ const requests: string[] = [];
 const saved = { endpoint: process.env.HF_ENDPOINT, offline: process.env.HF_HUB_OFFLINE };
 
 beforeAll(async () => {
+  const modelDir = (name: string): string | undefined => ({ 'tiny-distil': 'distilbert', 'tiny-bin': 'bert-bin' } as Record<string, string>)[name];
   server = createServer((req, res) => {
     requests.push(req.url ?? '');
-    const m = /^\/org\/(tiny-[a-z]+)\/resolve\/(?:main|[0-9a-f]{40})\/([A-Za-z0-9._-]+)$/.exec(req.url ?? '');
-    const dir = m && { 'tiny-distil': 'distilbert', 'tiny-bin': 'bert-bin' }[m[1]];
-    const file = dir && join(MODELS, dir, m![2]);
-    if (!file || !existsSync(file)) {
-      res.writeHead(404).end('not found');
-      return;
-    }
-    const body = readFileSync(file);
-    // The Hub names each blob by its ETag (the git or LFS hash of the content).
-    const etag = createHash('sha256').update(body).digest('hex');
-    res.writeHead(200, { 'content-length': body.length, 'x-repo-commit': COMMIT, etag: `"${etag}"` }).end(body);
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      // The Hub API that @huggingface/hub calls: every org/* repo exists at COMMIT, holding the files
+      // of its fixture directory (none for an unknown name).
+      const api = /^\/api\/models\/org\/(tiny-[a-z]+)\/(revision|paths-info)\/[^/]+$/.exec(req.url ?? '');
+      if (api) {
+        const dir = modelDir(api[1]);
+        const files = api[2] === 'revision' ? [] : (JSON.parse(body) as { paths: string[] }).paths.filter((f) => dir && existsSync(join(MODELS, dir, f)));
+        const listing = files.map((f) => {
+          const content = readFileSync(join(MODELS, dir!, f));
+          const oid = createHash('sha1').update(`blob ${content.length}\0`).update(content).digest('hex');
+          return { type: 'file', path: f, oid, size: content.length };
+        });
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(api[2] === 'revision' ? { id: `org/${api[1]}`, sha: COMMIT } : listing));
+        return;
+      }
+      const m = /^\/org\/(tiny-[a-z]+)\/resolve\/(?:main|[0-9a-f]{40})\/([A-Za-z0-9._-]+)$/.exec(req.url ?? '');
+      const dir = m && modelDir(m[1]);
+      const file = dir && join(MODELS, dir, m![2]);
+      if (!file || !existsSync(file)) {
+        res.writeHead(404).end('not found');
+        return;
+      }
+      const content = readFileSync(file);
+      res.writeHead(200, { 'content-length': content.length }).end(content);
+    });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const addr = server.address() as { port: number };

@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { type SparseVector, SpladeError, SpladeModel } from '../lib/index.js';
-import { crc32, crc32Fallback } from '../lib/model/crc32.js';
 import { loadAddon } from '../lib/native.js';
 import { writeSafetensors } from '../lib/model/safetensors.js';
 
@@ -339,15 +338,6 @@ describe('load errors name the file and the tensor', () => {
     }
     const big = new Float32Array([3.4e38, -3.4e38, 1e-45, -0]); // largest, subnormal, negative zero: finite
     expect(firstNonFinite(big)).toBe(-1);
-  });
-
-  it('CRC-32: the fallback agrees with zlib and the standard check value', () => {
-    expect(crc32Fallback(Buffer.from('123456789'))).toBe(0xcbf43926);
-    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
-    const data = Buffer.alloc(10007);
-    for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) >>> 24;
-    expect(crc32Fallback(data)).toBe(crc32(data));
-    expect(crc32Fallback(data.subarray(5000), crc32Fallback(data.subarray(0, 5000)))).toBe(crc32(data));
   });
 
   it('unknown dtype', async () => {

@@ -1,15 +1,8 @@
 // CIFF, the Common Index File Format (Lin et al., ECIR 2020; common-index-format v1), which PISA,
 // Anserini, Terrier, JASS and BMP import. A CIFF file is a stream of varint-length-prefixed protobuf
 // messages: one Header, then Header.num_postings_lists PostingsList messages, then Header.num_docs
-// DocRecord messages. Schema (CommonIndexFileFormat.proto, proto3):
-//
-//   Header       { int32 version = 1; int32 num_postings_lists = 2; int32 num_docs = 3;
-//                  int32 total_postings_lists = 4; int32 total_docs = 5;
-//                  int64 total_terms_in_collection = 6; double average_doclength = 7;
-//                  string description = 8; }
-//   Posting      { int32 docid = 1; int32 tf = 2; }          // docid: d-gap (first absolute)
-//   PostingsList { string term = 1; int64 df = 2; int64 cf = 3; repeated Posting postings = 4; }
-//   DocRecord    { int32 docid = 1; string collection_docid = 2; int32 doclength = 3; }
+// DocRecord messages. The schema is lib/export/proto/CommonIndexFileFormat.proto; @bufbuild/protobuf
+// encodes and decodes the Header and DocRecord messages from the code generated from it.
 //
 // How SPLADE vectors map onto it (the choices CIFF leaves to the exporter):
 // - Docids are 0..n-1 in input order; collection_docid is the document's id.
@@ -29,6 +22,11 @@
 //
 // The writer buffers every posting in memory (8 bytes each, plus growth slack) because the
 // postings lists must be written before the documents and each list spans the whole collection.
+// PostingsList messages are written and read field by field with the library's wire-level
+// BinaryWriter/BinaryReader, straight from and into typed arrays: one Posting object per posting
+// (toBinary/fromBinary) takes 3x the time to write and 10x to read a large list.
+import type { DescMessage, MessageShape } from '@bufbuild/protobuf';
+
 import { ErrorCode, SpladeError, invalidArgument } from '../errors.js';
 import type { SparseVector } from '../sparse.js';
 import {
@@ -40,7 +38,8 @@ import {
   type DocumentSource,
   type SparseDocument,
 } from './common.js';
-import { corrupt, DelimitedFileReader, ProtoReader, ProtoWriter, varintSize, WireType } from './protobuf.js';
+import { corrupt, DelimitedFileReader } from './delimited-file.js';
+import type { Header } from './gen/CommonIndexFileFormat_pb.js';
 
 export interface CiffHeader {
   version: number;
@@ -87,6 +86,23 @@ const INT32_MAX = 2147483647;
 const DEFAULT_DESCRIPTION =
   'splade CIFF export: SPLADE impacts quantized to 8 bits, tf = max(1, round(value / scale * 255)) clamped to 255; ' +
   'doclength = sum of quantized impacts';
+
+/**
+ * @bufbuild/protobuf's message API and the schema generated from CIFF's .proto, imported on first
+ * use: they take longer to import than the rest of the package, and most programs never touch CIFF.
+ */
+type Proto = typeof import('@bufbuild/protobuf') & typeof import('@bufbuild/protobuf/wire') & typeof import('./gen/CommonIndexFileFormat_pb.js');
+let proto: Promise<Proto> | undefined;
+function loadProto(): Promise<Proto> {
+  proto ??= Promise.all([import('@bufbuild/protobuf'), import('@bufbuild/protobuf/wire'), import('./gen/CommonIndexFileFormat_pb.js')]).then(
+    ([pb, wire, gen]) => ({ ...pb, ...wire, ...gen }),
+  );
+  return proto;
+}
+
+/** Protobuf wire types (the library's WireType enum, which is only there once loadProto ran). */
+const VARINT = 0;
+const LEN = 2;
 
 /** The 8-bit impact for a weight: max(1, round(value / scale * 255)), clamped to 255. */
 export function quantizeImpact(value: number, scale: number): number {
@@ -207,157 +223,150 @@ export async function writeCiff(
     description: `${opts.description ?? DEFAULT_DESCRIPTION}; scale=${scale}`,
   };
 
+  const pb = await loadProto();
   await writeAtomically(path, async (file) => {
-    const w = new ProtoWriter(1 << 20);
-    const flushAt = 1 << 20;
-    w.delimited(() => writeHeader(w, header));
+    await file.write(pb.sizeDelimitedEncode(pb.HeaderSchema, toProtoHeader(pb, header)));
     for (const { t, bytes } of terms) {
       const p = lists[t]!;
       const tfs = tfLists[t];
-      w.delimited(() => {
-        w.bytesField(1, bytes);
-        w.intField(2, p.n);
-        w.intField(3, cfs[t]);
-        let prev = 0;
-        for (let i = 0; i < p.n; i++) {
-          const gap = p.docs[i] - prev;
-          prev = p.docs[i];
-          // Posting { docid = 1 (gap, omitted when 0); tf = 2 (always >= 1) }, written inline.
-          w.tag(4, WireType.len).uint((gap > 0 ? 1 + varintSize(gap) : 0) + 1 + varintSize(tfs[i]));
-          if (gap > 0) w.tag(1, WireType.varint).uint(gap);
-          w.tag(2, WireType.varint).uint(tfs[i]);
-        }
-      });
+      const w = new pb.BinaryWriter().fork(); // fork() ... join() prefixes the message with its size
+      w.tag(1, LEN).bytes(bytes);
+      w.tag(2, VARINT).int64(p.n);
+      w.tag(3, VARINT).int64(cfs[t]);
+      let prev = 0;
+      for (let i = 0; i < p.n; i++) {
+        const gap = p.docs[i] - prev;
+        prev = p.docs[i];
+        // Posting { docid = 1 (the gap; omitted when 0, as proto3 omits defaults); tf = 2 (>= 1) },
+        // its size computed here: a fork() per posting costs more than the rest of the loop.
+        w.tag(4, LEN).uint32((gap > 0 ? 1 + varintSize(gap) : 0) + 1 + varintSize(tfs[i]));
+        if (gap > 0) w.tag(1, VARINT).uint32(gap);
+        w.tag(2, VARINT).uint32(tfs[i]);
+      }
+      await file.write(w.join().finish());
       lists[t] = undefined;
       tfLists[t] = new Uint8Array(0);
-      if (w.length >= flushAt) await file.write(w.take());
     }
     for (let d = 0; d < numDocs; d++) {
-      w.delimited(() => {
-        if (d !== 0) w.intField(1, d);
-        w.stringField(2, ids[d]);
-        if (docLength[d] !== 0) w.intField(3, docLength[d]);
-      });
-      if (w.length >= flushAt) await file.write(w.take());
+      const doc = pb.create(pb.DocRecordSchema, { docid: d, collectionDocid: ids[d], doclength: docLength[d] });
+      await file.write(pb.sizeDelimitedEncode(pb.DocRecordSchema, doc));
     }
-    await file.write(w.take());
   });
   return { header, scale };
 }
 
-function writeHeader(w: ProtoWriter, h: CiffHeader): void {
-  w.intField(1, h.version);
-  if (h.numPostingsLists) w.intField(2, h.numPostingsLists);
-  if (h.numDocs) w.intField(3, h.numDocs);
-  if (h.totalPostingsLists) w.intField(4, h.totalPostingsLists);
-  if (h.totalDocs) w.intField(5, h.totalDocs);
-  if (h.totalTermsInCollection) w.intField(6, h.totalTermsInCollection);
-  if (h.averageDocLength) w.doubleField(7, h.averageDocLength);
-  if (h.description) w.stringField(8, h.description);
+/** Bytes of the varint encoding of a value below 2^32. */
+function varintSize(v: number): number {
+  return v < 1 << 7 ? 1 : v < 1 << 14 ? 2 : v < 1 << 21 ? 3 : v < 1 << 28 ? 4 : 5;
+}
+
+function toProtoHeader(pb: Proto, h: CiffHeader): Header {
+  return pb.create(pb.HeaderSchema, {
+    version: h.version,
+    numPostingsLists: h.numPostingsLists,
+    numDocRecords: h.numDocs,
+    totalPostingsLists: h.totalPostingsLists,
+    totalDocs: h.totalDocs,
+    totalTermsInCollection: BigInt(h.totalTermsInCollection),
+    averageDoclength: h.averageDocLength,
+    description: h.description,
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-function readHeader(r: ProtoReader): CiffHeader {
-  const h: CiffHeader = {
-    version: 0,
-    numPostingsLists: 0,
-    numDocs: 0,
-    totalPostingsLists: 0,
-    totalDocs: 0,
-    totalTermsInCollection: 0,
-    averageDocLength: 0,
-    description: '',
-  };
-  while (!r.done) {
-    const at = r.pos;
-    const { field, wireType } = r.tag();
-    switch (field) {
-      case 1: case 2: case 3: case 4: case 5: {
-        r.expect(field, wireType, WireType.varint, at);
-        const v = r.int32();
-        if (field === 1) h.version = v;
-        else if (field === 2) h.numPostingsLists = v;
-        else if (field === 3) h.numDocs = v;
-        else if (field === 4) h.totalPostingsLists = v;
-        else h.totalDocs = v;
-        break;
-      }
-      case 6:
-        r.expect(field, wireType, WireType.varint, at);
-        h.totalTermsInCollection = r.int64();
-        break;
-      case 7:
-        r.expect(field, wireType, WireType.i64, at);
-        h.averageDocLength = r.double();
-        break;
-      case 8:
-        r.expect(field, wireType, WireType.len, at);
-        h.description = r.string();
-        break;
-      default:
-        r.skip(wireType);
-    }
-  }
-  if (h.numPostingsLists < 0) r.fail(`header num_postings_lists is negative (${h.numPostingsLists})`, 0);
-  if (h.numDocs < 0) r.fail(`header num_docs is negative (${h.numDocs})`, 0);
-  return h;
+const KIND = 'CIFF file';
+
+interface RawMessage {
+  offset: number;
+  bytes: Uint8Array;
 }
 
-function readPostingsList(r: ProtoReader, numDocs: number): CiffPostingsList {
+/** Decodes one message with its schema; a malformed one is corrupt at the offset of its body. */
+function decode<Desc extends DescMessage>(pb: Proto, path: string, schema: Desc, m: RawMessage): MessageShape<Desc> {
+  try {
+    return pb.fromBinary(schema, m.bytes);
+  } catch (err) {
+    corrupt({ file: path, kind: KIND }, m.offset, `${schema.name} message: ${(err as Error).message}`);
+  }
+}
+
+/** An int64 field as a number; values beyond 2^53 cannot be exact and are refused as corrupt. */
+function safeNumber(path: string, v: bigint | string, what: string, at: number): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) corrupt({ file: path, kind: KIND }, at, `${what} ${v} is outside ±(2^53 - 1)`);
+  return n;
+}
+
+function readHeader(pb: Proto, path: string, m: RawMessage): CiffHeader {
+  const h = decode(pb, path, pb.HeaderSchema, m);
+  const fail = (what: string): never => corrupt({ file: path, kind: KIND }, m.offset, what);
+  if (h.numPostingsLists < 0) fail(`header num_postings_lists is negative (${h.numPostingsLists})`);
+  if (h.numDocRecords < 0) fail(`header num_doc_records is negative (${h.numDocRecords})`);
+  return {
+    version: h.version,
+    numPostingsLists: h.numPostingsLists,
+    numDocs: h.numDocRecords,
+    totalPostingsLists: h.totalPostingsLists,
+    totalDocs: h.totalDocs,
+    totalTermsInCollection: safeNumber(path, h.totalTermsInCollection, 'total_terms_in_collection', m.offset),
+    averageDocLength: h.averageDoclength,
+    description: h.description,
+  };
+}
+
+/** The wire type of each PostingsList field (1 term, 2 df, 3 cf, 4 postings) and Posting field (1 docid, 2 tf). */
+const LIST_WIRE = [-1, LEN, VARINT, VARINT, LEN];
+const POSTING_WIRE = [-1, VARINT, VARINT];
+
+function readPostingsList(pb: Proto, path: string, m: RawMessage, numDocs: number): CiffPostingsList {
+  const r = new pb.BinaryReader(m.bytes);
+  let at = 0;
+  const fail = (what: string): never => corrupt({ file: path, kind: KIND }, m.offset + at, what);
   let term = '';
   let df = -1;
   let cf = 0;
   // Each posting takes at least two bytes (key + length), which bounds a trustworthy capacity.
-  let docids = new Uint32Array(Math.min(64, (r.bytes.length >> 1) + 1));
+  let docids = new Uint32Array(Math.min(64, (m.bytes.length >> 1) + 1));
   let tfs = new Int32Array(docids.length);
   let n = 0;
   let prev = 0;
-  while (!r.done) {
-    const at = r.pos;
-    const { field, wireType } = r.tag();
-    switch (field) {
-      case 1:
-        r.expect(field, wireType, WireType.len, at);
-        term = r.string();
-        break;
-      case 2:
-        r.expect(field, wireType, WireType.varint, at);
-        df = r.int64();
-        if (df < 0) r.fail(`df is negative (${df})`, at);
+  try {
+    while (r.pos < r.len) {
+      at = r.pos;
+      const [field, wireType] = r.tag();
+      if (field >= LIST_WIRE.length) {
+        r.skip(wireType, field);
+        continue;
+      }
+      if (wireType !== LIST_WIRE[field]) fail(`field ${field} has wire type ${wireType}, expected ${LIST_WIRE[field]}`);
+      if (field === 1) term = r.string(true);
+      else if (field === 2) {
+        df = safeNumber(path, r.int64(), 'df', m.offset + at);
+        if (df < 0) fail(`df is negative (${df})`);
         if (df > docids.length && n === 0) {
-          const cap = Math.min(df, (r.bytes.length >> 1) + 1);
+          const cap = Math.min(df, (m.bytes.length >> 1) + 1);
           docids = new Uint32Array(cap);
           tfs = new Int32Array(cap);
         }
-        break;
-      case 3:
-        r.expect(field, wireType, WireType.varint, at);
-        cf = r.int64();
-        break;
-      case 4: {
-        r.expect(field, wireType, WireType.len, at);
-        const outer = r.enter();
+      } else if (field === 3) cf = safeNumber(path, r.int64(), 'cf', m.offset + at);
+      else {
+        const end = r.uint32() + r.pos;
+        if (end > r.len) fail(`posting of ${end - r.pos} bytes runs past the end of its postings list`);
         let gap = 0;
         let tf = 0;
-        while (!r.done) {
-          const fat = r.pos;
-          const f = r.tag();
-          if (f.field === 1) {
-            r.expect(1, f.wireType, WireType.varint, fat);
-            gap = r.int32();
-          } else if (f.field === 2) {
-            r.expect(2, f.wireType, WireType.varint, fat);
-            tf = r.int32();
-          } else r.skip(f.wireType);
+        while (r.pos < end) {
+          const [f, wt] = r.tag();
+          if (f >= POSTING_WIRE.length) r.skip(wt, f);
+          else if (wt !== POSTING_WIRE[f]) fail(`posting field ${f} has wire type ${wt}, expected ${POSTING_WIRE[f]}`);
+          else if (f === 1) gap = r.int32();
+          else tf = r.int32();
         }
-        r.leave(outer);
-        if (n > 0 ? gap < 1 : gap < 0) r.fail(`posting ${n} of term ${JSON.stringify(term)} has docid gap ${gap} (docids must ascend)`, at);
+        if (r.pos !== end) fail('posting runs past its declared length');
+        if (n > 0 ? gap < 1 : gap < 0) fail(`posting ${n} of term ${JSON.stringify(term)} has docid gap ${gap} (docids must ascend)`);
         const docid = prev + gap;
-        if (docid >= numDocs) {
-          r.fail(`posting ${n} of term ${JSON.stringify(term)} has docid ${docid}, but the header says ${numDocs} documents`, at);
-        }
+        if (docid >= numDocs) fail(`posting ${n} of term ${JSON.stringify(term)} has docid ${docid}, but the header says ${numDocs} documents`);
         prev = docid;
         if (n === docids.length) {
           const grownDocs = new Uint32Array(n * 2);
@@ -370,44 +379,21 @@ function readPostingsList(r: ProtoReader, numDocs: number): CiffPostingsList {
         docids[n] = docid;
         tfs[n] = tf;
         n++;
-        break;
       }
-      default:
-        r.skip(wireType);
     }
+  } catch (err) {
+    if (err instanceof SpladeError) throw err;
+    fail(`PostingsList message: ${(err as Error).message}`);
   }
-  if (df !== n && !(df === -1 && n === 0)) {
-    r.fail(`postings list of term ${JSON.stringify(term)} has df ${Math.max(df, 0)} but ${n} postings`, 0);
-  }
+  at = 0;
+  if (df !== n && !(df === -1 && n === 0)) fail(`postings list of term ${JSON.stringify(term)} has df ${Math.max(df, 0)} but ${n} postings`);
   return { term, df: n, cf, docids: docids.slice(0, n), tfs: tfs.slice(0, n) };
 }
 
-function readDocRecord(r: ProtoReader): CiffDocRecord {
-  const doc: CiffDocRecord = { docid: 0, collectionDocid: '', docLength: 0 };
-  while (!r.done) {
-    const at = r.pos;
-    const { field, wireType } = r.tag();
-    switch (field) {
-      case 1:
-        r.expect(field, wireType, WireType.varint, at);
-        doc.docid = r.int32();
-        break;
-      case 2:
-        r.expect(field, wireType, WireType.len, at);
-        doc.collectionDocid = r.string();
-        break;
-      case 3:
-        r.expect(field, wireType, WireType.varint, at);
-        doc.docLength = r.int32();
-        break;
-      default:
-        r.skip(wireType);
-    }
-  }
-  return doc;
+function readDocRecord(pb: Proto, path: string, m: RawMessage): CiffDocRecord {
+  const doc = decode(pb, path, pb.DocRecordSchema, m);
+  return { docid: doc.docid, collectionDocid: doc.collectionDocid, docLength: doc.doclength };
 }
-
-const KIND = 'CIFF file';
 
 /**
  * Streams a CIFF file message by message (one in memory at a time), checking its structure: a
@@ -417,11 +403,12 @@ const KIND = 'CIFF file';
  */
 export async function* streamCiff(path: string): AsyncGenerator<CiffRecord, void, undefined> {
   if (typeof path !== 'string' || path.length === 0) invalidArgument('path', 'a non-empty file path', path);
+  const pb = await loadProto();
   const file = await DelimitedFileReader.open(path, KIND);
   try {
     const first = await file.next();
     if (!first) corrupt(file, 0, 'file is empty (expected a CIFF header)');
-    const header = readHeader(new ProtoReader(first.bytes, { file: path, kind: KIND, offset: first.offset }));
+    const header = readHeader(pb, path, first);
     if (header.version !== CIFF_VERSION) {
       throw new SpladeError(
         `${path}: CIFF version ${header.version} is not supported (expected ${CIFF_VERSION}), header at byte ${first.offset}`,
@@ -432,13 +419,13 @@ export async function* streamCiff(path: string): AsyncGenerator<CiffRecord, void
     for (let i = 0; i < header.numPostingsLists; i++) {
       const m = await file.next();
       if (!m) corrupt(file, file.offset, `file ends after ${i} of ${header.numPostingsLists} postings lists (truncated?)`);
-      const list = readPostingsList(new ProtoReader(m.bytes, { file: path, kind: KIND, offset: m.offset }), header.numDocs);
+      const list = readPostingsList(pb, path, m, header.numDocs);
       yield { type: 'postings', offset: m.offset, list };
     }
     for (let i = 0; i < header.numDocs; i++) {
       const m = await file.next();
       if (!m) corrupt(file, file.offset, `file ends after ${i} of ${header.numDocs} doc records (truncated?)`);
-      const doc = readDocRecord(new ProtoReader(m.bytes, { file: path, kind: KIND, offset: m.offset }));
+      const doc = readDocRecord(pb, path, m);
       yield { type: 'doc', offset: m.offset, doc };
     }
     if (file.offset < file.size) corrupt(file, file.offset, `${file.size - file.offset} bytes after the last doc record`);

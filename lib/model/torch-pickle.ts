@@ -3,8 +3,9 @@
 // key) read with a small pickle VM for the subset torch.save emits at protocol 2: OrderedDict state
 // dicts of torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...) whose storages arrive
 // through persistent ids ('storage', torch.FloatStorage, key, location, numel).
+import { crc32 } from 'node:zlib';
+
 import { ErrorCode, SpladeError } from '../errors.js';
-import { crc32 } from './crc32.js';
 import { FileHandle, type StoredTensor, bytesPerElement, convertInto, corrupt, numel } from './tensor.js';
 
 interface ZipEntry {

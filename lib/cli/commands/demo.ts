@@ -16,7 +16,7 @@ import { SpladeModel } from '../../model/splade-model.js';
 import { encodeStream, readTexts, searchAll, sparseEfficiency } from '../../pipeline.js';
 import { InvertedIndex } from '../../search/inverted-index.js';
 import { MODEL_FLAGS_HELP, modelFlags, modelLoadOptions, parse } from '../args.js';
-import { Progress } from '../progress.js';
+import { Progress } from '../../progress.js';
 import { formatTable } from '../table.js';
 
 const HELP = `usage: splade demo [--collection DIR] [--model DIR|ORG/NAME]

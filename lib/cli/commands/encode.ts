@@ -7,7 +7,7 @@ import { loadSparseEncoder } from '../../model/ensemble.js';
 import { encodeStream } from '../../pipeline.js';
 import { MODEL_FLAGS_HELP, intOption, modelFlags, modelLoadOptions, parse, required } from '../args.js';
 import { TEXT_FLAGS_HELP, queryIdf, readModelTexts, textFlags, textMode } from '../text-options.js';
-import { Progress } from '../progress.js';
+import { Progress } from '../../progress.js';
 
 const HELP = `usage: splade encode --model DIR|ORG/NAME[,DIR...] --input FILE --out VECTORS.jsonl [options]
 

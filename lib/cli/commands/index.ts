@@ -7,7 +7,7 @@ import { TermStats, formatEfficiency } from '../../efficiency.js';
 import { readTexts } from '../../pipeline.js';
 import { InvertedIndex } from '../../search/inverted-index.js';
 import { floatOption, intOption, parse, required } from '../args.js';
-import { Progress } from '../progress.js';
+import { Progress } from '../../progress.js';
 
 const HELP = `usage: splade index --vectors VECTORS.jsonl --out INDEX [options]
        splade index --bm25 --corpus CORPUS --out INDEX [--k1 0.9 --b 0.4 --stem]

@@ -7,7 +7,7 @@ import { SpladeModel } from '../../model/splade-model.js';
 import { encodeStream, readTexts } from '../../pipeline.js';
 import { InvertedIndex } from '../../search/inverted-index.js';
 import { intOption, listOption, parse, required } from '../args.js';
-import { Progress } from '../progress.js';
+import { Progress } from '../../progress.js';
 
 const HELP = `usage: splade mine --corpus CORPUS --queries QUERIES --qrels QRELS --out NEGATIVES.jsonl [options]
 

@@ -4,7 +4,7 @@ import { ErrorCode, SpladeError } from '../../errors.js';
 import { CrossEncoder } from '../../model/cross-encoder.js';
 import { readTexts } from '../../pipeline.js';
 import { intOption, parse, required } from '../args.js';
-import { Progress } from '../progress.js';
+import { Progress } from '../../progress.js';
 
 const HELP = `usage: splade score --negatives IN.jsonl --corpus CORPUS --queries QUERIES --model CROSS_DIR|ORG/NAME --out OUT.jsonl [options]
 

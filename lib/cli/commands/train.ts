@@ -11,7 +11,7 @@ import { hashSeed, mulberry32, sampleDistinct } from '../../random.js';
 import { trainPlotSvg } from '../../train/plot.js';
 import { type MlmBatch, type StepStats, type TrainBatch, Trainer, type TrainerOptions } from '../../train/trainer.js';
 import { modelLoadOptions, parse, required } from '../args.js';
-import { Progress } from '../progress.js';
+import { Progress } from '../../progress.js';
 
 const HELP = `usage: splade train --config CONFIG.json [--device cpu|cuda]
 
