@@ -518,15 +518,18 @@ describe('InvertedIndex options and approximate search', () => {
     expect(scoredApprox).toBeLessThan(scoredExact); // the knobs do skip work
   });
 
-  it('reordering by bisection shrinks the index of a topical collection and keeps every exact result', () => {
+  it('reordering by bisection keeps every exact result and tightens the block bounds bmp searches with', () => {
     const bp = InvertedIndex.build(docs, { vocabSize: vocab, reorder: 'bp' });
     expect(bp.reordered).toBe(true);
-    expect(bp.sizeBytes, `seed ${seed}`).toBeLessThan(ix.sizeBytes * 0.9);
-    for (const qv of queries.slice(0, 20)) {
+    let before = 0, after = 0;
+    for (const qv of queries) {
       const a = ix.search(qv, { k: 10, algorithm: 'exhaustive' }), b = bp.search(qv, { k: 10, algorithm: 'bmp' });
       expect(Array.from(b.scores)).toEqual(Array.from(a.scores));
-      expect(bp.search(qv, { k: 10, algorithm: 'bmp' }).postingsScored).toBeLessThanOrEqual(ix.search(qv, { k: 10, algorithm: 'bmp' }).postingsScored * 1.5);
+      before += ix.search(qv, { k: 10, algorithm: 'bmp' }).postingsScored;
+      after += b.postingsScored;
     }
+    // Documents of a topic share blocks once reordered, so fewer blocks reach the k-th score.
+    expect(after, `seed ${seed}`).toBeLessThan(before * 0.9);
   });
 
   it('searchBatch runs approximate search with its knobs', async () => {

@@ -107,8 +107,26 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
   slots.reserve(bd);
   uint64_t scored = 0;
   float threshold = topk.threshold();
-  for (const uint32_t sb : supers) {
+  // The store is read where the query's terms lead, so nearly every first touch misses the cache:
+  // the next superblock's bounds and the next block's postings are prefetched while this one is
+  // worked on.
+  auto prefetch_super = [&](uint32_t sb) {
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t gi = group_of[i * nsup + sb];
+      if (gi == kNone) continue;
+      __builtin_prefetch(st.block_max + refs[gi].block);
+      __builtin_prefetch(st.block_count + refs[gi].block);
+    }
+  };
+  auto prefetch_block = [&](uint32_t blk) {
+    for (size_t i = 0; i < n; ++i)
+      if (entry_count[i * kBmpSuperBlocks + blk]) __builtin_prefetch(st.postings + entry_at[i * kBmpSuperBlocks + blk]);
+  };
+  if (!supers.empty()) prefetch_super(supers[0]);
+  for (size_t si = 0; si < supers.size(); ++si) {
+    const uint32_t sb = supers[si];
     if (sb_bound[sb] * margin < threshold) break;
+    if (si + 1 < supers.size()) prefetch_super(supers[si + 1]);
     // 2. This superblock's block bounds.
     float block_bound[kBmpSuperBlocks] = {};
     uint64_t present = 0;
@@ -133,9 +151,11 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
       return block_bound[a] > block_bound[b] || (block_bound[a] == block_bound[b] && a < b);
     });
     // 3. Blocks, best bound first.
+    if (nb > 0) prefetch_block(order[0]);
     for (uint32_t oi = 0; oi < nb; ++oi) {
       const uint32_t blk = order[oi];
       if (block_bound[blk] * margin < threshold) break;
+      if (oi + 1 < nb) prefetch_block(order[oi + 1]);
       for (size_t i = 0; i < n; ++i) {
         const uint32_t count = entry_count[i * kBmpSuperBlocks + blk];
         if (count == 0) continue;
