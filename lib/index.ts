@@ -16,7 +16,7 @@ export type { BuildOptions, SearchAlgorithm, SearchOptions, SearchBatchOptions, 
 export { checkSparseVector, type SparseVector } from './sparse.js';
 export { resolveModel, isHubId, type ResolveModelOptions, type ResolveProgress } from './model/hub.js';
 export * from './export/index.js';
-export { evaluate, type EvaluateOptions, type EvaluateResult } from './evaluate.js';
+export { evaluate, type EvaluateOptions, type EvaluateResult } from './eval/evaluate.js';
 export { Bm25Index, type Bm25BuildOptions, type Bm25SearchResult } from './bm25/index.js';
 export { wordAnalyzer, type TokenizeFn, type WordAnalyzerOptions } from './bm25/analyzer.js';
 export { porterStem } from './bm25/porter.js';
@@ -35,6 +35,6 @@ export { CrossEncoderTrainer, type CrossTrainBatch, type CrossTrainerOptions, ty
 export { parseRecipe, readRecipe, type Recipe, type Stage, type StageKind } from './recipe/recipe.js';
 export { runRecipe, type RunRecipeOptions } from './recipe/runner.js';
 export { pseudoQueries, type PseudoQueryOptions, type PseudoQuerySet } from './recipe/pseudo-queries.js';
-export { mergeCollections, readCollection, writeCollection, type Collection } from './recipe/collections.js';
+export { mergeCollections, readCollection, writeCollection, type Collection } from './data/collections.js';
 export { fuseRuns } from './recipe/stages.js';
-export { WordPieceIdf, corpusWordPieceIdf, modelWordPieces, bm25QueryText, textForModel, TEXT_MODES, type TextMode, type WordPieces } from './recipe/idf-query.js';
+export { WordPieceIdf, corpusWordPieceIdf, modelWordPieces, bm25QueryText, textForModel, TEXT_MODES, type TextMode, type WordPieces } from './model/idf-query.js';

@@ -6,7 +6,7 @@
 import { readBeirCorpus, readBeirQueries } from './data/beir.js';
 import { readMsMarcoCollection, readMsMarcoQueries } from './data/msmarco.js';
 import type { Run } from './data/types.js';
-import { TermStats, flops, latencySummary, type Efficiency } from './efficiency.js';
+import { TermStats, flops, latencySummary, type Efficiency } from './eval/efficiency.js';
 import type { SparseEncoder } from './model/ensemble.js';
 import type { InvertedIndex, SearchOptions } from './search/inverted-index.js';
 import type { SparseVector } from './sparse.js';

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { chooseFusionLeaveOneOut, normaliseScores, weightedFusion, type FusionFold } from '../lib/recipe/fusion.js';
-import { WordPieceIdf, bm25QueryText } from '../lib/recipe/idf-query.js';
+import { WordPieceIdf, bm25QueryText } from '../lib/model/idf-query.js';
 import { fuseRuns } from '../lib/recipe/stages.js';
 
 describe('score normalisation', () => {

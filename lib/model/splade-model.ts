@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { ErrorCode, SpladeError, callNative, callNativeAsync, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
-import { type CudaTrainingHandle, assertCudaUsable, createCudaEncoder } from '../cuda-encoder.js';
+import { type CudaTrainingHandle, assertCudaUsable, createCudaEncoder } from './cuda-encoder.js';
 import { setThreads } from '../info.js';
 import type { SparseVector } from '../sparse.js';
 import { type EncoderConfig, parseConfig } from './config.js';

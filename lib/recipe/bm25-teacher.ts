@@ -19,7 +19,7 @@ import { bm25Idf } from '../bm25/index.js';
 import { wordAnalyzer, type TokenizeFn } from '../bm25/analyzer.js';
 import { ErrorCode, SpladeError, expectFinite } from '../errors.js';
 import type { NegativesRecord } from '../mine.js';
-import { collectionPrefix, groupByCollection } from './collections.js';
+import { collectionPrefix, groupByCollection } from '../data/collections.js';
 
 /** A negatives record with teacher scores for its positives and negatives. */
 export type ScoredRecord = NegativesRecord & { scores: { [docid: string]: number } };

@@ -6,7 +6,7 @@
  * so c's judgments never pick anything that is then measured on c.
  */
 import type { Qrels, Run } from '../data/types.js';
-import { evaluate } from '../evaluate.js';
+import { evaluate } from '../eval/evaluate.js';
 import { invalidArgument } from '../errors.js';
 
 /** How each run's scores are put on one scale per query before they are added. */

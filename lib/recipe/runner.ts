@@ -8,11 +8,11 @@ import { join } from 'node:path';
 
 import { findDataFile } from '../data/beir.js';
 import { writeFileAtomic } from '../data/atomic.js';
-import { formatEfficiency, type Efficiency } from '../efficiency.js';
+import { formatEfficiency, type Efficiency } from '../eval/efficiency.js';
 import { SpladeModel } from '../model/splade-model.js';
 import { InvertedIndex } from '../search/inverted-index.js';
-import { mapTexts, readCollection, writeCollection } from './collections.js';
-import { corpusWordPieceIdf, textForModel, type TextMode } from './idf-query.js';
+import { mapTexts, readCollection, writeCollection } from '../data/collections.js';
+import { corpusWordPieceIdf, textForModel, type TextMode } from '../model/idf-query.js';
 import { runMlmStage, type MlmStage } from './mlm.js';
 import { pseudoQueries, type PseudoQuerySource } from './pseudo-queries.js';
 import { resolveIn, type Recipe, type Stage } from './recipe.js';

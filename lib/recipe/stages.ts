@@ -14,8 +14,8 @@ import { gunzipSync } from 'node:zlib';
 import { Bm25Index } from '../bm25/index.js';
 import { writeFileAtomic } from '../data/atomic.js';
 import type { CorpusDoc, Qrels, Query, Run } from '../data/types.js';
-import { TermStats, latencySummary, type Efficiency } from '../efficiency.js';
-import { evaluate } from '../evaluate.js';
+import { TermStats, latencySummary, type Efficiency } from '../eval/efficiency.js';
+import { evaluate } from '../eval/evaluate.js';
 import { invalidArgument } from '../errors.js';
 import { bm25Retriever, mineNegatives, reciprocalRankFusion, scoreSumFusion, spladeRetriever, type NegativesRecord, type Ranking, type Retriever } from '../mine.js';
 import { initCheckpoint } from '../model/init.js';
@@ -26,7 +26,7 @@ import { InvertedIndex } from '../search/inverted-index.js';
 import type { SparseVector } from '../sparse.js';
 import type { TrainConfig } from '../cli/commands/train.js';
 import { bm25TeacherScores } from './bm25-teacher.js';
-import { collectionPrefix, groupByCollection } from './collections.js';
+import { collectionPrefix, groupByCollection } from '../data/collections.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 

@@ -3,7 +3,7 @@ import { Bm25Index } from '../../bm25/index.js';
 import { writeRun } from '../../data/trec.js';
 import type { Run } from '../../data/types.js';
 import { readVectors } from '../../data/vectors.js';
-import { formatEfficiency, latencySummary } from '../../efficiency.js';
+import { formatEfficiency, latencySummary } from '../../eval/efficiency.js';
 import { loadSparseEncoder } from '../../model/ensemble.js';
 import { encodeStream, readTexts, searchAll, sparseEfficiency } from '../../pipeline.js';
 import { InvertedIndex } from '../../search/inverted-index.js';

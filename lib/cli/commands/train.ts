@@ -6,7 +6,7 @@ import { ErrorCode, SpladeError } from '../../errors.js';
 import type { NegativesRecord } from '../../mine.js';
 import { SpladeModel } from '../../model/splade-model.js';
 import { readTexts } from '../../pipeline.js';
-import { WordPieceIdf, modelWordPieces } from '../../recipe/idf-query.js';
+import { WordPieceIdf, modelWordPieces } from '../../model/idf-query.js';
 import { hashSeed, mulberry32, sampleDistinct } from '../../random.js';
 import { trainPlotSvg } from '../../train/plot.js';
 import { type MlmBatch, type StepStats, type TrainBatch, Trainer, type TrainerOptions } from '../../train/trainer.js';
