@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ErrorCode, SpladeError } from '../errors.js';
 import { writeFileAtomicSync } from '../data/atomic.js';
 import { atomicWriteText } from '../model/safetensors.js';
-import type { ResolvedTrainerOptions } from './trainer.js';
+import type { ResolvedTrainerOptions } from './types.js';
 
 const MAGIC = 'SPLADEOPT1\n';
 const VERSION = 1;
