@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { BatchSource } from '../lib/cli/commands/train.js';
+import { BatchSource } from '../lib/train/batches.js';
 import { info, setThreads } from '../lib/info.js';
 import { SpladeModel } from '../lib/model/splade-model.js';
 import { trainPlotSvg } from '../lib/train/plot.js';

@@ -5,37 +5,28 @@
  * cross-entropy on the masked positions), resumable like every train job. Its model is
  * `<output>/model`.
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-
-import { writeFileAtomic } from '../data/atomic.js';
 import { ErrorCode, SpladeError } from '../errors.js';
+import { trainJob, type TrainJobOptions } from '../train/job.js';
+import type { TrainerOptions } from '../train/types.js';
 
 export interface MlmStage {
   model: string; corpus: string; output: string; steps: number;
-  batchSize?: number; maxLength?: number; maskProbability?: number; seed?: number; trainer?: Record<string, unknown>;
+  batchSize?: number; maxLength?: number; maskProbability?: number; seed?: number; trainer?: TrainerOptions;
 }
 
 /** BERT's masking rate, the one the Trainer's MLM objective applies. */
 export const MLM_MASK_PROBABILITY = 0.15;
 
 /** Runs masked-LM adaptation (resuming from <output>/checkpoint); returns the adapted model's directory. */
-export async function runMlmStage(stage: MlmStage): Promise<string> {
+export async function runMlmStage(stage: MlmStage, opts: Pick<TrainJobOptions, 'progress' | 'log'> = {}): Promise<string> {
   if (stage.maskProbability !== undefined && stage.maskProbability !== MLM_MASK_PROBABILITY) {
     throw new SpladeError(`mlm stage (${stage.output}): "maskProbability" must be ${MLM_MASK_PROBABILITY} (BERT's rate, the one the Trainer masks with), got ${stage.maskProbability}`,
       ErrorCode.unsupported);
   }
-  const output = resolve(stage.output);
-  const local = resolve(stage.model);
-  const config = {
-    objective: 'mlm', model: existsSync(local) ? local : stage.model, output, corpus: resolve(stage.corpus),
+  const job = await trainJob({
+    objective: 'mlm', model: stage.model, output: stage.output, corpus: stage.corpus,
     batchSize: stage.batchSize ?? 16, steps: stage.steps, docMaxLength: stage.maxLength ?? 256, seed: stage.seed ?? 0,
     trainer: stage.trainer ?? {},
-  };
-  mkdirSync(output, { recursive: true });
-  const path = join(output, 'train_config.json');
-  await writeFileAtomic(path, [`${JSON.stringify(config, null, 2)}\n`]);
-  const { run } = await import('../cli/commands/train.js');
-  await run(['--config', path]);
-  return join(output, 'model');
+  }, opts);
+  return job.model;
 }

@@ -17,14 +17,18 @@ import { runMlmStage, type MlmStage } from './mlm.js';
 import { pseudoQueries, type PseudoQuerySource } from './pseudo-queries.js';
 import { resolveIn, type Recipe, type Stage } from './recipe.js';
 import { bm25Run, encodeIndex, evaluateRun, fuseRuns, initModel, mineStage, spladeRun, trainStage } from './stages.js';
-import type { TrainConfig } from '../cli/commands/train.js';
-import type { TrainerOptions } from '../train/trainer.js';
+import type { ProgressFactory } from '../pipeline.js';
+import { scoreNegatives } from '../train/teacher-scores.js';
+import type { TrainJobConfig } from '../train/config.js';
+import type { TrainerOptions } from '../train/types.js';
 
 export interface RunRecipeOptions {
   workdir: string;
   /** Run only these stages (by name); default all. */
   only?: string[];
   log?: (line: string) => void;
+  /** Reports the train, mlm and score stages' progress (the CLI's bars); default none. */
+  progress?: ProgressFactory;
 }
 
 /** What a stage left: the model it produced (init, mlm, train) or passed on. */
@@ -59,7 +63,7 @@ export async function runRecipe(recipe: Recipe, opts: RunRecipeOptions): Promise
     }
     const t0 = performance.now();
     log(`== ${recipe.name}: stage ${s.name} (${s.stage})`);
-    const note = await runStage(s, produced, path, model, log);
+    const note = await runStage(s, produced, path, model, { log, progress: opts.progress });
     const seconds = (performance.now() - t0) / 1000;
     log(`== ${s.name}: ${note} (${seconds.toFixed(1)} s)`);
     appendFileSync(join(work, 'recipe_log.jsonl'), `${JSON.stringify({ recipe: recipe.name, stage: s.name, kind: s.stage, note, seconds, at: new Date().toISOString() })}\n`);
@@ -73,7 +77,9 @@ function producedWithoutRunning(s: Stage, produced: Produced, path: (p: unknown)
   else if (s.stage === 'mlm') produced.set(s.name, join(path(s.output), 'model'));
 }
 
-async function runStage(s: Stage, produced: Produced, path: (p: unknown) => string, model: (p: unknown) => string, log: (l: string) => void): Promise<string> {
+async function runStage(s: Stage, produced: Produced, path: (p: unknown) => string, model: (p: unknown) => string,
+                        report: { log: (l: string) => void; progress?: ProgressFactory }): Promise<string> {
+  const { log } = report;
   switch (s.stage) {
     case 'init': {
       const out = path(s.output);
@@ -86,7 +92,7 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
       const out = path(s.output), result = join(out, 'model');
       produced.set(s.name, result);
       if (existsSync(join(result, 'config.json')) && existsSync(join(out, 'checkpoint', 'trainer.json'))) return `kept ${result}`;
-      await runMlmStage({ ...(s as unknown as MlmStage), model: model(s.model), corpus: dataFile(path(s.corpus), 'corpus.jsonl'), output: out });
+      await runMlmStage({ ...(s as unknown as MlmStage), model: model(s.model), corpus: dataFile(path(s.corpus), 'corpus.jsonl'), output: out }, report);
       return `wrote ${result}`;
     }
     case 'pseudo-queries': {
@@ -126,11 +132,11 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
       const out = path(s.output);
       if (existsSync(out)) return `kept ${out}`;
       const dir = path(s.collection);
-      const args = ['--negatives', path(s.negatives), '--corpus', findDataFile(dir, 'corpus.jsonl'), '--queries', findDataFile(dir, 'queries.jsonl'), '--model', model(s.model), '--out', out];
-      if (s.batchSize !== undefined) args.push('--batch-size', String(s.batchSize));
-      if (s.maxLength !== undefined) args.push('--max-length', String(s.maxLength));
-      const { run } = await import('../cli/commands/score.js');
-      await run(args);
+      const count = await scoreNegatives({
+        negatives: path(s.negatives), corpus: findDataFile(dir, 'corpus.jsonl'), queries: findDataFile(dir, 'queries.jsonl'), model: model(s.model), out,
+        batchSize: s.batchSize as number | undefined, maxLength: s.maxLength as number | undefined, progress: report.progress,
+      });
+      log(`wrote ${out}: ${count} queries`);
       return `wrote ${out}`;
     }
     case 'train': {
@@ -138,14 +144,14 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
       const result = join(out, 'model');
       produced.set(s.name, result);
       if (existsSync(join(result, 'config.json')) && existsSync(join(out, 'checkpoint', 'trainer.json'))) return `kept ${result}`;
-      const cfg: TrainConfig = {
+      const cfg: TrainJobConfig = {
         objective: 'ranking', model: model(s.model), output: out, corpus: dataFile(path(s.corpus), 'corpus.jsonl'), queries: dataFile(path(s.queries), 'queries.jsonl'), negatives: path(s.negatives),
         negativeSource: s.negativeSource as string | undefined, negativesPerQuery: (s.negativesPerQuery as number | undefined) ?? 1,
         batchSize: (s.batchSize as number | undefined) ?? 16, steps: s.steps as number, queryMaxLength: (s.queryMaxLength as number | undefined) ?? 32,
         docMaxLength: (s.docMaxLength as number | undefined) ?? 256, checkpointEvery: (s.checkpointEvery as number | undefined) ?? 0,
         seed: (s.seed as number | undefined) ?? 0, trainer: (s.trainer as TrainerOptions | undefined) ?? {},
       };
-      await trainStage(cfg);
+      await trainStage(cfg, report);
       return `wrote ${result}`;
     }
     case 'index': {

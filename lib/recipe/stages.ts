@@ -13,6 +13,7 @@ import { gunzipSync } from 'node:zlib';
 
 import { Bm25Index } from '../bm25/index.js';
 import { writeFileAtomic } from '../data/atomic.js';
+import { readNegatives } from '../data/negatives.js';
 import type { CorpusDoc, Qrels, Query, Run } from '../data/types.js';
 import { TermStats, latencySummary, type Efficiency } from '../eval/efficiency.js';
 import { evaluate } from '../eval/evaluate.js';
@@ -24,7 +25,8 @@ import type { SparseEncoder } from '../model/ensemble.js';
 import { encodeStream, searchAll, sparseEfficiency } from '../pipeline.js';
 import { InvertedIndex } from '../search/inverted-index.js';
 import type { SparseVector } from '../sparse.js';
-import type { TrainConfig } from '../cli/commands/train.js';
+import type { TrainJobConfig } from '../train/config.js';
+import { trainJob, type TrainJobOptions } from '../train/job.js';
 import { bm25TeacherScores } from './bm25-teacher.js';
 import { collectionPrefix, groupByCollection } from '../data/collections.js';
 
@@ -81,7 +83,8 @@ export async function mineStage(corpus: CorpusDoc[], queries: Query[], qrels: Qr
  * record names, written to out: the teacher file of MarginMSE / KL training (see bm25-teacher.ts).
  */
 export async function bm25TeacherStage(corpus: CorpusDoc[], queries: Query[], input: string, out: string, o: { perCollection?: boolean; scale?: number }): Promise<void> {
-  const records = readFileSync(input, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as NegativesRecord);
+  const records: NegativesRecord[] = [];
+  for await (const { record } of readNegatives(input)) records.push(record);
   const scored = bm25TeacherScores(corpus, queries, records, o);
   mkdirSync(dirname(out), { recursive: true });
   await writeFileAtomic(out, scored.map((r) => `${JSON.stringify(r)}\n`));
@@ -161,16 +164,7 @@ export function evaluateRun(run: Run, qrels: Qrels): Record<string, number> {
   return evaluate(run, qrels, REPORT_METRICS).mean;
 }
 
-/** Runs `splade train --config` on a config object (written beside its output as train_config.json). */
-export async function trainStage(config: Omit<TrainConfig, 'trainer'> & { trainer: TrainConfig['trainer'] }): Promise<string> {
-  // splade train resolves a config's paths against the config's folder: write them absolute
-  const abs = (p: string) => resolve(p);
-  const local = resolve(config.model);
-  config = { ...config, model: existsSync(local) ? local : config.model, output: abs(config.output), corpus: abs(config.corpus), queries: abs(config.queries), negatives: abs(config.negatives) };
-  mkdirSync(config.output, { recursive: true });
-  const path = join(config.output, 'train_config.json');
-  await writeFileAtomic(path, [`${JSON.stringify(config, null, 2)}\n`]);
-  const { run } = await import('../cli/commands/train.js');
-  await run(['--config', path]);
-  return join(config.output, 'model');
+/** Runs a training job (relative paths against the working directory); returns its model's directory. */
+export async function trainStage(config: TrainJobConfig, opts: Pick<TrainJobOptions, 'progress' | 'log'> = {}): Promise<string> {
+  return (await trainJob(config, opts)).model;
 }
