@@ -8,8 +8,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ErrorCode, SpladeError } from '../errors.js';
-import { writeFileAtomicSync } from '../data/atomic.js';
-import { atomicWriteText } from '../model/safetensors.js';
+import { atomicWriteText, writeFileAtomicSync } from '../data/atomic.js';
 import type { ResolvedTrainerOptions } from './types.js';
 
 const MAGIC = 'SPLADEOPT1\n';
