@@ -27,7 +27,8 @@ export { readBeirCorpus, readBeirQueries, loadBeir, type BeirDataset } from './d
 export { readMsMarcoCollection, readMsMarcoQueries } from './data/msmarco.js';
 export { readQrels, type QrelsFormat } from './data/qrels.js';
 export { readRun, writeRun, type WriteRunOptions } from './data/trec.js';
-export { mineNegatives, reciprocalRankFusion, scoreSumFusion, bm25Retriever, spladeRetriever, type MineOptions, type NegativesRecord, type Ranking, type Retriever } from './mine.js';
+export { mineNegatives, bm25Retriever, spladeRetriever, type MineOptions, type NegativesRecord, type Retriever } from './mine.js';
+export { reciprocalRankFusion, scoreSumFusion, fuseRuns, type Ranking } from './eval/fusion.js';
 export { sgemm, sgemmAsync, fmaPeak, packB, type SgemmOptions, type PackedB, type PackBOptions } from './kernels.js';
 export { Trainer, type TrainBatch, type MlmBatch, type StepStats, type TrainerOptions, type ResolvedTrainerOptions } from './train/trainer.js';
 export { CrossEncoderTrainer, type CrossTrainBatch, type CrossTrainerOptions, type CrossStepStats, type CrossLossName } from './train/cross-trainer.js';
@@ -36,5 +37,4 @@ export { parseRecipe, readRecipe, type Recipe, type Stage, type StageKind } from
 export { runRecipe, type RunRecipeOptions } from './recipe/runner.js';
 export { pseudoQueries, type PseudoQueryOptions, type PseudoQuerySet } from './recipe/pseudo-queries.js';
 export { mergeCollections, readCollection, writeCollection, type Collection } from './data/collections.js';
-export { fuseRuns } from './recipe/stages.js';
 export { WordPieceIdf, corpusWordPieceIdf, modelWordPieces, bm25QueryText, textForModel, TEXT_MODES, type TextMode, type WordPieces } from './model/idf-query.js';

@@ -8,13 +8,13 @@ import { afterAll, describe, expect, it, vi } from 'vitest';
 
 import { readTrainConfig } from '../lib/train/config.js';
 import { RECIPES_DIR, shippedRecipes } from '../lib/cli/commands/recipe.js';
-import { scoreSumFusion, reciprocalRankFusion } from '../lib/mine.js';
+import { fuseRuns, scoreSumFusion, reciprocalRankFusion } from '../lib/eval/fusion.js';
 import { collectionPrefix, groupByCollection, mapTexts, mergeCollections, readCollection } from '../lib/data/collections.js';
 import { pseudoQueries, splitSentences } from '../lib/recipe/pseudo-queries.js';
 import { parseRecipe, readRecipe } from '../lib/recipe/recipe.js';
 import { looGoals, looPlotSvg, looReportMarkdown, type LooResults } from '../lib/recipe/report.js';
 import { runRecipe } from '../lib/recipe/runner.js';
-import { evaluateRun, fuseRuns } from '../lib/recipe/stages.js';
+import { evaluateRun } from '../lib/recipe/stages.js';
 import { corpusWordPieceIdf, bm25QueryText } from '../lib/model/idf-query.js';
 import { InvertedIndex, SpladeModel } from '../lib/index.js';
 import { runCli } from './helpers/cli.js';

@@ -16,7 +16,8 @@ import type { Run } from '../../lib/data/types.js';
 import { searchAll } from '../../lib/pipeline.js';
 import { mapTexts, readCollection } from '../../lib/data/collections.js';
 import { WordPieceIdf, bm25QueryText, modelWordPieces } from '../../lib/model/idf-query.js';
-import { bm25Run, evaluateRun, fuseRuns } from '../../lib/recipe/stages.js';
+import { fuseRuns } from '../../lib/eval/fusion.js';
+import { bm25Run, evaluateRun } from '../../lib/recipe/stages.js';
 import { InvertedIndex } from '../../lib/search/inverted-index.js';
 import type { SparseVector } from '../../lib/sparse.js';
 

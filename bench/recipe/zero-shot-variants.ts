@@ -12,7 +12,7 @@ import type { Run } from '../../lib/data/types.js';
 import { searchAll } from '../../lib/pipeline.js';
 import { mapTexts, readCollection } from '../../lib/data/collections.js';
 import { bm25QueryText, corpusWordPieceIdf, modelWordPieces, type WordPieceIdf } from '../../lib/model/idf-query.js';
-import { weightedFusion } from '../../lib/recipe/fusion.js';
+import { weightedFusion } from '../../lib/eval/fusion.js';
 import { bm25Run, evaluateRun } from '../../lib/recipe/stages.js';
 import { InvertedIndex } from '../../lib/search/inverted-index.js';
 import { sumVectors, type SparseVector } from '../../lib/sparse.js';

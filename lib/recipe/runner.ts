@@ -16,7 +16,8 @@ import { corpusWordPieceIdf, textForModel, type TextMode } from '../model/idf-qu
 import { runMlmStage, type MlmStage } from './mlm.js';
 import { pseudoQueries, type PseudoQuerySource } from './pseudo-queries.js';
 import { resolveIn, type Recipe, type Stage } from './recipe.js';
-import { bm25Run, encodeIndex, evaluateRun, fuseRuns, initModel, mineStage, spladeRun, trainStage } from './stages.js';
+import { bm25Run, encodeIndex, evaluateRun, initModel, mineStage, spladeRun, trainStage } from './stages.js';
+import { fuseRuns } from '../eval/fusion.js';
 import type { ProgressFactory } from '../pipeline.js';
 import { scoreNegatives } from '../train/teacher-scores.js';
 import type { TrainJobConfig } from '../train/config.js';

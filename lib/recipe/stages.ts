@@ -18,7 +18,7 @@ import type { CorpusDoc, Qrels, Query, Run } from '../data/types.js';
 import { TermStats, latencySummary, type Efficiency } from '../eval/efficiency.js';
 import { evaluate } from '../eval/evaluate.js';
 import { invalidArgument } from '../errors.js';
-import { bm25Retriever, mineNegatives, reciprocalRankFusion, scoreSumFusion, spladeRetriever, type NegativesRecord, type Ranking, type Retriever } from '../mine.js';
+import { bm25Retriever, mineNegatives, spladeRetriever, type NegativesRecord, type Retriever } from '../mine.js';
 import { initCheckpoint } from '../model/init.js';
 import { SpladeModel } from '../model/splade-model.js';
 import type { SparseEncoder } from '../model/ensemble.js';
@@ -141,21 +141,6 @@ export function bm25Run(docs: Array<{ id: string; text: string }>, queries: Quer
     run[q.id] = Object.fromEntries(r.docIds.map((d, j) => [d, r.scores[j]]));
   }
   return { run, efficiency: { latencyMs: latencySummary(ms) } };
-}
-
-/** Fuses runs query by query: reciprocal-rank fusion (k 60) or the sum of max-normalised scores. */
-export function fuseRuns(runs: Run[], method: 'rrf' | 'sum', k: number): Run {
-  const out: Run = {};
-  const qids = new Set(runs.flatMap((r) => Object.keys(r)));
-  for (const q of qids) {
-    const rankings: Ranking[] = runs.map((r) => {
-      const entries = Object.entries(r[q] ?? {}).sort((a, b) => b[1] - a[1]);
-      return { docIds: entries.map(([d]) => d), scores: entries.map(([, s]) => s) };
-    });
-    const fused = method === 'rrf' ? reciprocalRankFusion(rankings) : scoreSumFusion(rankings);
-    out[q] = Object.fromEntries(fused.docIds.slice(0, k).map((d, i) => [d, fused.scores[i]]));
-  }
-  return out;
 }
 
 export const REPORT_METRICS = ['ndcg@10', 'mrr@10', 'recall@100'];
