@@ -1,5 +1,5 @@
 /*
- * The pipeline as functions over streams, shared by the CLI commands and the demo:
+ * The pipeline as functions over streams, shared by the CLI commands, the recipes and the demo:
  * texts -> (encode) -> vectors -> (index) -> InvertedIndex -> (search) -> run -> (evaluate).
  * Each step streams, so a corpus never has to fit in memory, and reports its efficiency figures.
  */
@@ -8,7 +8,7 @@ import { readMsMarcoCollection, readMsMarcoQueries } from './data/msmarco.js';
 import type { Run } from './data/types.js';
 import { TermStats, flops, latencySummary, type Efficiency } from './eval/efficiency.js';
 import type { SparseEncoder } from './model/ensemble.js';
-import type { InvertedIndex, SearchOptions } from './search/inverted-index.js';
+import { InvertedIndex, type SearchOptions } from './search/inverted-index.js';
 import type { SparseVector } from './sparse.js';
 
 /**
@@ -79,4 +79,32 @@ export function sparseEfficiency(index: InvertedIndex, docStats: TermStats | und
     indexBytes: index.sizeBytes,
     latencyMs: latencySummary(latenciesMs),
   };
+}
+
+/**
+ * Encodes documents with the model and indexes them; the term statistics come along for FLOPS.
+ * maxLength: tokens per document (default: the model's default for documents).
+ */
+export async function encodeIndex(model: SparseEncoder, docs: Array<{ id: string; text: string }>, opts: { maxLength?: number; onBatch?: (n: number) => void; onVector?: (i: number, v: SparseVector) => void } = {}): Promise<{ index: InvertedIndex; stats: TermStats }> {
+  const encoded = (async function* () {
+    let i = 0;
+    for await (const { vector } of encodeStream(model, (async function* () { yield* docs; })(), { kind: 'document', maxLength: opts.maxLength, onBatch: opts.onBatch })) {
+      opts.onVector?.(i++, vector);
+      yield vector;
+    }
+  })();
+  return indexVectors(encoded, docs.map((d) => d.id), model.vocabSize);
+}
+
+/** An index of vectors given in document order, with their term statistics (for FLOPS). */
+export async function indexVectors(vectors: AsyncIterable<SparseVector> | Iterable<SparseVector>, docIds: string[], vocabSize: number): Promise<{ index: InvertedIndex; stats: TermStats }> {
+  const stats = new TermStats();
+  const counted = (async function* () {
+    for await (const v of vectors) {
+      stats.add(v);
+      yield v;
+    }
+  })();
+  const index = await InvertedIndex.buildAsync(counted, { docIds, vocabSize });
+  return { index, stats };
 }

@@ -51,8 +51,8 @@ import { chooseFusionLeaveOneOut } from '../../lib/recipe/fusion.js';
 import { bm25QueryText, corpusWordPieceIdf } from '../../lib/model/idf-query.js';
 import { pseudoQueries } from '../../lib/recipe/pseudo-queries.js';
 import { looReportMarkdown, looPlotSvg, type LooResults, type LooRow } from '../../lib/recipe/report.js';
-import { runMlmStage } from '../../lib/recipe/mlm.js';
-import { bm25Run, bm25TeacherStage, encodeIndex, indexVectors, evaluateRun, initModel, mineStage, spladeRun, trainStage } from '../../lib/recipe/stages.js';
+import { encodeIndex, indexVectors } from '../../lib/pipeline.js';
+import { bm25Run, bm25TeacherStage, evaluateRun, initModel, mineStage, runMlmStage, spladeRun, trainStage } from '../../lib/recipe/stages.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DATA = process.env.SPLADE_LOO_DATA ?? '/work/shared/data';

@@ -23,20 +23,7 @@ function writeError(path: string, err: unknown): SpladeError {
 }
 
 /** Makes a rename in `dir` durable where the platform can fsync a directory (not on Windows). */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // not supported: the data is synced; only the directory entry may lag
-  }
-}
-
-function syncDirSync(dir: string): void {
+function syncDir(dir: string): void {
   try {
     const fd = openSync(dir, 'r');
     try {
@@ -45,7 +32,7 @@ function syncDirSync(dir: string): void {
       closeSync(fd);
     }
   } catch {
-    // as syncDir
+    // not supported: the data is synced; only the directory entry may lag
   }
 }
 
@@ -112,7 +99,7 @@ export class AtomicFileWriter {
       await this.abort();
       throw writeError(this.path, err);
     }
-    await syncDir(dirname(this.path));
+    syncDir(dirname(this.path));
   }
 
   async abort(): Promise<void> {
@@ -167,7 +154,7 @@ export function writeFileAtomicSync(path: string, chunks: Iterable<Uint8Array>):
     try { unlinkSync(tmp); } catch { /* never created */ }
     throw writeError(path, err);
   }
-  syncDirSync(dirname(path));
+  syncDir(dirname(path));
 }
 
 /** A text file (UTF-8), written atomically. */

@@ -13,15 +13,13 @@ import { SpladeModel } from '../model/splade-model.js';
 import { InvertedIndex } from '../search/inverted-index.js';
 import { mapTexts, readCollection, writeCollection } from '../data/collections.js';
 import { corpusWordPieceIdf, textForModel, type TextMode } from '../model/idf-query.js';
-import { runMlmStage, type MlmStage } from './mlm.js';
 import { pseudoQueries, type PseudoQuerySource } from './pseudo-queries.js';
 import { resolveIn, type Recipe, type Stage } from './recipe.js';
-import { bm25Run, encodeIndex, evaluateRun, initModel, mineStage, spladeRun, trainStage } from './stages.js';
+import { bm25Run, evaluateRun, initModel, mineStage, runMlmStage, spladeRun, trainStage, type MlmStage } from './stages.js';
 import { fuseRuns } from '../eval/fusion.js';
-import type { ProgressFactory } from '../pipeline.js';
+import { encodeIndex, type ProgressFactory } from '../pipeline.js';
 import { scoreNegatives } from '../train/teacher-scores.js';
 import type { TrainJobConfig } from '../train/config.js';
-import type { TrainerOptions } from '../train/types.js';
 
 export interface RunRecipeOptions {
   workdir: string;
@@ -145,14 +143,12 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
       const result = join(out, 'model');
       produced.set(s.name, result);
       if (existsSync(join(result, 'config.json')) && existsSync(join(out, 'checkpoint', 'trainer.json'))) return `kept ${result}`;
-      const cfg: TrainJobConfig = {
-        objective: 'ranking', model: model(s.model), output: out, corpus: dataFile(path(s.corpus), 'corpus.jsonl'), queries: dataFile(path(s.queries), 'queries.jsonl'), negatives: path(s.negatives),
-        negativeSource: s.negativeSource as string | undefined, negativesPerQuery: (s.negativesPerQuery as number | undefined) ?? 1,
-        batchSize: (s.batchSize as number | undefined) ?? 16, steps: s.steps as number, queryMaxLength: (s.queryMaxLength as number | undefined) ?? 32,
-        docMaxLength: (s.docMaxLength as number | undefined) ?? 256, checkpointEvery: (s.checkpointEvery as number | undefined) ?? 0,
-        seed: (s.seed as number | undefined) ?? 0, trainer: (s.trainer as TrainerOptions | undefined) ?? {},
-      };
-      await trainStage(cfg, report);
+      // the job fills in the defaults of the keys the stage leaves out
+      const { negativeSource, negativesPerQuery, batchSize, steps, queryMaxLength, docMaxLength, checkpointEvery, seed, trainer } = s as unknown as TrainJobConfig;
+      await trainStage({
+        objective: 'ranking', model: model(s.model), output: out, corpus: dataFile(path(s.corpus), 'corpus.jsonl'), queries: dataFile(path(s.queries), 'queries.jsonl'),
+        negatives: path(s.negatives), negativeSource, negativesPerQuery, batchSize, steps, queryMaxLength, docMaxLength, checkpointEvery, seed, trainer,
+      }, report);
       return `wrote ${result}`;
     }
     case 'index': {

@@ -1,8 +1,8 @@
 /*
  * The stages recipes are made of, as plain functions over files (so a recipe can stop and resume
  * between them, and the benchmark harness can call them directly): initialise a model, make
- * pseudo-queries, mine negatives, train (the `splade train` job), encode + index a corpus, search
- * and evaluate, fuse runs. Each stage writes its outputs atomically; a stage whose output exists
+ * pseudo-queries, mine negatives, BM25 teacher scores, train and masked-LM adaptation (training
+ * jobs), search and evaluate. Each stage writes its outputs atomically; a stage whose output exists
  * is done.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,18 +15,19 @@ import { Bm25Index } from '../bm25/index.js';
 import { writeFileAtomic } from '../data/atomic.js';
 import { readNegatives } from '../data/negatives.js';
 import type { CorpusDoc, Qrels, Query, Run } from '../data/types.js';
-import { TermStats, latencySummary, type Efficiency } from '../eval/efficiency.js';
+import { latencySummary, type Efficiency, type TermStats } from '../eval/efficiency.js';
 import { evaluate } from '../eval/evaluate.js';
-import { invalidArgument } from '../errors.js';
+import { ErrorCode, SpladeError, invalidArgument } from '../errors.js';
 import { bm25Retriever, mineNegatives, spladeRetriever, type NegativesRecord, type Retriever } from '../mine.js';
 import { initCheckpoint } from '../model/init.js';
 import { SpladeModel } from '../model/splade-model.js';
 import type { SparseEncoder } from '../model/ensemble.js';
-import { encodeStream, searchAll, sparseEfficiency } from '../pipeline.js';
-import { InvertedIndex } from '../search/inverted-index.js';
+import { encodeIndex, searchAll, sparseEfficiency } from '../pipeline.js';
+import type { InvertedIndex } from '../search/inverted-index.js';
 import type { SparseVector } from '../sparse.js';
 import type { TrainJobConfig } from '../train/config.js';
 import { trainJob, type TrainJobOptions } from '../train/job.js';
+import type { TrainerOptions } from '../train/types.js';
 import { bm25TeacherScores } from './bm25-teacher.js';
 import { collectionPrefix, groupByCollection } from '../data/collections.js';
 
@@ -91,34 +92,6 @@ export async function bm25TeacherStage(corpus: CorpusDoc[], queries: Query[], in
 }
 
 /**
- * Encodes documents with the model and indexes them; the term statistics come along for FLOPS.
- * maxLength: tokens per document (default: the model's default for documents).
- */
-export async function encodeIndex(model: SparseEncoder, docs: Array<{ id: string; text: string }>, opts: { maxLength?: number; onBatch?: (n: number) => void; onVector?: (i: number, v: SparseVector) => void } = {}): Promise<{ index: InvertedIndex; stats: TermStats }> {
-  const encoded = (async function* () {
-    let i = 0;
-    for await (const { vector } of encodeStream(model, (async function* () { yield* docs; })(), { kind: 'document', maxLength: opts.maxLength, onBatch: opts.onBatch })) {
-      opts.onVector?.(i++, vector);
-      yield vector;
-    }
-  })();
-  return indexVectors(encoded, docs.map((d) => d.id), model.vocabSize);
-}
-
-/** An index of vectors given in document order, with their term statistics (for FLOPS). */
-export async function indexVectors(vectors: AsyncIterable<SparseVector> | Iterable<SparseVector>, docIds: string[], vocabSize: number): Promise<{ index: InvertedIndex; stats: TermStats }> {
-  const stats = new TermStats();
-  const counted = (async function* () {
-    for await (const v of vectors) {
-      stats.add(v);
-      yield v;
-    }
-  })();
-  const index = await InvertedIndex.buildAsync(counted, { docIds, vocabSize });
-  return { index, stats };
-}
-
-/**
  * A SPLADE run over an index: the run, its efficiency figures, and the query vectors (the model's
  * query encoder, or queryVectors as given, one per query: e.g. inference-free idf queries).
  */
@@ -152,4 +125,26 @@ export function evaluateRun(run: Run, qrels: Qrels): Record<string, number> {
 /** Runs a training job (relative paths against the working directory); returns its model's directory. */
 export async function trainStage(config: TrainJobConfig, opts: Pick<TrainJobOptions, 'progress' | 'log'> = {}): Promise<string> {
   return (await trainJob(config, opts)).model;
+}
+
+/**
+ * Masked-LM adaptation (a recipe's { "stage": "mlm" }): a training job with objective 'mlm' on the
+ * stage's corpus (BERT's masking, the trainer's seeded RNG), resumable like every train job.
+ */
+export interface MlmStage {
+  model: string; corpus: string; output: string; steps: number;
+  batchSize?: number; maxLength?: number; maskProbability?: number; seed?: number; trainer?: TrainerOptions;
+}
+
+/** BERT's masking rate, the one the Trainer's MLM objective applies. */
+export const MLM_MASK_PROBABILITY = 0.15;
+
+/** Runs masked-LM adaptation (resuming from <output>/checkpoint); returns the adapted model's directory. */
+export async function runMlmStage(stage: MlmStage, opts: Pick<TrainJobOptions, 'progress' | 'log'> = {}): Promise<string> {
+  if (stage.maskProbability !== undefined && stage.maskProbability !== MLM_MASK_PROBABILITY) {
+    throw new SpladeError(`mlm stage (${stage.output}): "maskProbability" must be ${MLM_MASK_PROBABILITY} (BERT's rate, the one the Trainer masks with), got ${stage.maskProbability}`,
+      ErrorCode.unsupported);
+  }
+  const { model, output, corpus, steps, batchSize, maxLength: docMaxLength, seed, trainer } = stage;
+  return trainStage({ objective: 'mlm', model, output, corpus, steps, batchSize, docMaxLength, seed, trainer }, opts);
 }

@@ -17,8 +17,6 @@ import { SpladeModel, type TrainingEncoder } from '../model/splade-model.js';
 import { type TrainAddon, adamwStep, noDecay, trainAddon } from './adamw.js';
 import { CudaTrainingState } from './cuda-step.js';
 import {
-  type RankingLoss,
-  type Regulariser,
   averageNnz,
   rankingLossForwardBackward,
   regForwardBackward,
