@@ -3,6 +3,7 @@
  * texts -> (encode) -> vectors -> (index) -> InvertedIndex -> (search) -> run -> (evaluate).
  * Each step streams, so a corpus never has to fit in memory, and reports its efficiency figures.
  */
+import type { Bm25Index } from './bm25/index.js';
 import { readBeirCorpus, readBeirQueries } from './data/beir.js';
 import { readMsMarcoCollection, readMsMarcoQueries } from './data/msmarco.js';
 import type { Run } from './data/types.js';
@@ -66,6 +67,19 @@ export function searchAll(index: InvertedIndex, queries: { id: string; vector: S
     run[q.id] = scores;
   }
   return { run, latenciesMs, postingsScored };
+}
+
+/** Searches a BM25 index with every query's text; returns the run and the per-query latencies. */
+export function bm25SearchAll(index: Bm25Index, queries: IdText[], k: number): { run: Run; latenciesMs: number[] } {
+  const run: Run = {};
+  const latenciesMs: number[] = [];
+  for (const q of queries) {
+    const t0 = performance.now();
+    const r = index.search(q.text, { k });
+    latenciesMs.push(performance.now() - t0);
+    run[q.id] = Object.fromEntries(r.docIds.map((d, j) => [d, r.scores[j]]));
+  }
+  return { run, latenciesMs };
 }
 
 /** Efficiency of a sparse retrieval run: terms per document and query, FLOPS, size, latency. */

@@ -22,7 +22,7 @@ import { bm25Retriever, mineNegatives, spladeRetriever, type NegativesRecord, ty
 import { initCheckpoint } from '../model/init.js';
 import { SpladeModel } from '../model/splade-model.js';
 import type { SparseEncoder } from '../model/ensemble.js';
-import { encodeIndex, searchAll, sparseEfficiency } from '../pipeline.js';
+import { bm25SearchAll, encodeIndex, searchAll, sparseEfficiency } from '../pipeline.js';
 import type { InvertedIndex } from '../search/inverted-index.js';
 import type { SparseVector } from '../sparse.js';
 import type { TrainJobConfig } from '../train/config.js';
@@ -104,16 +104,8 @@ export async function spladeRun(model: SparseEncoder, index: InvertedIndex, stat
 
 /** A BM25 run (k1 0.9, b 0.4, the BEIR baseline's parameters) and its latency. */
 export function bm25Run(docs: Array<{ id: string; text: string }>, queries: Query[], k: number): { run: Run; efficiency: Efficiency } {
-  const index = Bm25Index.build(docs, { backend: 'native' });
-  const run: Run = {};
-  const ms: number[] = [];
-  for (const q of queries) {
-    const t0 = performance.now();
-    const r = index.search(q.text, { k });
-    ms.push(performance.now() - t0);
-    run[q.id] = Object.fromEntries(r.docIds.map((d, j) => [d, r.scores[j]]));
-  }
-  return { run, efficiency: { latencyMs: latencySummary(ms) } };
+  const { run, latenciesMs } = bm25SearchAll(Bm25Index.build(docs, { backend: 'native' }), queries, k);
+  return { run, efficiency: { latencyMs: latencySummary(latenciesMs) } };
 }
 
 export const REPORT_METRICS = ['ndcg@10', 'mrr@10', 'recall@100'];

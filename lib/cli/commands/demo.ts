@@ -3,16 +3,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { Bm25Index } from '../../bm25/index.js';
 import { loadBeir } from '../../data/beir.js';
-import type { Run } from '../../data/types.js';
-import { formatEfficiency, latencySummary, type Efficiency } from '../../eval/efficiency.js';
+import { formatEfficiency, type Efficiency } from '../../eval/efficiency.js';
 import { SpladeError } from '../../errors.js';
 import { evaluate } from '../../eval/evaluate.js';
 import { info } from '../../info.js';
 import { SpladeModel } from '../../model/splade-model.js';
 import { encodeIndex, readTexts, searchAll, sparseEfficiency } from '../../pipeline.js';
-import { initModel } from '../../recipe/stages.js';
+import { bm25Run, initModel } from '../../recipe/stages.js';
 import { MODEL_FLAGS_HELP, modelFlags, modelLoadOptions, parse } from '../args.js';
 import { Progress } from '../progress.js';
 import { formatTable } from '../table.js';
@@ -45,18 +43,10 @@ export async function run(argv: string[]): Promise<number> {
   let t0 = performance.now();
   const docs: { id: string; text: string }[] = [];
   for await (const d of readTexts(data.paths.corpus, 'document')) docs.push(d);
-  const bm25 = Bm25Index.build(docs, { backend: 'native' });
-  const bm25Run: Run = {};
-  const bm25Ms: number[] = [];
-  for (const q of judged) {
-    const s = performance.now();
-    const r = bm25.search(q.text, { k: 100 });
-    bm25Ms.push(performance.now() - s);
-    bm25Run[q.id] = Object.fromEntries(r.docIds.map((d, j) => [d, r.scores[j]]));
-  }
-  const bm25Eval = evaluate(bm25Run, data.qrels, METRICS);
+  const bm25 = bm25Run(docs, judged, 100);
+  const bm25Eval = evaluate(bm25.run, data.qrels, METRICS);
   rows.push(['BM25 (k1 0.9, b 0.4)', ...METRICS.map((m) => bm25Eval.mean[m]), ((performance.now() - t0) / 1000).toFixed(1)]);
-  effs.push(['BM25', { latencyMs: latencySummary(bm25Ms) }]);
+  effs.push(['BM25', bm25.efficiency]);
 
   // SPLADE: encode the corpus, index, encode the queries, search with MaxScore.
   let modelDir = v.model as string | undefined;
