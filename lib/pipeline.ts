@@ -5,6 +5,7 @@
  */
 import type { Bm25Index } from './bm25/index.js';
 import { readBeirCorpus, readBeirQueries } from './data/beir.js';
+import { ErrorCode, SpladeError } from './errors.js';
 import { readMsMarcoCollection, readMsMarcoQueries } from './data/msmarco.js';
 import type { Run } from './data/types.js';
 import { TermStats, flops, latencySummary, type Efficiency } from './eval/efficiency.js';
@@ -32,6 +33,14 @@ export async function* readTexts(path: string, kind: 'query' | 'document'): Asyn
   } else {
     yield* tsv ? readMsMarcoQueries(path) : readBeirQueries(path);
   }
+}
+
+/** The texts of the given ids from a corpus or queries file; an id it lacks is an error naming `namedIn`. */
+export async function readTextsById(path: string, kind: 'query' | 'document', ids: Set<string>, namedIn: string): Promise<Map<string, string>> {
+  const texts = new Map<string, string>();
+  for await (const t of readTexts(path, kind)) if (ids.has(t.id)) texts.set(t.id, t.text);
+  for (const id of ids) if (!texts.has(id)) throw new SpladeError(`${path}: no ${kind} ${JSON.stringify(id)} (named in ${namedIn})`, ErrorCode.invalidArgument);
+  return texts;
 }
 
 /** Encodes a stream of texts in chunks (the model buckets each chunk by length). */

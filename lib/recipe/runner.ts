@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../data/atomic.js';
 import { formatEfficiency, type Efficiency } from '../eval/efficiency.js';
 import { SpladeModel } from '../model/splade-model.js';
 import { InvertedIndex } from '../search/inverted-index.js';
-import { mapTexts, readCollection, writeCollection } from '../data/collections.js';
+import { mapTexts, readCollection, writeCollection, type Collection } from '../data/collections.js';
 import { corpusWordPieceIdf, textForModel, type TextMode } from '../model/idf-query.js';
 import { pseudoQueries, type PseudoQuerySource } from './pseudo-queries.js';
 import { resolveIn, type Recipe, type Stage } from './recipe.js';
@@ -38,10 +38,6 @@ function dataFile(p: string, name: string): string {
   return existsSync(p) && statSync(p).isDirectory() ? findDataFile(p, name) : p;
 }
 
-/** A BEIR collection folder, or the folder of a corpus.jsonl given directly. */
-function collectionDir(p: string): string {
-  return p.endsWith('.jsonl') || p.endsWith('.jsonl.gz') ? join(p, '..') : p;
-}
 
 export async function runRecipe(recipe: Recipe, opts: RunRecipeOptions): Promise<void> {
   const log = opts.log ?? ((l: string) => console.error(l));
@@ -97,9 +93,7 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
     case 'pseudo-queries': {
       const out = path(s.output);
       if (existsSync(join(out, 'qrels', 'test.tsv'))) return `kept ${out}`;
-      const c = await readCollection(collectionDir(path(s.corpus)), 'test').catch(async () => ({
-        corpus: (await readCollectionCorpus(path(s.corpus))), queries: [], qrels: {},
-      }));
+      const c = await readCollectionOrCorpus(path(s.corpus), 'test');
       const p = pseudoQueries(c.corpus, { source: s.source as PseudoQuerySource | undefined, minWords: s.minWords as number | undefined, maxWords: s.maxWords as number | undefined, minRestWords: s.minRestWords as number | undefined, span: s.span as boolean | undefined, seed: s.seed as number | undefined });
       await writeCollection(out, p);
       return `wrote ${out}: ${p.queries.length} pseudo-queries from ${c.corpus.length} documents`;
@@ -109,8 +103,7 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
       const out = path(s.output);
       const split = (s.split as string | undefined) ?? 'test';
       if (existsSync(join(out, 'corpus.jsonl'))) return `kept ${out}`;
-      const dir = collectionDir(path(s.collection));
-      const c = await readCollection(dir, split).catch(async () => ({ corpus: await readCollectionCorpus(path(s.collection)), queries: [], qrels: {} }));
+      const c = await readCollectionOrCorpus(path(s.collection), split);
       const mode = (s.mode as TextMode | undefined) ?? 'words';
       await writeCollection(out, mapTexts(c, (t) => textForModel(t, mode)), split);
       return `wrote ${out}: ${c.corpus.length} documents, ${c.queries.length} queries, text ${mode}`;
@@ -188,6 +181,12 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
       return `wrote ${out}`;
     }
   }
+}
+
+/** A BEIR collection (p its folder or its corpus.jsonl), or only the corpus when it has no queries and judgments. */
+async function readCollectionOrCorpus(p: string, split: string): Promise<Collection> {
+  const corpusFile = p.endsWith('.jsonl') || p.endsWith('.jsonl.gz');
+  return readCollection(corpusFile ? join(p, '..') : p, split).catch(async () => ({ corpus: await readCollectionCorpus(p), queries: [], qrels: {} }));
 }
 
 async function readCollectionCorpus(p: string) {

@@ -5,7 +5,7 @@
  */
 import { ErrorCode, SpladeError } from '../errors.js';
 import { readNegatives, type NegativesFileRecord } from '../data/negatives.js';
-import { readTexts } from '../pipeline.js';
+import { readTextsById } from '../pipeline.js';
 import type { TrainExample } from './batches.js';
 import type { TrainConfig } from './config.js';
 import type { TrainerOptions } from './types.js';
@@ -62,11 +62,7 @@ export async function readRankingExamples(cfg: TrainConfig, teacher: boolean): P
   // texts: only the ones the examples use
   const needQ = new Set(records.map((r) => r.qid));
   const needD = new Set(records.flatMap((r) => [...r.pos, ...r.neg]));
-  const queries = new Map<string, string>();
-  for await (const q of readTexts(cfg.queries, 'query')) if (needQ.has(q.id)) queries.set(q.id, q.text);
-  const docs = new Map<string, string>();
-  for await (const d of readTexts(cfg.corpus, 'document')) if (needD.has(d.id)) docs.set(d.id, d.text);
-  for (const id of needQ) if (!queries.has(id)) bad(`${cfg.queries}: no query ${JSON.stringify(id)} (named in ${cfg.negatives})`);
-  for (const id of needD) if (!docs.has(id)) bad(`${cfg.corpus}: no document ${JSON.stringify(id)} (named in ${cfg.negatives})`);
+  const queries = await readTextsById(cfg.queries, 'query', needQ, cfg.negatives);
+  const docs = await readTextsById(cfg.corpus, 'document', needD, cfg.negatives);
   return { records, queries, docs, source, skipped };
 }

@@ -5,9 +5,9 @@
  */
 import { writeFileAtomic } from '../data/atomic.js';
 import { readNegatives, recordDocIds, type NegativesFileRecord } from '../data/negatives.js';
-import { ErrorCode, SpladeError, expectInteger } from '../errors.js';
+import { expectInteger } from '../errors.js';
 import { CrossEncoder } from '../model/cross-encoder.js';
-import { readTexts, type ProgressFactory } from '../pipeline.js';
+import { readTextsById, type ProgressFactory } from '../pipeline.js';
 
 export interface ScoreNegativesOptions {
   negatives: string; corpus: string; queries: string;
@@ -31,13 +31,8 @@ export async function scoreNegatives(opts: ScoreNegativesOptions): Promise<numbe
     needQueries.add(record.qid);
     for (const d of recordDocIds(record)) needDocs.add(d);
   }
-  const docs = new Map<string, string>(), queries = new Map<string, string>();
-  for await (const d of readTexts(opts.corpus, 'document')) if (needDocs.has(d.id)) docs.set(d.id, d.text);
-  for await (const q of readTexts(opts.queries, 'query')) if (needQueries.has(q.id)) queries.set(q.id, q.text);
-  const missingDoc = [...needDocs].find((d) => !docs.has(d));
-  if (missingDoc !== undefined) throw new SpladeError(`${opts.negatives}: document ${missingDoc} is not in ${opts.corpus}`, ErrorCode.invalidArgument);
-  const missingQuery = [...needQueries].find((q) => !queries.has(q));
-  if (missingQuery !== undefined) throw new SpladeError(`${opts.negatives}: query ${missingQuery} is not in ${opts.queries}`, ErrorCode.invalidArgument);
+  const docs = await readTextsById(opts.corpus, 'document', needDocs, opts.negatives);
+  const queries = await readTextsById(opts.queries, 'query', needQueries, opts.negatives);
 
   const model = await CrossEncoder.load(opts.model, { threads: opts.threads });
   const progress = opts.progress?.({ label: 'score', unit: 'queries' });
