@@ -13,10 +13,7 @@ import type { SparseEncoder } from './model/ensemble.js';
 import { InvertedIndex, type SearchOptions } from './search/inverted-index.js';
 import type { SparseVector } from './sparse.js';
 
-/**
- * How long library work reports progress without drawing it itself: the caller (the CLI) makes a
- * reporter per task, sets `detail` before each tick, and finish() ends it.
- */
+/** How library work reports progress without drawing it: the caller (the CLI) makes one reporter a task. */
 export type ProgressFactory = (task: { label: string; total?: number; unit: string }) => { detail: string; tick(): void; finish(): void };
 
 export interface IdText {

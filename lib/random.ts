@@ -1,12 +1,7 @@
-/*
- * Seeded randomness, two generators with different jobs (both produce identical output on every
- * machine; neither may change, since saved runs and checkpoints replay their streams):
- * - mulberry32: stateless-looking per-key streams (mulberry32(hashSeed(seed, key))) for model
- *   initialisation, negative sampling, training-data order and synthetic test data.
- * - Rng (xoshiro128** seeded through splitmix32): the trainer's generator (dropout seeds, MLM
- *   masks). Its whole state is four uint32 words, saved with the trainer so a resumed run draws the
- *   same numbers.
- */
+// Seeded randomness, identical on every machine. Two generators, neither of which may change (saved
+// runs and checkpoints replay their streams): mulberry32 for per-key streams (mulberry32(hashSeed(seed,
+// key)): initialisation, sampling, data order, test data) and Rng, the trainer's xoshiro128** whose
+// four-word state is saved with a checkpoint so a resumed run draws the same numbers.
 
 /** Uniform floats in [0, 1) from a 32-bit seed. */
 export function mulberry32(seed: number): () => number {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
-import { readTrainConfig } from '../lib/train/config.js';
+import { parseTrainConfig, readJsonFile } from '../lib/train/config.js';
 import { RECIPES_DIR, shippedRecipes } from '../lib/cli/commands/recipe.js';
 import { fuseRuns, scoreSumFusion, reciprocalRankFusion } from '../lib/eval/fusion.js';
 import { collectionPrefix, groupByCollection, mapTexts, mergeCollections, readCollection } from '../lib/data/collections.js';
@@ -41,7 +41,7 @@ describe('shipped recipes', () => {
       const path = join(dir, `${name}-${s.name}.json`);
       const { stage: _s, name: _n, comment: _c, ...cfg } = s;
       writeFileSync(path, JSON.stringify({ ...cfg, model: String(s.model).replace(/^@/, '') }));
-      const c = readTrainConfig(path);
+      const c = parseTrainConfig(readJsonFile(path), path, dir);
       expect(c.steps).toBe(s.steps);
       expect(c.trainer).toEqual(s.trainer);
     }

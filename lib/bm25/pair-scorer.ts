@@ -1,8 +1,5 @@
-/*
- * BM25 of any (query, document) pair of a fixed document set, where Bm25Index serves only a top k:
- * the same analysis, statistics (N, df, avgdl) and term weight as the index, computed in float64
- * pair by pair (the index stores float32 weights, so the two agree to float32 precision).
- */
+// BM25 of any (query, document) pair of a fixed document set (Bm25Index serves only a top k): the
+// index's analysis, statistics and term weight, in float64 (the index keeps float32 weights).
 import { ErrorCode, SpladeError, expectFinite } from '../errors.js';
 import { wordAnalyzer, type TokenizeFn } from './analyzer.js';
 import { Bm25Builder, bm25Idf, bm25LengthNorm, bm25Weight } from './index.js';

@@ -1,10 +1,6 @@
-/*
- * Atomic file writes, the one way this package writes a file: everything goes to a temporary file
- * in the target's directory, which is fsynced and renamed over the target, then the directory is
- * fsynced so the rename itself survives a crash. A reader (or a crash) never sees a half-written
- * file; on failure the temporary file is removed and the target is left as it was. Writes stream:
- * memory holds at most about 1 MiB of pending bytes.
- */
+// Atomic file writes, the one way this package writes a file: a temporary file in the target's
+// directory, fsynced, renamed over the target, then the directory fsynced so the rename survives a
+// crash. Readers never see half a file; on failure the target is left as it was. Writes stream.
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';

@@ -1,8 +1,5 @@
-/*
- * Negatives files, the JSONL that mining writes and training reads: one record a line,
- * {"qid", "pos": [...], "neg": {name: [...]}}, with "scores": {docid: number} once teacher scores
- * are added. Read streamed; every record is checked, and a bad one names its file and line.
- */
+// Negatives files (what mining writes, training reads): JSONL records {"qid", "pos": [...], "neg":
+// {name: [...]}}, plus "scores": {docid: number} once scored. Streamed; a bad record names its line.
 import { ErrorCode, SpladeError } from '../errors.js';
 import type { NegativesRecord } from '../mine.js';
 import { readLines } from './lines.js';

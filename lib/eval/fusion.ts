@@ -1,9 +1,6 @@
-/*
- * Fusion of rankings and runs, the one home of it: reciprocal-rank fusion and score-sum fusion of
- * rankings (mining), run fusion query by query (the recipe's evaluate stage), and weighted fusion
- * with a score normalisation or weighted reciprocal ranks (`splade fuse`). Ties go to the lower
- * document id unless a function says otherwise, so every fused order is deterministic.
- */
+// Fusion, in one place: reciprocal-rank and score-sum fusion of rankings (mining), of runs query by
+// query (recipes), and weighted fusion with a score normalisation or weighted reciprocal ranks
+// (`splade fuse`). Ties go to the lower document id unless said otherwise: fused orders are deterministic.
 import { rankDocs } from '../data/trec.js';
 import type { Run } from '../data/types.js';
 import { invalidArgument } from '../errors.js';

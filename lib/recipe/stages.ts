@@ -116,7 +116,7 @@ export function evaluateRun(run: Run, qrels: Qrels): Record<string, number> {
 
 /** Runs a training job (relative paths against the working directory); returns its model's directory. */
 export async function trainStage(config: TrainJobConfig, opts: Pick<TrainJobOptions, 'progress' | 'log'> = {}): Promise<string> {
-  return (await trainJob(config, opts)).model;
+  return trainJob(config, opts);
 }
 
 /**

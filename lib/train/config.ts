@@ -1,9 +1,7 @@
-/*
- * A training job's configuration (what `splade train --config` reads and trainJob takes): checked
- * key by key, defaults filled in, paths resolved against a base directory (the config file's).
- */
+// A training job's configuration (`splade train --config`, trainJob): checked key by key, defaults
+// filled in, paths resolved against a base directory (the config file's).
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
 
 import { ErrorCode, SpladeError } from '../errors.js';
 import type { TrainerOptions } from './types.js';
@@ -27,7 +25,8 @@ export interface TrainConfig {
 /** A job as given: model, output, corpus and steps are required (queries and negatives too for ranking). */
 export type TrainJobConfig = Partial<TrainConfig> & Pick<TrainConfig, 'model' | 'output' | 'corpus' | 'steps'>;
 
-function bad(message: string): never {
+/** The error of a config that cannot run: invalid argument. */
+export function badConfig(message: string): never {
   throw new SpladeError(message, ErrorCode.invalidArgument);
 }
 
@@ -36,22 +35,17 @@ export function readJsonFile(path: string): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    return bad(`${path}: ${(err as Error).message}`);
+    return badConfig(`${path}: ${(err as Error).message}`);
   }
-}
-
-/** Reads and checks a config file; its relative paths are relative to its folder. */
-export function readTrainConfig(path: string): TrainConfig {
-  return parseTrainConfig(readJsonFile(path), path, dirname(resolve(path)));
 }
 
 /** Checks a config; `name` prefixes the messages, relative paths resolve against `base`. */
 export function parseTrainConfig(raw: unknown, name: string, base: string): TrainConfig {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) bad(`${name}: the config must be a JSON object`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) badConfig(`${name}: the config must be a JSON object`);
   const c = raw as { [k: string]: unknown };
   const str = (k: string): string => {
     const v = c[k];
-    if (typeof v !== 'string' || v === '') bad(`${name}: "${k}" must be a non-empty string`);
+    if (typeof v !== 'string' || v === '') badConfig(`${name}: "${k}" must be a non-empty string`);
     return v;
   };
   const file = (k: string) => {
@@ -61,27 +55,27 @@ export function parseTrainConfig(raw: unknown, name: string, base: string): Trai
   const int = (k: string, d: number | undefined, min: number): number => {
     const v = c[k];
     if (v === undefined && d !== undefined) return d;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) bad(`${name}: "${k}" must be an integer >= ${min}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) badConfig(`${name}: "${k}" must be an integer >= ${min}, got ${JSON.stringify(v)}`);
     return v;
   };
   const modelRef = str('model');
   const localModel = isAbsolute(modelRef) ? modelRef : resolve(base, modelRef);
   if (c.negativeSource !== undefined && (typeof c.negativeSource !== 'string' || c.negativeSource === '')) {
-    bad(`${name}: "negativeSource" must be a non-empty string`);
+    badConfig(`${name}: "negativeSource" must be a non-empty string`);
   }
   const trainer = c.trainer ?? {};
-  if (trainer === null || typeof trainer !== 'object' || Array.isArray(trainer)) bad(`${name}: "trainer" must be an object`);
+  if (trainer === null || typeof trainer !== 'object' || Array.isArray(trainer)) badConfig(`${name}: "trainer" must be an object`);
   if (c.negativeSampling !== undefined && c.negativeSampling !== 'random' && c.negativeSampling !== 'first') {
-    bad(`${name}: "negativeSampling" must be "random" or "first", got ${JSON.stringify(c.negativeSampling)}`);
+    badConfig(`${name}: "negativeSampling" must be "random" or "first", got ${JSON.stringify(c.negativeSampling)}`);
   }
   const known = new Set(['objective', 'model', 'output', 'corpus', 'queries', 'negatives', 'negativeSource', 'negativesPerQuery', 'negativeSampling',
     'batchSize', 'steps', 'queryMaxLength', 'docMaxLength', 'checkpointEvery', 'seed', 'queryWeights', 'trainer']);
   const unknown = Object.keys(c).filter((k) => !known.has(k) && c[k] !== undefined);
-  if (unknown.length) bad(`${name}: unknown key(s) ${unknown.map((k) => `"${k}"`).join(', ')}`);
+  if (unknown.length) badConfig(`${name}: unknown key(s) ${unknown.map((k) => `"${k}"`).join(', ')}`);
   const objective = c.objective ?? 'ranking';
-  if (objective !== 'ranking' && objective !== 'mlm') bad(`${name}: "objective" must be "ranking" or "mlm", got ${JSON.stringify(objective)}`);
+  if (objective !== 'ranking' && objective !== 'mlm') badConfig(`${name}: "objective" must be "ranking" or "mlm", got ${JSON.stringify(objective)}`);
   const mlm = objective === 'mlm';
-  if (c.queryWeights !== undefined && (c.queryWeights !== 'idf' || mlm)) bad(`${name}: "queryWeights" must be "idf" (ranking objective only), got ${JSON.stringify(c.queryWeights)}`);
+  if (c.queryWeights !== undefined && (c.queryWeights !== 'idf' || mlm)) badConfig(`${name}: "queryWeights" must be "idf" (ranking objective only), got ${JSON.stringify(c.queryWeights)}`);
   return {
     objective,
     // a local directory (relative to the base) when it exists, otherwise a hub id

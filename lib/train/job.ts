@@ -1,20 +1,15 @@
-/*
- * A training job (what `splade train --config` and the recipe stages run): the batches of its
- * objective, a Trainer (fresh, or resumed from OUTPUT/checkpoint with its data position), and its
- * files: OUTPUT/train_log.jsonl (one StepStats per step), OUTPUT/train_plot.svg, OUTPUT/checkpoint
- * and OUTPUT/model.
- */
+// A training job (what `splade train --config` and the recipe stages run): a Trainer, fresh or resumed
+// from OUTPUT/checkpoint with its data position, stepped through the job's batches, writing
+// OUTPUT/train_log.jsonl (one StepStats a step), OUTPUT/train_plot.svg, OUTPUT/checkpoint, OUTPUT/model.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { writeFileAtomicSync } from '../data/atomic.js';
-import { ErrorCode, SpladeError } from '../errors.js';
 import { WordPieceIdf, modelWordPieces } from '../model/idf-query.js';
 import { SpladeModel } from '../model/splade-model.js';
 import { readTexts, type ProgressFactory } from '../pipeline.js';
-import { BatchSource, MlmSource } from './batches.js';
-import { parseTrainConfig, type TrainConfig, type TrainJobConfig } from './config.js';
-import { needsTeacher, readRankingExamples } from './examples.js';
+import { BatchSource, MlmSource, needsTeacher, readRankingExamples } from './batches.js';
+import { badConfig, parseTrainConfig, type TrainConfig, type TrainJobConfig } from './config.js';
 import { trainPlotSvg } from './plot.js';
 import { Trainer } from './trainer.js';
 import type { MlmBatch, StepStats, TrainBatch, TrainerOptions } from './types.js';
@@ -31,21 +26,17 @@ export interface TrainJobOptions {
   progress?: ProgressFactory;
 }
 
-export interface TrainJobResult {
-  /** OUTPUT/model: the trained model's directory. */
-  model: string;
-  /** Steps done (the config's steps). */
-  steps: number;
-}
-
-/** Runs a training job to its last step, continuing from OUTPUT/checkpoint when there is one. */
-export async function trainJob(config: TrainJobConfig, opts: TrainJobOptions = {}): Promise<TrainJobResult> {
+/**
+ * Runs a training job to its last step, continuing from OUTPUT/checkpoint when there is one;
+ * returns OUTPUT/model, the trained model's directory.
+ */
+export async function trainJob(config: TrainJobConfig, opts: TrainJobOptions = {}): Promise<string> {
   const cfg = parseTrainConfig(config, opts.configName ?? 'train config', opts.baseDir ?? process.cwd());
   const log = opts.log ?? ((line: string) => console.error(line));
   if (cfg.objective === 'mlm') {
     const texts: string[] = [];
     for await (const d of readTexts(cfg.corpus, 'document')) texts.push(d.text);
-    if (texts.length === 0) throw new SpladeError(`${cfg.corpus}: no documents`, ErrorCode.invalidArgument);
+    if (texts.length === 0) badConfig(`${cfg.corpus}: no documents`);
     return trainLoop(cfg, opts, log, () => ({}), (model) => new MlmSource(model, cfg, texts));
   }
   const teacher = needsTeacher(cfg.trainer.loss);
@@ -83,7 +74,7 @@ function writePlot(output: string): void {
 
 /** Steps (resuming from OUTPUT/checkpoint when there is one), log, plot, checkpoints, final model. */
 async function trainLoop(cfg: TrainConfig, opts: TrainJobOptions, log: (line: string) => void, moreOptions: (model: SpladeModel) => TrainerOptions,
-                         makeSource: (model: SpladeModel) => { batch(t: number): TrainBatch | MlmBatch }): Promise<TrainJobResult> {
+                         makeSource: (model: SpladeModel) => { batch(t: number): TrainBatch | MlmBatch }): Promise<string> {
   // a fresh trainer, or the checkpoint's
   mkdirSync(cfg.output, { recursive: true });
   const ckpt = join(cfg.output, 'checkpoint');
@@ -129,5 +120,5 @@ async function trainLoop(cfg: TrainConfig, opts: TrainJobOptions, log: (line: st
   await trainer.model.save(model);
   writePlot(cfg.output);
   log(`wrote ${model} (step ${trainer.stepCount}), ${logPath}, ${join(cfg.output, 'train_plot.svg')}`);
-  return { model, steps: trainer.stepCount };
+  return model;
 }

@@ -1,8 +1,5 @@
-/*
- * Cross-encoder teacher scores for a negatives file (what `splade score` and the recipe's score
- * stage run): every record gets "scores": {docid: logit} for each document it names. The records
- * stream; only the texts they name are kept in memory; the output is written atomically.
- */
+// Cross-encoder teacher scores for a negatives file (`splade score`, the recipe's score stage): each
+// record gets "scores": {docid: logit} for every document it names; streamed, written atomically.
 import { writeFileAtomic } from '../data/atomic.js';
 import { readNegatives, recordDocIds, type NegativesFileRecord } from '../data/negatives.js';
 import { expectInteger } from '../errors.js';
