@@ -31,6 +31,9 @@ export { mineNegatives, bm25Retriever, spladeRetriever, type MineOptions, type N
 export { reciprocalRankFusion, scoreSumFusion, fuseRuns, type Ranking } from './eval/fusion.js';
 export { sgemm, sgemmAsync, fmaPeak, packB, type SgemmOptions, type PackedB, type PackBOptions } from './kernels.js';
 export { Trainer, type TrainBatch, type MlmBatch, type StepStats, type TrainerOptions, type ResolvedTrainerOptions } from './train/trainer.js';
+export { trainJob, type TrainJobOptions } from './train/job.js';
+export type { TrainConfig, TrainJobConfig } from './train/config.js';
+export { scoreNegatives, type ScoreNegativesOptions } from './train/teacher-scores.js';
 export { CrossEncoderTrainer, type CrossTrainBatch, type CrossTrainerOptions, type CrossStepStats, type CrossLossName } from './train/cross-trainer.js';
 // Recipes: multi-stage training runs from JSON (splade recipe), and their building blocks.
 export { parseRecipe, readRecipe, type Recipe, type Stage, type StageKind } from './recipe/recipe.js';
