@@ -7,7 +7,7 @@ import { readLines } from './lines.js';
 /** A record as the file holds it: teacher scores when present, and any other keys kept as they are. */
 export type NegativesFileRecord = NegativesRecord & { scores?: { [docid: string]: number }; [key: string]: unknown };
 
-export function parseNegativesRecord(text: string, file: string, lineNo: number): NegativesFileRecord {
+function parseNegativesRecord(text: string, file: string, lineNo: number): NegativesFileRecord {
   const bad = (what: string) => new SpladeError(`${file}:${lineNo}: ${what}`, ErrorCode.corruptFile);
   let r: unknown;
   try {

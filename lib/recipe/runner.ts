@@ -6,7 +6,7 @@
 import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { findDataFile } from '../data/beir.js';
+import { findDataFile, readBeirCorpus } from '../data/beir.js';
 import { writeFileAtomic } from '../data/atomic.js';
 import { formatEfficiency, type Efficiency } from '../eval/efficiency.js';
 import { SpladeModel } from '../model/splade-model.js';
@@ -190,7 +190,6 @@ async function readCollectionOrCorpus(p: string, split: string): Promise<Collect
 }
 
 async function readCollectionCorpus(p: string) {
-  const { readBeirCorpus } = await import('../data/beir.js');
   const file = p.endsWith('.jsonl') || p.endsWith('.jsonl.gz') ? p : findDataFile(p, 'corpus.jsonl');
   const docs = [];
   for await (const d of readBeirCorpus(file)) docs.push(d);

@@ -92,14 +92,8 @@ export class MlmSource {
   }
 }
 
-export interface RankingExamples {
-  records: TrainExample[];
-  queries: Map<string, string>;
-  docs: Map<string, string>;
-  /** The negatives list used, and how many records were left out for want of a positive or negatives. */
-  source: string;
-  skipped: number;
-}
+/** The examples, the texts they name, the negatives list used and the records left out for want of a positive or negatives. */
+export interface RankingExamples { records: TrainExample[]; queries: Map<string, string>; docs: Map<string, string>; source: string; skipped: number }
 
 /** True when the loss (or one of its parts) distils teacher scores. */
 export function needsTeacher(loss: TrainerOptions['loss']): boolean {
