@@ -16,7 +16,7 @@ export type { BuildOptions, SearchAlgorithm, SearchOptions, SearchBatchOptions, 
 export { checkSparseVector, type SparseVector } from './sparse.js';
 export { resolveModel, isHubId, type ResolveModelOptions, type ResolveProgress } from './model/hub.js';
 export * from './export/index.js';
-export { evaluate, type EvaluateOptions, type EvaluateResult } from './evaluate.js';
+export { evaluate, type EvaluateOptions, type EvaluateResult } from './eval/evaluate.js';
 export { Bm25Index, type Bm25BuildOptions, type Bm25SearchResult } from './bm25/index.js';
 export { wordAnalyzer, type TokenizeFn, type WordAnalyzerOptions } from './bm25/analyzer.js';
 export { porterStem } from './bm25/porter.js';
@@ -27,14 +27,17 @@ export { readBeirCorpus, readBeirQueries, loadBeir, type BeirDataset } from './d
 export { readMsMarcoCollection, readMsMarcoQueries } from './data/msmarco.js';
 export { readQrels, type QrelsFormat } from './data/qrels.js';
 export { readRun, writeRun, type WriteRunOptions } from './data/trec.js';
-export { mineNegatives, reciprocalRankFusion, scoreSumFusion, bm25Retriever, spladeRetriever, type MineOptions, type NegativesRecord, type Ranking, type Retriever } from './mine.js';
+export { mineNegatives, bm25Retriever, spladeRetriever, type MineOptions, type NegativesRecord, type Retriever } from './mine.js';
+export { reciprocalRankFusion, scoreSumFusion, fuseRuns, type Ranking } from './eval/fusion.js';
 export { sgemm, sgemmAsync, fmaPeak, packB, type SgemmOptions, type PackedB, type PackBOptions } from './kernels.js';
 export { Trainer, type TrainBatch, type MlmBatch, type StepStats, type TrainerOptions, type ResolvedTrainerOptions } from './train/trainer.js';
+export { trainJob, type TrainJobOptions } from './train/job.js';
+export type { TrainConfig, TrainJobConfig } from './train/config.js';
+export { scoreNegatives, type ScoreNegativesOptions } from './train/teacher-scores.js';
 export { CrossEncoderTrainer, type CrossTrainBatch, type CrossTrainerOptions, type CrossStepStats, type CrossLossName } from './train/cross-trainer.js';
 // Recipes: multi-stage training runs from JSON (splade recipe), and their building blocks.
 export { parseRecipe, readRecipe, type Recipe, type Stage, type StageKind } from './recipe/recipe.js';
 export { runRecipe, type RunRecipeOptions } from './recipe/runner.js';
 export { pseudoQueries, type PseudoQueryOptions, type PseudoQuerySet } from './recipe/pseudo-queries.js';
-export { mergeCollections, readCollection, writeCollection, type Collection } from './recipe/collections.js';
-export { fuseRuns } from './recipe/stages.js';
-export { WordPieceIdf, corpusWordPieceIdf, modelWordPieces, bm25QueryText, textForModel, TEXT_MODES, type TextMode, type WordPieces } from './recipe/idf-query.js';
+export { mergeCollections, readCollection, writeCollection, type Collection } from './data/collections.js';
+export { WordPieceIdf, corpusWordPieceIdf, modelWordPieces, bm25QueryText, textForModel, TEXT_MODES, type TextMode, type WordPieces } from './model/idf-query.js';

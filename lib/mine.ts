@@ -8,13 +8,9 @@
  */
 import { ErrorCode, SpladeError, expectInteger, expectOneOf } from './errors.js';
 import type { Qrels, Query } from './data/types.js';
+import { reciprocalRankFusion, scoreSumFusion, type Ranking } from './eval/fusion.js';
 import { hashSeed, mulberry32 } from './random.js';
 
-/** A ranking: document ids best first, with their scores. */
-export interface Ranking {
-  docIds: string[];
-  scores: ArrayLike<number>;
-}
 /** A retriever: the top `depth` documents for a query. */
 export type Retriever = (query: Query, depth: number) => Promise<Ranking> | Ranking;
 
@@ -35,25 +31,6 @@ export interface NegativesRecord {
   pos: string[];
   neg: Record<string, string[]>;
 }
-
-/** Reciprocal-rank fusion: score(d) = sum over rankings of 1 / (k + rank), ranks 1-based. */
-export function reciprocalRankFusion(rankings: Ranking[], k = 60): Ranking {
-  return fuse(rankings, (r, i) => 1 / (k + i + 1));
-}
-
-/** Score-sum fusion: score(d) = sum over rankings of score / (the ranking's top score). */
-export function scoreSumFusion(rankings: Ranking[]): Ranking {
-  return fuse(rankings, (r, i) => (r.scores[0] > 0 ? r.scores[i] / r.scores[0] : 0));
-}
-
-function fuse(rankings: Ranking[], contribution: (r: Ranking, i: number) => number): Ranking {
-  const score = new Map<string, number>();
-  for (const r of rankings) r.docIds.forEach((d, i) => score.set(d, (score.get(d) ?? 0) + contribution(r, i)));
-  // Ties: the lower document id first, so the fused order is deterministic.
-  const sorted = [...score.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  return { docIds: sorted.map(([d]) => d), scores: Float64Array.from(sorted, ([, s]) => s) };
-}
-
 
 /** count items drawn without replacement from the list, in their ranked order. */
 function sample(list: string[], count: number, rand: () => number): string[] {

@@ -1,15 +1,20 @@
 /*
- * The pipeline as functions over streams, shared by the CLI commands and the demo:
+ * The pipeline as functions over streams, shared by the CLI commands, the recipes and the demo:
  * texts -> (encode) -> vectors -> (index) -> InvertedIndex -> (search) -> run -> (evaluate).
  * Each step streams, so a corpus never has to fit in memory, and reports its efficiency figures.
  */
+import type { Bm25Index } from './bm25/index.js';
 import { readBeirCorpus, readBeirQueries } from './data/beir.js';
+import { ErrorCode, SpladeError } from './errors.js';
 import { readMsMarcoCollection, readMsMarcoQueries } from './data/msmarco.js';
 import type { Run } from './data/types.js';
-import { TermStats, flops, latencySummary, type Efficiency } from './efficiency.js';
+import { TermStats, flops, latencySummary, type Efficiency } from './eval/efficiency.js';
 import type { SparseEncoder } from './model/ensemble.js';
-import type { InvertedIndex, SearchOptions } from './search/inverted-index.js';
+import { InvertedIndex, type SearchOptions } from './search/inverted-index.js';
 import type { SparseVector } from './sparse.js';
+
+/** How library work reports progress without drawing it: the caller (the CLI) makes one reporter a task. */
+export type ProgressFactory = (task: { label: string; total?: number; unit: string }) => { detail: string; tick(): void; finish(): void };
 
 export interface IdText {
   id: string;
@@ -25,6 +30,14 @@ export async function* readTexts(path: string, kind: 'query' | 'document'): Asyn
   } else {
     yield* tsv ? readMsMarcoQueries(path) : readBeirQueries(path);
   }
+}
+
+/** The texts of the given ids from a corpus or queries file; an id it lacks is an error naming `namedIn`. */
+export async function readTextsById(path: string, kind: 'query' | 'document', ids: Set<string>, namedIn: string): Promise<Map<string, string>> {
+  const texts = new Map<string, string>();
+  for await (const t of readTexts(path, kind)) if (ids.has(t.id)) texts.set(t.id, t.text);
+  for (const id of ids) if (!texts.has(id)) throw new SpladeError(`${path}: no ${kind} ${JSON.stringify(id)} (named in ${namedIn})`, ErrorCode.invalidArgument);
+  return texts;
 }
 
 /** Encodes a stream of texts in chunks (the model buckets each chunk by length). */
@@ -62,6 +75,19 @@ export function searchAll(index: InvertedIndex, queries: { id: string; vector: S
   return { run, latenciesMs, postingsScored };
 }
 
+/** Searches a BM25 index with every query's text; returns the run and the per-query latencies. */
+export function bm25SearchAll(index: Bm25Index, queries: IdText[], k: number): { run: Run; latenciesMs: number[] } {
+  const run: Run = {};
+  const latenciesMs: number[] = [];
+  for (const q of queries) {
+    const t0 = performance.now();
+    const r = index.search(q.text, { k });
+    latenciesMs.push(performance.now() - t0);
+    run[q.id] = Object.fromEntries(r.docIds.map((d, j) => [d, r.scores[j]]));
+  }
+  return { run, latenciesMs };
+}
+
 /** Efficiency of a sparse retrieval run: terms per document and query, FLOPS, size, latency. */
 export function sparseEfficiency(index: InvertedIndex, docStats: TermStats | undefined, queries: SparseVector[], latenciesMs: number[]): Efficiency {
   const q = new TermStats();
@@ -73,4 +99,32 @@ export function sparseEfficiency(index: InvertedIndex, docStats: TermStats | und
     indexBytes: index.sizeBytes,
     latencyMs: latencySummary(latenciesMs),
   };
+}
+
+/**
+ * Encodes documents with the model and indexes them; the term statistics come along for FLOPS.
+ * maxLength: tokens per document (default: the model's default for documents).
+ */
+export async function encodeIndex(model: SparseEncoder, docs: Array<{ id: string; text: string }>, opts: { maxLength?: number; onBatch?: (n: number) => void; onVector?: (i: number, v: SparseVector) => void } = {}): Promise<{ index: InvertedIndex; stats: TermStats }> {
+  const encoded = (async function* () {
+    let i = 0;
+    for await (const { vector } of encodeStream(model, (async function* () { yield* docs; })(), { kind: 'document', maxLength: opts.maxLength, onBatch: opts.onBatch })) {
+      opts.onVector?.(i++, vector);
+      yield vector;
+    }
+  })();
+  return indexVectors(encoded, docs.map((d) => d.id), model.vocabSize);
+}
+
+/** An index of vectors given in document order, with their term statistics (for FLOPS). */
+export async function indexVectors(vectors: AsyncIterable<SparseVector> | Iterable<SparseVector>, docIds: string[], vocabSize: number): Promise<{ index: InvertedIndex; stats: TermStats }> {
+  const stats = new TermStats();
+  const counted = (async function* () {
+    for await (const v of vectors) {
+      stats.add(v);
+      yield v;
+    }
+  })();
+  const index = await InvertedIndex.buildAsync(counted, { docIds, vocabSize });
+  return { index, stats };
 }

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { SpladeModel, Trainer } from '../lib/index.js';
-import type { CudaActivations, CudaTrainingHandle } from '../lib/cuda-encoder.js';
+import type { CudaActivations, CudaTrainingHandle } from '../lib/model/cuda-encoder.js';
 import type { TrainingEncoder } from '../lib/model/splade-model.js';
 import { trainAddon, type TrainHandle } from '../lib/train/adamw.js';
 import { readTrainerState } from '../lib/train/state.js';

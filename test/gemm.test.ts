@@ -7,19 +7,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { fmaPeak, info, packB, setThreads, sgemm, sgemmAsync, SpladeError, type CpuKind, type SgemmOptions } from '../lib/index.js';
+import { mulberry32 as rng } from '../lib/random.js';
 
 const TOL = 1e-5;
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomArray(n: number, rand: () => number): Float32Array {
   const out = new Float32Array(n);

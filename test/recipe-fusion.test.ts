@@ -2,9 +2,9 @@
 // fold's own judgments never choose), and the inference-free idf queries.
 import { describe, expect, it } from 'vitest';
 
-import { chooseFusionLeaveOneOut, normaliseScores, weightedFusion, type FusionFold } from '../lib/recipe/fusion.js';
-import { WordPieceIdf, bm25QueryText } from '../lib/recipe/idf-query.js';
-import { fuseRuns } from '../lib/recipe/stages.js';
+import { fuseRuns, normaliseScores, weightedFusion } from '../lib/eval/fusion.js';
+import { chooseFusionLeaveOneOut, type FusionFold } from '../lib/recipe/fusion.js';
+import { WordPieceIdf, bm25QueryText } from '../lib/model/idf-query.js';
 
 describe('score normalisation', () => {
   const s = { a: 4, b: 2, c: 0 };

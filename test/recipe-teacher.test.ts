@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 
 import { Bm25Index } from '../lib/bm25/index.js';
-import { Bm25PairScorer, bm25TeacherScores } from '../lib/recipe/bm25-teacher.js';
+import { Bm25PairScorer } from '../lib/bm25/pair-scorer.js';
+import { bm25TeacherScores } from '../lib/recipe/bm25-teacher.js';
 
 const docs = [
   { id: 'a', text: 'the wing body interference at supersonic speeds' },

@@ -6,16 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
-import { readConfig } from '../lib/cli/commands/train.js';
+import { parseTrainConfig, readJsonFile } from '../lib/train/config.js';
 import { RECIPES_DIR, shippedRecipes } from '../lib/cli/commands/recipe.js';
-import { scoreSumFusion, reciprocalRankFusion } from '../lib/mine.js';
-import { collectionPrefix, groupByCollection, mapTexts, mergeCollections, readCollection } from '../lib/recipe/collections.js';
+import { fuseRuns, scoreSumFusion, reciprocalRankFusion } from '../lib/eval/fusion.js';
+import { collectionPrefix, groupByCollection, mapTexts, mergeCollections, readCollection } from '../lib/data/collections.js';
 import { pseudoQueries, splitSentences } from '../lib/recipe/pseudo-queries.js';
 import { parseRecipe, readRecipe } from '../lib/recipe/recipe.js';
 import { looGoals, looPlotSvg, looReportMarkdown, type LooResults } from '../lib/recipe/report.js';
 import { runRecipe } from '../lib/recipe/runner.js';
-import { evaluateRun, fuseRuns } from '../lib/recipe/stages.js';
-import { corpusWordPieceIdf, bm25QueryText } from '../lib/recipe/idf-query.js';
+import { evaluateRun } from '../lib/recipe/stages.js';
+import { corpusWordPieceIdf, bm25QueryText } from '../lib/model/idf-query.js';
 import { InvertedIndex, SpladeModel } from '../lib/index.js';
 import { runCli } from './helpers/cli.js';
 
@@ -41,7 +41,7 @@ describe('shipped recipes', () => {
       const path = join(dir, `${name}-${s.name}.json`);
       const { stage: _s, name: _n, comment: _c, ...cfg } = s;
       writeFileSync(path, JSON.stringify({ ...cfg, model: String(s.model).replace(/^@/, '') }));
-      const c = readConfig(path);
+      const c = parseTrainConfig(readJsonFile(path), path, dir);
       expect(c.steps).toBe(s.steps);
       expect(c.trainer).toEqual(s.trainer);
     }

@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { BatchSource } from '../lib/cli/commands/train.js';
+import { BatchSource } from '../lib/train/batches.js';
 import { info, setThreads } from '../lib/info.js';
 import { SpladeModel } from '../lib/model/splade-model.js';
+import { trainJob } from '../lib/train/job.js';
 import { trainPlotSvg } from '../lib/train/plot.js';
 import { runCli } from './helpers/cli.js';
 
@@ -89,6 +90,26 @@ describe('splade train', () => {
       expect(Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)), k).toBe(0);
     }
   }, 120_000);
+
+  it('trainJob, the library call under the CLI, gives the same bits from a config object; notes and progress go to its hooks', async () => {
+    const base = {
+      model: MODEL, corpus: 'corpus.jsonl', queries: 'queries.jsonl', negatives: 'negatives.jsonl', negativeSource: 'bm25',
+      negativesPerQuery: 1, batchSize: 2, queryMaxLength: 8, docMaxLength: 16, checkpointEvery: 2, seed: 3, steps: 3,
+      trainer: { loss: 'contrastive' as const, inBatchNegatives: true, dropout: 0, lr: 1e-3, totalSteps: 6, lambdaQ: 0.01, lambdaD: 0.01 },
+    };
+    expect((await cli('train', '--config', config('c', { output: 'c', steps: 3 }))).code).toBe(0);
+    const notes: string[] = [];
+    let ticks = 0, finished = 0;
+    const progress = () => ({ detail: '', tick: () => void ticks++, finish: () => void finished++ });
+    const model = await trainJob({ ...base, output: 'lib' }, { baseDir: dir, log: (l) => notes.push(l), progress });
+    expect(model).toBe(join(dir, 'lib', 'model'));
+    const noMem = (l: Record<string, number>[]) => l.map(({ peakMemoryBytes: _, ...rest }) => rest);
+    expect(noMem(logOf(join(dir, 'lib')))).toEqual(noMem(logOf(join(dir, 'c'))));
+    expect([ticks, finished]).toEqual([3, 1]);
+    expect(notes.at(-1)).toMatch(/^wrote .*lib.model \(step 3\)/);
+    await expect(trainJob({ ...base, output: 'lib-bad', shuffle: true } as never, { baseDir: dir, log: () => undefined }))
+      .rejects.toMatchObject({ code: 'ERR_SPLADE_INVALID_ARGUMENT', message: expect.stringMatching(/unknown key\(s\) "shuffle"/) });
+  }, 60_000);
 
   it('marginmse without teacher scores: exit code 2 naming the record', async () => {
     const r = await cli('train', '--config', config('mm', { output: 'mm', steps: 2, trainer: { loss: 'marginmse', dropout: 0 } }));

@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SpladeModel, Trainer, type MlmBatch, type TrainBatch } from '../lib/index.js';
 import { trainAddon } from '../lib/train/adamw.js';
 import { maskTokens } from '../lib/train/mlm.js';
-import { Rng } from '../lib/train/rng.js';
+import { Rng } from '../lib/random.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const models = join(here, 'fixtures', 'models');

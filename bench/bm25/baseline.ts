@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { Bm25Index } from '../../lib/bm25/index.js';
 import { loadBeir } from '../../lib/data/beir.js';
 import type { CorpusDoc, Run } from '../../lib/data/types.js';
-import { evaluate } from '../../lib/evaluate.js';
+import { evaluate } from '../../lib/eval/evaluate.js';
 
 // BASELINES.md: nDCG@10 / RR@10 / Recall@100 per collection and setting.
 export const BASELINES: Record<string, Record<string, [number, number, number]>> = {

@@ -13,10 +13,10 @@ import { join } from 'node:path';
 
 import { Bm25Index, SpladeModel } from '../../lib/index.js';
 import type { Run } from '../../lib/data/types.js';
-import { evaluate } from '../../lib/evaluate.js';
+import { evaluate } from '../../lib/eval/evaluate.js';
 import { mulberry32 } from '../../lib/random.js';
-import { readCollection } from '../../lib/recipe/collections.js';
-import { bm25QueryText } from '../../lib/recipe/idf-query.js';
+import { readCollection } from '../../lib/data/collections.js';
+import { bm25QueryText } from '../../lib/model/idf-query.js';
 import { evaluateRun } from '../../lib/recipe/stages.js';
 
 const [WORK, KEY = 'spladeZero'] = process.argv.slice(2);

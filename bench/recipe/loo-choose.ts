@@ -12,8 +12,8 @@ import { join } from 'node:path';
 
 import type { Run } from '../../lib/data/types.js';
 import { chooseVariantLeaveOneOut } from '../../lib/recipe/choose.js';
-import { readCollection } from '../../lib/recipe/collections.js';
-import { weightedFusion } from '../../lib/recipe/fusion.js';
+import { readCollection } from '../../lib/data/collections.js';
+import { weightedFusion } from '../../lib/eval/fusion.js';
 import { evaluateRun } from '../../lib/recipe/stages.js';
 
 const DATA = process.env.SPLADE_LOO_DATA ?? '/work/shared/data';

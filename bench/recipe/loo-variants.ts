@@ -14,9 +14,10 @@ import { join } from 'node:path';
 import { SpladeModel } from '../../lib/index.js';
 import type { Run } from '../../lib/data/types.js';
 import { searchAll } from '../../lib/pipeline.js';
-import { mapTexts, readCollection } from '../../lib/recipe/collections.js';
-import { WordPieceIdf, bm25QueryText, modelWordPieces } from '../../lib/recipe/idf-query.js';
-import { bm25Run, evaluateRun, fuseRuns } from '../../lib/recipe/stages.js';
+import { mapTexts, readCollection } from '../../lib/data/collections.js';
+import { WordPieceIdf, bm25QueryText, modelWordPieces } from '../../lib/model/idf-query.js';
+import { fuseRuns } from '../../lib/eval/fusion.js';
+import { bm25Run, evaluateRun } from '../../lib/recipe/stages.js';
 import { InvertedIndex } from '../../lib/search/inverted-index.js';
 import type { SparseVector } from '../../lib/sparse.js';
 

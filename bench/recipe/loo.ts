@@ -42,16 +42,17 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { SpladeModel, info } from '../../lib/index.js';
-import { latencySummary } from '../../lib/efficiency.js';
-import { mapTexts, mergeCollections, readCollection, writeCollection, type Collection } from '../../lib/recipe/collections.js';
+import { latencySummary } from '../../lib/eval/efficiency.js';
+import { mapTexts, mergeCollections, readCollection, writeCollection, type Collection } from '../../lib/data/collections.js';
 import type { Run } from '../../lib/data/types.js';
 import { sumVectors, type SparseVector } from '../../lib/sparse.js';
-import { SCORE_NORMS, chooseFusionLeaveOneOut, weightedFusion } from '../../lib/recipe/fusion.js';
-import { bm25QueryText, corpusWordPieceIdf } from '../../lib/recipe/idf-query.js';
+import { SCORE_NORMS, fuseRuns, weightedFusion } from '../../lib/eval/fusion.js';
+import { chooseFusionLeaveOneOut } from '../../lib/recipe/fusion.js';
+import { bm25QueryText, corpusWordPieceIdf } from '../../lib/model/idf-query.js';
 import { pseudoQueries } from '../../lib/recipe/pseudo-queries.js';
 import { looReportMarkdown, looPlotSvg, type LooResults, type LooRow } from '../../lib/recipe/report.js';
-import { runMlmStage } from '../../lib/recipe/mlm.js';
-import { bm25Run, bm25TeacherStage, encodeIndex, indexVectors, evaluateRun, fuseRuns, initModel, mineStage, spladeRun, trainStage } from '../../lib/recipe/stages.js';
+import { encodeIndex, indexVectors } from '../../lib/pipeline.js';
+import { bm25Run, bm25TeacherStage, evaluateRun, initModel, mineStage, runMlmStage, spladeRun, trainStage } from '../../lib/recipe/stages.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DATA = process.env.SPLADE_LOO_DATA ?? '/work/shared/data';

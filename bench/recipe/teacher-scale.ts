@@ -12,8 +12,8 @@ import { SpladeModel } from '../../lib/index.js';
 import { bm25Idf } from '../../lib/bm25/index.js';
 import type { NegativesRecord } from '../../lib/mine.js';
 import { bm25TeacherScores } from '../../lib/recipe/bm25-teacher.js';
-import { readCollection } from '../../lib/recipe/collections.js';
-import { corpusWordPieceIdf } from '../../lib/recipe/idf-query.js';
+import { readCollection } from '../../lib/data/collections.js';
+import { corpusWordPieceIdf } from '../../lib/model/idf-query.js';
 import type { SparseVector } from '../../lib/sparse.js';
 
 const [pseudoDir, ...models] = process.argv.slice(2);

@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { SpladeError, SpladeModel, Trainer, info, setThreads, type TrainBatch } from '../../lib/index.js';
-import { assertCudaUsable } from '../../lib/cuda-encoder.js';
+import { assertCudaUsable } from '../../lib/model/cuda-encoder.js';
 import { BENCH_VOCAB, lcg, makeBenchCheckpoint } from '../checkpoint.js';
 
 const arg = (name: string): string | undefined => {

@@ -33,6 +33,16 @@ export function bm25Idf(N: number, df: number): number {
   return Math.log(1 + (N - df + 0.5) / (df + 0.5));
 }
 
+/** BM25's length normalisation of a document of dl terms: k1 (1 - b + b dl / avgdl). */
+export function bm25LengthNorm(k1: number, b: number, dl: number, avgdl: number): number {
+  return k1 * (1 - b + (avgdl > 0 ? (b * dl) / avgdl : 0));
+}
+
+/** w(t, d) = idf(t) * tf / (tf + norm): the one BM25 term weight (index and pair scorer alike). */
+export function bm25Weight(idf: number, tf: number, norm: number): number {
+  return idf * (tf / (tf + norm));
+}
+
 export interface Bm25BuildOptions {
   k1?: number; // default 0.9
   b?: number; // default 0.4
@@ -89,7 +99,7 @@ class GrowU32 {
 }
 
 /** Builds the dictionary and the analysed documents one document at a time. */
-class Bm25Builder {
+export class Bm25Builder {
   readonly dict = new Map<string, number>();
   readonly df = new GrowU32();
   readonly docIds: string[] = [];
@@ -158,11 +168,8 @@ class Bm25Builder {
     const weights = new Float32Array(terms.length);
     const offsets = Float64Array.from(this.docOffsets);
     for (let d = 0; d < N; d++) {
-      const norm = k1 * (1 - b + (avgdl > 0 ? (b * this.docLen.a[d]) / avgdl : 0));
-      for (let p = offsets[d]; p < offsets[d + 1]; p++) {
-        const tf = this.tfs.a[p];
-        weights[p] = idf[terms[p]] * (tf / (tf + norm));
-      }
+      const norm = bm25LengthNorm(k1, b, this.docLen.a[d], avgdl);
+      for (let p = offsets[d]; p < offsets[d + 1]; p++) weights[p] = bm25Weight(idf[terms[p]], this.tfs.a[p], norm);
     }
     return { vectors: { numDocs: N, numTerms, offsets, terms, weights }, avgdl, terms: Array.from(this.dict.keys()) };
   }

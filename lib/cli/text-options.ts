@@ -4,7 +4,7 @@
 import { SpladeError } from '../errors.js';
 import type { SparseEncoder } from '../model/ensemble.js';
 import { readTexts, type IdText } from '../pipeline.js';
-import { TEXT_MODES, corpusWordPieceIdf, textForModel, type TextMode, type WordPieceIdf } from '../recipe/idf-query.js';
+import { TEXT_MODES, corpusWordPieceIdf, textForModel, type TextMode, type WordPieceIdf } from '../model/idf-query.js';
 
 export const textFlags = { text: { type: 'string' }, 'query-weights': { type: 'string' }, corpus: { type: 'string' } } as const;
 export const TEXT_FLAGS_HELP = `  --text raw|words        what the model sees (default raw); words: only the words BM25 keeps

@@ -1,17 +1,15 @@
-/*
- * Atomic file writes: write everything to a temporary file in the same directory, fsync it, then
- * rename it over the target. A reader (or a crash) never sees a half-written file; on failure the
- * temporary file is removed and the target is left as it was.
- */
+// Atomic file writes, the one way this package writes a file: a temporary file in the target's
+// directory, fsynced, renamed over the target, then the directory fsynced so the rename survives a
+// crash. Readers never see half a file; on failure the target is left as it was. Writes stream.
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-import { ErrorCode, SpladeError } from '../errors.js';
+import { ErrorCode, SpladeError, invalidArgument } from '../errors.js';
 
 function tempPath(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
 function writeError(path: string, err: unknown): SpladeError {
@@ -20,43 +18,113 @@ function writeError(path: string, err: unknown): SpladeError {
   return new SpladeError(`Cannot write ${path}: ${msg}`, ErrorCode.io, { cause: err });
 }
 
+/** Makes a rename in `dir` durable where the platform can fsync a directory (not on Windows). */
+function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // not supported: the data is synced; only the directory entry may lag
+  }
+}
+
+/** Writes a file atomically, streamed and buffered. Call commit() on success, abort() on any failure. */
+export class AtomicFileWriter {
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  private written = 0;
+  private static readonly flushAt = 1 << 20;
+  private static readonly encoder = new TextEncoder();
+
+  private constructor(
+    readonly path: string,
+    private readonly tmp: string,
+    private readonly fh: FileHandle,
+  ) {}
+
+  static async open(path: string): Promise<AtomicFileWriter> {
+    if (typeof path !== 'string' || path.length === 0) invalidArgument('path', 'a non-empty file path', path);
+    const tmp = tempPath(path);
+    let fh: FileHandle;
+    try {
+      fh = await open(tmp, 'wx');
+    } catch (err) {
+      throw writeError(path, err);
+    }
+    return new AtomicFileWriter(path, tmp, fh);
+  }
+
+  /** Bytes handed to write() so far. */
+  get bytesWritten(): number {
+    return this.written + this.buffered;
+  }
+
+  /** Queues bytes (kept by reference until flushed: do not reuse them) or a string (as UTF-8). */
+  async write(data: Uint8Array | string): Promise<void> {
+    const bytes = typeof data === 'string' ? AtomicFileWriter.encoder.encode(data) : data;
+    this.chunks.push(bytes);
+    this.buffered += bytes.length;
+    if (this.buffered >= AtomicFileWriter.flushAt) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.buffered === 0) return;
+    const chunks = this.chunks;
+    this.chunks = [];
+    const n = this.buffered;
+    this.buffered = 0;
+    try {
+      await this.fh.writev(chunks);
+    } catch (err) {
+      throw writeError(this.path, err);
+    }
+    this.written += n;
+  }
+
+  async commit(): Promise<void> {
+    try {
+      await this.flush();
+      await this.fh.sync();
+      await this.fh.close();
+      await rename(this.tmp, this.path);
+    } catch (err) {
+      await this.abort();
+      throw writeError(this.path, err);
+    }
+    syncDir(dirname(this.path));
+  }
+
+  async abort(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+    await unlink(this.tmp).catch(() => undefined);
+  }
+}
+
+/** Runs `body` against an atomic writer for `path`: committed if it returns, removed if it throws. */
+export async function writeAtomically<T>(path: string, body: (w: AtomicFileWriter) => Promise<T>): Promise<T> {
+  const w = await AtomicFileWriter.open(path);
+  let result: T;
+  try {
+    result = await body(w);
+  } catch (err) {
+    await w.abort();
+    throw err;
+  }
+  await w.commit();
+  return result;
+}
+
 /** Writes the chunks produced by `chunks` to `path` atomically (async, streaming: memory stays small). */
 export async function writeFileAtomic(path: string, chunks: AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>): Promise<void> {
-  const tmp = tempPath(path);
-  let fh: FileHandle | undefined;
   try {
-    fh = await open(tmp, 'wx');
+    await writeAtomically(path, async (w) => {
+      for await (const chunk of chunks) await w.write(chunk);
+    });
   } catch (err) {
-    throw writeError(path, err);
-  }
-  try {
-    let pending: string[] = [];
-    let pendingLen = 0;
-    const out = fh;
-    const flush = async (): Promise<void> => {
-      if (pending.length === 0) return;
-      await out.write(pending.join(''));
-      pending = [];
-      pendingLen = 0;
-    };
-    for await (const chunk of chunks) {
-      if (typeof chunk === 'string') {
-        pending.push(chunk);
-        pendingLen += chunk.length;
-        if (pendingLen >= 1 << 20) await flush();
-      } else {
-        await flush();
-        await out.write(chunk);
-      }
-    }
-    await flush();
-    await out.sync();
-    await out.close();
-    fh = undefined;
-    await rename(tmp, path);
-  } catch (err) {
-    if (fh) await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
     throw writeError(path, err);
   }
 }
@@ -82,4 +150,10 @@ export function writeFileAtomicSync(path: string, chunks: Iterable<Uint8Array>):
     try { unlinkSync(tmp); } catch { /* never created */ }
     throw writeError(path, err);
   }
+  syncDir(dirname(path));
+}
+
+/** A text file (UTF-8), written atomically. */
+export function atomicWriteText(path: string, text: string): void {
+  writeFileAtomicSync(path, [Buffer.from(text, 'utf8')]);
 }

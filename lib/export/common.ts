@@ -1,10 +1,5 @@
-// Shared by the exporters: the document type, input checks with uniform messages, and an atomic
-// file writer (temp file in the target's directory + fsync + rename, so readers see either the old
-// file or the complete new one, never a half-written one).
-import { randomBytes } from 'node:crypto';
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-
+// Shared by the exporters: the document type, input checks with uniform messages, and the atomic
+// file writer (lib/data/atomic.ts: readers see either the old file or the complete new one).
 import { ErrorCode, SpladeError, expectFinite, invalidArgument } from '../errors.js';
 import type { SparseVector } from '../sparse.js';
 
@@ -100,105 +95,7 @@ export class TokenTable {
   }
 }
 
-/** Writes a file atomically; buffered. Call commit() on success, abort() on any failure. */
-export class AtomicFileWriter {
-  private chunks: Uint8Array[] = [];
-  private buffered = 0;
-  private written = 0;
-  private static readonly flushAt = 1 << 20;
-  private static readonly encoder = new TextEncoder();
-
-  private constructor(
-    readonly path: string,
-    private readonly tmp: string,
-    private readonly fh: FileHandle,
-  ) {}
-
-  static async open(path: string): Promise<AtomicFileWriter> {
-    if (typeof path !== 'string' || path.length === 0) invalidArgument('path', 'a non-empty file path', path);
-    const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-    let fh: FileHandle;
-    try {
-      fh = await open(tmp, 'wx');
-    } catch (err) {
-      throw ioError(path, err);
-    }
-    return new AtomicFileWriter(path, tmp, fh);
-  }
-
-  /** Bytes handed to write() so far. */
-  get bytesWritten(): number {
-    return this.written + this.buffered;
-  }
-
-  /** Queues bytes (kept by reference until flushed: do not reuse them) or a string (as UTF-8). */
-  async write(data: Uint8Array | string): Promise<void> {
-    const bytes = typeof data === 'string' ? AtomicFileWriter.encoder.encode(data) : data;
-    this.chunks.push(bytes);
-    this.buffered += bytes.length;
-    if (this.buffered >= AtomicFileWriter.flushAt) await this.flush();
-  }
-
-  private async flush(): Promise<void> {
-    if (this.buffered === 0) return;
-    const chunks = this.chunks;
-    this.chunks = [];
-    const n = this.buffered;
-    this.buffered = 0;
-    try {
-      await this.fh.writev(chunks);
-    } catch (err) {
-      throw ioError(this.path, err);
-    }
-    this.written += n;
-  }
-
-  async commit(): Promise<void> {
-    try {
-      await this.flush();
-      await this.fh.sync();
-      await this.fh.close();
-      await rename(this.tmp, this.path);
-    } catch (err) {
-      await this.abort();
-      throw err instanceof SpladeError ? err : ioError(this.path, err);
-    }
-    // Make the rename itself durable where the platform allows fsync on a directory.
-    try {
-      const dir = await open(dirname(this.path), 'r');
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
-    } catch {
-      // Not supported (e.g. Windows): the data is synced; only the directory entry may lag.
-    }
-  }
-
-  async abort(): Promise<void> {
-    await this.fh.close().catch(() => undefined);
-    await unlink(this.tmp).catch(() => undefined);
-  }
-}
-
-function ioError(path: string, err: unknown): SpladeError {
-  return new SpladeError(`Cannot write ${path}: ${(err as Error).message}`, ErrorCode.io, { cause: err });
-}
-
-/** Runs `body` against an atomic writer for `path`: committed if it returns, removed if it throws. */
-export async function writeAtomically<T>(path: string, body: (w: AtomicFileWriter) => Promise<T>): Promise<T> {
-  const w = await AtomicFileWriter.open(path);
-  let result: T;
-  try {
-    result = await body(w);
-  } catch (err) {
-    await w.abort();
-    throw err;
-  }
-  await w.commit();
-  return result;
-}
+export { AtomicFileWriter, writeAtomically } from '../data/atomic.js';
 
 /**
  * Shortest decimal that reads back as the same float32 (what a user expects to see for a

@@ -11,7 +11,8 @@ import { setThreads } from '../info.js';
 import { loadAddon } from '../native.js';
 import { type EncoderConfig, parseConfig } from './config.js';
 import { resolveModel } from './hub.js';
-import { atomicWriteText, writeSafetensors } from './safetensors.js';
+import { atomicWriteText } from '../data/atomic.js';
+import { writeSafetensors } from './safetensors.js';
 import { SpladeTokenizer } from './tokenizer.js';
 import { type Layout, fillArena, openCheckpoint } from './weights.js';
 

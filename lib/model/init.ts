@@ -12,7 +12,8 @@ import { join } from 'node:path';
 
 import { expectInteger, expectOneOf, expectString } from '../errors.js';
 import { normalSampler } from '../random.js';
-import { atomicWriteText, writeSafetensors } from './safetensors.js';
+import { atomicWriteText } from '../data/atomic.js';
+import { writeSafetensors } from './safetensors.js';
 
 export interface InitOptions {
   /** tokenizer.json to ship with the model; its vocabulary size sets vocab_size. */

@@ -79,7 +79,3 @@ export function writeSafetensors(path: string, tensors: Iterable<[string, Float3
   len.writeBigUInt64LE(BigInt(headerBytes.length));
   writeFileAtomicSync(path, [len, headerBytes, ...list.map(([, data]) => new Uint8Array(data.buffer, data.byteOffset, data.byteLength))]);
 }
-
-export function atomicWriteText(path: string, text: string): void {
-  writeFileAtomicSync(path, [Buffer.from(text, 'utf8')]);
-}

@@ -7,12 +7,13 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { ErrorCode, SpladeError, callNative, callNativeAsync, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
-import { type CudaTrainingHandle, assertCudaUsable, createCudaEncoder } from '../cuda-encoder.js';
+import { type CudaTrainingHandle, assertCudaUsable, createCudaEncoder } from './cuda-encoder.js';
 import { setThreads } from '../info.js';
 import type { SparseVector } from '../sparse.js';
 import { type EncoderConfig, parseConfig } from './config.js';
 import { type NativeEncoderHandle, encoderAddon } from './native-encoder.js';
-import { atomicWriteText, writeSafetensors } from './safetensors.js';
+import { atomicWriteText } from '../data/atomic.js';
+import { writeSafetensors } from './safetensors.js';
 import { resolveModel } from './hub.js';
 import { SpladeTokenizer } from './tokenizer.js';
 import { type Layout, fillArena, openCheckpoint } from './weights.js';

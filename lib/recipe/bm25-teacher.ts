@@ -10,64 +10,18 @@
  *
  * Scores are Bm25Index's (Lucene 8 BM25 without the constant k1 + 1, the 'words' analyzer):
  *   score(q, d) = sum over query terms t (with repeats) of idf(t) * tf / (tf + k1 (1 - b + b dl / avgdl))
- * computed pair by pair here from term counts (Bm25Index only serves a top k), and equal to
+ * computed pair by pair by Bm25PairScorer (Bm25Index only serves a top k), and equal to
  * Bm25Index's search scores; the test checks that. With perCollection the statistics (N, df, avgdl)
  * are those of each `<name>/` id prefix's documents, as mining within each corpus uses.
  */
 import type { CorpusDoc, Query } from '../data/types.js';
-import { bm25Idf } from '../bm25/index.js';
-import { wordAnalyzer, type TokenizeFn } from '../bm25/analyzer.js';
+import { Bm25PairScorer } from '../bm25/pair-scorer.js';
 import { ErrorCode, SpladeError, expectFinite } from '../errors.js';
 import type { NegativesRecord } from '../mine.js';
-import { collectionPrefix, groupByCollection } from './collections.js';
+import { collectionPrefix, groupByCollection } from '../data/collections.js';
 
 /** A negatives record with teacher scores for its positives and negatives. */
 export type ScoredRecord = NegativesRecord & { scores: { [docid: string]: number } };
-
-/** BM25 of any (query, document) pair of a fixed document set. */
-export class Bm25PairScorer {
-  private readonly tf = new Map<string, Map<string, number>>();
-  private readonly len = new Map<string, number>();
-  private readonly df = new Map<string, number>();
-  private readonly avgdl: number;
-  private readonly k1: number;
-  private readonly b: number;
-  private readonly tokenize: TokenizeFn;
-
-  constructor(docs: Iterable<{ id: string; text: string }>, opts: { k1?: number; b?: number; tokenize?: TokenizeFn } = {}) {
-    this.k1 = expectFinite('k1', opts.k1 ?? 0.9);
-    this.b = expectFinite('b', opts.b ?? 0.4);
-    this.tokenize = opts.tokenize ?? wordAnalyzer();
-    let total = 0;
-    for (const d of docs) {
-      if (this.tf.has(d.id)) throw new SpladeError(`Bm25PairScorer: document id ${JSON.stringify(d.id)} is given twice`, ErrorCode.invalidArgument);
-      const counts = new Map<string, number>();
-      const toks = this.tokenize(d.text);
-      for (const t of toks) counts.set(t, (counts.get(t) ?? 0) + 1);
-      for (const t of counts.keys()) this.df.set(t, (this.df.get(t) ?? 0) + 1);
-      this.tf.set(d.id, counts);
-      this.len.set(d.id, toks.length);
-      total += toks.length;
-    }
-    this.avgdl = this.tf.size > 0 ? total / this.tf.size : 0;
-  }
-
-  get numDocs(): number {
-    return this.tf.size;
-  }
-
-  score(query: string, docId: string): number {
-    const counts = this.tf.get(docId);
-    if (!counts) throw new SpladeError(`Bm25PairScorer: no document ${JSON.stringify(docId)} among the ${this.tf.size} it was built on`, ErrorCode.invalidArgument);
-    const norm = this.k1 * (1 - this.b + (this.b * this.len.get(docId)!) / this.avgdl);
-    let s = 0;
-    for (const t of this.tokenize(query)) {
-      const tf = counts.get(t);
-      if (tf !== undefined) s += (bm25Idf(this.tf.size, this.df.get(t)!) * tf) / (tf + norm);
-    }
-    return s;
-  }
-}
 
 /**
  * The records with BM25 teacher scores (times `scale`) for every positive and negative they name.

@@ -16,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
 import { ErrorCode, SpladeError } from '../errors.js';
-import { TEXT_MODES } from './idf-query.js';
+import { TEXT_MODES } from '../model/idf-query.js';
 
 export const STAGE_KINDS = ['init', 'mlm', 'pseudo-queries', 'text', 'mine', 'score', 'train', 'index', 'evaluate'] as const;
 export type StageKind = (typeof STAGE_KINDS)[number];

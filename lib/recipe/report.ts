@@ -4,7 +4,7 @@
  * fused) with the average row, the efficiency figures, the stage timings, and a grouped-bar SVG of
  * nDCG@10 per held-out collection. Hand-written SVG, no dependencies.
  */
-import type { Efficiency } from '../efficiency.js';
+import type { Efficiency } from '../eval/efficiency.js';
 import { formatTick } from '../train/plot.js';
 
 export interface LooRow {

@@ -6,25 +6,28 @@
 import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { findDataFile } from '../data/beir.js';
+import { findDataFile, readBeirCorpus } from '../data/beir.js';
 import { writeFileAtomic } from '../data/atomic.js';
-import { formatEfficiency, type Efficiency } from '../efficiency.js';
+import { formatEfficiency, type Efficiency } from '../eval/efficiency.js';
 import { SpladeModel } from '../model/splade-model.js';
 import { InvertedIndex } from '../search/inverted-index.js';
-import { mapTexts, readCollection, writeCollection } from './collections.js';
-import { corpusWordPieceIdf, textForModel, type TextMode } from './idf-query.js';
-import { runMlmStage, type MlmStage } from './mlm.js';
+import { mapTexts, readCollection, writeCollection, type Collection } from '../data/collections.js';
+import { corpusWordPieceIdf, textForModel, type TextMode } from '../model/idf-query.js';
 import { pseudoQueries, type PseudoQuerySource } from './pseudo-queries.js';
 import { resolveIn, type Recipe, type Stage } from './recipe.js';
-import { bm25Run, encodeIndex, evaluateRun, fuseRuns, initModel, mineStage, spladeRun, trainStage } from './stages.js';
-import type { TrainConfig } from '../cli/commands/train.js';
-import type { TrainerOptions } from '../train/trainer.js';
+import { bm25Run, evaluateRun, initModel, mineStage, runMlmStage, spladeRun, trainStage, type MlmStage } from './stages.js';
+import { fuseRuns } from '../eval/fusion.js';
+import { encodeIndex, type ProgressFactory } from '../pipeline.js';
+import { scoreNegatives } from '../train/teacher-scores.js';
+import type { TrainJobConfig } from '../train/config.js';
 
 export interface RunRecipeOptions {
   workdir: string;
   /** Run only these stages (by name); default all. */
   only?: string[];
   log?: (line: string) => void;
+  /** Reports the train, mlm and score stages' progress (the CLI's bars); default none. */
+  progress?: ProgressFactory;
 }
 
 /** What a stage left: the model it produced (init, mlm, train) or passed on. */
@@ -35,10 +38,6 @@ function dataFile(p: string, name: string): string {
   return existsSync(p) && statSync(p).isDirectory() ? findDataFile(p, name) : p;
 }
 
-/** A BEIR collection folder, or the folder of a corpus.jsonl given directly. */
-function collectionDir(p: string): string {
-  return p.endsWith('.jsonl') || p.endsWith('.jsonl.gz') ? join(p, '..') : p;
-}
 
 export async function runRecipe(recipe: Recipe, opts: RunRecipeOptions): Promise<void> {
   const log = opts.log ?? ((l: string) => console.error(l));
@@ -59,7 +58,7 @@ export async function runRecipe(recipe: Recipe, opts: RunRecipeOptions): Promise
     }
     const t0 = performance.now();
     log(`== ${recipe.name}: stage ${s.name} (${s.stage})`);
-    const note = await runStage(s, produced, path, model, log);
+    const note = await runStage(s, produced, path, model, { log, progress: opts.progress });
     const seconds = (performance.now() - t0) / 1000;
     log(`== ${s.name}: ${note} (${seconds.toFixed(1)} s)`);
     appendFileSync(join(work, 'recipe_log.jsonl'), `${JSON.stringify({ recipe: recipe.name, stage: s.name, kind: s.stage, note, seconds, at: new Date().toISOString() })}\n`);
@@ -73,7 +72,9 @@ function producedWithoutRunning(s: Stage, produced: Produced, path: (p: unknown)
   else if (s.stage === 'mlm') produced.set(s.name, join(path(s.output), 'model'));
 }
 
-async function runStage(s: Stage, produced: Produced, path: (p: unknown) => string, model: (p: unknown) => string, log: (l: string) => void): Promise<string> {
+async function runStage(s: Stage, produced: Produced, path: (p: unknown) => string, model: (p: unknown) => string,
+                        report: { log: (l: string) => void; progress?: ProgressFactory }): Promise<string> {
+  const { log } = report;
   switch (s.stage) {
     case 'init': {
       const out = path(s.output);
@@ -86,15 +87,13 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
       const out = path(s.output), result = join(out, 'model');
       produced.set(s.name, result);
       if (existsSync(join(result, 'config.json')) && existsSync(join(out, 'checkpoint', 'trainer.json'))) return `kept ${result}`;
-      await runMlmStage({ ...(s as unknown as MlmStage), model: model(s.model), corpus: dataFile(path(s.corpus), 'corpus.jsonl'), output: out });
+      await runMlmStage({ ...(s as unknown as MlmStage), model: model(s.model), corpus: dataFile(path(s.corpus), 'corpus.jsonl'), output: out }, report);
       return `wrote ${result}`;
     }
     case 'pseudo-queries': {
       const out = path(s.output);
       if (existsSync(join(out, 'qrels', 'test.tsv'))) return `kept ${out}`;
-      const c = await readCollection(collectionDir(path(s.corpus)), 'test').catch(async () => ({
-        corpus: (await readCollectionCorpus(path(s.corpus))), queries: [], qrels: {},
-      }));
+      const c = await readCollectionOrCorpus(path(s.corpus), 'test');
       const p = pseudoQueries(c.corpus, { source: s.source as PseudoQuerySource | undefined, minWords: s.minWords as number | undefined, maxWords: s.maxWords as number | undefined, minRestWords: s.minRestWords as number | undefined, span: s.span as boolean | undefined, seed: s.seed as number | undefined });
       await writeCollection(out, p);
       return `wrote ${out}: ${p.queries.length} pseudo-queries from ${c.corpus.length} documents`;
@@ -104,8 +103,7 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
       const out = path(s.output);
       const split = (s.split as string | undefined) ?? 'test';
       if (existsSync(join(out, 'corpus.jsonl'))) return `kept ${out}`;
-      const dir = collectionDir(path(s.collection));
-      const c = await readCollection(dir, split).catch(async () => ({ corpus: await readCollectionCorpus(path(s.collection)), queries: [], qrels: {} }));
+      const c = await readCollectionOrCorpus(path(s.collection), split);
       const mode = (s.mode as TextMode | undefined) ?? 'words';
       await writeCollection(out, mapTexts(c, (t) => textForModel(t, mode)), split);
       return `wrote ${out}: ${c.corpus.length} documents, ${c.queries.length} queries, text ${mode}`;
@@ -126,11 +124,11 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
       const out = path(s.output);
       if (existsSync(out)) return `kept ${out}`;
       const dir = path(s.collection);
-      const args = ['--negatives', path(s.negatives), '--corpus', findDataFile(dir, 'corpus.jsonl'), '--queries', findDataFile(dir, 'queries.jsonl'), '--model', model(s.model), '--out', out];
-      if (s.batchSize !== undefined) args.push('--batch-size', String(s.batchSize));
-      if (s.maxLength !== undefined) args.push('--max-length', String(s.maxLength));
-      const { run } = await import('../cli/commands/score.js');
-      await run(args);
+      const count = await scoreNegatives({
+        negatives: path(s.negatives), corpus: findDataFile(dir, 'corpus.jsonl'), queries: findDataFile(dir, 'queries.jsonl'), model: model(s.model), out,
+        batchSize: s.batchSize as number | undefined, maxLength: s.maxLength as number | undefined, progress: report.progress,
+      });
+      log(`wrote ${out}: ${count} queries`);
       return `wrote ${out}`;
     }
     case 'train': {
@@ -138,14 +136,12 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
       const result = join(out, 'model');
       produced.set(s.name, result);
       if (existsSync(join(result, 'config.json')) && existsSync(join(out, 'checkpoint', 'trainer.json'))) return `kept ${result}`;
-      const cfg: TrainConfig = {
-        objective: 'ranking', model: model(s.model), output: out, corpus: dataFile(path(s.corpus), 'corpus.jsonl'), queries: dataFile(path(s.queries), 'queries.jsonl'), negatives: path(s.negatives),
-        negativeSource: s.negativeSource as string | undefined, negativesPerQuery: (s.negativesPerQuery as number | undefined) ?? 1,
-        batchSize: (s.batchSize as number | undefined) ?? 16, steps: s.steps as number, queryMaxLength: (s.queryMaxLength as number | undefined) ?? 32,
-        docMaxLength: (s.docMaxLength as number | undefined) ?? 256, checkpointEvery: (s.checkpointEvery as number | undefined) ?? 0,
-        seed: (s.seed as number | undefined) ?? 0, trainer: (s.trainer as TrainerOptions | undefined) ?? {},
-      };
-      await trainStage(cfg);
+      // the job fills in the defaults of the keys the stage leaves out
+      const { negativeSource, negativesPerQuery, batchSize, steps, queryMaxLength, docMaxLength, checkpointEvery, seed, trainer } = s as unknown as TrainJobConfig;
+      await trainStage({
+        objective: 'ranking', model: model(s.model), output: out, corpus: dataFile(path(s.corpus), 'corpus.jsonl'), queries: dataFile(path(s.queries), 'queries.jsonl'),
+        negatives: path(s.negatives), negativeSource, negativesPerQuery, batchSize, steps, queryMaxLength, docMaxLength, checkpointEvery, seed, trainer,
+      }, report);
       return `wrote ${result}`;
     }
     case 'index': {
@@ -187,8 +183,13 @@ async function runStage(s: Stage, produced: Produced, path: (p: unknown) => stri
   }
 }
 
+/** A BEIR collection (p its folder or its corpus.jsonl), or only the corpus when it has no queries and judgments. */
+async function readCollectionOrCorpus(p: string, split: string): Promise<Collection> {
+  const corpusFile = p.endsWith('.jsonl') || p.endsWith('.jsonl.gz');
+  return readCollection(corpusFile ? join(p, '..') : p, split).catch(async () => ({ corpus: await readCollectionCorpus(p), queries: [], qrels: {} }));
+}
+
 async function readCollectionCorpus(p: string) {
-  const { readBeirCorpus } = await import('../data/beir.js');
   const file = p.endsWith('.jsonl') || p.endsWith('.jsonl.gz') ? p : findDataFile(p, 'corpus.jsonl');
   const docs = [];
   for await (const d of readBeirCorpus(file)) docs.push(d);

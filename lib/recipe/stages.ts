@@ -1,8 +1,8 @@
 /*
  * The stages recipes are made of, as plain functions over files (so a recipe can stop and resume
  * between them, and the benchmark harness can call them directly): initialise a model, make
- * pseudo-queries, mine negatives, train (the `splade train` job), encode + index a corpus, search
- * and evaluate, fuse runs. Each stage writes its outputs atomically; a stage whose output exists
+ * pseudo-queries, mine negatives, BM25 teacher scores, train and masked-LM adaptation (training
+ * jobs), search and evaluate. Each stage writes its outputs atomically; a stage whose output exists
  * is done.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,20 +13,23 @@ import { gunzipSync } from 'node:zlib';
 
 import { Bm25Index } from '../bm25/index.js';
 import { writeFileAtomic } from '../data/atomic.js';
+import { readNegatives } from '../data/negatives.js';
 import type { CorpusDoc, Qrels, Query, Run } from '../data/types.js';
-import { TermStats, latencySummary, type Efficiency } from '../efficiency.js';
-import { evaluate } from '../evaluate.js';
-import { invalidArgument } from '../errors.js';
-import { bm25Retriever, mineNegatives, reciprocalRankFusion, scoreSumFusion, spladeRetriever, type NegativesRecord, type Ranking, type Retriever } from '../mine.js';
+import { latencySummary, type Efficiency, type TermStats } from '../eval/efficiency.js';
+import { evaluate } from '../eval/evaluate.js';
+import { ErrorCode, SpladeError, invalidArgument } from '../errors.js';
+import { bm25Retriever, mineNegatives, spladeRetriever, type NegativesRecord, type Retriever } from '../mine.js';
 import { initCheckpoint } from '../model/init.js';
 import { SpladeModel } from '../model/splade-model.js';
 import type { SparseEncoder } from '../model/ensemble.js';
-import { encodeStream, searchAll, sparseEfficiency } from '../pipeline.js';
-import { InvertedIndex } from '../search/inverted-index.js';
+import { bm25SearchAll, encodeIndex, searchAll, sparseEfficiency } from '../pipeline.js';
+import type { InvertedIndex } from '../search/inverted-index.js';
 import type { SparseVector } from '../sparse.js';
-import type { TrainConfig } from '../cli/commands/train.js';
+import type { TrainJobConfig } from '../train/config.js';
+import { trainJob, type TrainJobOptions } from '../train/job.js';
+import type { TrainerOptions } from '../train/types.js';
 import { bm25TeacherScores } from './bm25-teacher.js';
-import { collectionPrefix, groupByCollection } from './collections.js';
+import { collectionPrefix, groupByCollection } from '../data/collections.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -81,38 +84,11 @@ export async function mineStage(corpus: CorpusDoc[], queries: Query[], qrels: Qr
  * record names, written to out: the teacher file of MarginMSE / KL training (see bm25-teacher.ts).
  */
 export async function bm25TeacherStage(corpus: CorpusDoc[], queries: Query[], input: string, out: string, o: { perCollection?: boolean; scale?: number }): Promise<void> {
-  const records = readFileSync(input, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as NegativesRecord);
+  const records: NegativesRecord[] = [];
+  for await (const { record } of readNegatives(input)) records.push(record);
   const scored = bm25TeacherScores(corpus, queries, records, o);
   mkdirSync(dirname(out), { recursive: true });
   await writeFileAtomic(out, scored.map((r) => `${JSON.stringify(r)}\n`));
-}
-
-/**
- * Encodes documents with the model and indexes them; the term statistics come along for FLOPS.
- * maxLength: tokens per document (default: the model's default for documents).
- */
-export async function encodeIndex(model: SparseEncoder, docs: Array<{ id: string; text: string }>, opts: { maxLength?: number; onBatch?: (n: number) => void; onVector?: (i: number, v: SparseVector) => void } = {}): Promise<{ index: InvertedIndex; stats: TermStats }> {
-  const encoded = (async function* () {
-    let i = 0;
-    for await (const { vector } of encodeStream(model, (async function* () { yield* docs; })(), { kind: 'document', maxLength: opts.maxLength, onBatch: opts.onBatch })) {
-      opts.onVector?.(i++, vector);
-      yield vector;
-    }
-  })();
-  return indexVectors(encoded, docs.map((d) => d.id), model.vocabSize);
-}
-
-/** An index of vectors given in document order, with their term statistics (for FLOPS). */
-export async function indexVectors(vectors: AsyncIterable<SparseVector> | Iterable<SparseVector>, docIds: string[], vocabSize: number): Promise<{ index: InvertedIndex; stats: TermStats }> {
-  const stats = new TermStats();
-  const counted = (async function* () {
-    for await (const v of vectors) {
-      stats.add(v);
-      yield v;
-    }
-  })();
-  const index = await InvertedIndex.buildAsync(counted, { docIds, vocabSize });
-  return { index, stats };
 }
 
 /**
@@ -128,31 +104,8 @@ export async function spladeRun(model: SparseEncoder, index: InvertedIndex, stat
 
 /** A BM25 run (k1 0.9, b 0.4, the BEIR baseline's parameters) and its latency. */
 export function bm25Run(docs: Array<{ id: string; text: string }>, queries: Query[], k: number): { run: Run; efficiency: Efficiency } {
-  const index = Bm25Index.build(docs, { backend: 'native' });
-  const run: Run = {};
-  const ms: number[] = [];
-  for (const q of queries) {
-    const t0 = performance.now();
-    const r = index.search(q.text, { k });
-    ms.push(performance.now() - t0);
-    run[q.id] = Object.fromEntries(r.docIds.map((d, j) => [d, r.scores[j]]));
-  }
-  return { run, efficiency: { latencyMs: latencySummary(ms) } };
-}
-
-/** Fuses runs query by query: reciprocal-rank fusion (k 60) or the sum of max-normalised scores. */
-export function fuseRuns(runs: Run[], method: 'rrf' | 'sum', k: number): Run {
-  const out: Run = {};
-  const qids = new Set(runs.flatMap((r) => Object.keys(r)));
-  for (const q of qids) {
-    const rankings: Ranking[] = runs.map((r) => {
-      const entries = Object.entries(r[q] ?? {}).sort((a, b) => b[1] - a[1]);
-      return { docIds: entries.map(([d]) => d), scores: entries.map(([, s]) => s) };
-    });
-    const fused = method === 'rrf' ? reciprocalRankFusion(rankings) : scoreSumFusion(rankings);
-    out[q] = Object.fromEntries(fused.docIds.slice(0, k).map((d, i) => [d, fused.scores[i]]));
-  }
-  return out;
+  const { run, latenciesMs } = bm25SearchAll(Bm25Index.build(docs, { backend: 'native' }), queries, k);
+  return { run, efficiency: { latencyMs: latencySummary(latenciesMs) } };
 }
 
 export const REPORT_METRICS = ['ndcg@10', 'mrr@10', 'recall@100'];
@@ -161,16 +114,29 @@ export function evaluateRun(run: Run, qrels: Qrels): Record<string, number> {
   return evaluate(run, qrels, REPORT_METRICS).mean;
 }
 
-/** Runs `splade train --config` on a config object (written beside its output as train_config.json). */
-export async function trainStage(config: Omit<TrainConfig, 'trainer'> & { trainer: TrainConfig['trainer'] }): Promise<string> {
-  // splade train resolves a config's paths against the config's folder: write them absolute
-  const abs = (p: string) => resolve(p);
-  const local = resolve(config.model);
-  config = { ...config, model: existsSync(local) ? local : config.model, output: abs(config.output), corpus: abs(config.corpus), queries: abs(config.queries), negatives: abs(config.negatives) };
-  mkdirSync(config.output, { recursive: true });
-  const path = join(config.output, 'train_config.json');
-  await writeFileAtomic(path, [`${JSON.stringify(config, null, 2)}\n`]);
-  const { run } = await import('../cli/commands/train.js');
-  await run(['--config', path]);
-  return join(config.output, 'model');
+/** Runs a training job (relative paths against the working directory); returns its model's directory. */
+export async function trainStage(config: TrainJobConfig, opts: Pick<TrainJobOptions, 'progress' | 'log'> = {}): Promise<string> {
+  return trainJob(config, opts);
+}
+
+/**
+ * Masked-LM adaptation (a recipe's { "stage": "mlm" }): a training job with objective 'mlm' on the
+ * stage's corpus (BERT's masking, the trainer's seeded RNG), resumable like every train job.
+ */
+export interface MlmStage {
+  model: string; corpus: string; output: string; steps: number;
+  batchSize?: number; maxLength?: number; maskProbability?: number; seed?: number; trainer?: TrainerOptions;
+}
+
+/** BERT's masking rate, the one the Trainer's MLM objective applies. */
+export const MLM_MASK_PROBABILITY = 0.15;
+
+/** Runs masked-LM adaptation (resuming from <output>/checkpoint); returns the adapted model's directory. */
+export async function runMlmStage(stage: MlmStage, opts: Pick<TrainJobOptions, 'progress' | 'log'> = {}): Promise<string> {
+  if (stage.maskProbability !== undefined && stage.maskProbability !== MLM_MASK_PROBABILITY) {
+    throw new SpladeError(`mlm stage (${stage.output}): "maskProbability" must be ${MLM_MASK_PROBABILITY} (BERT's rate, the one the Trainer masks with), got ${stage.maskProbability}`,
+      ErrorCode.unsupported);
+  }
+  const { model, output, corpus, steps, batchSize, maxLength: docMaxLength, seed, trainer } = stage;
+  return trainStage({ objective: 'mlm', model, output, corpus, steps, batchSize, docMaxLength, seed, trainer }, opts);
 }

@@ -10,7 +10,7 @@
 import { ErrorCode, SpladeError, expectOneOf, invalidArgument } from '../errors.js';
 import type { CrossEncoder } from '../model/cross-encoder.js';
 import { adamwStep, noDecay, trainAddon } from './adamw.js';
-import { Rng } from './rng.js';
+import { Rng } from '../random.js';
 import { linearWarmupFactor } from './schedule.js';
 
 export type CrossLossName = 'pointwise' | 'listwise';

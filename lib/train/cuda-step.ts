@@ -13,7 +13,7 @@
 // moments, as on the CPU; two trainers stepping one GPU model in turn would share them (one at a time).
 // Dropout masks are the CPU's, drawn on the device from the same per-call seed (native/cuda/dropout.cuh).
 // The masked-LM objective runs there too (native/cuda/mlm_head.cu), its mean loss coming back as a number.
-import type { CudaActivations, CudaTrainingHandle } from '../cuda-encoder.js';
+import type { CudaActivations, CudaTrainingHandle } from '../model/cuda-encoder.js';
 import { ErrorCode, SpladeError, callNativeAsync } from '../errors.js';
 import type { TrainingEncoder } from '../model/splade-model.js';
 import { ADAMW_BETA1, ADAMW_BETA2, ADAMW_EPS } from './adamw.js';

@@ -4,7 +4,7 @@
 // uniformly random vocabulary id with probability 0.1, and left unchanged otherwise. Labels are -1
 // where nothing is predicted. Draws come from the trainer's seeded RNG (in sequence order), so masks
 // are reproducible and survive save/resume.
-import type { Rng } from './rng.js';
+import type { Rng } from '../random.js';
 
 export interface MaskedSequence { inputs: Int32Array; labels: Int32Array }
 

@@ -1,6 +1,6 @@
 // Training curves as one hand-written SVG (no dependencies): small multiples, one panel per
 // quantity of StepStats over the steps, each with its min / max labels on both axes.
-import type { StepStats } from './trainer.js';
+import type { StepStats } from './types.js';
 
 type Key = Exclude<keyof StepStats, 'step'>;
 /** A step's stats as the plot reads them (fields absent from older logs are left out of their panel). */

@@ -8,9 +8,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ErrorCode, SpladeError } from '../errors.js';
-import { writeFileAtomicSync } from '../data/atomic.js';
-import { atomicWriteText } from '../model/safetensors.js';
-import type { ResolvedTrainerOptions } from './trainer.js';
+import { atomicWriteText, writeFileAtomicSync } from '../data/atomic.js';
+import type { ResolvedTrainerOptions } from './types.js';
 
 const MAGIC = 'SPLADEOPT1\n';
 const VERSION = 1;

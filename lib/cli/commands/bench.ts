@@ -1,5 +1,5 @@
 import { readVectors } from '../../data/vectors.js';
-import { latencySummary } from '../../efficiency.js';
+import { latencySummary } from '../../eval/efficiency.js';
 import { info } from '../../info.js';
 import { SpladeModel } from '../../model/splade-model.js';
 import { readTexts } from '../../pipeline.js';

@@ -1,20 +1,16 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
 
-import { Bm25Index } from '../../bm25/index.js';
 import { loadBeir } from '../../data/beir.js';
-import type { Run } from '../../data/types.js';
-import { TermStats, formatEfficiency, latencySummary, type Efficiency } from '../../efficiency.js';
+import { formatEfficiency, type Efficiency } from '../../eval/efficiency.js';
 import { SpladeError } from '../../errors.js';
-import { evaluate } from '../../evaluate.js';
+import { evaluate } from '../../eval/evaluate.js';
 import { info } from '../../info.js';
-import { initCheckpoint } from '../../model/init.js';
 import { SpladeModel } from '../../model/splade-model.js';
-import { encodeStream, readTexts, searchAll, sparseEfficiency } from '../../pipeline.js';
-import { InvertedIndex } from '../../search/inverted-index.js';
+import { encodeIndex, readTexts, searchAll, sparseEfficiency } from '../../pipeline.js';
+import { bm25Run, initModel } from '../../recipe/stages.js';
 import { MODEL_FLAGS_HELP, modelFlags, modelLoadOptions, parse } from '../args.js';
 import { Progress } from '../../progress.js';
 import { formatTable } from '../table.js';
@@ -47,18 +43,10 @@ export async function run(argv: string[]): Promise<number> {
   let t0 = performance.now();
   const docs: { id: string; text: string }[] = [];
   for await (const d of readTexts(data.paths.corpus, 'document')) docs.push(d);
-  const bm25 = Bm25Index.build(docs, { backend: 'native' });
-  const bm25Run: Run = {};
-  const bm25Ms: number[] = [];
-  for (const q of judged) {
-    const s = performance.now();
-    const r = bm25.search(q.text, { k: 100 });
-    bm25Ms.push(performance.now() - s);
-    bm25Run[q.id] = Object.fromEntries(r.docIds.map((d, j) => [d, r.scores[j]]));
-  }
-  const bm25Eval = evaluate(bm25Run, data.qrels, METRICS);
+  const bm25 = bm25Run(docs, judged, 100);
+  const bm25Eval = evaluate(bm25.run, data.qrels, METRICS);
   rows.push(['BM25 (k1 0.9, b 0.4)', ...METRICS.map((m) => bm25Eval.mean[m]), ((performance.now() - t0) / 1000).toFixed(1)]);
-  effs.push(['BM25', { latencyMs: latencySummary(bm25Ms) }]);
+  effs.push(['BM25', bm25.efficiency]);
 
   // SPLADE: encode the corpus, index, encode the queries, search with MaxScore.
   let modelDir = v.model as string | undefined;
@@ -66,10 +54,8 @@ export async function run(argv: string[]): Promise<number> {
   let label = 'SPLADE';
   if (!modelDir) {
     tmp = mkdtempSync(join(tmpdir(), 'splade-demo-'));
-    const tokenizer = join(tmp, 'tokenizer.json');
-    writeFileSync(tokenizer, gunzipSync(readFileSync(join(root, 'data', 'bert-base-uncased', 'tokenizer.json.gz'))));
     modelDir = join(tmp, 'model');
-    initCheckpoint(modelDir, { tokenizer, vocabSize: 30522, layers: 2, hidden: 128, heads: 2, init: 'lexical' });
+    initModel(modelDir, { layers: 2, hidden: 128, heads: 2, init: 'lexical' });
     label = 'SPLADE (untrained, lexical init)';
     console.log('No trained model given: using a 2-layer, 128-wide BERT the package initialised itself (lexical');
     console.log('initialisation: each token maps to itself, no learned expansion or weighting). Pass --model for a real one.\n');
@@ -78,16 +64,7 @@ export async function run(argv: string[]): Promise<number> {
     t0 = performance.now();
     const model = await SpladeModel.load(modelDir, modelLoadOptions(v));
     const progress = new Progress({ label: 'encode documents', total: docs.length, unit: 'docs' });
-    const stats = new TermStats();
-    const ids: string[] = [];
-    const vectors = (async function* () {
-      for await (const { id, vector } of encodeStream(model, (async function* () { yield* docs; })(), { kind: 'document', onBatch: (n) => progress.tick(n) })) {
-        ids.push(id);
-        stats.add(vector);
-        yield vector;
-      }
-    })();
-    const index = await InvertedIndex.buildAsync(vectors, { docIds: ids, vocabSize: 30522 });
+    const { index, stats } = await encodeIndex(model, docs, { onBatch: (n) => progress.tick(n) });
     progress.finish();
     const queries = await model.encode(judged.map((q) => q.text), { kind: 'query' });
     const res = searchAll(index, judged.map((q, j) => ({ id: q.id, vector: queries[j] })), { k: 100, algorithm: 'maxscore' });

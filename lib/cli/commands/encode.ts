@@ -2,7 +2,7 @@ import { SpladeError } from '../../errors.js';
 import { closeSync, createWriteStream, existsSync, fstatSync, openSync, readSync, renameSync, truncateSync } from 'node:fs';
 
 import { readVectors, vectorLine } from '../../data/vectors.js';
-import { TermStats, formatEfficiency } from '../../efficiency.js';
+import { TermStats, formatEfficiency } from '../../eval/efficiency.js';
 import { loadSparseEncoder } from '../../model/ensemble.js';
 import { encodeStream } from '../../pipeline.js';
 import { MODEL_FLAGS_HELP, intOption, modelFlags, modelLoadOptions, parse, required } from '../args.js';

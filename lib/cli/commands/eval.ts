@@ -1,6 +1,6 @@
 import { readQrels } from '../../data/qrels.js';
 import { readRun } from '../../data/trec.js';
-import { evaluate } from '../../evaluate.js';
+import { evaluate } from '../../eval/evaluate.js';
 import { listOption, parse, required } from '../args.js';
 import { formatTable } from '../table.js';
 

@@ -1,8 +1,7 @@
-import { rankDocs, readRun, writeRun } from '../../data/trec.js';
+import { readRun, writeRun } from '../../data/trec.js';
 import type { Run } from '../../data/types.js';
 import { ErrorCode, SpladeError } from '../../errors.js';
-import { reciprocalRankFusion } from '../../mine.js';
-import { SCORE_NORMS, weightedFusion, type ScoreNorm } from '../../recipe/fusion.js';
+import { SCORE_NORMS, weightedFusion, weightedReciprocalRankFusion } from '../../eval/fusion.js';
 import { intOption, listOption, parse, required } from '../args.js';
 
 const METHODS = [...SCORE_NORMS, 'rrf'] as const;
@@ -40,7 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const p of paths) runs.push(await readRun(p));
   // Fused in full, then cut to k by writeRun, so the documents kept are the top k in the order
   // trec_eval ranks them (ties at the cut go the way the written ranks go).
-  const fused = method === 'rrf' ? weightedRrf(runs, weights) : weightedFusion(runs, weights, method, Infinity);
+  const fused = method === 'rrf' ? weightedReciprocalRankFusion(runs, weights) : weightedFusion(runs, weights, method, Infinity);
   await writeRun(out, fused, { tag, k });
   console.error(`wrote ${out}: ${Object.keys(fused).length} queries, method ${method}, weights ${weights.join(',')}, ${runs.length} runs, k ${k}`);
   return 0;
@@ -61,23 +60,4 @@ function weightsOption(given: string[], runCount: number): number[] {
   });
   if (weights.every((w) => w === 0)) throw new SpladeError('--weights: at least one weight must be above 0', ErrorCode.invalidArgument);
   return weights;
-}
-
-/**
- * Weighted reciprocal-rank fusion: each run's reciprocal-rank scores come from reciprocalRankFusion
- * on that run alone, then add up weighted. With all weights 1 this is reciprocalRankFusion over all
- * the runs, to the bit (the same additions in the same order).
- */
-function weightedRrf(runs: Run[], weights: number[]): Run {
-  const out: Run = {};
-  for (const q of new Set(runs.flatMap((r) => Object.keys(r)))) {
-    const fused: Record<string, number> = Object.create(null) as Record<string, number>;
-    runs.forEach((r, i) => {
-      const ranked = rankDocs(r[q] ?? {});
-      const rr = reciprocalRankFusion([{ docIds: ranked.map(([d]) => d), scores: ranked.map(([, s]) => s) }]);
-      rr.docIds.forEach((d, j) => { fused[d] = (fused[d] ?? 0) + weights[i] * rr.scores[j]; });
-    });
-    out[q] = fused;
-  }
-  return out;
 }

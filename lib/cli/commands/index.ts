@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 
 import { Bm25Index } from '../../bm25/index.js';
 import { readVectors } from '../../data/vectors.js';
-import { TermStats, formatEfficiency } from '../../efficiency.js';
+import { TermStats, formatEfficiency } from '../../eval/efficiency.js';
 import { readTexts } from '../../pipeline.js';
 import { InvertedIndex } from '../../search/inverted-index.js';
 import { floatOption, intOption, parse, required } from '../args.js';

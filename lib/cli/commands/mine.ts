@@ -4,8 +4,7 @@ import { readQrels } from '../../data/qrels.js';
 import { SpladeError } from '../../errors.js';
 import { bm25Retriever, mineNegatives, spladeRetriever, type Retriever } from '../../mine.js';
 import { SpladeModel } from '../../model/splade-model.js';
-import { encodeStream, readTexts } from '../../pipeline.js';
-import { InvertedIndex } from '../../search/inverted-index.js';
+import { encodeIndex, readTexts } from '../../pipeline.js';
 import { intOption, listOption, parse, required } from '../args.js';
 import { Progress } from '../../progress.js';
 
@@ -41,14 +40,7 @@ export async function run(argv: string[]): Promise<number> {
     else if (name === 'splade') {
       const model = await SpladeModel.load(required(v, 'model'));
       const progress = new Progress({ label: 'encode corpus', total: docs.length, unit: 'docs' });
-      const ids: string[] = [];
-      const vectors = (async function* () {
-        for await (const r of encodeStream(model, (async function* () { yield* docs; })(), { kind: 'document', onBatch: (n) => progress.tick(n) })) {
-          ids.push(r.id);
-          yield r.vector;
-        }
-      })();
-      const index = await InvertedIndex.buildAsync(vectors, { docIds: ids, vocabSize: model.vocabulary().length });
+      const { index } = await encodeIndex(model, docs, { onBatch: (n) => progress.tick(n) });
       progress.finish();
       retrievers.splade = spladeRetriever(model, index);
     } else throw new SpladeError(`unknown retriever '${name}' (bm25, splade)`);

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { ErrorCode, SpladeError } from '../../errors.js';
 import { readRecipe } from '../../recipe/recipe.js';
 import { runRecipe } from '../../recipe/runner.js';
+import { Progress } from '../progress.js';
 
 const HELP = `usage: splade recipe NAME|FILE.json [--workdir DIR] [--set PARAM=VALUE ...] [--only STAGE,...]
        splade recipe --list
@@ -70,7 +71,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!recipe.stages.some((s) => s.name === name)) throw new SpladeError(`--only: the recipe has no stage '${name}' (stages: ${recipe.stages.map((s) => s.name).join(', ')})`, ErrorCode.invalidArgument);
   }
   const workdir = resolve(values.workdir ?? join('recipe-runs', recipe.name));
-  await runRecipe(recipe, { workdir, only });
+  await runRecipe(recipe, { workdir, only, progress: (task) => new Progress(task) });
   console.error(`recipe ${recipe.name}: done in ${workdir}`);
   return 0;
 }

@@ -1,11 +1,10 @@
 import { SpladeError } from '../../errors.js';
 import { Bm25Index } from '../../bm25/index.js';
 import { writeRun } from '../../data/trec.js';
-import type { Run } from '../../data/types.js';
 import { readVectors } from '../../data/vectors.js';
-import { formatEfficiency, latencySummary } from '../../efficiency.js';
+import { formatEfficiency, latencySummary } from '../../eval/efficiency.js';
 import { loadSparseEncoder } from '../../model/ensemble.js';
-import { encodeStream, readTexts, searchAll, sparseEfficiency } from '../../pipeline.js';
+import { bm25SearchAll, encodeStream, readTexts, searchAll, sparseEfficiency } from '../../pipeline.js';
 import { InvertedIndex } from '../../search/inverted-index.js';
 import type { SparseVector } from '../../sparse.js';
 import { MODEL_FLAGS_HELP, SEARCH_FLAGS_HELP, intOption, modelFlags, modelLoadOptions, parse, required, searchFlags, searchOptions } from '../args.js';
@@ -38,16 +37,11 @@ export async function run(argv: string[]): Promise<number> {
   const queriesPath = required(v, 'queries');
   if (v.bm25) {
     const index = Bm25Index.open(v.bm25 as string);
-    const run: Run = {};
-    const ms: number[] = [];
-    for await (const q of readTexts(queriesPath, 'query')) {
-      const t0 = performance.now();
-      const r = index.search(q.text, { k });
-      ms.push(performance.now() - t0);
-      run[q.id] = Object.fromEntries(r.docIds.map((d, i) => [d, r.scores[i]]));
-    }
+    const texts = [];
+    for await (const q of readTexts(queriesPath, 'query')) texts.push(q);
+    const { run, latenciesMs } = bm25SearchAll(index, texts, k);
     await writeRun(out, run, { tag: (v.tag as string) ?? 'bm25' });
-    console.error(`wrote ${out}: ${Object.keys(run).length} queries; ${formatEfficiency({ latencyMs: latencySummary(ms) })}`);
+    console.error(`wrote ${out}: ${Object.keys(run).length} queries; ${formatEfficiency({ latencyMs: latencySummary(latenciesMs) })}`);
     return 0;
   }
   const index = InvertedIndex.open(required(v, 'index'));

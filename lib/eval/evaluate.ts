@@ -27,11 +27,11 @@
  * Queries in the run but not in the qrels are ignored (as in trec_eval).
  * The mean of a measure over zero queries is 0.
  */
-import { ErrorCode, SpladeError } from './errors.js';
-import { trecOrder } from './data/trec.js';
-import type { Qrels, Run } from './data/types.js';
+import { ErrorCode, SpladeError } from '../errors.js';
+import { trecOrder } from '../data/trec.js';
+import type { Qrels, Run } from '../data/types.js';
 
-export type { Qrels, Run } from './data/types.js';
+export type { Qrels, Run } from '../data/types.js';
 
 export interface EvaluateOptions {
   /** Judged queries missing from the run score 0 (default true); false: they are left out. */

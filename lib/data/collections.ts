@@ -6,9 +6,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { loadBeir } from '../data/beir.js';
-import { writeFileAtomic } from '../data/atomic.js';
-import type { CorpusDoc, Qrels, Query } from '../data/types.js';
+import { loadBeir } from './beir.js';
+import { writeFileAtomic } from './atomic.js';
+import type { CorpusDoc, Qrels, Query } from './types.js';
 
 /** A collection held in memory (the bundled ones are at most a few MB). */
 export interface Collection {

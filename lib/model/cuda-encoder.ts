@@ -3,11 +3,11 @@
 // Without a usable GPU (a build without the CUDA backend, or no driver/device) it throws a SpladeError
 // with code ERR_SPLADE_UNSUPPORTED that says which, before any weights are read. The same handle carries
 // the Trainer's device-resident step (lib/train/cuda-step.ts).
-import { ErrorCode, SpladeError, callNative } from './errors.js';
-import { info } from './info.js';
-import type { EncoderConfig } from './model/config.js';
-import type { NativeEncoderHandle } from './model/native-encoder.js';
-import { loadAddon } from './native.js';
+import { ErrorCode, SpladeError, callNative } from '../errors.js';
+import { info } from '../info.js';
+import type { EncoderConfig } from './config.js';
+import type { NativeEncoderHandle } from './native-encoder.js';
+import { loadAddon } from '../native.js';
 
 /** Opaque: one batch's training activations, on the device, between trainForward and trainBackward. */
 export type CudaActivations = { readonly __cudaActivations: unique symbol };

@@ -4,7 +4,7 @@
  * sum over terms j of p_j(query) * p_j(document), p_j the fraction of queries / documents holding
  * term j), and latency percentiles.
  */
-import type { SparseVector } from './sparse.js';
+import type { SparseVector } from '../sparse.js';
 
 /** Counts, per term, how many vectors hold it. Grows with the largest term id seen. */
 export class TermStats {
