@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { ErrorCode, SpladeError } from '../../errors.js';
 import { readRecipe } from '../../recipe/recipe.js';
 import { runRecipe } from '../../recipe/runner.js';
-import { Progress } from '../progress.js';
+import { Progress } from '../../progress.js';
 
 const HELP = `usage: splade recipe NAME|FILE.json [--workdir DIR] [--set PARAM=VALUE ...] [--only STAGE,...]
        splade recipe --list
