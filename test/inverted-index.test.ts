@@ -134,7 +134,7 @@ const CASES = [
   { name: 'one document', seed: 4, nDocs: 1, vocab: 50, docLen: 10, queryLen: 5, blockSize: 128, impactBits: 8 as const },
 ];
 
-describe.each(CASES)('InvertedIndex on a random Zipfian collection: $name', (cs) => {
+describe.each(CASES)('InvertedIndex on a random Zipfian collection: $name (seed $seed)', (cs) => {
   const c = collection(cs.seed, cs.nDocs, cs.vocab, cs.docLen, cs.queryLen, cs.seed === 2 ? 1.1 : 1.0);
   const ix = InvertedIndex.build(c.docs, { blockSize: cs.blockSize, impactBits: cs.impactBits, vocabSize: cs.vocab });
   const ks = [1, 10, 100, 10000];
