@@ -8,7 +8,8 @@
 //   npm run bench -- --full --areas gemm            # the published size of an area
 //   npm run bench -- --list                         # the areas and the command each runs
 //
-// The recipe area (bench/recipe/loo.ts, training and leave-one-out evaluation) runs only when named.
+// The recipe area (bench/recipe/loo.ts, training and leave-one-out evaluation) runs only when named:
+// even at its small size it takes ~12 min on 2 cores (encoding and searching the five collections).
 // Sizes: each area's own knobs (SPLADE_BENCH_ITERS, SPLADE_LOO_*, ...) set in the environment win over
 // the defaults below. Timings are only comparable within one machine: run under `flock /tmp/bench.lock`
 // on a shared one, and say which CPU gave them (bench/RESULTS.md does).
