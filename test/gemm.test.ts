@@ -138,11 +138,11 @@ describe.each(cpus)('sgemm on %s', (cpu) => {
   describe.each([1, 2])('with %i thread(s)', (threads) => {
     it('matches float64 on every shape from {1, 7, 33}^3 and every transpose', () => {
       setThreads(threads);
-      let seed = 1;
+      let nextSeed = 1;
       for (const m of [1, 7, 33]) for (const n of [1, 7, 33]) for (const k of [1, 7, 33])
         for (const transA of [false, true]) for (const transB of [false, true]) {
-          const s = { m, n, k, transA, transB };
-          expect(check(s, cpu, seed++), JSON.stringify(s)).toBeLessThanOrEqual(TOL);
+          const s = { m, n, k, transA, transB }, seed = nextSeed++;
+          expect(check(s, cpu, seed), `${JSON.stringify(s)} seed ${seed}`).toBeLessThanOrEqual(TOL);
         }
     });
 
@@ -161,7 +161,7 @@ describe.each(cpus)('sgemm on %s', (cpu) => {
         { m: 260, n: 190, k: 400, transA: true, beta: 0, nanC: true, pad: 3 },
         { m: 100, n: 700, k: 300, transB: true, alpha: 0.75, beta: -0.5, pad: 2, rows: 40 },
       ];
-      cases.forEach((s, i) => expect(check(s, cpu, 100 + i), JSON.stringify(s)).toBeLessThanOrEqual(TOL));
+      cases.forEach((s, i) => expect(check(s, cpu, 100 + i), `${JSON.stringify(s)} seed ${100 + i}`).toBeLessThanOrEqual(TOL));
     });
 
     it('applies the bias, residual and exact GELU epilogue', () => {
@@ -174,7 +174,7 @@ describe.each(cpus)('sgemm on %s', (cpu) => {
         { m: 33, n: 77, k: 50, bias: true, residual: 'c', beta: 0.25, gelu: true },
         { m: 9, n: 1000, k: 3, bias: true, gelu: true, alpha: 8 }, // wide input range for the erf
       ];
-      cases.forEach((s, i) => expect(check(s, cpu, 200 + i), JSON.stringify(s)).toBeLessThanOrEqual(TOL));
+      cases.forEach((s, i) => expect(check(s, cpu, 200 + i), `${JSON.stringify(s)} seed ${200 + i}`).toBeLessThanOrEqual(TOL));
     });
 
     it('reads a B packed beforehand (packB) as it reads B itself', () => {
@@ -207,7 +207,7 @@ describe.each(cpus)('sgemm on %s', (cpu) => {
         { m: 768, n: 768, k: 128, transA: true, rows: 8 }, // a weight gradient: X^T dY
       ];
       if (cpu !== 'generic' || threads === 2) cases.push({ m: 128, n: 30522, k: 768, transB: true, bias: true, rows: 4 });
-      cases.forEach((s, i) => expect(check(s, cpu, 300 + i), JSON.stringify(s)).toBeLessThanOrEqual(TOL));
+      cases.forEach((s, i) => expect(check(s, cpu, 300 + i), `${JSON.stringify(s)} seed ${300 + i}`).toBeLessThanOrEqual(TOL));
     });
   });
 });

@@ -139,7 +139,7 @@ const CASES = [
   { name: 'reordered, 16-bit', seed: 9, nDocs: 3000, vocab: 700, docLen: 20, queryLen: 8, blockSize: 32, impactBits: 16 as const, reorder: 'bp' as const },
 ];
 
-describe.each(CASES)('InvertedIndex on a random Zipfian collection: $name', (cs) => {
+describe.each(CASES)('InvertedIndex on a random Zipfian collection: $name (seed $seed)', (cs) => {
   const c = collection(cs.seed, cs.nDocs, cs.vocab, cs.docLen, cs.queryLen, cs.seed === 2 ? 1.1 : 1.0);
   const ix = InvertedIndex.build(c.docs, { blockSize: cs.blockSize, impactBits: cs.impactBits, vocabSize: cs.vocab, bmpBlockDocs: cs.bmpBlockDocs, reorder: cs.reorder });
   const ks = [1, 10, 100, 10000];

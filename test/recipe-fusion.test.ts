@@ -1,9 +1,8 @@
-// Weighted fusion of a BM25 and a SPLADE run, its weight chosen by nested leave-one-out (a held-out
-// fold's own judgments never choose), and the inference-free idf queries.
+// Weighted fusion of a BM25 and a SPLADE run (score normalisations, weights, floors), and the
+// inference-free idf queries.
 import { describe, expect, it } from 'vitest';
 
 import { fuseRuns, normaliseScores, weightedFusion } from '../lib/eval/fusion.js';
-import { chooseFusionLeaveOneOut, type FusionFold } from '../lib/recipe/fusion.js';
 import { WordPieceIdf, bm25QueryText } from '../lib/model/idf-query.js';
 
 describe('score normalisation', () => {
@@ -42,31 +41,6 @@ describe('weightedFusion', () => {
   it('rejects a weight per run mismatch and negative weights', () => {
     expect(() => weightedFusion([bm, sp], [1], 'max', 3)).toThrow(/2 weights/);
     expect(() => weightedFusion([bm, sp], [1, -1], 'max', 3)).toThrow(/weights\[1\]/);
-  });
-});
-
-describe('chooseFusionLeaveOneOut', () => {
-  // one query per fold, one relevant document 'r'; BM25 ranks it 3rd, SPLADE 1st ('splade-good'),
-  // or the other way round ('bm25-good')
-  const fold = (name: string, kind: 'splade-good' | 'bm25-good'): FusionFold => {
-    const good = { r: 10, x: 1, y: 0.5 }, bad = { x: 10, y: 9.9, r: 1 };
-    return { name, qrels: { q: { r: 1 } }, bm25: { q: kind === 'bm25-good' ? good : bad }, splade: { q: kind === 'splade-good' ? good : bad } };
-  };
-  const folds = [fold('a', 'splade-good'), fold('b', 'splade-good'), fold('c', 'bm25-good')];
-  it("picks each fold's weight on the other folds only", () => {
-    const c = chooseFusionLeaveOneOut(folds, { weights: [0.25, 4] });
-    // c's own judgments favour 0.25; a and b favour 4, so c gets 4
-    expect(c.c).toMatchObject({ weight: 4, norm: 'max', chosenOn: ['a', 'b'], othersMean: 1 });
-    // a: b favours 4, c favours 0.25; the mean over b and c ties (1 + 1/2 each way): the first in grid order
-    expect(c.a.chosenOn).toEqual(['b', 'c']);
-    expect(c.a.weight).toBe(0.25);
-    expect(c.a.othersMean).toBeCloseTo((1 / Math.log2(4) + 1) / 2, 12);
-  });
-  it('searches the normalisations as well, and needs two folds', () => {
-    const c = chooseFusionLeaveOneOut(folds, { weights: [1], norms: ['max', 'zscore'] });
-    expect(['max', 'zscore']).toContain(c.c.norm);
-    expect(() => chooseFusionLeaveOneOut([folds[0]], { weights: [1] })).toThrow(expect.objectContaining({ code: 'ERR_SPLADE_INVALID_ARGUMENT' }));
-    expect(() => chooseFusionLeaveOneOut(folds, { weights: [] })).toThrow(/weights/);
   });
 });
 

@@ -34,10 +34,16 @@ const shapes = [
 const tokensList = quick ? [128] : [128, 512];
 const threadsList = [1, 2];
 
-function buildOpenBlas(): string {
+/** The OpenBLAS peer, or null (with the reason printed) where cc or OpenBLAS is missing: splade alone then. */
+function buildOpenBlas(): string | null {
   mkdirSync(outDir, { recursive: true });
   const exe = join(outDir, 'openblas_gemm');
-  execFileSync('cc', ['-O2', '-o', exe, join(here, 'openblas_gemm.c'), '-I/usr/include/x86_64-linux-gnu', '-lopenblas'], { stdio: 'inherit' });
+  try {
+    execFileSync('cc', ['-O2', '-o', exe, join(here, 'openblas_gemm.c'), '-I/usr/include/x86_64-linux-gnu', '-lopenblas'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    console.log(`OpenBLAS peer skipped (cc ... -lopenblas failed: ${String((err as { stderr?: unknown }).stderr ?? err).trim().split('\n')[0]}); install libopenblas-dev for it`);
+    return null;
+  }
   return exe;
 }
 
@@ -87,7 +93,7 @@ async function main(): Promise<void> {
           bench.add('splade pre-packed', () => void sgemm({ a, packedB, c, m: tokens, n: s.n, k: s.k }));
           await bench.run();
           const lat = bench.tasks[0].result!.latency, latPre = bench.tasks[1].result!.latency; // ms
-          const ob = openblas(exe, tokens, s.n, s.k, t);
+          const ob = exe ? openblas(exe, tokens, s.n, s.k, t) : { best: NaN, median: NaN };
           const shape = `${tokens} x ${s.n} x ${s.k} (${s.name})`;
           const key = `${shape}/${t}`;
           const prev = rows.get(key) ?? { shape, threads: t, ours: 0, oursMed: 0, pre: 0, preMed: 0, ob: 0, obMed: 0 };
@@ -95,10 +101,10 @@ async function main(): Promise<void> {
             shape, threads: t,
             ours: Math.max(prev.ours, flops / (lat.min * 1e6)), oursMed: Math.max(prev.oursMed, flops / ((lat.p50 ?? lat.mean) * 1e6)),
             pre: Math.max(prev.pre, flops / (latPre.min * 1e6)), preMed: Math.max(prev.preMed, flops / ((latPre.p50 ?? latPre.mean) * 1e6)),
-            ob: Math.max(prev.ob, ob.best), obMed: Math.max(prev.obMed, ob.median),
+            ob: exe ? Math.max(prev.ob, ob.best) : NaN, obMed: exe ? Math.max(prev.obMed, ob.median) : NaN,
           });
           console.log(`round ${round + 1}/${rounds} ${key}: splade ${(flops / (lat.min * 1e6)).toFixed(1)}, pre-packed ${
-            (flops / (latPre.min * 1e6)).toFixed(1)}, OpenBLAS ${ob.best.toFixed(1)} GFLOP/s`);
+            (flops / (latPre.min * 1e6)).toFixed(1)}, OpenBLAS ${exe ? ob.best.toFixed(1) : "-"} GFLOP/s`);
         }
       }
     }
@@ -107,13 +113,15 @@ async function main(): Promise<void> {
   setThreads(start.threads);
   console.log(`FMA peak (${start.cpu}): 1 thread ${peak[1].toFixed(1)} GFLOP/s, 2 threads ${peak[2].toFixed(1)} GFLOP/s`);
 
-  const f = (x: number): string => x.toFixed(1);
+  const f = (x: number): string => (Number.isNaN(x) ? '-' : x.toFixed(1));
+  const ratio = (x: number): string => (Number.isNaN(x) ? '-' : x.toFixed(2));
+  const pct = (x: number): string => (Number.isNaN(x) ? '-' : `${x.toFixed(1)}%`);
   const lines = [
     `| shape (tokens x N x K) | threads | splade GFLOP/s best (median) | splade, weight pre-packed | OpenBLAS GFLOP/s best (median) | splade / OpenBLAS (pre-packed) | splade % of FMA peak (pre-packed) | OpenBLAS % of FMA peak |`,
     `|---|---|---|---|---|---|---|---|`,
     ...[...rows.values()].map((r) =>
-      `| ${r.shape} | ${r.threads} | ${f(r.ours)} (${f(r.oursMed)}) | ${f(r.pre)} (${f(r.preMed)}) | ${f(r.ob)} (${f(r.obMed)}) | ${(r.ours / r.ob).toFixed(2)} (${
-        (r.pre / r.ob).toFixed(2)}) | ${f((100 * r.ours) / peak[r.threads])}% (${f((100 * r.pre) / peak[r.threads])}%) | ${f((100 * r.ob) / peak[r.threads])}% |`),
+      `| ${r.shape} | ${r.threads} | ${f(r.ours)} (${f(r.oursMed)}) | ${f(r.pre)} (${f(r.preMed)}) | ${f(r.ob)} (${f(r.obMed)}) | ${ratio(r.ours / r.ob)} (${
+        ratio(r.pre / r.ob)}) | ${pct((100 * r.ours) / peak[r.threads])} (${pct((100 * r.pre) / peak[r.threads])}) | ${pct((100 * r.ob) / peak[r.threads])} |`),
   ];
   console.log(`\n${lines.join('\n')}`);
   mkdirSync(outDir, { recursive: true });

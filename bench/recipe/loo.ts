@@ -1,7 +1,7 @@
 // Leave-one-out over the five bundled classic collections, as BEIR is used: for each collection,
 // train on the other four (their judged queries) plus pseudo-queries from the corpora, evaluate on
-// the one left out. Writes <work>/results.json, then the report (bench/recipe/REPORT.md + loo.svg)
-// through lib/recipe/report.ts. Every stage is skipped when its output exists, so a rerun resumes.
+// the one left out. Writes <work>/results.json, then the report (bench/recipe/runs/REPORT.md + loo.svg;
+// runs/ is git-ignored) through bench/recipe/lib/report.ts. Every stage is skipped when its output exists, so a rerun resumes.
 //
 //   flock /tmp/bench.lock npx tsx bench/recipe/loo.ts        (the timed run; 30 min on 2 shared cores)
 //
@@ -20,22 +20,21 @@
 //     judgments), nDCG@10, RR@10, R@100. The runs are kept in fold-<c>/runs.json.
 // Knobs (env): SPLADE_LOO_WORK, SPLADE_LOO_MLM_STEPS (0: none; else a masked-LM stage on the five corpora after init; a list
 // a,b: one MLM + pseudo-query chain per entry (<steps>s<seed>: with its own seed), the zero-shot ensemble sums their max-normalised runs; the folds start from the first), SPLADE_LOO_PSEUDO_STEPS (300), SPLADE_LOO_FOLD_STEPS (80), SPLADE_LOO_ONLY (a,b),
-// SPLADE_LOO_SPAN=1 (word-span pseudo-queries where there is no title or sentence), SPLADE_LOO_TAG (the report goes to REPORT-<tag>.md, results-<tag>.json, loo-<tag>.svg),
+// SPLADE_LOO_SPAN=1 (word-span pseudo-queries where there is no title or sentence), SPLADE_LOO_TAG (the report goes to runs/REPORT-<tag>.md, runs/results-<tag>.json, runs/loo-<tag>.svg),
 // SPLADE_LOO_EVAL_DLEN (document tokens at evaluation; default: the training length, DLEN), SPLADE_LOO_QUERY=idf (train for inference-free queries), SPLADE_LOO_MODEL (2x128).
 // SPLADE_LOO_PSEUDO_LOSS: the pseudo-query stage's loss, 'contrastive' (default), 'marginmse', 'kldiv' or a '+'-joined sum of them
 // (weights 1, e.g. contrastive+marginmse); marginmse / kldiv distil BM25 (lib/recipe/bm25-teacher.ts): the pseudo negatives file
 // again with each pair's BM25 score (per corpus, 'words' analyzer) times SPLADE_LOO_TEACHER_SCALE (default 1: raw BM25). The scale
 // must put the teacher's margins on the student's: the masked-LM model's pseudo-query margins have an RMS of 8.6 with encoder
 // queries and 2.2 with idf queries (scaled to a largest weight of 1), BM25's 6.9 (a sample of 249 records, no judgments); so 1 for
-// encoder queries, 0.3 for idf queries (bench/recipe/teacher-scale.ts). Scaled by 1 / the largest idf (0.10), marginmse +
-// contrastive collapsed every vector to 0. Run 6 (bench/RESULTS.md): every distilled variant ranked below plain contrastive.
+// encoder queries, 0.3 for idf queries (measured by teacher-scale.ts: git show 15f82a6:bench/recipe/teacher-scale.ts). Scaled by 1 / the largest idf (0.10), marginmse +
+// contrastive collapsed every vector to 0. Run 6 (bench/RESULTS.md history): every distilled variant ranked below plain contrastive.
 // SPLADE_LOO_PSEUDO_QUERY=idf: the pseudo-query stage alone trains for inference-free queries (the folds as SPLADE_LOO_QUERY says).
 // SPLADE_LOO_TEXT=words: all text reduced to the words BM25 keeps (no stop words, punctuation, single letters) before the models
-// see it: more content words in the 128-token window; BM25 itself is unchanged (its analyzer drops the same). loo-variants.ts takes it too.
+// see it: more content words in the 128-token window; BM25 itself is unchanged (its analyzer drops the same).
 // SPLADE_LOO_ENSEMBLE=sum: the zero-shot models' document vectors summed into one index, searched once (SpladeEnsemble's form),
 // instead of fusing their max-normalised runs.
-// SPLADE_LOO_ONLY=none: stop after the masked-LM + pseudo-query chains (development runs of the zero-shot models;
-// evaluate them with loo-variants.ts and SPLADE_LOO_VARIANTS_MODEL).
+// SPLADE_LOO_ONLY=none: stop after the masked-LM + pseudo-query chains (development runs of the zero-shot models).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -47,10 +46,10 @@ import { mapTexts, mergeCollections, readCollection, writeCollection, type Colle
 import type { Run } from '../../lib/data/types.js';
 import { sumVectors, type SparseVector } from '../../lib/sparse.js';
 import { SCORE_NORMS, fuseRuns, weightedFusion } from '../../lib/eval/fusion.js';
-import { chooseFusionLeaveOneOut } from '../../lib/recipe/fusion.js';
+import { chooseFusionLeaveOneOut } from './lib/choose.js';
 import { bm25QueryText, corpusWordPieceIdf } from '../../lib/model/idf-query.js';
 import { pseudoQueries } from '../../lib/recipe/pseudo-queries.js';
-import { looReportMarkdown, looPlotSvg, type LooResults, type LooRow } from '../../lib/recipe/report.js';
+import { looReportMarkdown, looPlotSvg, type LooResults, type LooRow } from './lib/report.js';
 import { encodeIndex, indexVectors } from '../../lib/pipeline.js';
 import { bm25Run, bm25TeacherStage, evaluateRun, initModel, mineStage, runMlmStage, spladeRun, trainStage } from '../../lib/recipe/stages.js';
 
@@ -300,8 +299,10 @@ mkdirSync(WORK, { recursive: true });
 writeFileSync(join(WORK, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 if (ONLY.length === NAMES.length) {
   const tag = process.env.SPLADE_LOO_TAG ? `-${process.env.SPLADE_LOO_TAG}` : '';
-  writeFileSync(join(here, `results${tag}.json`), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(here, `REPORT${tag}.md`), looReportMarkdown(results, { plot: `loo${tag}.svg` }));
-  writeFileSync(join(here, `loo${tag}.svg`), looPlotSvg(results));
+  const runs = join(here, 'runs');
+  mkdirSync(runs, { recursive: true });
+  writeFileSync(join(runs, `results${tag}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(runs, `REPORT${tag}.md`), looReportMarkdown(results, { plot: `loo${tag}.svg` }));
+  writeFileSync(join(runs, `loo${tag}.svg`), looPlotSvg(results));
 }
 console.error(`done in ${(results.totalSeconds / 60).toFixed(1)} min; ${join(WORK, 'results.json')}`);

@@ -1,14 +1,14 @@
 /*
- * The choice of the weight and score normalisation of a BM25 + SPLADE fusion (lib/eval/fusion.ts)
- * without the held-out collection's judgments: nested leave-one-out over the folds
- * of a leave-one-out evaluation. For held-out collection c the weight is the one that maximises the
- * mean metric over the OTHER folds' held-out evaluations (fold c' evaluated its own model on c'),
- * so c's judgments never pick anything that is then measured on c.
+ * The choice of the fusion weight and score normalisation without the held-out collection's
+ * judgments: nested leave-one-out over the folds of a leave-one-out evaluation (bench/recipe/loo.ts).
+ * For held-out collection c the (norm, weight) is the one that maximises the mean metric over the
+ * OTHER folds' held-out evaluations (fold c' evaluated its own model on c'), so c's judgments never
+ * pick anything that is then measured on c.
  */
-import type { Qrels, Run } from '../data/types.js';
-import { evaluate } from '../eval/evaluate.js';
-import { invalidArgument } from '../errors.js';
-import { weightedFusion, type ScoreNorm } from '../eval/fusion.js';
+import type { Qrels, Run } from '../../../lib/data/types.js';
+import { invalidArgument } from '../../../lib/errors.js';
+import { evaluate } from '../../../lib/eval/evaluate.js';
+import { weightedFusion, type ScoreNorm } from '../../../lib/eval/fusion.js';
 
 /** One leave-one-out fold's held-out evaluation: its judgments and its two runs on its own queries. */
 export interface FusionFold {

@@ -4,8 +4,8 @@
  * fused) with the average row, the efficiency figures, the stage timings, and a grouped-bar SVG of
  * nDCG@10 per held-out collection. Hand-written SVG, no dependencies.
  */
-import type { Efficiency } from '../eval/efficiency.js';
-import { formatTick } from '../train/plot.js';
+import type { Efficiency } from '../../../lib/eval/efficiency.js';
+import { formatTick } from '../../../lib/train/plot.js';
 
 export interface LooRow {
   collection: string; queries: number; documents: number; trainQueries: number; encodeSeconds: number;
