@@ -496,7 +496,7 @@ describe('InvertedIndex options and approximate search', () => {
   const queries = Array.from({ length: 60 }, () => draw(1, 5 + Math.floor(r() * 15), 0.7));
   const ix = InvertedIndex.build(docs, { vocabSize: vocab });
 
-  it('alpha = beta = 1 is exact; the defaults keep recall@10 >= 0.9 on a topical collection, with exact scores', () => {
+  it('alpha = beta = 1 is exact; the defaults keep recall@10 >= 0.95 on a topical collection (not reordered), with exact scores', () => {
     let found = 0, total = 0, scoredApprox = 0, scoredExact = 0;
     for (const [i, qv] of queries.entries()) {
       const exact = ix.search(qv, { k: 10, algorithm: 'exhaustive' });
@@ -514,7 +514,7 @@ describe('InvertedIndex options and approximate search', () => {
       scoredApprox += approx.postingsScored;
       scoredExact += ix.search(qv, { k: 10, algorithm: 'bmp' }).postingsScored;
     }
-    expect(found / total, `seed ${seed}: recall@10 of the defaults`).toBeGreaterThanOrEqual(0.9);
+    expect(found / total, `seed ${seed}: recall@10 of the defaults`).toBeGreaterThanOrEqual(0.95);
     expect(scoredApprox).toBeLessThan(scoredExact); // the knobs do skip work
   });
 

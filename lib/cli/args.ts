@@ -60,7 +60,7 @@ export function modelLoadOptions(values: Record<string, unknown>): { precision?:
 export const searchFlags = { algorithm: { type: 'string' }, alpha: { type: 'string' }, beta: { type: 'string' } } as const;
 export const SEARCH_FLAGS_HELP = `  --algorithm A             maxscore (default), bmp, bmw, wand or exhaustive: the same results at
                             other speeds; approximate: faster, may miss some (scores stay exact)
-  --alpha X, --beta X       approximate only, in (0, 1] (default 0.9 each; both 1 is exact): alpha
+  --alpha X, --beta X       approximate only, in (0, 1] (default alpha 0.9, beta 1; both 1 is exact): alpha
                             visits a block while its bound x alpha reaches the k-th score, beta keeps
                             the heaviest query terms carrying that share of the query's weight`;
 

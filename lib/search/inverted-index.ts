@@ -24,10 +24,10 @@ const ALGORITHMS: readonly SearchAlgorithm[] = ['exhaustive', 'wand', 'maxscore'
 export interface ApproximateOptions {
   /** (0, 1], default 0.9: a block is visited only while its score bound x alpha reaches the k-th best score. Lower is faster. */
   alpha?: number;
-  /** (0, 1], default 0.9: search with the heaviest query terms that carry this share of the query's bound mass. Lower is faster. */
+  /** (0, 1], default 1 (every term; lower loses recall quickly, see bench/RESULTS.md): search with the heaviest query terms that carry this share of the query's bound mass. Lower is faster. */
   beta?: number;
 }
-export const APPROXIMATE_DEFAULTS: Readonly<Required<ApproximateOptions>> = Object.freeze({ alpha: 0.9, beta: 0.9 });
+export const APPROXIMATE_DEFAULTS: Readonly<Required<ApproximateOptions>> = Object.freeze({ alpha: 0.9, beta: 1 });
 
 export interface BuildOptions {
   /** External ids, one per document, stored in the index and returned with results. */
