@@ -19,8 +19,6 @@
 namespace splade::index {
 namespace {
 
-constexpr uint32_t kNone = 0xFFFFFFFFu;
-
 struct TermRef {
   uint32_t term;    // term id
   float weight;     // query value x impact unit, as the cursors use it
@@ -70,37 +68,50 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
   if (n == 0) return 0;
   const float margin = bound_margin(n) * params.alpha;
 
-  // 1. Superblock bounds, and where each term's group of each superblock starts.
+  // 1. Superblock bounds, and each superblock's groups (bucketed by superblock, in query-term order
+  // within one), so that the tables below grow with the groups there are, not terms x superblocks.
   struct GroupRef {
+    uint32_t term;  // index into terms
     uint64_t mask, block, posting;
   };
   std::vector<float> sb_bound(nsup, 0.0f);
-  std::vector<uint8_t> sb_seen(nsup, 0);  // a bound may round to 0 where a document still scores
-  std::vector<uint32_t> group_of(n * nsup, kNone);  // (term, superblock) -> index into refs
-  std::vector<GroupRef> refs;
-  for (size_t i = 0; i < n; ++i) {
-    const TermRef& t = terms[i];
-    uint64_t b = t.block, p = t.posting;
+  std::vector<uint64_t> sb_begin(size_t{nsup} + 1, 0);
+  for (const TermRef& t : terms) {
     for (uint64_t g = t.group; g < t.group + t.groups; ++g) {
       const BmpSuper& s = st.groups[g];
       sb_bound[s.superblock] += t.weight * static_cast<float>(s.max_impact);
-      sb_seen[s.superblock] = 1;
-      group_of[i * nsup + s.superblock] = static_cast<uint32_t>(refs.size());
-      refs.push_back({s.block_mask, b, p});
-      b += static_cast<uint64_t>(__builtin_popcountll(s.block_mask));
-      p += s.num_postings;
+      ++sb_begin[s.superblock + 1];
     }
   }
-  std::vector<uint32_t> supers;
+  uint64_t widest = 0;  // the most groups one superblock has
+  for (uint32_t s = 0; s < nsup; ++s) {
+    widest = std::max(widest, sb_begin[s + 1]);
+    sb_begin[s + 1] += sb_begin[s];
+  }
+  std::vector<GroupRef> refs(sb_begin[nsup]);
+  {
+    std::vector<uint64_t> fill(sb_begin.begin(), sb_begin.end() - 1);
+    for (size_t i = 0; i < n; ++i) {
+      const TermRef& t = terms[i];
+      uint64_t b = t.block, p = t.posting;
+      for (uint64_t g = t.group; g < t.group + t.groups; ++g) {
+        const BmpSuper& s = st.groups[g];
+        refs[fill[s.superblock]++] = {static_cast<uint32_t>(i), s.block_mask, b, p};
+        b += static_cast<uint64_t>(__builtin_popcountll(s.block_mask));
+        p += s.num_postings;
+      }
+    }
+  }
+  std::vector<uint32_t> supers;  // every superblock with a group: a bound may round to 0 where a document still scores
   for (uint32_t s = 0; s < nsup; ++s)
-    if (sb_seen[s]) supers.push_back(s);
+    if (sb_begin[s + 1] > sb_begin[s]) supers.push_back(s);
   std::sort(supers.begin(), supers.end(), [&](uint32_t a, uint32_t b) {
     return sb_bound[a] > sb_bound[b] || (sb_bound[a] == sb_bound[b] && a < b);
   });
 
-  // Per visited superblock: each term's postings of each of its 64 blocks (offset, count).
-  std::vector<uint64_t> entry_at(n * kBmpSuperBlocks);
-  std::vector<uint16_t> entry_count(n * kBmpSuperBlocks, 0);
+  // Per visited superblock: for its j-th group, the postings of each of its 64 blocks (offset, count).
+  std::vector<uint64_t> entry_at(size_t{widest} * kBmpSuperBlocks);
+  std::vector<uint16_t> entry_count(size_t{widest} * kBmpSuperBlocks, 0);
   std::vector<float> acc(bd, 0.0f);
   std::vector<uint8_t> touched(bd, 0);
   std::vector<uint32_t> slots;
@@ -111,36 +122,35 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
   // the next superblock's bounds and the next block's postings are prefetched while this one is
   // worked on.
   auto prefetch_super = [&](uint32_t sb) {
-    for (size_t i = 0; i < n; ++i) {
-      const uint32_t gi = group_of[i * nsup + sb];
-      if (gi == kNone) continue;
-      __builtin_prefetch(st.block_max + refs[gi].block);
-      __builtin_prefetch(st.block_count + refs[gi].block);
+    for (uint64_t r = sb_begin[sb]; r < sb_begin[sb + 1]; ++r) {
+      __builtin_prefetch(st.block_max + refs[r].block);
+      __builtin_prefetch(st.block_count + refs[r].block);
     }
   };
-  auto prefetch_block = [&](uint32_t blk) {
-    for (size_t i = 0; i < n; ++i)
-      if (entry_count[i * kBmpSuperBlocks + blk]) __builtin_prefetch(st.postings + entry_at[i * kBmpSuperBlocks + blk]);
+  auto prefetch_block = [&](uint32_t groups, uint32_t blk) {
+    for (uint32_t j = 0; j < groups; ++j)
+      if (entry_count[j * kBmpSuperBlocks + blk]) __builtin_prefetch(st.postings + entry_at[j * kBmpSuperBlocks + blk]);
   };
   if (!supers.empty()) prefetch_super(supers[0]);
   for (size_t si = 0; si < supers.size(); ++si) {
     const uint32_t sb = supers[si];
     if (sb_bound[sb] * margin < threshold) break;
     if (si + 1 < supers.size()) prefetch_super(supers[si + 1]);
+    const GroupRef* group = refs.data() + sb_begin[sb];
+    const uint32_t groups = static_cast<uint32_t>(sb_begin[sb + 1] - sb_begin[sb]);  // at most the query's terms
     // 2. This superblock's block bounds.
     float block_bound[kBmpSuperBlocks] = {};
     uint64_t present = 0;
-    for (size_t i = 0; i < n; ++i) {
-      const uint32_t gi = group_of[i * nsup + sb];
-      if (gi == kNone) continue;
-      uint64_t mask = refs[gi].mask, b = refs[gi].block, p = refs[gi].posting;
+    for (uint32_t j = 0; j < groups; ++j) {
+      uint64_t mask = group[j].mask, b = group[j].block, p = group[j].posting;
+      const float w = terms[group[j].term].weight;
       present |= mask;
       for (; mask; mask &= mask - 1, ++b) {
         const uint32_t blk = static_cast<uint32_t>(__builtin_ctzll(mask));
-        block_bound[blk] += terms[i].weight * static_cast<float>(st.block_max[b]);
+        block_bound[blk] += w * static_cast<float>(st.block_max[b]);
         const uint32_t count = uint32_t{st.block_count[b]} + 1;
-        entry_at[i * kBmpSuperBlocks + blk] = p;
-        entry_count[i * kBmpSuperBlocks + blk] = static_cast<uint16_t>(count);
+        entry_at[j * kBmpSuperBlocks + blk] = p;
+        entry_count[j * kBmpSuperBlocks + blk] = static_cast<uint16_t>(count);
         p += count;
       }
     }
@@ -150,20 +160,20 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
     std::sort(order, order + nb, [&](uint32_t a, uint32_t b) {
       return block_bound[a] > block_bound[b] || (block_bound[a] == block_bound[b] && a < b);
     });
-    // 3. Blocks, best bound first.
-    if (nb > 0) prefetch_block(order[0]);
+    // 3. Blocks, best bound first; a block's groups in query-term order (search.h's summation order).
+    if (nb > 0) prefetch_block(groups, order[0]);
     for (uint32_t oi = 0; oi < nb; ++oi) {
       const uint32_t blk = order[oi];
       if (block_bound[blk] * margin < threshold) break;
-      if (oi + 1 < nb) prefetch_block(order[oi + 1]);
-      for (size_t i = 0; i < n; ++i) {
-        const uint32_t count = entry_count[i * kBmpSuperBlocks + blk];
+      if (oi + 1 < nb) prefetch_block(groups, order[oi + 1]);
+      for (uint32_t j = 0; j < groups; ++j) {
+        const uint32_t count = entry_count[j * kBmpSuperBlocks + blk];
         if (count == 0) continue;
-        const uint16_t* post = st.postings + entry_at[i * kBmpSuperBlocks + blk];
-        const float w = terms[i].weight;
-        for (uint32_t j = 0; j < count; ++j) {
-          const uint32_t slot = post[j] & 0xFF;
-          acc[slot] += w * static_cast<float>(post[j] >> 8);
+        const uint16_t* post = st.postings + entry_at[j * kBmpSuperBlocks + blk];
+        const float w = terms[group[j].term].weight;
+        for (uint32_t k = 0; k < count; ++k) {
+          const uint32_t slot = post[k] & 0xFF;
+          acc[slot] += w * static_cast<float>(post[k] >> 8);
           if (!touched[slot]) {
             touched[slot] = 1;
             slots.push_back(slot);
@@ -180,7 +190,7 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
       slots.clear();
       threshold = topk.threshold();
     }
-    for (size_t i = 0; i < n; ++i) std::memset(&entry_count[i * kBmpSuperBlocks], 0, kBmpSuperBlocks * sizeof(uint16_t));
+    std::memset(entry_count.data(), 0, size_t{groups} * kBmpSuperBlocks * sizeof(uint16_t));
   }
   return scored;
 }
