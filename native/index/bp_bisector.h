@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "bp_forward_index.h"
+#include "reorder_bp.h"
 
 namespace splade::index::bp {
 
@@ -77,10 +78,10 @@ template <class Term>
 class Bisector {
  public:
   // perm: the permutation being built (position -> document); states: one per worker, for
-  // bisect_parallel's per-worker counts. Children of at most leaf_size documents get no rows.
-  Bisector(std::vector<uint32_t>& perm, uint32_t vocab, uint32_t iterations, uint32_t leaf_size, int workers,
+  // bisect_parallel's per-worker counts. Children of at most opts.leaf_size documents get no rows.
+  Bisector(std::vector<uint32_t>& perm, uint32_t vocab, const BpOptions& opts, int workers,
            std::vector<TermState>& states)
-      : perm_(perm.data()), loc_(perm.size()), keys_(perm.size()), iterations_(iterations), leaf_size_(leaf_size),
+      : perm_(perm.data()), loc_(perm.size()), keys_(perm.size()), opts_(opts), leaf_size_(std::max(opts.leaf_size, 1u)),
         workers_(workers), states_(states), shared_(vocab) {}
 
   // The rows this level reads (row p: the document at position p when the level began) and the rows
@@ -103,7 +104,7 @@ class Bisector {
         if (s.right[*t]++ == 0 && s.left[*t] == 0) s.touched.push_back(*t);
       }
     }
-    for (uint32_t round = 0; round < iterations_; ++round) {
+    for (uint32_t round = 0, rounds = rounds_for(e - b); round < rounds; ++round) {
       fill_gains(s, m - b, e - m);
       const uint32_t positive_left = score(b, m, b, s.gain_lr.data());
       const uint32_t positive_right = score(m, e, b, s.gain_rl.data());
@@ -147,7 +148,7 @@ class Bisector {
       if (s.left[t] || s.right[t]) s.touched.push_back(t);
     }
     std::vector<uint32_t> positives;
-    for (uint32_t round = 0; round < iterations_; ++round) {
+    for (uint32_t round = 0, rounds = rounds_for(e - b); round < rounds; ++round) {
       fill_gains(s, m - b, e - m);
       const size_t left_items = items(m - b);
       positives.assign(left_items + items(e - m), 0);
@@ -200,6 +201,9 @@ class Bisector {
   }
 
  private:
+  uint32_t rounds_for(uint32_t n) const {
+    return n <= opts_.deep_range_size ? std::min(opts_.deep_iterations, opts_.iterations) : opts_.iterations;
+  }
   void add(uint32_t row, int32_t* degrees, int32_t by) const {
     for (const Term* t = cur_->row_begin(row); t != cur_->row_end(row); ++t) degrees[*t] += by;
   }
@@ -321,7 +325,8 @@ class Bisector {
   std::vector<uint64_t> keys_;  // per position: gain keys, then (document, row) while sorting halves
   const Rows<Term>* cur_ = nullptr;
   Rows<Term>* next_ = nullptr;
-  const uint32_t iterations_, leaf_size_;
+  const BpOptions opts_;
+  const uint32_t leaf_size_;
   const int workers_;
   std::vector<TermState>& states_;
   TermState shared_;  // bisect_parallel's degrees and gains

@@ -32,7 +32,7 @@ void bisect_levels(bp::Rows<Term> rows, uint32_t vocab, std::vector<uint32_t>& p
   std::vector<bp::TermState> states;
   states.reserve(workers);
   for (int w = 0; w < workers; ++w) states.emplace_back(vocab);
-  bp::Bisector<Term> bisector(perm, vocab, opts.iterations, leaf_size, workers, states);
+  bp::Bisector<Term> bisector(perm, vocab, opts, workers, states);
   // Each level reads one set of rows and writes the other; a range's rows stay inside its room.
   bp::Rows<Term> next{std::vector<uint64_t>(n), std::vector<uint32_t>(n), std::vector<Term>(rows.terms.size())};
 

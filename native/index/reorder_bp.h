@@ -17,6 +17,12 @@ struct BpOptions {
   // Swap rounds per bisection (PISA's default). A bisection stops early once a round swaps nothing:
   // every later round would then compute the same gains and swap nothing either.
   uint32_t iterations = 20;
+  // Ranges of at most deep_range_size documents get deep_iterations rounds (if fewer than
+  // `iterations`). Most of the time goes to the many levels of small ranges, and they settle in a few
+  // rounds: on 200k topical documents, 5 rounds below 2^14 documents gave the same log-gap bits as 20
+  // (4.720 a posting) in 58% of the CPU time; 3 rounds there cost 1.1% more bits, 5 rounds everywhere 0.5%.
+  uint32_t deep_iterations = 5;
+  uint32_t deep_range_size = 1u << 14;
   // Ranges of at most this many documents are not split (leaves keep their input order). Below ~16
   // documents a split cannot separate much: most terms of a 16-document range occur in one of them.
   uint32_t leaf_size = 16;
