@@ -4,6 +4,10 @@
 // bp_order on it and prints the seconds (wall and CPU: the machine may be shared), the resident memory before and at the peak (getrusage), and
 // the log-gap bits a posting in random order, after BP, and sorted by each document's first topic (an
 // oracle that knows the topics). Run it under `flock /tmp/bench.lock`.
+//
+// Measured (2-core AMD EPYC, shared, defaults, seed 1): 1M documents (120M postings) 38.0 s (73 s of
+// CPU), 0.49 GiB, 5.593 -> 4.657 bits a posting; 8.8M documents (1.06G postings) 519 s (920 s of
+// CPU), 4.27 GiB beyond the 4.04 GiB of input, 5.593 -> 4.515.
 #include <sys/resource.h>
 
 #include <chrono>
