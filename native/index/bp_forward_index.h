@@ -3,7 +3,7 @@
 // cost); the others are renumbered densely in term order, so the per-term degree and gain arrays stay
 // small, and stored as uint16 when the kept vocabulary fits in it (SPLADE's 30522 word pieces do): the
 // gain loop reads every posting of every range in every swap round, so its bytes are what the memory
-// bus sees.
+// bus sees. The same reasoning drops, level by level, the terms a range holds only once (bp_bisector.h).
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -76,22 +76,25 @@ inline KeptTerms keep_terms(const uint64_t* offsets, const uint32_t* terms, uint
   return out;
 }
 
+// A forward index whose rows may have unused room between them: each level of the bisection rewrites
+// the rows of a range, in their new order and with fewer terms, inside the room the range had.
 template <class Term>
-struct ForwardIndex {
-  std::vector<uint64_t> offsets;  // n_docs + 1, from 0
-  std::vector<Term> terms;        // kept term numbers, each document's in input order
-  uint32_t vocab = 0;             // kept terms
+struct Rows {
+  std::vector<uint64_t> begin;  // per row: where its terms start
+  std::vector<uint32_t> count;  // per row: how many terms it has
+  std::vector<Term> terms;
 
-  const Term* begin(uint32_t doc) const { return terms.data() + offsets[doc]; }
-  const Term* end(uint32_t doc) const { return terms.data() + offsets[doc + 1]; }
+  const Term* row_begin(uint32_t row) const { return terms.data() + begin[row]; }
+  const Term* row_end(uint32_t row) const { return terms.data() + begin[row] + count[row]; }
 };
 
+// Row d: the kept terms of document d, renumbered, in input order.
 template <class Term>
-ForwardIndex<Term> build_forward_index(const uint64_t* offsets, const uint32_t* terms, uint32_t n_docs,
-                                       const KeptTerms& kept, int workers) {
-  ForwardIndex<Term> fwd;
-  fwd.vocab = kept.kept;
-  fwd.offsets.assign(size_t{n_docs} + 1, 0);
+Rows<Term> kept_rows(const uint64_t* offsets, const uint32_t* terms, uint32_t n_docs, const KeptTerms& kept,
+                     int workers) {
+  Rows<Term> rows;
+  rows.begin.assign(n_docs, 0);
+  rows.count.assign(n_docs, 0);
   const size_t items = (size_t{n_docs} + kDocsPerItem - 1) / kDocsPerItem;
   auto docs_of = [&](size_t item) {
     const uint32_t begin = static_cast<uint32_t>(item * kDocsPerItem);
@@ -100,24 +103,28 @@ ForwardIndex<Term> build_forward_index(const uint64_t* offsets, const uint32_t* 
   run_workers(workers, items, [&](size_t item, int) {
     const auto [begin, end] = docs_of(item);
     for (uint32_t d = begin; d < end; ++d) {
-      uint64_t count = 0;
+      uint32_t count = 0;
       for (uint64_t i = offsets[d]; i < offsets[d + 1]; ++i) count += kept.remap[terms[i]] != kDropped;
-      fwd.offsets[d + 1] = count;
+      rows.count[d] = count;
     }
   });
-  for (uint32_t d = 0; d < n_docs; ++d) fwd.offsets[d + 1] += fwd.offsets[d];
-  fwd.terms.resize(fwd.offsets[n_docs]);
+  uint64_t total = 0;
+  for (uint32_t d = 0; d < n_docs; ++d) {
+    rows.begin[d] = total;
+    total += rows.count[d];
+  }
+  rows.terms.resize(total);
   run_workers(workers, items, [&](size_t item, int) {
     const auto [begin, end] = docs_of(item);
     for (uint32_t d = begin; d < end; ++d) {
-      Term* out = fwd.terms.data() + fwd.offsets[d];
+      Term* out = rows.terms.data() + rows.begin[d];
       for (uint64_t i = offsets[d]; i < offsets[d + 1]; ++i) {
         const uint32_t t = kept.remap[terms[i]];
         if (t != kDropped) *out++ = static_cast<Term>(t);
       }
     }
   });
-  return fwd;
+  return rows;
 }
 
 }  // namespace splade::index::bp

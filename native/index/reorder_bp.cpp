@@ -1,6 +1,8 @@
 // Recursive graph bisection, level by level: every range of a level is bisected before any range of
-// the next, so one key array of n entries serves every level (each range uses its own slice) and the
-// memory stays flat: the permutation, the keys, the kept-term forward index and per-worker term arrays.
+// the next, so per-position arrays serve every level (each range uses its own slice) and the memory
+// stays flat: the permutation, keys and rows per position, two copies of the kept-term forward index
+// (one read, one written, swapped each level, shrinking as ranges drop the terms they hold once) and
+// per-worker term arrays.
 // While a level has fewer ranges than twice the workers, all workers share each range; below that,
 // each worker takes whole ranges.
 #include "reorder_bp.h"
@@ -24,35 +26,34 @@ struct Range {
 };
 
 template <class Term>
-void bisect_levels(const bp::ForwardIndex<Term>& fwd, std::vector<uint32_t>& perm, const BpOptions& opts, int workers) {
+void bisect_levels(bp::Rows<Term> rows, uint32_t vocab, std::vector<uint32_t>& perm, const BpOptions& opts, int workers) {
   const uint32_t n = static_cast<uint32_t>(perm.size());
   const uint32_t leaf_size = std::max(opts.leaf_size, 1u);
-  std::vector<uint64_t> keys(n);
   std::vector<bp::TermState> states;
   states.reserve(workers);
-  for (int w = 0; w < workers; ++w) states.emplace_back(fwd.vocab);
-  bp::Bisector<Term> bisector(fwd, perm.data(), keys.data(), opts.iterations, workers, states);
+  for (int w = 0; w < workers; ++w) states.emplace_back(vocab);
+  bp::Bisector<Term> bisector(perm, vocab, opts, workers, states);
+  // Each level reads one set of rows and writes the other; a range's rows stay inside its room.
+  bp::Rows<Term> next{std::vector<uint64_t>(n), std::vector<uint32_t>(n), std::vector<Term>(rows.terms.size())};
 
-  std::vector<Range> level{{0, n}}, split, leaves;
+  std::vector<Range> level, split;
+  if (n > leaf_size) level.push_back({0, n});
   while (!level.empty()) {
-    split.clear();
-    leaves.clear();
-    for (const Range& r : level) (r.end - r.begin > leaf_size ? split : leaves).push_back(r);
-    // A leaf keeps its documents in input order: whatever locality the input had survives inside it.
-    bp::run_workers(workers, leaves.size(), [&](size_t i, int) {
-      std::sort(perm.begin() + leaves[i].begin, perm.begin() + leaves[i].end);
-    });
-    if (workers > 1 && split.size() < 2 * static_cast<size_t>(workers)) {
-      for (const Range& r : split) bisector.bisect_parallel(r.begin, r.end);
+    bisector.set_rows(&rows, &next);
+    if (workers > 1 && level.size() < 2 * static_cast<size_t>(workers)) {
+      for (const Range& r : level) bisector.bisect_parallel(r.begin, r.end);
     } else {
-      bp::run_workers(workers, split.size(), [&](size_t i, int w) { bisector.bisect(split[i].begin, split[i].end, states[w]); });
+      bp::run_workers(workers, level.size(), [&](size_t i, int w) { bisector.bisect(level[i].begin, level[i].end, states[w]); });
     }
-    level.clear();
-    for (const Range& r : split) {
+    // Children of at most leaf_size documents stay as their parent left them: in document order.
+    split.clear();
+    for (const Range& r : level) {
       const uint32_t mid = r.begin + (r.end - r.begin) / 2;
-      level.push_back({r.begin, mid});
-      level.push_back({mid, r.end});
+      if (mid - r.begin > leaf_size) split.push_back({r.begin, mid});
+      if (r.end - mid > leaf_size) split.push_back({mid, r.end});
     }
+    level.swap(split);
+    std::swap(rows, next);
   }
 }
 
@@ -68,9 +69,9 @@ std::vector<uint32_t> bp_order(const uint64_t* offsets, const uint32_t* terms, u
   if (n_docs == 0) return perm;
   const bp::KeptTerms kept = bp::keep_terms(offsets, terms, n_docs, vocab, opts.min_df, workers);
   if (kept.kept <= 0x10000u) {
-    bisect_levels(bp::build_forward_index<uint16_t>(offsets, terms, n_docs, kept, workers), perm, opts, workers);
+    bisect_levels(bp::kept_rows<uint16_t>(offsets, terms, n_docs, kept, workers), kept.kept, perm, opts, workers);
   } else {
-    bisect_levels(bp::build_forward_index<uint32_t>(offsets, terms, n_docs, kept, workers), perm, opts, workers);
+    bisect_levels(bp::kept_rows<uint32_t>(offsets, terms, n_docs, kept, workers), kept.kept, perm, opts, workers);
   }
   return perm;
 }
