@@ -13,6 +13,7 @@
 import { join } from 'node:path';
 
 import { ErrorCode, SpladeError, callNativeAsync, expectFinite, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
+import { packSequences } from '../model/checkpoint.js';
 import { SpladeModel, type TrainingEncoder } from '../model/splade-model.js';
 import { type TrainAddon, adamwStep, noDecay, trainAddon } from './adamw.js';
 import { CudaTrainingState } from './cuda-step.js';
@@ -223,15 +224,6 @@ function isMlm(batch: TrainBatch | MlmBatch): batch is MlmBatch {
   return batch !== null && typeof batch === 'object' && (batch as MlmBatch).objective === 'mlm';
 }
 
-/** Packs id sequences back to back: ids (N) and cuSeqlens (B+1). */
-function pack(seqs: Int32Array[]): { ids: Int32Array; cu: Int32Array } {
-  const cu = new Int32Array(seqs.length + 1);
-  seqs.forEach((q, i) => (cu[i + 1] = cu[i] + q.length));
-  const ids = new Int32Array(cu[seqs.length]);
-  seqs.forEach((q, i) => ids.set(q, cu[i]));
-  return { ids, cu };
-}
-
 /**
  * Trains a SpladeModel one batch per optimizer step (see TrainerOptions for the exact definitions).
  * step() and computeGradients() take turns on one trainer (a per-trainer lock); the model must not be
@@ -422,8 +414,8 @@ export class Trainer {
       inputs = masked.map((m) => m.inputs);
       labels = masked.map((m) => m.labels);
     }
-    const { ids, cu } = pack(inputs);
-    const flatLabels = pack(labels).ids;
+    const { ids, cu } = packSequences(inputs);
+    const flatLabels = packSequences(labels).ids;
     let loss = 0, count = 0;
     const cuda = this.cuda;
     cuda?.beginStep();
@@ -454,7 +446,7 @@ export class Trainer {
     type Encoder = (typeof this.encoders)[number];
     // the two passes on the CPU or on the GPU, with a dropout seed each (the same draws on both)
     const forward = async (e: Encoder, seqs: Int32Array[], out: Float32Array) => {
-      const { ids, cu } = pack(seqs);
+      const { ids, cu } = packSequences(seqs);
       const seed = this.dropoutSeed();
       if (cuda !== null) return cuda.forward(e.enc, ids, cu, out, o.dropout, seed);
       return callNativeAsync(() => this.addon.trainForward(e.enc.config, e.enc.arena, ids, null, cu, 'max', out, o.dropout, seed));
