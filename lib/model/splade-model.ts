@@ -64,7 +64,9 @@ export interface TrainingEncoder {
   readonly config: EncoderConfig;
   readonly layout: Layout;
   readonly arena: Float32Array;
-  /** The GPU encoder (device 'cuda'), whose training step keeps its state on the device; null on the CPU. */
+  /** The encoder handle (CPU or GPU): the training passes and the gradient arena. */
+  readonly native: NativeEncoderHandle;
+  /** The same handle on device 'cuda', whose optimizer keeps its state on the device; null on the CPU. */
   readonly cuda: CudaTrainingHandle | null;
   parameters(prefix?: string, arena?: Float32Array): Map<string, Float32Array>;
 }
