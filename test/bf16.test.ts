@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { SpladeModel, info } from '../lib/index.js';
 import type { SparseVector } from '../lib/index.js';
 import { encoderAddon } from '../lib/model/native-encoder.js';
+import { checkAddon } from './helpers/check-addon.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const MODELS = join(here, 'fixtures', 'models');
@@ -27,7 +28,7 @@ const TOL: Record<string, number> = {
 
 function check(op: string, cpu: string): void {
   for (const seed of [1, 2 + Math.floor(Math.random() * 1e9)]) {
-    const r = addon.kernelCheck(op, cpu, seed);
+    const r = checkAddon().kernelCheck(op, cpu, seed);
     expect(r.nonFinite, `seed ${seed}`).toBe(0);
     expect(r.mismatches, `seed ${seed}`).toBe(0);
     expect(r.checked).toBeGreaterThan(0);
@@ -43,7 +44,7 @@ describe('bf16 kernels match their references', () => {
     // The AMX kernels where this CPU and OS have them; elsewhere the check must refuse, not pass.
     it(`${op} (${amx ? 'AMX' : 'refused without AMX'})`, () => {
       if (amx) check(op, 'avx512');
-      else expect(() => addon.kernelCheck(op, 'generic', 1)).toThrow(/AMX/);
+      else expect(() => checkAddon().kernelCheck(op, 'generic', 1)).toThrow(/AMX/);
     });
   }
 });

@@ -52,16 +52,8 @@ export interface NativeEncoderHandle {
   readGrads(out: Float32Array): Promise<void>;
 }
 
-export interface KernelCheckResult {
-  maxError: number;
-  nonFinite: number;
-  mismatches: number;
-  checked: number;
-}
-
 export interface EncoderAddon {
   encoderLayout(config: EncoderConfig): Layout;
-  kernelCheck(op: string, cpu: string, seed: number): KernelCheckResult;
   /** What the bf16 GEMMs run here: AMX tiles, or the portable fp32-SGEMM path. */
   bf16Kernel(): 'amx' | 'fallback';
   NativeEncoder: new (config: EncoderConfig, arena: Float32Array) => NativeEncoderHandle;

@@ -17,8 +17,6 @@ export interface TrainAddon {
   gradNormSq(grads: Float32Array): number;
   /** The first n mask factors (0 or 1 / (1 - p)) of a flat dropout site (0 embeddings .. 3 FFN output). */
   dropoutFactors(p: number, seed: number, layer: number, site: number, n: number): Float32Array;
-  /** Training kernels against their references (native/train/train_kernel_check.h): [maxError, nonFinite, mismatches, checked]. */
-  trainKernelCheck(op: string, seed: number): Float64Array;
 }
 
 export function trainAddon(): TrainAddon {

@@ -1,17 +1,14 @@
 // The encoder handle: NativeEncoder (an ObjectWrap over a parameter arena that JavaScript allocated,
-// so parameters() are zero-copy views), encoderLayout() (the arena's table of named offsets) and
-// kernelCheck() (fast kernels against the references, for the tests). NativeEncoder has CudaEncoder's
-// methods (cuda_binding.cpp) for the forward and the training step: prepare, forward, gradients,
-// trainForward (a handle over the batch's activations), trainBackward and mlmGradients into the
-// handle's own gradient arena, zeroGrads, readGrads. Each pass runs in a PromiseWorker; the arena and
-// every input/output typed array stay referenced until it finishes.
+// so parameters() are zero-copy views) and encoderLayout() (the arena's table of named offsets).
+// NativeEncoder has CudaEncoder's methods (cuda_binding.cpp) for the forward and the training step:
+// prepare, forward, gradients, trainForward (a handle over the batch's activations), trainBackward and
+// mlmGradients into the handle's own gradient arena, zeroGrads, readGrads. Each pass runs in a
+// PromiseWorker; the arena and every input/output typed array stay referenced until it finishes.
 #include <algorithm>
 #include <cmath>
 #include <memory>
 
-#include "../common/cpu_features.h"
 #include "../model/encoder.h"
-#include "../model/kernel_check.h"
 #include "model_binding.h"
 #include "napi_util.h"
 
@@ -116,24 +113,6 @@ Napi::Value EncoderLayout(const Napi::CallbackInfo& info) {
       entries.Set(static_cast<uint32_t>(i), o);
     }
     out.Set("entries", entries);
-    return out;
-  });
-}
-
-Napi::Value KernelCheck(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const std::string op = arg_string(info, 0, "op");
-  const std::string isa_s = arg_string(info, 1, "cpu");
-  const int64_t seed = arg_int(info, 2, "seed", 0, int64_t{1} << 52);
-  return guarded(env, [&]() -> Napi::Value {
-    Isa isa;
-    if (!parse_isa(isa_s, &isa)) fail(kInvalidArgument, "Expected one of avx512, avx2, generic for cpu but received " + isa_s);
-    const KernelCheckResult r = kernel_check(op, isa, static_cast<uint64_t>(seed));
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("maxError", r.max_error);
-    out.Set("nonFinite", static_cast<double>(r.non_finite));
-    out.Set("mismatches", static_cast<double>(r.mismatches));
-    out.Set("checked", static_cast<double>(r.checked));
     return out;
   });
 }
@@ -355,7 +334,6 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
 
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("encoderLayout", Napi::Function::New(env, EncoderLayout, "encoderLayout"));
-  exports.Set("kernelCheck", Napi::Function::New(env, KernelCheck, "kernelCheck"));
   // bf16Kernel(): 'amx' | 'fallback', what the bf16 GEMMs run on this machine
   exports.Set("bf16Kernel", Napi::Function::New(
                                 env, [](const Napi::CallbackInfo& info) -> Napi::Value {

@@ -1,9 +1,8 @@
 // Training ops on host memory: adamwUpdate() and gradNormSq() over Float32Array views (a parameter
 // tensor or a whole arena; synchronous: elementwise passes over at most a few million floats, threaded
-// inside); dropoutFactors and trainKernelCheck for the tests. The encoder's training passes are
+// inside); dropoutFactors for the tests. The encoder's training passes are
 // methods of its handle (NativeEncoder, model_binding.cpp; CudaEncoder on the GPU).
 #include "../cpu/adamw.h"
-#include "../train/train_kernel_check.h"
 #include "model_binding.h"
 #include "napi_util.h"
 
@@ -49,23 +48,10 @@ Napi::Value DropoutFactors(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// trainKernelCheck(op, seed): Float64Array [maxError, nonFinite, mismatches, checked] (train_kernel_check.h).
-Napi::Value TrainKernelCheck(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const std::string op = arg_string(info, 0, "op");
-  const int64_t seed = arg_int(info, 1, "seed", 0, int64_t{1} << 52);
-  const KernelCheckResult r = guarded(env, [&] { return train_kernel_check(op, static_cast<uint64_t>(seed)); });
-  Napi::Float64Array out = Napi::Float64Array::New(env, 4);
-  const double values[4] = {r.max_error, double(r.non_finite), double(r.mismatches), double(r.checked)};
-  for (size_t i = 0; i < 4; ++i) out[i] = values[i];
-  return out;
-}
-
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("adamwUpdate", Napi::Function::New(env, AdamwUpdate, "adamwUpdate"));
   exports.Set("gradNormSq", Napi::Function::New(env, GradNormSq, "gradNormSq"));
   exports.Set("dropoutFactors", Napi::Function::New(env, DropoutFactors, "dropoutFactors"));
-  exports.Set("trainKernelCheck", Napi::Function::New(env, TrainKernelCheck, "trainKernelCheck"));
 }
 
 Registrar registrar("train", Init);

@@ -1,11 +1,11 @@
 // Checks of the training path's own kernels (the tests call it through the train binding): fast
 // against reference, and reference backward against central differences of the reference forward,
-// with dropout masks fixed by a seed. Same result type as kernel_check (model/kernel_check.h).
+// with dropout masks fixed by a seed. Same result type as kernel_check (kernel_check.h).
 #pragma once
 #include <cstdint>
 #include <string>
 
-#include "../model/kernel_check.h"
+#include "kernel_check.h"
 
 namespace splade {
 
