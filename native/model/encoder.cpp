@@ -4,10 +4,7 @@
 #include "encoder.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -15,6 +12,7 @@
 #include "../common/error.h"
 #include "cpu_ops.h"
 #include "cross_encoder.h"  // encoder_first_token_forward, defined here on the shared transformer body
+#include "encoder_layer.h"
 
 namespace splade {
 
@@ -196,37 +194,11 @@ std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, cons
 
 namespace {
 
-// SPLADE_PROFILE=1: milliseconds per op family of each inference forward, on stderr (for tuning).
-struct OpTimer {
-  const bool on = std::getenv("SPLADE_PROFILE") != nullptr;
-  double ms[6] = {};
-  std::chrono::steady_clock::time_point t = std::chrono::steady_clock::now();
-  void lap(int op) {
-    if (!on) return;
-    const auto now = std::chrono::steady_clock::now();
-    ms[op] += std::chrono::duration<double, std::milli>(now - t).count();
-    t = now;
-  }
-  void report(size_t N) const {
-    if (on)
-      std::fprintf(stderr, "splade profile: %zu tokens: gemm %.1f ms, attention %.1f, layernorm %.1f, embed %.1f, decoder+pool %.1f\n",
-                   N, ms[0], ms[1], ms[2], ms[3], ms[4]);
-  }
-};
-enum { kGemm = 0, kAttention = 1, kLayerNorm = 2, kEmbed = 3, kDecoder = 4 };
-
-const std::vector<Bf16Weight> kNoBf16;
-const std::vector<PackedMatrix> kNoF32;
-
 void layernorm_rows(const CpuOps& ops, float* out, const float* inp, const EncoderConfig& cfg, const float* P, size_t w_off,
                     size_t b_off, size_t N, OpTimer& timer) {
   ops.layernorm_forward(out, nullptr, nullptr, inp, P + w_off, P + b_off, N, cfg.hidden, cfg.eps);
   timer.lap(kLayerNorm);
 }
-
-}  // namespace
-
-namespace {
 
 // Activations in one process-wide workspace that only grows (held under a lock for the call): a fresh
 // 100 MB per call costs more in page faults than the embeddings and LayerNorms together (measured: 140 ms
@@ -246,8 +218,6 @@ Workspace& workspace() {
 void transformer_forward(const CpuOps& ops, Workspace& ws, const EncoderConfig& cfg, const ParamLayout& L, const float* P,
                          const PackedBatch& batch, const EncoderPacked* packed, OpTimer& timer) {
   const int B = batch.B;
-  const bool bf16 = packed && packed->precision == Precision::bf16;
-  const bool f32_packed = packed && !bf16 && packed->head32.get();
   const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, I = cfg.intermediate;
   for (auto [v, n] : {std::pair{&ws.x, N * C}, {&ws.tmp, N * C}, {&ws.att, N * C}, {&ws.qkv, N * 3 * C}, {&ws.h, N * I}})
     if (v->size() < n) v->resize(n);
@@ -257,26 +227,9 @@ void transformer_forward(const CpuOps& ops, Workspace& ws, const EncoderConfig& 
   ops.embed_forward(tmp.data(), batch.ids, type_ids, batch.cu_seqlens, B, P + L.wte, P + L.wpe, wtt, C);
   timer.lap(kEmbed);
   layernorm_rows(ops, x.data(), tmp.data(), cfg, P, L.emb_ln_w, L.emb_ln_b, N, timer);
-  for (size_t l = 0; l < L.layer.size(); ++l) {
-    const LayerOffsets& o = L.layer[l];
-    auto w16 = [&](const std::vector<Bf16Weight>& v) { return bf16 ? &v[l] : nullptr; };
-    auto w32 = [&](const std::vector<PackedMatrix>& v) { return f32_packed ? &v[l] : nullptr; };
-    linear_forward(ops, qkv.data(), x.data(), P + o.qkv_w, P + o.qkv_b, N, 3 * C, C, nullptr, Activation::none,
-                   w16(packed ? packed->qkv : kNoBf16), w32(packed ? packed->qkv32 : kNoF32));
-    timer.lap(kGemm);
-    ops.attention_forward(att.data(), qkv.data(), batch.cu_seqlens, B, C, cfg.heads);
-    timer.lap(kAttention);
-    linear_forward(ops, tmp.data(), att.data(), P + o.attn_out_w, P + o.attn_out_b, N, C, C, x.data(), Activation::none,
-                   w16(packed ? packed->attn_out : kNoBf16), w32(packed ? packed->attn_out32 : kNoF32));
-    timer.lap(kGemm);
-    layernorm_rows(ops, x.data(), tmp.data(), cfg, P, o.ln1_w, o.ln1_b, N, timer);
-    linear_forward(ops, h.data(), x.data(), P + o.fc1_w, P + o.fc1_b, N, I, C, nullptr, Activation::gelu,
-                   w16(packed ? packed->fc1 : kNoBf16), w32(packed ? packed->fc1_32 : kNoF32));
-    linear_forward(ops, tmp.data(), h.data(), P + o.fc2_w, P + o.fc2_b, N, C, I, x.data(), Activation::none,
-                   w16(packed ? packed->fc2 : kNoBf16), w32(packed ? packed->fc2_32 : kNoF32));
-    timer.lap(kGemm);
-    layernorm_rows(ops, x.data(), tmp.data(), cfg, P, o.ln2_w, o.ln2_b, N, timer);
-  }
+  const LayerBuffers buf{x.data(), qkv.data(), att.data(), tmp.data(), x.data(), nullptr, h.data(), tmp.data(), x.data(),
+                         nullptr, nullptr, nullptr, nullptr};
+  for (size_t l = 0; l < L.layer.size(); ++l) encoder_layer_forward(ops, buf, cfg, L, l, P, batch, nullptr, packed, &timer);
 }
 
 }  // namespace

@@ -10,21 +10,9 @@
 
 #include "../common/thread_pool.h"
 #include "cpu_ops.h"
+#include "encoder_layer.h"
 
 namespace splade {
-namespace {
-
-// out (N,C) = drop(inp W^T + b) + residual: the GEMM's fused residual when no mask is active.
-void linear_dropout_residual(const CpuOps& ops, float* out, const float* inp, const float* W, const float* b, size_t N,
-                             size_t Nout, size_t K, const float* residual, const DropoutMask& m) {
-  if (!m.active) return linear_forward(ops, out, inp, W, b, N, Nout, K, residual);
-  linear_forward(ops, out, inp, W, b, N, Nout, K);
-  parallel_range(N * Nout, [&](size_t i0, size_t i1, int) {
-    for (size_t i = i0; i < i1; ++i) out[i] = out[i] * m.factor(i) + residual[i];
-  });
-}
-
-}  // namespace
 
 void transformer_train_forward(EncoderActivations& a, const EncoderConfig& cfg, const ParamLayout& L, const float* P,
                                const PackedBatch& batch, const TrainDropout& drop, const CpuOps& ops) {
@@ -47,7 +35,6 @@ void transformer_train_forward(EncoderActivations& a, const EncoderConfig& cfg, 
   layernorm(x.data(), a.emb_mean.data(), a.emb_rstd.data(), a.emb.data(), L.emb_ln_w, L.emb_ln_b);
   dropout_apply(x.data(), N * C, masks.emb);
   for (size_t l = 0; l < cfg.layers; ++l) {
-    const LayerOffsets& o = L.layer[l];
     EncoderActivations::Layer& s = a.layers[l];
     s.in = x;
     s.qkv.resize(N * 3 * C);
@@ -58,16 +45,11 @@ void transformer_train_forward(EncoderActivations& a, const EncoderConfig& cfg, 
     s.gelu.resize(N * I);
     s.res2.resize(N * C);
     s.ln1_mean.resize(N); s.ln1_rstd.resize(N); s.ln2_mean.resize(N); s.ln2_rstd.resize(N);
-    linear_forward(ops, s.qkv.data(), s.in.data(), P + o.qkv_w, P + o.qkv_b, N, 3 * C, C);
-    ops.attention_train_forward(s.att.data(), s.qkv.data(), batch.cu_seqlens, B, C, cfg.heads, masks.probs[l]);
-    linear_dropout_residual(ops, s.res1.data(), s.att.data(), P + o.attn_out_w, P + o.attn_out_b, N, C, C, s.in.data(),
-                            masks.attn_out[l]);
-    layernorm(s.x1.data(), s.ln1_mean.data(), s.ln1_rstd.data(), s.res1.data(), o.ln1_w, o.ln1_b);
-    linear_forward(ops, s.fc1.data(), s.x1.data(), P + o.fc1_w, P + o.fc1_b, N, I, C);
-    ops.gelu_forward(s.gelu.data(), s.fc1.data(), N * I);
-    linear_dropout_residual(ops, s.res2.data(), s.gelu.data(), P + o.fc2_w, P + o.fc2_b, N, C, I, s.x1.data(),
-                            masks.ffn_out[l]);
-    layernorm(x.data(), s.ln2_mean.data(), s.ln2_rstd.data(), s.res2.data(), o.ln2_w, o.ln2_b);
+    const LayerMasks m{masks.probs[l], masks.attn_out[l], masks.ffn_out[l]};
+    encoder_layer_forward(ops, LayerBuffers{s.in.data(), s.qkv.data(), s.att.data(), s.res1.data(), s.x1.data(), s.fc1.data(),
+                                            s.gelu.data(), s.res2.data(), x.data(), s.ln1_mean.data(), s.ln1_rstd.data(),
+                                            s.ln2_mean.data(), s.ln2_rstd.data()},
+                          cfg, L, l, P, batch, &m, nullptr, nullptr);
   }
   a.head_in = std::move(x);
 }
