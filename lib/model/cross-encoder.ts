@@ -83,7 +83,6 @@ function crossAddon(): CrossAddon {
 export class CrossEncoder {
   private constructor(private readonly ckpt: Checkpoint, private readonly native: NativeCrossEncoderHandle) {}
 
-  /** The checkpoint directory. */
   get dir(): string { return this.ckpt.dir; }
   get config(): EncoderConfig { return this.ckpt.config; }
 

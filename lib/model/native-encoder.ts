@@ -1,6 +1,5 @@
 // Typing of the encoder part of the binding (native/binding/model_binding.cpp): the encoder handle, whose
-// methods the GPU handle (lib/cuda-encoder.ts) has too, so the encode path and the trainer's passes are
-// one code for both devices.
+// methods the GPU handle (lib/cuda-encoder.ts) has too, so encoding and training are one code for both.
 import { loadAddon } from '../native.js';
 import type { EncoderConfig } from './config.js';
 import type { Layout } from './weights.js';

@@ -499,7 +499,7 @@ export class Trainer {
       this.pending = accumulate;
       await this.state.readGrads();
       const gradients = new Map(this.names.map((name, k) => [name, this.grad[k].slice()]));
-      return { ...stats, gradNorm: await this.state.gradNorm(), peakMemoryBytes: peakMemoryBytes(), gradients };
+      return { ...stats, gradNorm: await this.state.optimizer.gradNorm(), peakMemoryBytes: peakMemoryBytes(), gradients };
     });
   }
 
@@ -515,7 +515,7 @@ export class Trainer {
         const lr = this.currentLr();
         const t = this.t + 1;
         const o = { lr, weightDecay: this.options.weightDecay, maxGradNorm: this.options.maxGradNorm, step: t };
-        const gradNorm = await this.state.optimizerStep(o);
+        const gradNorm = await this.state.optimizer.step(o);
         this.t = t;
         this.model.weightsChanged();  // encode() between steps must not run the packed weights of before
         return { ...stats, lr, gradNorm, peakMemoryBytes: peakMemoryBytes() };
@@ -537,7 +537,7 @@ export class Trainer {
         throw new SpladeError('save: accumulated gradients are pending; call step() first', ErrorCode.invalidArgument);
       }
       await this.model.save(join(dir, 'model'));
-      await this.state.readMoments();
+      await this.state.optimizer.readMoments();
       writeTrainerState(dir, {
         options: this.options, step: this.t, rng: this.rng.state(),
         names: this.names, sizes: this.params.map((p) => p.length), m: this.m, v: this.v,
@@ -561,7 +561,7 @@ export class Trainer {
     }
     trainer.m.set(state.m);
     trainer.v.set(state.v);
-    await trainer.state.writeMoments();
+    await trainer.state.optimizer.writeMoments();
     trainer.t = state.step;
     trainer.rng.setState(state.rng);
     return trainer;

@@ -1,20 +1,14 @@
 // The Trainer's passes over its encoders, one code for the CPU and the GPU: the encoder handles
 // (NativeEncoder, CudaEncoder) have the same training methods, so the training forward and backward, the
 // masked-LM objective and the gradient arena (inside the handle; on the device for the GPU) go through
-// them alike. What crosses to the host per step: the batch's ids, the dense (B x V) vectors out and their
-// dLoss/dw in (the losses and regularisers stay in TypeScript), the gradient norm.
-//
-// Where the two differ is the optimizer, chosen once here:
-// - HostAdamw (CPU): the gradients are read into the trainer's host buffers and AdamW runs per tensor on
-//   the parameter arena (native/cpu/adamw.cpp), with the trainer's m / v as the moments.
+// them alike; the losses stay in TypeScript. The optimizer is where the two differ, chosen once here:
+// - HostAdamw (CPU): the gradients are read into the trainer's host buffers; AdamW runs per tensor on the
+//   parameter arena (native/cpu/adamw.cpp) with the trainer's m / v as the moments.
 // - DeviceAdamw (GPU): the norm and AdamW over each encoder's whole arena run on the device
-//   (native/cuda/encoder_cuda_optim.cu) and the updated parameters are copied into the host arena after
-//   each update, so that save(), encode() and parameters() see them. The host arena is the truth between
-//   steps: each step's first forward uploads it again (a write through parameters() views counts, as on
-//   the CPU). The moments live on the device; readMoments() / writeMoments() move them to and from the
-//   trainer's m / v (in parameter-name order) for save() and resume(). The device state belongs to the
-//   encoder, so a trainer takes it over: the first optimizer step of a new one (not resumed) starts from
-//   zero moments, as on the CPU.
+//   (native/cuda/encoder_cuda_optim.cu); the parameters come back to the host arena after each update,
+//   which stays the truth between steps (each step's first pass uploads it again). The moments live on
+//   the device, moved to and from the trainer's m / v for save() and resume(); a new trainer (not
+//   resumed) starts from zero moments, as on the CPU.
 import type { CudaTrainingHandle } from '../cuda-encoder.js';
 import { ErrorCode, SpladeError, callNativeAsync } from '../errors.js';
 import type { NativeEncoderHandle, TrainActivations } from '../model/native-encoder.js';
@@ -27,22 +21,21 @@ export interface ParameterTensors { params: Float32Array[]; grads: Float32Array[
 /** One optimizer step's settings. */
 export interface StepOptions { lr: number; weightDecay: number; maxGradNorm: number; step: number }
 
-/** One encoder: its handle and its host gradient buffer (arena-shaped; the tensors' grads view it). */
+/** One encoder and its host gradient buffer (arena-shaped; the tensors' grads view it). */
 interface EncoderState { enc: TrainingEncoder; grads: Float32Array }
 
-interface Optimizer {
-  /** Global L2 norm of the gradients (the host optimizer reads the buffers readGrads filled). */
+export interface Optimizer {
+  /** Global L2 norm of the gradients (on the host: of the buffers readGrads filled). */
   gradNorm(): Promise<number>;
-  /** The finite-norm check (throws, leaving every parameter as it was), clipping, AdamW; returns the norm. */
+  /** The finite-norm check (throws, changing nothing), clipping, AdamW; returns the norm. */
   step(o: StepOptions): Promise<number>;
-  /** The moments into / from the trainer's m / v views. */
-  readMoments(): Promise<void>;
-  writeMoments(): Promise<void>;
+  readMoments(): Promise<void>;  // into the trainer's m / v views
+  writeMoments(): Promise<void>;  // from them
 }
 
 export class TrainingState {
   readonly device: 'cpu' | 'cuda';
-  private readonly optimizer: Optimizer;
+  readonly optimizer: Optimizer;
   /** Handles whose device parameters were refreshed from the host arena in the current step. */
   private uploaded = new Set<NativeEncoderHandle>();
 
@@ -89,22 +82,6 @@ export class TrainingState {
   /** The handles' gradients into the host buffers. */
   async readGrads(): Promise<void> {
     for (const e of this.encoders) await callNativeAsync(() => e.enc.native.readGrads(e.grads));
-  }
-
-  gradNorm(): Promise<number> {
-    return this.optimizer.gradNorm();
-  }
-
-  optimizerStep(o: StepOptions): Promise<number> {
-    return this.optimizer.step(o);
-  }
-
-  readMoments(): Promise<void> {
-    return this.optimizer.readMoments();
-  }
-
-  writeMoments(): Promise<void> {
-    return this.optimizer.writeMoments();
   }
 }
 

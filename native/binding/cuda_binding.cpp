@@ -81,12 +81,11 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
   // the packed forwards, in that precision; resolves with the device bytes of the weights.
   Napi::Value Prepare(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const std::string p = arg_string(info, 0, "precision");
-    if (p != "fp32" && p != "bf16") throw_error(env, kInvalidArgument, "Expected 'fp32' or 'bf16' for precision but received " + p);
+    const bool bf16 = arg_precision(info, 0) == Precision::bf16;
     if (!enc_) throw_error(env, kCuda, "CUDA encoder: released at environment teardown");
     auto bytes = std::make_shared<size_t>(0);
     return PromiseWorker::run(
-        env, [this, bf16 = p == "bf16", bytes] { *bytes = enc_->prepare(bf16); },
+        env, [this, bf16, bytes] { *bytes = enc_->prepare(bf16); },
         [bytes](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, static_cast<double>(*bytes)); },
         {info.This()});
   }

@@ -70,6 +70,12 @@ Pooling arg_pooling(const Napi::CallbackInfo& info, size_t i) {
   return p == "max" ? Pooling::max : Pooling::sum;
 }
 
+Precision arg_precision(const Napi::CallbackInfo& info, size_t i) {
+  const std::string p = arg_string(info, i, "precision");
+  if (p != "fp32" && p != "bf16") throw_error(info.Env(), kInvalidArgument, "Expected 'fp32' or 'bf16' for precision but received " + p);
+  return p == "bf16" ? Precision::bf16 : Precision::fp32;
+}
+
 TrainDropout arg_dropout(const Napi::CallbackInfo& info, size_t i) {
   const double p = arg_number(info, i, "dropout");
   if (!(p >= 0.0 && p < 1.0)) throw_error(info.Env(), kInvalidArgument, "Expected dropout in [0, 1)");
@@ -165,9 +171,7 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
   // running keep the copies they started with.
   Napi::Value Prepare(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const std::string p = arg_string(info, 0, "precision");
-    if (p != "fp32" && p != "bf16") throw_error(env, kInvalidArgument, "Expected 'fp32' or 'bf16' for precision but received " + p);
-    const Precision precision = p == "bf16" ? Precision::bf16 : Precision::fp32;
+    const Precision precision = arg_precision(info, 0);
     auto result = std::make_shared<std::shared_ptr<const EncoderPacked>>();
     const uint64_t seq = ++prepare_seq_;  // of two prepares in flight, the later call's copy wins
     return PromiseWorker::run(

@@ -30,6 +30,7 @@ struct BatchArgs {
 BatchArgs arg_batch(const Napi::CallbackInfo& info, size_t i);
 
 Pooling arg_pooling(const Napi::CallbackInfo& info, size_t i);       // 'max' | 'sum'
+Precision arg_precision(const Napi::CallbackInfo& info, size_t i);   // 'fp32' | 'bf16'
 TrainDropout arg_dropout(const Napi::CallbackInfo& info, size_t i);  // dropout in [0, 1), seed < 2^53 at i + 1
 
 // What mlmGradients resolves to: { loss, count } (the mean masked-LM loss, the labelled positions).
@@ -66,9 +67,8 @@ Napi::Value make_activations_handle(Napi::Env env, std::shared_ptr<T> acts, cons
 template <class T>
 std::shared_ptr<T> arg_activations_handle(const Napi::CallbackInfo& info, size_t i, const napi_type_tag& tag, const char* what) {
   bool tagged = false;
-  if (info.Length() <= i || !info[i].IsObject() || napi_check_object_type_tag(info.Env(), info[i], &tag, &tagged) != napi_ok || !tagged)
-    throw_error(info.Env(), kInvalidArgument, std::string("Expected a ") + what + " trainForward handle");
-  const Napi::Value ext = info[i].As<Napi::Object>().Get("activations");
+  const bool ok = info.Length() > i && info[i].IsObject() && napi_check_object_type_tag(info.Env(), info[i], &tag, &tagged) == napi_ok;
+  const Napi::Value ext = ok && tagged ? info[i].As<Napi::Object>().Get("activations") : info.Env().Undefined();
   if (!ext.IsExternal()) throw_error(info.Env(), kInvalidArgument, std::string("Expected a ") + what + " trainForward handle");
   return *ext.As<Napi::External<std::shared_ptr<T>>>().Data();
 }

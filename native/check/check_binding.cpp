@@ -1,10 +1,9 @@
 // The kernel-check addon (splade_check.node, built beside splade.node for the tests; not part of the
 // product's addon): kernelCheck(op, cpu, seed) runs kernel_check.h's checks of the encoder kernels on one
-// vector-unit variant, trainKernelCheck(op, seed) train_kernel_check.h's of the training kernels; both
+// vector-unit variant, trainKernelCheck(op, seed) those of the training kernels; both
 // return { maxError, nonFinite, mismatches, checked }.
 #include "../binding/napi_util.h"
 #include "kernel_check.h"
-#include "train_kernel_check.h"
 
 namespace splade::binding {
 namespace {

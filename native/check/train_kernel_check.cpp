@@ -1,5 +1,5 @@
-// Training-path kernel checks; see train_kernel_check.h.
-#include "train_kernel_check.h"
+// Training-path kernel checks; declared in kernel_check.h.
+#include "kernel_check.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "../common/error.h"
-#include "../cpu/splade_pool.h"
-#include "../model/encoder_train.h"
 #include "../cpu/attention_train.h"
 #include "../cpu/splade_head_train.h"
+#include "../cpu/splade_pool.h"
+#include "../model/encoder_train.h"
 
 namespace splade {
 namespace {

@@ -1,8 +1,6 @@
-// The CPU kernels an encoder pass calls, as one table chosen once per pass: the fast kernels
-// (vectorised, threaded, dispatched on the active ISA) or the plain references (double-accumulating
-// loops, the tests' baseline). The layer schedules (encoder.cpp, encoder_train.cpp) take the table
-// instead of a `bool reference` at every call. And the linear layer over the table's GEMM, which both
-// schedules (and the cross-encoder's) use.
+// The CPU kernels an encoder pass calls, as one table chosen once per pass: the fast kernels (vectorised,
+// threaded, ISA-dispatched) or the plain references (the tests' baseline), instead of a `bool reference`
+// at every call. And the one linear layer, over the table's GEMM.
 #pragma once
 #include <cstddef>
 

@@ -194,12 +194,6 @@ std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, cons
 
 namespace {
 
-void layernorm_rows(const CpuOps& ops, float* out, const float* inp, const EncoderConfig& cfg, const float* P, size_t w_off,
-                    size_t b_off, size_t N, OpTimer& timer) {
-  ops.layernorm_forward(out, nullptr, nullptr, inp, P + w_off, P + b_off, N, cfg.hidden, cfg.eps);
-  timer.lap(kLayerNorm);
-}
-
 // Activations in one process-wide workspace that only grows (held under a lock for the call): a fresh
 // 100 MB per call costs more in page faults than the embeddings and LayerNorms together (measured: 140 ms
 // of a 3345-token batch's 2 s). Forwards take turns on the thread pool anyway.
@@ -226,7 +220,8 @@ void transformer_forward(const CpuOps& ops, Workspace& ws, const EncoderConfig& 
   const int32_t* type_ids = wtt ? batch.type_ids : nullptr;
   ops.embed_forward(tmp.data(), batch.ids, type_ids, batch.cu_seqlens, B, P + L.wte, P + L.wpe, wtt, C);
   timer.lap(kEmbed);
-  layernorm_rows(ops, x.data(), tmp.data(), cfg, P, L.emb_ln_w, L.emb_ln_b, N, timer);
+  ops.layernorm_forward(x.data(), nullptr, nullptr, tmp.data(), P + L.emb_ln_w, P + L.emb_ln_b, N, C, cfg.eps);
+  timer.lap(kLayerNorm);
   const LayerBuffers buf{x.data(), qkv.data(), att.data(), tmp.data(), x.data(), nullptr, h.data(), tmp.data(), x.data(),
                          nullptr, nullptr, nullptr, nullptr};
   for (size_t l = 0; l < L.layer.size(); ++l) encoder_layer_forward(ops, buf, cfg, L, l, P, batch, nullptr, packed, &timer);
@@ -255,7 +250,8 @@ void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg,
   linear_forward(ops, tmp, x, P + L.head_w, P + L.head_b, N, C, C, nullptr, Activation::gelu, bf16 ? &packed->head : nullptr,
                  f32_packed ? &packed->head32 : nullptr);
   timer.lap(kGemm);
-  layernorm_rows(ops, att, tmp, cfg, P, L.head_ln_w, L.head_ln_b, N, timer);
+  ops.layernorm_forward(att, nullptr, nullptr, tmp, P + L.head_ln_w, P + L.head_ln_b, N, C, cfg.eps);
+  timer.lap(kLayerNorm);
   if (packed && packed->has_decoder && pooling == Pooling::max)
     splade_pool_max_bf16(w, argmax, att, packed->decoder, P + L.wte, packed->decoder_norm.data(), P + L.decoder_bias,
                          batch.cu_seqlens, B, /*exact=*/!bf16);

@@ -32,9 +32,8 @@ struct OpTimer {
 };
 enum { kGemm = 0, kAttention = 1, kLayerNorm = 2, kEmbed = 3, kDecoder = 4 };
 
-// Where one layer reads and writes. The inference forward points them into its workspace (in, x1 and out
-// may be one buffer: each is read before the next write) and keeps no statistics; the training forward
-// gives each layer its own saved tensors (EncoderActivations::Layer).
+// Where one layer reads and writes: the inference forward's workspace (in, x1 and out may be one buffer,
+// each read before the next write; no statistics), or the training forward's saved tensors.
 struct LayerBuffers {
   const float* in;                 // (N,C)
   float *qkv, *att, *res1, *x1;    // (N,3C) (N,C) (N,C) (N,C)

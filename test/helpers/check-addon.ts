@@ -12,7 +12,7 @@ export interface KernelCheckResult { maxError: number; nonFinite: number; mismat
 export interface CheckAddon {
   /** An encoder kernel on one vector-unit variant (native/check/kernel_check.h). */
   kernelCheck(op: string, cpu: string, seed: number): KernelCheckResult;
-  /** A training kernel (native/check/train_kernel_check.h). */
+  /** A training kernel (native/check/kernel_check.h, train_kernel_check). */
   trainKernelCheck(op: string, seed: number): KernelCheckResult;
 }
 
