@@ -304,21 +304,25 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
         [r](Napi::Env e) { return r->to_js(e); }, keep);
   }
 
-  // zeroGrads(): Promise<void>
+  // zeroGrads(): Promise<void>; readGrads(out: Float32Array (arena-sized)): Promise<void>. A memset or
+  // memcpy, done here on the main thread (the Trainer's calls take turns): a worker per call would spread
+  // the next passes' allocations over more malloc arenas, which keep what they free.
   Napi::Value ZeroGrads(const Napi::CallbackInfo& info) {
-    return PromiseWorker::run(
-        info.Env(), [this, g = grads()] { std::fill(g, g + layout_.total, 0.0f); },
-        [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, {info.This()});
+    float* g = grads();
+    std::fill(g, g + layout_.total, 0.0f);
+    return resolved(info.Env());
   }
-
-  // readGrads(out: Float32Array (arena-sized)): Promise<void>
   Napi::Value ReadGrads(const Napi::CallbackInfo& info) {
     const View<float> out = arg_f32(info, 0, "out");
     if (out.size != layout_.total)
       throw_error(info.Env(), kInvalidArgument, "Expected out to hold " + std::to_string(layout_.total) + " floats");
-    return PromiseWorker::run(
-        info.Env(), [this, g = grads(), o = out.data] { std::copy(g, g + layout_.total, o); },
-        [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, {info.This(), info[0]});
+    std::copy(grads(), grads() + layout_.total, out.data);
+    return resolved(info.Env());
+  }
+  static Napi::Value resolved(Napi::Env env) {
+    Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
+    d.Resolve(env.Undefined());
+    return d.Promise();
   }
 
   // The gradient arena (layout-shaped, zero at first), allocated on the first training call (main thread).
