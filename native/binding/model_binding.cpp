@@ -304,12 +304,10 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
         [r](Napi::Env e) { return r->to_js(e); }, keep);
   }
 
-  // zeroGrads(): Promise<void>; readGrads(out: Float32Array (arena-sized)): Promise<void>. A memset or
-  // memcpy, done here on the main thread (the Trainer's calls take turns): a worker per call would spread
-  // the next passes' allocations over more malloc arenas, which keep what they free.
+  // zeroGrads() / readGrads(out (arena-sized)): Promise<void>; a memset / memcpy here on the main thread (calls
+  // take turns): a worker per call spread the next passes' allocations over more malloc arenas, which keep them.
   Napi::Value ZeroGrads(const Napi::CallbackInfo& info) {
-    float* g = grads();
-    std::fill(g, g + layout_.total, 0.0f);
+    std::fill_n(grads(), layout_.total, 0.0f);
     return resolved(info.Env());
   }
   Napi::Value ReadGrads(const Napi::CallbackInfo& info) {
