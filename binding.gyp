@@ -1,14 +1,16 @@
 {
+  "target_defaults": {
+    "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+    "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+    "cflags!": ["-fno-exceptions"],
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
+    "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fvisibility=hidden", "-fno-math-errno"],
+    "cflags": ["-fPIC"],
+    "ldflags": ["-pthread"]
+  },
   "targets": [
-    {
-      "target_name": "splade",
-      "sources": ["<!@(node scripts/list-sources.cjs)"],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
-      "cflags!": ["-fno-exceptions"],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fvisibility=hidden", "-fno-math-errno"],
-      "ldflags": ["-pthread"]
-    }
+    { "target_name": "splade_core", "type": "static_library", "sources": ["<!@(node scripts/list-sources.cjs core)"] },
+    { "target_name": "splade", "dependencies": ["splade_core"], "sources": ["<!@(node scripts/list-sources.cjs binding)"] },
+    { "target_name": "splade_check", "dependencies": ["splade_core"], "sources": ["<!@(node scripts/list-sources.cjs check)"] }
   ]
 }

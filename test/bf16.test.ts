@@ -10,6 +10,7 @@ import { SpladeModel, info } from '../lib/index.js';
 import type { SparseVector } from '../lib/index.js';
 import { encoderAddon } from '../lib/model/native-encoder.js';
 import { TEST_SEED } from './helpers/seed.js';
+import { checkAddon } from './helpers/check-addon.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const MODELS = join(here, 'fixtures', 'models');
@@ -28,7 +29,7 @@ const TOL: Record<string, number> = {
 
 function check(op: string, cpu: string): void {
   for (const seed of [1, TEST_SEED]) {
-    const r = addon.kernelCheck(op, cpu, seed);
+    const r = checkAddon().kernelCheck(op, cpu, seed);
     expect(r.nonFinite, `seed ${seed}`).toBe(0);
     expect(r.mismatches, `seed ${seed}`).toBe(0);
     expect(r.checked, `seed ${seed}`).toBeGreaterThan(0);
@@ -44,7 +45,7 @@ describe('bf16 kernels match their references', () => {
     // The AMX kernels where this CPU and OS have them; elsewhere the check must refuse, not pass.
     it(`${op} (${amx ? 'AMX' : 'refused without AMX'})`, () => {
       if (amx) check(op, 'avx512');
-      else expect(() => addon.kernelCheck(op, 'generic', 1)).toThrow(/AMX/);
+      else expect(() => checkAddon().kernelCheck(op, 'generic', 1)).toThrow(/AMX/);
     });
   }
 });

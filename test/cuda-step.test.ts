@@ -1,7 +1,7 @@
-// The GPU trainer's orchestration (lib/train/cuda-step.ts and the Trainer's 'cuda' branches) without a
+// The GPU trainer's orchestration (lib/train/training-state.ts with its device optimizer) without a
 // GPU: the CUDA handle is replaced by a host double with the device's semantics (its own copy of the
 // parameters, refreshed from the host arena only when asked; gradients, moments and the decay mask kept
-// arena-shaped; AdamW over the whole arena) built on the CPU training kernels. What this checks is the
+// arena-shaped; AdamW over the whole arena) built on a CPU encoder handle over that copy. What this checks is the
 // TypeScript side: when parameters go up and come back, the decay mask and the moments' mapping between
 // the arena and the trainer's parameter order, the dropout seeds (the CPU's draws), gradient accumulation
 // and the masked-LM objective's plumbing. The kernels
@@ -15,15 +15,16 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { SpladeModel, Trainer } from '../lib/index.js';
-import type { CudaActivations, CudaTrainingHandle } from '../lib/model/cuda-encoder.js';
+import type { CudaTrainingHandle } from '../lib/model/cuda-encoder.js';
+import { type NativeEncoderHandle, type TrainActivations, encoderAddon } from '../lib/model/native-encoder.js';
 import type { TrainingEncoder } from '../lib/model/splade-model.js';
-import { trainAddon, type TrainHandle } from '../lib/train/adamw.js';
+import { trainAddon } from '../lib/train/adamw.js';
 import { readTrainerState } from '../lib/train/state.js';
 import { MODELS as models, mlmBatch, tensorDiff, trainSteps } from './helpers/train-fixture.js';
 const tmp = mkdtempSync(join(tmpdir(), 'splade-cuda-step-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** The device, on the host: what CudaEncoder keeps, with the CPU kernels. */
+/** The device, on the host: what CudaEncoder keeps, with a CPU encoder handle over its own parameters. */
 class HostDevice {
   readonly params: Float32Array;
   readonly grads: Float32Array;
@@ -32,33 +33,37 @@ class HostDevice {
   mask: Uint8Array | undefined;
   uploads = 0;
   private readonly addon = trainAddon();
+  private readonly cpu: NativeEncoderHandle;
   constructor(private readonly enc: TrainingEncoder) {
     this.params = enc.arena.slice();
     this.grads = new Float32Array(enc.layout.total);
     this.m = new Float32Array(enc.layout.total);
     this.v = new Float32Array(enc.layout.total);
+    this.cpu = new (encoderAddon().NativeEncoder)(enc.config, this.params);
   }
-  async trainForward(ids: Int32Array, typeIds: Int32Array | null, cu: Int32Array, pooling: 'max' | 'sum', out: Float32Array,
-                     upload: boolean, dropout: number, seed: number): Promise<CudaActivations> {
-    if (upload) {
-      this.params.set(this.enc.arena);
-      this.uploads++;
-    }
-    const h = await this.addon.trainForward(this.enc.config, this.params, ids, typeIds, cu, pooling, out, dropout, seed);
-    return h as unknown as CudaActivations;
+  private upload(upload: boolean): void {
+    if (!upload) return;
+    this.params.set(this.enc.arena);
+    this.uploads++;
+  }
+  trainForward(ids: Int32Array, typeIds: Int32Array | null, cu: Int32Array, pooling: 'max' | 'sum', out: Float32Array,
+               upload: boolean, dropout: number, seed: number): Promise<TrainActivations> {
+    this.upload(upload);
+    return this.cpu.trainForward(ids, typeIds, cu, pooling, out, false, dropout, seed);
   }
   async mlmGradients(ids: Int32Array, typeIds: Int32Array | null, cu: Int32Array, labels: Int32Array, upload: boolean,
                      dropout: number, seed: number): Promise<{ loss: number; count: number }> {
-    if (upload) {
-      this.params.set(this.enc.arena);
-      this.uploads++;
-    }
-    return this.addon.mlmGradients(this.enc.config, this.params, ids, typeIds, cu, labels, this.grads, dropout, seed);
+    this.upload(upload);
+    const r = await this.cpu.mlmGradients(ids, typeIds, cu, labels, false, dropout, seed);
+    await this.cpu.readGrads(this.grads);
+    return r;
   }
-  trainBackward(acts: CudaActivations, dw: Float32Array): Promise<void> {
-    return this.addon.trainBackward(acts as unknown as TrainHandle, dw, this.grads);
+  async trainBackward(acts: TrainActivations, dw: Float32Array): Promise<void> {
+    await this.cpu.trainBackward(acts, dw);
+    await this.cpu.readGrads(this.grads);
   }
   async zeroGrads(): Promise<void> {
+    await this.cpu.zeroGrads();
     this.grads.fill(0);
   }
   async resetOptimizer(): Promise<void> {
@@ -96,7 +101,7 @@ async function hostDeviceModel(dir: string | { query: string; document: string }
   const devices: HostDevice[] = [];
   for (const enc of new Set([query, document])) {
     const d = new HostDevice(enc);
-    (enc as { cuda: unknown }).cuda = d;
+    Object.assign(enc, { native: d, cuda: d });
     devices.push(d);
   }
   return { model, devices };

@@ -1,4 +1,4 @@
-// The Trainer on device 'cuda' (lib/train/cuda-step.ts over native/cuda/encoder_cuda_{train,optim}.cu).
+// The Trainer on device 'cuda' (lib/train/training-state.ts over native/cuda/encoder_cuda_{train,optim}.cu).
 // Without a usable GPU (CI, the development machine) only the refusals run: resuming on 'cuda' rejects
 // with ERR_SPLADE_UNSUPPORTED saying why, and the CPU trainer is untouched (test/train.test.ts). With a GPU,
 // the training steps of test/train.test.ts's fixture run on both devices from the same seed and are
@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { SpladeError, SpladeModel, Trainer, info } from '../lib/index.js';
-import { trainAddon } from '../lib/train/adamw.js';
+import { encoderAddon } from '../lib/model/native-encoder.js';
 import { MODELS as models, mlmBatch, tensorDiff, trainSteps } from './helpers/train-fixture.js';
 
 const { cuda, cudaDevices } = info();
@@ -184,8 +184,8 @@ describe.runIf(gpu)("Trainer on device 'cuda' on a GPU", () => {
     await gpu.trainBackward(h, dw);
     await expect(gpu.trainBackward(h, dw)).rejects.toMatchObject(invalid);  // consumed
     expect(() => gpu.trainBackward({} as never, dw)).toThrow(/trainForward handle/);
-    const cpuHandle = await trainAddon().trainForward(model.trainingEncoders().document.config, model.trainingEncoders().document.arena,
-      ids, null, cu, 'max', out, 0, 0);
+    const { config, arena } = model.trainingEncoders().document;
+    const cpuHandle = await new (encoderAddon().NativeEncoder)(config, arena).trainForward(ids, null, cu, 'max', out, false, 0, 0);
     expect(() => gpu.trainBackward(cpuHandle as never, dw)).toThrow(/trainForward handle/);
     const other = await SpladeModel.load(join(models, 'bert'), { device: 'cuda' });
     const h2 = await other.trainingEncoders().document.cuda!.trainForward(ids, null, cu, 'max', out, true, 0, 0);

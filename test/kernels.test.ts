@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { info } from '../lib/index.js';
 import { encoderAddon } from '../lib/model/native-encoder.js';
 import { TEST_SEED, testSeeds } from './helpers/seed.js';
+import { checkAddon } from './helpers/check-addon.js';
 
 // Per-op tolerances: fp32 kernels against double-accumulating references.
 const TOL: Record<string, number> = {
@@ -27,7 +28,7 @@ const TOL: Record<string, number> = {
 const OPS = Object.keys(TOL);
 
 describe('fast CPU kernels match the references', () => {
-  const addon = encoderAddon();
+  const addon = checkAddon();
   for (const cpu of info().supportedCpus) {
     for (const op of OPS) {
       it(`${op} on ${cpu}`, () => {
@@ -57,7 +58,7 @@ describe('fast CPU kernels match the references', () => {
 // mode). Float32 forwards with eps = 1e-2 leave ~1e-3 of noise (measured max 3e-3 over 200 seeds), so
 // the tolerance is 1e-2; SPLADE pooling skips steps that cross its relu / max kinks.
 describe('backward kernels match finite differences', () => {
-  const addon = encoderAddon();
+  const addon = checkAddon();
   for (const op of ['grad_embed', 'grad_layernorm', 'grad_attention', 'grad_gelu', 'grad_splade_pool_max', 'grad_splade_pool_sum']) {
     it(op, () => {
       for (const seed of [1, ...testSeeds(4)]) {

@@ -200,7 +200,7 @@ int main(int argc, char** argv) {
       const double tsec = time_it([&] { enc.gradients(wv.data(), grads.data(), dw.data(), batch, Pooling::max); });
       report("CudaEncoder gradients (fp32 training step, host copies included)", 3 * flops, tsec);
       std::printf("  %.0f tokens/s\n", N / tsec);
-      // the Trainer's device-resident step (lib/train/cuda-step.ts without the losses): forward and backward
+      // the Trainer's device-resident step (lib/train/training-state.ts without the losses): forward and backward
       // into the device gradient, its norm, AdamW over the arena with clipping, the parameters back to the host
       std::vector<uint8_t> decay(L.total, 1);
       int64_t step = 0;

@@ -3,18 +3,15 @@
 // distillation. Pairs are tokenised as [CLS] q [SEP] p [SEP] with token type ids 0/1 and longest-first
 // truncation (as transformers does); the native core runs the same BERT transformer as the SPLADE
 // encoder, takes the final hidden state at [CLS], then pooler (dense + tanh) and classifier -> logit.
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 
 import { ErrorCode, SpladeError, callNative, callNativeAsync, expectInteger, invalidArgument } from '../errors.js';
 import { setThreads } from '../info.js';
 import { loadAddon } from '../native.js';
+import { Checkpoint, lengthSortedBatches, packSequences } from './checkpoint.js';
 import { type EncoderConfig, parseConfig } from './config.js';
 import { resolveModel } from './hub.js';
-import { atomicWriteText } from '../data/atomic.js';
-import { writeSafetensors } from './safetensors.js';
-import { SpladeTokenizer } from './tokenizer.js';
-import { type Layout, fillArena, openCheckpoint } from './weights.js';
+import type { Layout } from './weights.js';
 
 /** The cross-encoder part of the binding (native/binding/cross_binding.cpp). */
 interface NativeCrossEncoderHandle {
@@ -84,15 +81,10 @@ function crossAddon(): CrossAddon {
 }
 
 export class CrossEncoder {
-  private constructor(
-    readonly dir: string,
-    readonly config: EncoderConfig,
-    private readonly tokenizer: SpladeTokenizer,
-    private readonly layout: Layout,
-    private readonly arena: Float32Array,
-    private readonly native: NativeCrossEncoderHandle,
-    private readonly configJson: string,
-  ) {}
+  private constructor(private readonly ckpt: Checkpoint, private readonly native: NativeCrossEncoderHandle) {}
+
+  get dir(): string { return this.ckpt.dir; }
+  get config(): EncoderConfig { return this.ckpt.config; }
 
   /**
    * Loads a checkpoint directory (config.json, model.safetensors or shards or pytorch_model.bin,
@@ -105,36 +97,16 @@ export class CrossEncoder {
     if (opts.revision !== undefined && typeof opts.revision !== 'string') invalidArgument('revision', 'a string', opts.revision);
     if (opts.cacheDir !== undefined && typeof opts.cacheDir !== 'string') invalidArgument('cacheDir', 'a string', opts.cacheDir);
     const d = resolve(await resolveModel(dir, { revision: opts.revision, cacheDir: opts.cacheDir }));
-    if (!existsSync(d) || !statSync(d).isDirectory()) throw new SpladeError(`${d}: no such checkpoint directory`, ErrorCode.io);
-    const cfgFile = join(d, 'config.json');
-    if (!existsSync(cfgFile)) throw new SpladeError(`${d}: config.json is missing`, ErrorCode.io);
-    let raw: Record<string, unknown>;
-    const configJson = readFileSync(cfgFile, 'utf8');
-    try {
-      raw = JSON.parse(configJson);
-    } catch (err) {
-      throw new SpladeError(`${cfgFile}: not valid JSON (${(err as Error).message})`, ErrorCode.corruptFile);
-    }
-    const config = parseCrossConfig(raw, cfgFile);
-    const tokenizer = SpladeTokenizer.load(d);
     const addon = crossAddon();
-    const layout = callNative(() => addon.crossEncoderLayout(config));
-    const arena = new Float32Array(layout.total);
-    const ckpt = openCheckpoint(d);
-    try {
-      await fillArena(arena, layout, ckpt);
-    } finally {
-      ckpt.close();
-    }
-    const native = callNative(() => new addon.NativeCrossEncoder(config, arena));
-    return new CrossEncoder(d, config, tokenizer, layout, arena, native, configJson);
+    const ckpt = await Checkpoint.load(d, parseCrossConfig, (c) => addon.crossEncoderLayout(c));
+    return new CrossEncoder(ckpt, callNative(() => new addon.NativeCrossEncoder(ckpt.config, ckpt.arena)));
   }
 
   /** The pair as the model sees it: [CLS] query [SEP] passage [SEP], type ids 0/1, truncated longest-first. */
   tokenizePair(query: string, passage: string, opts: { maxLength?: number } = {}): { ids: Int32Array; typeIds: Int32Array } {
     if (typeof query !== 'string') invalidArgument('query', 'a string', query);
     if (typeof passage !== 'string') invalidArgument('passage', 'a string', passage);
-    return this.tokenizer.encodePair(query, passage, this.maxLength(opts.maxLength));
+    return this.ckpt.tokenizer.encodePair(query, passage, this.maxLength(opts.maxLength));
   }
 
   private maxLength(m: unknown): number {
@@ -153,24 +125,15 @@ export class CrossEncoder {
         invalidArgument(`pairs[${i}]`, 'a [query, passage] pair of strings', p);
       }
     });
-    const enc = pairs.map(([q, p]) => this.tokenizer.encodePair(q, p, maxLength));
+    const enc = pairs.map(([q, p]) => this.ckpt.tokenizer.encodePair(q, p, maxLength));
     return this.scoreEncoded(enc, batchSize);
   }
 
   /** Scores pairs already tokenised ({ ids, typeIds } with the special tokens), in length-sorted batches. */
   private async scoreEncoded(enc: { ids: Int32Array; typeIds: Int32Array }[], batchSize: number): Promise<Float32Array> {
     const out = new Float32Array(enc.length);
-    const order = enc.map((_, i) => i).sort((a, b) => enc[a].ids.length - enc[b].ids.length || a - b);
-    for (let start = 0; start < order.length; start += batchSize) {
-      const idx = order.slice(start, start + batchSize);
-      const cu = new Int32Array(idx.length + 1);
-      idx.forEach((i, k) => (cu[k + 1] = cu[k] + enc[i].ids.length));
-      const ids = new Int32Array(cu[idx.length]);
-      const types = new Int32Array(cu[idx.length]);
-      idx.forEach((i, k) => {
-        ids.set(enc[i].ids, cu[k]);
-        types.set(enc[i].typeIds, cu[k]);
-      });
+    for (const idx of lengthSortedBatches(enc.map((e) => e.ids.length), batchSize)) {
+      const { ids, typeIds: types, cu } = packSequences(idx.map((i) => enc[i].ids), idx.map((i) => enc[i].typeIds));
       const logits = new Float32Array(idx.length);
       await callNativeAsync(() => this.native.forward(ids, types, cu, false, logits, null));
       idx.forEach((i, k) => (out[i] = logits[k]));
@@ -180,27 +143,22 @@ export class CrossEncoder {
 
   /** The parameters under their Hugging Face names, as zero-copy views of the arena the kernels read. */
   parameters(): Map<string, Float32Array> {
-    return this.views(this.arena);
+    return this.ckpt.views();
   }
 
   /** Named views of an arena-shaped buffer (the parameters, or a gradient). */
   views(arena: Float32Array): Map<string, Float32Array> {
-    const out = new Map<string, Float32Array>();
-    for (const e of this.layout.entries) {
-      const n = e.shape.reduce((a, b) => a * b, 1);
-      out.set(e.name, arena.subarray(e.offset, e.offset + n));
-    }
-    return out;
+    return this.ckpt.views(arena);
   }
 
   /** Floats in the parameter arena (the size of a gradient buffer). */
   get parameterCount(): number {
-    return this.arena.length;
+    return this.ckpt.arena.length;
   }
 
   /** The checkpoint's config.json (dropout probabilities for fine-tuning). */
   get rawConfig(): Record<string, unknown> {
-    return JSON.parse(this.configJson) as Record<string, unknown>;
+    return this.ckpt.rawConfig;
   }
 
   /**
@@ -209,14 +167,7 @@ export class CrossEncoder {
    */
   save(dir: string): void {
     if (typeof dir !== 'string' || dir.length === 0) invalidArgument('dir', 'a directory path', dir);
-    mkdirSync(dir, { recursive: true });
-    const tensors: [string, Float32Array, number[]][] = this.layout.entries.map((e) => [
-      e.name, this.arena.subarray(e.offset, e.offset + e.shape.reduce((a, b) => a * b, 1)), e.shape,
-    ]);
-    writeSafetensors(join(dir, 'model.safetensors'), tensors);
-    atomicWriteText(join(dir, 'config.json'), this.configJson);
-    atomicWriteText(join(dir, 'tokenizer.json'), this.tokenizer.json);
-    if (this.tokenizer.configJson !== undefined) atomicWriteText(join(dir, 'tokenizer_config.json'), this.tokenizer.configJson);
+    this.ckpt.save(dir);
   }
 
   /**
@@ -228,13 +179,7 @@ export class CrossEncoder {
   async trainPairs(pairs: { ids: Int32Array; typeIds: Int32Array }[], loss: 'pointwise' | 'listwise',
                    targets: Float32Array | null, groupSizes: Int32Array | null, grads: Float32Array,
                    dropout: number, seed: number, reference = false): Promise<{ loss: number; logits: Float32Array }> {
-    const cu = new Int32Array(pairs.length + 1);
-    pairs.forEach((p, k) => (cu[k + 1] = cu[k] + p.ids.length));
-    const ids = new Int32Array(cu[pairs.length]), types = new Int32Array(cu[pairs.length]);
-    pairs.forEach((p, k) => {
-      ids.set(p.ids, cu[k]);
-      types.set(p.typeIds, cu[k]);
-    });
+    const { ids, typeIds: types, cu } = packSequences(pairs.map((p) => p.ids), pairs.map((p) => p.typeIds));
     const logits = new Float32Array(pairs.length);
     const value = await callNativeAsync(() =>
       this.native.train(ids, types, cu, loss, targets, groupSizes, grads, logits, dropout, seed, reference));

@@ -2,36 +2,19 @@
 // native/cuda/encoder_cuda.cu), shaped as the CPU NativeEncoderHandle so the encode path is shared.
 // Without a usable GPU (a build without the CUDA backend, or no driver/device) it throws a SpladeError
 // with code ERR_SPLADE_UNSUPPORTED that says which, before any weights are read. The same handle carries
-// the Trainer's device-resident step (lib/train/cuda-step.ts).
+// the Trainer's device-resident step (lib/train/training-state.ts).
 import { ErrorCode, SpladeError, callNative } from '../errors.js';
 import { info } from '../info.js';
 import type { EncoderConfig } from './config.js';
 import type { NativeEncoderHandle } from './native-encoder.js';
 import { loadAddon } from '../native.js';
 
-/** Opaque: one batch's training activations, on the device, between trainForward and trainBackward. */
-export type CudaActivations = { readonly __cudaActivations: unique symbol };
-
 /**
- * The Trainer's device-resident step (native/cuda/encoder_cuda.h): parameters, gradients and AdamW moments
- * stay on the device, each one arena-shaped (the layout's total floats). @internal
+ * The Trainer's device-resident optimizer (native/cuda/encoder_cuda_optim.cu) beside the training passes
+ * every encoder handle has: gradients and AdamW moments stay on the device, each one arena-shaped (the
+ * layout's total floats). @internal
  */
 export interface CudaTrainingHandle extends NativeEncoderHandle {
-  /**
-   * Training forward (fp32); the device parameters are first refreshed from the arena when upload. out (B*V).
-   * dropout in [0, 1) and seed (< 2^53) give the masks the CPU's trainForward draws for them.
-   */
-  trainForward(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array, pooling: 'max' | 'sum',
-               out: Float32Array, upload: boolean, dropout: number, seed: number): Promise<CudaActivations>;
-  /**
-   * Masked-LM forward, mean cross-entropy over the labelled positions (labels (N): an id or -1) and its
-   * backward into the device gradients; resolves to that mean and the number of labels.
-   */
-  mlmGradients(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array, labels: Int32Array, upload: boolean,
-               dropout: number, seed: number): Promise<{ loss: number; count: number }>;
-  /** Device gradients += dLoss/dparams for dLoss/dw = dw (B*V); frees the activations. */
-  trainBackward(acts: CudaActivations, dw: Float32Array): Promise<void>;
-  zeroGrads(): Promise<void>;
   /** Moments to zero; the next adamwUpdate reads its decay mask again (a new optimizer). */
   resetOptimizer(): Promise<void>;
   /** Sum of squares of the device gradients (double accumulation, fixed order). */
@@ -41,7 +24,6 @@ export interface CudaTrainingHandle extends NativeEncoderHandle {
               decayMask: Uint8Array): Promise<void>;
   /** The constructor's arena <- the device parameters. */
   readParams(): Promise<void>;
-  readGrads(out: Float32Array): Promise<void>;
   readMoments(m: Float32Array, v: Float32Array): Promise<void>;
   writeMoments(m: Float32Array, v: Float32Array): Promise<void>;
 }

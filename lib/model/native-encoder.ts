@@ -1,7 +1,11 @@
-// Typing of the encoder part of the binding (native/binding/model_binding.cpp).
+// Typing of the encoder part of the binding (native/binding/model_binding.cpp): the encoder handle, whose
+// methods the GPU handle (lib/cuda-encoder.ts) has too, so encoding and training are one code for both.
 import { loadAddon } from '../native.js';
 import type { EncoderConfig } from './config.js';
 import type { Layout } from './weights.js';
+
+/** Opaque: one batch's training activations (on the handle's device) between trainForward and trainBackward. */
+export type TrainActivations = { readonly __trainActivations: unique symbol };
 
 export interface NativeEncoderHandle {
   /** Fills out (B*V) with SPLADE vectors for packed sequences; argmax (B*V) optional (max pooling). */
@@ -28,18 +32,27 @@ export interface NativeEncoderHandle {
     out: Float32Array,
     grads: Float32Array,
   ): Promise<void>;
-}
-
-export interface KernelCheckResult {
-  maxError: number;
-  nonFinite: number;
-  mismatches: number;
-  checked: number;
+  /**
+   * Training forward (fp32) on the arena (on the GPU: on the device parameters, first refreshed from the
+   * arena when upload). out (B*V). dropout in [0, 1) and seed (< 2^53) fix the masks, the same on both devices.
+   */
+  trainForward(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array, pooling: 'max' | 'sum',
+               out: Float32Array, upload: boolean, dropout: number, seed: number): Promise<TrainActivations>;
+  /** The handle's gradient arena += dLoss/dparams for dLoss/dw = dw (B*V); frees the activations. */
+  trainBackward(acts: TrainActivations, dw: Float32Array): Promise<void>;
+  /**
+   * Masked-LM forward, mean cross-entropy over the labelled positions (labels (N): an id or -1) and its
+   * backward into the handle's gradient arena; resolves to that mean and the number of labels.
+   */
+  mlmGradients(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array, labels: Int32Array, upload: boolean,
+               dropout: number, seed: number): Promise<{ loss: number; count: number }>;
+  zeroGrads(): Promise<void>;
+  /** The handle's gradient arena into out (arena-sized). */
+  readGrads(out: Float32Array): Promise<void>;
 }
 
 export interface EncoderAddon {
   encoderLayout(config: EncoderConfig): Layout;
-  kernelCheck(op: string, cpu: string, seed: number): KernelCheckResult;
   /** What the bf16 GEMMs run here: AMX tiles, or the portable fp32-SGEMM path. */
   bf16Kernel(): 'amx' | 'fallback';
   NativeEncoder: new (config: EncoderConfig, arena: Float32Array) => NativeEncoderHandle;

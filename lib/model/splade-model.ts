@@ -3,20 +3,19 @@
 // TypeScript validates and orchestrates (tokenising, length-bucketed batching, sparsifying); the
 // native encoder runs the forward pass in a worker thread over a parameter arena allocated here, so
 // parameters() are zero-copy views of the very floats the kernels read.
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { ErrorCode, SpladeError, callNative, callNativeAsync, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
 import { type CudaTrainingHandle, assertCudaUsable, createCudaEncoder } from './cuda-encoder.js';
 import { setThreads } from '../info.js';
 import type { SparseVector } from '../sparse.js';
+import { Checkpoint, lengthSortedBatches, packSequences } from './checkpoint.js';
 import { type EncoderConfig, parseConfig } from './config.js';
 import { type NativeEncoderHandle, encoderAddon } from './native-encoder.js';
-import { atomicWriteText } from '../data/atomic.js';
-import { writeSafetensors } from './safetensors.js';
 import { resolveModel } from './hub.js';
-import { SpladeTokenizer } from './tokenizer.js';
-import { type Layout, fillArena, openCheckpoint } from './weights.js';
+import type { SpladeTokenizer } from './tokenizer.js';
+import type { Layout } from './weights.js';
 
 export type Pooling = 'max' | 'sum';
 export type Precision = 'fp32' | 'bf16';
@@ -65,24 +64,26 @@ export interface TrainingEncoder {
   readonly config: EncoderConfig;
   readonly layout: Layout;
   readonly arena: Float32Array;
-  /** The GPU encoder (device 'cuda'), whose training step keeps its state on the device; null on the CPU. */
+  /** The encoder handle (CPU or GPU): the training passes and the gradient arena. */
+  readonly native: NativeEncoderHandle;
+  /** The same handle on device 'cuda', whose optimizer keeps its state on the device; null on the CPU. */
   readonly cuda: CudaTrainingHandle | null;
   parameters(prefix?: string, arena?: Float32Array): Map<string, Float32Array>;
 }
 
-/** One encoder: its checkpoint's config and tokenizer, the arena and the native handle over it. */
+/** One encoder: its checkpoint (config, tokenizer, parameter arena) and the native handle over the arena. */
 class Encoder {
   constructor(
-    readonly dir: string,
-    readonly config: EncoderConfig,
-    readonly configJson: string,
-    readonly tokenizer: SpladeTokenizer,
-    readonly layout: Layout,
-    readonly arena: Float32Array,
+    readonly ckpt: Checkpoint,
     readonly native: NativeEncoderHandle,
     readonly precision: Precision,
     readonly cuda: CudaTrainingHandle | null = null,
   ) {}
+
+  get config(): EncoderConfig { return this.ckpt.config; }
+  get layout(): Layout { return this.ckpt.layout; }
+  get arena(): Float32Array { return this.ckpt.arena; }
+  get tokenizer(): SpladeTokenizer { return this.ckpt.tokenizer; }
 
   /**
    * The packed inference weights (NativeEncoder.prepare) as of the arena's last known state; dropped
@@ -107,42 +108,18 @@ class Encoder {
   }
 
   static async load(dir: string, precision: Precision = 'fp32', device: 'cpu' | 'cuda' = 'cpu'): Promise<Encoder> {
-    const cfgFile = join(dir, 'config.json');
-    if (!existsSync(cfgFile)) throw new SpladeError(`${dir}: config.json is missing`, ErrorCode.io);
-    const configJson = readFileSync(cfgFile, 'utf8');
-    let raw: Record<string, unknown>;
-    try {
-      raw = JSON.parse(configJson);
-    } catch (err) {
-      throw new SpladeError(`${cfgFile}: not valid JSON (${(err as Error).message})`, ErrorCode.corruptFile);
-    }
-    const config = parseConfig(raw, cfgFile);
-    const tokenizer = SpladeTokenizer.load(dir);
     const addon = encoderAddon();
-    const layout = callNative(() => addon.encoderLayout(config));
-    const arena = new Float32Array(layout.total);
-    const ckpt = openCheckpoint(dir);
-    try {
-      await fillArena(arena, layout, ckpt);
-    } finally {
-      ckpt.close();
-    }
+    const ckpt = await Checkpoint.load(dir, parseConfig, (c) => addon.encoderLayout(c));
     if (device === 'cuda') {
-      const gpu = createCudaEncoder(config, arena);
-      return new Encoder(dir, config, configJson, tokenizer, layout, arena, gpu, precision, gpu);
+      const gpu = createCudaEncoder(ckpt.config, ckpt.arena);
+      return new Encoder(ckpt, gpu, precision, gpu);
     }
-    const native = callNative(() => new addon.NativeEncoder(config, arena));
-    return new Encoder(dir, config, configJson, tokenizer, layout, arena, native, precision);
+    return new Encoder(ckpt, callNative(() => new addon.NativeEncoder(ckpt.config, ckpt.arena)), precision);
   }
 
   parameters(prefix = '', arena: Float32Array = this.arena): Map<string, Float32Array> {
     if (arena === this.arena) this.invalidatePacked();  // the caller may write through these views
-    const out = new Map<string, Float32Array>();
-    for (const e of this.layout.entries) {
-      const n = e.shape.reduce((a, b) => a * b, 1);
-      out.set(prefix + e.name, arena.subarray(e.offset, e.offset + n));
-    }
-    return out;
+    return this.ckpt.views(arena, prefix);
   }
 
   /** Gradient arena, allocated on the first backward (same layout as the parameters). */
@@ -156,19 +133,6 @@ class Encoder {
     return run;
   }
 
-  save(dir: string): void {
-    mkdirSync(dir, { recursive: true });
-    const tensors: [string, Float32Array, number[]][] = this.layout.entries.map((e) => [
-      e.name,
-      this.arena.subarray(e.offset, e.offset + e.shape.reduce((a, b) => a * b, 1)),
-      e.shape,
-    ]);
-    writeSafetensors(join(dir, 'model.safetensors'), tensors);
-    atomicWriteText(join(dir, 'config.json'), this.configJson);
-    atomicWriteText(join(dir, 'tokenizer.json'), this.tokenizer.json);
-    if (this.tokenizer.configJson !== undefined) atomicWriteText(join(dir, 'tokenizer_config.json'), this.tokenizer.configJson);
-  }
-
   /**
    * Runs the packed sequences through the model in batches; returns one dense (V) row per sequence.
    * inference: on the packed weights in the model's precision (encode, encodeIds); otherwise on the
@@ -178,17 +142,8 @@ class Encoder {
                 onRow: (i: number, row: Float32Array) => void, inference = true): Promise<void> {
     const V = this.config.vocabSize;
     if (inference) await this.ensurePacked();
-    const order = seqs.map((_, i) => i).sort((a, b) => seqs[a].length - seqs[b].length);
-    for (let start = 0; start < order.length; start += batchSize) {
-      const idx = order.slice(start, start + batchSize);
-      const cu = new Int32Array(idx.length + 1);
-      idx.forEach((i, k) => (cu[k + 1] = cu[k] + seqs[i].length));
-      const ids = new Int32Array(cu[idx.length]);
-      const types = typeIds ? new Int32Array(cu[idx.length]) : null;
-      idx.forEach((i, k) => {
-        ids.set(seqs[i], cu[k]);
-        if (types && typeIds![i]) types.set(typeIds![i]!, cu[k]);
-      });
+    for (const idx of lengthSortedBatches(seqs.map((s) => s.length), batchSize)) {
+      const { ids, typeIds: types, cu } = packSequences(idx.map((i) => seqs[i]), typeIds && idx.map((i) => typeIds[i]));
       const out = new Float32Array(idx.length * V);
       await callNativeAsync(() => this.native.forward(ids, types, cu, pooling, false, out, null, inference));
       idx.forEach((i, k) => onRow(i, out.subarray(k * V, (k + 1) * V)));
@@ -255,9 +210,6 @@ export class SpladeModel {
       dDir = resolve(await local(dir.document));
     } else {
       invalidArgument('dir', "a directory path or { query, document } paths", dir);
-    }
-    for (const d of new Set([qDir, dDir])) {
-      if (!existsSync(d) || !statSync(d).isDirectory()) throw new SpladeError(`${d}: no such checkpoint directory`, ErrorCode.io);
     }
     const document = await Encoder.load(dDir, precision, device);
     const query = qDir === dDir ? document : await Encoder.load(qDir, precision, device);
@@ -355,10 +307,7 @@ export class SpladeModel {
     const V = enc.config.vocabSize;
     if (!Array.isArray(ids) || ids.length === 0) invalidArgument('ids', 'a non-empty array of id sequences', ids);
     if (!(dw instanceof Float32Array) || dw.length !== ids.length * V) invalidArgument('dw', `a Float32Array of ${ids.length * V} values`, dw);
-    const cu = new Int32Array(ids.length + 1);
-    ids.forEach((s, i) => (cu[i + 1] = cu[i] + s.length));
-    const packed = new Int32Array(cu[ids.length]);
-    ids.forEach((s, i) => packed.set(Int32Array.from(s), cu[i]));
+    const { ids: packed, cu } = packSequences(ids);
     enc.invalidatePacked();  // a training step follows: the arena is about to change
     return enc.withGradLock(async () => {
       enc.grads ??= new Float32Array(enc.layout.total);
@@ -394,7 +343,7 @@ export class SpladeModel {
   configDropout(): number {
     let p = 0;
     for (const enc of [this.query, this.document]) {
-      const raw = JSON.parse(enc.configJson) as Record<string, unknown>;
+      const raw = enc.ckpt.rawConfig;
       for (const k of ['hidden_dropout_prob', 'attention_probs_dropout_prob', 'dropout', 'attention_dropout']) {
         const v = raw[k];
         if (typeof v === 'number' && Number.isFinite(v)) p = Math.max(p, v);
@@ -448,10 +397,10 @@ export class SpladeModel {
   async save(dir: string): Promise<void> {
     if (typeof dir !== 'string' || dir.length === 0) invalidArgument('dir', 'a directory path', dir);
     if (this.query === this.document) {
-      this.document.save(dir);
+      this.document.ckpt.save(dir);
     } else {
-      this.query.save(join(dir, 'query'));
-      this.document.save(join(dir, 'document'));
+      this.query.ckpt.save(join(dir, 'query'));
+      this.document.ckpt.save(join(dir, 'document'));
     }
   }
 

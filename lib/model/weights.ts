@@ -20,7 +20,7 @@ export interface Layout {
   entries: LayoutEntry[];
 }
 
-export interface Checkpoint {
+export interface WeightFiles {
   tensors: Map<string, StoredTensor>;
   files: string[];
   close(): void;
@@ -33,7 +33,7 @@ export function weightFiles(dir: string): string[] | undefined {
   return undefined;
 }
 
-export function openCheckpoint(dir: string): Checkpoint {
+export function openCheckpoint(dir: string): WeightFiles {
   const handles: FileHandle[] = [];
   const tensors = new Map<string, StoredTensor>();
   const close = () => handles.forEach((h) => h.close());
@@ -90,7 +90,7 @@ function candidates(name: string): string[] {
 }
 
 /** Fills arena from the checkpoint: every layout entry must be present with the expected shape. */
-export async function fillArena(arena: Float32Array, layout: Layout, ckpt: Checkpoint): Promise<void> {
+export async function fillArena(arena: Float32Array, layout: Layout, ckpt: WeightFiles): Promise<void> {
   const where = ckpt.files.join(', ');
   for (const e of layout.entries) {
     let t: StoredTensor | undefined;

@@ -5,7 +5,6 @@
 // min(1, maxNorm / (norm + 1e-6)).
 // The trainer runs the native kernels (native/cpu/adamw.{h,cpp}, float math, threaded); the
 // TypeScript versions here (float64 math) are their references in the tests.
-import type { EncoderConfig } from '../model/config.js';
 import { ErrorCode, SpladeError } from '../errors.js';
 import { loadAddon } from '../native.js';
 
@@ -16,29 +15,9 @@ export interface TrainAddon {
               decayMask: Uint8Array | null): void;
   /** Sum of squares (double accumulation, fixed order). */
   gradNormSq(grads: Float32Array): number;
-  /**
-   * Training forward of packed sequences: out (B*V) receives the SPLADE vectors; the handle keeps the
-   * activations for one trainBackward. dropout in [0, 1); seed (< 2^53) fixes the dropout masks.
-   */
-  trainForward(config: EncoderConfig, arena: Float32Array, ids: Int32Array, typeIds: Int32Array | null,
-               cuSeqlens: Int32Array, pooling: 'max' | 'sum', out: Float32Array, dropout: number, seed: number): Promise<TrainHandle>;
-  /** grads (arena-shaped) += dLoss/dparams for dLoss/dw = dw (B*V); releases the handle's activations. */
-  trainBackward(handle: TrainHandle, dw: Float32Array, grads: Float32Array): Promise<void>;
-  /**
-   * Masked-LM forward + backward: labels (N) hold the target id or -1; grads += the gradient of the
-   * mean cross-entropy over the labelled positions. Resolves to that mean and the number of labels.
-   */
-  mlmGradients(config: EncoderConfig, arena: Float32Array, ids: Int32Array, typeIds: Int32Array | null,
-               cuSeqlens: Int32Array, labels: Int32Array, grads: Float32Array, dropout: number, seed: number)
-    : Promise<{ loss: number; count: number }>;
   /** The first n mask factors (0 or 1 / (1 - p)) of a flat dropout site (0 embeddings .. 3 FFN output). */
   dropoutFactors(p: number, seed: number, layer: number, site: number, n: number): Float32Array;
-  /** Training kernels against their references (native/train/train_kernel_check.h): [maxError, nonFinite, mismatches, checked]. */
-  trainKernelCheck(op: string, seed: number): Float64Array;
 }
-
-/** Opaque: the activations of one trainForward batch. */
-export type TrainHandle = { readonly __trainHandle: unique symbol };
 
 export function trainAddon(): TrainAddon {
   return loadAddon<TrainAddon>();

@@ -8,14 +8,15 @@
 // TypeScript (losses.ts); (3) the native backward of each handle with those dL/dw, accumulating into
 // arena-shaped gradient buffers (with one shared encoder both add up in one buffer); (4) clip, AdamW.
 // An MLM step (objective 'mlm') runs the masked-LM forward, loss and backward natively in one call.
-// On a model loaded with device 'cuda' the same step runs on the GPU (cuda-step.ts): forward, backward,
-// gradient norm and AdamW on the device, the losses here, the parameters copied back after each update.
+// The passes go through the encoders' native handles, the same on the CPU and on a model loaded with
+// device 'cuda' (training-state.ts); there forward, backward, gradient norm and AdamW run on the device,
+// the losses here, the parameters copied back after each update.
 import { join } from 'node:path';
 
-import { ErrorCode, SpladeError, callNativeAsync, expectFinite, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
+import { ErrorCode, SpladeError, expectFinite, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
+import { packSequences } from '../model/checkpoint.js';
 import { SpladeModel, type TrainingEncoder } from '../model/splade-model.js';
-import { type TrainAddon, adamwStep, noDecay, trainAddon } from './adamw.js';
-import { CudaTrainingState } from './cuda-step.js';
+import { noDecay } from './adamw.js';
 import {
   averageNnz,
   rankingLossForwardBackward,
@@ -29,6 +30,7 @@ import { lambdaAt, linearWarmupFactor } from './schedule.js';
 import { Rng } from '../random.js';
 import { readTrainerState, writeTrainerState } from './state.js';
 import type { LossName, MlmBatch, ResolvedTrainerOptions, StepStats, TrainBatch, TrainerOptions } from './types.js';
+import { TrainingState } from './training-state.js';
 
 export type { LossName, MlmBatch, ResolvedTrainerOptions, StepStats, TrainBatch, TrainerOptions } from './types.js';
 
@@ -116,15 +118,6 @@ function isMlm(batch: TrainBatch | MlmBatch): batch is MlmBatch {
   return batch !== null && typeof batch === 'object' && (batch as MlmBatch).objective === 'mlm';
 }
 
-/** Packs id sequences back to back: ids (N) and cuSeqlens (B+1). */
-function pack(seqs: Int32Array[]): { ids: Int32Array; cu: Int32Array } {
-  const cu = new Int32Array(seqs.length + 1);
-  seqs.forEach((q, i) => (cu[i + 1] = cu[i] + q.length));
-  const ids = new Int32Array(cu[seqs.length]);
-  seqs.forEach((q, i) => ids.set(q, cu[i]));
-  return { ids, cu };
-}
-
 /**
  * Trains a SpladeModel one batch per optimizer step (see TrainerOptions for the exact definitions).
  * step() and computeGradients() take turns on one trainer (a per-trainer lock); the model must not be
@@ -154,9 +147,8 @@ export class Trainer {
   /** Gradients kept by computeGradients({ accumulate: true }) for the next step. */
   private pending = false;
   private lock: Promise<unknown> = Promise.resolve();
-  private readonly addon: TrainAddon = trainAddon();
-  /** The device-resident step, on a model loaded with device 'cuda'; null on the CPU. */
-  private readonly cuda: CudaTrainingState | null = null;
+  /** The passes, gradients and optimizer over the encoders' handles, on their device. */
+  private readonly state: TrainingState;
 
   constructor(model: SpladeModel, opts: TrainerOptions = {}) {
     if (!(model instanceof SpladeModel)) invalidArgument('model', 'a SpladeModel', model);
@@ -190,12 +182,12 @@ export class Trainer {
     };
     this.mViews = views(this.m);
     this.vViews = views(this.v);
-    if (this.encoders.some((e) => e.enc.cuda !== null)) this.cuda = new CudaTrainingState(this.encoders, this.params, this.decay);
+    this.state = new TrainingState(this.encoders, { params: this.params, grads: this.grad, m: this.mViews, v: this.vViews, decay: this.decay });
   }
 
   /** 'cuda' when the steps run on the GPU (the model was loaded with device 'cuda'). */
   get device(): 'cpu' | 'cuda' {
-    return this.cuda === null ? 'cpu' : 'cuda';
+    return this.state.device;
   }
 
   /** Optimizer steps done so far. */
@@ -315,16 +307,12 @@ export class Trainer {
       inputs = masked.map((m) => m.inputs);
       labels = masked.map((m) => m.labels);
     }
-    const { ids, cu } = pack(inputs);
-    const flatLabels = pack(labels).ids;
+    const { ids, cu } = packSequences(inputs);
+    const flatLabels = packSequences(labels).ids;
     let loss = 0, count = 0;
-    const cuda = this.cuda;
-    cuda?.beginStep();
+    this.state.beginStep();
     for (const e of this.encoders) {
-      const seed = this.dropoutSeed();
-      const r = cuda !== null
-        ? await cuda.mlm(e.enc, ids, cu, flatLabels, o.dropout, seed)
-        : await callNativeAsync(() => this.addon.mlmGradients(e.enc.config, e.enc.arena, ids, null, cu, flatLabels, e.grads, o.dropout, seed));
+      const r = await this.state.mlm(e.enc, ids, cu, flatLabels, o.dropout, this.dropoutSeed());
       loss += r.loss / this.encoders.length;
       count = r.count;
     }
@@ -343,20 +331,13 @@ export class Trainer {
     const C = B * n;
     const t = this.t + 1;
     const encQ = this.encoders[0], encD = this.encoders[this.encoders.length - 1];
-    const cuda = this.cuda;
     type Encoder = (typeof this.encoders)[number];
-    // the two passes on the CPU or on the GPU, with a dropout seed each (the same draws on both)
-    const forward = async (e: Encoder, seqs: Int32Array[], out: Float32Array) => {
-      const { ids, cu } = pack(seqs);
-      const seed = this.dropoutSeed();
-      if (cuda !== null) return cuda.forward(e.enc, ids, cu, out, o.dropout, seed);
-      return callNativeAsync(() => this.addon.trainForward(e.enc.config, e.enc.arena, ids, null, cu, 'max', out, o.dropout, seed));
+    // a dropout seed per pass (the same draws on both devices)
+    const forward = (e: Encoder, seqs: Int32Array[], out: Float32Array) => {
+      const { ids, cu } = packSequences(seqs);
+      return this.state.forward(e.enc, ids, cu, out, o.dropout, this.dropoutSeed());
     };
-    const backward = (e: Encoder, h: Awaited<ReturnType<typeof forward>>, dw: Float32Array): Promise<void> => {
-      if (cuda !== null) return cuda.backward(e.enc, h as Parameters<typeof cuda.backward>[1], dw);
-      return callNativeAsync(() => this.addon.trainBackward(h as Parameters<TrainAddon['trainBackward']>[0], dw, e.grads));
-    };
-    cuda?.beginStep();
+    this.state.beginStep();
     // inference-free queries: weighted bags, no query encoder pass
     const fixedQ = o.queryTermWeights;
     const D = new Float32Array(C * V);
@@ -377,26 +358,12 @@ export class Trainer {
     const lambdaD = lambdaAt(o.lambdaD, t, o.lambdaWarmupSteps);
     const regQ = fixedQ ? 0 : regForwardBackward(o.queryReg, Q, dQ, B, V, lambdaQ);
     const regD = regForwardBackward(o.docReg, D, dD, C, V, lambdaD);
-    if (hQ) await backward(encQ, hQ, dQ);
-    await backward(encD, hD, dD);
+    if (hQ) await this.state.backward(encQ.enc, hQ, dQ);
+    await this.state.backward(encD.enc, hD, dD);
     return {
       step: t, loss: rankingLoss + lambdaQ * regQ + lambdaD * regD, rankingLoss, regQ, regD, lambdaQ, lambdaD,
       lr: this.currentLr(), gradNorm: 0, nnzQ: averageNnz(Q, B, V), nnzD: averageNnz(D, C, V), peakMemoryBytes: 0,
     };
-  }
-
-  /** Global L2 norm of the gradient buffer (tensor sums added in parameter order; on the GPU, per arena). */
-  private async gradNorm(): Promise<number> {
-    if (this.cuda !== null) return this.cuda.gradNorm();
-    let ss = 0;
-    for (const g of this.grad) ss += this.addon.gradNormSq(g);
-    return Math.sqrt(ss);
-  }
-
-  /** On the GPU only the device gradients (the host buffers are overwritten whenever they are read). */
-  private async zeroGrads(): Promise<void> {
-    if (this.cuda !== null) return this.cuda.zeroGrads();
-    for (const e of this.encoders) e.grads.fill(0);
   }
 
   /**
@@ -413,19 +380,19 @@ export class Trainer {
     const checked = isMlm(batch) ? this.checkMlmBatch(batch) : this.checkBatch(batch);
     return this.serial(async () => {
       resetPeakMemory();
-      if (!this.pending) await this.zeroGrads();
+      if (!this.pending) await this.state.zeroGrads();
       this.pending = false;
       let stats: StepStats;
       try {
         stats = await this.accumulate(checked);
       } catch (err) {
-        await this.zeroGrads();
+        await this.state.zeroGrads();
         throw err;
       }
       this.pending = accumulate;
-      if (this.cuda !== null) await this.cuda.readGrads();
+      await this.state.readGrads();
       const gradients = new Map(this.names.map((name, k) => [name, this.grad[k].slice()]));
-      return { ...stats, gradNorm: await this.gradNorm(), peakMemoryBytes: peakMemoryBytes(), gradients };
+      return { ...stats, gradNorm: await this.state.optimizer.gradNorm(), peakMemoryBytes: peakMemoryBytes(), gradients };
     });
   }
 
@@ -434,21 +401,19 @@ export class Trainer {
     const checked = isMlm(batch) ? this.checkMlmBatch(batch) : this.checkBatch(batch);
     return this.serial(async () => {
       resetPeakMemory();
-      if (!this.pending) await this.zeroGrads();
+      if (!this.pending) await this.state.zeroGrads();
       this.pending = false;
       try {
         const stats = await this.accumulate(checked);
         const lr = this.currentLr();
         const t = this.t + 1;
         const o = { lr, weightDecay: this.options.weightDecay, maxGradNorm: this.options.maxGradNorm, step: t };
-        const gradNorm = this.cuda !== null
-          ? await this.cuda.optimizerStep(o)
-          : adamwStep(this.addon, { params: this.params, grads: this.grad, m: this.mViews, v: this.vViews, decay: this.decay }, o);
+        const gradNorm = await this.state.optimizer.step(o);
         this.t = t;
         this.model.weightsChanged();  // encode() between steps must not run the packed weights of before
         return { ...stats, lr, gradNorm, peakMemoryBytes: peakMemoryBytes() };
       } finally {
-        await this.zeroGrads();
+        await this.state.zeroGrads();
       }
     });
   }
@@ -465,7 +430,7 @@ export class Trainer {
         throw new SpladeError('save: accumulated gradients are pending; call step() first', ErrorCode.invalidArgument);
       }
       await this.model.save(join(dir, 'model'));
-      if (this.cuda !== null) await this.cuda.readMoments(this.mViews, this.vViews);
+      await this.state.optimizer.readMoments();
       writeTrainerState(dir, {
         options: this.options, step: this.t, rng: this.rng.state(),
         names: this.names, sizes: this.params.map((p) => p.length), m: this.m, v: this.v,
@@ -489,7 +454,7 @@ export class Trainer {
     }
     trainer.m.set(state.m);
     trainer.v.set(state.v);
-    if (trainer.cuda !== null) await trainer.cuda.writeMoments(trainer.mViews, trainer.vViews);
+    await trainer.state.optimizer.writeMoments();
     trainer.t = state.step;
     trainer.rng.setState(state.rng);
     return trainer;

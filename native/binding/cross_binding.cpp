@@ -59,29 +59,22 @@ class NativeCrossEncoder : public Napi::ObjectWrap<NativeCrossEncoder> {
   //         logits: Float32Array (B), hidden: Float32Array (B*C) | null): Promise<void>
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    View<int32_t> ids = arg_i32(info, 0, "ids");
-    const bool has_types = info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined();
-    View<int32_t> types{nullptr, 0};
-    if (has_types) types = arg_i32(info, 1, "typeIds");
-    View<int32_t> cu = arg_i32(info, 2, "cuSeqlens");
+    const BatchArgs in = arg_batch(info, 0);
     const bool reference = arg_bool(info, 3, "reference");
     View<float> logits = arg_f32(info, 4, "logits");
     const bool has_hidden = info.Length() > 5 && !info[5].IsNull() && !info[5].IsUndefined();
     View<float> hidden{nullptr, 0};
     if (has_hidden) hidden = arg_f32(info, 5, "hidden");
-    if (cu.size < 1) throw_error(env, kInvalidArgument, "Expected at least one entry in cuSeqlens");
-    const size_t B = cu.size - 1;
-    if (has_types && types.size != ids.size) throw_error(env, kInvalidArgument, "Expected typeIds as long as ids");
+    const size_t B = in.B;
     if (logits.size != B) throw_error(env, kInvalidArgument, "Expected logits to hold " + std::to_string(B) + " floats");
     if (has_hidden && hidden.size != B * cfg_.hidden)
       throw_error(env, kInvalidArgument, "Expected hidden to hold " + std::to_string(B * cfg_.hidden) + " floats");
-    PackedBatch batch{ids.data, has_types ? types.data : nullptr, cu.data, static_cast<int>(B), ids.size};
-    std::vector<Napi::Value> keep = {info.This(), info[0], info[2], info[4]};
-    if (has_types) keep.push_back(info[1]);
+    std::vector<Napi::Value> keep = {info.This(), info[4]};
+    in.keep(info, keep);
     if (has_hidden) keep.push_back(info[5]);
     return PromiseWorker::run(
         env,
-        [this, batch, reference, l = logits.data, h = hidden.data] {
+        [this, batch = in.batch(), reference, l = logits.data, h = hidden.data] {
           cross_encoder_forward(l, h, cfg_, layout_, params_, batch, reference);
         },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
@@ -92,17 +85,12 @@ class NativeCrossEncoder : public Napi::ObjectWrap<NativeCrossEncoder> {
   //       dropout: number, seed: integer, reference: boolean): Promise<number> (the mean loss)
   Napi::Value Train(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    View<int32_t> ids = arg_i32(info, 0, "ids");
-    const bool has_types = !info[1].IsNull() && !info[1].IsUndefined();
-    View<int32_t> types{nullptr, 0};
-    if (has_types) types = arg_i32(info, 1, "typeIds");
-    View<int32_t> cu = arg_i32(info, 2, "cuSeqlens");
+    const BatchArgs in = arg_batch(info, 0);
     const std::string loss_name = arg_string(info, 3, "loss");
     if (loss_name != "pointwise" && loss_name != "listwise")
       throw_error(env, kInvalidArgument, "Expected loss 'pointwise' or 'listwise' but received '" + loss_name + "'");
     const CrossLoss loss = loss_name == "pointwise" ? CrossLoss::pointwise : CrossLoss::listwise;
-    if (cu.size < 1) throw_error(env, kInvalidArgument, "Expected at least one entry in cuSeqlens");
-    const size_t B = cu.size - 1;
+    const size_t B = in.B;
     View<float> targets{nullptr, 0};
     View<int32_t> groups{nullptr, 0};
     if (loss == CrossLoss::pointwise) {
@@ -116,20 +104,16 @@ class NativeCrossEncoder : public Napi::ObjectWrap<NativeCrossEncoder> {
       throw_error(env, kInvalidArgument, "Expected grads to hold " + std::to_string(layout_.base.total) + " floats");
     View<float> logits = arg_f32(info, 7, "logits");
     if (logits.size != B) throw_error(env, kInvalidArgument, "Expected logits to hold " + std::to_string(B) + " floats");
-    const double p = arg_number(info, 8, "dropout");
-    if (!(p >= 0.0 && p < 1.0)) throw_error(env, kInvalidArgument, "Expected dropout in [0, 1)");
-    const TrainDropout drop{static_cast<float>(p), static_cast<uint64_t>(arg_int(info, 9, "seed", 0, int64_t{1} << 53))};
+    const TrainDropout drop = arg_dropout(info, 8);
     const bool reference = arg_bool(info, 10, "reference");
-    if (has_types && types.size != ids.size) throw_error(env, kInvalidArgument, "Expected typeIds as long as ids");
-    PackedBatch batch{ids.data, has_types ? types.data : nullptr, cu.data, static_cast<int>(B), ids.size};
-    std::vector<Napi::Value> keep = {info.This(), info[0], info[2], info[6], info[7]};
-    if (has_types) keep.push_back(info[1]);
+    std::vector<Napi::Value> keep = {info.This(), info[6], info[7]};
+    in.keep(info, keep);
     if (targets.data) keep.push_back(info[4]);
     if (groups.data) keep.push_back(info[5]);
     auto result = std::make_shared<double>(0.0);
     return PromiseWorker::run(
         env,
-        [this, batch, loss, drop, reference, result, t = targets.data, gs = groups.data, ng = groups.size, g = grads.data,
+        [this, batch = in.batch(), loss, drop, reference, result, t = targets.data, gs = groups.data, ng = groups.size, g = grads.data,
          l = logits.data] {
           *result = cross_encoder_train(g, l, loss, t, gs, ng, cfg_, layout_, params_, batch, drop, reference);
         },

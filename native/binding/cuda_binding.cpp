@@ -1,12 +1,12 @@
 // CudaEncoder: the GPU twin of NativeEncoder (model_binding.cpp), over cuda::CudaEncoder, with the same
-// methods: prepare() (copy the arena to the device for the packed forwards), forward(), gradients(). The
-// constructor copies the arena once (synchronously) and keeps it referenced, since prepare(), unpacked
-// forwards and gradients() read it again; those run in PromiseWorkers and fill the caller's typed arrays.
-// The Trainer's device-resident step adds trainForward (a handle over the batch's activations on the
-// device), trainBackward, mlmGradients, zeroGrads, resetOptimizer, gradNormSq, adamwUpdate, readParams
-// (into the constructor's arena), readGrads, readMoments / writeMoments. In a build without the CUDA
+// methods and arguments (parsed by model_binding.h's helpers): prepare() (copy the arena to the device for
+// the packed forwards), forward(), gradients(), trainForward (a handle over the batch's activations on the
+// device), trainBackward, mlmGradients, zeroGrads, readGrads. The constructor copies the arena once
+// (synchronously) and keeps it referenced, since prepare(), unpacked forwards and gradients() read it
+// again; those run in PromiseWorkers and fill the caller's typed arrays. The Trainer's device-resident
+// optimizer adds resetOptimizer, gradNormSq, adamwUpdate, readParams (into the constructor's arena),
+// readMoments / writeMoments. In a build without the CUDA
 // backend the constructor only throws ERR_SPLADE_UNSUPPORTED, so a misuse is an Error, never a crash.
-#include <cmath>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -24,38 +24,6 @@ namespace {
 
 #ifdef SPLADE_WITH_CUDA
 
-// ids (info[0]), typeIds | null (info[1]), cuSeqlens (info[2]) and pooling (info[3]) of a forward-like call
-struct BatchArgs {
-  View<int32_t> ids, types, cu;
-  size_t B = 0;
-  Pooling pooling = Pooling::max;
-  PackedBatch batch() const { return PackedBatch{ids.data, types.data, cu.data, static_cast<int>(B), ids.size}; }
-  // what the worker reads: kept alive until it is done
-  void keep(const Napi::CallbackInfo& info, std::vector<Napi::Value>& values) const {
-    values.push_back(info[0]);
-    values.push_back(info[2]);
-    if (types.data) values.push_back(info[1]);
-  }
-};
-
-BatchArgs batch_args(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  BatchArgs a;
-  const bool has_types = info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined();
-  a.ids = arg_i32(info, 0, "ids");
-  a.types = has_types ? arg_i32(info, 1, "typeIds") : View<int32_t>{nullptr, 0};
-  a.cu = arg_i32(info, 2, "cuSeqlens");
-  const std::string pooling = arg_string(info, 3, "pooling");
-  if (a.cu.size < 1) throw_error(env, kInvalidArgument, "Expected at least one entry in cuSeqlens");
-  if (pooling != "max" && pooling != "sum") throw_error(env, kInvalidArgument, "Expected 'max' or 'sum' for pooling");
-  if (has_types && a.types.size != a.ids.size) throw_error(env, kInvalidArgument, "Expected typeIds as long as ids");
-  a.B = a.cu.size - 1;
-  a.pooling = pooling == "max" ? Pooling::max : Pooling::sum;
-  return a;
-}
-
-// A trainForward handle: a frozen object holding the activations in an external, type-tagged (objects can
-// be tagged from N-API 8 on; externals not in every Node version), so nothing else passes for one
 const napi_type_tag kActivationsTag = {0x5b1ade0c0da7a1e5ULL, 0x7ac71a710b5cd0e1ULL};
 using ActivationsPtr = std::shared_ptr<cuda::CudaTrainActivations>;
 
@@ -113,12 +81,11 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
   // the packed forwards, in that precision; resolves with the device bytes of the weights.
   Napi::Value Prepare(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const std::string p = arg_string(info, 0, "precision");
-    if (p != "fp32" && p != "bf16") throw_error(env, kInvalidArgument, "Expected 'fp32' or 'bf16' for precision but received " + p);
+    const bool bf16 = arg_precision(info, 0) == Precision::bf16;
     if (!enc_) throw_error(env, kCuda, "CUDA encoder: released at environment teardown");
     auto bytes = std::make_shared<size_t>(0);
     return PromiseWorker::run(
-        env, [this, bf16 = p == "bf16", bytes] { *bytes = enc_->prepare(bf16); },
+        env, [this, bf16, bytes] { *bytes = enc_->prepare(bf16); },
         [bytes](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, static_cast<double>(*bytes)); },
         {info.This()});
   }
@@ -127,7 +94,8 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
   //         packed?: boolean): on the weights prepare() copied (packed), else on the arena as it is, in fp32
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const BatchArgs in = batch_args(info);
+    const BatchArgs in = arg_batch(info, 0);
+    const Pooling pooling = arg_pooling(info, 3);
     const bool reference = arg_bool(info, 4, "reference");
     const View<float> out = arg_f32(info, 5, "out");
     const bool has_argmax = info.Length() > 6 && !info[6].IsNull() && !info[6].IsUndefined();
@@ -142,8 +110,8 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     if (argmax.data) keep.push_back(info[6]);
     return PromiseWorker::run(
         env,
-        [this, batch = in.batch(), pool = in.pooling, reference, packed, w = out.data, am = argmax.data] {
-          enc_->forward(w, am, batch, pool, reference, packed);
+        [this, batch = in.batch(), pooling, reference, packed, w = out.data, am = argmax.data] {
+          enc_->forward(w, am, batch, pooling, reference, packed);
         },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
   }
@@ -151,7 +119,8 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
   // gradients(ids, typeIds | null, cuSeqlens, pooling, dw (B*V), out (B*V), grads (arena-sized)): Promise<void>
   Napi::Value Gradients(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const BatchArgs in = batch_args(info);
+    const BatchArgs in = arg_batch(info, 0);
+    const Pooling pooling = arg_pooling(info, 3);
     const View<float> dw = arg_f32(info, 4, "dw"), out = arg_f32(info, 5, "out"), grads = arg_f32(info, 6, "grads");
     const size_t BV = in.B * vocab_;
     if (dw.size != BV || out.size != BV)
@@ -161,8 +130,8 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     std::vector<Napi::Value> keep = {info.This(), info[4], info[5], info[6]};
     in.keep(info, keep);
     return PromiseWorker::run(
-        env, [this, batch = in.batch(), pool = in.pooling, d = dw.data, w = out.data, g = grads.data] {
-          enc_->gradients(w, g, d, batch, pool);
+        env, [this, batch = in.batch(), pooling, d = dw.data, w = out.data, g = grads.data] {
+          enc_->gradients(w, g, d, batch, pooling);
         },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
   }
@@ -173,10 +142,11 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
   // the vectors; the handle holds the activations (device memory) for one trainBackward.
   Napi::Value TrainForward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const BatchArgs in = batch_args(info);
+    const BatchArgs in = arg_batch(info, 0);
+    const Pooling pooling = arg_pooling(info, 3);
     const View<float> out = arg_f32(info, 4, "out");
     const bool upload = arg_bool(info, 5, "upload");
-    const TrainDropout drop = dropout_args(info, 6);
+    const TrainDropout drop = arg_dropout(info, 6);
     if (in.B == 0) throw_error(env, kInvalidArgument, "Expected a non-empty batch");
     if (out.size != in.B * vocab_)
       throw_error(env, kInvalidArgument, "Expected out to hold B * vocab = " + std::to_string(in.B * vocab_) + " floats");
@@ -185,62 +155,35 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     std::vector<Napi::Value> keep = {info.This(), info[4]};
     in.keep(info, keep);
     return PromiseWorker::run(
-        env, [this, result, batch = in.batch(), pool = in.pooling, upload, drop, w = out.data] {
-          *result = enc_->train_forward(w, batch, pool, upload, drop);
+        env, [this, result, batch = in.batch(), pooling, upload, drop, w = out.data] {
+          *result = enc_->train_forward(w, batch, pooling, upload, drop);
         },
-        [result](Napi::Env e) -> Napi::Value {
-          auto* owner = new ActivationsPtr(std::move(*result));
-          Napi::Object handle = Napi::Object::New(e);
-          handle.Set("activations",
-                     Napi::External<ActivationsPtr>::New(e, owner, [](Napi::Env, ActivationsPtr* p) { delete p; }));
-          if (napi_type_tag_object(e, handle, &kActivationsTag) != napi_ok || napi_object_freeze(e, handle) != napi_ok)
-            throw_error(e, kInternal, "trainForward: could not seal the handle");
-          return handle;
-        },
-        keep);
+        [result](Napi::Env e) -> Napi::Value { return make_activations_handle(e, std::move(*result), kActivationsTag); }, keep);
   }
 
   // mlmGradients(ids, typeIds | null, cuSeqlens, labels (N: an id or -1), upload, dropout, seed):
   // Promise<{ loss, count }>. The masked-LM forward, loss and backward (device gradients +=), as the CPU's.
   Napi::Value MlmGradients(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    // pooling is not used: batch_args reads info[3], so parse the batch by hand here
-    const bool has_types = info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined();
-    const View<int32_t> ids = arg_i32(info, 0, "ids"), cu = arg_i32(info, 2, "cuSeqlens");
-    const View<int32_t> types = has_types ? arg_i32(info, 1, "typeIds") : View<int32_t>{nullptr, 0};
+    const BatchArgs in = arg_batch(info, 0);
     const View<int32_t> labels = arg_i32(info, 3, "labels");
     const bool upload = arg_bool(info, 4, "upload");
-    const TrainDropout drop = dropout_args(info, 5);
-    if (cu.size < 2) throw_error(env, kInvalidArgument, "Expected a non-empty batch");
-    if ((has_types && types.size != ids.size) || labels.size != ids.size)
-      throw_error(env, kInvalidArgument, "Expected typeIds and labels as long as ids");
+    const TrainDropout drop = arg_dropout(info, 5);
+    if (in.B == 0) throw_error(env, kInvalidArgument, "Expected a non-empty batch");
+    if (labels.size != in.ids.size) throw_error(env, kInvalidArgument, "Expected typeIds and labels as long as ids");
     check_live(env);
-    const PackedBatch batch{ids.data, types.data, cu.data, static_cast<int>(cu.size - 1), ids.size};
-    struct Result { double loss = 0; size_t count = 0; };
-    auto r = std::make_shared<Result>();
-    std::vector<Napi::Value> keep = {info.This(), info[0], info[2], info[3]};
-    if (has_types) keep.push_back(info[1]);
+    auto r = std::make_shared<MlmResult>();
+    std::vector<Napi::Value> keep = {info.This(), info[3]};
+    in.keep(info, keep);
     return PromiseWorker::run(
-        env, [this, r, batch, l = labels.data, upload, drop] { r->loss = enc_->mlm_gradients(batch, l, upload, drop, &r->count); },
-        [r](Napi::Env e) -> Napi::Value {
-          Napi::Object o = Napi::Object::New(e);
-          o.Set("loss", Napi::Number::New(e, r->loss));
-          o.Set("count", Napi::Number::New(e, static_cast<double>(r->count)));
-          return o;
-        },
-        keep);
+        env, [this, r, batch = in.batch(), l = labels.data, upload, drop] { r->loss = enc_->mlm_gradients(batch, l, upload, drop, &r->count); },
+        [r](Napi::Env e) { return r->to_js(e); }, keep);
   }
 
   // trainBackward(handle, dw (B*V)): Promise<void>. Device gradients += dLoss/dparams; frees the activations.
   Napi::Value TrainBackward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    bool tagged = false;
-    if (info.Length() < 1 || !info[0].IsObject() ||
-        napi_check_object_type_tag(env, info[0], &kActivationsTag, &tagged) != napi_ok || !tagged)
-      throw_error(env, kInvalidArgument, "Expected a CudaEncoder trainForward handle");
-    const Napi::Value ext = info[0].As<Napi::Object>().Get("activations");
-    if (!ext.IsExternal()) throw_error(env, kInvalidArgument, "Expected a CudaEncoder trainForward handle");
-    ActivationsPtr acts = *ext.As<Napi::External<ActivationsPtr>>().Data();
+    ActivationsPtr acts = arg_activations_handle<cuda::CudaTrainActivations>(info, 0, kActivationsTag, "CudaEncoder");
     const View<float> dw = arg_f32(info, 1, "dw");
     check_live(env);
     return PromiseWorker::run(
@@ -276,24 +219,13 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
   // Promise<void>. The device parameters and moments, from the device gradients.
   Napi::Value AdamwUpdate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsObject()) throw_error(env, kInvalidArgument, "Expected an object for opts");
-    const Napi::Object o = info[0].As<Napi::Object>();
-    auto num = [&](const char* key) {
-      const Napi::Value v = o.Get(key);
-      if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue()))
-        throw_error(env, kInvalidArgument, std::string("Expected a finite number for opts.") + key);
-      return v.As<Napi::Number>().DoubleValue();
-    };
-    const double step = num("step");
-    if (!(step >= 1) || step != std::floor(step)) throw_error(env, kInvalidArgument, "Expected a positive integer for opts.step");
-    const float lr = float(num("lr")), b1 = float(num("beta1")), b2 = float(num("beta2")), eps = float(num("eps")),
-                wd = float(num("weightDecay")), gs = float(num("gradScale"));
+    const AdamwArgs a = arg_adamw(info, 0);
     const View<uint8_t> mask = arg_typed<uint8_t>(info, 1, "decayMask", napi_uint8_array);
     if (mask.size != total_) throw_error(env, kInvalidArgument, "Expected decayMask to hold " + std::to_string(total_) + " bytes");
     check_live(env);
     return PromiseWorker::run(
-        env, [this, lr, b1, b2, eps, wd, gs, step = int64_t(step), m = mask.data] {
-          enc_->adamw_update(lr, b1, b2, eps, wd, step, gs, m);
+        env, [this, a, m = mask.data] {
+          enc_->adamw_update(a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.step, a.grad_scale, m);
         },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, {info.This(), info[1]});
   }
@@ -333,13 +265,6 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     if (a.size != total_) throw_error(info.Env(), kInvalidArgument, std::string("Expected ") + name + " to hold " + std::to_string(total_) + " floats");
     check_live(info.Env());
     return a;
-  }
-
-  // dropout (info[i], in [0, 1)) and seed (info[i + 1], < 2^53) of a training call
-  static TrainDropout dropout_args(const Napi::CallbackInfo& info, size_t i) {
-    const double p = arg_number(info, i, "dropout");
-    if (!(p >= 0.0 && p < 1.0)) throw_error(info.Env(), kInvalidArgument, "Expected dropout in [0, 1)");
-    return TrainDropout{static_cast<float>(p), static_cast<uint64_t>(arg_int(info, i + 1, "seed", 0, int64_t{1} << 53))};
   }
 
   void check_live(Napi::Env env) const {

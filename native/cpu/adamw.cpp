@@ -27,13 +27,13 @@ void adamw_range(float* p, float* m, float* v, const float* g, size_t begin, siz
 
 }  // namespace
 
-void adamw_update_cpu(float* params, float* m, float* v, const float* grads, size_t n, float lr, float beta1,
+void adamw_update_ref(float* params, float* m, float* v, const float* grads, size_t n, float lr, float beta1,
                       float beta2, float eps, float weight_decay, int64_t step, const uint8_t* decay_mask,
                       float grad_scale) {
   adamw_range(params, m, v, grads, 0, n, adam_scalars(lr, beta1, beta2, eps, weight_decay, step), decay_mask, grad_scale);
 }
 
-double grad_norm_sq_cpu(const float* grads, size_t n) {
+double grad_norm_sq_ref(const float* grads, size_t n) {
   double s = 0;
   for (size_t i = 0; i < n; ++i) s += static_cast<double>(grads[i]) * grads[i];
   return s;
@@ -47,13 +47,13 @@ void adamw_update(float* params, float* m, float* v, const float* grads, size_t 
 }
 
 double grad_norm_sq(const float* grads, size_t n) {
-  if (n < (1u << 15)) return grad_norm_sq_cpu(grads, n);
+  if (n < (1u << 15)) return grad_norm_sq_ref(grads, n);
   // fixed chunks, summed in chunk order: the same bits for every thread count
   const size_t chunk = 1u << 14, chunks = (n + chunk - 1) / chunk;
   std::vector<double> part(chunks, 0.0);
   parallel_for(chunks, [&](size_t c, int) {
     const size_t b = c * chunk, e = b + chunk < n ? b + chunk : n;
-    part[c] = grad_norm_sq_cpu(grads + b, e - b);
+    part[c] = grad_norm_sq_ref(grads + b, e - b);
   });
   double s = 0;
   for (double x : part) s += x;

@@ -29,11 +29,11 @@ inline AdamScalars adam_scalars(float lr, float beta1, float beta2, float eps, f
 //   p *= 1 - lr * weight_decay            (only where decay_mask[i] != 0)
 //   m = m + (1 - beta1) (g - m);  v = beta2 v + (1 - beta2) g^2
 //   p -= lr / (1 - beta1^step) * m / (sqrt(v) / sqrt(1 - beta2^step) + eps)
-void adamw_update_cpu(float* params, float* m, float* v, const float* grads, size_t n, float lr, float beta1,
+void adamw_update_ref(float* params, float* m, float* v, const float* grads, size_t n, float lr, float beta1,
                       float beta2, float eps, float weight_decay, int64_t step, const uint8_t* decay_mask,
                       float grad_scale = 1.0f);
 // sum_i grads[i]^2 in double (reference: one sequential sum)
-double grad_norm_sq_cpu(const float* grads, size_t n);
+double grad_norm_sq_ref(const float* grads, size_t n);
 
 // Threaded variants over the shared pool.
 void adamw_update(float* params, float* m, float* v, const float* grads, size_t n, float lr, float beta1, float beta2,

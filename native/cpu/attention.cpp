@@ -13,7 +13,7 @@
 
 namespace splade {
 
-void attention_forward_cpu(float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C, size_t NH) {
+void attention_forward_ref(float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C, size_t NH) {
   const size_t d = C / NH, C3 = 3 * C;
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));
   std::vector<double> p;
@@ -129,7 +129,7 @@ void attention_forward_isa(Isa isa, float* out, const float* qkv, const int32_t*
 
 namespace splade {
 
-void attention_backward_cpu(float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens, int B,
+void attention_backward_ref(float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens, int B,
                             size_t C, size_t NH) {
   const size_t d = C / NH, C3 = 3 * C;
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));

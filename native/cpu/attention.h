@@ -13,7 +13,7 @@ namespace splade {
 //   columns h*d .. h*d+d-1
 // qkv is (N,3C): row n holds q (C) | k (C) | v (C), i.e. the fused QKV projection's output
 // cu_seqlens is (B+1) with N = cu_seqlens[B]
-void attention_forward_cpu(float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C, size_t NH);
+void attention_forward_ref(float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C, size_t NH);
 void attention_forward_isa(Isa isa, float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C,
                            size_t NH);
 inline void attention_forward(float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C, size_t NH) {
@@ -22,7 +22,7 @@ inline void attention_forward(float* out, const float* qkv, const int32_t* cu_se
 
 // Backward (accumulates, +=): dqkv is (N,3C) laid out as qkv; dout is (N,C). The attention
 // probabilities are recomputed from qkv (nothing O(T^2) is saved by the forward).
-void attention_backward_cpu(float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens, int B,
+void attention_backward_ref(float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens, int B,
                             size_t C, size_t NH);
 void attention_backward_isa(Isa isa, float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens,
                             int B, size_t C, size_t NH);

@@ -8,7 +8,7 @@
 
 namespace splade {
 
-void embed_forward_cpu(float* out, const int32_t* ids, const int32_t* type_ids, const int32_t* cu_seqlens, int B,
+void embed_forward_ref(float* out, const int32_t* ids, const int32_t* type_ids, const int32_t* cu_seqlens, int B,
                        const float* wte, const float* wpe, const float* wtt, size_t C) {
   for (int b = 0; b < B; ++b) {
     for (int32_t n = cu_seqlens[b]; n < cu_seqlens[b + 1]; ++n) {
@@ -63,7 +63,7 @@ void embed_forward_isa(Isa isa, float* out, const int32_t* ids, const int32_t* t
 
 namespace splade {
 
-void embed_backward_cpu(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
+void embed_backward(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
                         const int32_t* type_ids, const int32_t* cu_seqlens, int B, size_t C) {
   for (int b = 0; b < B; ++b) {
     for (int32_t n = cu_seqlens[b]; n < cu_seqlens[b + 1]; ++n) {

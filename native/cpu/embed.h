@@ -12,7 +12,7 @@ namespace splade {
 // out is (N,C) = wte[ids[n]] + wpe[n - cu_seqlens[b]] + (wtt ? wtt[type_ids ? type_ids[n] : 0] : 0)
 // ids, type_ids are (N) (type_ids may be null: all zeros); cu_seqlens is (B+1), N = cu_seqlens[B]
 // wte is (V,C), wpe is (P,C), wtt is (TV,C) or null (DistilBERT has no token types)
-void embed_forward_cpu(float* out, const int32_t* ids, const int32_t* type_ids, const int32_t* cu_seqlens, int B,
+void embed_forward_ref(float* out, const int32_t* ids, const int32_t* type_ids, const int32_t* cu_seqlens, int B,
                        const float* wte, const float* wpe, const float* wtt, size_t C);
 void embed_forward_isa(Isa isa, float* out, const int32_t* ids, const int32_t* type_ids, const int32_t* cu_seqlens,
                        int B, const float* wte, const float* wpe, const float* wtt, size_t C);
@@ -22,7 +22,7 @@ inline void embed_forward(float* out, const int32_t* ids, const int32_t* type_id
 }
 
 // Backward (accumulates, +=): dwte (V,C), dwpe (P,C), dwtt (TV,C) or null; dout is (N,C).
-void embed_backward_cpu(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
+void embed_backward(float* dwte, float* dwpe, float* dwtt, const float* dout, const int32_t* ids,
                         const int32_t* type_ids, const int32_t* cu_seqlens, int B, size_t C);
 
 }  // namespace splade

@@ -8,11 +8,11 @@
 
 namespace splade {
 
-void gelu_forward_cpu(float* out, const float* inp, size_t n) {
+void gelu_forward_ref(float* out, const float* inp, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = gelu_exact(inp[i]);
 }
 
-void gelu_backward_cpu(float* dinp, const float* inp, const float* dout, size_t n) {
+void gelu_backward_ref(float* dinp, const float* inp, const float* dout, size_t n) {
   for (size_t i = 0; i < n; ++i) {
     const double x = inp[i];
     const double cdf = 0.5 * (1.0 + std::erf(x * 0.70710678118654752));
@@ -29,7 +29,7 @@ void gelu_forward_isa(Isa isa, float* out, const float* inp, size_t n) {
   const bool vec = isa != Isa::generic;
   parallel_range(n, [&](size_t begin, size_t end, int) {
     if (vec) avx2::gelu_forward_range(out + begin, inp + begin, end - begin);
-    else gelu_forward_cpu(out + begin, inp + begin, end - begin);
+    else gelu_forward_ref(out + begin, inp + begin, end - begin);
   });
 }
 
@@ -37,7 +37,7 @@ void gelu_backward_isa(Isa isa, float* dinp, const float* inp, const float* dout
   const bool vec = isa != Isa::generic;
   parallel_range(n, [&](size_t begin, size_t end, int) {
     if (vec) avx2::gelu_backward_range(dinp + begin, inp + begin, dout + begin, end - begin);
-    else gelu_backward_cpu(dinp + begin, inp + begin, dout + begin, end - begin);
+    else gelu_backward_ref(dinp + begin, inp + begin, dout + begin, end - begin);
   });
 }
 

@@ -8,9 +8,9 @@
 namespace splade {
 
 // out, inp are (n); out may alias inp
-void gelu_forward_cpu(float* out, const float* inp, size_t n);
+void gelu_forward_ref(float* out, const float* inp, size_t n);
 // Backward (accumulates, +=): dinp (n) += dout * gelu'(inp), gelu'(x) = Phi(x) + x phi(x)
-void gelu_backward_cpu(float* dinp, const float* inp, const float* dout, size_t n);
+void gelu_backward_ref(float* dinp, const float* inp, const float* dout, size_t n);
 
 }  // namespace splade
 

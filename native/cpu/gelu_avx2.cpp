@@ -18,7 +18,7 @@ namespace splade::avx2 {
 void gelu_forward_range(float* out, const float* inp, size_t n) {
   size_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, ymm::gelu(_mm256_loadu_ps(inp + i)));
-  gelu_forward_cpu(out + i, inp + i, n - i);
+  gelu_forward_ref(out + i, inp + i, n - i);
 }
 
 void gelu_backward_range(float* dinp, const float* inp, const float* dout, size_t n) {
@@ -27,7 +27,7 @@ void gelu_backward_range(float* dinp, const float* inp, const float* dout, size_
     const __m256 g = ymm::gelu_grad(_mm256_loadu_ps(inp + i));
     _mm256_storeu_ps(dinp + i, _mm256_fmadd_ps(_mm256_loadu_ps(dout + i), g, _mm256_loadu_ps(dinp + i)));
   }
-  gelu_backward_cpu(dinp + i, inp + i, dout + i, n - i);
+  gelu_backward_ref(dinp + i, inp + i, dout + i, n - i);
 }
 
 }  // namespace splade::avx2

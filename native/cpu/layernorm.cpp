@@ -10,7 +10,7 @@
 
 namespace splade {
 
-void layernorm_forward_cpu(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+void layernorm_forward_ref(float* out, float* mean, float* rstd, const float* inp, const float* weight,
                            const float* bias, size_t N, size_t C, float eps) {
   for (size_t n = 0; n < N; ++n) {
     const float* x = inp + n * C;
@@ -78,7 +78,7 @@ void layernorm_forward_isa(Isa isa, float* out, float* mean, float* rstd, const 
 
 namespace splade {
 
-void layernorm_backward_cpu(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+void layernorm_backward_ref(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                             const float* weight, const float* mean, const float* rstd, size_t N, size_t C) {
   for (size_t n = 0; n < N; ++n) {
     const float* g = dout + n * C;

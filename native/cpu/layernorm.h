@@ -8,7 +8,7 @@ namespace splade {
 
 // out is (N,C); mean, rstd are (N) or null (saved for backward); inp is (N,C); weight, bias are (C).
 // out may alias inp.
-void layernorm_forward_cpu(float* out, float* mean, float* rstd, const float* inp, const float* weight,
+void layernorm_forward_ref(float* out, float* mean, float* rstd, const float* inp, const float* weight,
                            const float* bias, size_t N, size_t C, float eps);
 void layernorm_forward_isa(Isa isa, float* out, float* mean, float* rstd, const float* inp, const float* weight,
                            const float* bias, size_t N, size_t C, float eps);
@@ -19,7 +19,7 @@ inline void layernorm_forward(float* out, float* mean, float* rstd, const float*
 
 // Backward (accumulates, +=): dinp (N,C), dweight (C), dbias (C); dout is (N,C); inp (N,C) the forward
 // input, mean and rstd (N) as the forward saved them.
-void layernorm_backward_cpu(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+void layernorm_backward_ref(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                             const float* weight, const float* mean, const float* rstd, size_t N, size_t C);
 void layernorm_backward_isa(Isa isa, float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                             const float* weight, const float* mean, const float* rstd, size_t N, size_t C);

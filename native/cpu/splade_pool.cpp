@@ -15,7 +15,7 @@
 
 namespace splade {
 
-void splade_pool_forward_cpu(float* w, int32_t* argmax, const float* t, const float* E, const float* bias,
+void splade_pool_forward_ref(float* w, int32_t* argmax, const float* t, const float* E, const float* bias,
                              const int32_t* cu_seqlens, int B, size_t C, size_t V, Pooling pooling) {
   for (int b = 0; b < B; ++b) {
     for (size_t j = 0; j < V; ++j) {
@@ -118,7 +118,7 @@ void splade_pool_forward_isa(Isa isa, float* w, int32_t* argmax, const float* t,
 
 namespace splade {
 
-void splade_pool_backward_cpu(float* dt, float* dE, float* dbias, const float* dw, const float* t, const float* E,
+void splade_pool_backward_ref(float* dt, float* dE, float* dbias, const float* dw, const float* t, const float* E,
                               const float* bias, const int32_t* argmax, const int32_t* cu_seqlens, int B, size_t C,
                               size_t V, Pooling pooling) {
   auto token = [&](size_t j, int32_t n, double g_w) {

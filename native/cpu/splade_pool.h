@@ -18,7 +18,7 @@ enum class Pooling { max = 0, sum = 1 };
 // w is (B,V); argmax is (B,V) or null (max pooling only: the packed row n reaching the max, -1 where
 // w is 0; saved for backward); t is (N,C) the head's LayerNorm output; E is (V,C) the tied word
 // embeddings; bias is (V); cu_seqlens is (B+1) with N = cu_seqlens[B]
-void splade_pool_forward_cpu(float* w, int32_t* argmax, const float* t, const float* E, const float* bias,
+void splade_pool_forward_ref(float* w, int32_t* argmax, const float* t, const float* E, const float* bias,
                              const int32_t* cu_seqlens, int B, size_t C, size_t V, Pooling pooling);
 void splade_pool_forward_isa(Isa isa, float* w, int32_t* argmax, const float* t, const float* E, const float* bias,
                              const int32_t* cu_seqlens, int B, size_t C, size_t V, Pooling pooling);
@@ -31,7 +31,7 @@ inline void splade_pool_forward(float* w, int32_t* argmax, const float* t, const
 // 1 / (1 + x) for x > 0 and 0 otherwise (torch's relu gradient at 0 is 0). Max pooling sends each
 // term's gradient to its argmax token only (argmax as the forward saved it, -1: none); sum pooling to
 // every token with a positive logit. Logits are recomputed, never stored.
-void splade_pool_backward_cpu(float* dt, float* dE, float* dbias, const float* dw, const float* t, const float* E,
+void splade_pool_backward_ref(float* dt, float* dE, float* dbias, const float* dw, const float* t, const float* E,
                               const float* bias, const int32_t* argmax, const int32_t* cu_seqlens, int B, size_t C,
                               size_t V, Pooling pooling);
 // Fast variant: logits recomputed tile by tile with sgemm; dt += dlogits E and dE += dlogits^T t as GEMMs.

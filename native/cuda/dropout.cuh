@@ -1,4 +1,4 @@
-// The dropout masks of train/dropout.h on the device: the same splitmix64 arithmetic (64-bit integer
+// The dropout masks of cpu/dropout.h on the device: the same splitmix64 arithmetic (64-bit integer
 // operations, exact on both sides), so a GPU kernel draws the very factors the CPU does for (seed, site,
 // index) and the GPU training step with dropout can be checked against the CPU's.
 #pragma once
@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "../train/dropout.h"
+#include "../cpu/dropout.h"
 
 namespace splade::cuda {
 

@@ -1,11 +1,11 @@
-// Inverted dropout on the GPU at the training forward's flat sites (train/dropout.h has the masks; the
+// Inverted dropout on the GPU at the training forward's flat sites (cpu/dropout.h has the masks; the
 // attention probabilities' mask is applied inside the attention kernels): the CPU's factors bit for bit.
 #pragma once
 #include <cuda_runtime.h>
 
 #include <cstddef>
 
-#include "../train/dropout.h"
+#include "../cpu/dropout.h"
 
 namespace splade {
 

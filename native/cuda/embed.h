@@ -14,7 +14,7 @@ void embed_forward_cuda(float* out, const int32_t* ids, const int32_t* type_ids,
                         size_t num_ids, const float* wte, const float* wpe, const float* wtt, size_t C,
                         cudaStream_t stream);
 
-// Backward (accumulates, +=), as embed_backward_cpu: dwte (V,C), dwpe (P,C), dwtt (TV,C) or null; dout (N,C).
+// Backward (accumulates, +=), as embed_backward: dwte (V,C), dwpe (P,C), dwtt (TV,C) or null; dout (N,C).
 // Deterministic and in the CPU's order (each target row takes its rows' gradients in ascending row
 // order, starting from its own value): the rows are grouped by token id, position and type on the host
 // from copies of ids, type_ids and cu_seqlens (synchronises the stream).

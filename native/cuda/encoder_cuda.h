@@ -66,7 +66,7 @@ class CudaEncoder {
   // m, v <- 0 and the decay mask taken again from the next adamw_update (a new optimizer over these parameters)
   void reset_optimizer();
   double grad_norm_sq();  // of the device gradients (double sums, fixed order: deterministic)
-  // params, m, v updated on the device as adamw_update_cpu over the whole arena; decay_mask: layout.total
+  // params, m, v updated on the device as adamw_update_ref over the whole arena; decay_mask: layout.total
   // bytes (host; 1 where weight decay applies), copied to the device on the first call.
   void adamw_update(float lr, float beta1, float beta2, float eps, float weight_decay, int64_t step,
                     float grad_scale, const uint8_t* decay_mask);

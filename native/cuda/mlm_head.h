@@ -1,5 +1,5 @@
 // The masked-language-model head's loss and gradient on the GPU: mlm_head_forward_backward of
-// train/splade_head_train.h (cross-entropy of softmax(t E^T + bias) against the labels of the labelled
+// cpu/splade_head_train.h (cross-entropy of softmax(t E^T + bias) against the labels of the labelled
 // rows, mean over them, as BertForMaskedLM's loss with ignore_index), in blocks of labelled rows: the
 // rows of t gathered, their logits by sgemm_cuda, softmax - onehot in place (scaled by 1/M), then
 // dbias, dt (scattered back to the rows) and dE from them. fp32 products, the softmax's sums in double.

@@ -43,7 +43,7 @@ struct PoolPlan {
 };
 PoolPlan make_pool_plan(const int32_t* cu_seqlens, int B, int tile_rows);  // host cu_seqlens; SpladeError if bad
 
-// Backward (accumulates, +=), as splade_pool_backward_cpu: dt (N,C), dE (V,C), dbias (V) from dw (B,V);
+// Backward (accumulates, +=), as splade_pool_backward_ref: dt (N,C), dE (V,C), dbias (V) from dw (B,V);
 // argmax (B,V) as the forward saved it (max pooling; ignored for sum). fp32: per vocabulary tile of
 // `scratch_floats / N` terms the logits are recomputed (sgemm_cuda), turned into dlogits in place, then
 // dt += dlogits E_tile and dE_tile += dlogits^T t (sgemm_cuda) and dbias_tile += column sums: every sum

@@ -41,7 +41,7 @@ CrossLayout make_cross_layout(const EncoderConfig& cfg) {
   return X;
 }
 
-void cross_head_forward_cpu(float* logits, float* pooled, const float* hidden, const float* pooler_w, const float* pooler_b,
+void cross_head_forward(float* logits, float* pooled, const float* hidden, const float* pooler_w, const float* pooler_b,
                             const float* cls_w, const float* cls_b, size_t B, size_t C) {
   std::vector<float> p(C);
   for (size_t b = 0; b < B; ++b) {
@@ -70,7 +70,7 @@ void cross_encoder_forward(float* logits, float* hidden, const EncoderConfig& cf
   }
   encoder_first_token_forward(hidden, cfg, X.base, params, batch, reference);
   if (B == 0) return;
-  cross_head_forward_cpu(logits, nullptr, hidden, params + X.pooler_w, params + X.pooler_b, params + X.cls_w,
+  cross_head_forward(logits, nullptr, hidden, params + X.pooler_w, params + X.pooler_b, params + X.cls_w,
                          params + X.cls_b, B, C);
 }
 

@@ -24,7 +24,7 @@ void encoder_first_token_forward(float* hidden, const EncoderConfig& cfg, const 
 
 // logits is (B); pooled (B, C) or null receives tanh(pooler(hidden)); hidden is (B, C).
 // pooler_w is (C, C), cls_w is (1, C), as nn.Linear stores them. Accumulates in double.
-void cross_head_forward_cpu(float* logits, float* pooled, const float* hidden, const float* pooler_w, const float* pooler_b,
+void cross_head_forward(float* logits, float* pooled, const float* hidden, const float* pooler_w, const float* pooler_b,
                             const float* cls_w, const float* cls_b, size_t B, size_t C);
 
 // logits is (B); hidden (B, C) or null receives the [CLS] states.

@@ -71,7 +71,7 @@ double cross_encoder_train(float* G, float* logits, CrossLoss loss, const float*
   check_loss_inputs(loss, targets, group_sizes, groups, B);
   if (B == 0) return 0.0;
   EncoderActivations a;
-  transformer_train_forward(a, cfg, X.base, P, batch, drop, ref);
+  transformer_train_forward(a, cfg, X.base, P, batch, drop, cpu_ops(ref));
   const size_t N = static_cast<size_t>(batch.cu_seqlens[B]);
   // The pooled output is the dropout site after the last layer (layer index cfg.layers, so its key
   // differs from every in-transformer site).
@@ -131,7 +131,7 @@ double cross_encoder_train(float* G, float* logits, CrossLoss loss, const float*
       d[c] = static_cast<float>(s);
     }
   }
-  transformer_train_backward(G, a, dx, cfg, X.base, P, batch, drop, ref);
+  transformer_train_backward(G, a, dx, cfg, X.base, P, batch, drop, cpu_ops(ref));
   return value;
 }
 

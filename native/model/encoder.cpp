@@ -4,20 +4,15 @@
 #include "encoder.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <mutex>
 #include <utility>
 #include <vector>
 
 #include "../common/error.h"
-#include "../cpu/attention.h"
-#include "../cpu/embed.h"
-#include "../cpu/gemm.h"
-#include "../cpu/layernorm.h"
+#include "cpu_ops.h"
 #include "cross_encoder.h"  // encoder_first_token_forward, defined here on the shared transformer body
+#include "encoder_layer.h"
 
 namespace splade {
 
@@ -199,59 +194,6 @@ std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, cons
 
 namespace {
 
-// SPLADE_PROFILE=1: milliseconds per op family of each inference forward, on stderr (for tuning).
-struct OpTimer {
-  const bool on = std::getenv("SPLADE_PROFILE") != nullptr;
-  double ms[6] = {};
-  std::chrono::steady_clock::time_point t = std::chrono::steady_clock::now();
-  void lap(int op) {
-    if (!on) return;
-    const auto now = std::chrono::steady_clock::now();
-    ms[op] += std::chrono::duration<double, std::milli>(now - t).count();
-    t = now;
-  }
-  void report(size_t N) const {
-    if (on)
-      std::fprintf(stderr, "splade profile: %zu tokens: gemm %.1f ms, attention %.1f, layernorm %.1f, embed %.1f, decoder+pool %.1f\n",
-                   N, ms[0], ms[1], ms[2], ms[3], ms[4]);
-  }
-};
-enum { kGemm = 0, kAttention = 1, kLayerNorm = 2, kEmbed = 3, kDecoder = 4 };
-
-const std::vector<Bf16Weight> kNoBf16;
-const std::vector<PackedMatrix> kNoF32;
-
-// out (M, Nout) = inp (M, K) W^T + b [+ residual] [then GELU]; W is (Nout, K) as nn.Linear stores it.
-// On the bf16 copy when w16 is given; else the fp32 SGEMM, on the packing w32 when it is for the active ISA.
-void linear_forward(float* out, const float* inp, size_t M, size_t Nout, size_t K, const float* P, size_t w_off, size_t b_off,
-                    const float* residual, Activation act, bool reference, const Bf16Weight* w16, const PackedMatrix* w32,
-                    OpTimer& timer) {
-  GemmArgs g;
-  g.ta = Trans::no; g.tb = Trans::yes; g.M = M; g.N = Nout; g.K = K;
-  g.A = inp; g.lda = K; g.B = P + w_off; g.ldb = K; g.C = out; g.ldc = Nout;
-  g.epilogue.bias = P + b_off;
-  g.epilogue.residual = residual;
-  g.epilogue.ldr = residual ? Nout : 0;
-  g.epilogue.activation = act;
-  // A packing is for the ISA active when it was made (setCpu may have switched since): else pack per call.
-  if (w32 && w32->get() && w32->get()->isa == active_isa()) g.packed_b = w32->get();
-  if (reference) sgemm_reference(g);
-  else if (w16) gemm_bf16(out, Nout, inp, K, M, *w16, g.epilogue);
-  else sgemm(g);
-  timer.lap(kGemm);
-}
-
-void layernorm_rows(float* out, const float* inp, const EncoderConfig& cfg, const float* P, size_t w_off, size_t b_off,
-                    size_t N, bool reference, OpTimer& timer) {
-  if (reference) layernorm_forward_cpu(out, nullptr, nullptr, inp, P + w_off, P + b_off, N, cfg.hidden, cfg.eps);
-  else layernorm_forward(out, nullptr, nullptr, inp, P + w_off, P + b_off, N, cfg.hidden, cfg.eps);
-  timer.lap(kLayerNorm);
-}
-
-}  // namespace
-
-namespace {
-
 // Activations in one process-wide workspace that only grows (held under a lock for the call): a fresh
 // 100 MB per call costs more in page faults than the embeddings and LayerNorms together (measured: 140 ms
 // of a 3345-token batch's 2 s). Forwards take turns on the thread pool anyway.
@@ -267,39 +209,22 @@ Workspace& workspace() {
 // The transformer body shared by every forward: embeddings -> L x [QKV GEMM, unpadded attention,
 // output GEMM + residual, LayerNorm, FFN GEMM + GELU, FFN GEMM + residual, LayerNorm]; leaves the last
 // hidden states (N, C) in ws.x. The caller holds ws.lock. packed as encoder_splade_forward.
-void transformer_forward(Workspace& ws, const EncoderConfig& cfg, const ParamLayout& L, const float* P,
-                         const PackedBatch& batch, bool reference, const EncoderPacked* packed, OpTimer& timer) {
+void transformer_forward(const CpuOps& ops, Workspace& ws, const EncoderConfig& cfg, const ParamLayout& L, const float* P,
+                         const PackedBatch& batch, const EncoderPacked* packed, OpTimer& timer) {
   const int B = batch.B;
-  const bool bf16 = packed && packed->precision == Precision::bf16;
-  const bool f32_packed = packed && !bf16 && packed->head32.get();
   const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, I = cfg.intermediate;
   for (auto [v, n] : {std::pair{&ws.x, N * C}, {&ws.tmp, N * C}, {&ws.att, N * C}, {&ws.qkv, N * 3 * C}, {&ws.h, N * I}})
     if (v->size() < n) v->resize(n);
   std::vector<float>&x = ws.x, &tmp = ws.tmp, &att = ws.att, &qkv = ws.qkv, &h = ws.h;
   const float* wtt = L.wtt == SIZE_MAX ? nullptr : P + L.wtt;
   const int32_t* type_ids = wtt ? batch.type_ids : nullptr;
-  if (reference) embed_forward_cpu(tmp.data(), batch.ids, type_ids, batch.cu_seqlens, B, P + L.wte, P + L.wpe, wtt, C);
-  else embed_forward(tmp.data(), batch.ids, type_ids, batch.cu_seqlens, B, P + L.wte, P + L.wpe, wtt, C);
+  ops.embed_forward(tmp.data(), batch.ids, type_ids, batch.cu_seqlens, B, P + L.wte, P + L.wpe, wtt, C);
   timer.lap(kEmbed);
-  layernorm_rows(x.data(), tmp.data(), cfg, P, L.emb_ln_w, L.emb_ln_b, N, reference, timer);
-  for (size_t l = 0; l < L.layer.size(); ++l) {
-    const LayerOffsets& o = L.layer[l];
-    auto w16 = [&](const std::vector<Bf16Weight>& v) { return bf16 ? &v[l] : nullptr; };
-    auto w32 = [&](const std::vector<PackedMatrix>& v) { return f32_packed ? &v[l] : nullptr; };
-    linear_forward(qkv.data(), x.data(), N, 3 * C, C, P, o.qkv_w, o.qkv_b, nullptr, Activation::none, reference,
-                   w16(packed ? packed->qkv : kNoBf16), w32(packed ? packed->qkv32 : kNoF32), timer);
-    if (reference) attention_forward_cpu(att.data(), qkv.data(), batch.cu_seqlens, B, C, cfg.heads);
-    else attention_forward(att.data(), qkv.data(), batch.cu_seqlens, B, C, cfg.heads);
-    timer.lap(kAttention);
-    linear_forward(tmp.data(), att.data(), N, C, C, P, o.attn_out_w, o.attn_out_b, x.data(), Activation::none, reference,
-                   w16(packed ? packed->attn_out : kNoBf16), w32(packed ? packed->attn_out32 : kNoF32), timer);
-    layernorm_rows(x.data(), tmp.data(), cfg, P, o.ln1_w, o.ln1_b, N, reference, timer);
-    linear_forward(h.data(), x.data(), N, I, C, P, o.fc1_w, o.fc1_b, nullptr, Activation::gelu, reference,
-                   w16(packed ? packed->fc1 : kNoBf16), w32(packed ? packed->fc1_32 : kNoF32), timer);
-    linear_forward(tmp.data(), h.data(), N, C, I, P, o.fc2_w, o.fc2_b, x.data(), Activation::none, reference,
-                   w16(packed ? packed->fc2 : kNoBf16), w32(packed ? packed->fc2_32 : kNoF32), timer);
-    layernorm_rows(x.data(), tmp.data(), cfg, P, o.ln2_w, o.ln2_b, N, reference, timer);
-  }
+  ops.layernorm_forward(x.data(), nullptr, nullptr, tmp.data(), P + L.emb_ln_w, P + L.emb_ln_b, N, C, cfg.eps);
+  timer.lap(kLayerNorm);
+  const LayerBuffers buf{x.data(), qkv.data(), att.data(), tmp.data(), x.data(), nullptr, h.data(), tmp.data(), x.data(),
+                         nullptr, nullptr, nullptr, nullptr};
+  for (size_t l = 0; l < L.layer.size(); ++l) encoder_layer_forward(ops, buf, cfg, L, l, P, batch, nullptr, packed, &timer);
 }
 
 }  // namespace
@@ -311,6 +236,7 @@ void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg,
   const int B = batch.B;
   if (B == 0) return;
   if (reference) packed = nullptr;
+  const CpuOps& ops = cpu_ops(reference);
   const bool bf16 = packed && packed->precision == Precision::bf16;
   const bool f32_packed = packed && !bf16 && packed->head32.get();
   const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, V = cfg.vocab;
@@ -318,19 +244,19 @@ void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg,
   OpTimer timer;
   Workspace& ws = workspace();
   std::lock_guard<std::mutex> hold(ws.lock);
-  transformer_forward(ws, cfg, L, P, batch, reference, packed, timer);
+  transformer_forward(ops, ws, cfg, L, P, batch, packed, timer);
   float *x = ws.x.data(), *tmp = ws.tmp.data(), *att = ws.att.data();
   // MLM transform (dense + GELU + LayerNorm), then the tied decoder fused with SPLADE pooling
-  linear_forward(tmp, x, N, C, C, P, L.head_w, L.head_b, nullptr, Activation::gelu, reference, bf16 ? &packed->head : nullptr,
-                 f32_packed ? &packed->head32 : nullptr, timer);
-  layernorm_rows(att, tmp, cfg, P, L.head_ln_w, L.head_ln_b, N, reference, timer);
-  if (reference)
-    splade_pool_forward_cpu(w, argmax, att, P + L.wte, P + L.decoder_bias, batch.cu_seqlens, B, C, V, pooling);
-  else if (packed && packed->has_decoder && pooling == Pooling::max)
+  linear_forward(ops, tmp, x, P + L.head_w, P + L.head_b, N, C, C, nullptr, Activation::gelu, bf16 ? &packed->head : nullptr,
+                 f32_packed ? &packed->head32 : nullptr);
+  timer.lap(kGemm);
+  ops.layernorm_forward(att, nullptr, nullptr, tmp, P + L.head_ln_w, P + L.head_ln_b, N, C, cfg.eps);
+  timer.lap(kLayerNorm);
+  if (packed && packed->has_decoder && pooling == Pooling::max)
     splade_pool_max_bf16(w, argmax, att, packed->decoder, P + L.wte, packed->decoder_norm.data(), P + L.decoder_bias,
                          batch.cu_seqlens, B, /*exact=*/!bf16);
   else
-    splade_pool_forward(w, argmax, att, P + L.wte, P + L.decoder_bias, batch.cu_seqlens, B, C, V, pooling);
+    ops.splade_pool_forward(w, argmax, att, P + L.wte, P + L.decoder_bias, batch.cu_seqlens, B, C, V, pooling);
   timer.lap(kDecoder);
   timer.report(N);
 }
@@ -344,7 +270,7 @@ void encoder_first_token_forward(float* hidden, const EncoderConfig& cfg, const 
   OpTimer timer;
   Workspace& ws = workspace();
   std::lock_guard<std::mutex> hold(ws.lock);
-  transformer_forward(ws, cfg, L, params, batch, reference, nullptr, timer);
+  transformer_forward(cpu_ops(reference), ws, cfg, L, params, batch, nullptr, timer);
   for (int b = 0; b < B; ++b) {
     const float* row = ws.x.data() + static_cast<size_t>(batch.cu_seqlens[b]) * C;
     std::copy(row, row + C, hidden + static_cast<size_t>(b) * C);

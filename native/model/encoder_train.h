@@ -6,14 +6,15 @@
 #include <cstdint>
 #include <vector>
 
-#include "../train/dropout.h"
+#include "../cpu/dropout.h"
+#include "cpu_ops.h"
 #include "encoder.h"
 
 namespace splade {
 
 // Dropout probability p (0: none) at BERT's sites: embeddings (after their LayerNorm), attention
 // probabilities, attention output projection (BERT; DistilBERT has none there) and FFN output.
-// Masks derive from seed (see train/dropout.h); forward and backward of one batch take the same seed.
+// Masks derive from seed (see cpu/dropout.h); forward and backward of one batch take the same seed.
 struct TrainDropout {
   float p = 0.0f;
   uint64_t seed = 0;
@@ -47,11 +48,11 @@ void encoder_train_backward(float* grads, const EncoderActivations& acts, const 
 // The transformer alone (embeddings and layers, no head), for heads other than the MLM transform (the
 // cross-encoder's pooler and classifier): fills acts up to acts.head_in (N,C), the last layer's output.
 void transformer_train_forward(EncoderActivations& acts, const EncoderConfig& cfg, const ParamLayout& layout,
-                               const float* params, const PackedBatch& batch, const TrainDropout& drop, bool reference);
+                               const float* params, const PackedBatch& batch, const TrainDropout& drop, const CpuOps& ops);
 // grads += dLoss/dparams of the transformer, given dx (N,C) = dLoss/d(acts.head_in); dx is used as scratch.
 void transformer_train_backward(float* grads, const EncoderActivations& acts, std::vector<float>& dx,
                                 const EncoderConfig& cfg, const ParamLayout& layout, const float* params,
-                                const PackedBatch& batch, const TrainDropout& drop, bool reference);
+                                const PackedBatch& batch, const TrainDropout& drop, const CpuOps& ops);
 
 // Masked-language-model step on one batch: forward, loss (mean cross-entropy over the positions with a
 // label; labels (N) hold a vocabulary id or -1), backward into grads (+=). Returns the mean loss and

@@ -40,9 +40,9 @@ int main() {
 #include "../cpu/splade_pool.h"
 #include "../model/encoder.h"
 #include "../model/encoder_train.h"
-#include "../train/attention_train.h"
-#include "../train/dropout.h"
-#include "../train/splade_head_train.h"
+#include "../cpu/attention_train.h"
+#include "../cpu/dropout.h"
+#include "../cpu/splade_head_train.h"
 #include "../cuda/adamw.h"
 #include "../cuda/attention.h"
 #include "../cuda/context.h"
@@ -283,7 +283,7 @@ void test_layernorm() {
     const size_t N = sh[0], C = sh[1];
     auto x = rand_vec(N * C, -2.0f, 3.0f), w = rand_vec(C), b = rand_vec(C);
     std::vector<float> out(N * C), mean(N), rstd(N);
-    layernorm_forward_cpu(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C, 1e-5f);
+    layernorm_forward_ref(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C, 1e-5f);
     Dev<float> dx(x), dw(w), db(b), dout(N * C), dmean(N), drstd(N);
     Dev<uint16_t> dob(N * C);
     layernorm_forward_cuda(dout.p, dmean.p, drstd.p, dx.p, dw.p, db.p, N, C, 1e-5f, nullptr,
@@ -303,7 +303,7 @@ void test_layernorm() {
     // backward, accumulating onto random buffers
     auto dy = rand_vec(N * C), dinp = rand_vec(N * C), dwt = rand_vec(C), dbs = rand_vec(C);
     Dev<float> ddy(dy), ddinp(dinp), ddw(dwt), ddb(dbs);
-    layernorm_backward_cpu(dinp.data(), dwt.data(), dbs.data(), dy.data(), x.data(), w.data(), mean.data(), rstd.data(),
+    layernorm_backward_ref(dinp.data(), dwt.data(), dbs.data(), dy.data(), x.data(), w.data(), mean.data(), rstd.data(),
                            N, C);
     layernorm_backward_cuda(ddinp.p, ddw.p, ddb.p, ddy.p, dx.p, dw.p, dmean.p, drstd.p, N, C, nullptr);
     const std::string sb = shape("layernorm_backward_cuda", {N, C});
@@ -318,13 +318,13 @@ void test_gelu() {
   for (float v = -12.0f; v <= 10.0f; v += 0.00390625f) x.push_back(v);
   const size_t n = x.size();
   std::vector<float> y(n);
-  gelu_forward_cpu(y.data(), x.data(), n);
+  gelu_forward_ref(y.data(), x.data(), n);
   Dev<float> dx(x), dy(n);
   gelu_forward_cuda(dy.p, dx.p, n, nullptr);
   expect_close(dy.down(), y, 1e-5, "gelu_forward_cuda");
   auto g = rand_vec(n), dinp = rand_vec(n);
   Dev<float> dg(g), ddinp(dinp);
-  gelu_backward_cpu(dinp.data(), x.data(), g.data(), n);
+  gelu_backward_ref(dinp.data(), x.data(), g.data(), n);
   gelu_backward_cuda(ddinp.p, dx.p, dg.p, n, nullptr);
   expect_close(ddinp.down(), dinp, 1e-5, "gelu_backward_cuda");
 }
@@ -351,14 +351,14 @@ void test_embed() {
     const int32_t* t_h = variant == 0 ? tt.data() : nullptr;
     const float* wtt_h = variant == 2 ? nullptr : wtt.data();
     std::vector<float> ref(N * C);
-    embed_forward_cpu(ref.data(), ids.data(), t_h, cu.data(), B, wte.data(), wpe.data(), wtt_h, C);
+    embed_forward_ref(ref.data(), ids.data(), t_h, cu.data(), B, wte.data(), wpe.data(), wtt_h, C);
     embed_forward_cuda(dout.p, dids.p, variant == 0 ? dtt.p : nullptr, dcu.p, B, N, dwte.p, dwpe.p,
                        variant == 2 ? nullptr : dwtt.p, C, nullptr);
     expect_close(dout.down(), ref, 1e-6, shape("embed_forward_cuda", {size_t(variant)}));
     // backward onto random gradients: the CPU's order of additions, so the same bits
     auto g = rand_vec(N * C), gte = rand_vec(V * C), gpe = rand_vec(P * C), gtt = rand_vec(TV * C);
     Dev<float> dg(g), dgte(gte), dgpe(gpe), dgtt(gtt);
-    embed_backward_cpu(gte.data(), gpe.data(), wtt_h ? gtt.data() : nullptr, g.data(), ids.data(), t_h, cu.data(), B, C);
+    embed_backward(gte.data(), gpe.data(), wtt_h ? gtt.data() : nullptr, g.data(), ids.data(), t_h, cu.data(), B, C);
     embed_backward_cuda(dgte.p, dgpe.p, variant == 2 ? nullptr : dgtt.p, dg.p, dids.p, variant == 0 ? dtt.p : nullptr,
                         dcu.p, B, N, C, nullptr);
     const std::string sb = shape("embed_backward_cuda", {size_t(variant)});
@@ -385,7 +385,7 @@ void test_attention() {
     for (int l : cs.lens) max_len = std::max(max_len, l);
     auto qkv = rand_vec(N * 3 * cs.C, -1.5f, 1.5f);
     std::vector<float> ref(N * cs.C);
-    attention_forward_cpu(ref.data(), qkv.data(), cu.data(), B, cs.C, cs.NH);
+    attention_forward_ref(ref.data(), qkv.data(), cu.data(), B, cs.C, cs.NH);
     Dev<float> dqkv(qkv), dout(N * cs.C);
     Dev<int32_t> dcu(cu);
     attention_forward_cuda(dout.p, dqkv.p, dcu.p, B, cs.C, cs.NH, N, max_len, nullptr);
@@ -396,7 +396,7 @@ void test_attention() {
     // backward, accumulating onto a random dqkv
     auto dout_h = rand_vec(N * cs.C), grad = rand_vec(N * 3 * cs.C);
     Dev<float> ddout(dout_h), dgrad(grad), dscratch(attention_backward_scratch(N, cs.NH));
-    attention_backward_cpu(grad.data(), dout_h.data(), qkv.data(), cu.data(), B, cs.C, cs.NH);
+    attention_backward_ref(grad.data(), dout_h.data(), qkv.data(), cu.data(), B, cs.C, cs.NH);
     attention_backward_cuda(dgrad.p, ddout.p, dqkv.p, dcu.p, B, cs.C, cs.NH, N, dscratch.p, nullptr);
     expect_close(dgrad.down(), grad, 1e-5, shape("attention_backward_cuda", {cs.C, cs.NH, N}));
     if (!attention_bf16_supported(cs.C, cs.NH)) continue;
@@ -404,7 +404,7 @@ void test_attention() {
     // relative per probability), so 1e-2 of the tensor's max; the bf16 output adds one rounding (2^-8)
     const auto qkv_r = rounded(qkv);
     std::vector<float> ref_r(N * cs.C);
-    attention_forward_cpu(ref_r.data(), qkv_r.data(), cu.data(), B, cs.C, cs.NH);
+    attention_forward_ref(ref_r.data(), qkv_r.data(), cu.data(), B, cs.C, cs.NH);
     Dev<uint16_t> dqkv_b(bf16_of(qkv)), dout_b(N * cs.C);
     Dev<float> dout3(N * cs.C);
     attention_forward_bf16_cuda(reinterpret_cast<__nv_bfloat16*>(dout_b.p), dout3.p, bf(dqkv_b), dcu.p, B, cs.C, cs.NH,
@@ -470,7 +470,7 @@ void test_splade_pool() {
       const std::string pname = pooling == Pooling::max ? " max" : " sum";
       std::vector<float> w(B * V);
       std::vector<int32_t> arg(B * V);
-      splade_pool_forward_cpu(w.data(), arg.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, pooling);
+      splade_pool_forward_ref(w.data(), arg.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, pooling);
       splade_pool_forward_cuda(dw.p, darg.p, dt.p, dE.p, dbias.p, dcu.p, B, C, V, pooling, nullptr);
       const std::string s1 = shape("splade_pool_forward_cuda", {C, V, N}) + pname;
       expect_close(dw.down(), w, 1e-5, s1);
@@ -478,7 +478,7 @@ void test_splade_pool() {
       else expect(darg.down() == std::vector<int32_t>(B * V, -1), s1 + ": argmax not -1 for sum pooling");
       // bf16 tensor-core path
       std::vector<float> wr(B * V);
-      splade_pool_forward_cpu(wr.data(), nullptr, tr.data(), Er.data(), bias.data(), cu.data(), B, C, V, pooling);
+      splade_pool_forward_ref(wr.data(), nullptr, tr.data(), Er.data(), bias.data(), cu.data(), B, C, V, pooling);
       splade_pool_forward_bf16_cuda(dw.p, darg.p, bf(dtb), bf(dEb), dbias.p, dcu.p, B, C, V, pooling, nullptr);
       const std::string s2 = shape("splade_pool_forward_bf16_cuda", {C, V, N}) + pname;
       const auto wb = dw.down();
@@ -490,7 +490,7 @@ void test_splade_pool() {
       auto dw = rand_vec(B * V), gt = rand_vec(N * C), gE = rand_vec(V * C), gb = rand_vec(V);
       Dev<float> ddw(dw), dgt(gt), dgE(gE), dgb(gb), scratch(N * 100);
       Dev<int32_t> dref_arg(arg);
-      splade_pool_backward_cpu(gt.data(), gE.data(), gb.data(), dw.data(), t.data(), E.data(), bias.data(), arg.data(),
+      splade_pool_backward_ref(gt.data(), gE.data(), gb.data(), dw.data(), t.data(), E.data(), bias.data(), arg.data(),
                                cu.data(), B, C, V, pooling);
       splade_pool_backward_cuda(dgt.p, dgE.p, dgb.p, ddw.p, dt.p, dE.p, dbias.p, dref_arg.p, dcu.p, B, N, C, V, pooling,
                                 scratch.p, N * 100, nullptr);
@@ -504,7 +504,7 @@ void test_splade_pool() {
 
 // ---- dropout ----
 
-// The device masks against train/dropout.h: the same factors bit for bit (dropout_apply_cuda is one float
+// The device masks against cpu/dropout.h: the same factors bit for bit (dropout_apply_cuda is one float
 // product per element, as dropout_apply), at an offset and across grid-stride iterations; the residual
 // form within 1e-6 (the host may fuse its multiply-add); about p of the elements dropped.
 void test_dropout() {
@@ -546,7 +546,7 @@ void test_attention_dropout() {
     const int max_len = *std::max_element(cs.lens.begin(), cs.lens.end());
     const auto qkv = rand_vec(N * 3 * cs.C, -1.5f, 1.5f);
     std::vector<float> ref(N * cs.C);
-    attention_train_forward_cpu(ref.data(), qkv.data(), cu.data(), B, cs.C, cs.NH, m);
+    attention_train_forward_ref(ref.data(), qkv.data(), cu.data(), B, cs.C, cs.NH, m);
     Dev<float> dqkv(qkv), dout(N * cs.C), dout2(N * cs.C);
     Dev<int32_t> dcu(cu);
     attention_forward_cuda(dout.p, dqkv.p, dcu.p, B, cs.C, cs.NH, N, max_len, nullptr, m);
@@ -554,11 +554,11 @@ void test_attention_dropout() {
     attention_forward_generic_cuda(dout2.p, dqkv.p, dcu.p, B, cs.C, cs.NH, N, nullptr, m);
     expect_close(dout2.down(), ref, 1e-5, shape("attention_forward_generic_cuda with dropout", {cs.C, cs.NH, N}));
     std::vector<float> plain(N * cs.C);
-    attention_forward_cpu(plain.data(), qkv.data(), cu.data(), B, cs.C, cs.NH);
+    attention_forward_ref(plain.data(), qkv.data(), cu.data(), B, cs.C, cs.NH);
     expect(rel_err(ref, plain) > 1e-3, shape("attention dropout changes nothing", {cs.C, cs.NH, N}));
     auto dout_h = rand_vec(N * cs.C), grad = rand_vec(N * 3 * cs.C);
     Dev<float> ddout(dout_h), dgrad(grad), dscratch(attention_backward_scratch(N, cs.NH));
-    attention_train_backward_cpu(grad.data(), dout_h.data(), qkv.data(), cu.data(), B, cs.C, cs.NH, m);
+    attention_train_backward_ref(grad.data(), dout_h.data(), qkv.data(), cu.data(), B, cs.C, cs.NH, m);
     attention_backward_cuda(dgrad.p, ddout.p, dqkv.p, dcu.p, B, cs.C, cs.NH, N, dscratch.p, nullptr, m);
     expect_close(dgrad.down(), grad, 1e-5, shape("attention_backward_cuda with dropout", {cs.C, cs.NH, N}));
   }
@@ -574,7 +574,7 @@ void test_adamw() {
   Dev<float> dp(p), dm(m), dv(v), dg(g);
   Dev<uint8_t> dmask(mask);
   for (int64_t step = 1; step <= 3; ++step) {
-    adamw_update_cpu(p.data(), m.data(), v.data(), g.data(), n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step, mask.data(), 0.5f);
+    adamw_update_ref(p.data(), m.data(), v.data(), g.data(), n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step, mask.data(), 0.5f);
     adamw_update_cuda(dp.p, dm.p, dv.p, dg.p, n, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step, dmask.p, 0.5f, nullptr);
   }
   const auto hp = dp.down();
@@ -585,7 +585,7 @@ void test_adamw() {
   expect_close(dm.down(), m, 1e-5, "adamw_update_cuda m");
   expect_close(dv.down(), v, 1e-5, "adamw_update_cuda v");
   Dev<double> scratch(kGradNormScratch);
-  const double ref = grad_norm_sq_cpu(g.data(), n), got = grad_norm_sq_cuda(dg.p, n, scratch.p, nullptr);
+  const double ref = grad_norm_sq_ref(g.data(), n), got = grad_norm_sq_cuda(dg.p, n, scratch.p, nullptr);
   expect(std::fabs(got - ref) <= 1e-10 * ref, "grad_norm_sq_cuda: " + std::to_string(got) + " vs " + std::to_string(ref));
   const double again = grad_norm_sq_cuda(dg.p, n, scratch.p, nullptr);
   expect(again == got, "grad_norm_sq_cuda is not deterministic");
@@ -719,7 +719,7 @@ void test_encoder(Arch arch, size_t heads) {
 // adamw_update / read_*): a queries batch and a documents batch through one encoder, as Trainer.step runs
 // them, against the CPU reference. Tolerances: vectors 1e-4 and gradients 1e-3 per tensor, as for
 // gradients() above; the norm 1e-4 relative (a sum of squares of gradients that agree to ~1e-5). The
-// update is checked on the GPU's own gradients (read back), so it must match adamw_update_cpu as
+// update is checked on the GPU's own gradients (read back), so it must match adamw_update_ref as
 // adamw_update_cuda does (1e-6: the same float operations in the same order), isolating the arena-wide
 // update, the decay mask and the moments from the gradients' own rounding (which Adam's normalisation
 // would amplify where a gradient is near zero).
@@ -757,7 +757,7 @@ void test_train_step(Arch arch, size_t heads) {
   std::string worst;
   const double gerr = per_tensor_err(g, g_ref, L, worst);
   expect(gerr <= 1e-3, name + ": gradients, " + worst + " rel err " + std::to_string(gerr));
-  const double nsq = enc.grad_norm_sq(), nsq_ref = grad_norm_sq_cpu(g_ref.data(), total);
+  const double nsq = enc.grad_norm_sq(), nsq_ref = grad_norm_sq_ref(g_ref.data(), total);
   expect(std::fabs(nsq - nsq_ref) <= 1e-4 * nsq_ref, name + ": grad norm^2 " + std::to_string(nsq) + " vs " + std::to_string(nsq_ref));
   // gradients() keeps its own gradient: the trainer's accumulated one is untouched
   {
@@ -783,7 +783,7 @@ void test_train_step(Arch arch, size_t heads) {
       std::fill(mask.begin() + e.offset, mask.begin() + e.offset + e.numel(), uint8_t{1});
   std::vector<float> p_ref = model.params, m_ref(total, 0.0f), v_ref(total, 0.0f);
   for (int64_t step = 1; step <= 2; ++step) {
-    adamw_update_cpu(p_ref.data(), m_ref.data(), v_ref.data(), g.data(), total, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step,
+    adamw_update_ref(p_ref.data(), m_ref.data(), v_ref.data(), g.data(), total, 1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step,
                      mask.data(), 0.5f);
     enc.adamw_update(1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, step, 0.5f, mask.data());
   }
@@ -850,7 +850,7 @@ void test_train_dropout(Arch arch, size_t heads) {
                 kInvalidArgument, name + ": dropout 1");
 }
 
-// The masked-LM head alone against mlm_head_forward_backward_cpu (double): more labelled rows than one
+// The masked-LM head alone against mlm_head_forward_backward_ref (double): more labelled rows than one
 // block of 1024, so the blocking is exercised; the loss within 1e-5 relative, what dt / dE / dbias gain
 // (they accumulate onto random values) within 1e-4 of its largest (fp32 logits and products against double).
 void test_mlm_head() {
@@ -867,7 +867,7 @@ void test_mlm_head() {
   auto dt = dt0, dE = dE0, db = db0;
   Dev<float> d_t(t), d_E(E), d_bias(bias), d_dt(dt), d_dE(dE), d_db(db);
   size_t count = 0;
-  const double ref = mlm_head_forward_backward_cpu(dt.data(), dE.data(), db.data(), t.data(), E.data(), bias.data(),
+  const double ref = mlm_head_forward_backward_ref(dt.data(), dE.data(), db.data(), t.data(), E.data(), bias.data(),
                                                    labels.data(), N, C, V, &count);
   const double got = mlm_head_forward_backward_cuda(d_dt.p, d_dE.p, d_db.p, d_t.p, d_E.p, d_bias.p, rows.data(),
                                                     row_labels.data(), rows.size(), N, C, V, nullptr);

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "../common/thread_pool.h"
-#include "../cpu/attention.h"
-#include "../cpu/gemm.h"
+#include "attention.h"
+#include "gemm.h"
 
 namespace splade {
 
@@ -53,7 +53,7 @@ void head_probabilities(HeadMatrices& hm, const float* qkv, size_t s, size_t T, 
 
 }  // namespace
 
-void attention_train_forward_cpu(float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C, size_t NH,
+void attention_train_forward_ref(float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C, size_t NH,
                                  const DropoutMask& m) {
   const size_t d = C / NH, C3 = 3 * C;
   HeadMatrices hm;
@@ -71,7 +71,7 @@ void attention_train_forward_cpu(float* out, const float* qkv, const int32_t* cu
   }
 }
 
-void attention_train_backward_cpu(float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens, int B,
+void attention_train_backward_ref(float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens, int B,
                                   size_t C, size_t NH, const DropoutMask& m) {
   const size_t d = C / NH, C3 = 3 * C;
   const double scale = 1.0 / std::sqrt(static_cast<double>(d));

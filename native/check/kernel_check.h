@@ -25,4 +25,9 @@ struct KernelCheckResult {
 // (reference backward vs central differences of the reference forward; isa is ignored)
 KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed);
 
+// The training path's own kernels (train_kernel_check.cpp), with dropout masks fixed by the seed, the same
+// two ways: op attention_dropout | splade_pool_sparse | mlm_head | encoder_dropout | encoder_mlm (fast vs
+// reference) or grad_ + one of attention_dropout, mlm_head, encoder_dropout, encoder_mlm (central differences).
+KernelCheckResult train_kernel_check(const std::string& op, uint64_t seed);
+
 }  // namespace splade

@@ -14,7 +14,7 @@
 #include "../cpu/gemm_bf16.h"
 #include "../cpu/layernorm.h"
 #include "../cpu/splade_pool.h"
-#include "encoder.h"
+#include "../model/encoder.h"
 
 namespace splade {
 namespace {
@@ -113,14 +113,14 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     auto wte = rng.normal(V * C), wpe = rng.normal(P * C), wtt = rng.normal(2 * C);
     std::vector<float> a(N * C), b(N * C);
     embed_forward_isa(isa, a.data(), ids.data(), types.data(), cu.data(), B, wte.data(), wpe.data(), wtt.data(), C);
-    embed_forward_cpu(b.data(), ids.data(), types.data(), cu.data(), B, wte.data(), wpe.data(), wtt.data(), C);
+    embed_forward_ref(b.data(), ids.data(), types.data(), cu.data(), B, wte.data(), wpe.data(), wtt.data(), C);
     compare(r, a, b);
   } else if (op == "layernorm") {
     const size_t C = 77;
     auto x = rng.normal(N * C, 3.0f, 0.5f), w = rng.normal(C, 0.2f, 1.0f), bias = rng.normal(C, 0.2f);
     std::vector<float> a(N * C), b(N * C), ma(N), mb(N), ra(N), rb(N);
     layernorm_forward_isa(isa, a.data(), ma.data(), ra.data(), x.data(), w.data(), bias.data(), N, C, 1e-5f);
-    layernorm_forward_cpu(b.data(), mb.data(), rb.data(), x.data(), w.data(), bias.data(), N, C, 1e-5f);
+    layernorm_forward_ref(b.data(), mb.data(), rb.data(), x.data(), w.data(), bias.data(), N, C, 1e-5f);
     compare(r, a, b);
     compare(r, ma, mb);
     compare(r, ra, rb);
@@ -129,7 +129,7 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     auto qkv = rng.normal(N * 3 * C);
     std::vector<float> a(N * C), b(N * C);
     attention_forward_isa(isa, a.data(), qkv.data(), cu.data(), B, C, NH);
-    attention_forward_cpu(b.data(), qkv.data(), cu.data(), B, C, NH);
+    attention_forward_ref(b.data(), qkv.data(), cu.data(), B, C, NH);
     compare(r, a, b);
   } else if (op == "splade_pool_max" || op == "splade_pool_sum") {
     const Pooling pooling = op == "splade_pool_max" ? Pooling::max : Pooling::sum;
@@ -138,7 +138,7 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     std::vector<float> a(B * V), b(B * V);
     std::vector<int32_t> aa(B * V), ab(B * V);
     splade_pool_forward_isa(isa, a.data(), aa.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, pooling);
-    splade_pool_forward_cpu(b.data(), ab.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, pooling);
+    splade_pool_forward_ref(b.data(), ab.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, pooling);
     compare(r, a, b);
     for (size_t i = 0; i < aa.size(); ++i) r.mismatches += aa[i] != ab[i];
   } else if (op == "encoder") {
@@ -171,22 +171,22 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     auto x = rng.normal(N * 37, 3.0f);  // tails far out on both sides, and an odd length (the scalar tail)
     std::vector<float> a(x.size()), b(x.size());
     gelu_forward_isa(isa, a.data(), x.data(), x.size());
-    gelu_forward_cpu(b.data(), x.data(), x.size());
+    gelu_forward_ref(b.data(), x.data(), x.size());
     compare(r, a, b);
   } else if (op == "backward_gelu") {
     auto x = rng.normal(N * 37, 3.0f), g = rng.normal(N * 37);
     std::vector<float> a(x.size(), 0.5f), b(x.size(), 0.5f);  // += onto nonzero
     gelu_backward_isa(isa, a.data(), x.data(), g.data(), x.size());
-    gelu_backward_cpu(b.data(), x.data(), g.data(), x.size());
+    gelu_backward_ref(b.data(), x.data(), g.data(), x.size());
     compare(r, a, b);
   } else if (op == "backward_layernorm") {
     const size_t C = 77;
     auto x = rng.normal(N * C, 3.0f, 0.5f), w = rng.normal(C, 0.2f, 1.0f), bias = rng.normal(C, 0.2f), g = rng.normal(N * C);
     std::vector<float> out(N * C), mean(N), rstd(N);
-    layernorm_forward_cpu(out.data(), mean.data(), rstd.data(), x.data(), w.data(), bias.data(), N, C, 1e-5f);
+    layernorm_forward_ref(out.data(), mean.data(), rstd.data(), x.data(), w.data(), bias.data(), N, C, 1e-5f);
     std::vector<float> da(N * C, 0.5f), db(N * C, 0.5f), dwa(C, 0.25f), dwb(C, 0.25f), dba(C), dbb(C);  // += onto nonzero
     layernorm_backward_isa(isa, da.data(), dwa.data(), dba.data(), g.data(), x.data(), w.data(), mean.data(), rstd.data(), N, C);
-    layernorm_backward_cpu(db.data(), dwb.data(), dbb.data(), g.data(), x.data(), w.data(), mean.data(), rstd.data(), N, C);
+    layernorm_backward_ref(db.data(), dwb.data(), dbb.data(), g.data(), x.data(), w.data(), mean.data(), rstd.data(), N, C);
     compare(r, da, db);
     compare(r, dwa, dwb);
     compare(r, dba, dbb);
@@ -195,7 +195,7 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     auto qkv = rng.normal(N * 3 * C), g = rng.normal(N * C);
     std::vector<float> a(N * 3 * C, 0.1f), b(N * 3 * C, 0.1f);
     attention_backward_isa(isa, a.data(), g.data(), qkv.data(), cu.data(), B, C, NH);
-    attention_backward_cpu(b.data(), g.data(), qkv.data(), cu.data(), B, C, NH);
+    attention_backward_ref(b.data(), g.data(), qkv.data(), cu.data(), B, C, NH);
     compare(r, a, b);
   } else if (op == "backward_splade_pool_max" || op == "backward_splade_pool_sum") {
     const Pooling pooling = op == "backward_splade_pool_max" ? Pooling::max : Pooling::sum;
@@ -215,11 +215,11 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
       }
     std::vector<float> w(B * V);
     std::vector<int32_t> am(B * V);
-    splade_pool_forward_cpu(w.data(), am.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, pooling);
+    splade_pool_forward_ref(w.data(), am.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, pooling);
     std::vector<float> dta(N * C), dtb(N * C), dEa(V * C), dEb(V * C), dba(V), dbb(V);
     splade_pool_backward_isa(isa, dta.data(), dEa.data(), dba.data(), dw.data(), t.data(), E.data(), bias.data(), am.data(),
                              cu.data(), B, C, V, pooling);
-    splade_pool_backward_cpu(dtb.data(), dEb.data(), dbb.data(), dw.data(), t.data(), E.data(), bias.data(), am.data(),
+    splade_pool_backward_ref(dtb.data(), dEb.data(), dbb.data(), dw.data(), t.data(), E.data(), bias.data(), am.data(),
                              cu.data(), B, C, V, pooling);
     compare(r, dta, dtb);
     compare(r, dEa, dEb);
@@ -263,10 +263,10 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     auto wte = rng.normal(V * C), wpe = rng.normal(P * C), wtt = rng.normal(2 * C), R = rng.normal(N2 * C);
     std::vector<float> out(N2 * C), dwte(V * C), dwpe(P * C), dwtt(2 * C);
     auto loss = [&] {
-      embed_forward_cpu(out.data(), ids.data(), types.data(), cu2.data(), 2, wte.data(), wpe.data(), wtt.data(), C);
+      embed_forward_ref(out.data(), ids.data(), types.data(), cu2.data(), 2, wte.data(), wpe.data(), wtt.data(), C);
       return dot(out, R);
     };
-    embed_backward_cpu(dwte.data(), dwpe.data(), dwtt.data(), R.data(), ids.data(), types.data(), cu2.data(), 2, C);
+    embed_backward(dwte.data(), dwpe.data(), dwtt.data(), R.data(), ids.data(), types.data(), cu2.data(), 2, C);
     grad_check(r, rng, wte, dwte, loss);
     grad_check(r, rng, wpe, dwpe, loss);
     grad_check(r, rng, wtt, dwtt, loss);
@@ -275,11 +275,11 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     auto x = rng.normal(N2 * C, 1.0f, 0.3f), w = rng.normal(C, 0.2f, 1.0f), bias = rng.normal(C, 0.2f), R = rng.normal(N2 * C);
     std::vector<float> out(N2 * C), mean(N2), rstd(N2), dx(N2 * C), dw(C), db(C);
     auto loss = [&] {
-      layernorm_forward_cpu(out.data(), mean.data(), rstd.data(), x.data(), w.data(), bias.data(), N2, C, 1e-5f);
+      layernorm_forward_ref(out.data(), mean.data(), rstd.data(), x.data(), w.data(), bias.data(), N2, C, 1e-5f);
       return dot(out, R);
     };
     loss();
-    layernorm_backward_cpu(dx.data(), dw.data(), db.data(), R.data(), x.data(), w.data(), mean.data(), rstd.data(), N2, C);
+    layernorm_backward_ref(dx.data(), dw.data(), db.data(), R.data(), x.data(), w.data(), mean.data(), rstd.data(), N2, C);
     grad_check(r, rng, x, dx, loss);
     grad_check(r, rng, w, dw, loss);
     grad_check(r, rng, bias, db, loss);
@@ -289,19 +289,19 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     auto qkv = rng.normal(N2 * 3 * C), R = rng.normal(N2 * C);
     std::vector<float> out(N2 * C), dqkv(N2 * 3 * C);
     auto loss = [&] {
-      attention_forward_cpu(out.data(), qkv.data(), cu2.data(), 3, C, NH);
+      attention_forward_ref(out.data(), qkv.data(), cu2.data(), 3, C, NH);
       return dot(out, R);
     };
-    attention_backward_cpu(dqkv.data(), R.data(), qkv.data(), cu2.data(), 3, C, NH);
+    attention_backward_ref(dqkv.data(), R.data(), qkv.data(), cu2.data(), 3, C, NH);
     grad_check(r, rng, qkv, dqkv, loss, 60);
   } else if (op == "grad_gelu") {
     auto x = rng.normal(64, 2.0f), R = rng.normal(64);
     std::vector<float> out(64), dx(64);
     auto loss = [&] {
-      gelu_forward_cpu(out.data(), x.data(), 64);
+      gelu_forward_ref(out.data(), x.data(), 64);
       return dot(out, R);
     };
-    gelu_backward_cpu(dx.data(), x.data(), R.data(), 64);
+    gelu_backward_ref(dx.data(), x.data(), R.data(), 64);
     grad_check(r, rng, x, dx, loss);
   } else if (op == "grad_splade_pool_max" || op == "grad_splade_pool_sum") {
     const Pooling pooling = op == "grad_splade_pool_max" ? Pooling::max : Pooling::sum;
@@ -340,8 +340,8 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
       return L;
     };
     auto smooth = [&] { return pattern == previous; };
-    splade_pool_forward_cpu(w.data(), am.data(), t.data(), E.data(), bias.data(), cu2.data(), 2, C, V, pooling);
-    splade_pool_backward_cpu(dt.data(), dE.data(), db.data(), R.data(), t.data(), E.data(), bias.data(), am.data(),
+    splade_pool_forward_ref(w.data(), am.data(), t.data(), E.data(), bias.data(), cu2.data(), 2, C, V, pooling);
+    splade_pool_backward_ref(dt.data(), dE.data(), db.data(), R.data(), t.data(), E.data(), bias.data(), am.data(),
                              cu2.data(), 2, C, V, pooling);
     grad_check(r, rng, t, dt, loss, 24, 1e-4f, smooth);
     grad_check(r, rng, E, dE, loss, 24, 1e-4f, smooth);
@@ -385,7 +385,7 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
       for (float& v : t) v = bf16_to_float(bf16_round(v));
       for (float& v : E) v = bf16_to_float(bf16_round(v));
     }
-    splade_pool_forward_cpu(b.data(), ab.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, Pooling::max);
+    splade_pool_forward_ref(b.data(), ab.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, Pooling::max);
     compare(r, a, b);
     for (size_t i = 0; i < aa.size(); ++i) r.mismatches += aa[i] != ab[i];
   } else {

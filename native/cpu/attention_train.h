@@ -14,13 +14,13 @@ namespace splade {
 // out (N,C) from qkv (N,3C) as attention_forward, with the probabilities of row (token n, head h)
 // multiplied by m.factor_in_row(m.row_key(n * NH + h), j) (j: the key's position in the sequence).
 // The reference accumulates in double; the fast one is attention_forward when m is inactive.
-void attention_train_forward_cpu(float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C, size_t NH,
+void attention_train_forward_ref(float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C, size_t NH,
                                  const DropoutMask& m);
 void attention_train_forward(float* out, const float* qkv, const int32_t* cu_seqlens, int B, size_t C, size_t NH,
                              const DropoutMask& m);
 
 // dqkv (N,3C) += the gradient for dout (N,C), probabilities recomputed from qkv, the same mask.
-void attention_train_backward_cpu(float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens, int B,
+void attention_train_backward_ref(float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens, int B,
                                   size_t C, size_t NH, const DropoutMask& m);
 void attention_train_backward(float* dqkv, const float* dout, const float* qkv, const int32_t* cu_seqlens, int B,
                               size_t C, size_t NH, const DropoutMask& m);

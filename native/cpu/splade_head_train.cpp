@@ -7,8 +7,8 @@
 
 #include "../common/error.h"
 #include "../common/thread_pool.h"
-#include "../cpu/gemm.h"
-#include "../cpu/isa_target.h"
+#include "gemm.h"
+#include "isa_target.h"
 
 namespace splade {
 
@@ -96,7 +96,7 @@ size_t count_labels(const int32_t* labels, size_t N, size_t V) {
 
 }  // namespace
 
-double mlm_head_forward_backward_cpu(float* dt, float* dE, float* dbias, const float* t, const float* E,
+double mlm_head_forward_backward_ref(float* dt, float* dE, float* dbias, const float* t, const float* E,
                                      const float* bias, const int32_t* labels, size_t N, size_t C, size_t V,
                                      size_t* count) {
   const size_t M = count_labels(labels, N, V);

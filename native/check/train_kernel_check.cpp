@@ -1,5 +1,5 @@
-// Training-path kernel checks; see train_kernel_check.h.
-#include "train_kernel_check.h"
+// Training-path kernel checks; declared in kernel_check.h.
+#include "kernel_check.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "../common/error.h"
+#include "../cpu/attention_train.h"
+#include "../cpu/splade_head_train.h"
 #include "../cpu/splade_pool.h"
 #include "../model/encoder_train.h"
-#include "attention_train.h"
-#include "splade_head_train.h"
 
 namespace splade {
 namespace {
@@ -105,10 +105,10 @@ KernelCheckResult train_kernel_check(const std::string& op, uint64_t seed) {
       const DropoutMask m(p, seed, 1, DropSite::attention_probs);
       std::vector<float> oa(N * C), ob(N * C), da(N * 3 * C, 0.5f), db(N * 3 * C, 0.5f);
       attention_train_forward(oa.data(), qkv.data(), cu.data(), B, C, NH, m);
-      attention_train_forward_cpu(ob.data(), qkv.data(), cu.data(), B, C, NH, m);
+      attention_train_forward_ref(ob.data(), qkv.data(), cu.data(), B, C, NH, m);
       compare_to(r, oa.data(), ob.data(), oa.size());
       attention_train_backward(da.data(), dout.data(), qkv.data(), cu.data(), B, C, NH, m);
-      attention_train_backward_cpu(db.data(), dout.data(), qkv.data(), cu.data(), B, C, NH, m);
+      attention_train_backward_ref(db.data(), dout.data(), qkv.data(), cu.data(), B, C, NH, m);
       compare_to(r, da.data(), db.data(), da.size());
     }
   } else if (op == "grad_attention_dropout") {
@@ -117,9 +117,9 @@ KernelCheckResult train_kernel_check(const std::string& op, uint64_t seed) {
     auto qkv = randn(gen, N2 * 3 * C), R = randn(gen, N2 * C);
     const DropoutMask m(0.3f, seed, 0, DropSite::attention_probs);
     std::vector<float> out(N2 * C), dqkv(N2 * 3 * C, 0.0f);
-    attention_train_backward_cpu(dqkv.data(), R.data(), qkv.data(), cu2.data(), 2, C, NH, m);
+    attention_train_backward_ref(dqkv.data(), R.data(), qkv.data(), cu2.data(), 2, C, NH, m);
     numeric_check(r, gen, qkv, dqkv, [&] {
-      attention_train_forward_cpu(out.data(), qkv.data(), cu2.data(), 2, C, NH, m);
+      attention_train_forward_ref(out.data(), qkv.data(), cu2.data(), 2, C, NH, m);
       return weighted_sum(out, R);
     }, 40, 1e-2f);
   } else if (op == "splade_pool_sparse") {
@@ -132,7 +132,7 @@ KernelCheckResult train_kernel_check(const std::string& op, uint64_t seed) {
     std::vector<float> dta(N * C, 0.1f), dtb(N * C, 0.1f), dEa(V * C, 0.1f), dEb(V * C, 0.1f), dba(V, 0.1f), dbb(V, 0.1f);
     splade_max_pool_backward_sparse(dta.data(), dEa.data(), dba.data(), dw.data(), w.data(), t.data(), E.data(), am.data(),
                                     B, N, C, V);
-    splade_pool_backward_cpu(dtb.data(), dEb.data(), dbb.data(), dw.data(), t.data(), E.data(), bias.data(), am.data(),
+    splade_pool_backward_ref(dtb.data(), dEb.data(), dbb.data(), dw.data(), t.data(), E.data(), bias.data(), am.data(),
                              cu.data(), B, C, V, Pooling::max);
     compare_to(r, dta.data(), dtb.data(), dta.size());
     compare_to(r, dEa.data(), dEb.data(), dEa.size());
@@ -147,13 +147,13 @@ KernelCheckResult train_kernel_check(const std::string& op, uint64_t seed) {
       if (n % 3 != 1) labels[n] = word(gen);
     std::vector<float> dta(M * C, 0.0f), dEa(V * C, 0.0f), dba(V, 0.0f);
     size_t ca = 0, cb = 0;
-    const double la = mlm_head_forward_backward_cpu(dta.data(), dEa.data(), dba.data(), t.data(), E.data(), bias.data(),
+    const double la = mlm_head_forward_backward_ref(dta.data(), dEa.data(), dba.data(), t.data(), E.data(), bias.data(),
                                                     labels.data(), M, C, V, &ca);
     if (grad) {
       std::vector<float> scratch_t(M * C), scratch_E(V * C), scratch_b(V);
       auto loss = [&] {
         size_t c = 0;
-        return mlm_head_forward_backward_cpu(scratch_t.data(), scratch_E.data(), scratch_b.data(), t.data(), E.data(),
+        return mlm_head_forward_backward_ref(scratch_t.data(), scratch_E.data(), scratch_b.data(), t.data(), E.data(),
                                              bias.data(), labels.data(), M, C, V, &c);
       };
       numeric_check(r, gen, t, dta, loss, 20, 1e-2f);
