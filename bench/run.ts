@@ -28,8 +28,9 @@ const AREAS: Area[] = [
     quick: {}, full: {}, byDefault: true,
   },
   {
-    name: 'search', script: 'bench/search/search.bench.ts', what: 'index build rate, bytes a posting, ms a query per algorithm (synthetic SPLADE-like collection)',
-    quick: { args: ['--docs', '20000', '--queries', '200'] }, full: { args: ['--docs', '1000000', '--queries', '1000'] }, byDefault: true,
+    name: 'search', script: 'bench/search/search.bench.ts', what: 'index build rate, bytes a posting, ms a query and recall per algorithm (topical and uniform synthetic collections, reordered by BP)',
+    quick: { args: ['--collection', 'topical,uniform', '--docs', '20000', '--queries', '100', '--algorithms', 'exhaustive,maxscore,bmp,approximate', '--build', '{"reorder":"bp"}'] },
+    full: { args: ['--collection', 'topical,uniform', '--docs', '1000000', '--queries', '200', '--algorithms', 'exhaustive,maxscore,bmw,bmp,approximate', '--build', '{"reorder":"bp"}', '--repeat', '2'] }, byDefault: true,
   },
   {
     name: 'gemm', script: 'bench/gemm/gemm.bench.ts', what: 'sgemm GFLOP/s at the BERT-base shapes against the FMA peak and OpenBLAS (when installed)',
