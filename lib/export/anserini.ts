@@ -26,6 +26,7 @@ import {
   writeAtomically,
   type DocumentSource,
   type SparseDocument,
+  type Exporter,
 } from './common.js';
 
 export const ANSERINI_QUANT_SCALE = 100;
@@ -152,3 +153,9 @@ export async function writeAnseriniQueries(
     return { queries: n };
   });
 }
+
+export const anseriniExporter: Exporter = {
+  name: 'anserini',
+  description: 'Anserini JsonVectorCollection (integer weights = round(100 w))',
+  write: async (docs, vocab, path) => ({ documents: (await writeAnseriniCollection(docs, vocab, path)).documents }),
+};

@@ -108,3 +108,23 @@ export function float32ToJson(v: number): number {
   }
   return Number(v.toPrecision(9));
 }
+
+/** What the command line passes to every exporter (each uses what applies to it). */
+export interface ExportOptions {
+  /** OpenSearch / Elasticsearch index name. */
+  indexName?: string;
+  /** The rank_features field. */
+  field?: string;
+}
+
+/**
+ * One export format behind one interface: a new format is one file exporting an Exporter and its
+ * entry in EXPORTERS (lib/export/index.ts); `splade export --format NAME` finds it there.
+ */
+export interface Exporter {
+  readonly name: string;
+  /** One line for `splade export --help`. */
+  readonly description: string;
+  /** Writes docs (consumed once) atomically to path; `print` is what to show the user afterwards. */
+  write(docs: DocumentSource, vocab: readonly string[], path: string, opts: ExportOptions): Promise<{ documents: number; print?: string }>;
+}

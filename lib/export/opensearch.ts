@@ -34,6 +34,7 @@ import {
   TokenTable,
   writeAtomically,
   type DocumentSource,
+  type Exporter,
 } from './common.js';
 
 export const DEFAULT_RANK_FEATURES_FIELD = 'splade';
@@ -224,3 +225,13 @@ export function queryBody(
     },
   };
 }
+
+export const openSearchExporter: Exporter = {
+  name: 'opensearch',
+  description: 'OpenSearch / Elasticsearch bulk NDJSON for a rank_features field; prints the mapping',
+  write: async (docs, vocab, path, opts) => {
+    const index = opts.indexName ?? 'splade', field = opts.field ?? DEFAULT_RANK_FEATURES_FIELD;
+    const { documents } = await writeOpenSearchBulk(docs, vocab, path, { index, field });
+    return { documents, print: JSON.stringify(mapping(index, field), null, 2) };
+  },
+};

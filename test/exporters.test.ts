@@ -1,0 +1,52 @@
+// The shared exporter interface: every format behind EXPORTERS writes exactly what its own writer
+// writes, and `splade export` finds formats (and lists them) through it.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { EXPORTERS, mapping, writeAnseriniCollection, writeCiff, writeOpenSearchBulk, type SparseDocument } from '../lib/index.js';
+import { runCli as cli } from './helpers/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'splade-exporters-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const vocab = ['[PAD]', 'heart', 'lung', 'cell', 'blood'];
+const docs: SparseDocument[] = [
+  { id: 'a', vector: { indices: Uint32Array.of(1, 3), values: Float32Array.of(0.5, 2.25) } },
+  { id: 'b', vector: { indices: Uint32Array.of(2, 3, 4), values: Float32Array.of(1, 0.125, 3) } },
+];
+
+describe('EXPORTERS', () => {
+  it('lists each format once, and each writes what its own writer writes', async () => {
+    expect(EXPORTERS.map((e) => e.name)).toEqual(['ciff', 'anserini', 'opensearch']);
+    const direct: Record<string, (path: string) => Promise<unknown>> = {
+      ciff: (p) => writeCiff(docs, vocab, p),
+      anserini: (p) => writeAnseriniCollection(docs, vocab, p),
+      opensearch: (p) => writeOpenSearchBulk(docs, vocab, p, { index: 'idx', field: 'f' }),
+    };
+    for (const e of EXPORTERS) {
+      const a = join(dir, `${e.name}.via`), b = join(dir, `${e.name}.direct`);
+      const r = await e.write(docs, vocab, a, { indexName: 'idx', field: 'f' });
+      await direct[e.name](b);
+      expect(r.documents).toBe(2);
+      expect(readFileSync(a).equals(readFileSync(b)), e.name).toBe(true);
+      if (e.name === 'opensearch') expect(JSON.parse(r.print!)).toEqual(mapping('idx', 'f'));
+      else expect(r.print).toBeUndefined();
+    }
+  });
+
+  it('splade export takes its formats and their help from EXPORTERS', async () => {
+    const vectors = join(dir, 'v.jsonl'), vocabFile = join(dir, 'vocab.txt');
+    writeFileSync(vectors, docs.map((d) => JSON.stringify({ id: d.id, indices: [...d.vector.indices], values: [...d.vector.values] })).join('\n') + '\n');
+    writeFileSync(vocabFile, vocab.join('\n') + '\n');
+    const help = await cli('export', '--help');
+    for (const e of EXPORTERS) expect(help.out).toContain(`  ${e.name.padEnd(11)} ${e.description}`);
+    const bad = await cli('export', '--vectors', vectors, '--vocab', vocabFile, '--format', 'parquet', '--out', join(dir, 'x'));
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/ciff, anserini, opensearch, got parquet/);
+    const ok = await cli('export', '--vectors', vectors, '--vocab', vocabFile, '--format', 'opensearch', '--out', join(dir, 'os.ndjson'), '--index-name', 'idx', '--field', 'f');
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.out)).toEqual(mapping('idx', 'f'));
+    expect(readFileSync(join(dir, 'os.ndjson')).equals(readFileSync(join(dir, 'opensearch.direct')))).toBe(true);
+  });
+});
