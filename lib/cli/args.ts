@@ -64,8 +64,8 @@ export const SEARCH_FLAGS_HELP = `  --algorithm A             maxscore (default)
                             visits a block while its bound x alpha reaches the k-th score, beta keeps
                             the heaviest query terms carrying that share of the query's weight`;
 
-export function searchOptions(values: Record<string, unknown>, fallback = 'maxscore'): { algorithm: SearchAlgorithm; alpha?: number; beta?: number } {
-  const algorithm = ((values.algorithm as string | undefined) ?? fallback) as SearchAlgorithm;
+export function searchOptions(values: Record<string, unknown>): { algorithm: SearchAlgorithm; alpha?: number; beta?: number } {
+  const algorithm = ((values.algorithm as string | undefined) ?? 'maxscore') as SearchAlgorithm;
   const knob = (name: 'alpha' | 'beta') => (values[name] === undefined ? undefined : floatOption(values, name, 1));
   return { algorithm, alpha: knob('alpha'), beta: knob('beta') };
 }

@@ -89,10 +89,6 @@ std::vector<TopKQueue::Entry> rescore(const Index& ix, const Query& q, std::vect
 
 }  // namespace
 
-SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm) {
-  return search(ix, q, k, algorithm, algorithm == Algorithm::approximate ? kApproximateDefaults : BmpParams{});
-}
-
 SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm, const BmpParams& params) {
   if (k < 1 || k > kMaxK) fail(kInvalidArgument, "k must be in [1, 10000]");
   check_query(ix, q);

@@ -31,12 +31,11 @@ struct Query {
 };
 
 // Knobs of block-max pruning (bmp.cpp). 'bmp' runs with alpha = beta = 1 (rank-safe);
-// 'approximate' with the values given, defaults in kApproximateDefaults.
+// 'approximate' with the values given (their defaults live in lib/search/inverted-index.ts).
 struct BmpParams {
   float alpha = 1.0f;  // (0, 1]: visit a block while bound x alpha reaches the k-th score
   float beta = 1.0f;   // (0, 1]: search with the heaviest query terms carrying this share of the bound mass
 };
-inline constexpr BmpParams kApproximateDefaults{0.9f, 1.0f};  // bench/RESULTS.md: recall@10 >= 0.95, reordered or not
 
 struct SearchResult {
   std::vector<uint32_t> ids;  // internal document numbers, best first
@@ -47,7 +46,6 @@ struct SearchResult {
 // Throws SpladeError: unsorted or duplicate indices, non-positive or non-finite values
 // (kInvalidArgument), a term not below the vocabulary size (kOutOfRange), k outside [1, kMaxK].
 void check_query(const Index& ix, const Query& q);
-SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm);
 
 // Throws kInvalidArgument for knobs out of range.
 void check_params(const BmpParams& params);
