@@ -80,4 +80,15 @@ describe('EXPORTERS', () => {
     expect(JSON.parse(ok.out)).toEqual(mapping('idx', 'f'));
     expect(readFileSync(join(dir, 'os.ndjson')).equals(readFileSync(join(dir, 'opensearch.direct')))).toBe(true);
   });
+
+  it("splade export prints an exporter's warnings on stderr", async () => {
+    const wide = join(dir, 'wide.jsonl'), bigVocab = join(dir, 'big-vocab.txt');
+    const indices = Array.from({ length: 1001 }, (_, i) => i);
+    writeFileSync(wide, JSON.stringify({ id: 'w', indices, values: indices.map(() => 0.5) }) + '\n');
+    writeFileSync(bigVocab, indices.map((i) => `t${i}`).join('\n') + '\n');
+    const r = await cli('export', '--vectors', wide, '--vocab', bigVocab, '--format', 'pgvector-sql', '--out', join(dir, 'wide.sql'));
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/warning: 1 of 1 documents have more than 1000 non-zero values/);
+    expect(readFileSync(join(dir, 'wide.sql'), 'utf8')).toContain('sparsevec(1001)');
+  });
 });
