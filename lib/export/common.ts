@@ -2,6 +2,7 @@
 // file writer (lib/data/atomic.ts: readers see either the old file or the complete new one).
 import { ErrorCode, SpladeError, expectFinite, invalidArgument } from '../errors.js';
 import type { SparseVector } from '../sparse.js';
+import { writeAtomically } from '../data/atomic.js';
 
 /** One exported document (or query): an id and its SPLADE vector over `vocab`'s term ids. */
 export interface SparseDocument {
@@ -97,6 +98,50 @@ export class TokenTable {
 
 export { AtomicFileWriter, writeAtomically } from '../data/atomic.js';
 
+/** How writeRecords frames a file: text before the first record, between records, after the last. */
+export interface RecordFraming {
+  head?: string;
+  /** Between two records; default '\n' (JSONL). */
+  separator?: (n: number) => string;
+  /** After the last record (given the record count); default '\n' when there was one. */
+  tail?: (n: number) => string;
+}
+
+/**
+ * Streams checked documents into one file, atomically: `record` renders docs[n] (already checked
+ * against the vocab size), one record in memory at a time. Returns how many documents it holds.
+ */
+export async function writeRecords(
+  docs: DocumentSource,
+  vocabSize: number,
+  path: string,
+  record: (doc: SparseDocument, where: string, n: number) => string,
+  framing: RecordFraming = {},
+): Promise<{ documents: number }> {
+  const separator = framing.separator ?? (() => '\n');
+  const tail = framing.tail ?? ((n: number) => (n > 0 ? '\n' : ''));
+  return writeAtomically(path, async (file) => {
+    if (framing.head) await file.write(framing.head);
+    let n = 0;
+    for await (const raw of docs) {
+      const where = `docs[${n}]`;
+      const text = record(checkDocument(raw, where, vocabSize), where, n);
+      await file.write(n > 0 ? separator(n) + text : text);
+      n++;
+    }
+    await file.write(tail(n));
+    return { documents: n };
+  });
+}
+
+/** A name the engines take as a collection / field / table name: a letter or _, then letters, digits, _. */
+export function checkPlainName(name: string, value: unknown, maxLength: number): string {
+  if (typeof value !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(value) || value.length > maxLength) {
+    invalidArgument(name, `a name of letters, digits and _ (not starting with a digit), at most ${maxLength} characters`, value);
+  }
+  return value;
+}
+
 /**
  * Shortest decimal that reads back as the same float32 (what a user expects to see for a
  * Float32Array value, rather than the 17 digits of its float64 widening).
@@ -111,10 +156,17 @@ export function float32ToJson(v: number): number {
 
 /** What the command line passes to every exporter (each uses what applies to it). */
 export interface ExportOptions {
-  /** OpenSearch / Elasticsearch index name. */
+  /** OpenSearch / Elasticsearch index, Qdrant / Milvus collection or pgvector table. */
   indexName?: string;
-  /** The rank_features field. */
+  /** The vector's field: rank_features / sparse_vector field, Qdrant named vector, Milvus field, pgvector column. */
   field?: string;
+}
+
+/** What an exporter reports: documents written, text to show the user, and warnings (stderr). */
+export interface ExportResult {
+  documents: number;
+  print?: string;
+  warnings?: string[];
 }
 
 /**
@@ -126,5 +178,10 @@ export interface Exporter {
   /** One line for `splade export --help`. */
   readonly description: string;
   /** Writes docs (consumed once) atomically to path; `print` is what to show the user afterwards. */
-  write(docs: DocumentSource, vocab: readonly string[], path: string, opts: ExportOptions): Promise<{ documents: number; print?: string }>;
+  write(docs: DocumentSource, vocab: readonly string[], path: string, opts: ExportOptions): Promise<ExportResult>;
+}
+
+/** A document id that is a decimal integer (no sign or leading zeros, at most 2^53 - 1) as a number; else undefined. */
+export function integerId(id: string): number | undefined {
+  return /^(0|[1-9][0-9]{0,15})$/.test(id) && Number(id) <= Number.MAX_SAFE_INTEGER ? Number(id) : undefined;
 }

@@ -135,9 +135,14 @@ function checkIndexName(name: unknown, what = 'index'): string {
  * {"mappings":{"properties":{"<field>":{"type":"rank_features"}}}} (dotted fields nest).
  */
 export function mapping(name: string, field: string = DEFAULT_RANK_FEATURES_FIELD): Record<string, unknown> {
+  return fieldMapping(name, field, 'rank_features');
+}
+
+/** The index-creation body with `field` (dotted paths nest) of the given type. */
+export function fieldMapping(name: string, field: string, type: 'rank_features' | 'sparse_vector'): Record<string, unknown> {
   checkIndexName(name, 'name');
   const parts = checkField(field);
-  let props: Record<string, unknown> = { [parts[parts.length - 1]]: { type: 'rank_features' } };
+  let props: Record<string, unknown> = { [parts[parts.length - 1]]: { type } };
   for (let i = parts.length - 2; i >= 0; i--) props = { [parts[i]]: { properties: props } };
   return { mappings: { properties: props } };
 }
@@ -198,8 +203,35 @@ export function queryBody(
   k = 10,
   vocab?: readonly string[],
 ): Record<string, unknown> {
+  const terms = checkedQueryTerms(query, field, k, vocab);
+  if (terms.length === 0) return { size: k, query: { match_none: {} } };
+  return {
+    size: k,
+    query: {
+      bool: {
+        should: terms.map(([name, w]) => ({ rank_feature: { field: `${field}.${name}`, linear: {}, boost: w } })),
+      },
+    },
+  };
+}
+
+/** Checks a query body's field and k, and gives the query's terms (queryTerms). */
+export function checkedQueryTerms(
+  query: SparseVector | Record<string, number>,
+  field: string,
+  k: number,
+  vocab: readonly string[] | undefined,
+): [string, number][] {
   checkField(field);
   expectInteger('k', k, 1);
+  return queryTerms(query, vocab);
+}
+
+/**
+ * A query's (escaped feature name, weight) pairs: from a SparseVector (then `vocab` is required) or
+ * a token -> weight record (raw tokens, escaped here; weights finite and > 0).
+ */
+export function queryTerms(query: SparseVector | Record<string, number>, vocab?: readonly string[]): [string, number][] {
   const terms: [string, number][] = [];
   if (query !== null && typeof query === 'object' && 'indices' in query && 'values' in query && ArrayBuffer.isView(query.indices)) {
     if (vocab === undefined) invalidArgument('vocab', 'the vocab (term id -> token) for a SparseVector query', vocab);
@@ -215,15 +247,7 @@ export function queryBody(
   } else {
     invalidArgument('query', 'a SparseVector or a token -> weight object', query);
   }
-  if (terms.length === 0) return { size: k, query: { match_none: {} } };
-  return {
-    size: k,
-    query: {
-      bool: {
-        should: terms.map(([name, w]) => ({ rank_feature: { field: `${field}.${name}`, linear: {}, boost: w } })),
-      },
-    },
-  };
+  return terms;
 }
 
 export const openSearchExporter: Exporter = {

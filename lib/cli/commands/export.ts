@@ -10,8 +10,10 @@ const HELP = `usage: splade export --vectors VECTORS.jsonl --format ${EXPORTERS.
                      (--vocab vocab.txt | --model DIR) [--index-name NAME] [--field splade]
 
 Writes document vectors for the engines people run at scale:
-${EXPORTERS.map((e) => `  ${e.name.padEnd(11)} ${e.description}`).join('\n')}
-The vocabulary (term id -> token) comes from a vocab.txt or from the model's tokenizer.`;
+${EXPORTERS.map((e) => `  ${e.name.padEnd(13)} ${e.description}`).join('\n')}
+The vocabulary (term id -> token) comes from a vocab.txt or from the model's tokenizer.
+  --index-name NAME   OpenSearch/Elasticsearch index, Milvus collection or pgvector table (default splade)
+  --field NAME        the vector's field, Qdrant vector name or pgvector column (default splade)`;
 
 export async function run(argv: string[]): Promise<number> {
   const v = parse(argv, {
@@ -27,8 +29,9 @@ export async function run(argv: string[]): Promise<number> {
   const format = required(v, 'format');
   const exporter = EXPORTERS.find((e) => e.name === format);
   if (!exporter) throw new SpladeError(`--format must be ${EXPORTERS.map((e) => e.name).join(', ')}, got ${format}`);
-  const { documents: n, print } = await exporter.write(docs, vocab, out, { indexName: v['index-name'] as string | undefined, field: v.field as string | undefined });
+  const { documents: n, print, warnings } = await exporter.write(docs, vocab, out, { indexName: v['index-name'] as string | undefined, field: v.field as string | undefined });
   if (print !== undefined) console.log(print);
+  for (const w of warnings ?? []) console.error(`warning: ${w}`);
   console.error(`wrote ${out}: ${n} documents (${format})`);
   return 0;
 }
