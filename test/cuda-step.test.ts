@@ -6,8 +6,8 @@
 // the arena and the trainer's parameter order, the dropout seeds (the CPU's draws), gradient accumulation
 // and the masked-LM objective's plumbing. The kernels
 // themselves are checked on a GPU (test/cuda-train.test.ts, native/tests/cuda_test.cpp).
-// Against the CPU trainer: the same float operations except the gradient norm's grouping (one sum over
-// the arena instead of per tensor, both in double), so losses and parameters agree to 1e-6 relative.
+// Against the CPU trainer: the same float operations (the CPU handle also keeps the gradients and moments
+// and sums the norm over its whole arena), so losses and parameters agree to 1e-6 relative.
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,8 +15,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { SpladeModel, Trainer } from '../lib/index.js';
-import type { CudaTrainingHandle } from '../lib/model/cuda-encoder.js';
-import { type NativeEncoderHandle, type TrainActivations, encoderAddon } from '../lib/model/native-encoder.js';
+import { type EncoderHandle, type TrainActivations, encoderAddon } from '../lib/model/native-encoder.js';
 import type { TrainingEncoder } from '../lib/model/splade-model.js';
 import { trainAddon } from '../lib/train/adamw.js';
 import { readTrainerState } from '../lib/train/state.js';
@@ -24,7 +23,7 @@ import { MODELS as models, mlmBatch, tensorDiff, trainSteps } from './helpers/tr
 const tmp = mkdtempSync(join(tmpdir(), 'splade-cuda-step-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** The device, on the host: what CudaEncoder keeps, with a CPU encoder handle over its own parameters. */
+/** The device, on the host: what a CUDA encoder handle keeps, with a CPU encoder handle over its own parameters. */
 class HostDevice {
   readonly params: Float32Array;
   readonly grads: Float32Array;
@@ -33,13 +32,13 @@ class HostDevice {
   mask: Uint8Array | undefined;
   uploads = 0;
   private readonly addon = trainAddon();
-  private readonly cpu: NativeEncoderHandle;
+  private readonly cpu: EncoderHandle;
   constructor(private readonly enc: TrainingEncoder) {
     this.params = enc.arena.slice();
     this.grads = new Float32Array(enc.layout.total);
     this.m = new Float32Array(enc.layout.total);
     this.v = new Float32Array(enc.layout.total);
-    this.cpu = new (encoderAddon().NativeEncoder)(enc.config, this.params);
+    this.cpu = new (encoderAddon().Encoder)(enc.config, this.params);
   }
   private upload(upload: boolean): void {
     if (!upload) return;
@@ -74,7 +73,7 @@ class HostDevice {
   async gradNormSq(): Promise<number> {
     return this.addon.gradNormSq(this.grads);
   }
-  async adamwUpdate(opts: Parameters<CudaTrainingHandle['adamwUpdate']>[0], decayMask: Uint8Array): Promise<void> {
+  async adamwUpdate(opts: Parameters<EncoderHandle['adamwUpdate']>[0], decayMask: Uint8Array): Promise<void> {
     this.mask ??= decayMask.slice();  // read on the first call, as the device does
     this.addon.adamwUpdate(this.params, this.m, this.v, this.grads, opts, this.mask);
   }
@@ -101,7 +100,7 @@ async function hostDeviceModel(dir: string | { query: string; document: string }
   const devices: HostDevice[] = [];
   for (const enc of new Set([query, document])) {
     const d = new HostDevice(enc);
-    Object.assign(enc, { native: d, cuda: d });
+    Object.assign(enc, { native: d, device: 'cuda' });
     devices.push(d);
   }
   return { model, devices };

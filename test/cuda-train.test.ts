@@ -174,7 +174,7 @@ describe.runIf(gpu)("Trainer on device 'cuda' on a GPU", () => {
 
   it('the native training handle refuses misuse with clear errors (never a crash)', async () => {
     const model = await SpladeModel.load(join(models, 'bert'), { device: 'cuda' });
-    const gpu = model.trainingEncoders().document.cuda!;
+    const gpu = model.trainingEncoders().document.native;
     const V = model.vocabSize;
     const ids = Int32Array.from([2, 10, 11, 3]), cu = Int32Array.from([0, 4]);
     const out = new Float32Array(V), dw = new Float32Array(V);
@@ -185,10 +185,10 @@ describe.runIf(gpu)("Trainer on device 'cuda' on a GPU", () => {
     await expect(gpu.trainBackward(h, dw)).rejects.toMatchObject(invalid);  // consumed
     expect(() => gpu.trainBackward({} as never, dw)).toThrow(/trainForward handle/);
     const { config, arena } = model.trainingEncoders().document;
-    const cpuHandle = await new (encoderAddon().NativeEncoder)(config, arena).trainForward(ids, null, cu, 'max', out, false, 0, 0);
+    const cpuHandle = await new (encoderAddon().Encoder)(config, arena).trainForward(ids, null, cu, 'max', out, false, 0, 0);
     expect(() => gpu.trainBackward(cpuHandle as never, dw)).toThrow(/trainForward handle/);
     const other = await SpladeModel.load(join(models, 'bert'), { device: 'cuda' });
-    const h2 = await other.trainingEncoders().document.cuda!.trainForward(ids, null, cu, 'max', out, true, 0, 0);
+    const h2 = await other.trainingEncoders().document.native.trainForward(ids, null, cu, 'max', out, true, 0, 0);
     await expect(gpu.trainBackward(h2, dw)).rejects.toThrow(/another CUDA encoder/);
     expect(() => gpu.trainForward(ids, null, cu, 'max', out, true, 1, 0)).toThrow(/dropout/);
     await expect(gpu.mlmGradients(ids, null, cu, Int32Array.from([-1, V, -1, -1]), true, 0, 0)).rejects.toMatchObject({ code: 'ERR_SPLADE_OUT_OF_RANGE' });

@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { SpladeError, SpladeModel, info } from '../lib/index.js';
 import { loadAddon } from '../lib/native.js';
 import { type EncoderConfig } from '../lib/model/config.js';
-import { type NativeEncoderHandle, encoderAddon } from '../lib/model/native-encoder.js';
+import { type EncoderHandle, encoderAddon } from '../lib/model/native-encoder.js';
 import { tensorDiff } from './helpers/train-fixture.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,7 +27,7 @@ const tinyConfig: EncoderConfig = {
   arch: 'bert', vocabSize: 64, hidden: 16, layers: 1, heads: 2, intermediate: 32, maxPositions: 16, typeVocab: 2, eps: 1e-12,
 };
 
-type CudaAddon = { CudaEncoder: new (c: EncoderConfig, arena: Float32Array, device: number) => NativeEncoderHandle };
+type CudaAddon = { Encoder: new (c: EncoderConfig, arena: Float32Array, device?: number) => EncoderHandle };
 
 describe.skipIf(gpu)("device 'cuda' without a usable GPU", () => {
   it('SpladeModel.load rejects with ERR_SPLADE_UNSUPPORTED saying why', async () => {
@@ -41,12 +41,12 @@ describe.skipIf(gpu)("device 'cuda' without a usable GPU", () => {
     }
   });
 
-  it('the native CudaEncoder constructor throws instead of crashing', () => {
+  it('the native Encoder constructor on a device throws instead of crashing', () => {
     const { total } = encoderAddon().encoderLayout(tinyConfig);
     const addon = loadAddon<CudaAddon>();
     let err: unknown;
     try {
-      new addon.CudaEncoder(tinyConfig, new Float32Array(total), 0);
+      new addon.Encoder(tinyConfig, new Float32Array(total), 0);
     } catch (e) {
       err = e;
     }
@@ -90,9 +90,9 @@ describe.runIf(gpu)("device 'cuda' on a GPU", () => {
       const packed = new Int32Array(cu[ids.length]);
       ids.forEach((s, i) => packed.set(s, cu[i]));
       const params = cpu.parameters();
-      const enc = (cpu as unknown as { document: { config: EncoderConfig; arena: Float32Array; native: NativeEncoderHandle } }).document;
+      const enc = (cpu as unknown as { document: { config: EncoderConfig; arena: Float32Array; native: EncoderHandle } }).document;
       expect(params.size).toBeGreaterThan(0);
-      const gpuEnc = new (loadAddon<CudaAddon>().CudaEncoder)(enc.config, enc.arena, 0);
+      const gpuEnc = new (loadAddon<CudaAddon>().Encoder)(enc.config, enc.arena, 0);
       for (const pooling of ['max', 'sum'] as const) {
         const ref = new Float32Array(ids.length * V), refArg = new Int32Array(ids.length * V);
         await enc.native.forward(packed, null, cu, pooling, true, ref, pooling === 'max' ? refArg : null);

@@ -1,5 +1,6 @@
-// Typing of the encoder part of the binding (native/binding/model_binding.cpp): the encoder handle, whose
-// methods the GPU handle (lib/cuda-encoder.ts) has too, so encoding and training are one code for both.
+// Typing of the encoder part of the binding (native/binding/model_binding.cpp): the encoder handle, one
+// class over the CPU or a CUDA backend (native/model/encoder_backend.h), so encoding and training are one
+// code for every device.
 import { loadAddon } from '../native.js';
 import type { EncoderConfig } from './config.js';
 import type { Layout } from './weights.js';
@@ -7,7 +8,7 @@ import type { Layout } from './weights.js';
 /** Opaque: one batch's training activations (on the handle's device) between trainForward and trainBackward. */
 export type TrainActivations = { readonly __trainActivations: unique symbol };
 
-export interface NativeEncoderHandle {
+export interface EncoderHandle {
   /** Fills out (B*V) with SPLADE vectors for packed sequences; argmax (B*V) optional (max pooling). */
   forward(
     ids: Int32Array,
@@ -49,13 +50,28 @@ export interface NativeEncoderHandle {
   zeroGrads(): Promise<void>;
   /** The handle's gradient arena into out (arena-sized). */
   readGrads(out: Float32Array): Promise<void>;
+
+  // The optimizer over the whole arena: gradients and AdamW moments stay in the handle (on the device
+  // for a GPU), each arena-shaped (the layout's total floats).
+  /** Moments to zero; the next adamwUpdate reads its decay mask again (a new optimizer). */
+  resetOptimizer(): Promise<void>;
+  /** Sum of squares of the handle's gradients (double accumulation, fixed order). */
+  gradNormSq(): Promise<number>;
+  /** AdamW over the whole arena; decayMask (arena-sized, 1: weight decay) is read on the first call after a reset. */
+  adamwUpdate(opts: { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; step: number; gradScale: number },
+              decayMask: Uint8Array): Promise<void>;
+  /** The constructor's arena <- the handle's parameters (nothing to copy on the CPU, where they are the arena). */
+  readParams(): Promise<void>;
+  readMoments(m: Float32Array, v: Float32Array): Promise<void>;
+  writeMoments(m: Float32Array, v: Float32Array): Promise<void>;
 }
 
 export interface EncoderAddon {
   encoderLayout(config: EncoderConfig): Layout;
   /** What the bf16 GEMMs run here: AMX tiles, or the portable fp32-SGEMM path. */
   bf16Kernel(): 'amx' | 'fallback';
-  NativeEncoder: new (config: EncoderConfig, arena: Float32Array) => NativeEncoderHandle;
+  /** On the CPU over the arena (zero-copy), or given a device number on that CUDA device over a copy of it. */
+  Encoder: new (config: EncoderConfig, arena: Float32Array, device?: number) => EncoderHandle;
 }
 
 export function encoderAddon(): EncoderAddon {

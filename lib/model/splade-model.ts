@@ -7,12 +7,12 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { ErrorCode, SpladeError, callNative, callNativeAsync, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
-import { type CudaTrainingHandle, assertCudaUsable, createCudaEncoder } from './cuda-encoder.js';
+import { assertCudaUsable, createCudaEncoder } from './cuda-encoder.js';
 import { setThreads } from '../info.js';
 import type { SparseVector } from '../sparse.js';
 import { Checkpoint, lengthSortedBatches, packSequences } from './checkpoint.js';
 import { type EncoderConfig, parseConfig } from './config.js';
-import { type NativeEncoderHandle, encoderAddon } from './native-encoder.js';
+import { type EncoderHandle, encoderAddon } from './native-encoder.js';
 import { resolveModel } from './hub.js';
 import type { SpladeTokenizer } from './tokenizer.js';
 import type { Layout } from './weights.js';
@@ -64,10 +64,10 @@ export interface TrainingEncoder {
   readonly config: EncoderConfig;
   readonly layout: Layout;
   readonly arena: Float32Array;
-  /** The encoder handle (CPU or GPU): the training passes and the gradient arena. */
-  readonly native: NativeEncoderHandle;
-  /** The same handle on device 'cuda', whose optimizer keeps its state on the device; null on the CPU. */
-  readonly cuda: CudaTrainingHandle | null;
+  /** The encoder handle (CPU or GPU): the training passes, the gradients and the optimizer's moments. */
+  readonly native: EncoderHandle;
+  /** Where the handle runs (on 'cuda' its parameters are a device copy of the arena). */
+  readonly device: 'cpu' | 'cuda';
   parameters(prefix?: string, arena?: Float32Array): Map<string, Float32Array>;
 }
 
@@ -75,9 +75,9 @@ export interface TrainingEncoder {
 class Encoder {
   constructor(
     readonly ckpt: Checkpoint,
-    readonly native: NativeEncoderHandle,
+    readonly native: EncoderHandle,
     readonly precision: Precision,
-    readonly cuda: CudaTrainingHandle | null = null,
+    readonly device: 'cpu' | 'cuda' = 'cpu',
   ) {}
 
   get config(): EncoderConfig { return this.ckpt.config; }
@@ -86,7 +86,7 @@ class Encoder {
   get tokenizer(): SpladeTokenizer { return this.ckpt.tokenizer; }
 
   /**
-   * The packed inference weights (NativeEncoder.prepare) as of the arena's last known state; dropped
+   * The packed inference weights (the handle's prepare) as of the arena's last known state; dropped
    * whenever the arena may be written (parameters() handed out, a backward for training), and packed
    * again on the next encode.
    */
@@ -111,10 +111,9 @@ class Encoder {
     const addon = encoderAddon();
     const ckpt = await Checkpoint.load(dir, parseConfig, (c) => addon.encoderLayout(c));
     if (device === 'cuda') {
-      const gpu = createCudaEncoder(ckpt.config, ckpt.arena);
-      return new Encoder(ckpt, gpu, precision, gpu);
+      return new Encoder(ckpt, createCudaEncoder(ckpt.config, ckpt.arena), precision, 'cuda');
     }
-    return new Encoder(ckpt, callNative(() => new addon.NativeEncoder(ckpt.config, ckpt.arena)), precision);
+    return new Encoder(ckpt, callNative(() => new addon.Encoder(ckpt.config, ckpt.arena)), precision);
   }
 
   parameters(prefix = '', arena: Float32Array = this.arena): Map<string, Float32Array> {

@@ -140,6 +140,7 @@ export class Trainer {
   private readonly grad: Float32Array[];
   /** The encoders (one when shared) and their arena-shaped gradient buffers (this.grad views them). */
   private readonly encoders: Array<{ kind: 'query' | 'document' | 'shared'; enc: TrainingEncoder; grads: Float32Array }>;
+  /** AdamW's moments in the optimizer's parameter order, as of the last save() or resume (they live in the encoder handles). */
   readonly m: Float32Array;
   readonly v: Float32Array;
   private mViews: Float32Array[];

@@ -1,19 +1,15 @@
-// The Trainer's passes over its encoders, one code for the CPU and the GPU: the encoder handles
-// (NativeEncoder, CudaEncoder) have the same training methods, so the training forward and backward, the
-// masked-LM objective and the gradient arena (inside the handle; on the device for the GPU) go through
-// them alike; the losses stay in TypeScript. The optimizer is where the two differ, chosen once here:
-// - HostAdamw (CPU): the gradients are read into the trainer's host buffers; AdamW runs per tensor on the
-//   parameter arena (native/cpu/adamw.cpp) with the trainer's m / v as the moments.
-// - DeviceAdamw (GPU): the norm and AdamW over each encoder's whole arena run on the device
-//   (native/cuda/encoder_cuda_optim.cu); the parameters come back to the host arena after each update,
-//   which stays the truth between steps (each step's first pass uploads it again). The moments live on
-//   the device, moved to and from the trainer's m / v for save() and resume(); a new trainer (not
-//   resumed) starts from zero moments, as on the CPU.
-import type { CudaTrainingHandle } from '../model/cuda-encoder.js';
+// The Trainer's passes over its encoders, one code for the CPU and the GPU: the encoder handles are one
+// class over a backend (native/model/encoder_backend.h), so the training forward and backward, the
+// masked-LM objective, the gradients and the optimizer go through them alike; the losses stay in
+// TypeScript. AdamW runs in each handle over its whole arena (native/cpu/adamw.cpp on the CPU,
+// native/cuda/encoder_cuda_optim.cu on a GPU), with the gradients and moments kept there. The host arena
+// is the truth between steps: on a GPU each step's first pass uploads it and the parameters come back
+// after each update (on the CPU the handle's parameters are the arena). The moments move to and from
+// the trainer's m / v for save() and resume(); a new trainer (not resumed) starts from zero moments.
 import { ErrorCode, SpladeError, callNativeAsync } from '../errors.js';
-import type { NativeEncoderHandle, TrainActivations } from '../model/native-encoder.js';
+import type { EncoderHandle, TrainActivations } from '../model/native-encoder.js';
 import type { TrainingEncoder } from '../model/splade-model.js';
-import { ADAMW_BETA1, ADAMW_BETA2, ADAMW_EPS, adamwStep, trainAddon } from './adamw.js';
+import { ADAMW_BETA1, ADAMW_BETA2, ADAMW_EPS } from './adamw.js';
 
 /** The trainer's parameter list: parameters, gradients and moments per tensor (host views), decay per tensor. */
 export interface ParameterTensors { params: Float32Array[]; grads: Float32Array[]; m: Float32Array[]; v: Float32Array[]; decay: boolean[] }
@@ -25,7 +21,7 @@ export interface StepOptions { lr: number; weightDecay: number; maxGradNorm: num
 interface EncoderState { enc: TrainingEncoder; grads: Float32Array }
 
 export interface Optimizer {
-  /** Global L2 norm of the gradients (on the host: of the buffers readGrads filled). */
+  /** Global L2 norm of the gradients. */
   gradNorm(): Promise<number>;
   /** The finite-norm check (throws, changing nothing), clipping, AdamW; returns the norm. */
   step(o: StepOptions): Promise<number>;
@@ -37,15 +33,12 @@ export class TrainingState {
   readonly device: 'cpu' | 'cuda';
   readonly optimizer: Optimizer;
   /** Handles whose device parameters were refreshed from the host arena in the current step. */
-  private uploaded = new Set<NativeEncoderHandle>();
+  private uploaded = new Set<EncoderHandle>();
 
   constructor(private readonly encoders: EncoderState[], tensors: ParameterTensors) {
-    const gpus = encoders.map((e) => e.enc.cuda).filter((g) => g !== null);
-    this.device = gpus.length === 0 ? 'cpu' : 'cuda';
-    if (gpus.length !== 0 && gpus.length !== encoders.length) throw new SpladeError('internal: encoders on two devices', ErrorCode.internal);
-    this.optimizer = this.device === 'cuda'
-      ? new DeviceAdamw(encoders.map((e) => ({ ...e, gpu: e.enc.cuda! })), tensors)
-      : new HostAdamw(tensors, () => this.readGrads());
+    this.device = encoders[0].enc.device;
+    if (encoders.some((e) => e.enc.device !== this.device)) throw new SpladeError('internal: encoders on two devices', ErrorCode.internal);
+    this.optimizer = new HandleAdamw(encoders, tensors);
   }
 
   /** Starts a step: the next pass of each encoder copies the host arena to its device first. */
@@ -53,7 +46,7 @@ export class TrainingState {
     this.uploaded.clear();
   }
 
-  private upload(native: NativeEncoderHandle): boolean {
+  private upload(native: EncoderHandle): boolean {
     const first = !this.uploaded.has(native);
     this.uploaded.add(native);
     return first;
@@ -85,37 +78,17 @@ export class TrainingState {
   }
 }
 
-/** AdamW on the host, per tensor, over the gradients read from the handles (adamw.ts). */
-class HostAdamw implements Optimizer {
-  private readonly addon = trainAddon();
-  constructor(private readonly t: ParameterTensors, private readonly readGrads: () => Promise<void>) {}
-
-  async gradNorm(): Promise<number> {
-    let ss = 0;
-    for (const g of this.t.grads) ss += this.addon.gradNormSq(g);
-    return Math.sqrt(ss);
-  }
-
-  async step(o: StepOptions): Promise<number> {
-    await this.readGrads();
-    return adamwStep(this.addon, this.t, o);
-  }
-
-  async readMoments(): Promise<void> {}  // the trainer's m / v are the moments
-  async writeMoments(): Promise<void> {}
-}
-
 /** One tensor of the trainer's parameter list: its index there and its place in its encoder's arena. */
 interface Slot { k: number; offset: number; length: number }
 
-/** AdamW on the device over each encoder's whole arena, its moments there. */
-class DeviceAdamw implements Optimizer {
-  private readonly devices: Array<{ gpu: CudaTrainingHandle; enc: TrainingEncoder; slots: Slot[]; decayMask: Uint8Array }>;
-  /** The device moments are still another trainer's (or none): reset before this one's first use. */
+/** AdamW in each encoder's handle over its whole arena, its moments there. */
+class HandleAdamw implements Optimizer {
+  private readonly devices: Array<{ handle: EncoderHandle; enc: TrainingEncoder; slots: Slot[]; decayMask: Uint8Array }>;
+  /** The handle's moments are still another trainer's (or none): reset before this one's first use. */
   private fresh = true;
 
-  constructor(encoders: Array<EncoderState & { gpu: CudaTrainingHandle }>, private readonly t: ParameterTensors) {
-    this.devices = encoders.map(({ enc, gpu }) => {
+  constructor(encoders: EncoderState[], private readonly t: ParameterTensors) {
+    this.devices = encoders.map(({ enc }) => {
       const slots: Slot[] = [];
       const decayMask = new Uint8Array(enc.layout.total);
       t.params.forEach((p, k) => {
@@ -124,14 +97,14 @@ class DeviceAdamw implements Optimizer {
         slots.push({ k, offset, length: p.length });
         if (t.decay[k]) decayMask.fill(1, offset, offset + p.length);
       });
-      return { gpu, enc, slots, decayMask };
+      return { handle: enc.native, enc, slots, decayMask };
     });
   }
 
   /** Each encoder's sum of squares, added in encoder order. */
   async gradNorm(): Promise<number> {
     let ss = 0;
-    for (const d of this.devices) ss += await callNativeAsync(() => d.gpu.gradNormSq());
+    for (const d of this.devices) ss += await callNativeAsync(() => d.handle.gradNormSq());
     return Math.sqrt(ss);
   }
 
@@ -143,15 +116,15 @@ class DeviceAdamw implements Optimizer {
     const gradScale = o.maxGradNorm > 0 ? Math.min(1, o.maxGradNorm / (gradNorm + 1e-6)) : 1;
     const opts = { lr: o.lr, beta1: ADAMW_BETA1, beta2: ADAMW_BETA2, eps: ADAMW_EPS, weightDecay: o.weightDecay, step: o.step, gradScale };
     await this.ownMoments();
-    for (const d of this.devices) await callNativeAsync(() => d.gpu.adamwUpdate(opts, d.decayMask));
-    for (const d of this.devices) await callNativeAsync(() => d.gpu.readParams());
+    for (const d of this.devices) await callNativeAsync(() => d.handle.adamwUpdate(opts, d.decayMask));
+    for (const d of this.devices) await callNativeAsync(() => d.handle.readParams());
     return gradNorm;
   }
 
   /** Makes the device moments this trainer's: zero, the first time. */
   private async ownMoments(): Promise<void> {
     if (!this.fresh) return;
-    for (const d of this.devices) await callNativeAsync(() => d.gpu.resetOptimizer());
+    for (const d of this.devices) await callNativeAsync(() => d.handle.resetOptimizer());
     this.fresh = false;
   }
 
@@ -159,7 +132,7 @@ class DeviceAdamw implements Optimizer {
     await this.ownMoments();
     for (const d of this.devices) {
       const m = new Float32Array(d.enc.layout.total), v = new Float32Array(d.enc.layout.total);
-      await callNativeAsync(() => d.gpu.readMoments(m, v));
+      await callNativeAsync(() => d.handle.readMoments(m, v));
       for (const s of d.slots) {
         this.t.m[s.k].set(m.subarray(s.offset, s.offset + s.length));
         this.t.v[s.k].set(v.subarray(s.offset, s.offset + s.length));
@@ -174,7 +147,7 @@ class DeviceAdamw implements Optimizer {
         m.set(this.t.m[s.k], s.offset);
         v.set(this.t.v[s.k], s.offset);
       }
-      await callNativeAsync(() => d.gpu.writeMoments(m, v));
+      await callNativeAsync(() => d.handle.writeMoments(m, v));
     }
     this.fresh = false;
   }

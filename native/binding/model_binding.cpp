@@ -1,14 +1,21 @@
-// The encoder handle: NativeEncoder (an ObjectWrap over a parameter arena that JavaScript allocated,
-// so parameters() are zero-copy views) and encoderLayout() (the arena's table of named offsets).
-// NativeEncoder has CudaEncoder's methods (cuda_binding.cpp) for the forward and the training step:
-// prepare, forward, gradients, trainForward (a handle over the batch's activations), trainBackward and
-// mlmGradients into the handle's own gradient arena, zeroGrads, readGrads. Each pass runs in a
-// PromiseWorker; the arena and every input/output typed array stay referenced until it finishes.
+// The encoder handle: Encoder, one ObjectWrap over an EncoderBackend (model/encoder_backend.h: the CPU's
+// over the parameter arena that JavaScript allocated, so parameters() are zero-copy views, or CUDA's),
+// and encoderLayout() (the arena's table of named offsets). Methods: prepare, forward, gradients,
+// trainForward (a handle over the batch's activations), trainBackward and mlmGradients into the
+// backend's gradients, zeroGrads, readGrads, and the optimizer over the whole arena (resetOptimizer,
+// gradNormSq, adamwUpdate, readParams, readMoments, writeMoments). Each pass runs in a PromiseWorker;
+// the arena and every input/output typed array stay referenced until it finishes.
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <mutex>
+#include <set>
 
 #include "../model/encoder.h"
+#include "../model/encoder_backend.h"
+#ifdef SPLADE_WITH_CUDA
+#include "../cuda/cuda_backend.h"
+#endif
 #include "model_binding.h"
 #include "napi_util.h"
 
@@ -123,59 +130,111 @@ Napi::Value EncoderLayout(const Napi::CallbackInfo& info) {
   });
 }
 
-// One batch's training forward on the CPU, kept for its backward: a copy of the batch (the caller's
-// arrays may change in between) and the activations.
-struct CpuActivations {
-  const void* owner = nullptr;  // the NativeEncoder that made it
-  std::vector<int32_t> ids, types, cu;
-  Pooling pooling = Pooling::max;
-  TrainDropout drop;
-  EncoderActivations acts;
-  bool consumed = false;
-  PackedBatch batch() const {
-    return PackedBatch{ids.data(), types.empty() ? nullptr : types.data(), cu.data(), static_cast<int>(cu.size()) - 1, ids.size()};
-  }
-};
-const napi_type_tag kCpuActivationsTag = {0x5b1ade0c9a7a1e5dULL, 0x3ac71a710b5cd0e2ULL};
+const napi_type_tag kActivationsTag = {0x5b1ade0c9a7a1e5dULL, 0x3ac71a710b5cd0e2ULL};
 
-class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
+// The one encoder handle: argument checks and workers over an EncoderBackend (model/encoder_backend.h),
+// the CPU's or, given a device number, CUDA's. In a build without the CUDA backend a device number is
+// ERR_SPLADE_UNSUPPORTED, so a misuse is an Error, never a crash.
+class Encoder : public Napi::ObjectWrap<Encoder> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function cls = DefineClass(env, "NativeEncoder", {InstanceMethod("forward", &NativeEncoder::Forward),
-                                       InstanceMethod("prepare", &NativeEncoder::Prepare),
-                                       InstanceMethod("gradients", &NativeEncoder::Gradients),
-                                       InstanceMethod("trainForward", &NativeEncoder::TrainForward),
-                                       InstanceMethod("trainBackward", &NativeEncoder::TrainBackward),
-                                       InstanceMethod("mlmGradients", &NativeEncoder::MlmGradients),
-                                       InstanceMethod("zeroGrads", &NativeEncoder::ZeroGrads),
-                                       InstanceMethod("readGrads", &NativeEncoder::ReadGrads)});
-    exports.Set("NativeEncoder", cls);
+    exports.Set("Encoder", DefineClass(env, "Encoder", {InstanceMethod("prepare", &Encoder::Prepare),
+                                                        InstanceMethod("forward", &Encoder::Forward),
+                                                        InstanceMethod("gradients", &Encoder::Gradients),
+                                                        InstanceMethod("trainForward", &Encoder::TrainForward),
+                                                        InstanceMethod("trainBackward", &Encoder::TrainBackward),
+                                                        InstanceMethod("mlmGradients", &Encoder::MlmGradients),
+                                                        InstanceMethod("zeroGrads", &Encoder::ZeroGrads),
+                                                        InstanceMethod("readGrads", &Encoder::ReadGrads),
+                                                        InstanceMethod("resetOptimizer", &Encoder::ResetOptimizer),
+                                                        InstanceMethod("gradNormSq", &Encoder::GradNormSq),
+                                                        InstanceMethod("adamwUpdate", &Encoder::AdamwUpdate),
+                                                        InstanceMethod("readParams", &Encoder::ReadParams),
+                                                        InstanceMethod("readMoments", &Encoder::ReadMoments),
+                                                        InstanceMethod("writeMoments", &Encoder::WriteMoments)}));
+    env.AddCleanupHook([raw = napi_env(env)] { release_devices(raw); });
   }
 
-  // new NativeEncoder(config, arena: Float32Array)
-  explicit NativeEncoder(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeEncoder>(info) {
-    cfg_ = parse_config(info, 0);
-    layout_ = guarded(info.Env(), [&] { return make_layout(cfg_); });
-    View<float> arena = arg_f32(info, 1, "arena");
-    if (arena.size < layout_.total)
-      throw_error(info.Env(), kInvalidArgument,
-                  "Expected an arena of at least " + std::to_string(layout_.total) + " floats but received " +
-                      std::to_string(arena.size));
-    params_ = arena.data;
+  // new Encoder(config, arena: Float32Array, device?: number): on the CPU over the arena (zero-copy), or
+  // on CUDA device `device` over a copy of it. The arena stays referenced: prepare(), unpacked forwards,
+  // uploads and readParams() read or write it again.
+  explicit Encoder(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Encoder>(info) {
+    Napi::Env env = info.Env();
+    const EncoderConfig cfg = parse_config(info, 0);
+    const View<float> arena = arg_f32(info, 1, "arena");
+    const bool on_device = info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull();
+    const int device = on_device ? static_cast<int>(arg_int(info, 2, "device", 0, 1024)) : -1;
+    total_ = guarded(env, [&] { return make_layout(cfg).total; });
+    if (arena.size < total_)
+      throw_error(env, kInvalidArgument, "Expected an arena of at least " + std::to_string(total_) + " floats but received " +
+                                             std::to_string(arena.size));
+    vocab_ = cfg.vocab;
+    arena_ = arena.data;
+    guarded(env, [&] { backend_ = make_backend(cfg, arena.data, device); });
     arena_ref_ = Napi::Persistent(info[1].As<Napi::Object>());
+    if (device >= 0) {
+      env_ = env;
+      std::lock_guard<std::mutex> lock(devices_mutex());
+      devices().insert(this);
+    }
+  }
+  ~Encoder() override {
+    if (env_ == nullptr) return;
+    std::lock_guard<std::mutex> lock(devices_mutex());
+    devices().erase(this);
   }
 
  private:
+  static std::unique_ptr<EncoderBackend> make_backend(const EncoderConfig& cfg, float* arena, int device) {
+    if (device < 0) return make_cpu_encoder(cfg, arena);
+#ifdef SPLADE_WITH_CUDA
+    return std::make_unique<cuda::CudaBackend>(cfg, arena, device);
+#else
+    fail(kUnsupported, "this build of splade has no CUDA backend (nvcc was not found at build time)");
+#endif
+  }
+
+  // At an environment's teardown (main thread or a worker): free its device encoders' memory and streams
+  // before the CUDA runtime goes; calls on them afterwards throw.
+  static void release_devices(napi_env env) {
+    std::lock_guard<std::mutex> lock(devices_mutex());
+    for (Encoder* e : devices())
+      if (e->env_ == env) e->backend_.reset();
+  }
+  static std::set<Encoder*>& devices() {  // every environment's device encoders (workers have their own)
+    static std::set<Encoder*> encoders;
+    return encoders;
+  }
+  static std::mutex& devices_mutex() {
+    static std::mutex m;
+    return m;
+  }
+
+  EncoderBackend& backend(Napi::Env env) const {
+    if (!backend_) throw_error(env, kCuda, "CUDA encoder: released at environment teardown");
+    return *backend_;
+  }
+  void check_bv(Napi::Env env, size_t size, size_t B, const char* what) const {
+    if (size != B * vocab_) throw_error(env, kInvalidArgument, std::string("Expected ") + what + " to hold B * vocab = " + std::to_string(B * vocab_) + " values");
+  }
+  View<float> arena_sized(const Napi::CallbackInfo& info, size_t i, const char* name) const {
+    const View<float> a = arg_f32(info, i, name);
+    if (a.size != total_) throw_error(info.Env(), kInvalidArgument, std::string("Expected ") + name + " to hold " + std::to_string(total_) + " floats");
+    return a;
+  }
+  static Napi::Value done(Napi::Env e) { return e.Undefined(); }
+
   // prepare(precision: 'fp32' | 'bf16'): Promise<number>. Packs the weights the inference forward uses
-  // (pack_encoder) from the arena as it is now; resolves with the bytes they hold. Forwards already
-  // running keep the copies they started with.
+  // from the arena as it is now; resolves with the bytes they hold. Forwards already running keep the
+  // weights they started with; of two prepares in flight, the later call's weights win.
   Napi::Value Prepare(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const Precision precision = arg_precision(info, 0);
-    auto result = std::make_shared<std::shared_ptr<const EncoderPacked>>();
-    const uint64_t seq = ++prepare_seq_;  // of two prepares in flight, the later call's copy wins
+    EncoderBackend& b = backend(env);
+    auto result = std::make_shared<std::shared_ptr<const PackedWeights>>();
+    const uint64_t seq = ++prepare_seq_;
     return PromiseWorker::run(
-        env, [this, precision, result] { *result = pack_encoder(cfg_, layout_, params_, precision); },
+        env, [&b, precision, result] { *result = b.pack(precision); },
         [this, result, seq](Napi::Env e) -> Napi::Value {
           if (seq > installed_seq_) packed_ = *result, installed_seq_ = seq;
           return Napi::Number::New(e, static_cast<double>((*result)->bytes()));
@@ -185,157 +244,159 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
 
   // forward(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array, pooling: 'max'|'sum',
   //         reference: boolean, out: Float32Array (B*V), argmax: Int32Array (B*V) | null,
-  //         packed?: boolean): Promise<void>. packed: run on the weights prepare() packed (and in
-  //         their precision); an Error when none were prepared.
+  //         packed?: boolean): Promise<void>. packed: on the weights prepare() packed (and in their
+  //         precision; an Error when none were prepared), else on the arena as it is, in fp32.
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const BatchArgs in = arg_batch(info, 0);
     const Pooling pooling = arg_pooling(info, 3);
     const bool reference = arg_bool(info, 4, "reference");
-    View<float> out = arg_f32(info, 5, "out");
+    const View<float> out = arg_f32(info, 5, "out");
     const bool has_argmax = info.Length() > 6 && !info[6].IsNull() && !info[6].IsUndefined();
-    View<int32_t> argmax{nullptr, 0};
-    if (has_argmax) argmax = arg_i32(info, 6, "argmax");
-    if (out.size != in.B * cfg_.vocab)
-      throw_error(env, kInvalidArgument, "Expected out to hold " + std::to_string(in.B * cfg_.vocab) + " floats");
-    if (has_argmax && argmax.size != in.B * cfg_.vocab)
-      throw_error(env, kInvalidArgument, "Expected argmax to hold " + std::to_string(in.B * cfg_.vocab) + " ints");
+    const View<int32_t> argmax = has_argmax ? arg_i32(info, 6, "argmax") : View<int32_t>{nullptr, 0};
+    check_bv(env, out.size, in.B, "out");
+    if (has_argmax) check_bv(env, argmax.size, in.B, "argmax");
     const bool use_packed = info.Length() > 7 && !info[7].IsUndefined() && arg_bool(info, 7, "packed");
     if (use_packed && !packed_) throw_error(env, kInvalidArgument, "forward: packed weights requested before prepare()");
-    std::vector<Napi::Value> keep = {info.This(), info[5]};
+    EncoderBackend& b = backend(env);
+    std::vector<Napi::Value> keep = {info.This(), info[5], arena_ref_.Value()};
     in.keep(info, keep);
     if (has_argmax) keep.push_back(info[6]);
-    std::shared_ptr<const EncoderPacked> packed = use_packed ? packed_ : nullptr;  // held until the worker ends
+    std::shared_ptr<const PackedWeights> packed = use_packed ? packed_ : nullptr;  // held until the worker ends
     return PromiseWorker::run(
-        env,
-        [this, batch = in.batch(), pooling, reference, w = out.data, am = argmax.data, packed] {
-          encoder_splade_forward(w, am, cfg_, layout_, params_, batch, pooling, reference, packed.get());
+        env, [&b, batch = in.batch(), pooling, reference, w = out.data, am = argmax.data, packed] {
+          b.forward(w, am, batch, pooling, reference, packed.get());
         },
-        [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
+        done, keep);
   }
 
-  // gradients(ids, typeIds | null, cuSeqlens, pooling, dw: Float32Array (B*V), out: Float32Array (B*V),
-  //           grads: Float32Array (arena-sized)): Promise<void>. Training forward (reference kernels) +
-  // backward: out receives w, grads accumulates dLoss/dparams for dLoss/dw = dw.
+  // gradients(ids, typeIds | null, cuSeqlens, pooling, dw (B*V), out (B*V), grads (arena-sized)): Promise<void>.
+  // Training forward (reference kernels) + backward: out receives w, grads += dLoss/dparams for dLoss/dw = dw.
   Napi::Value Gradients(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const BatchArgs in = arg_batch(info, 0);
     const Pooling pooling = arg_pooling(info, 3);
-    View<float> dw = arg_f32(info, 4, "dw");
-    View<float> out = arg_f32(info, 5, "out");
-    View<float> grads = arg_f32(info, 6, "grads");
-    if (out.size != in.B * cfg_.vocab || dw.size != in.B * cfg_.vocab)
-      throw_error(env, kInvalidArgument, "Expected dw and out to hold " + std::to_string(in.B * cfg_.vocab) + " floats");
-    if (grads.size < layout_.total)
-      throw_error(env, kInvalidArgument, "Expected grads to hold " + std::to_string(layout_.total) + " floats");
-    std::vector<Napi::Value> keep = {info.This(), info[4], info[5], info[6]};
+    const View<float> dw = arg_f32(info, 4, "dw"), out = arg_f32(info, 5, "out"), grads = arg_f32(info, 6, "grads");
+    check_bv(env, dw.size, in.B, "dw");
+    check_bv(env, out.size, in.B, "out");
+    if (grads.size < total_) throw_error(env, kInvalidArgument, "Expected grads to hold " + std::to_string(total_) + " floats");
+    EncoderBackend& b = backend(env);
+    std::vector<Napi::Value> keep = {info.This(), info[4], info[5], info[6], arena_ref_.Value()};
     in.keep(info, keep);
     return PromiseWorker::run(
-        env,
-        [this, batch = in.batch(), pooling, d = dw.data, w = out.data, g = grads.data] {
-          EncoderActivations acts;
-          encoder_splade_forward_train(w, acts, cfg_, layout_, params_, batch, pooling);
-          encoder_splade_backward(g, acts, d, cfg_, layout_, params_, batch, pooling);
-        },
-        [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
+        env, [&b, batch = in.batch(), pooling, d = dw.data, w = out.data, g = grads.data] { b.gradients(w, g, d, batch, pooling); },
+        done, keep);
   }
 
   // trainForward(ids, typeIds | null, cuSeqlens, pooling, out (B*V), upload: boolean, dropout, seed):
-  // Promise<handle>. The training forward on the arena (upload: there is nothing to copy on the CPU),
-  // with dropout masks from (dropout in [0, 1), seed < 2^53); out receives the vectors; the handle keeps
-  // a copy of the batch and the activations for one trainBackward.
+  // Promise<handle>. The training forward (on a device: on its parameters, refreshed from the arena
+  // first when upload), with dropout masks from (dropout in [0, 1), seed < 2^53), the same on every
+  // backend; out receives the vectors; the handle keeps the activations for one trainBackward.
   Napi::Value TrainForward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const BatchArgs in = arg_batch(info, 0);
-    auto h = std::make_shared<CpuActivations>();
-    h->pooling = arg_pooling(info, 3);
+    const Pooling pooling = arg_pooling(info, 3);
     const View<float> out = arg_f32(info, 4, "out");
-    arg_bool(info, 5, "upload");
-    h->drop = arg_dropout(info, 6);
+    const bool upload = arg_bool(info, 5, "upload");
+    const TrainDropout drop = arg_dropout(info, 6);
     if (in.B == 0) throw_error(env, kInvalidArgument, "Expected a non-empty batch");
-    if (out.size != in.B * cfg_.vocab) throw_error(env, kInvalidArgument, "Expected out to hold " + std::to_string(in.B * cfg_.vocab) + " floats");
-    h->owner = this;
-    h->ids.assign(in.ids.data, in.ids.data + in.ids.size);
-    if (in.types.data) h->types.assign(in.types.data, in.types.data + in.types.size);
-    h->cu.assign(in.cu.data, in.cu.data + in.cu.size);
+    check_bv(env, out.size, in.B, "out");
+    EncoderBackend& b = backend(env);
+    auto result = std::make_shared<std::shared_ptr<TrainActivations>>();
+    std::vector<Napi::Value> keep = {info.This(), info[4], arena_ref_.Value()};
+    in.keep(info, keep);
     return PromiseWorker::run(
-        env, [this, h, w = out.data] { encoder_train_forward(w, h->acts, cfg_, layout_, params_, h->batch(), h->pooling, h->drop, false); },
-        [h](Napi::Env e) -> Napi::Value { return make_activations_handle(e, h, kCpuActivationsTag); }, {info.This(), info[4]});
+        env, [&b, result, batch = in.batch(), pooling, upload, drop, w = out.data] { *result = b.train_forward(w, batch, pooling, upload, drop); },
+        [result](Napi::Env e) -> Napi::Value { return make_activations_handle(e, std::move(*result), kActivationsTag); }, keep);
   }
 
-  // trainBackward(handle, dw (B*V)): Promise<void>. The gradient arena += dLoss/dparams; frees the activations.
+  // trainBackward(handle, dw (B*V)): Promise<void>. The gradients += dLoss/dparams; frees the activations.
   Napi::Value TrainBackward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    std::shared_ptr<CpuActivations> h = arg_activations_handle<CpuActivations>(info, 0, kCpuActivationsTag, "NativeEncoder");
+    std::shared_ptr<TrainActivations> acts = arg_activations_handle<TrainActivations>(info, 0, kActivationsTag, "Encoder");
     const View<float> dw = arg_f32(info, 1, "dw");
-    if (h->owner != this) throw_error(env, kInvalidArgument, "trainBackward: activations of another NativeEncoder");
-    if (h->consumed) throw_error(env, kInvalidArgument, "Expected a trainForward handle not yet used by trainBackward");
-    const size_t BV = (h->cu.size() - 1) * cfg_.vocab;
-    if (dw.size != BV) throw_error(env, kInvalidArgument, "Expected dw to hold " + std::to_string(BV) + " floats");
-    h->consumed = true;
-    float* g = grads();
+    EncoderBackend& b = backend(env);
     return PromiseWorker::run(
-        env,
-        [this, h, g, d = dw.data] {
-          encoder_train_backward(g, h->acts, d, cfg_, layout_, params_, h->batch(), h->pooling, h->drop, false);
-          h->acts = EncoderActivations{};
-        },
-        [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, {info.This(), info[0], info[1]});
+        env, [&b, acts, d = dw.data, n = dw.size] { b.train_backward(*acts, d, n); }, done, {info.This(), info[0], info[1]});
   }
 
   // mlmGradients(ids, typeIds | null, cuSeqlens, labels (N: an id or -1), upload, dropout, seed):
-  // Promise<{ loss, count }>. The masked-LM forward, loss and backward (the gradient arena +=).
+  // Promise<{ loss, count }>. The masked-LM forward, loss and backward (the gradients +=).
   Napi::Value MlmGradients(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const BatchArgs in = arg_batch(info, 0);
     const View<int32_t> labels = arg_i32(info, 3, "labels");
-    arg_bool(info, 4, "upload");
+    const bool upload = arg_bool(info, 4, "upload");
     const TrainDropout drop = arg_dropout(info, 5);
     if (in.B == 0) throw_error(env, kInvalidArgument, "Expected a non-empty batch");
     if (labels.size != in.ids.size) throw_error(env, kInvalidArgument, "Expected labels as long as ids");
+    EncoderBackend& b = backend(env);
     auto r = std::make_shared<MlmResult>();
-    std::vector<Napi::Value> keep = {info.This(), info[3]};
+    std::vector<Napi::Value> keep = {info.This(), info[3], arena_ref_.Value()};
     in.keep(info, keep);
     return PromiseWorker::run(
-        env,
-        [this, r, batch = in.batch(), l = labels.data, drop, g = grads()] {
-          r->loss = encoder_mlm_train(g, l, cfg_, layout_, params_, batch, drop, false, &r->count);
-        },
+        env, [&b, r, batch = in.batch(), l = labels.data, upload, drop] { r->loss = b.mlm_gradients(batch, l, upload, drop, &r->count); },
         [r](Napi::Env e) { return r->to_js(e); }, keep);
   }
 
-  // zeroGrads() / readGrads(out (arena-sized)): Promise<void>; a memset / memcpy here on the main thread (calls
-  // take turns): a worker per call spread the next passes' allocations over more malloc arenas, which keep them.
-  Napi::Value ZeroGrads(const Napi::CallbackInfo& info) {
-    std::fill_n(grads(), layout_.total, 0.0f);
-    return resolved(info.Env());
+  // zeroGrads(), resetOptimizer(): Promise<void>
+  Napi::Value ZeroGrads(const Napi::CallbackInfo& info) { return call(info, [](EncoderBackend& b) { b.zero_grads(); }); }
+  Napi::Value ResetOptimizer(const Napi::CallbackInfo& info) { return call(info, [](EncoderBackend& b) { b.reset_optimizer(); }); }
+  // readParams(): Promise<void>. The constructor's arena <- the backend's parameters.
+  Napi::Value ReadParams(const Napi::CallbackInfo& info) {
+    return call(info, [a = arena_](EncoderBackend& b) { b.read_params(a); }, {arena_ref_.Value()});
   }
+  // readGrads(out (arena-sized)): Promise<void>
   Napi::Value ReadGrads(const Napi::CallbackInfo& info) {
-    const View<float> out = arg_f32(info, 0, "out");
-    if (out.size != layout_.total)
-      throw_error(info.Env(), kInvalidArgument, "Expected out to hold " + std::to_string(layout_.total) + " floats");
-    std::copy(grads(), grads() + layout_.total, out.data);
-    return resolved(info.Env());
+    const View<float> out = arena_sized(info, 0, "out");
+    return call(info, [g = out.data](EncoderBackend& b) { b.read_grads(g); }, {info[0]});
   }
-  static Napi::Value resolved(Napi::Env env) {
-    Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
-    d.Resolve(env.Undefined());
-    return d.Promise();
+  // readMoments(m, v) / writeMoments(m, v): Float32Array (arena-sized) each; Promise<void>
+  Napi::Value ReadMoments(const Napi::CallbackInfo& info) {
+    const View<float> m = arena_sized(info, 0, "m"), v = arena_sized(info, 1, "v");
+    return call(info, [m = m.data, v = v.data](EncoderBackend& b) { b.read_moments(m, v); }, {info[0], info[1]});
   }
-
-  // The gradient arena (layout-shaped, zero at first), allocated on the first training call (main thread).
-  float* grads() {
-    if (grads_.size() != layout_.total) grads_.assign(layout_.total, 0.0f);
-    return grads_.data();
+  Napi::Value WriteMoments(const Napi::CallbackInfo& info) {
+    const View<float> m = arena_sized(info, 0, "m"), v = arena_sized(info, 1, "v");
+    return call(info, [m = m.data, v = v.data](EncoderBackend& b) { b.write_moments(m, v); }, {info[0], info[1]});
   }
 
-  EncoderConfig cfg_;
-  ParamLayout layout_;
-  const float* params_ = nullptr;
+  // gradNormSq(): Promise<number> (sum of squares of the gradients, double accumulation, fixed order)
+  Napi::Value GradNormSq(const Napi::CallbackInfo& info) {
+    EncoderBackend& b = backend(info.Env());
+    auto out = std::make_shared<double>(0.0);
+    return PromiseWorker::run(
+        info.Env(), [&b, out] { *out = b.grad_norm_sq(); }, [out](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, *out); },
+        {info.This()});
+  }
+
+  // adamwUpdate(opts: { lr, beta1, beta2, eps, weightDecay, step, gradScale }, decayMask: Uint8Array (arena-sized)):
+  // Promise<void>. The parameters and moments, from the gradients; the mask is read on the first call
+  // after a reset.
+  Napi::Value AdamwUpdate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const AdamwArgs a = arg_adamw(info, 0);
+    const View<uint8_t> mask = arg_typed<uint8_t>(info, 1, "decayMask", napi_uint8_array);
+    if (mask.size != total_) throw_error(env, kInvalidArgument, "Expected decayMask to hold " + std::to_string(total_) + " bytes");
+    const AdamwStep step{a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.grad_scale, a.step};
+    return call(info, [step, m = mask.data](EncoderBackend& b) { b.adamw_update(step, m); }, {info[1], arena_ref_.Value()});
+  }
+
+  // A backend call in a worker resolving to undefined; the handle and `more` stay referenced until it ends.
+  template <class F>
+  Napi::Value call(const Napi::CallbackInfo& info, F f, std::vector<Napi::Value> more = {}) {
+    EncoderBackend& b = backend(info.Env());
+    more.push_back(info.This());
+    return PromiseWorker::run(info.Env(), [&b, f] { f(b); }, done, more);
+  }
+
+  std::unique_ptr<EncoderBackend> backend_;  // null after release_devices(): calls then throw
+  napi_env env_ = nullptr;                   // set for device encoders only
   Napi::ObjectReference arena_ref_;
-  std::shared_ptr<const EncoderPacked> packed_;  // set on the main thread only (prepare's completion)
-  uint64_t prepare_seq_ = 0, installed_seq_ = 0;   // main thread only
-  std::vector<float> grads_;                      // training calls take turns (the Trainer's lock)
+  float* arena_ = nullptr;
+  size_t vocab_ = 0, total_ = 0;
+  std::shared_ptr<const PackedWeights> packed_;  // set on the main thread only (prepare's completion)
+  uint64_t prepare_seq_ = 0, installed_seq_ = 0;  // main thread only
 };
 
 void Init(Napi::Env env, Napi::Object exports) {
@@ -346,7 +407,7 @@ void Init(Napi::Env env, Napi::Object exports) {
                                   return Napi::String::New(info.Env(), bf16_kernel_name());
                                 },
                                 "bf16Kernel"));
-  NativeEncoder::Init(env, exports);
+  Encoder::Init(env, exports);
 }
 
 Registrar registrar("model", Init);

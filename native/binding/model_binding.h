@@ -1,4 +1,4 @@
-// What the encoder bindings (CPU NativeEncoder, CudaEncoder, NativeCrossEncoder) share: the config
+// What the encoder bindings (Encoder, on the CPU or CUDA, and NativeCrossEncoder) share: the config
 // object ({ arch, vocabSize, hidden, ... }) -> EncoderConfig, and each call argument that more than one
 // method takes, parsed and checked here once: the packed batch, the pooling, the dropout, and the
 // sealed handle that carries a training forward's activations to its backward.

@@ -1,7 +1,7 @@
 // Training ops on host memory: adamwUpdate() and gradNormSq() over Float32Array views (a parameter
 // tensor or a whole arena; synchronous: elementwise passes over at most a few million floats, threaded
 // inside); dropoutFactors for the tests. The encoder's training passes are
-// methods of its handle (NativeEncoder, model_binding.cpp; CudaEncoder on the GPU).
+// methods of its handle (Encoder, model_binding.cpp, on the CPU or a GPU).
 #include "../cpu/adamw.h"
 #include "model_binding.h"
 #include "napi_util.h"
