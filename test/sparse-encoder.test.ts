@@ -149,6 +149,21 @@ describe('sentence-transformers SparseEncoder directories', () => {
     await expect(hf.save(tmp(), { format: 'onnx' as never })).rejects.toMatchObject({ code: 'ERR_SPLADE_INVALID_ARGUMENT' });
   });
 
+  it('a model with separate query and document encoders saves as a Router of two MLM routes', async () => {
+    const distil = join(import.meta.dirname, 'fixtures', 'models', 'distilbert');
+    const two = await SpladeModel.load({ query: distil, document: BERT });
+    const out = tmp();
+    await two.save(out, { format: 'sentence-transformers' });
+    const cfg = JSON.parse(readFileSync(join(out, 'router_config.json'), 'utf8'));
+    expect(cfg.structure).toEqual({ query: ['query_0_MLMTransformer', 'query_1_SpladePooling'],
+      document: ['document_0_MLMTransformer', 'document_1_SpladePooling'] });
+    const back = await SpladeModel.load(out);
+    expect(back.hasQueryWeights).toBe(false);
+    for (const kind of ['query', 'document'] as const) same(await back.encode(TEXTS, { kind }), await two.encode(TEXTS, { kind }));
+    // the two routes really differ
+    expect((await back.encode(TEXTS, { kind: 'query' })).map(plain)).not.toEqual((await back.encode(TEXTS)).map(plain));
+  });
+
   it('refuses modules it does not implement, and broken files, with coded errors', async () => {
     const d = plainSparseEncoder({ pooling_strategy: 'max' });
     json(join(d, 'modules.json'), [{ idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
