@@ -107,6 +107,20 @@ describe('sentence-transformers SparseEncoder directories', () => {
     const prompted = await SpladeModel.load(plainSparseEncoder({ pooling_strategy: 'max' }, { prompts: { query: 'what is ', document: '' } }));
     same(await prompted.encode(TEXTS, { kind: 'query' }), await hf.encode(TEXTS.map((t) => 'what is ' + t), { kind: 'query' }));
     same(await prompted.encode(TEXTS), await hf.encode(TEXTS));
+
+    // do_lower_case: the (case-sensitive) text lower-cased first; kept by save
+    const cased = ['Zebra QUERY', 'MiXeD case Text'];
+    const lower = plainSparseEncoder({ pooling_strategy: 'max' });
+    json(join(lower, 'sentence_bert_config.json'), { max_seq_length: 256, do_lower_case: true });
+    const tok = JSON.parse(readFileSync(join(lower, 'tokenizer.json'), 'utf8'));
+    tok.normalizer.lowercase = false;
+    json(join(lower, 'tokenizer.json'), tok);
+    const lowered = await SpladeModel.load(lower);
+    same(await lowered.encode(cased), await lowered.encode(cased.map((t) => t.toLowerCase())));
+    const out = tmp();
+    await lowered.save(out, { format: 'sentence-transformers' });
+    expect(JSON.parse(readFileSync(join(out, 'sentence_bert_config.json'), 'utf8')).do_lower_case).toBe(true);
+    same(await (await SpladeModel.load(out)).encode(cased), await lowered.encode(cased));
   });
 
   it('a Router whose query route is a SparseStaticEmbedding: inference-free queries, encoded documents', async () => {

@@ -166,6 +166,7 @@ export interface MlmRouteWriter {
   activation: SpladeActivation;
   vocabSize: number;
   maxSeqLength: number;
+  lowerCase: boolean;
 }
 
 function writeJson(path: string, v: unknown): void {
@@ -175,7 +176,7 @@ function writeJson(path: string, v: unknown): void {
 function writeMlm(dir: string, w: MlmRouteWriter): void {
   mkdirSync(dir, { recursive: true });
   w.saveCheckpoint(dir);
-  writeJson(join(dir, 'sentence_bert_config.json'), { max_seq_length: w.maxSeqLength, do_lower_case: false });
+  writeJson(join(dir, 'sentence_bert_config.json'), { max_seq_length: w.maxSeqLength, do_lower_case: w.lowerCase });
 }
 
 function writePooling(dir: string, w: MlmRouteWriter): void {

@@ -518,12 +518,11 @@ export class SpladeModel {
       activation: this.routes[kind].log1p ? 'log1p_relu' as const : 'relu' as const,
       vocabSize: this.vocabSize,
       maxSeqLength: Math.min(this.defaultMaxLength[kind], enc.config.maxPositions),
+      lowerCase: this.routes[kind].lowerCase,
     });
-    if (this.routes.query.lowerCase || this.routes.document.lowerCase) {
-      throw new SpladeError('save: a model that lower-cases its input (do_lower_case) is written as it was loaded only in the Hugging Face layout', ErrorCode.unsupported);
-    }
-    const shared = this.query === this.document && !this.staticQuery && this.routes.query.pooling === this.routes.document.pooling &&
-      this.routes.query.log1p === this.routes.document.log1p && this.defaultMaxLength.query === this.defaultMaxLength.document;
+    const q = this.routes.query, d = this.routes.document;
+    const shared = this.query === this.document && !this.staticQuery && q.pooling === d.pooling && q.log1p === d.log1p &&
+      q.lowerCase === d.lowerCase && this.defaultMaxLength.query === this.defaultMaxLength.document;
     const staticQuery = this.staticQuery;
     writeSparseEncoderDir(dir, {
       document: writer(this.document, 'document'),
