@@ -8,6 +8,7 @@ export {
   type EncodeKind,
   type LoadOptions,
   type Pooling,
+  type SaveOptions,
 } from './model/splade-model.js';
 export { SpladeEnsemble, loadSparseEncoder, type SparseEncoder } from './model/ensemble.js';
 export { CrossEncoder, type CrossEncoderLoadOptions, type ScoreOptions } from './model/cross-encoder.js';

@@ -41,11 +41,11 @@ export async function readTextsById(path: string, kind: 'query' | 'document', id
 }
 
 /** Encodes a stream of texts in chunks (the model buckets each chunk by length). */
-export async function* encodeStream(model: SparseEncoder, texts: AsyncIterable<IdText>, opts: { kind: 'query' | 'document'; batchSize?: number; chunk?: number; maxLength?: number; topK?: number; threshold?: number; onBatch?: (n: number) => void }): AsyncGenerator<{ id: string; vector: SparseVector }> {
+export async function* encodeStream(model: SparseEncoder, texts: AsyncIterable<IdText>, opts: { kind: 'query' | 'document'; batchSize?: number; chunk?: number; maxLength?: number; topK?: number; threshold?: number; queryWeights?: boolean; onBatch?: (n: number) => void }): AsyncGenerator<{ id: string; vector: SparseVector }> {
   const chunk = opts.chunk ?? 256;
   let pending: IdText[] = [];
   const flush = async function* () {
-    const vectors = await model.encode(pending.map((t) => t.text), { kind: opts.kind, batchSize: opts.batchSize, maxLength: opts.maxLength, topK: opts.topK, threshold: opts.threshold });
+    const vectors = await model.encode(pending.map((t) => t.text), { kind: opts.kind, batchSize: opts.batchSize, maxLength: opts.maxLength, topK: opts.topK, threshold: opts.threshold, queryWeights: opts.queryWeights });
     opts.onBatch?.(pending.length);
     for (let i = 0; i < pending.length; i++) yield { id: pending[i].id, vector: vectors[i] };
     pending = [];

@@ -113,7 +113,7 @@ describe('text modes and inference-free queries on the command line', () => {
     r = await enc('--query-weights', 'idf', '--corpus', p('corpus.jsonl'));
     expect(r.err).toMatch(/are for --kind query/);
     r = await enc('--kind', 'query', '--query-weights', 'bm25', '--corpus', p('corpus.jsonl'));
-    expect(r.err).toMatch(/--query-weights must be encoder or idf/);
+    expect(r.err).toMatch(/--query-weights must be encoder, idf or model/);
     r = await enc('--kind', 'query', '--corpus', p('corpus.jsonl'));
     expect(r.err).toMatch(/--corpus is only used with --query-weights idf/);
     writeFileSync(p('empty.jsonl'), '');

@@ -20,6 +20,7 @@ import { tensorDiff } from './helpers/train-fixture.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const BERT = join(here, 'fixtures', 'models', 'bert');
 const DISTILBERT = join(here, 'fixtures', 'models', 'distilbert');
+const ROBERTA = join(here, 'fixtures', 'models', 'roberta');  // positions offset past the padding index
 const { cuda, cudaDevices } = info();
 const gpu = cuda && cudaDevices > 0;
 
@@ -80,7 +81,7 @@ function relErr(a: Float32Array, b: Float32Array): number {
 describe.runIf(gpu)("device 'cuda' on a GPU", () => {
   const texts = ['the cat sat on the mat', 'a', 'splade sparse retrieval with learned term weights and expansion', 'dogs'];
 
-  for (const dir of [BERT, DISTILBERT]) {
+  for (const dir of [BERT, DISTILBERT, ROBERTA]) {
     it(`${dir.split('/').pop()}: GPU forward (fp32 reference and bf16 fast paths) against the CPU`, async () => {
       const cpu = await SpladeModel.load(dir);
       const V = cpu.vocabSize;

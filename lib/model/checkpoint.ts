@@ -70,8 +70,7 @@ export class Checkpoint {
     const views = this.views();
     writeSafetensors(join(dir, 'model.safetensors'), this.layout.entries.map((e) => [e.name, views.get(e.name)!, e.shape]));
     atomicWriteText(join(dir, 'config.json'), this.configJson);
-    atomicWriteText(join(dir, 'tokenizer.json'), this.tokenizer.json);
-    if (this.tokenizer.configJson !== undefined) atomicWriteText(join(dir, 'tokenizer_config.json'), this.tokenizer.configJson);
+    this.tokenizer.save(dir);
   }
 }
 

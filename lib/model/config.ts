@@ -2,7 +2,7 @@
 // architectures the encoder implements are accepted; anything else is an Error naming the file.
 import { ErrorCode, SpladeError } from '../errors.js';
 
-export type Arch = 'bert' | 'distilbert';
+export type Arch = 'bert' | 'distilbert' | 'roberta';
 
 export interface EncoderConfig {
   arch: Arch;
@@ -11,29 +11,45 @@ export interface EncoderConfig {
   layers: number;
   heads: number;
   intermediate: number;
+  /** The longest sequence the model takes (RoBERTa: max_position_embeddings - positionOffset). */
   maxPositions: number;
   typeVocab: number; // 0 for DistilBERT
   eps: number;
+  /**
+   * RoBERTa / XLM-RoBERTa: pad_token_id + 1, the position id of each sequence's first token
+   * (transformers' create_position_ids_from_input_ids; packed sequences hold no padding). A padding
+   * id inside a sequence is embedded at its place like any other token, where transformers would
+   * give it the padding position: tokenizers never put one there. Absent (0) for the others.
+   */
+  positionOffset?: number;
 }
 
-export const SUPPORTED_ARCHITECTURES = ['BertForMaskedLM', 'DistilBertForMaskedLM'] as const;
+export const SUPPORTED_ARCHITECTURES = ['BertForMaskedLM', 'DistilBertForMaskedLM', 'RobertaForMaskedLM', 'XLMRobertaForMaskedLM'] as const;
+
+/** architectures[0] and model_type -> the encoder family that runs them. */
+const ARCH_OF: Record<string, Arch> = {
+  BertForMaskedLM: 'bert', DistilBertForMaskedLM: 'distilbert', RobertaForMaskedLM: 'roberta', XLMRobertaForMaskedLM: 'roberta',
+};
+const MODEL_TYPES: Record<string, Arch> = { bert: 'bert', distilbert: 'distilbert', roberta: 'roberta', 'xlm-roberta': 'roberta' };
 
 export function parseConfig(json: Record<string, unknown>, file: string): EncoderConfig {
   const archs = Array.isArray(json.architectures) ? (json.architectures as unknown[]) : [];
   let arch: Arch | undefined;
   if (archs.length > 0) {
-    if (archs[0] === 'BertForMaskedLM') arch = 'bert';
-    else if (archs[0] === 'DistilBertForMaskedLM') arch = 'distilbert';
-    else {
+    arch = typeof archs[0] === 'string' && Object.hasOwn(ARCH_OF, archs[0]) ? ARCH_OF[archs[0]] : undefined;
+    if (!arch) {
       throw new SpladeError(
         `${file}: unsupported architecture ${JSON.stringify(archs[0])} (supported: ${SUPPORTED_ARCHITECTURES.join(', ')})`,
         ErrorCode.unsupported,
       );
     }
-  } else if (json.model_type === 'bert' || json.model_type === 'distilbert') {
-    arch = json.model_type;
+  } else if (typeof json.model_type === 'string' && Object.hasOwn(MODEL_TYPES, json.model_type)) {
+    arch = MODEL_TYPES[json.model_type];
   } else {
-    throw new SpladeError(`${file}: no architectures entry and unsupported model_type ${JSON.stringify(json.model_type)}`, ErrorCode.unsupported);
+    throw new SpladeError(
+      `${file}: no architectures entry and unsupported model_type ${JSON.stringify(json.model_type)} (supported: ${Object.keys(MODEL_TYPES).join(', ')})`,
+      ErrorCode.unsupported,
+    );
   }
   const int = (key: string, fallback?: number): number => {
     const v = json[key] ?? fallback;
@@ -46,13 +62,13 @@ export function parseConfig(json: Record<string, unknown>, file: string): Encode
     const v = json[key] ?? 'gelu';
     if (v !== 'gelu') throw new SpladeError(`${file}: unsupported ${key} ${JSON.stringify(v)} (only the exact-erf 'gelu' is implemented)`, ErrorCode.unsupported);
   };
-  if (arch === 'bert') {
+  if (arch === 'bert' || arch === 'roberta') {
     act('hidden_act');
     const pet = json.position_embedding_type ?? 'absolute';
     if (pet !== 'absolute') throw new SpladeError(`${file}: unsupported position_embedding_type ${JSON.stringify(pet)}`, ErrorCode.unsupported);
     const eps = json.layer_norm_eps ?? 1e-12;
     if (typeof eps !== 'number' || !(eps > 0)) throw new SpladeError(`${file}: bad layer_norm_eps ${JSON.stringify(eps)}`, ErrorCode.corruptFile);
-    return {
+    const cfg: EncoderConfig = {
       arch,
       vocabSize: int('vocab_size'),
       hidden: int('hidden_size'),
@@ -63,6 +79,17 @@ export function parseConfig(json: Record<string, unknown>, file: string): Encode
       typeVocab: int('type_vocab_size', 2),
       eps,
     };
+    if (arch === 'bert') return cfg;
+    const pad = json.pad_token_id ?? 1;  // RobertaConfig's default
+    if (typeof pad !== 'number' || !Number.isInteger(pad) || pad < 0) {
+      throw new SpladeError(`${file}: expected a non-negative integer for pad_token_id but found ${JSON.stringify(pad)}`, ErrorCode.corruptFile);
+    }
+    const positionOffset = pad + 1;
+    if (cfg.maxPositions <= positionOffset) {
+      throw new SpladeError(`${file}: max_position_embeddings (${cfg.maxPositions}) leaves no position past pad_token_id + 1 (${positionOffset})`,
+        ErrorCode.corruptFile);
+    }
+    return { ...cfg, maxPositions: cfg.maxPositions - positionOffset, positionOffset };
   }
   act('activation');
   return {

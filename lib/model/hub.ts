@@ -72,7 +72,8 @@ export interface ResolveModelOptions {
 
 const DEFAULT_ENDPOINT = 'https://huggingface.co';
 const REQUIRED_FILES = ['config.json', 'tokenizer.json'];
-const OPTIONAL_FILES = ['tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'];
+// idf.json: the query weights of OpenSearch's inference-free models (query-weights.ts)
+const OPTIONAL_FILES = ['tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt', 'idf.json'];
 
 const COMMIT_RE = /^[0-9a-f]{40}$/;
 const NAME_RE = /^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$/;

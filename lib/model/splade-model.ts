@@ -14,7 +14,9 @@ import { Checkpoint, lengthSortedBatches, packSequences } from './checkpoint.js'
 import { type EncoderConfig, parseConfig } from './config.js';
 import { type EncoderHandle, encoderAddon } from './native-encoder.js';
 import { resolveModel } from './hub.js';
-import type { SpladeTokenizer } from './tokenizer.js';
+import { QueryWeights } from './query-weights.js';
+import { type MlmRoute, type SparseEncoderLayout, readSparseEncoderDir, writeSparseEncoderDir } from './sentence-transformers.js';
+import { SpladeTokenizer } from './tokenizer.js';
 import type { Layout } from './weights.js';
 
 export type Pooling = 'max' | 'sum';
@@ -54,7 +56,30 @@ export interface EncodeOptions {
   topK?: number;
   /** Keep only weights > threshold (default 0). */
   threshold?: number;
+  /**
+   * kind 'query' on a model with query weights of its own (an OpenSearch idf.json, a SparseEncoder's
+   * SparseStaticEmbedding): true (default) weighs the query's tokens by them with no encoder pass;
+   * false runs the query encoder instead. Ignored for models without query weights.
+   */
+  queryWeights?: boolean;
 }
+
+export interface SaveOptions {
+  /**
+   * 'huggingface' (default): config.json, model.safetensors, tokenizer files (and idf.json for a model
+   * with query weights); 'sentence-transformers': a sentence-transformers v5 SparseEncoder directory.
+   */
+  format?: 'huggingface' | 'sentence-transformers';
+}
+
+/** How one side (query or document) turns text into a vector beyond the encoder (SparseEncoder settings). */
+interface Route {
+  pooling: Pooling;              // default pooling
+  log1p: boolean;                // SpladePooling's log1p_relu: one more log1p over the pooled vector
+  prompt: string;                // prefixed to each text
+  lowerCase: boolean;            // sentence_bert_config's do_lower_case
+}
+const PLAIN_ROUTE: Route = { pooling: 'max', log1p: false, prompt: '', lowerCase: false };
 
 export const DEFAULT_MAX_LENGTH = 256;
 const DEFAULT_BATCH = 32;
@@ -163,6 +188,16 @@ function sparsify(row: Float32Array, threshold: number, topK: number | undefined
   return { indices, values };
 }
 
+/** sparsify's threshold and topK on a vector already sparse. */
+function sparsifySparse(v: SparseVector, threshold: number, topK: number | undefined): SparseVector {
+  let keep = Array.from(v.indices.keys()).filter((k) => v.values[k] > threshold);
+  if (topK !== undefined && keep.length > topK) {
+    keep.sort((a, b) => v.values[b] - v.values[a] || a - b);
+    keep = keep.slice(0, topK).sort((a, b) => a - b);
+  }
+  return { indices: Uint32Array.from(keep, (k) => v.indices[k]), values: Float32Array.from(keep, (k) => v.values[k]) };
+}
+
 function checkPooling(pooling: unknown): Pooling {
   return pooling === undefined ? 'max' : expectOneOf('pooling', pooling, ['max', 'sum'] as const);
 }
@@ -172,6 +207,11 @@ export class SpladeModel {
     private readonly query: Encoder,
     private readonly document: Encoder,
     private readonly defaultMaxLength: { query: number; document: number },
+    private readonly routes: { query: Route; document: Route } = { query: PLAIN_ROUTE, document: PLAIN_ROUTE },
+    /** Inference-free query weights (idf.json or a SparseStaticEmbedding), or null. */
+    private readonly staticQuery: QueryWeights | null = null,
+    /** SparseEncoder's max_active_dims: encode()'s default topK. */
+    private readonly maxActiveDims?: number,
   ) {}
 
   /**
@@ -179,6 +219,10 @@ export class SpladeModel {
    * A Hugging Face hub id ("org/name") that is not a local path is looked up in the Hugging Face cache
    * and downloaded there when missing (see hub.ts).
    * A directory holding `query/` and `document/` (as save() writes a two-encoder model) loads both.
+   * A sentence-transformers SparseEncoder directory (modules.json) loads its MLMTransformer routes with
+   * their SpladePooling settings, its inference-free SparseStaticEmbedding query route and
+   * max_active_dims (sentence-transformers.ts); an idf.json beside a plain checkpoint (OpenSearch's
+   * inference-free models) gives the query weights (query-weights.ts).
    */
   static async load(dir: string | { query: string; document: string }, opts: LoadOptions = {}): Promise<SpladeModel> {
     if (opts === null || typeof opts !== 'object') invalidArgument('opts', 'an object', opts);
@@ -196,9 +240,14 @@ export class SpladeModel {
     };
     const local = (d: string) => resolveModel(d, { revision: opts.revision, cacheDir: opts.cacheDir });
     let qDir: string, dDir: string;
+    let st: SparseEncoderLayout | undefined;
     if (typeof dir === 'string') {
       const d = resolve(await local(dir));
-      if (!existsSync(join(d, 'config.json')) && existsSync(join(d, 'query', 'config.json')) && existsSync(join(d, 'document', 'config.json'))) {
+      st = readSparseEncoderDir(d);
+      if (st) {
+        dDir = st.document.dir;
+        qDir = 'staticDir' in st.query ? dDir : st.query.dir;
+      } else if (!existsSync(join(d, 'config.json')) && existsSync(join(d, 'query', 'config.json')) && existsSync(join(d, 'document', 'config.json'))) {
         qDir = join(d, 'query');
         dDir = join(d, 'document');
       } else {
@@ -215,7 +264,45 @@ export class SpladeModel {
     if (query.config.vocabSize !== document.config.vocabSize) {
       throw new SpladeError(`${qDir} and ${dDir}: the query and document encoders have different vocabularies`, ErrorCode.invalidArgument);
     }
-    return new SpladeModel(query, document, defaults);
+    const V = document.config.vocabSize;
+    if (!st) return new SpladeModel(query, document, defaults, undefined, QueryWeights.readIdfJson(qDir, query.tokenizer, V));
+    const route = (r: MlmRoute): Route => ({ pooling: r.pooling, log1p: r.activation === 'log1p_relu', prompt: '', lowerCase: r.lowerCase });
+    const routes = { document: { ...route(st.document), prompt: st.prompts.document }, query: { ...PLAIN_ROUTE, prompt: st.prompts.query } };
+    let staticQuery: QueryWeights | null = null;
+    if ('staticDir' in st.query) {
+      const sd = st.query.staticDir;
+      const tok = existsSync(join(sd, 'tokenizer.json')) ? SpladeTokenizer.load(sd) : document.tokenizer;
+      staticQuery = await QueryWeights.readStaticEmbedding(sd, tok, V);
+    } else {
+      routes.query = { ...route(st.query), prompt: st.prompts.query };
+    }
+    // sentence_bert_config's max_seq_length: the default truncation where load() was given none
+    const seqLen = (r: SparseEncoderLayout['document'] | SparseEncoderLayout['query'], kind: EncodeKind) =>
+      ml[kind] === undefined && 'maxSeqLength' in r && r.maxSeqLength !== undefined ? r.maxSeqLength : defaults[kind];
+    const lengths = { query: seqLen(st.query, 'query'), document: seqLen(st.document, 'document') };
+    return new SpladeModel(query, document, lengths, routes, staticQuery, st.maxActiveDims);
+  }
+
+  /** True when encode(texts, { kind: 'query' }) uses the model's own query weights (no encoder pass). */
+  get hasQueryWeights(): boolean {
+    return this.staticQuery !== null;
+  }
+
+  /**
+   * The model's inference-free query vector of a text (idf.json or SparseStaticEmbedding weights of its
+   * distinct tokens, truncated as encode() would); null when the model has no query weights.
+   */
+  queryWeightsVector(text: string, opts: { maxLength?: number } = {}): SparseVector | null {
+    expectString(text);
+    if (!this.staticQuery) return null;
+    const maxLength = this.maxLength(this.query, 'query', opts.maxLength);
+    return this.staticQuery.query(this.routeText(text, 'query'), maxLength);
+  }
+
+  /** A text as the route feeds it to the tokenizer: prompt prefixed, lower-cased where configured. */
+  private routeText(text: string, kind: EncodeKind): string {
+    const r = this.routes[kind];
+    return r.prompt + (r.lowerCase ? text.toLowerCase() : text);
   }
 
   /** The vocabulary size (the dimension of every SparseVector). */
@@ -248,18 +335,33 @@ export class SpladeModel {
     if (opts === null || typeof opts !== 'object') invalidArgument('opts', 'an object', opts);
     const kind = opts.kind === undefined ? 'document' : expectOneOf('kind', opts.kind, ['query', 'document'] as const);
     const enc = kind === 'query' ? this.query : this.document;
+    const route = this.routes[kind];
     const maxLength = this.maxLength(enc, kind, opts.maxLength);
     const batchSize = opts.batchSize === undefined ? DEFAULT_BATCH : expectInteger('batchSize', opts.batchSize, 1, 1 << 20);
-    const pooling = checkPooling(opts.pooling);
-    const topK = opts.topK === undefined ? undefined : expectInteger('topK', opts.topK, 1);
+    const pooling = opts.pooling === undefined ? route.pooling : checkPooling(opts.pooling);
+    if (route.log1p && pooling !== 'max') {
+      throw new SpladeError("this model's SpladePooling applies log1p_relu, which is implemented for max pooling only", ErrorCode.unsupported);
+    }
+    const topK = opts.topK === undefined ? this.maxActiveDims : expectInteger('topK', opts.topK, 1);
     const threshold = opts.threshold === undefined ? 0 : expectFiniteNumber('threshold', opts.threshold);
+    if (opts.queryWeights !== undefined && typeof opts.queryWeights !== 'boolean') invalidArgument('queryWeights', 'a boolean', opts.queryWeights);
     texts.forEach((t, i) => {
       if (typeof t !== 'string') invalidArgument(`texts[${i}]`, 'a string', t);
     });
     if (texts.length === 0) return [];
-    const seqs = texts.map((t) => enc.tokenizer.encode(t, maxLength));
+    if (kind === 'query' && this.staticQuery && opts.queryWeights !== false) {
+      const weights = this.staticQuery;
+      return texts.map((t) => {
+        const v = weights.query(this.routeText(t, kind), maxLength);
+        return sparsifySparse(v, threshold, topK);
+      });
+    }
+    const seqs = texts.map((t) => enc.tokenizer.encode(this.routeText(t, kind), maxLength));
     const out: SparseVector[] = new Array(texts.length);
-    await enc.forward(seqs, null, pooling, batchSize, (i, row) => (out[i] = sparsify(row, threshold, topK)));
+    await enc.forward(seqs, null, pooling, batchSize, (i, row) => {
+      if (route.log1p) for (let j = 0; j < row.length; j++) row[j] = Math.log1p(row[j]);  // max pooling: log1p of the max
+      out[i] = sparsify(row, threshold, topK);
+    });
     return out;
   }
 
@@ -393,14 +495,40 @@ export class SpladeModel {
    * Writes the model in the Hugging Face layout (model.safetensors, config.json, tokenizer.json), each
    * file atomically. A model with two distinct encoders writes dir/query and dir/document.
    */
-  async save(dir: string): Promise<void> {
+  async save(dir: string, opts: SaveOptions = {}): Promise<void> {
     if (typeof dir !== 'string' || dir.length === 0) invalidArgument('dir', 'a directory path', dir);
+    if (opts === null || typeof opts !== 'object') invalidArgument('opts', 'an object', opts);
+    const format = opts.format === undefined ? 'huggingface' : expectOneOf('format', opts.format, ['huggingface', 'sentence-transformers'] as const);
+    if (format === 'sentence-transformers') return this.saveSparseEncoder(dir);
     if (this.query === this.document) {
       this.document.ckpt.save(dir);
+      this.staticQuery?.writeIdfJson(dir);
     } else {
       this.query.ckpt.save(join(dir, 'query'));
       this.document.ckpt.save(join(dir, 'document'));
+      this.staticQuery?.writeIdfJson(join(dir, 'query'));
     }
+  }
+
+  private saveSparseEncoder(dir: string): void {
+    const writer = (enc: Encoder, kind: EncodeKind) => ({
+      saveCheckpoint: (d: string) => enc.ckpt.save(d),
+      pooling: this.routes[kind].pooling,
+      activation: this.routes[kind].log1p ? 'log1p_relu' as const : 'relu' as const,
+      vocabSize: this.vocabSize,
+      maxSeqLength: Math.min(this.defaultMaxLength[kind], enc.config.maxPositions),
+      lowerCase: this.routes[kind].lowerCase,
+    });
+    const q = this.routes.query, d = this.routes.document;
+    const shared = this.query === this.document && !this.staticQuery && q.pooling === d.pooling && q.log1p === d.log1p &&
+      q.lowerCase === d.lowerCase && this.defaultMaxLength.query === this.defaultMaxLength.document;
+    const staticQuery = this.staticQuery;
+    writeSparseEncoderDir(dir, {
+      document: writer(this.document, 'document'),
+      query: shared ? null : staticQuery ? { writeStatic: (d: string) => staticQuery.writeStaticEmbedding(d) } : writer(this.query, 'query'),
+      maxActiveDims: this.maxActiveDims,
+      prompts: { query: this.routes.query.prompt, document: this.routes.document.prompt },
+    });
   }
 
   /** The arena was written (an optimizer step, views kept from parameters()): repack before encoding. */

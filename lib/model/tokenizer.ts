@@ -1,6 +1,6 @@
 // tokenizer.json through @huggingface/tokenizers (pure JS): normalisation, pre-tokenisation and the
-// WordPiece model come from the library; special tokens and truncation are applied here from the
-// post-processor's template, so that truncation cuts the text and never the special tokens (as the
+// model (WordPiece, byte-level BPE, Unigram) come from the library; special tokens and truncation
+// are applied here from the post-processor's template, so that truncation cuts the text and never the special tokens (as the
 // Rust tokenizers do): single texts keep their first maxLength - specials tokens, pairs (for
 // cross-encoders) use longest-first (the shorter side keeps up to half the budget).
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
 
 import { ErrorCode, SpladeError } from '../errors.js';
+import { atomicWriteText } from '../data/atomic.js';
 
 type Piece = { kind: 'special'; ids: number[]; typeId: number } | { kind: 'seq'; which: 'A' | 'B'; typeId: number };
 
@@ -56,6 +57,22 @@ export class SpladeTokenizer {
 
   private body(text: string): number[] {
     return this.tok.encode(text, { add_special_tokens: false }).ids;
+  }
+
+  /** The text's ids without special tokens, the first maxLength of them. */
+  encodeBody(text: string, maxLength: number): number[] {
+    return this.body(text).slice(0, Math.max(0, maxLength));
+  }
+
+  /** The id of a vocabulary token (as tokenizer.json spells it), undefined when there is none. */
+  tokenToId(token: string): number | undefined {
+    return this.tok.token_to_id(token) ?? undefined;
+  }
+
+  /** Writes tokenizer.json (and tokenizer_config.json when it was read) into dir, each atomically. */
+  save(dir: string): void {
+    atomicWriteText(join(dir, 'tokenizer.json'), this.json);
+    if (this.configJson !== undefined) atomicWriteText(join(dir, 'tokenizer_config.json'), this.configJson);
   }
 
   /** [CLS] text [SEP] (per the template), the text truncated so the whole fits in maxLength. */
@@ -126,11 +143,32 @@ function templates(pp: Record<string, unknown> | null | undefined, file: string)
     };
     return [parse(pp.single, 'single'), parse(pp.pair, 'pair')];
   }
+  if (pp.type === 'Sequence') {
+    // e.g. ByteLevel (offsets only, no ids) then TemplateProcessing: the one that adds tokens decides
+    if (!Array.isArray(pp.processors)) throw bad('processors is not a list');
+    const adding = pp.processors.filter((p) => isObject(p) && p.type !== 'ByteLevel');
+    if (adding.length > 1) throw bad('more than one processor adds special tokens');
+    return templates(adding[0] as Record<string, unknown> | undefined, file);
+  }
+  const special = (v: unknown, name: string): number => {
+    if (!Array.isArray(v) || v.length !== 2) throw bad(`${name} is not a [token, id] pair`);
+    return tokenId(v[1], `${name}'s id`);
+  };
+  if (pp.type === 'RobertaProcessing') {
+    // <s> A </s> and <s> A </s></s> B </s>, every type id 0 (tokenizers' RobertaProcessing)
+    const cls = special(pp.cls, 'cls'), sep = special(pp.sep, 'sep');
+    return [
+      [{ kind: 'special', ids: [cls], typeId: 0 }, A, { kind: 'special', ids: [sep], typeId: 0 }],
+      [
+        { kind: 'special', ids: [cls], typeId: 0 },
+        A,
+        { kind: 'special', ids: [sep, sep], typeId: 0 },
+        { kind: 'seq', which: 'B', typeId: 0 },
+        { kind: 'special', ids: [sep], typeId: 0 },
+      ],
+    ];
+  }
   if (pp.type === 'BertProcessing') {
-    const special = (v: unknown, name: string): number => {
-      if (!Array.isArray(v) || v.length !== 2) throw bad(`${name} is not a [token, id] pair`);
-      return tokenId(v[1], `${name}'s id`);
-    };
     const cls = special(pp.cls, 'cls'), sep = special(pp.sep, 'sep');
     return [
       [{ kind: 'special', ids: [cls], typeId: 0 }, A, { kind: 'special', ids: [sep], typeId: 0 }],

@@ -83,9 +83,10 @@ function candidates(name: string): string[] {
   const legacy = name.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta');
   if (legacy !== name) out.push(legacy);
   for (const n of [...out]) {
-    for (const prefix of ['bert.', 'distilbert.']) if (n.startsWith(prefix)) out.push(n.slice(prefix.length));
+    for (const prefix of ['bert.', 'distilbert.', 'roberta.']) if (n.startsWith(prefix)) out.push(n.slice(prefix.length));
   }
   if (name === 'cls.predictions.bias') out.push('cls.predictions.decoder.bias');
+  if (name === 'lm_head.bias') out.push('lm_head.decoder.bias');
   return out;
 }
 

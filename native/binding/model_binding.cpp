@@ -38,7 +38,8 @@ EncoderConfig parse_config(const Napi::CallbackInfo& info, size_t i) {
   const std::string a = arch.IsString() ? arch.As<Napi::String>().Utf8Value() : "";
   if (a == "bert") c.arch = Arch::bert;
   else if (a == "distilbert") c.arch = Arch::distilbert;
-  else throw_error(info.Env(), kUnsupported, "Expected 'bert' or 'distilbert' for config.arch");
+  else if (a == "roberta") c.arch = Arch::roberta;
+  else throw_error(info.Env(), kUnsupported, "Expected 'bert', 'distilbert' or 'roberta' for config.arch");
   c.vocab = get_size(o, "vocabSize", 1);
   c.hidden = get_size(o, "hidden", 1);
   c.layers = get_size(o, "layers", 1);
@@ -46,6 +47,7 @@ EncoderConfig parse_config(const Napi::CallbackInfo& info, size_t i) {
   c.intermediate = get_size(o, "intermediate", 1);
   c.max_positions = get_size(o, "maxPositions", 1);
   c.type_vocab = get_size(o, "typeVocab", 0);
+  if (!o.Get("positionOffset").IsUndefined()) c.position_offset = get_size(o, "positionOffset", 0);
   const Napi::Value eps = o.Get("eps");
   if (!eps.IsNumber()) throw_error(info.Env(), kInvalidArgument, "Expected a number for config.eps");
   c.eps = eps.As<Napi::Number>().FloatValue();

@@ -78,7 +78,8 @@ double weighted_sum(const std::vector<float>& a, const std::vector<float>& w) {
 EncoderConfig tiny_config(Arch arch) {
   EncoderConfig cfg;
   cfg.arch = arch; cfg.vocab = 300; cfg.hidden = 32; cfg.layers = 2; cfg.heads = 4; cfg.intermediate = 64;
-  cfg.max_positions = 64; cfg.type_vocab = arch == Arch::bert ? 2 : 0; cfg.eps = 1e-12f;
+  cfg.max_positions = 64; cfg.type_vocab = arch == Arch::bert ? 2 : arch == Arch::roberta ? 1 : 0; cfg.eps = 1e-12f;
+  cfg.position_offset = arch == Arch::roberta ? 2 : 0;
   return cfg;
 }
 
@@ -172,7 +173,7 @@ KernelCheckResult train_kernel_check(const std::string& op, uint64_t seed) {
     }
   } else if (op == "encoder_dropout" || op == "encoder_mlm") {
     const bool mlm = op == "encoder_mlm";
-    for (Arch arch : {Arch::bert, Arch::distilbert}) {
+    for (Arch arch : {Arch::bert, Arch::distilbert, Arch::roberta}) {
       const EncoderConfig cfg = tiny_config(arch);
       const ParamLayout L = make_layout(cfg);
       const std::vector<int32_t> cu2 = {0, 3, 20, 64};

@@ -33,14 +33,16 @@ void validate_config(const EncoderConfig& c) {
   positive(c.intermediate, "intermediate size");
   positive(c.max_positions, "max_position_embeddings");
   if (c.hidden % c.heads != 0) fail(kInvalidArgument, "config: the hidden size is not a multiple of the number of heads");
-  if (c.arch == Arch::bert && c.type_vocab == 0) fail(kInvalidArgument, "config: type_vocab_size must be positive for BERT");
+  if (c.arch != Arch::distilbert && c.type_vocab == 0) fail(kInvalidArgument, "config: type_vocab_size must be positive for BERT and RoBERTa");
+  if (c.arch != Arch::roberta && c.position_offset != 0) fail(kInvalidArgument, "config: a position offset is RoBERTa's alone");
+  if (c.position_offset > (size_t{1} << 24)) fail(kInvalidArgument, "config: the position offset (pad_token_id + 1) is too large");
   if (!(c.eps > 0.0f)) fail(kInvalidArgument, "config: layer_norm_eps must be positive");
 }
 
 ParamLayout make_layout(const EncoderConfig& cfg) {
   validate_config(cfg);
   ParamLayout L;
-  const size_t V = cfg.vocab, C = cfg.hidden, I = cfg.intermediate, P = cfg.max_positions;
+  const size_t V = cfg.vocab, C = cfg.hidden, I = cfg.intermediate, P = cfg.max_positions + cfg.position_offset;
   auto alloc = [&](size_t n) {  // 16-float (64-byte) aligned slots
     const size_t off = L.total;
     L.total += (n + 15) / 16 * 16;
@@ -49,12 +51,15 @@ ParamLayout make_layout(const EncoderConfig& cfg) {
   auto add = [&](const std::string& name, size_t off, std::vector<size_t> shape) {
     L.entries.push_back(ParamEntry{name, off, std::move(shape)});
   };
-  const bool bert = cfg.arch == Arch::bert;
-  const std::string e = bert ? "bert.embeddings." : "distilbert.embeddings.";
+  // BERT and RoBERTa share the layer names (RoBERTa's under 'roberta.', its head 'lm_head.*')
+  const bool bert = cfg.arch != Arch::distilbert, roberta = cfg.arch == Arch::roberta;
+  const std::string base = roberta ? "roberta." : bert ? "bert." : "distilbert.";
+  const std::string e = base + "embeddings.";
   L.wte = alloc(V * C);
   add(e + "word_embeddings.weight", L.wte, {V, C});
-  L.wpe = alloc(P * C);
-  add(e + "position_embeddings.weight", L.wpe, {P, C});
+  const size_t wpe_table = alloc(P * C);
+  add(e + "position_embeddings.weight", wpe_table, {P, C});
+  L.wpe = wpe_table + cfg.position_offset * C;
   if (bert) {
     L.wtt = alloc(cfg.type_vocab * C);
     add(e + "token_type_embeddings.weight", L.wtt, {cfg.type_vocab, C});
@@ -78,7 +83,7 @@ ParamLayout make_layout(const EncoderConfig& cfg) {
     o.ln2_w = alloc(C);
     o.ln2_b = alloc(C);
     L.layer.push_back(o);
-    const std::string p = (bert ? "bert.encoder.layer." : "distilbert.transformer.layer.") + std::to_string(l) + ".";
+    const std::string p = base + (bert ? "encoder.layer." : "transformer.layer.") + std::to_string(l) + ".";
     const char* qkv[3][2] = {{"attention.self.query", "attention.q_lin"},
                              {"attention.self.key", "attention.k_lin"},
                              {"attention.self.value", "attention.v_lin"}};
@@ -108,13 +113,13 @@ ParamLayout make_layout(const EncoderConfig& cfg) {
   L.head_ln_w = alloc(C);
   L.head_ln_b = alloc(C);
   L.decoder_bias = alloc(V);
-  const std::string hd = bert ? "cls.predictions.transform.dense" : "vocab_transform";
-  const std::string hl = bert ? "cls.predictions.transform.LayerNorm" : "vocab_layer_norm";
+  const std::string hd = roberta ? "lm_head.dense" : bert ? "cls.predictions.transform.dense" : "vocab_transform";
+  const std::string hl = roberta ? "lm_head.layer_norm" : bert ? "cls.predictions.transform.LayerNorm" : "vocab_layer_norm";
   add(hd + ".weight", L.head_w, {C, C});
   add(hd + ".bias", L.head_b, {C});
   add(hl + ".weight", L.head_ln_w, {C});
   add(hl + ".bias", L.head_ln_b, {C});
-  add(bert ? "cls.predictions.bias" : "vocab_projector.bias", L.decoder_bias, {V});
+  add(roberta ? "lm_head.bias" : bert ? "cls.predictions.bias" : "vocab_projector.bias", L.decoder_bias, {V});
   return L;
 }
 

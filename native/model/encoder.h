@@ -1,5 +1,5 @@
-// The SPLADE encoder: a BERT or DistilBERT masked-LM (post-LN transformer, exact-erf GELU, MLM head with
-// the decoder tied to the word embeddings) whose vocabulary logits are pooled into one sparse-able
+// The SPLADE encoder: a BERT, DistilBERT or RoBERTa / XLM-RoBERTa masked-LM (post-LN transformer,
+// exact-erf GELU, MLM head with the decoder tied to the word embeddings) whose vocabulary logits are pooled into one sparse-able
 // vector per sequence. All parameters live in one contiguous float arena owned by the caller (the
 // TypeScript side allocates it, so parameters() are zero-copy views); ParamLayout is its table of
 // named offsets, in Hugging Face names. Inside the arena, q/k/v of each layer are stored back to back,
@@ -16,12 +16,19 @@
 
 namespace splade {
 
-enum class Arch { bert = 0, distilbert = 1 };
+// roberta: RobertaForMaskedLM and XLMRobertaForMaskedLM (BERT's layers under other names; positions
+// start past the padding index, see EncoderConfig::position_offset).
+enum class Arch { bert = 0, distilbert = 1, roberta = 2 };
 
 struct EncoderConfig {
   Arch arch = Arch::bert;
+  // max_positions: the longest sequence (for RoBERTa max_position_embeddings - position_offset)
   size_t vocab = 0, hidden = 0, layers = 0, heads = 0, intermediate = 0, max_positions = 0;
   size_t type_vocab = 0;  // 0 for DistilBERT (no token type embeddings)
+  // RoBERTa: padding_idx + 1, the position of a sequence's first token (transformers'
+  // create_position_ids_from_input_ids; packed sequences hold no padding, so positions are
+  // position_offset + 0, 1, ...). The position table has max_positions + position_offset rows.
+  size_t position_offset = 0;
   float eps = 1e-12f;
 };
 void validate_config(const EncoderConfig& cfg);  // SpladeError on impossible sizes
@@ -44,6 +51,8 @@ struct LayerOffsets {
 struct ParamLayout {
   std::vector<ParamEntry> entries;
   size_t total = 0;  // floats
+  // wpe: the row of position 0 as the kernels see it (the table's own offset + position_offset rows), so
+  // every forward and backward reads and writes the right rows without knowing the offset.
   size_t wte, wpe, wtt = SIZE_MAX, emb_ln_w, emb_ln_b;
   std::vector<LayerOffsets> layer;
   size_t head_w, head_b, head_ln_w, head_ln_b, decoder_bias;

@@ -30,7 +30,7 @@ struct EncoderDropoutMasks {
     emb = DropoutMask(d.p, d.seed, 0, DropSite::embeddings);
     for (size_t l = 0; l < cfg.layers; ++l) {
       probs[l] = DropoutMask(d.p, d.seed, l, DropSite::attention_probs);
-      if (cfg.arch == Arch::bert) attn_out[l] = DropoutMask(d.p, d.seed, l, DropSite::attention_output);
+      if (cfg.arch != Arch::distilbert) attn_out[l] = DropoutMask(d.p, d.seed, l, DropSite::attention_output);
       ffn_out[l] = DropoutMask(d.p, d.seed, l, DropSite::ffn_output);
     }
   }

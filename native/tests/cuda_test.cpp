@@ -597,13 +597,18 @@ void test_adamw() {
 // forward. Tolerances: reference 1e-4 (fp32 on both sides, in different orders, through every layer),
 // fast 2e-2 (bf16 GEMM inputs through 2 layers and the head).
 // A random small encoder: 2 layers, 64 wide, vocabulary 300, LayerNorm gains near 1 (as in trained checkpoints).
+const char* arch_name(Arch arch) {
+  return arch == Arch::bert ? "bert" : arch == Arch::roberta ? "roberta" : "distilbert";
+}
+
 struct TestModel {
   EncoderConfig cfg;
   ParamLayout L;
   std::vector<float> params;
   TestModel(Arch arch, size_t heads) {
     cfg.arch = arch; cfg.vocab = 300; cfg.hidden = 64; cfg.layers = 2; cfg.heads = heads; cfg.intermediate = 128;
-    cfg.max_positions = 80; cfg.type_vocab = arch == Arch::bert ? 2 : 0; cfg.eps = 1e-12f;
+    cfg.max_positions = 80; cfg.type_vocab = arch == Arch::bert ? 2 : arch == Arch::roberta ? 1 : 0; cfg.eps = 1e-12f;
+    cfg.position_offset = arch == Arch::roberta ? 2 : 0;  // RoBERTa: positions past padding_idx 1
     L = make_layout(cfg);
     params = rand_vec(L.total, -0.15f, 0.15f);
     for (const ParamEntry& e : L.entries)
@@ -658,7 +663,7 @@ void test_encoder(Arch arch, size_t heads) {
   std::vector<float> w0(B * V);
   expect_throws([&] { enc.forward(w0.data(), nullptr, batch, Pooling::max, false, true); }, kInvalidArgument,
                 "CudaEncoder packed forward before prepare()");
-  const std::string name = std::string(arch == Arch::bert ? "bert" : "distilbert") + " heads " + std::to_string(heads);
+  const std::string name = std::string(arch_name(arch)) + " heads " + std::to_string(heads);
   for (Pooling pooling : {Pooling::max, Pooling::sum}) {
     const std::string s = "CudaEncoder " + name + (pooling == Pooling::max ? " max" : " sum");
     std::vector<float> ref(B * V), got(B * V);
@@ -728,7 +733,7 @@ void test_train_step(Arch arch, size_t heads) {
   const EncoderConfig& cfg = model.cfg;
   const ParamLayout& L = model.L;
   const size_t V = cfg.vocab, total = L.total;
-  const std::string name = std::string("train step ") + (arch == Arch::bert ? "bert" : "distilbert") + " heads " + std::to_string(heads);
+  const std::string name = std::string("train step ") + arch_name(arch) + " heads " + std::to_string(heads);
   const TestBatch q(cfg, {4, 9, 2}, false), d(cfg, {30, 7, 64, 1, 12, 50}, false);
   std::vector<float> host = model.params;  // the host arena the encoder mirrors
   cuda::CudaEncoder enc(cfg, host.data());
@@ -826,7 +831,7 @@ void test_train_dropout(Arch arch, size_t heads) {
   const EncoderConfig& cfg = model.cfg;
   const ParamLayout& L = model.L;
   const size_t V = cfg.vocab;
-  const std::string name = std::string("train step with dropout ") + (arch == Arch::bert ? "bert" : "distilbert");
+  const std::string name = std::string("train step with dropout ") + arch_name(arch);
   const TestBatch tb(cfg, {17, 3, 40}, arch == Arch::bert);
   const TrainDropout drop{0.1f, 4242};
   std::vector<float> w_ref(tb.batch.B * V), w(tb.batch.B * V), g_ref(model.L.total, 0.0f), g(model.L.total);
@@ -902,7 +907,7 @@ void test_mlm_gradients(Arch arch, size_t heads) {
   TestModel model(arch, heads);
   const EncoderConfig& cfg = model.cfg;
   const ParamLayout& L = model.L;
-  const std::string name = std::string("mlm_gradients ") + (arch == Arch::bert ? "bert" : "distilbert");
+  const std::string name = std::string("mlm_gradients ") + arch_name(arch);
   const TestBatch tb(cfg, {12, 30, 5}, false);
   std::vector<int32_t> labels(tb.ids.size(), -1);
   std::uniform_int_distribution<int> uv(0, int(cfg.vocab) - 1);
@@ -1037,8 +1042,10 @@ int main() {
     test_encoder(Arch::bert, 2);        // head 32: the register attention kernel
     test_encoder(Arch::distilbert, 1);  // head 64
     test_encoder(Arch::bert, 8);        // head 8: the generic attention kernel
+    test_encoder(Arch::roberta, 2);     // positions offset past the padding index
     test_train_step(Arch::bert, 2);
     test_train_step(Arch::distilbert, 1);
+    test_train_step(Arch::roberta, 2);
     test_dropout();
     test_attention_dropout();
     test_train_dropout(Arch::bert, 2);

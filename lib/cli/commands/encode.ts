@@ -6,7 +6,7 @@ import { TermStats, formatEfficiency } from '../../eval/efficiency.js';
 import { loadSparseEncoder } from '../../model/ensemble.js';
 import { encodeStream } from '../../pipeline.js';
 import { MODEL_FLAGS_HELP, intOption, modelFlags, modelLoadOptions, parse, required } from '../args.js';
-import { TEXT_FLAGS_HELP, queryIdf, readModelTexts, textFlags, textMode } from '../text-options.js';
+import { TEXT_FLAGS_HELP, encoderQueryWeights, queryIdf, readModelTexts, textFlags, textMode } from '../text-options.js';
 import { Progress } from '../../progress.js';
 
 const HELP = `usage: splade encode --model DIR|ORG/NAME[,DIR...] --input FILE --out VECTORS.jsonl [options]
@@ -55,7 +55,7 @@ export async function run(argv: string[]): Promise<number> {
   const progress = new Progress({ label: `encode ${kind}s`, unit: 'texts' });
   const stats = new TermStats();
   const sink = createWriteStream(partial, { flags: 'a' });
-  // inference-free queries: no encoder pass, each query its word pieces x idf over the corpus
+  // inference-free queries: no encoder pass, each query its word pieces x idf over the corpus (or the model's weights)
   const vectors = idf ? (async function* () {
     for await (const t of todo) {
       progress.tick(1);
@@ -63,7 +63,7 @@ export async function run(argv: string[]): Promise<number> {
     }
   })() : encodeStream(model, todo, {
     kind, batchSize: intOption(v, 'batch-size', 32), maxLength: v['max-length'] ? intOption(v, 'max-length', 256) : undefined,
-    topK: v['top-k'] ? intOption(v, 'top-k', 1) : undefined, onBatch: (n) => progress.tick(n),
+    topK: v['top-k'] ? intOption(v, 'top-k', 1) : undefined, queryWeights: encoderQueryWeights(v), onBatch: (n) => progress.tick(n),
   });
   for await (const { id, vector } of vectors) {
     stats.add(vector);

@@ -8,7 +8,7 @@ import { bm25SearchAll, encodeStream, readTexts, searchAll, sparseEfficiency } f
 import { InvertedIndex } from '../../search/inverted-index.js';
 import type { SparseVector } from '../../sparse.js';
 import { MODEL_FLAGS_HELP, SEARCH_FLAGS_HELP, intOption, modelFlags, modelLoadOptions, parse, required, searchFlags, searchOptions } from '../args.js';
-import { TEXT_FLAGS_HELP, queryIdf, readModelTexts, textFlags, textMode } from '../text-options.js';
+import { TEXT_FLAGS_HELP, encoderQueryWeights, queryIdf, readModelTexts, textFlags, textMode } from '../text-options.js';
 
 const HELP = `usage: splade search --index INDEX --queries QUERY_VECTORS.jsonl --out RUN [options]
        splade search --index INDEX --model DIR[,DIR...] --queries queries.jsonl --out RUN [options]
@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
     const idf = await queryIdf(v, model, mode);
     const texts = readModelTexts(queriesPath, 'query', mode);
     if (idf) for await (const q of texts) queries.push({ id: q.id, vector: idf.query(q.text) });
-    else for await (const q of encodeStream(model, texts, { kind: 'query' })) queries.push(q);
+    else for await (const q of encodeStream(model, texts, { kind: 'query', queryWeights: encoderQueryWeights(v) })) queries.push(q);
   } else {
     if (v.text !== undefined || v['query-weights'] !== undefined || v.corpus !== undefined) throw new SpladeError('--text, --query-weights and --corpus need --model (query vectors given as a file are used as they are)');
     for await (const q of readVectors(queriesPath)) queries.push(q);
