@@ -68,6 +68,12 @@ export class QueryEncoder {
     return v;
   }
 
+  /** A query's terms (as terms()); an idf query is a bag of the text's own pieces, so all are in it, no second tokenisation needed. */
+  queryTerms(v: SparseVector, text: string, top: number): TermView[] {
+    if (!this.idf) return this.terms(v, text, top);
+    return heaviest(v, top).map((k) => ({ term: v.indices[k], token: this.token(v.indices[k]), weight: v.values[k], inText: true }));
+  }
+
   /** The heaviest `top` terms of v with their tokens, and whether each occurs in text (as the model sees it). */
   terms(v: SparseVector, text: string | undefined, top: number): TermView[] {
     const own = text === undefined ? null : new Set(Array.from(this.#pieces(textForModel(text, this.text))));

@@ -18,7 +18,7 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-import { ErrorCode, SpladeError, expectInteger } from '../errors.js';
+import { ErrorCode, SpladeError, expectInteger, expectOneOf } from '../errors.js';
 import type { SparseEncoder } from '../model/ensemble.js';
 import type { TextMode } from '../model/idf-query.js';
 import { InvertedIndex, type SearchAlgorithm } from '../search/inverted-index.js';
@@ -29,6 +29,9 @@ import { HttpError, intParam, parseJson, readBody, requiredParam, sendError, sen
 import { Limiter } from './limiter.js';
 import { loadPage, type Asset } from './page.js';
 import { QueryEncoder, bareTerms, type QueryWeights, type TermView } from './queries.js';
+
+export type ExactAlgorithm = Exclude<SearchAlgorithm, 'approximate'>;
+export const EXACT_ALGORITHMS: readonly ExactAlgorithm[] = ['exhaustive', 'wand', 'maxscore', 'bmw', 'bmp'];
 
 export interface ServeOptions {
   /** The index, or a path InvertedIndex.open takes (an index file, or a live index directory). */
@@ -42,7 +45,7 @@ export interface ServeOptions {
   /** Document texts and vectors by external id, for /doc, /explain, result snippets and idf weights. */
   docs?: DocumentStore;
   /** Search algorithm (default 'maxscore'; every exact one returns the same results). */
-  algorithm?: Exclude<SearchAlgorithm, 'approximate'>;
+  algorithm?: ExactAlgorithm;
   /** Requests worked on at once (default 64). */
   maxConcurrency?: number;
   /** Requests waiting beyond those before 503s are answered (default 4 x maxConcurrency). */
@@ -80,7 +83,7 @@ export function createServer(opts: ServeOptions): SpladeServer {
   const weights = opts.queryWeights ?? 'model';
   if (weights === 'idf' && !opts.model) throw new SpladeError("queryWeights 'idf' needs a model (its tokenizer splits queries into word pieces)", ErrorCode.invalidArgument);
   const queries = opts.model ? QueryEncoder.create(opts.model, weights, opts.text ?? 'raw', () => docs.allTexts()) : null;
-  const algorithm = opts.algorithm ?? 'maxscore';
+  const algorithm = expectOneOf('algorithm', opts.algorithm ?? 'maxscore', EXACT_ALGORITHMS);
   const maxConcurrency = expectInteger('maxConcurrency', opts.maxConcurrency ?? 64, 1, 1 << 16);
   const limiter = new Limiter(maxConcurrency, expectInteger('maxQueue', opts.maxQueue ?? 4 * maxConcurrency, 0, 1 << 20));
   const maxBody = expectInteger('maxBody', opts.maxBody ?? 1 << 20, 1);
@@ -124,7 +127,7 @@ export function createServer(opts: ServeOptions): SpladeServer {
         const top = intParam('terms', url.searchParams.get('terms'), DEFAULT_TERMS, 0, MAX_TERMS);
         const vector = await needQueries().encode(q);
         const results = search(vector, k);
-        return { results, tookMs: performance.now() - t0, query: { terms: terms(vector, q, top) } };
+        return { results, tookMs: performance.now() - t0, query: { terms: needQueries().queryTerms(vector, q, top) } };
       },
       POST: async (req) => {
         const t0 = performance.now();
@@ -146,7 +149,7 @@ export function createServer(opts: ServeOptions): SpladeServer {
         if (!doc) throw unknownDocument(id, docs);
         const { score, terms: parts } = explainScore(query, doc.vector, index);
         return {
-          id, score, documentVector: doc.source, query: { terms: terms(query, q, MAX_TERMS) },
+          id, score, documentVector: doc.source, query: { terms: enc.queryTerms(query, q, MAX_TERMS) },
           terms: parts.map((p) => ({ ...p, token: enc.token(p.term) })),
         };
       },

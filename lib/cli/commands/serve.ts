@@ -2,7 +2,7 @@ import { SpladeError } from '../../errors.js';
 import { loadSparseEncoder } from '../../model/ensemble.js';
 import { DocumentStore } from '../../serve/documents.js';
 import { QUERY_WEIGHTS, type QueryWeights } from '../../serve/queries.js';
-import { createServer } from '../../serve/server.js';
+import { EXACT_ALGORITHMS, createServer, type ExactAlgorithm } from '../../serve/server.js';
 import { MODEL_FLAGS_HELP, intOption, modelFlags, modelLoadOptions, parse, required } from '../args.js';
 import { textMode } from '../text-options.js';
 
@@ -33,22 +33,25 @@ options:
   --max-concurrency N     requests worked on at once (default 64; 4x as many more wait, then 503)
   --max-body BYTES        largest request body (default 1048576)
   --max-k N               largest k (default 1000)
+  --algorithm NAME        exhaustive, wand, maxscore (default), bmw or bmp: the same results
 ${MODEL_FLAGS_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
   const v = parse(argv, {
     index: { type: 'string' }, model: { type: 'string' }, 'query-weights': { type: 'string' }, corpus: { type: 'string' },
     vectors: { type: 'string' }, text: { type: 'string' }, host: { type: 'string' }, port: { type: 'string' },
-    'max-concurrency': { type: 'string' }, 'max-body': { type: 'string' }, 'max-k': { type: 'string' }, ...modelFlags,
+    'max-concurrency': { type: 'string' }, 'max-body': { type: 'string' }, 'max-k': { type: 'string' }, algorithm: { type: 'string' }, ...modelFlags,
   }, HELP);
   if (!v) return 0;
   const weights = (v['query-weights'] ?? 'model') as QueryWeights;
   if (!QUERY_WEIGHTS.includes(weights)) throw new SpladeError(`--query-weights must be one of ${QUERY_WEIGHTS.join(', ')}, got ${JSON.stringify(v['query-weights'])}`);
   if (weights === 'idf' && (v.corpus === undefined || v.model === undefined)) throw new SpladeError('--query-weights idf needs --model (its tokenizer) and --corpus (the idf of its texts)');
+  const algorithm = (v.algorithm ?? 'maxscore') as ExactAlgorithm;
+  if (!EXACT_ALGORITHMS.includes(algorithm)) throw new SpladeError(`--algorithm must be one of ${EXACT_ALGORITHMS.join(', ')}, got ${JSON.stringify(v.algorithm)}`);
   const model = v.model ? await loadSparseEncoder(v.model as string, modelLoadOptions(v)) : undefined;
   const docs = await DocumentStore.load({ corpus: v.corpus as string | undefined, vectors: v.vectors as string | undefined });
   const server = createServer({
-    index: required(v, 'index'), model, docs, queryWeights: weights, text: textMode(v),
+    index: required(v, 'index'), model, docs, algorithm, queryWeights: weights, text: textMode(v),
     maxConcurrency: intOption(v, 'max-concurrency', 64), maxBody: intOption(v, 'max-body', 1 << 20), maxK: intOption(v, 'max-k', 1000),
   });
   const url = await server.listen(intOption(v, 'port', 8080, 0), (v.host as string | undefined) ?? '127.0.0.1');
