@@ -48,6 +48,21 @@ async function post(url: string, body: string): Promise<{ status: number; body: 
   return { status: res.status, body: await res.json() };
 }
 
+/** A body of `bytes` bytes streamed in 64 KiB chunks (chunked encoding: the server cannot refuse it by its length). */
+async function postStream(url: string, bytes: number): Promise<{ status: number; body: any }> {
+  const chunk = new Uint8Array(1 << 16).fill(32);
+  let sent = 0;
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) {
+      if (sent >= bytes) return c.close();
+      sent += chunk.length;
+      c.enqueue(chunk);
+    },
+  });
+  const res = await fetch(url, { method: 'POST', body, duplex: 'half' } as RequestInit);
+  return { status: res.status, body: await res.json() };
+}
+
 const QUERY = 'glucose levels in fetal plasma';
 
 describe('splade serve: answers', () => {
@@ -177,6 +192,8 @@ describe('splade serve: bad requests get a 4xx and a JSON error, and the server 
     ['k a fraction', () => get(`${base}/search?q=x&k=2.5`), 400, 'invalid_parameter'],
     ['q too long', () => get(`${base}/search?q=${'a'.repeat(5000)}`), 400, 'out_of_range'],
     ['huge body', () => post(`${base}/search`, JSON.stringify({ vector: { indices: Array.from({ length: 2000 }, (_, i) => i), values: Array(2000).fill(1) } })), 413, 'payload_too_large'],
+    ['a 5 MB body', () => post(`${base}/search`, `{"vector": {"indices": [], "values": []}, "pad": "${'x'.repeat(5 << 20)}"}`), 413, 'payload_too_large'],
+    ['a 5 MB body sent in chunks (no length given)', () => postStream(`${base}/search`, 5 << 20), 413, 'payload_too_large'],
     ['bad JSON', () => post(`${base}/search`, '{"vector": {'), 400, 'bad_json'],
     ['JSON not an object', () => post(`${base}/search`, '[1, 2]'), 400, 'invalid_body'],
     ['no vector', () => post(`${base}/search`, '{"k": 3}'), 400, 'invalid_vector'],
