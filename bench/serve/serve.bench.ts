@@ -36,8 +36,10 @@ const url = await listening(server);
 
 // a short warm-up (JIT, the mapped index's pages), not measured
 await autocannon({ url, connections: 4, duration: 2, requests: cycle(paths) });
+const cpu0 = cpuSeconds(server.pid!);
 const r = await autocannon({ url, connections: Number(opts.connections), duration: Number(opts.duration), timeout: 10, requests: cycle(paths) });
 
+const serverCpu = cpuSeconds(server.pid!) - cpu0;
 const exited = new Promise<number | null>((res) => server.on('exit', (code) => res(code)));
 server.kill('SIGTERM');
 const exitCode = await exited;
@@ -48,6 +50,7 @@ const cpu = `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores`;
 console.log(`\nsplade serve, NPL (${queries.length} queries cycled), ${r.connections} connections, ${r.duration.toFixed(1)} s, k ${opts.k}; ${cpu}`);
 console.log(`requests/s ${rps.toFixed(0)} (${r['2xx']} answered 200)`);
 console.log(`latency ms: p50 ${r.latency.p50} p90 ${r.latency.p90} p99 ${r.latency.p99} max ${r.latency.max} (mean ${r.latency.mean.toFixed(2)})`);
+console.log(`server CPU ${((1000 * serverCpu) / Math.max(1, r['2xx'])).toFixed(3)} ms a request (${serverCpu.toFixed(1)} s over the run; the rest of the machine ran autocannon and anything else)`);
 console.log(`errors ${r.errors}, timeouts ${r.timeouts}, non-2xx ${r.non2xx}; server exit on SIGTERM: ${exitCode}`);
 const misses = [
   errors > GOALS.errors && `errors ${errors} > ${GOALS.errors}`,
@@ -62,6 +65,12 @@ process.exitCode = misses.length === 0 ? 0 : 1;
 function cycle(list: string[]) {
   let i = 0;
   return [{ method: 'GET', setupRequest: (req: object) => ({ ...req, path: list[i++ % list.length] }) }];
+}
+
+/** CPU seconds (user + system) a process has used, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
 }
 
 function listening(child: ChildProcess): Promise<string> {

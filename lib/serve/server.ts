@@ -64,7 +64,7 @@ export interface SpladeServer {
   readonly http: Server;
   /** Starts listening (port 0: any free port) and resolves with the base URL, e.g. http://127.0.0.1:8080. */
   listen(port?: number, host?: string): Promise<string>;
-  /** Stops accepting connections, finishes the requests in progress, then resolves. Idempotent. */
+  /** Stops accepting connections, finishes the requests in progress, then resolves (and releases an index it opened from a path). Idempotent. */
   close(): Promise<void>;
 }
 
@@ -77,6 +77,7 @@ const CLOSE_GRACE_MS = 30_000;
 
 export function createServer(opts: ServeOptions): SpladeServer {
   if (opts === null || typeof opts !== 'object') throw new SpladeError('Expected an options object { index, ... } for createServer', ErrorCode.invalidArgument);
+  const ownIndex = typeof opts.index === 'string';
   const index = typeof opts.index === 'string' ? InvertedIndex.open(opts.index) : opts.index;
   if (!(index instanceof InvertedIndex)) throw new SpladeError('Expected an InvertedIndex or a path for index', ErrorCode.invalidArgument);
   const docs = opts.docs ?? new DocumentStore();
@@ -229,7 +230,11 @@ export function createServer(opts: ServeOptions): SpladeServer {
       });
     },
     close() {
-      closing ??= new Promise<void>((resolve) => {
+      closing ??= new Promise<void>((done) => {
+        const resolve = () => {
+          if (ownIndex) index.dispose(); // opened here from a path: nobody else holds it
+          done();
+        };
         if (!server.listening) return resolve();
         // Stop accepting; idle keep-alive connections are closed now, busy ones once their answer
         // (sent with `connection: close`) is written; a request that never ends is cut after the grace.
