@@ -9,9 +9,7 @@ import { join } from 'node:path';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { InvertedIndex } from '../lib/index.js';
-import { DocumentStore } from '../lib/serve/documents.js';
-import { createServer, type SpladeServer } from '../lib/serve/server.js';
+import { DocumentStore, InvertedIndex, createServer, type SpladeServer } from '../lib/index.js'; // the package root's exports
 import { serveFixture, type ServeFixture } from './helpers/serve-fixture.js';
 
 const CHROMIUM = process.env.SPLADE_CHROMIUM ?? '/usr/bin/chromium';
