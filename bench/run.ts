@@ -46,6 +46,10 @@ const AREAS: Area[] = [
     quick: { env: { SPLADE_BENCH_LAYERS: '2', SPLADE_BENCH_ITERS: '1', SPLADE_BENCH_WARMUP: '1', SPLADE_BENCH_TORCH: '0' } }, full: {}, byDefault: true,
   },
   {
+    name: 'serve', script: 'bench/serve/serve.bench.ts', what: 'splade serve under autocannon: NPL, idf queries, 16 connections; requests/s, p99, errors, exit on SIGTERM (fails below the goals of issue 18)',
+    quick: { args: ['--duration', '5'] }, full: { args: ['--duration', '30', '--connections', '16'] }, byDefault: false,
+  },
+  {
     name: 'recipe', script: 'bench/recipe/loo.ts', what: 'the SPLADE++ recipe trained and evaluated leave-one-out on the five collections (nDCG@10 against BM25)',
     quick: { env: { SPLADE_LOO_WORK: 'bench/.cache/recipe-quick', SPLADE_LOO_MLM_STEPS: '0', SPLADE_LOO_PSEUDO_STEPS: '20', SPLADE_LOO_FOLD_STEPS: '10', SPLADE_LOO_TAG: 'quick' } },
     // run 9, the current figure (bench/RESULTS.md)

@@ -42,3 +42,8 @@ export { runRecipe, type RunRecipeOptions } from './recipe/runner.js';
 export { pseudoQueries, type PseudoQueryOptions, type PseudoQuerySet } from './recipe/pseudo-queries.js';
 export { mergeCollections, readCollection, writeCollection, type Collection } from './data/collections.js';
 export { WordPieceIdf, corpusWordPieceIdf, modelWordPieces, bm25QueryText, textForModel, TEXT_MODES, type TextMode, type WordPieces } from './model/idf-query.js';
+// splade serve as a library: an HTTP server over an index, with the page in web/.
+export { createServer, parseVector, EXACT_ALGORITHMS, type ServeOptions, type SpladeServer, type ExactAlgorithm } from './serve/server.js';
+export { DocumentStore, type StoredDocument } from './serve/documents.js';
+export { explainScore, type Explanation, type TermContribution, type ImpactScale } from './serve/explain.js';
+export { QUERY_WEIGHTS, type QueryWeights, type TermView } from './serve/queries.js';

@@ -24,6 +24,7 @@ describe('npm pack', () => {
     expect(listing).toContain('package/prebuilds/linux-x64/splade.node');
     expect(listing).toContain('package/dist/index.js');
     expect(listing).toContain('package/dist/index.d.ts');
+    for (const f of ['index.html', 'app.js', 'style.css']) expect(listing).toContain(`package/web/${f}`); // splade serve's page
     expect(listing).not.toContain('package/test/');
 
     const consumer = join(work, 'consumer');

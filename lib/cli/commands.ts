@@ -15,6 +15,7 @@ export const commands: Record<string, Command> = {
   mine: { summary: 'mine hard negatives with BM25, a SPLADE model, or both fused', load: () => import('./commands/mine.js') },
   score: { summary: 'add cross-encoder teacher scores to a negatives file (for distillation)', load: () => import('./commands/score.js') },
   search: { summary: 'answer queries against an index and write a TREC run', load: () => import('./commands/search.js') },
+  serve: { summary: 'HTTP server over an index: search, documents, explanations, and a page to look at results', load: () => import('./commands/serve.js') },
   eval: { summary: 'score a TREC run against judgments (nDCG, MRR, recall, MAP, P)', load: () => import('./commands/eval.js') },
   fuse: { summary: 'fuse several TREC runs (score normalisation + weights, or RRF) into one', load: () => import('./commands/fuse.js') },
   export: { summary: 'write vectors for CIFF, Anserini, OpenSearch, Elasticsearch, Qdrant, Milvus, pgvector or Seismic', load: () => import('./commands/export.js') },
