@@ -88,6 +88,8 @@ export class IndexWriter {
   private merge: Promise<void> | undefined;
   private readonly inFlightNames = new Set<string>();
   private failure: Error | undefined;
+  /** Whether anything changed since the last commit (nothing: commit() writes nothing). */
+  private changed = false;
   private closed = false;
   private readonly flushWorker = new SegmentWorker();
   private readonly mergeWorker = new SegmentWorker();
@@ -268,6 +270,7 @@ export class IndexWriter {
       }
     }
     this.remove(id);
+    this.changed = true;
     this.where.set(id, { buffered: this.buffer.length });
     this.buffer.push({ id, vector: { indices: v.indices.slice(), values: v.values.slice() } });
     this.bufferAlive.push(true);
@@ -282,6 +285,7 @@ export class IndexWriter {
     const at = this.where.get(id);
     if (!at) return;
     this.where.delete(id);
+    this.changed = true;
     if ('buffered' in at) {
       this.bufferAlive[at.buffered] = false;
       return;
@@ -363,6 +367,8 @@ export class IndexWriter {
   private async commitNow(): Promise<void> {
     this.flushBuffer();
     await this.settleSegments();
+    if (!this.changed && this.generation > 0) return;
+    this.changed = false;
     // A segment with no live document left is dropped (unless a merge is reading it).
     this.segments = this.segments.filter((s) => s.merging || s.delCount < s.docs);
     for (const s of this.segments) {
@@ -480,6 +486,7 @@ export class IndexWriter {
       });
       const at = this.segments.indexOf(run[0]);
       this.segments.splice(at, run.length, merged);
+      this.changed = true;
     }).finally(() => {
       for (const s of run) s.merging = false;
       this.inFlightNames.delete(name);
