@@ -71,6 +71,12 @@ interface Segment {
 
 type Where = { seg: Segment; doc: number } | { buffered: number };
 
+/**
+ * The buffer is flushed (in the flush worker, while adds go on) at half the budget or this, the
+ * smaller: small flushes keep what a commit must still write, and so its latency, short.
+ */
+const FLUSH_BYTES = 4 * 2 ** 20;
+
 /** Bytes a buffered document costs beyond its postings (its object, id and map entry). */
 const DOC_OVERHEAD = 160;
 
@@ -275,7 +281,7 @@ export class IndexWriter {
     this.buffer.push({ id, vector: { indices: v.indices.slice(), values: v.values.slice() } });
     this.bufferAlive.push(true);
     this.bufferBytes += 8 * v.indices.length + DOC_OVERHEAD + 2 * id.length;
-    if (this.bufferBytes >= this.budgetBytes / 2) {
+    if (this.bufferBytes >= Math.min(this.budgetBytes / 2, FLUSH_BYTES)) {
       await this.lastFlush;  // at most one flush in flight: buffer + flush stay within the budget
       this.flushBuffer();
     }

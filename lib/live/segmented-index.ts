@@ -52,9 +52,19 @@ export class SegmentedIndex implements NativeIndex {
 
   get generation(): number { return this.manifest.generation; }
 
+  // Segments in commit order, each told the k-th best score so far as its floor: a later segment's
+  // document must beat it strictly (on a tie the earlier document wins), so its pruning starts from
+  // there and the merged top k is unchanged.
   search(indices: Uint32Array, values: Float32Array, k: number, algorithm: string, alpha: number, beta: number): NativeResult {
     this.checkQuery(indices, values);
-    const parts = this.live().map((s) => s.native.search(indices, values, k, algorithm, alpha, beta, s.deleted));
+    const parts: NativeResult[] = [];
+    let best: number[] = [];
+    for (const s of this.live()) {
+      const floor = best.length >= k ? best[k - 1] : undefined;
+      const r = s.native.search(indices, values, k, algorithm, alpha, beta, s.deleted, floor);
+      parts.push(r);
+      if (r.scores.length > 0) best = mergeScores(best, r.scores, k);
+    }
     return this.merge(parts, k);
   }
 
@@ -213,3 +223,12 @@ function openSegments(dir: string, m: Manifest): OpenSegment[] {
   return out;
 }
 
+
+/** The k best of two descending score lists, descending. */
+function mergeScores(a: number[], b: Float32Array, k: number): number[] {
+  const out: number[] = [];
+  let i = 0;
+  let j = 0;
+  while (out.length < k && (i < a.length || j < b.length)) out.push(j >= b.length || (i < a.length && a[i] >= b[j]) ? a[i++] : b[j++]);
+  return out;
+}

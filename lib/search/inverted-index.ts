@@ -109,8 +109,12 @@ interface NativeBuilder {
 }
 /** What an InvertedIndex searches: one native index (a file or a build), or a live index's segments (lib/live). */
 export interface NativeIndex {
-  /** deleted: a bitmap over the documents (bit d % 8 of byte d / 8), never returned when set. */
-  search(indices: Uint32Array, values: Float32Array, k: number, algorithm: string, alpha: number, beta: number, deleted?: Uint8Array): NativeResult;
+  /**
+   * deleted: a bitmap over the documents (bit d % 8 of byte d / 8), never returned when set; floor:
+   * only documents scoring strictly above it are returned.
+   */
+  search(indices: Uint32Array, values: Float32Array, k: number, algorithm: string, alpha: number, beta: number, deleted?: Uint8Array,
+    floor?: number): NativeResult;
   searchBatch(indices: Uint32Array, values: Float32Array, offsets: Uint32Array, k: number, algorithm: string, threads: number,
     alpha: number, beta: number, deleted?: Uint8Array): Promise<NativeResult[]>;
   save(path: string): void;

@@ -5,6 +5,8 @@
 // and the query arrays alive until it settles.
 #include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <limits>
 #include <mutex>
 #include <memory>
 #include <thread>
@@ -171,7 +173,8 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     return index_;
   }
 
-  // search(indices: Uint32Array, values: Float32Array, k, algorithm, alpha, beta, deleted?: Uint8Array)
+  // search(indices: Uint32Array, values: Float32Array, k, algorithm, alpha, beta, deleted?: Uint8Array,
+  //        floor?: number (only scores above it))
   Napi::Value Search(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto idx = arg_u32(info, 0, "indices");
@@ -182,9 +185,12 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     if (idx.size != val.size) throw_error(env, kInvalidArgument, "query indices and values must have the same length");
     const auto& ix = live(env);
     const uint8_t* deleted = deleted_arg(info, 6, *ix);
+    const float floor = info.Length() > 7 && !info[7].IsUndefined() ? static_cast<float>(arg_number(info, 7, "floor"))
+                                                                     : -std::numeric_limits<float>::infinity();
+    if (std::isnan(floor)) throw_error(env, kInvalidArgument, "floor must be a number");
     return guarded(env, [&]() -> Napi::Value {
       const SearchResult r =
-          index::search(*ix, index::Query{idx.data, val.data, static_cast<uint32_t>(idx.size)}, k, a, params, deleted);
+          index::search(*ix, index::Query{idx.data, val.data, static_cast<uint32_t>(idx.size)}, k, a, params, deleted, floor);
       return result_object(env, r);
     });
   }

@@ -90,7 +90,7 @@ std::vector<TopKQueue::Entry> rescore(const Index& ix, const Query& q, std::vect
 }  // namespace
 
 SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm, const BmpParams& params,
-                    const uint8_t* deleted) {
+                    const uint8_t* deleted, float floor) {
   if (k < 1 || k > kMaxK) fail(kInvalidArgument, "k must be in [1, 10000]");
   check_query(ix, q);
   check_params(params);
@@ -106,6 +106,7 @@ SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algor
     deleted = internal_deleted.data();
   }
   topk.set_deleted(deleted, ix.num_docs());
+  topk.set_floor(floor);
   SearchResult r;
   if (algorithm == Algorithm::bmp || algorithm == Algorithm::approximate) {
     r.postings_scored = bmp(ix, q, topk, algorithm == Algorithm::bmp ? BmpParams{} : params);
