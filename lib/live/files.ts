@@ -10,7 +10,7 @@
 // Every file is written to a temporary name, fsynced and renamed (lib/data/atomic.ts), and is never
 // changed afterwards: a reader that opened a commit keeps a consistent view however the directory moves on.
 // .vec and .del carry a CRC-32 (zlib.crc32) over their body, checked on every read.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
 
 import { ErrorCode, SpladeError } from '../errors.js';
@@ -103,6 +103,67 @@ export function readSegmentDocs(path: string): SegmentDocs {
   for (let i = 0; i < docs; i++) sum += lengths[i];
   if (sum !== postings) throw corrupt(path, 'lengths do not add up to the postings');
   return { ids: ids as string[], lengths, indices, values };
+}
+
+/**
+ * A segment's ids and lengths without holding its postings (what a writer needs at open): the file
+ * is read in chunks for its checksum, keeping only those two sections.
+ */
+export function readSegmentMeta(path: string): { ids: string[]; lengths: Uint32Array } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new SpladeError(`Cannot read ${path}: ${(err as Error).message}`, code === 'ENOENT' ? ErrorCode.corruptFile : ErrorCode.io, { cause: err });
+  }
+  try {
+    const head = Buffer.alloc(HEADER_BYTES);
+    if (readSync(fd, head, 0, HEADER_BYTES, 0) !== HEADER_BYTES || head.toString('latin1', 0, 8) !== VEC_MAGIC) throw corrupt(path, 'not a live index file');
+    const version = head.readUInt32LE(8);
+    if (version > FILE_VERSION) {
+      throw new SpladeError(`${path} was written by a newer version (file version ${version}; this one reads ${FILE_VERSION})`, ErrorCode.unsupported);
+    }
+    const docs = head.readUInt32LE(12);
+    const postings = head.readDoubleLE(16);
+    const idBytes = head.readUInt32LE(24);
+    if (!Number.isInteger(postings)) throw corrupt(path, 'sizes do not add up');
+    const lengths = new Uint32Array(docs);
+    const lengthBytes = new Uint8Array(lengths.buffer);
+    const ids = Buffer.alloc(idBytes);
+    const idsAt = 4 * docs + 8 * postings;
+    const total = idsAt + idBytes;
+    const chunk = Buffer.alloc(1 << 20);
+    let crc = 0;
+    for (let at = 0; at < total;) {
+      const n = readSync(fd, chunk, 0, Math.min(chunk.length, total - at), HEADER_BYTES + at);
+      if (n <= 0) throw corrupt(path, 'truncated');
+      const part = chunk.subarray(0, n);
+      crc = crc32(part, crc);
+      // keep the parts of this chunk that fall in the lengths and ids sections
+      if (at < 4 * docs) lengthBytes.set(part.subarray(0, Math.min(n, 4 * docs - at)), at);
+      if (at + n > idsAt) {
+        const from = Math.max(0, idsAt - at);
+        ids.set(part.subarray(from), at + from - idsAt);
+      }
+      at += n;
+    }
+    if (readSync(fd, chunk, 0, 1, HEADER_BYTES + total) !== 0) throw corrupt(path, 'sizes do not add up');
+    if (crc !== head.readUInt32LE(28)) throw corrupt(path, 'checksum mismatch');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(ids.toString('utf8'));
+    } catch {
+      throw corrupt(path, 'ids are not JSON');
+    }
+    if (!Array.isArray(parsed) || parsed.length !== docs || parsed.some((x) => typeof x !== 'string')) throw corrupt(path, 'ids do not match the documents');
+    let sum = 0;
+    for (let i = 0; i < docs; i++) sum += lengths[i];
+    if (sum !== postings) throw corrupt(path, 'lengths do not add up to the postings');
+    return { ids: parsed as string[], lengths };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** A deletion bitmap: bit d % 8 of byte d / 8 set means document d is deleted. */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 import { ErrorCode, SpladeError, expectFinite, expectInteger, invalidArgument } from '../errors.js';
 import { checkSparseVector, type SparseVector } from '../sparse.js';
-import { deletionFile, isDeleted, readDeletions, readSegmentDocs, segmentIndexFile, segmentVectorFile, setDeleted, writeDeletions, type SegmentDocs } from './files.js';
+import { deletionFile, isDeleted, readDeletions, readSegmentMeta, segmentIndexFile, segmentVectorFile, setDeleted, writeDeletions, type SegmentDocs } from './files.js';
 import { WriteLock, LOCK_FILE } from './lock.js';
 import { listGenerations, manifestFile, readLatestManifest, writeManifest, type LiveIndexOptions, type Manifest } from './manifest.js';
 import { pickMerge, splitForForceMerge } from './merge-policy.js';
@@ -97,6 +97,7 @@ export class IndexWriter {
   /** Whether anything changed since the last commit (nothing: commit() writes nothing). */
   private changed = false;
   private closed = false;
+  private closing = false;
   private readonly flushWorker = new SegmentWorker();
   private readonly mergeWorker = new SegmentWorker();
 
@@ -236,6 +237,7 @@ export class IndexWriter {
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     return this.exclusive(async () => {
+      this.closing = true;  // no new background merge: the one running finishes and is committed
       try {
         await this.commitNow();
         if (this.merge) {
@@ -396,7 +398,7 @@ export class IndexWriter {
   /** Loads a commit: segments, their deletions and every live id. */
   private load(m: Manifest): void {
     for (const e of m.segments) {
-      const d = readSegmentDocs(join(this.dir, segmentVectorFile(e.name)));
+      const d = readSegmentMeta(join(this.dir, segmentVectorFile(e.name)));
       if (d.ids.length !== e.docs) throw new SpladeError(`${join(this.dir, segmentVectorFile(e.name))} does not match commit ${m.generation}`, ErrorCode.corruptFile);
       statSync(join(this.dir, segmentIndexFile(e.name)));
       const seg = this.newSegment(e.name, d.ids, d.lengths, Promise.resolve());
@@ -455,7 +457,7 @@ export class IndexWriter {
   // --- merges ---
 
   private maybeMerge(): void {
-    if (!this.backgroundMerges || this.merge || this.closed || this.failure) return;
+    if (!this.backgroundMerges || this.merge || this.closing || this.closed || this.failure) return;
     const run = pickMerge(this.segments.map((s) => ({ docs: s.docs, deleted: s.delCount, busy: s.merging || this.inFlightNames.has(s.name) })), this.mergeFactor);
     if (!run) return;
     void this.mergeRun(this.segments.slice(run.start, run.end)).catch(() => undefined);
