@@ -75,13 +75,14 @@ async function segmentsVersusMerged(): Promise<void> {
   const docs = generate(SEARCH_DOCS);
   const qs = col.queries(QUERIES) as SparseVector[];
   const dir = join(root, 'search');
-  const w = await IndexWriter.open(dir, { backgroundMerges: false, ramBudgetMB: 4096 });
+  const w = await IndexWriter.open(dir, { backgroundMerges: false, ramBudgetMB: 4096, flushMB: 2048 });
   const per = Math.ceil(SEARCH_DOCS / 10);
   for (let at = 0; at < SEARCH_DOCS; at += per) {
     await w.add(docs.slice(at, at + per));
     await w.commit();
   }
   const ten = InvertedIndex.open(dir);
+  if (w.numSegments !== 10) throw new Error(`expected 10 segments, have ${w.numSegments}`);
   await w.forceMerge(1);
   await w.commit();
   await w.close();

@@ -40,12 +40,18 @@ export interface IndexWriterOptions {
   bmpBlockDocs?: number;
   /** Memory for buffered documents and the flush in flight, in MiB (default 64). */
   ramBudgetMB?: number;
+  /**
+   * Buffered documents are flushed into a segment (by a worker thread, while adds go on) once they
+   * take this many MiB (default 4; at most half of ramBudgetMB). Smaller: shorter commits (a commit
+   * writes what is still buffered), more small segments for the merges to combine.
+   */
+  flushMB?: number;
   /** Segments of a size tier merged at once (default 10). */
   mergeFactor?: number;
   /** Merge in the background after flushes and commits (default true); forceMerge works either way. */
   backgroundMerges?: boolean;
 }
-const WRITER_OPTIONS = ['scale', 'impactBits', 'vocabSize', 'blockSize', 'bmpBlockDocs', 'ramBudgetMB', 'mergeFactor', 'backgroundMerges'];
+const WRITER_OPTIONS = ['scale', 'impactBits', 'vocabSize', 'blockSize', 'bmpBlockDocs', 'ramBudgetMB', 'flushMB', 'mergeFactor', 'backgroundMerges'];
 const FIXED_OPTIONS = ['scale', 'impactBits', 'vocabSize', 'blockSize', 'bmpBlockDocs'] as const;
 
 export interface LiveDocument {
@@ -70,12 +76,6 @@ interface Segment {
 }
 
 type Where = { seg: Segment; doc: number } | { buffered: number };
-
-/**
- * The buffer is flushed (in the flush worker, while adds go on) at half the budget or this, the
- * smaller: small flushes keep what a commit must still write, and so its latency, short.
- */
-const FLUSH_BYTES = 4 * 2 ** 20;
 
 /** Bytes a buffered document costs beyond its postings (its object, id and map entry). */
 const DOC_OVERHEAD = 160;
@@ -104,7 +104,7 @@ export class IndexWriter {
   private constructor(
     readonly dir: string,
     readonly options: Readonly<LiveIndexOptions>,
-    private readonly budgetBytes: number,
+    private readonly flushBytes: number,
     private readonly mergeFactor: number,
     private readonly backgroundMerges: boolean,
     private readonly lock: WriteLock,
@@ -128,6 +128,10 @@ export class IndexWriter {
     const given = checkFixedOptions(opts);
     const budgetBytes = (opts.ramBudgetMB === undefined ? 64 : expectFinite('ramBudgetMB', opts.ramBudgetMB)) * 2 ** 20;
     if (!(budgetBytes >= 2 ** 16)) invalidArgument('ramBudgetMB', 'a number >= 0.0625', opts.ramBudgetMB);
+    const flushMB = opts.flushMB === undefined ? 4 : expectFinite('flushMB', opts.flushMB);
+    if (!(flushMB > 0)) invalidArgument('flushMB', 'a number > 0', opts.flushMB);
+    // buffer + the one flush in flight stay within the budget
+    const flushBytes = Math.min(flushMB * 2 ** 20, budgetBytes / 2);
     const mergeFactor = opts.mergeFactor === undefined ? 10 : expectInteger('mergeFactor', opts.mergeFactor, 2, 1000);
     if (opts.backgroundMerges !== undefined && typeof opts.backgroundMerges !== 'boolean') invalidArgument('backgroundMerges', 'a boolean', opts.backgroundMerges);
     try {
@@ -153,7 +157,7 @@ export class IndexWriter {
           blockSize: given.blockSize ?? 128, bmpBlockDocs: given.bmpBlockDocs ?? 32,
         };
       }
-      const w = new IndexWriter(dir, options, budgetBytes, mergeFactor, opts.backgroundMerges ?? true, lock, m);
+      const w = new IndexWriter(dir, options, flushBytes, mergeFactor, opts.backgroundMerges ?? true, lock, m);
       if (m) w.load(m);
       w.removeUnreferenced(true);
       if (!m) await w.commit();  // an empty first commit: readers can open the directory at once
@@ -283,7 +287,7 @@ export class IndexWriter {
     this.buffer.push({ id, vector: { indices: v.indices.slice(), values: v.values.slice() } });
     this.bufferAlive.push(true);
     this.bufferBytes += 8 * v.indices.length + DOC_OVERHEAD + 2 * id.length;
-    if (this.bufferBytes >= Math.min(this.budgetBytes / 2, FLUSH_BYTES)) {
+    if (this.bufferBytes >= this.flushBytes) {
       await this.lastFlush;  // at most one flush in flight: buffer + flush stay within the budget
       this.flushBuffer();
     }
