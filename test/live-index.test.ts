@@ -13,6 +13,7 @@ import { IndexWriter, InvertedIndex, SpladeError, type SparseVector } from '../l
 import { mulberry32 } from '../lib/random.js';
 import { TEST_SEED } from './helpers/seed.js';
 import { checkKilledIndex, killRandomly } from './helpers/live-kill.js';
+import { pickMerge, splitForForceMerge } from '../lib/live/merge-policy.js';
 
 const root = mkdtempSync(join(tmpdir(), 'splade-live-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -120,6 +121,23 @@ describe('IndexWriter', () => {
     expect(single.numDocs).toBe(ix.numDocs);
     ix.dispose();
     single.dispose();
+  });
+});
+
+describe('merge policy', () => {
+  const seg = (docs: number, deleted = 0, busy = false) => ({ docs, deleted, bytes: 8 * 100 * (docs - deleted), busy });
+  it('merges mergeFactor adjacent segments of one tier, never a busy one, never above the size cap; rewrites a half-deleted one', () => {
+    expect(pickMerge([seg(50000), seg(500), seg(600), seg(700)], 3, Infinity)).toEqual({ start: 1, end: 4 });
+    expect(pickMerge([seg(500), seg(50000), seg(600), seg(700)], 3, Infinity)).toBeUndefined();
+    expect(pickMerge([seg(500), seg(600, 0, true), seg(700), seg(800)], 3, Infinity)).toBeUndefined();
+    expect(pickMerge([seg(500), seg(600), seg(700)], 3, 8 * 100 * 1000)).toBeUndefined();
+    expect(pickMerge([seg(500), seg(600, 400)], 3, Infinity)).toEqual({ start: 1, end: 2 });
+  });
+  it('forceMerge splits into at most n adjacent groups covering every segment', () => {
+    expect(splitForForceMerge([10, 10, 10, 10], 2)).toEqual([{ start: 0, end: 2 }, { start: 2, end: 4 }]);
+    expect(splitForForceMerge([100, 1, 1, 1], 2)).toEqual([{ start: 0, end: 1 }, { start: 1, end: 4 }]);
+    expect(splitForForceMerge([5, 5], 4)).toEqual([{ start: 0, end: 1 }, { start: 1, end: 2 }]);
+    expect(splitForForceMerge([5, 5, 5], 1)).toEqual([{ start: 0, end: 3 }]);
   });
 });
 

@@ -18,11 +18,11 @@ import { spladeCollection } from '../search/splade-collection.js';
 
 const { values: a } = parseArgs({
   options: {
-    docs: { type: 'string', default: '200000' }, 'commit-every': { type: 'string', default: '10000' }, 'budget-mb': { type: 'string', default: '64' },
+    docs: { type: 'string', default: '200000' }, 'commit-every': { type: 'string', default: '10000' }, 'budget-mb': { type: 'string', default: '64' }, 'flush-mb': { type: 'string', default: '4' },
     'search-docs': { type: 'string', default: '100000' }, queries: { type: 'string', default: '200' }, rounds: { type: 'string', default: '5' },
   },
 });
-const N = Number(a.docs), EVERY = Number(a['commit-every']), BUDGET = Number(a['budget-mb']);
+const N = Number(a.docs), EVERY = Number(a['commit-every']), BUDGET = Number(a['budget-mb']), FLUSH = Number(a['flush-mb']);
 const SEARCH_DOCS = Number(a['search-docs']), QUERIES = Number(a.queries), ROUNDS = Number(a.rounds);
 const col = spladeCollection(1);
 const root = mkdtempSync(join(tmpdir(), 'splade-live-bench-'));
@@ -46,7 +46,7 @@ async function addThroughput(): Promise<void> {
     peak = { rss: Math.max(peak.rss, m.rss - base.rss), heap: Math.max(peak.heap, m.heapUsed - base.heap) };
   }, 50);
   const dir = join(root, 'add');
-  const w = await IndexWriter.open(dir, { ramBudgetMB: BUDGET });
+  const w = await IndexWriter.open(dir, { ramBudgetMB: BUDGET, flushMB: FLUSH });
   const commits: number[] = [];
   const t0 = performance.now();
   for (let at = 0; at < N; at += EVERY) {
@@ -60,7 +60,7 @@ async function addThroughput(): Promise<void> {
   const secs = (performance.now() - t0) / 1000;
   clearInterval(sampler);
   await w.close();
-  console.log(`add: ${N} documents, ${postings} postings, a commit every ${EVERY}: ${secs.toFixed(1)} s, ${(postings / secs / 1e6).toFixed(2)}M postings/s (${(N / secs).toFixed(0)} docs/s)`);
+  console.log(`add: ${N} documents, ${postings} postings, a commit every ${EVERY}, flushes at ${FLUSH} MiB: ${secs.toFixed(1)} s, ${(postings / secs / 1e6).toFixed(2)}M postings/s (${(N / secs).toFixed(0)} docs/s)`);
   console.log(`commit latency over ${commits.length} commits: p50 ${pct(commits, 50).toFixed(1)} ms, p99 ${pct(commits, 99).toFixed(1)} ms, max ${Math.max(...commits).toFixed(1)} ms`);
   console.log(`writer memory (budget ${BUDGET} MiB; above the process before open):\n  ${marks.join('\n  ')}`);
 }

@@ -48,10 +48,15 @@ export interface IndexWriterOptions {
   flushMB?: number;
   /** Segments of a size tier merged at once (default 10). */
   mergeFactor?: number;
+  /**
+   * Background merges make no segment larger than this many MiB of vectors (8 bytes a posting;
+   * default 1024): a merge holds its documents in memory, so this bounds it. forceMerge ignores it.
+   */
+  maxMergeMB?: number;
   /** Merge in the background after flushes and commits (default true); forceMerge works either way. */
   backgroundMerges?: boolean;
 }
-const WRITER_OPTIONS = ['scale', 'impactBits', 'vocabSize', 'blockSize', 'bmpBlockDocs', 'ramBudgetMB', 'flushMB', 'mergeFactor', 'backgroundMerges'];
+const WRITER_OPTIONS = ['scale', 'impactBits', 'vocabSize', 'blockSize', 'bmpBlockDocs', 'ramBudgetMB', 'flushMB', 'mergeFactor', 'maxMergeMB', 'backgroundMerges'];
 const FIXED_OPTIONS = ['scale', 'impactBits', 'vocabSize', 'blockSize', 'bmpBlockDocs'] as const;
 
 export interface LiveDocument {
@@ -106,6 +111,7 @@ export class IndexWriter {
     readonly options: Readonly<LiveIndexOptions>,
     private readonly flushBytes: number,
     private readonly mergeFactor: number,
+    private readonly maxMergeBytes: number,
     private readonly backgroundMerges: boolean,
     private readonly lock: WriteLock,
     m: Manifest | undefined,
@@ -133,6 +139,8 @@ export class IndexWriter {
     // buffer + the one flush in flight stay within the budget
     const flushBytes = Math.min(flushMB * 2 ** 20, budgetBytes / 2);
     const mergeFactor = opts.mergeFactor === undefined ? 10 : expectInteger('mergeFactor', opts.mergeFactor, 2, 1000);
+    const maxMergeMB = opts.maxMergeMB === undefined ? 1024 : expectFinite('maxMergeMB', opts.maxMergeMB);
+    if (!(maxMergeMB > 0)) invalidArgument('maxMergeMB', 'a number > 0', opts.maxMergeMB);
     if (opts.backgroundMerges !== undefined && typeof opts.backgroundMerges !== 'boolean') invalidArgument('backgroundMerges', 'a boolean', opts.backgroundMerges);
     try {
       mkdirSync(dir, { recursive: true });
@@ -157,7 +165,7 @@ export class IndexWriter {
           blockSize: given.blockSize ?? 128, bmpBlockDocs: given.bmpBlockDocs ?? 32,
         };
       }
-      const w = new IndexWriter(dir, options, flushBytes, mergeFactor, opts.backgroundMerges ?? true, lock, m);
+      const w = new IndexWriter(dir, options, flushBytes, mergeFactor, maxMergeMB * 2 ** 20, opts.backgroundMerges ?? true, lock, m);
       if (m) w.load(m);
       w.removeUnreferenced(true);
       if (!m) await w.commit();  // an empty first commit: readers can open the directory at once
@@ -462,7 +470,8 @@ export class IndexWriter {
 
   private maybeMerge(): void {
     if (!this.backgroundMerges || this.merge || this.closing || this.closed || this.failure) return;
-    const run = pickMerge(this.segments.map((s) => ({ docs: s.docs, deleted: s.delCount, busy: s.merging || this.inFlightNames.has(s.name) })), this.mergeFactor);
+    const run = pickMerge(this.segments.map((s) => ({ docs: s.docs, deleted: s.delCount, bytes: 8 * s.livePostings, busy: s.merging || this.inFlightNames.has(s.name) })),
+      this.mergeFactor, this.maxMergeBytes);
     if (!run) return;
     void this.mergeRun(this.segments.slice(run.start, run.end)).catch(() => undefined);
   }
