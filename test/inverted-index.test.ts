@@ -576,6 +576,14 @@ describe.each(LIVE_CASES)('live index over segments with deletions and updates: 
         }
       });
     }
+    if (cs.impactBits === 8 && cs.bmpBlockDocs > 0) {
+      // approximate search with alpha = beta = 1 is exact: across segments too
+      c.queries.forEach((q, qi) => {
+        const want = fresh.search(q, { k: 10, algorithm: 'exhaustive' });
+        const got = reader.search(q, { k: 10, algorithm: 'approximate', alpha: 1, beta: 1 });
+        expect([Array.from(got.ids), Array.from(got.scores)], `${label}, approximate (1, 1), query ${qi} (seed ${cs.seed})`).toEqual([Array.from(want.ids), Array.from(want.scores)]);
+      });
+    }
     fresh.dispose();
   }
 
