@@ -33,6 +33,15 @@ const AREAS: Area[] = [
     full: { args: ['--collection', 'topical,uniform', '--docs', '1000000', '--queries', '200', '--algorithms', 'exhaustive,maxscore,bmw,bmp,approximate', '--build', '{"reorder":"bp"}', '--repeat', '2'] }, byDefault: true,
   },
   {
+    name: 'index-live', script: 'bench/index-live/live.bench.ts', what: 'live index: add postings/s with a commit every 10,000 documents, commit latency, writer memory, 10 segments against merged',
+    quick: { args: ['--docs', '20000', '--search-docs', '20000', '--queries', '50', '--rounds', '1'] },
+    full: { args: ['--docs', '100000', '--search-docs', '100000', '--queries', '200', '--rounds', '3'] }, byDefault: true,
+  },
+  {
+    name: 'index-live-kill', script: 'bench/index-live/kill.ts', what: 'live index: a writer process killed with SIGKILL at random moments, each commit checked',
+    quick: { args: ['--kills', '20'] }, full: { args: ['--kills', '200'] }, byDefault: false,
+  },
+  {
     name: 'gemm', script: 'bench/gemm/gemm.bench.ts', what: 'sgemm GFLOP/s at the BERT-base shapes against the FMA peak and OpenBLAS (when installed)',
     quick: { args: ['--quick', '--rounds', '1', '--time', '200'] }, full: { args: ['--rounds', '3', '--time', '800'] }, byDefault: true,
   },

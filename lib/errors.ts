@@ -10,6 +10,8 @@ export const ErrorCode = {
   cuda: 'ERR_SPLADE_CUDA',
   internal: 'ERR_SPLADE_INTERNAL',
   noAddon: 'ERR_SPLADE_NO_ADDON',
+  /** Another IndexWriter holds the live index directory (its write.lock). */
+  locked: 'ERR_SPLADE_LOCKED',
 } as const;
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -13,6 +13,8 @@ export {
 export { SpladeEnsemble, loadSparseEncoder, type SparseEncoder } from './model/ensemble.js';
 export { CrossEncoder, type CrossEncoderLoadOptions, type ScoreOptions } from './model/cross-encoder.js';
 export { InvertedIndex } from './search/inverted-index.js';
+// The live index: add, update and delete while searching; InvertedIndex.open(dir) reads its commits.
+export { IndexWriter, DEFAULT_LIVE_SCALE, DEFAULT_LIVE_VOCAB, type IndexWriterOptions, type LiveDocument } from './live/index-writer.js';
 export type { BuildOptions, SearchAlgorithm, SearchOptions, SearchBatchOptions, SearchResult } from './search/inverted-index.js';
 export { checkSparseVector, type SparseVector } from './sparse.js';
 export { resolveModel, isHubId, type ResolveModelOptions, type ResolveProgress } from './model/hub.js';

@@ -81,3 +81,27 @@ describe('splade index / search / bench: block-max pruning, approximate search, 
     expect(noStore.code).not.toBe(0);
   });
 });
+
+describe('splade index --into / search --index DIR: a live index', () => {
+  it('adds in two runs, deletes ids, and searches the directory: the same run as a single index of the live documents', async () => {
+    const live = p('live');
+    writeFileSync(p('part1.jsonl'), docs.slice(0, 1500).map((d) => JSON.stringify(d)).join('\n') + '\n');
+    writeFileSync(p('part2.jsonl'), docs.slice(1500).map((d) => JSON.stringify(d)).join('\n') + '\n');
+    const gone = docs.filter((_, i) => i % 10 === 4).map((d) => d.id);
+    writeFileSync(p('gone.txt'), gone.join('\n') + '\n');
+    expect((await cli('index', '--vectors', p('part1.jsonl'), '--into', live, '--scale', '4', '--vocab-size', '2000')).code).toBe(0);
+    const second = await cli('index', '--vectors', p('part2.jsonl'), '--into', live, '--delete', p('gone.txt'));
+    expect(second.code).toBe(0);
+    expect(second.err).toMatch(/2700 live documents/);
+    const kept = docs.filter((_, i) => i % 10 !== 4);
+    writeFileSync(p('kept.jsonl'), kept.map((d) => JSON.stringify(d)).join('\n') + '\n');
+    expect((await cli('index', '--vectors', p('kept.jsonl'), '--out', p('kept.idx'), '--scale', '4', '--vocab-size', '2000')).code).toBe(0);
+    expect((await cli('search', '--index', live, '--queries', p('q.jsonl'), '--out', p('live.run'), '--k', '50')).code).toBe(0);
+    expect((await cli('search', '--index', p('kept.idx'), '--queries', p('q.jsonl'), '--out', p('kept.run'), '--k', '50')).code).toBe(0);
+    const [a, b] = [await readRun(p('live.run')), await readRun(p('kept.run'))];
+    expect(Object.keys(a).length).toBe(queries.length);
+    expect(a).toEqual(b);
+    expect((await cli('index', '--into', live, '--delete', p('gone.txt'), '--scale', '5')).code, 'scale is fixed at creation').toBe(2);
+    expect((await cli('index', '--vectors', p('part1.jsonl'), '--out', p('x.idx'), '--delete', p('gone.txt'))).code).toBe(2);
+  });
+});

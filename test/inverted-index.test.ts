@@ -541,3 +541,94 @@ describe('InvertedIndex options and approximate search', () => {
     });
   });
 });
+
+// A live index (IndexWriter) over several unmerged segments, with deletions and updates, searched
+// with every exact algorithm: the same ids, scores, tie order and document ids as exhaustive search
+// over a fresh build of its live documents in commit order (with the directory's scale), before and
+// after merging.
+const LIVE_CASES = [
+  { name: '8-bit, block 16, bmp blocks of 4', seed: 11, nDocs: 3000, vocab: 500, docLen: 15, queryLen: 6, blockSize: 16, impactBits: 8 as const, bmpBlockDocs: 4 },
+  { name: '16-bit, block 64', seed: 12, nDocs: 2000, vocab: 800, docLen: 20, queryLen: 10, blockSize: 64, impactBits: 16 as const, bmpBlockDocs: 0 },
+];
+
+describe.each(LIVE_CASES)('live index over segments with deletions and updates: $name (seed $seed)', (cs) => {
+  const c = collection(cs.seed, cs.nDocs, cs.vocab, cs.docLen, cs.queryLen);
+  const scale = Math.max(...c.docs.map((d) => Math.max(0, ...d.values)));
+  const liveDir = join(dir, `live-${cs.seed}`);
+  const algorithms = cs.impactBits === 8 && cs.bmpBlockDocs > 0 ? ALGORITHMS : ALGORITHMS.filter((a) => a !== 'bmp');
+  // The model: live documents in commit order (an update moves a document to the end).
+  const live = new Map<string, SparseVector>();
+  const opts = { scale, impactBits: cs.impactBits, blockSize: cs.blockSize, vocabSize: cs.vocab, bmpBlockDocs: cs.bmpBlockDocs };
+
+  function expectSameAsFresh(reader: InvertedIndex, label: string): void {
+    const fresh = InvertedIndex.build([...live.values()], { ...opts, docIds: [...live.keys()] });
+    expect(reader.numDocs, label).toBe(fresh.numDocs);
+    expect(reader.numPostings, label).toBe(fresh.numPostings);
+    for (const algorithm of algorithms) {
+      c.queries.forEach((q, qi) => {
+        for (const k of [1, 10, 200]) {
+          const want = fresh.search(q, { k, algorithm: 'exhaustive' });
+          const got = reader.search(q, { k, algorithm });
+          const where = `${label}, ${algorithm}, query ${qi}, k ${k} (seed ${cs.seed})`;
+          expect(Array.from(got.ids), where).toEqual(Array.from(want.ids));
+          expect(Array.from(got.scores), where).toEqual(Array.from(want.scores));
+          expect(got.docIds, where).toEqual(want.docIds);
+        }
+      });
+    }
+    if (cs.impactBits === 8 && cs.bmpBlockDocs > 0) {
+      // approximate search with alpha = beta = 1 is exact: across segments too
+      c.queries.forEach((q, qi) => {
+        const want = fresh.search(q, { k: 10, algorithm: 'exhaustive' });
+        const got = reader.search(q, { k: 10, algorithm: 'approximate', alpha: 1, beta: 1 });
+        expect([Array.from(got.ids), Array.from(got.scores)], `${label}, approximate (1, 1), query ${qi} (seed ${cs.seed})`).toEqual([Array.from(want.ids), Array.from(want.scores)]);
+      });
+    }
+    fresh.dispose();
+  }
+
+  it('every algorithm equals exhaustive over a fresh build, unmerged and merged; searchBatch too', async () => {
+    const { IndexWriter } = await import('../lib/index.js');
+    const w = await IndexWriter.open(liveDir, { ...opts, backgroundMerges: false, ramBudgetMB: 0.25 });
+    const n = c.docs.length;
+    const quarter = Math.ceil(n / 4);
+    for (let b = 0; b < 4; b++) {
+      const batch = c.docs.slice(b * quarter, (b + 1) * quarter).map((vector, j) => ({ id: `d${b * quarter + j}`, vector }));
+      await w.add(batch);
+      for (const d of batch) live.set(d.id, d.vector);
+      if (b % 2 === 1) await w.commit();
+    }
+    const gone = Array.from({ length: n }, (_, i) => `d${i}`).filter((_, i) => i % 7 === 3);
+    await w.delete(gone);
+    for (const id of gone) live.delete(id);
+    for (let i = 5; i < n; i += 11) {
+      const vector = c.docs[(i * 13) % n];
+      await w.update(`d${i}`, vector);
+      live.delete(`d${i}`);
+      live.set(`d${i}`, vector);
+    }
+    await w.commit();
+    expect(w.numSegments, 'several unmerged segments').toBeGreaterThanOrEqual(4);
+    const reader = InvertedIndex.open(liveDir);
+    expectSameAsFresh(reader, 'unmerged');
+    const qs = c.queries;
+    const fresh = InvertedIndex.build([...live.values()], { ...opts, docIds: [...live.keys()] });
+    const batch = await reader.searchBatch(qs, { k: 20, algorithm: 'maxscore' });
+    batch.forEach((r, i) => {
+      const want = fresh.search(qs[i], { k: 20, algorithm: 'exhaustive' });
+      expect(Array.from(r.ids), `searchBatch query ${i}`).toEqual(Array.from(want.ids));
+      expect(Array.from(r.scores), `searchBatch query ${i}`).toEqual(Array.from(want.scores));
+    });
+    fresh.dispose();
+
+    await w.forceMerge(1);
+    await w.commit();
+    expect(w.numSegments).toBe(1);
+    const merged = reader.refresh();
+    expectSameAsFresh(merged, 'merged into one');
+    expectSameAsFresh(reader, 'the old reader, on its own commit');
+    await w.close();
+    reader.dispose();
+    merged.dispose();
+  });
+});

@@ -13,6 +13,16 @@
 import { callNative, callNativeAsync, ErrorCode, expectFinite, expectInteger, expectOneOf, expectString, invalidArgument, SpladeError } from '../errors.js';
 import { loadAddon } from '../native.js';
 import { checkSparseShape, type SparseVector } from '../sparse.js';
+import { SegmentedIndex } from '../live/segmented-index.js';
+import { statSync } from 'node:fs';
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;  // the native open reports what is wrong with it
+  }
+}
 
 export type SearchAlgorithm = 'exhaustive' | 'wand' | 'maxscore' | 'bmw' | 'bmp' | 'approximate';
 const ALGORITHMS: readonly SearchAlgorithm[] = ['exhaustive', 'wand', 'maxscore', 'bmw', 'bmp', 'approximate'];
@@ -88,19 +98,25 @@ export interface SearchResult {
   postingsScored: number;
 }
 
-interface IndexStats {
+export interface IndexStats {
   numDocs: number; numPostings: number; vocabSize: number; sizeBytes: number;
   blockSize: number; impactBits: number; scale: number; hasDocIds: boolean; reordered: boolean; hasBmp: boolean;
 }
-interface NativeResult { ids: Uint32Array; scores: Float32Array; postingsScored: number }
+export interface NativeResult { ids: Uint32Array; scores: Float32Array; postingsScored: number }
 interface NativeBuilder {
   add(indices: Uint32Array, values: Float32Array, offsets: Uint32Array): void;
   readonly numDocs: number;
 }
-interface NativeIndex {
-  search(indices: Uint32Array, values: Float32Array, k: number, algorithm: string, alpha: number, beta: number): NativeResult;
+/** What an InvertedIndex searches: one native index (a file or a build), or a live index's segments (lib/live). */
+export interface NativeIndex {
+  /**
+   * deleted: a bitmap over the documents (bit d % 8 of byte d / 8), never returned when set; floor:
+   * only documents scoring strictly above it are returned.
+   */
+  search(indices: Uint32Array, values: Float32Array, k: number, algorithm: string, alpha: number, beta: number, deleted?: Uint8Array,
+    floor?: number): NativeResult;
   searchBatch(indices: Uint32Array, values: Float32Array, offsets: Uint32Array, k: number, algorithm: string, threads: number,
-    alpha: number, beta: number): Promise<NativeResult[]>;
+    alpha: number, beta: number, deleted?: Uint8Array): Promise<NativeResult[]>;
   save(path: string): void;
   docIds(ids: Uint32Array): string[] | undefined;
   stats(): IndexStats;
@@ -118,6 +134,11 @@ interface IndexAddon {
 
 const addon = () => loadAddon<IndexAddon>();
 
+/** Maps an index file read-only (a live index's segments are such files). */
+export function openNativeIndex(path: string): NativeIndex {
+  return callNative(() => new (addon().IndexHandle)('open', path));
+}
+
 // Documents are fed to the native builder in chunks of concatenated arrays.
 const CHUNK_POSTINGS = 1 << 18;
 const CHUNK_DOCS = 8192;
@@ -125,10 +146,13 @@ const CHUNK_DOCS = 8192;
 export class InvertedIndex {
   #native: NativeIndex | undefined;
   readonly #stats: IndexStats;
+  /** Where open() found it (a file or a live index directory), for refresh(). */
+  readonly #path: string | undefined;
 
-  private constructor(native: NativeIndex) {
+  private constructor(native: NativeIndex, path?: string) {
     this.#native = native;
     this.#stats = native.stats();
+    this.#path = path;
   }
 
   /**
@@ -154,10 +178,24 @@ export class InvertedIndex {
     return new InvertedIndex(feed.finish());
   }
 
-  /** Memory-maps an index file read-only; searches read it in place. */
+  /**
+   * Memory-maps an index file read-only; searches read it in place. A directory is a live index
+   * (IndexWriter): its newest commit opens as one index over all its segments, deletions filtered,
+   * with the results of a fresh build over its live documents in commit order.
+   */
   static open(path: string): InvertedIndex {
     expectString('path', path);
-    return new InvertedIndex(callNative(() => new (addon().IndexHandle)('open', path)));
+    if (isDirectory(path)) return new InvertedIndex(SegmentedIndex.open(path), path);
+    return new InvertedIndex(openNativeIndex(path), path);
+  }
+
+  /**
+   * A reader on the newest commit of what open() opened (the file as it is now, for a file); this
+   * reader keeps working on its own until disposed. An index from build() has nothing newer: itself.
+   */
+  refresh(): InvertedIndex {
+    this.#live();
+    return this.#path === undefined ? this : InvertedIndex.open(this.#path);
   }
 
   /** Writes the index to path atomically (temporary file, fsync, rename): never a half-written index. */

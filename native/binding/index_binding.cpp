@@ -5,6 +5,8 @@
 // and the query arrays alive until it settles.
 #include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <limits>
 #include <mutex>
 #include <memory>
 #include <thread>
@@ -113,6 +115,16 @@ index::BmpParams params_arg(const Napi::CallbackInfo& info, size_t i) {
   return p;
 }
 
+// Optional deletions: undefined, or a Uint8Array bitmap of ceil(numDocs / 8) bytes over input positions.
+const uint8_t* deleted_arg(const Napi::CallbackInfo& info, size_t i, const Index& ix) {
+  if (info.Length() <= i || info[i].IsUndefined()) return nullptr;
+  auto bits = arg_typed<uint8_t>(info, i, "deleted", napi_uint8_array);
+  if (bits.size != (size_t{ix.num_docs()} + 7) / 8) {
+    throw_error(info.Env(), kInvalidArgument, "deleted must hold ceil(numDocs / 8) bytes");
+  }
+  return bits.data;
+}
+
 class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
  public:
   static Napi::Function Define(Napi::Env env) {
@@ -161,7 +173,8 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     return index_;
   }
 
-  // search(indices: Uint32Array, values: Float32Array, k, algorithm, alpha, beta)
+  // search(indices: Uint32Array, values: Float32Array, k, algorithm, alpha, beta, deleted?: Uint8Array,
+  //        floor?: number (only scores above it))
   Napi::Value Search(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto idx = arg_u32(info, 0, "indices");
@@ -171,15 +184,19 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     const index::BmpParams params = params_arg(info, 4);
     if (idx.size != val.size) throw_error(env, kInvalidArgument, "query indices and values must have the same length");
     const auto& ix = live(env);
+    const uint8_t* deleted = deleted_arg(info, 6, *ix);
+    const float floor = info.Length() > 7 && !info[7].IsUndefined() ? static_cast<float>(arg_number(info, 7, "floor"))
+                                                                     : -std::numeric_limits<float>::infinity();
+    if (std::isnan(floor)) throw_error(env, kInvalidArgument, "floor must be a number");
     return guarded(env, [&]() -> Napi::Value {
       const SearchResult r =
-          index::search(*ix, index::Query{idx.data, val.data, static_cast<uint32_t>(idx.size)}, k, a, params);
+          index::search(*ix, index::Query{idx.data, val.data, static_cast<uint32_t>(idx.size)}, k, a, params, deleted, floor);
       return result_object(env, r);
     });
   }
 
   // searchBatch(indices: Uint32Array, values: Float32Array, offsets: Uint32Array (numQueries + 1),
-  //             k, algorithm, threads (0: the pool's size), alpha, beta) -> Promise<result[]>
+  //             k, algorithm, threads (0: the pool's size), alpha, beta, deleted?: Uint8Array) -> Promise<result[]>
   Napi::Value SearchBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto idx = arg_u32(info, 0, "indices");
@@ -198,6 +215,7 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
       }
     }
     std::shared_ptr<Index> ix = live(env);
+    const uint8_t* deleted = deleted_arg(info, 8, *ix);
     // Check every query now, so that a bad one rejects the call before any work.
     guarded(env, [&] {
       for (size_t i = 0; i < nq; ++i) {
@@ -212,7 +230,7 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     if (threads <= 0) threads = num_threads();
     threads = static_cast<int>(std::min<size_t>(threads, std::max<size_t>(nq, 1)));
     auto results = std::make_shared<std::vector<SearchResult>>(nq);
-    auto work = [ix, idx, val, off, nq, k, a, params, threads, results] {
+    auto work = [ix, idx, val, off, nq, k, a, params, threads, results, deleted] {
       std::atomic<size_t> next{0};
       std::exception_ptr error;
       std::mutex m;
@@ -223,7 +241,7 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
           try {
             (*results)[i] = index::search(
                 *ix, index::Query{idx.data + off.data[i], val.data + off.data[i], off.data[i + 1] - off.data[i]}, k, a,
-                params);
+                params, deleted);
           } catch (...) {
             std::lock_guard<std::mutex> lk(m);
             if (!error) error = std::current_exception();
@@ -242,7 +260,9 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
       for (size_t i = 0; i < results->size(); ++i) out.Set(static_cast<uint32_t>(i), result_object(env, (*results)[i]));
       return out;
     };
-    return PromiseWorker::run(env, work, done, {info.This(), info[0], info[1], info[2]});
+    std::vector<Napi::Value> keep{info.This(), info[0], info[1], info[2]};
+    if (deleted) keep.push_back(info[8]);  // the bitmap is read in place until the batch settles
+    return PromiseWorker::run(env, work, done, keep);
   }
 
   Napi::Value Save(const Napi::CallbackInfo& info) {

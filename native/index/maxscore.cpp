@@ -21,8 +21,10 @@ uint64_t maxscore(std::vector<Cursor>& cursors, TopKQueue& topk) {
   uint64_t scored = 0;
   size_t essential = 0;  // order[essential..n) are the essential lists
   float threshold = topk.threshold();
+  // A queue that starts with a floor (topk_queue.h) prunes lists from the first document on.
+  while (essential < n && prefix[essential] * margin <= threshold) ++essential;
   uint32_t doc = kEndDoc;
-  for (size_t i = 0; i < n; ++i) doc = std::min(doc, order[i]->docid());
+  for (size_t i = essential; i < n; ++i) doc = std::min(doc, order[i]->docid());
   while (doc != kEndDoc) {
     // Bound: the essential lists' scores on doc, then the non-essential ones probed from the
     // highest maximum down while the bound can still beat the threshold.

@@ -89,11 +89,24 @@ std::vector<TopKQueue::Entry> rescore(const Index& ix, const Query& q, std::vect
 
 }  // namespace
 
-SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm, const BmpParams& params) {
+SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm, const BmpParams& params,
+                    const uint8_t* deleted, float floor) {
   if (k < 1 || k > kMaxK) fail(kInvalidArgument, "k must be in [1, 10000]");
   check_query(ix, q);
   check_params(params);
   TopKQueue topk(k);
+  // The queue sees internal numbers: a reordered index's bitmap is translated once.
+  std::vector<uint8_t> internal_deleted;
+  if (deleted && ix.reordered()) {
+    internal_deleted.assign((size_t{ix.num_docs()} + 7) / 8, 0);
+    for (uint32_t d = 0; d < ix.num_docs(); ++d) {
+      const uint32_t p = ix.input_position(d);
+      if (deleted[p >> 3] >> (p & 7) & 1) internal_deleted[d >> 3] |= static_cast<uint8_t>(1u << (d & 7));
+    }
+    deleted = internal_deleted.data();
+  }
+  topk.set_deleted(deleted, ix.num_docs());
+  topk.set_floor(floor);
   SearchResult r;
   if (algorithm == Algorithm::bmp || algorithm == Algorithm::approximate) {
     r.postings_scored = bmp(ix, q, topk, algorithm == Algorithm::bmp ? BmpParams{} : params);

@@ -10,6 +10,7 @@
 // strictly beat the k-th score, whatever the summation order.
 #pragma once
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -49,7 +50,12 @@ void check_query(const Index& ix, const Query& q);
 
 // Throws kInvalidArgument for knobs out of range.
 void check_params(const BmpParams& params);
-SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm, const BmpParams& params);
+
+// deleted: nullptr, or a bitmap of ceil(num_docs / 8) bytes over input positions (bit d % 8 of byte
+// d / 8 set: document d is deleted); deleted documents are never returned, by any algorithm.
+// floor: only documents scoring strictly above it are returned (-infinity: all; see topk_queue.h).
+SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm, const BmpParams& params,
+                    const uint8_t* deleted = nullptr, float floor = -std::numeric_limits<float>::infinity());
 
 // Block-at-a-time over the index's block-max store (not cursors): returns the postings it scored.
 uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& params);

@@ -3,6 +3,14 @@
 // Algorithms visit documents in ascending order, so a document whose score only equals the k-th
 // best never enters: threshold() is the score a new document must strictly exceed once the queue is
 // full (-infinity before).
+//
+// Deleted documents (a live index's deletions, see lib/live): with a bitmap set, insert() refuses
+// the documents whose bit is set, so they never enter and never raise the threshold; pruning by the
+// threshold stays rank-safe because it only rises from live documents.
+//
+// A floor (a live index's later segment, searched after the earlier ones): only documents scoring
+// strictly above it enter, as if the queue already held k documents of that score that precede
+// every document of this index; pruning against threshold() stays rank-safe.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -19,13 +27,23 @@ class TopKQueue {
   };
   explicit TopKQueue(uint32_t k) : k_(k) { heap_.reserve(std::min<uint32_t>(k, 1u << 16)); }
 
+  // bits: one bit per internal document number (bit d % 8 of byte d / 8), `docs` of them; nullptr: none deleted.
+  void set_deleted(const uint8_t* bits, uint32_t docs) {
+    deleted_ = bits;
+    deleted_docs_ = docs;
+  }
+  bool deleted(uint32_t doc) const { return deleted_ && doc < deleted_docs_ && (deleted_[doc >> 3] >> (doc & 7) & 1); }
+
   static bool better(const Entry& a, const Entry& b) { return a.score > b.score || (a.score == b.score && a.doc < b.doc); }
 
+  void set_floor(float floor) { floor_ = floor; }
+
   bool full() const { return heap_.size() >= k_; }
-  float threshold() const { return full() ? heap_.front().score : -std::numeric_limits<float>::infinity(); }
+  float threshold() const { return std::max(full() ? heap_.front().score : -std::numeric_limits<float>::infinity(), floor_); }
 
   // Returns whether the document entered (and so the threshold may have risen).
   bool insert(float score, uint32_t doc) {
+    if (deleted(doc) || !(score > floor_)) return false;
     const Entry e{score, doc};
     if (!full()) {
       heap_.push_back(e);
@@ -49,6 +67,9 @@ class TopKQueue {
  private:
   uint32_t k_;
   std::vector<Entry> heap_;
+  const uint8_t* deleted_ = nullptr;
+  uint32_t deleted_docs_ = 0;
+  float floor_ = -std::numeric_limits<float>::infinity();
 };
 
 }  // namespace splade::index

@@ -6,14 +6,22 @@ import { readVectors } from '../../data/vectors.js';
 import { TermStats, formatEfficiency } from '../../eval/efficiency.js';
 import { readTexts } from '../../pipeline.js';
 import { InvertedIndex } from '../../search/inverted-index.js';
+import { IndexWriter } from '../../live/index-writer.js';
+import { readLines } from '../../data/lines.js';
 import { floatOption, intOption, parse, required } from '../args.js';
 import { Progress } from '../../progress.js';
 
 const HELP = `usage: splade index --vectors VECTORS.jsonl --out INDEX [options]
+       splade index [--vectors MORE.jsonl] --into DIR [--delete IDS.txt] [options]
        splade index --bm25 --corpus CORPUS --out INDEX [--k1 0.9 --b 0.4 --stem]
 
 Builds a compressed inverted index from SPLADE document vectors (what 'splade encode' writes), or a
 BM25 index from a corpus (BEIR corpus.jsonl or MS MARCO collection.tsv). Written atomically.
+
+With --into, adds to a live index directory (created when missing) and commits: the vectors are
+added (an id already there is replaced), then the ids in --delete (one a line) deleted.
+'splade search --index DIR' reads it. --bits, --scale (default 8), --block-size, --vocab-size
+(default 30522) and --bmp-block-docs are fixed when the directory is created.
 
 options (SPLADE):
   --bits 8|16          impact precision (default 8)
@@ -31,9 +39,11 @@ export async function run(argv: string[]): Promise<number> {
     vectors: { type: 'string' }, out: { type: 'string' }, bm25: { type: 'boolean' }, corpus: { type: 'string' },
     bits: { type: 'string' }, scale: { type: 'string' }, 'block-size': { type: 'string' }, 'vocab-size': { type: 'string' },
     reorder: { type: 'string' }, 'bmp-block-docs': { type: 'string' },
-    k1: { type: 'string' }, b: { type: 'string' }, stem: { type: 'boolean' },
+    k1: { type: 'string' }, b: { type: 'string' }, stem: { type: 'boolean' }, into: { type: 'string' }, delete: { type: 'string' },
   }, HELP);
   if (!v) return 0;
+  if (v.into !== undefined) return addToLiveIndex(v);
+  if (v.delete !== undefined) throw new SpladeError('--delete needs --into DIR (a live index)');
   const out = required(v, 'out');
   const t0 = performance.now();
   if (v.bm25) {
@@ -74,5 +84,47 @@ export async function run(argv: string[]): Promise<number> {
   index.save(out);
   const secs = (performance.now() - t0) / 1000;
   console.error(`wrote ${out}: ${index.numDocs} documents, ${index.numPostings} postings (${(index.sizeBytes / Math.max(1, index.numPostings)).toFixed(2)} bytes each), ${formatEfficiency({ avgDocTerms: stats.averageTerms, indexBytes: index.sizeBytes })}, ${secs.toFixed(1)} s`);
+  return 0;
+}
+
+async function addToLiveIndex(v: Record<string, string | boolean | undefined>): Promise<number> {
+  const dir = required(v, 'into');
+  if (v.out !== undefined || v.bm25 || v.reorder !== undefined) throw new SpladeError('--into takes neither --out, --bm25 nor --reorder');
+  if (v.vectors === undefined && v.delete === undefined) throw new SpladeError('--into needs --vectors FILE or --delete FILE');
+  const t0 = performance.now();
+  const bits = v.bits === undefined ? undefined : intOption(v, 'bits', 8);
+  if (bits !== undefined && bits !== 8 && bits !== 16) throw new SpladeError('--bits must be 8 or 16');
+  const writer = await IndexWriter.open(dir, {
+    impactBits: bits, scale: v.scale === undefined ? undefined : floatOption(v, 'scale', 1),
+    blockSize: v['block-size'] === undefined ? undefined : intOption(v, 'block-size', 128),
+    vocabSize: v['vocab-size'] === undefined ? undefined : intOption(v, 'vocab-size', 1),
+    bmpBlockDocs: v['bmp-block-docs'] === undefined ? undefined : intOption(v, 'bmp-block-docs', 32, 0),
+  });
+  let deleted = 0;
+  let added = 0;
+  try {
+    if (typeof v.vectors === 'string') {
+      const progress = new Progress({ label: 'index', unit: 'docs' });
+      const path = v.vectors;
+      await writer.add((async function* () {
+        for await (const r of readVectors(path)) {
+          progress.tick();
+          added++;
+          yield r;
+        }
+      })());
+      progress.finish();
+    }
+    if (typeof v.delete === 'string') {
+      const ids: string[] = [];
+      for await (const { text } of readLines(v.delete)) if (text.trim() !== '') ids.push(text.trim());
+      await writer.delete(ids);
+      deleted = ids.length;
+    }
+    await writer.commit();
+  } finally {
+    await writer.close();
+  }
+  console.error(`committed ${dir}: ${added} documents added, ${deleted} ids deleted, ${writer.numDocs} live documents, ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return 0;
 }

@@ -14,9 +14,10 @@ const HELP = `usage: splade search --index INDEX --queries QUERY_VECTORS.jsonl -
        splade search --index INDEX --model DIR[,DIR...] --queries queries.jsonl --out RUN [options]
        splade search --bm25 INDEX --queries queries.jsonl --out RUN [--k 1000]
 
-Answers queries against an index and writes a TREC run. Query vectors come from 'splade encode
---kind query', or are encoded here with --model. Ends with the efficiency figures: terms per
-document and query, FLOPS, index size, latency percentiles.
+Answers queries against an index (a file, or a live index directory: its newest commit) and writes
+a TREC run. Query vectors come from 'splade encode --kind query', or are encoded here with --model.
+Ends with the efficiency figures: terms per document and query, FLOPS, index size, latency
+percentiles.
 
 options:
   --k N                     documents per query (default 1000)

@@ -1,0 +1,200 @@
+// The files of a live index directory (see docs/ARCHITECTURE.md, "The live index"):
+//
+//   segments_N      the commit point of generation N (manifest.ts): JSON + a CRC-32 line
+//   sK.idx          segment K's inverted index: today's single-file format, written by the builder
+//   sK.vec          segment K's documents as given (ids, term ids, float weights), what merges read:
+//                   the quantised impacts of .idx cannot give back the floats a fresh build sees
+//   sK_G.del        generation G of segment K's deletion bitmap (one bit a document)
+//   write.lock      the writer's lock (lock.ts)
+//
+// Every file is written to a temporary name, fsynced and renamed (lib/data/atomic.ts), and is never
+// changed afterwards: a reader that opened a commit keeps a consistent view however the directory moves on.
+// .vec and .del carry a CRC-32 (zlib.crc32) over their body, checked on every read.
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+
+import { ErrorCode, SpladeError } from '../errors.js';
+import { writeFileAtomicSync } from '../data/atomic.js';
+
+const VEC_MAGIC = 'SPLVEC01';
+const DEL_MAGIC = 'SPLDEL01';
+const HEADER_BYTES = 32;
+export const FILE_VERSION = 1;
+
+export const segmentIndexFile = (name: string) => `${name}.idx`;
+export const segmentVectorFile = (name: string) => `${name}.vec`;
+export const deletionFile = (name: string, gen: number) => `${name}_${gen}.del`;
+
+/** A segment's documents as concatenated arrays: document i is lengths[i] postings, in order. */
+export interface SegmentDocs {
+  ids: string[];
+  lengths: Uint32Array;
+  indices: Uint32Array;
+  values: Float32Array;
+}
+
+function corrupt(path: string, what: string): SpladeError {
+  return new SpladeError(`${path} is damaged: ${what}`, ErrorCode.corruptFile);
+}
+
+function header(magic: string, a: number, b: number, c: number, crc: number): Uint8Array {
+  const h = Buffer.alloc(HEADER_BYTES);
+  h.write(magic, 0, 'latin1');
+  h.writeUInt32LE(FILE_VERSION, 8);
+  h.writeUInt32LE(a, 12);
+  h.writeDoubleLE(b, 16);
+  h.writeUInt32LE(c, 24);
+  h.writeUInt32LE(crc, 28);
+  return h;
+}
+
+function crcOf(parts: Uint8Array[]): number {
+  let c = 0;
+  for (const p of parts) c = crc32(p, c);
+  return c;
+}
+
+const bytes = (a: Uint32Array | Float32Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/** Layout: header (magic, version, docs, postings, ids bytes, crc), lengths, indices, values, ids (JSON). */
+export function writeSegmentDocs(path: string, d: SegmentDocs): void {
+  const ids = Buffer.from(JSON.stringify(d.ids), 'utf8');
+  const body = [bytes(d.lengths), bytes(d.indices), bytes(d.values), ids];
+  writeFileAtomicSync(path, [header(VEC_MAGIC, d.lengths.length, d.indices.length, ids.length, crcOf(body)), ...body]);
+}
+
+function readChecked(path: string, magic: string): Buffer {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new SpladeError(`Cannot read ${path}: ${(err as Error).message}`, code === 'ENOENT' ? ErrorCode.corruptFile : ErrorCode.io, { cause: err });
+  }
+  if (buf.length < HEADER_BYTES || buf.toString('latin1', 0, 8) !== magic) throw corrupt(path, 'not a live index file');
+  const version = buf.readUInt32LE(8);
+  if (version > FILE_VERSION) {
+    throw new SpladeError(`${path} was written by a newer version (file version ${version}; this one reads ${FILE_VERSION})`, ErrorCode.unsupported);
+  }
+  if (crc32(buf.subarray(HEADER_BYTES)) !== buf.readUInt32LE(28)) throw corrupt(path, 'checksum mismatch');
+  return buf;
+}
+
+export function readSegmentDocs(path: string): SegmentDocs {
+  const buf = readChecked(path, VEC_MAGIC);
+  const docs = buf.readUInt32LE(12);
+  const postings = buf.readDoubleLE(16);
+  const idBytes = buf.readUInt32LE(24);
+  if (!Number.isInteger(postings) || HEADER_BYTES + 4 * docs + 8 * postings + idBytes !== buf.length) throw corrupt(path, 'sizes do not add up');
+  // A fresh, aligned copy of the numeric sections (the file buffer's offset need not be 4-aligned).
+  const nums = new Uint32Array(docs + 2 * postings);
+  new Uint8Array(nums.buffer).set(buf.subarray(HEADER_BYTES, HEADER_BYTES + nums.byteLength));
+  const lengths = nums.subarray(0, docs);
+  const indices = nums.subarray(docs, docs + postings);
+  const values = new Float32Array(nums.buffer, 4 * (docs + postings), postings);
+  let ids: unknown;
+  try {
+    ids = JSON.parse(buf.toString('utf8', HEADER_BYTES + nums.byteLength));
+  } catch {
+    throw corrupt(path, 'ids are not JSON');
+  }
+  if (!Array.isArray(ids) || ids.length !== docs || ids.some((s) => typeof s !== 'string')) throw corrupt(path, 'ids do not match the documents');
+  let sum = 0;
+  for (let i = 0; i < docs; i++) sum += lengths[i];
+  if (sum !== postings) throw corrupt(path, 'lengths do not add up to the postings');
+  return { ids: ids as string[], lengths, indices, values };
+}
+
+/**
+ * A segment's ids and lengths without holding its postings (what a writer needs at open): the file
+ * is read in chunks for its checksum, keeping only those two sections.
+ */
+export function readSegmentMeta(path: string): { ids: string[]; lengths: Uint32Array } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new SpladeError(`Cannot read ${path}: ${(err as Error).message}`, code === 'ENOENT' ? ErrorCode.corruptFile : ErrorCode.io, { cause: err });
+  }
+  try {
+    const head = Buffer.alloc(HEADER_BYTES);
+    if (readSync(fd, head, 0, HEADER_BYTES, 0) !== HEADER_BYTES || head.toString('latin1', 0, 8) !== VEC_MAGIC) throw corrupt(path, 'not a live index file');
+    const version = head.readUInt32LE(8);
+    if (version > FILE_VERSION) {
+      throw new SpladeError(`${path} was written by a newer version (file version ${version}; this one reads ${FILE_VERSION})`, ErrorCode.unsupported);
+    }
+    const docs = head.readUInt32LE(12);
+    const postings = head.readDoubleLE(16);
+    const idBytes = head.readUInt32LE(24);
+    if (!Number.isInteger(postings)) throw corrupt(path, 'sizes do not add up');
+    const lengths = new Uint32Array(docs);
+    const lengthBytes = new Uint8Array(lengths.buffer);
+    const ids = Buffer.alloc(idBytes);
+    const idsAt = 4 * docs + 8 * postings;
+    const total = idsAt + idBytes;
+    const chunk = Buffer.alloc(1 << 20);
+    let crc = 0;
+    for (let at = 0; at < total;) {
+      const n = readSync(fd, chunk, 0, Math.min(chunk.length, total - at), HEADER_BYTES + at);
+      if (n <= 0) throw corrupt(path, 'truncated');
+      const part = chunk.subarray(0, n);
+      crc = crc32(part, crc);
+      // keep the parts of this chunk that fall in the lengths and ids sections
+      if (at < 4 * docs) lengthBytes.set(part.subarray(0, Math.min(n, 4 * docs - at)), at);
+      if (at + n > idsAt) {
+        const from = Math.max(0, idsAt - at);
+        ids.set(part.subarray(from), at + from - idsAt);
+      }
+      at += n;
+    }
+    if (readSync(fd, chunk, 0, 1, HEADER_BYTES + total) !== 0) throw corrupt(path, 'sizes do not add up');
+    if (crc !== head.readUInt32LE(28)) throw corrupt(path, 'checksum mismatch');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(ids.toString('utf8'));
+    } catch {
+      throw corrupt(path, 'ids are not JSON');
+    }
+    if (!Array.isArray(parsed) || parsed.length !== docs || parsed.some((x) => typeof x !== 'string')) throw corrupt(path, 'ids do not match the documents');
+    let sum = 0;
+    for (let i = 0; i < docs; i++) sum += lengths[i];
+    if (sum !== postings) throw corrupt(path, 'lengths do not add up to the postings');
+    return { ids: parsed as string[], lengths };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A deletion bitmap: bit d % 8 of byte d / 8 set means document d is deleted. */
+export function writeDeletions(path: string, docs: number, deleted: Uint8Array, count: number): void {
+  writeFileAtomicSync(path, [header(DEL_MAGIC, docs, count, 0, crc32(deleted)), deleted]);
+}
+
+export function readDeletions(path: string, docs: number): { bits: Uint8Array; count: number } {
+  const buf = readChecked(path, DEL_MAGIC);
+  const bytesNeeded = (docs + 7) >> 3;
+  if (buf.readUInt32LE(12) !== docs || buf.length !== HEADER_BYTES + bytesNeeded) throw corrupt(path, 'bitmap size does not match the segment');
+  const bits = new Uint8Array(bytesNeeded);
+  bits.set(buf.subarray(HEADER_BYTES));
+  const count = buf.readDoubleLE(16);
+  if (countBits(bits) !== count) throw corrupt(path, 'deleted count does not match the bitmap');
+  return { bits, count };
+}
+
+export function countBits(bits: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < bits.length; i++) {
+    let b = bits[i];
+    while (b) {
+      b &= b - 1;
+      n++;
+    }
+  }
+  return n;
+}
+
+export const isDeleted = (bits: Uint8Array, d: number) => ((bits[d >> 3] >> (d & 7)) & 1) === 1;
+export const setDeleted = (bits: Uint8Array, d: number) => {
+  bits[d >> 3] |= 1 << (d & 7);
+};
