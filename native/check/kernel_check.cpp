@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "../cpu/gemm_bf16.h"
 #include "../cpu/layernorm.h"
 #include "../cpu/splade_pool.h"
+#include "../index/bmp_bounds.h"
 #include "../model/encoder.h"
 
 namespace splade {
@@ -388,6 +390,28 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     splade_pool_forward_ref(b.data(), ab.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, Pooling::max);
     compare(r, a, b);
     for (size_t i = 0; i < aa.size(); ++i) r.mismatches += aa[i] != ab[i];
+  } else if (op == "bmp_group_bounds") {
+    // 400 superblocks of 1-40 groups: masks from empty to full (each block present with a random
+    // density), maxima 0-255, weights of both signs; bounds must be bit for bit the reference's.
+    const index::BmpGroupBoundsFn fast = index::bmp_group_bounds_kernel(isa);
+    std::uniform_int_distribution<int> groups_d(1, 40), byte_d(0, 255);
+    std::uniform_real_distribution<float> density_d(0.0f, 1.0f), w_d(-4.0f, 8.0f);
+    for (int sb = 0; sb < 400; ++sb) {
+      std::vector<float> a(64, 0.0f), b(64, 0.0f);
+      for (int g = groups_d(rng.gen); g > 0; --g) {
+        const float density = sb % 10 == 0 ? 1.0f : density_d(rng.gen);
+        uint64_t mask = 0;
+        for (int k = 0; k < 64; ++k)
+          if (density_d(rng.gen) < density) mask |= uint64_t{1} << k;
+        std::vector<uint8_t> max(static_cast<size_t>(__builtin_popcountll(mask)));
+        for (uint8_t& m : max) m = static_cast<uint8_t>(byte_d(rng.gen));
+        const float w = w_d(rng.gen);
+        fast(a.data(), mask, max.data(), w);
+        index::bmp_group_bounds_ref(b.data(), mask, max.data(), w);
+      }
+      for (size_t i = 0; i < 64; ++i) r.mismatches += std::memcmp(&a[i], &b[i], sizeof(float)) != 0;
+      compare(r, a, b);
+    }
   } else {
     fail(kInvalidArgument, "kernel_check: unknown op " + op);
   }

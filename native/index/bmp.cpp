@@ -14,6 +14,8 @@
 #include <cstring>
 #include <numeric>
 
+#include "../common/cpu_features.h"
+#include "bmp_bounds.h"
 #include "search.h"
 
 namespace splade::index {
@@ -121,10 +123,10 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
   // The store is read where the query's terms lead, so nearly every first touch misses the cache:
   // the next superblock's bounds and the next block's postings are prefetched while this one is
   // worked on.
+  const BmpGroupBoundsFn group_bounds = bmp_group_bounds_kernel(active_isa());
   auto prefetch_super = [&](uint32_t sb) {
     for (uint64_t r = sb_begin[sb]; r < sb_begin[sb + 1]; ++r) {
       __builtin_prefetch(st.block_max + refs[r].block);
-      __builtin_prefetch(st.block_count + refs[r].block);
     }
   };
   auto prefetch_block = [&](uint32_t groups, uint32_t blk) {
@@ -138,21 +140,13 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
     if (si + 1 < supers.size()) prefetch_super(supers[si + 1]);
     const GroupRef* group = refs.data() + sb_begin[sb];
     const uint32_t groups = static_cast<uint32_t>(sb_begin[sb + 1] - sb_begin[sb]);  // at most the query's terms
-    // 2. This superblock's block bounds.
-    float block_bound[kBmpSuperBlocks] = {};
+    // 2. This superblock's block bounds (vectorised: most visited superblocks end here, their best
+    // block under the threshold).
+    alignas(64) float block_bound[kBmpSuperBlocks] = {};
     uint64_t present = 0;
     for (uint32_t j = 0; j < groups; ++j) {
-      uint64_t mask = group[j].mask, b = group[j].block, p = group[j].posting;
-      const float w = terms[group[j].term].weight;
-      present |= mask;
-      for (; mask; mask &= mask - 1, ++b) {
-        const uint32_t blk = static_cast<uint32_t>(__builtin_ctzll(mask));
-        block_bound[blk] += w * static_cast<float>(st.block_max[b]);
-        const uint32_t count = uint32_t{st.block_count[b]} + 1;
-        entry_at[j * kBmpSuperBlocks + blk] = p;
-        entry_count[j * kBmpSuperBlocks + blk] = static_cast<uint16_t>(count);
-        p += count;
-      }
+      present |= group[j].mask;
+      group_bounds(block_bound, group[j].mask, st.block_max + group[j].block, terms[group[j].term].weight);
     }
     uint32_t order[kBmpSuperBlocks];
     uint32_t nb = 0;
@@ -160,6 +154,18 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
     std::sort(order, order + nb, [&](uint32_t a, uint32_t b) {
       return block_bound[a] > block_bound[b] || (block_bound[a] == block_bound[b] && a < b);
     });
+    if (nb == 0 || block_bound[order[0]] * margin < threshold) continue;
+    // Where each group's postings of each block start, and how many (only for superblocks that score).
+    for (uint32_t j = 0; j < groups; ++j) {
+      uint64_t mask = group[j].mask, b = group[j].block, p = group[j].posting;
+      for (; mask; mask &= mask - 1, ++b) {
+        const uint32_t blk = static_cast<uint32_t>(__builtin_ctzll(mask));
+        const uint32_t count = uint32_t{st.block_count[b]} + 1;
+        entry_at[j * kBmpSuperBlocks + blk] = p;
+        entry_count[j * kBmpSuperBlocks + blk] = static_cast<uint16_t>(count);
+        p += count;
+      }
+    }
     // 3. Blocks, best bound first; a block's groups in query-term order (search.h's summation order).
     if (nb > 0) prefetch_block(groups, order[0]);
     for (uint32_t oi = 0; oi < nb; ++oi) {
