@@ -56,3 +56,32 @@ describe('a worker thread terminated while a native call is in flight', () => {
   }
 });
 
+describe('safetensors data_offsets are checked against the data section and each other', () => {
+  const Q0 = 'bert.encoder.layer.0.attention.self.query.weight'; // [32, 32], between two other tensors
+  const B0 = 'bert.encoder.layer.0.attention.self.query.bias';   // [32]
+  const K0B = 'bert.encoder.layer.0.attention.self.key.bias';    // [32], same size as B0
+  const shift = (d: number) => (h: Record<string, { data_offsets: number[] }>) => {
+    h[Q0].data_offsets = h[Q0].data_offsets.map((o) => o + d);
+  };
+  const cases: [string, Parameters<typeof damagedModel>[0]][] = [
+    ['shifted by 4 bytes', { header: shift(4) }],
+    ['shifted back by 4 bytes', { header: shift(-4) }],
+    ['aliasing another tensor', { header: (h) => void (h[K0B].data_offsets = [...h[B0].data_offsets]) }],
+    ['overlapping the next tensor', { header: (h) => void (h[B0].data_offsets = h[B0].data_offsets.map((o) => o + 64)) }],
+    ['before the data section (negative)', { header: (h) => void (h['bert.embeddings.word_embeddings.weight'].data_offsets = [-8, 32760]) }],
+    ['very negative', { header: (h) => void (h[B0].data_offsets = [-1e15, -1e15 + 128]) }],
+    ['past the data section', { header: (h) => void (h['cls.predictions.bias'].data_offsets = h['cls.predictions.bias'].data_offsets.map((o) => o + 1024)) }],
+    ['leaving bytes after the last tensor', { tail: 16 }],
+    ['not a pair of integers', { header: (h) => void (h[B0].data_offsets = [0.5, 128.5]) }],
+  ];
+  for (const [what, damage] of cases) {
+    it(`${what}: ERR_SPLADE_CORRUPT_FILE`, async () => {
+      await expectCode(SpladeModel.load(damagedModel(damage)), ErrorCode.corruptFile);
+    });
+  }
+  it('the undamaged copy loads (the damage, not the copying, is what fails)', async () => {
+    const m = await SpladeModel.load(damagedModel({ header: () => {} }));
+    expect(m.vocabSize).toBe(256);
+  });
+});
+
