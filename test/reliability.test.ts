@@ -85,3 +85,29 @@ describe('safetensors data_offsets are checked against the data section and each
   });
 });
 
+describe('config.json is checked against the weights before anything is allocated', () => {
+  it('num_hidden_layers: 1000000 fails at once with ERR_SPLADE_CORRUPT_FILE', async () => {
+    const before = process.memoryUsage().arrayBuffers;
+    await expectCode(SpladeModel.load(damagedModel({ config: (c) => void (c.num_hidden_layers = 1_000_000) })), ErrorCode.corruptFile);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 << 20);
+  });
+  it('hidden_size: 1000000 fails with ERR_SPLADE_CORRUPT_FILE, not a RangeError', async () => {
+    await expectCode(SpladeModel.load(damagedModel({ config: (c) => void (c.hidden_size = 1_000_000) })), ErrorCode.corruptFile);
+  });
+  it('intermediate_size and vocab_size that the weights do not have: ERR_SPLADE_CORRUPT_FILE', async () => {
+    await expectCode(SpladeModel.load(damagedModel({ config: (c) => void (c.intermediate_size = 1 << 30) })), ErrorCode.corruptFile);
+    await expectCode(SpladeModel.load(damagedModel({ config: (c) => void (c.vocab_size = 1 << 30) })), ErrorCode.corruptFile);
+  });
+  it('fewer layers than the weights hold is an error, not a layer silently ignored', async () => {
+    const p = SpladeModel.load(damagedModel({ config: (c) => void (c.num_hidden_layers = 1) }));
+    await expect(p).rejects.toMatchObject({ code: ErrorCode.corruptFile, message: expect.stringMatching(/names 1 layers but the weights .* hold 2/) });
+  });
+  it('DistilBERT (n_layers) and the sharded layout are checked too', async () => {
+    const dir = tmp();
+    cpSync(join(MODELS, 'distilbert'), dir, { recursive: true });
+    const c = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+    c.n_layers = 1;
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(c));
+    await expectCode(SpladeModel.load(dir), ErrorCode.corruptFile);
+  });
+});
