@@ -1,15 +1,16 @@
 // The reliability pass (issue 17, point 7): each failure found by fuzzing and fault injection, with the
 // test that failed before its fix. Child processes (test/helpers) carry what needs a process of its
 // own: terminated worker threads, kill -9.
-import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { ErrorCode, SpladeModel } from '../lib/index.js';
+import { ErrorCode, InvertedIndex, type SparseVector, SpladeModel } from '../lib/index.js';
+import { atomicWriteText } from '../lib/data/atomic.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MODELS = join(here, 'fixtures', 'models');
@@ -111,3 +112,15 @@ describe('config.json is checked against the weights before anything is allocate
     await expectCode(SpladeModel.load(dir), ErrorCode.corruptFile);
   });
 });
+describe('InvertedIndex.open on a FIFO', () => {
+  it('fails at once with a coded error instead of waiting for a writer', () => {
+    const fifo = join(tmp() + '.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    // In a child with a time limit: the old open(2) blocked forever, and would hang the test runner.
+    const code = `import { InvertedIndex } from ${JSON.stringify(join(here, '..', 'lib', 'search', 'inverted-index.ts'))};
+      try { InvertedIndex.open(${JSON.stringify(fifo)}); console.log('opened'); } catch (e) { console.log(e.code); }`;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 30_000 });
+    expect({ signal: r.signal, status: r.status, out: r.stdout.trim() }).toEqual({ signal: null, status: 0, out: ErrorCode.io });
+  });
+});
+

@@ -33,7 +33,9 @@ std::shared_ptr<Index> Index::from_image(std::vector<uint8_t> image) {
 }
 
 std::shared_ptr<Index> Index::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO (or another special file) must not wait for a writer; the file type
+  // is checked right after, and O_NONBLOCK does nothing to a regular file's reads or mapping.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) fail(kIo, "cannot open index file " + path + ": " + errno_text());
   struct stat st;
   if (fstat(fd, &st) != 0) {
