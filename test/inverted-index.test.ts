@@ -389,7 +389,7 @@ describe('InvertedIndex files', () => {
     const v3 = Buffer.from(bytes);
     v3.writeUInt32LE(3, 8);
     writeFileSync(foreign, v3);
-    expectCode(() => InvertedIndex.open(foreign), 'ERR_SPLADE_CORRUPT_FILE', /version 3 \(this build reads versions 1 to 2; rebuild/);
+    expectCode(() => InvertedIndex.open(foreign), 'ERR_SPLADE_UNSUPPORTED', /version 3: this build of splade reads versions 1 to 2 \(the file was written by a newer splade/);
   });
 
   it('opens a format-1 file (written before the block-max store) with the results it gave then', () => {

@@ -124,3 +124,17 @@ describe('InvertedIndex.open on a FIFO', () => {
   });
 });
 
+describe('an index file of another format version', () => {
+  it('is ERR_SPLADE_UNSUPPORTED, saying what it is (not ERR_SPLADE_CORRUPT_FILE)', () => {
+    const path = tmp();
+    InvertedIndex.build([{ indices: Uint32Array.of(1, 5), values: Float32Array.of(1, 2) }]).save(path);
+    const bytes = readFileSync(path);
+    for (const [version, says] of [[3, /version 3: this build of splade reads versions 1 to 2 \(the file was written by a newer splade/], [0, /version 0: this build of splade reads versions 1 to 2/]] as const) {
+      const b = Buffer.from(bytes);
+      b.writeUInt32LE(version, 8);
+      writeFileSync(path, b);
+      expect(() => InvertedIndex.open(path)).toThrow(expect.objectContaining({ code: ErrorCode.unsupported, message: expect.stringMatching(says) }));
+    }
+  });
+});
+
