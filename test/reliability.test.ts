@@ -138,3 +138,61 @@ describe('an index file of another format version', () => {
   });
 });
 
+describe('save() killed with kill -9', () => {
+  const temps = (dir: string) => readdirSync(dir).filter((f) => f.includes('.tmp'));
+
+  /** Starts a child saving an index to path over and over, and kills it (SIGKILL) after `ms`. */
+  async function killMidSave(path: string, ms: number): Promise<void> {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(here, 'helpers', 'save-forever.ts'), path, '30000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`the saving child exited (${code}) before it was ready`)));
+    });
+    await new Promise((r) => setTimeout(r, ms));
+    child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
+  }
+
+  it('leaves temporaries that the next open or save of the path removes; the file stays whole', async () => {
+    const dir = tmp();
+    mkdirSync(dir);
+    const path = join(dir, 'a.idx');
+    let leftovers = 0;
+    for (let round = 0; round < 4; round++) {
+      await killMidSave(path, 40 + 53 * round);
+      leftovers += temps(dir).length;
+      expect(temps(dir).length).toBeLessThanOrEqual(1);  // each save removed what the last kill left
+      expect(InvertedIndex.open(path).numDocs).toBe(30000);  // never a half-written index
+      expect(temps(dir)).toEqual([]);                        // ... and opening it cleaned up
+    }
+    expect(leftovers).toBeGreaterThan(0);  // the kills did land mid-save (else this test shows nothing)
+    await killMidSave(path, 150);
+    InvertedIndex.build([{ indices: Uint32Array.of(1), values: Float32Array.of(1) }]).save(path);
+    expect(temps(dir)).toEqual([]);
+  }, 120_000);
+
+  it("keeps a temporary whose writer is still running", async () => {
+    const dir = tmp();
+    mkdirSync(dir);
+    const path = join(dir, 'b.idx');
+    const sleeper = spawn('sleep', ['30']);
+    try {
+      const live = `.b.idx.${sleeper.pid}.0123456789ab.tmp`;
+      const dead = `.b.idx.999999999.0123456789ab.tmp`;  // above Linux's pid_max: no such process
+      const other = `.bb.idx.999999999.0123456789ab.tmp`; // another file's temporary
+      for (const f of [live, dead, other]) writeFileSync(join(dir, f), 'partial');
+      InvertedIndex.build([{ indices: Uint32Array.of(1), values: Float32Array.of(1) }]).save(path);
+      expect(temps(dir).sort()).toEqual([other, live].sort());
+      // The package's other files (models, BM25 indexes, exports) are written by lib/data/atomic.ts,
+      // under the same pattern and rule.
+      const text = join(dir, 'c.json');
+      const textTemps = [`.c.json.${sleeper.pid}.0123456789ab.tmp`, '.c.json.999999999.0123456789ab.tmp'];
+      for (const f of textTemps) writeFileSync(join(dir, f), 'partial');
+      atomicWriteText(text, '{}');
+      expect(temps(dir).sort()).toEqual([other, live, textTemps[0]].sort());
+    } finally {
+      sleeper.kill();
+    }
+  });
+});
+
