@@ -196,3 +196,26 @@ describe('save() killed with kill -9', () => {
   });
 });
 
+describe('dispose() while batches are in flight', () => {
+  const docs: SparseVector[] = Array.from({ length: 2000 }, (_, d) => {
+    const terms = [...new Set(Array.from({ length: 30 }, (_, k) => (d * 7 + k * 131) % 3000))].sort((a, b) => a - b);
+    return { indices: Uint32Array.from(terms), values: Float32Array.from(terms, (_, k) => 1 + (k % 5)) };
+  });
+  for (const withIds of [true, false]) {
+    it(`lets them finish with their results${withIds ? ' and docIds' : ''}`, async () => {
+      const docIds = withIds ? docs.map((_, i) => `doc-${i}`) : undefined;
+      const index = InvertedIndex.build(docs, { docIds });
+      const qs = docs.slice(0, 64);
+      const expected = qs.map((q) => index.search(q, { k: 5 }));
+      const batches = [index.searchBatch(qs, { k: 5 }), index.searchBatch(qs, { k: 5, threads: 1 })];
+      index.dispose();
+      for (const rs of await Promise.all(batches)) {
+        expect(rs.map((r) => [...r.ids])).toEqual(expected.map((r) => [...r.ids]));
+        expect(rs.map((r) => r.docIds)).toEqual(expected.map((r) => r.docIds));
+        if (withIds) expect(rs[0].docIds![0]).toBe('doc-0');
+      }
+      expect(() => index.search(qs[0], { k: 5 })).toThrow(expect.objectContaining({ code: ErrorCode.invalidArgument }));
+    });
+  }
+});
+
