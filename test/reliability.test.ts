@@ -4,13 +4,18 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { Tokenizer } from '@huggingface/tokenizers';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { ErrorCode, InvertedIndex, type SparseVector, SpladeModel } from '../lib/index.js';
 import { atomicWriteText } from '../lib/data/atomic.js';
+import { SpladeTokenizer } from '../lib/model/tokenizer.js';
+import { mulberry32 } from '../lib/random.js';
+import { TEST_SEED } from './helpers/seed.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MODELS = join(here, 'fixtures', 'models');
@@ -217,5 +222,93 @@ describe('dispose() while batches are in flight', () => {
       expect(() => index.search(qs[0], { k: 5 })).toThrow(expect.objectContaining({ code: ErrorCode.invalidArgument }));
     });
   }
+});
+
+describe('encode truncates before it tokenizes, with the same tokens', () => {
+  const tokDir = tmp();
+  mkdirSync(tokDir);
+  writeFileSync(join(tokDir, 'tokenizer.json'), gunzipSync(readFileSync(join(here, '..', 'data', 'bert-base-uncased', 'tokenizer.json.gz'))));
+  const corpusWords = gunzipSync(readFileSync(join(here, '..', 'data', 'med', 'corpus.jsonl.gz'))).toString('utf8').split('\n').slice(0, 300)
+    .flatMap((l) => (l ? (JSON.parse(l).text as string).split(' ') : []));
+  // Pieces that stress the cut: whitespace of every kind, accents (composed and combining), cased
+  // Greek sigma, CJK, emoji (surrogate pairs), control and format characters, special tokens as
+  // text, words longer than WordPiece's 100 characters ([UNK]), punctuation runs, Turkish dotted I.
+  const odd = ['  ', '\t', '\n', '\r\n', '\u00a0', '\u3000', '\u2028', 'Café', 'naïve', 'e\u0301', '\u0301', 'ΣΑΣ ', 'ὈΔΥΣΣΕΎΣ', '中文字',
+    '日本語テキスト', '😀👍🏽', '\u0000', '\u200b', '\ufeff', '[MASK]', '[mask]', 'x'.repeat(150), '...', '—', 'İstanbul', 'ß', "don't", '12,345.67', '\u0085', '\ufffd'];
+
+  function randomText(rand: () => number): string {
+    const chars = Math.floor(Math.exp(rand() * Math.log(60_000)));  // 1 .. 60k, log-uniform
+    const spaceless = rand() < 0.1;
+    const parts: string[] = [];
+    let n = 0;
+    while (n < chars) {
+      const p = rand() < 0.25 ? odd[Math.floor(rand() * odd.length)] : corpusWords[Math.floor(rand() * corpusWords.length)];
+      const sep = spaceless ? '' : rand() < 0.9 ? ' ' : ['', '\t', '\n', '  ', '\u00a0'][Math.floor(rand() * 5)];
+      parts.push(p, sep);
+      n += p.length + sep.length;
+    }
+    return parts.join('');
+  }
+
+  // (The small vocabulary's WordPiece is slower on long unknown words: fewer texts there.)
+  for (const [name, dir, count] of [['bert-base-uncased', tokDir, 200], ['the test model (small vocabulary: many [UNK])', join(MODELS, 'bert'), 80]] as const) {
+    it(`${name}: equal to tokenizing in full on ${count} random texts, for every maxLength`, () => {
+      const spec = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
+      const whole = new Tokenizer(spec, {});
+      const [cls, sep] = [spec.post_processor.special_tokens['[CLS]'].ids[0], spec.post_processor.special_tokens['[SEP]'].ids[0]];
+      const tok = SpladeTokenizer.load(dir);
+      const rand = mulberry32(TEST_SEED);
+      for (let i = 0; i < count; i++) {
+        const text = randomText(rand);
+        const all = whole.encode(text, { add_special_tokens: false }).ids;
+        for (const maxLength of [2, 3, 5, 16, 128, 256, 512]) {
+          const expected = [cls, ...all.slice(0, maxLength - 2), sep];
+          expect(Array.from(tok.encode(text, maxLength)), `seed ${TEST_SEED}, text ${i} (${text.length} chars), maxLength ${maxLength}`).toEqual(expected);
+        }
+      }
+    });
+  }
+
+  it('a 1 MB text: the same tokens, from a short prefix only', () => {
+    const tok = SpladeTokenizer.load(tokDir);
+    const spec = JSON.parse(readFileSync(join(tokDir, 'tokenizer.json'), 'utf8'));
+    const text = corpusWords.join(' ').repeat(3).slice(0, 1 << 20);
+    const expected = [101, ...new Tokenizer(spec, {}).encode(text, { add_special_tokens: false }).ids.slice(0, 254), 102];
+    const seen: number[] = [];
+    const original = Tokenizer.prototype.encode;
+    Tokenizer.prototype.encode = function (this: Tokenizer, t: string, o?: Parameters<typeof original>[1]) {
+      seen.push(t.length);
+      return original.call(this, t, o);
+    };
+    try {
+      expect(Array.from(tok.encode(text, 256))).toEqual(expected);
+    } finally {
+      Tokenizer.prototype.encode = original;
+    }
+    expect(seen.length).toBeGreaterThan(0);
+    expect(Math.max(...seen)).toBeLessThan(16_384);  // a prefix, not the megabyte
+  });
+
+  it('tokenizing many texts lets the event loop run in between', async () => {
+    const model = await SpladeModel.load(join(MODELS, 'bert'));
+    const texts = Array.from({ length: 1500 }, (_, i) => corpusWords.slice(i % 500, (i % 500) + 200).join(' '));
+    let tokenized = 0;
+    const original = SpladeTokenizer.prototype.encode;
+    SpladeTokenizer.prototype.encode = function (this: SpladeTokenizer, text: string, maxLength: number) {
+      tokenized++;
+      return original.call(this, text, maxLength);
+    };
+    let tokenizedWhenImmediateRan = -1;
+    try {
+      setImmediate(() => (tokenizedWhenImmediateRan = tokenized));
+      expect((await model.encode(texts, { maxLength: 64 })).length).toBe(texts.length);
+    } finally {
+      SpladeTokenizer.prototype.encode = original;
+    }
+    expect(tokenized).toBe(texts.length);
+    // The callback ran while texts were still being tokenized: the loop was not held for all of them.
+    expect(tokenizedWhenImmediateRan).toBeGreaterThan(0);
+    expect(tokenizedWhenImmediateRan).toBeLessThan(texts.length);
+  });
 });
 

@@ -258,7 +258,7 @@ export class SpladeModel {
       if (typeof t !== 'string') invalidArgument(`texts[${i}]`, 'a string', t);
     });
     if (texts.length === 0) return [];
-    const seqs = texts.map((t) => enc.tokenizer.encode(t, maxLength));
+    const seqs = await tokenizeYielding(texts, (t) => enc.tokenizer.encode(t, maxLength));
     const out: SparseVector[] = new Array(texts.length);
     await enc.forward(seqs, null, pooling, batchSize, (i, row) => (out[i] = sparsify(row, threshold, topK)));
     return out;
@@ -421,6 +421,23 @@ export class SpladeModel {
     if (this.query === this.document) return this.document.parameters();
     return new Map([...this.query.parameters('query/'), ...this.document.parameters('document/')]);
   }
+}
+
+/** Main-thread time tokenization may take before it lets the event loop run (timers, I/O, other requests). */
+const TOKENIZE_SLICE_MS = 10;
+
+/** Tokenizes texts in order, yielding to the event loop every TOKENIZE_SLICE_MS (10k texts take seconds). */
+async function tokenizeYielding(texts: string[], tokenize: (t: string) => Int32Array): Promise<Int32Array[]> {
+  const out: Int32Array[] = new Array(texts.length);
+  let sliceStart = performance.now();
+  for (let i = 0; i < texts.length; i++) {
+    out[i] = tokenize(texts[i]);
+    if (performance.now() - sliceStart > TOKENIZE_SLICE_MS) {
+      await new Promise((r) => setImmediate(r));
+      sliceStart = performance.now();
+    }
+  }
+  return out;
 }
 
 function expectString(v: unknown): void {
