@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { ErrorCode, InvertedIndex, type SparseVector, SpladeModel } from '../lib/index.js';
+import { CrossEncoder, ErrorCode, InvertedIndex, type SparseVector, SpladeModel } from '../lib/index.js';
 import { atomicWriteText } from '../lib/data/atomic.js';
 import { SpladeTokenizer } from '../lib/model/tokenizer.js';
 import { mulberry32 } from '../lib/random.js';
@@ -309,6 +309,40 @@ describe('encode truncates before it tokenizes, with the same tokens', () => {
     // The callback ran while texts were still being tokenized: the loop was not held for all of them.
     expect(tokenizedWhenImmediateRan).toBeGreaterThan(0);
     expect(tokenizedWhenImmediateRan).toBeLessThan(texts.length);
+  });
+});
+
+describe('SpladeModel and CrossEncoder dispose()', () => {
+  const texts = ['the cat sat on the mat', 'sparse retrieval with learned weights', 'a third text'];
+
+  it('SpladeModel: encodes in flight finish; later calls throw ERR_SPLADE_INVALID_ARGUMENT; the native handle is released', async () => {
+    const model = await SpladeModel.load(join(MODELS, 'bert'));
+    const expected = await model.encode(texts);
+    const native = model.trainingEncoders().document.native;
+    const inFlight = [model.encode(texts), model.encode(texts, { batchSize: 1 })];
+    model.dispose();
+    for (const got of await Promise.all(inFlight)) expect(got).toEqual(expected);
+    const refused = { code: ErrorCode.invalidArgument, message: expect.stringMatching(/disposed/) };
+    await expect(model.encode(texts)).rejects.toMatchObject(refused);
+    await expect(model.encodeIds([[2, 10, 3]])).rejects.toMatchObject(refused);
+    for (const call of [() => model.tokenize('x'), () => model.parameters(), () => model.vocabulary(), () => model.trainingEncoders()]) {
+      expect(call).toThrow(expect.objectContaining(refused));
+    }
+    // The native handle itself refuses: its memory went with the dispose, not at some later GC.
+    const out = new Float32Array(256);
+    expect(() => native.forward(Int32Array.of(2, 10, 3), null, Int32Array.of(0, 3), 'max', false, out, null)).toThrow(expect.objectContaining(refused));
+    expect(() => model.dispose()).not.toThrow();  // twice is fine
+  });
+
+  it('CrossEncoder: score in flight finishes; later calls throw ERR_SPLADE_INVALID_ARGUMENT', async () => {
+    const ce = await CrossEncoder.load(join(MODELS, 'cross'));
+    const pairs: [string, string][] = [['a query', 'a passage'], ['another query', 'another passage about it']];
+    const expected = await ce.score(pairs);
+    const inFlight = ce.score(pairs);
+    ce.dispose();
+    expect(await inFlight).toEqual(expected);
+    await expect(ce.score(pairs)).rejects.toMatchObject({ code: ErrorCode.invalidArgument });
+    expect(() => ce.tokenizePair('a', 'b')).toThrow(expect.objectContaining({ code: ErrorCode.invalidArgument }));
   });
 });
 

@@ -49,6 +49,8 @@ export interface NativeEncoderHandle {
   zeroGrads(): Promise<void>;
   /** The handle's gradient arena into out (arena-sized). */
   readGrads(out: Float32Array): Promise<void>;
+  /** Frees the handle's native (or device) memory once the calls in flight end; later calls throw. */
+  dispose(): void;
 }
 
 export interface EncoderAddon {

@@ -43,7 +43,8 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
                                                                 InstanceMethod("readParams", &CudaEncoder::ReadParams),
                                                                 InstanceMethod("readGrads", &CudaEncoder::ReadGrads),
                                                                 InstanceMethod("readMoments", &CudaEncoder::ReadMoments),
-                                                                InstanceMethod("writeMoments", &CudaEncoder::WriteMoments)}));
+                                                                InstanceMethod("writeMoments", &CudaEncoder::WriteMoments),
+                                                                InstanceMethod("dispose", &CudaEncoder::Dispose)}));
   }
 
   // new CudaEncoder(config, arena: Float32Array, device: number)
@@ -55,7 +56,7 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     guarded(info.Env(), [&] {
       total_ = make_layout(cfg).total;
       if (arena.size < total_) fail(kInvalidArgument, "Expected an arena as large as the layout's total");
-      enc_ = std::make_unique<cuda::CudaEncoder>(cfg, arena.data, device);
+      enc_ = std::make_shared<cuda::CudaEncoder>(cfg, arena.data, device);
     });
     arena_ = arena.data;
     arena_ref_ = Napi::Persistent(info[1].As<Napi::Object>());  // re-read after each gradients() call
@@ -82,10 +83,10 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
   Napi::Value Prepare(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const bool bf16 = arg_precision(info, 0) == Precision::bf16;
-    if (!enc_) throw_error(env, kCuda, "CUDA encoder: released at environment teardown");
+    check_live(env);
     auto bytes = std::make_shared<size_t>(0);
     return PromiseWorker::run(
-        env, [this, bf16, bytes] { *bytes = enc_->prepare(bf16); },
+        env, [this, enc = enc_, bf16, bytes] { *bytes = enc->prepare(bf16); },
         [bytes](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, static_cast<double>(*bytes)); },
         {info.This()});
   }
@@ -110,8 +111,8 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     if (argmax.data) keep.push_back(info[6]);
     return PromiseWorker::run(
         env,
-        [this, batch = in.batch(), pooling, reference, packed, w = out.data, am = argmax.data] {
-          enc_->forward(w, am, batch, pooling, reference, packed);
+        [this, enc = enc_, batch = in.batch(), pooling, reference, packed, w = out.data, am = argmax.data] {
+          enc->forward(w, am, batch, pooling, reference, packed);
         },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
   }
@@ -130,8 +131,8 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     std::vector<Napi::Value> keep = {info.This(), info[4], info[5], info[6]};
     in.keep(info, keep);
     return PromiseWorker::run(
-        env, [this, batch = in.batch(), pooling, d = dw.data, w = out.data, g = grads.data] {
-          enc_->gradients(w, g, d, batch, pooling);
+        env, [this, enc = enc_, batch = in.batch(), pooling, d = dw.data, w = out.data, g = grads.data] {
+          enc->gradients(w, g, d, batch, pooling);
         },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, keep);
   }
@@ -155,8 +156,8 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     std::vector<Napi::Value> keep = {info.This(), info[4]};
     in.keep(info, keep);
     return PromiseWorker::run(
-        env, [this, result, batch = in.batch(), pooling, upload, drop, w = out.data] {
-          *result = enc_->train_forward(w, batch, pooling, upload, drop);
+        env, [this, enc = enc_, result, batch = in.batch(), pooling, upload, drop, w = out.data] {
+          *result = enc->train_forward(w, batch, pooling, upload, drop);
         },
         [result](Napi::Env e) -> Napi::Value { return make_activations_handle(e, std::move(*result), kActivationsTag); }, keep);
   }
@@ -176,7 +177,7 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     std::vector<Napi::Value> keep = {info.This(), info[3]};
     in.keep(info, keep);
     return PromiseWorker::run(
-        env, [this, r, batch = in.batch(), l = labels.data, upload, drop] { r->loss = enc_->mlm_gradients(batch, l, upload, drop, &r->count); },
+        env, [this, enc = enc_, r, batch = in.batch(), l = labels.data, upload, drop] { r->loss = enc->mlm_gradients(batch, l, upload, drop, &r->count); },
         [r](Napi::Env e) { return r->to_js(e); }, keep);
   }
 
@@ -187,7 +188,7 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     const View<float> dw = arg_f32(info, 1, "dw");
     check_live(env);
     return PromiseWorker::run(
-        env, [this, acts, d = dw.data, n = dw.size] { enc_->train_backward(*acts, d, n); },
+        env, [this, enc = enc_, acts, d = dw.data, n = dw.size] { enc->train_backward(*acts, d, n); },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, {info.This(), info[0], info[1]});
   }
 
@@ -195,14 +196,14 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
   Napi::Value ZeroGrads(const Napi::CallbackInfo& info) {
     check_live(info.Env());
     return PromiseWorker::run(
-        info.Env(), [this] { enc_->zero_grads(); }, [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, {info.This()});
+        info.Env(), [enc = enc_] { enc->zero_grads(); }, [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, {info.This()});
   }
 
   // resetOptimizer(): Promise<void>. Moments to zero, the decay mask read again (a new Trainer).
   Napi::Value ResetOptimizer(const Napi::CallbackInfo& info) {
     check_live(info.Env());
     return PromiseWorker::run(
-        info.Env(), [this] { enc_->reset_optimizer(); }, [](Napi::Env e) -> Napi::Value { return e.Undefined(); },
+        info.Env(), [enc = enc_] { enc->reset_optimizer(); }, [](Napi::Env e) -> Napi::Value { return e.Undefined(); },
         {info.This()});
   }
 
@@ -211,7 +212,7 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     check_live(info.Env());
     auto out = std::make_shared<double>(0.0);
     return PromiseWorker::run(
-        info.Env(), [this, out] { *out = enc_->grad_norm_sq(); },
+        info.Env(), [this, enc = enc_, out] { *out = enc->grad_norm_sq(); },
         [out](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, *out); }, {info.This()});
   }
 
@@ -224,8 +225,8 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
     if (mask.size != total_) throw_error(env, kInvalidArgument, "Expected decayMask to hold " + std::to_string(total_) + " bytes");
     check_live(env);
     return PromiseWorker::run(
-        env, [this, a, m = mask.data] {
-          enc_->adamw_update(a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.step, a.grad_scale, m);
+        env, [this, enc = enc_, a, m = mask.data] {
+          enc->adamw_update(a.lr, a.beta1, a.beta2, a.eps, a.weight_decay, a.step, a.grad_scale, m);
         },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, {info.This(), info[1]});
   }
@@ -234,7 +235,7 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
   Napi::Value ReadParams(const Napi::CallbackInfo& info) {
     check_live(info.Env());
     return PromiseWorker::run(
-        info.Env(), [this] { enc_->read_params(arena_); }, [](Napi::Env e) -> Napi::Value { return e.Undefined(); },
+        info.Env(), [this, enc = enc_] { enc->read_params(arena_); }, [](Napi::Env e) -> Napi::Value { return e.Undefined(); },
         {info.This()});
   }
 
@@ -242,7 +243,7 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
   Napi::Value ReadGrads(const Napi::CallbackInfo& info) {
     const View<float> out = arena_sized(info, 0, "out");
     return PromiseWorker::run(
-        info.Env(), [this, g = out.data] { enc_->read_grads(g); }, [](Napi::Env e) -> Napi::Value { return e.Undefined(); },
+        info.Env(), [this, enc = enc_, g = out.data] { enc->read_grads(g); }, [](Napi::Env e) -> Napi::Value { return e.Undefined(); },
         {info.This(), info[0]});
   }
 
@@ -250,14 +251,21 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
   Napi::Value ReadMoments(const Napi::CallbackInfo& info) {
     const View<float> m = arena_sized(info, 0, "m"), v = arena_sized(info, 1, "v");
     return PromiseWorker::run(
-        info.Env(), [this, m = m.data, v = v.data] { enc_->read_moments(m, v); },
+        info.Env(), [this, enc = enc_, m = m.data, v = v.data] { enc->read_moments(m, v); },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, {info.This(), info[0], info[1]});
   }
   Napi::Value WriteMoments(const Napi::CallbackInfo& info) {
     const View<float> m = arena_sized(info, 0, "m"), v = arena_sized(info, 1, "v");
     return PromiseWorker::run(
-        info.Env(), [this, m = m.data, v = v.data] { enc_->write_moments(m, v); },
+        info.Env(), [this, enc = enc_, m = m.data, v = v.data] { enc->write_moments(m, v); },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, {info.This(), info[0], info[1]});
+  }
+
+  // dispose(): frees the device memory (once the calls in flight end); later calls throw.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    enc_.reset();
+    disposed_ = true;
+    return info.Env().Undefined();
   }
 
   View<float> arena_sized(const Napi::CallbackInfo& info, size_t i, const char* name) {
@@ -268,6 +276,7 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
   }
 
   void check_live(Napi::Env env) const {
+    if (disposed_) throw_error(env, kInvalidArgument, "this model was disposed");
     if (!enc_) throw_error(env, kCuda, "CUDA encoder: released at environment teardown");
   }
 
@@ -281,7 +290,10 @@ class CudaEncoder : public Napi::ObjectWrap<CudaEncoder> {
   }
 
   napi_env env_ = nullptr;
-  std::unique_ptr<cuda::CudaEncoder> enc_;  // null after release_all(): calls then throw
+  // null after dispose() or release_all(): calls then throw. Each call in flight holds its own
+  // reference, so the device memory goes when the last of them ends.
+  std::shared_ptr<cuda::CudaEncoder> enc_;
+  bool disposed_ = false;
   Napi::ObjectReference arena_ref_;
   float* arena_ = nullptr;                   // arena_ref_'s floats (readParams writes them)
   size_t vocab_ = 0, total_ = 0;

@@ -148,7 +148,8 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
                                        InstanceMethod("trainBackward", &NativeEncoder::TrainBackward),
                                        InstanceMethod("mlmGradients", &NativeEncoder::MlmGradients),
                                        InstanceMethod("zeroGrads", &NativeEncoder::ZeroGrads),
-                                       InstanceMethod("readGrads", &NativeEncoder::ReadGrads)});
+                                       InstanceMethod("readGrads", &NativeEncoder::ReadGrads),
+                                       InstanceMethod("dispose", &NativeEncoder::Dispose)});
     exports.Set("NativeEncoder", cls);
   }
 
@@ -172,12 +173,13 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
   Napi::Value Prepare(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const Precision precision = arg_precision(info, 0);
+    check_live(env);
     auto result = std::make_shared<std::shared_ptr<const EncoderPacked>>();
     const uint64_t seq = ++prepare_seq_;  // of two prepares in flight, the later call's copy wins
     return PromiseWorker::run(
         env, [this, precision, result] { *result = pack_encoder(cfg_, layout_, params_, precision); },
         [this, result, seq](Napi::Env e) -> Napi::Value {
-          if (seq > installed_seq_) packed_ = *result, installed_seq_ = seq;
+          if (seq > installed_seq_ && !disposed_) packed_ = *result, installed_seq_ = seq;
           return Napi::Number::New(e, static_cast<double>((*result)->bytes()));
         },
         {info.This(), arena_ref_.Value()});
@@ -201,6 +203,7 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
     if (has_argmax && argmax.size != in.B * cfg_.vocab)
       throw_error(env, kInvalidArgument, "Expected argmax to hold " + std::to_string(in.B * cfg_.vocab) + " ints");
     const bool use_packed = info.Length() > 7 && !info[7].IsUndefined() && arg_bool(info, 7, "packed");
+    check_live(env);
     if (use_packed && !packed_) throw_error(env, kInvalidArgument, "forward: packed weights requested before prepare()");
     std::vector<Napi::Value> keep = {info.This(), info[5]};
     in.keep(info, keep);
@@ -228,6 +231,7 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
       throw_error(env, kInvalidArgument, "Expected dw and out to hold " + std::to_string(in.B * cfg_.vocab) + " floats");
     if (grads.size < layout_.total)
       throw_error(env, kInvalidArgument, "Expected grads to hold " + std::to_string(layout_.total) + " floats");
+    check_live(env);
     std::vector<Napi::Value> keep = {info.This(), info[4], info[5], info[6]};
     in.keep(info, keep);
     return PromiseWorker::run(
@@ -254,6 +258,7 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
     h->drop = arg_dropout(info, 6);
     if (in.B == 0) throw_error(env, kInvalidArgument, "Expected a non-empty batch");
     if (out.size != in.B * cfg_.vocab) throw_error(env, kInvalidArgument, "Expected out to hold " + std::to_string(in.B * cfg_.vocab) + " floats");
+    check_live(env);
     h->owner = this;
     h->ids.assign(in.ids.data, in.ids.data + in.ids.size);
     if (in.types.data) h->types.assign(in.types.data, in.types.data + in.types.size);
@@ -272,12 +277,12 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
     if (h->consumed) throw_error(env, kInvalidArgument, "Expected a trainForward handle not yet used by trainBackward");
     const size_t BV = (h->cu.size() - 1) * cfg_.vocab;
     if (dw.size != BV) throw_error(env, kInvalidArgument, "Expected dw to hold " + std::to_string(BV) + " floats");
+    check_live(env);
     h->consumed = true;
-    float* g = grads();
     return PromiseWorker::run(
         env,
-        [this, h, g, d = dw.data] {
-          encoder_train_backward(g, h->acts, d, cfg_, layout_, params_, h->batch(), h->pooling, h->drop, false);
+        [this, h, g = grads(), d = dw.data] {
+          encoder_train_backward(g->data(), h->acts, d, cfg_, layout_, params_, h->batch(), h->pooling, h->drop, false);
           h->acts = EncoderActivations{};
         },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); }, {info.This(), info[0], info[1]});
@@ -293,13 +298,14 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
     const TrainDropout drop = arg_dropout(info, 5);
     if (in.B == 0) throw_error(env, kInvalidArgument, "Expected a non-empty batch");
     if (labels.size != in.ids.size) throw_error(env, kInvalidArgument, "Expected labels as long as ids");
+    check_live(env);
     auto r = std::make_shared<MlmResult>();
     std::vector<Napi::Value> keep = {info.This(), info[3]};
     in.keep(info, keep);
     return PromiseWorker::run(
         env,
         [this, r, batch = in.batch(), l = labels.data, drop, g = grads()] {
-          r->loss = encoder_mlm_train(g, l, cfg_, layout_, params_, batch, drop, false, &r->count);
+          r->loss = encoder_mlm_train(g->data(), l, cfg_, layout_, params_, batch, drop, false, &r->count);
         },
         [r](Napi::Env e) { return r->to_js(e); }, keep);
   }
@@ -307,14 +313,16 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
   // zeroGrads() / readGrads(out (arena-sized)): Promise<void>; a memset / memcpy here on the main thread (calls
   // take turns): a worker per call spread the next passes' allocations over more malloc arenas, which keep them.
   Napi::Value ZeroGrads(const Napi::CallbackInfo& info) {
-    std::fill_n(grads(), layout_.total, 0.0f);
+    check_live(info.Env());
+    std::fill_n(grads()->data(), layout_.total, 0.0f);
     return resolved(info.Env());
   }
   Napi::Value ReadGrads(const Napi::CallbackInfo& info) {
     const View<float> out = arg_f32(info, 0, "out");
     if (out.size != layout_.total)
       throw_error(info.Env(), kInvalidArgument, "Expected out to hold " + std::to_string(layout_.total) + " floats");
-    std::copy(grads(), grads() + layout_.total, out.data);
+    check_live(info.Env());
+    std::copy(grads()->begin(), grads()->end(), out.data);
     return resolved(info.Env());
   }
   static Napi::Value resolved(Napi::Env env) {
@@ -324,9 +332,22 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
   }
 
   // The gradient arena (layout-shaped, zero at first), allocated on the first training call (main thread).
-  float* grads() {
-    if (grads_.size() != layout_.total) grads_.assign(layout_.total, 0.0f);
-    return grads_.data();
+  // Shared with the calls that write it, so that dispose() never frees it under one in flight.
+  const std::shared_ptr<std::vector<float>>& grads() {
+    if (!grads_) grads_ = std::make_shared<std::vector<float>>(layout_.total, 0.0f);
+    return grads_;
+  }
+
+  // dispose(): frees the packed weights and the gradient arena (each once the calls in flight that hold
+  // it end); later calls throw. The parameter arena is JavaScript's.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    disposed_ = true;
+    packed_.reset();
+    grads_.reset();
+    return info.Env().Undefined();
+  }
+  void check_live(Napi::Env env) const {
+    if (disposed_) throw_error(env, kInvalidArgument, "this model was disposed");
   }
 
   EncoderConfig cfg_;
@@ -335,7 +356,8 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
   Napi::ObjectReference arena_ref_;
   std::shared_ptr<const EncoderPacked> packed_;  // set on the main thread only (prepare's completion)
   uint64_t prepare_seq_ = 0, installed_seq_ = 0;   // main thread only
-  std::vector<float> grads_;                      // training calls take turns (the Trainer's lock)
+  std::shared_ptr<std::vector<float>> grads_;     // training calls take turns (the Trainer's lock)
+  bool disposed_ = false;                         // main thread only
 };
 
 void Init(Napi::Env env, Napi::Object exports) {
