@@ -85,8 +85,8 @@ void Index::validate() {
     // Not damage: a version this build does not read (a newer splade wrote it, most likely).
     fail(kUnsupported, "unsupported index format version " + std::to_string(version) + ": this build of splade reads versions " +
                            std::to_string(kOldestFormatVersion) + " to " + std::to_string(kFormatVersion) +
-                           (version > kFormatVersion ? " (the file was written by a newer splade: upgrade splade, or" : " (") +
-                           " rebuild the index with this version: splade index --vectors ... --out ...)");
+                           (version > kFormatVersion ? " (the file was written by a newer splade: upgrade splade, or " : " (") +
+                           "rebuild the index with this version: splade index --vectors ... --out ...)");
   }
   if (header_size != sizeof(Header) || size_ < sizeof(Header)) corrupt("truncated header");
   {
