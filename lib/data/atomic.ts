@@ -2,14 +2,49 @@
 // directory, fsynced, renamed over the target, then the directory fsynced so the rename survives a
 // crash. Readers never see half a file; on failure the target is left as it was. Writes stream.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 import { ErrorCode, SpladeError, invalidArgument } from '../errors.js';
 
+// Temporary names: `.<name>.<pid>.<12 hex digits>.tmp` beside the target, the pattern the native
+// index writer uses too (native/common/temp_file.h): a leftover names its target and its writer.
 function tempPath(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/**
+ * Removes the temporaries of `path` whose writer process is gone (killed between creating and
+ * renaming one); called before each write, so a crash's leftovers do not pile up. Never throws.
+ */
+export function removeStaleTemps(path: string): void {
+  const name = basename(path);
+  let entries: string[];
+  try {
+    entries = readdirSync(dirname(path));
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    if (!entry.startsWith(`.${name}.`)) continue;
+    const m = /^\.(\d{1,9})\.[0-9a-f]{12}\.tmp$/.exec(entry.slice(name.length + 1));
+    if (!m || Number(m[1]) === process.pid || processExists(Number(m[1]))) continue;
+    try {
+      unlinkSync(join(dirname(path), entry));
+    } catch {
+      // removed by someone else meanwhile, or not ours to remove
+    }
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function writeError(path: string, err: unknown): SpladeError {
@@ -48,6 +83,7 @@ export class AtomicFileWriter {
 
   static async open(path: string): Promise<AtomicFileWriter> {
     if (typeof path !== 'string' || path.length === 0) invalidArgument('path', 'a non-empty file path', path);
+    removeStaleTemps(path);
     const tmp = tempPath(path);
     let fh: FileHandle;
     try {
@@ -131,6 +167,7 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<string
 
 /** Synchronous version for the `save(path): void` APIs. */
 export function writeFileAtomicSync(path: string, chunks: Iterable<Uint8Array>): void {
+  removeStaleTemps(path);
   const tmp = tempPath(path);
   let fd: number | undefined;
   try {

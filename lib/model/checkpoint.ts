@@ -11,7 +11,7 @@ import type { EncoderConfig } from './config.js';
 import { atomicWriteText } from '../data/atomic.js';
 import { writeSafetensors } from './safetensors.js';
 import { SpladeTokenizer } from './tokenizer.js';
-import { type Layout, fillArena, openCheckpoint } from './weights.js';
+import { type Layout, fillArena, matchLayout, openCheckpoint, storedLayerCount } from './weights.js';
 
 export class Checkpoint {
   private constructor(
@@ -41,11 +41,27 @@ export class Checkpoint {
     }
     const config = parse(raw, cfgFile);
     const tokenizer = SpladeTokenizer.load(dir);
-    const layout = callNative(() => layoutOf(config));
-    const arena = new Float32Array(layout.total);
+    // config.json is checked against the weights' headers before anything it sizes exists: the layout
+    // grows with the layer count, the arena with every size (a damaged config would otherwise
+    // allocate gigabytes before failing).
     const files = openCheckpoint(dir);
+    let layout: Layout, arena: Float32Array;
     try {
-      await fillArena(arena, layout, files);
+      const stored = storedLayerCount(files);
+      if (stored !== config.layers) {
+        throw new SpladeError(`${cfgFile}: names ${config.layers} layers but the weights (${files.files.join(', ')}) hold ${stored}`, ErrorCode.corruptFile);
+      }
+      try {
+        layout = callNative(() => layoutOf(config));
+      } catch (err) {
+        // The sizes come from the file: a value the native core refuses (over its limits, heads that
+        // do not divide the hidden size) is a damaged config.json, not a caller's mistake.
+        if (err instanceof SpladeError && err.code === ErrorCode.invalidArgument) throw new SpladeError(`${cfgFile}: ${err.message}`, ErrorCode.corruptFile);
+        throw err;
+      }
+      const tensors = matchLayout(layout, files);
+      arena = new Float32Array(layout.total);
+      await fillArena(arena, layout, tensors);
     } finally {
       files.close();
     }

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 
 import { ErrorCode, SpladeError, callNative, callNativeAsync, expectInteger, invalidArgument } from '../errors.js';
 import { setThreads } from '../info.js';
+import { InFlight } from '../in-flight.js';
 import { loadAddon } from '../native.js';
 import { Checkpoint, lengthSortedBatches, packSequences } from './checkpoint.js';
 import { type EncoderConfig, parseConfig } from './config.js';
@@ -25,6 +26,8 @@ interface NativeCrossEncoderHandle {
   train(ids: Int32Array, typeIds: Int32Array | null, cuSeqlens: Int32Array, loss: 'pointwise' | 'listwise',
         targets: Float32Array | null, groupSizes: Int32Array | null, grads: Float32Array, logits: Float32Array,
         dropout: number, seed: number, reference: boolean): Promise<number>;
+  /** Later calls throw; calls in flight finish. */
+  dispose(): void;
 }
 interface CrossAddon {
   crossEncoderLayout(config: EncoderConfig): Layout;
@@ -81,7 +84,20 @@ function crossAddon(): CrossAddon {
 }
 
 export class CrossEncoder {
-  private constructor(private readonly ckpt: Checkpoint, private readonly native: NativeCrossEncoderHandle) {}
+  private readonly calls: InFlight;
+
+  private constructor(private readonly ckpt: Checkpoint, private readonly native: NativeCrossEncoderHandle) {
+    this.calls = new InFlight('CrossEncoder', () => native.dispose());
+  }
+
+  /**
+   * Releases the native handle; later calls throw ERR_SPLADE_INVALID_ARGUMENT. Calls in flight
+   * (score, a training step) finish first.
+   */
+  dispose(): void {
+    this.calls.dispose();
+  }
+  [Symbol.dispose](): void { this.dispose(); }
 
   get dir(): string { return this.ckpt.dir; }
   get config(): EncoderConfig { return this.ckpt.config; }
@@ -104,6 +120,7 @@ export class CrossEncoder {
 
   /** The pair as the model sees it: [CLS] query [SEP] passage [SEP], type ids 0/1, truncated longest-first. */
   tokenizePair(query: string, passage: string, opts: { maxLength?: number } = {}): { ids: Int32Array; typeIds: Int32Array } {
+    this.calls.check();
     if (typeof query !== 'string') invalidArgument('query', 'a string', query);
     if (typeof passage !== 'string') invalidArgument('passage', 'a string', passage);
     return this.ckpt.tokenizer.encodePair(query, passage, this.maxLength(opts.maxLength));
@@ -116,6 +133,10 @@ export class CrossEncoder {
 
   /** One relevance logit per (query, passage) pair, in the order given. */
   async score(pairs: [string, string][], opts: ScoreOptions = {}): Promise<Float32Array> {
+    return this.calls.run(() => this.scorePairs(pairs, opts));
+  }
+
+  private async scorePairs(pairs: [string, string][], opts: ScoreOptions): Promise<Float32Array> {
     if (!Array.isArray(pairs)) invalidArgument('pairs', 'an array of [query, passage] pairs', pairs);
     if (opts === null || typeof opts !== 'object') invalidArgument('opts', 'an object', opts);
     const batchSize = opts.batchSize === undefined ? DEFAULT_BATCH : expectInteger('batchSize', opts.batchSize, 1, 1 << 20);
@@ -143,6 +164,7 @@ export class CrossEncoder {
 
   /** The parameters under their Hugging Face names, as zero-copy views of the arena the kernels read. */
   parameters(): Map<string, Float32Array> {
+    this.calls.check();
     return this.ckpt.views();
   }
 
@@ -166,6 +188,7 @@ export class CrossEncoder {
    * transformers' BertForSequenceClassification.from_pretrained read; each file written atomically.
    */
   save(dir: string): void {
+    this.calls.check();
     if (typeof dir !== 'string' || dir.length === 0) invalidArgument('dir', 'a directory path', dir);
     this.ckpt.save(dir);
   }
@@ -179,10 +202,12 @@ export class CrossEncoder {
   async trainPairs(pairs: { ids: Int32Array; typeIds: Int32Array }[], loss: 'pointwise' | 'listwise',
                    targets: Float32Array | null, groupSizes: Int32Array | null, grads: Float32Array,
                    dropout: number, seed: number, reference = false): Promise<{ loss: number; logits: Float32Array }> {
-    const { ids, typeIds: types, cu } = packSequences(pairs.map((p) => p.ids), pairs.map((p) => p.typeIds));
-    const logits = new Float32Array(pairs.length);
-    const value = await callNativeAsync(() =>
-      this.native.train(ids, types, cu, loss, targets, groupSizes, grads, logits, dropout, seed, reference));
-    return { loss: value, logits };
+    return this.calls.run(async () => {
+      const { ids, typeIds: types, cu } = packSequences(pairs.map((p) => p.ids), pairs.map((p) => p.typeIds));
+      const logits = new Float32Array(pairs.length);
+      const value = await callNativeAsync(() =>
+        this.native.train(ids, types, cu, loss, targets, groupSizes, grads, logits, dropout, seed, reference));
+      return { loss: value, logits };
+    });
   }
 }

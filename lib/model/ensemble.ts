@@ -41,6 +41,12 @@ export class SpladeEnsemble implements SparseEncoder {
     return this.models[0].vocabSize;
   }
 
+  /** Disposes every model (SpladeModel.dispose): native memory freed now, later calls throw. */
+  dispose(): void {
+    for (const m of this.models) m.dispose();
+  }
+  [Symbol.dispose](): void { this.dispose(); }
+
   vocabulary(): string[] {
     return this.models[0].vocabulary();
   }

@@ -64,6 +64,8 @@ export interface EncoderHandle {
   readParams(): Promise<void>;
   readMoments(m: Float32Array, v: Float32Array): Promise<void>;
   writeMoments(m: Float32Array, v: Float32Array): Promise<void>;
+  /** Frees the handle's native (or device) memory once the calls in flight end; later calls throw. */
+  dispose(): void;
 }
 
 export interface EncoderAddon {

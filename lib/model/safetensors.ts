@@ -27,30 +27,38 @@ export function readSafetensors(handle: FileHandle): StoredTensor[] {
     throw corrupt(file, `the safetensors header is not valid JSON (${(err as Error).message})`);
   }
   const base = 8 + headerLen;
+  const dataSize = handle.size - base;
   const out: StoredTensor[] = [];
+  const spans: { name: string; begin: number; end: number }[] = [];
   for (const [name, value] of Object.entries(header)) {
     if (name === '__metadata__') continue;
     const e = value as HeaderEntry;
-    if (!e || typeof e.dtype !== 'string' || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets)) {
+    if (!e || typeof e.dtype !== 'string' || !Array.isArray(e.shape) || !Array.isArray(e.data_offsets) || e.data_offsets.length !== 2) {
       throw corrupt(file, `tensor ${name}: malformed header entry`);
     }
     const [begin, end] = e.data_offsets;
-    if (!(Number.isInteger(begin) && Number.isInteger(end) && begin <= end)) throw corrupt(file, `tensor ${name}: bad data_offsets`);
-    if (base + end > handle.size) {
+    if (!(Number.isSafeInteger(begin) && Number.isSafeInteger(end) && begin >= 0 && begin <= end)) {
+      throw corrupt(file, `tensor ${name}: bad data_offsets ${JSON.stringify(e.data_offsets)}`);
+    }
+    if (end > dataSize) {
       throw corrupt(file, `truncated file: tensor ${name} ends at byte ${base + end} but the file has ${handle.size} bytes`);
     }
     const dtype = e.dtype;
+    if (!e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw corrupt(file, `tensor ${name}: bad shape ${JSON.stringify(e.shape)}`);
     const shape = e.shape.map(Number);
+    const size = bytesPerElement(dtype);
+    if (size !== undefined && end - begin !== numel(shape) * size) {
+      throw corrupt(file, `tensor ${name}: data_offsets span ${end - begin} bytes, shape ${JSON.stringify(shape)} ${dtype} needs ${numel(shape) * size}`);
+    }
+    spans.push({ name, begin, end });
     out.push({
       name,
       file,
       dtype,
       shape,
       async read(dst: Float32Array) {
-        const size = bytesPerElement(dtype);
         if (size === undefined) convertInto(dst, new Uint8Array(0), dtype, file, name); // throws: unsupported dtype
-        const bytes = numel(shape) * size!;
-        if (end - begin !== bytes) throw corrupt(file, `tensor ${name}: data_offsets span ${end - begin} bytes, shape ${JSON.stringify(shape)} ${dtype} needs ${bytes}`);
+        const bytes = end - begin;
         if (dtype === 'F32') {
           await handle.readIntoAsync(new Uint8Array(dst.buffer, dst.byteOffset, bytes), base + begin, `tensor ${name}`);
           checkFinite(dst, file, name);
@@ -60,7 +68,26 @@ export function readSafetensors(handle: FileHandle): StoredTensor[] {
       },
     });
   }
+  checkTiling(file, spans, dataSize);
   return out;
+}
+
+/**
+ * As the safetensors format requires (and its reference reader checks): the tensors' byte ranges,
+ * in order, tile the data section exactly, with no gap, no overlap and nothing after the last one.
+ * A damaged header (a shifted or aliased range, one that points into the header or past the data)
+ * would otherwise load another tensor's bytes as weights without a word.
+ */
+function checkTiling(file: string, spans: { name: string; begin: number; end: number }[], dataSize: number): void {
+  spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let at = 0;
+  for (const s of spans) {
+    if (s.begin !== at) {
+      throw corrupt(file, `tensor ${s.name}: data_offsets [${s.begin}, ${s.end}] ${s.begin < at ? 'overlap another tensor' : `leave bytes ${at}..${s.begin} unused`} (tensors must tile the data section)`);
+    }
+    at = s.end;
+  }
+  if (at !== dataSize) throw corrupt(file, `the tensors cover ${at} of the data section's ${dataSize} bytes (tensors must tile the data section)`);
 }
 
 /** Writes F32 tensors as one safetensors file, atomically. */

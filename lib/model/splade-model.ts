@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 
 import { ErrorCode, SpladeError, callNative, callNativeAsync, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
 import { assertCudaUsable, createCudaEncoder } from './cuda-encoder.js';
+import { InFlight } from '../in-flight.js';
 import { setThreads } from '../info.js';
 import type { SparseVector } from '../sparse.js';
 import { Checkpoint, lengthSortedBatches, packSequences } from './checkpoint.js';
@@ -203,6 +204,8 @@ function checkPooling(pooling: unknown): Pooling {
 }
 
 export class SpladeModel {
+  private readonly calls: InFlight;
+
   private constructor(
     private readonly query: Encoder,
     private readonly document: Encoder,
@@ -212,7 +215,19 @@ export class SpladeModel {
     private readonly staticQuery: QueryWeights | null = null,
     /** SparseEncoder's max_active_dims: encode()'s default topK. */
     private readonly maxActiveDims?: number,
-  ) {}
+  ) {
+    this.calls = new InFlight('SpladeModel', () => new Set([query, document]).forEach((e) => e.native.dispose()));
+  }
+
+  /**
+   * Frees the native memory (the packed inference weights, the gradient arena; device memory on
+   * 'cuda') now rather than when the garbage collector gets to it; later calls throw
+   * ERR_SPLADE_INVALID_ARGUMENT. Encodes in flight finish first.
+   */
+  dispose(): void {
+    this.calls.dispose();
+  }
+  [Symbol.dispose](): void { this.dispose(); }
 
   /**
    * Loads a checkpoint directory (config.json, weights, tokenizer.json), or two: `{ query, document }`.
@@ -312,6 +327,7 @@ export class SpladeModel {
 
   /** Token ids of a text as the model sees it (special tokens included, truncated to maxLength). */
   tokenize(text: string, opts: { kind?: EncodeKind; maxLength?: number } = {}): Int32Array {
+    this.calls.check();
     expectString(text);
     const kind = opts.kind === undefined ? 'document' : expectOneOf('kind', opts.kind, ['query', 'document'] as const);
     const enc = kind === 'query' ? this.query : this.document;
@@ -320,6 +336,7 @@ export class SpladeModel {
 
   /** Pair encoding for cross-encoders: [CLS] a [SEP] b [SEP] with token type ids. */
   tokenizePair(a: string, b: string, opts: { maxLength?: number } = {}): { ids: Int32Array; typeIds: Int32Array } {
+    this.calls.check();
     expectString(a);
     expectString(b);
     return this.document.tokenizer.encodePair(a, b, this.maxLength(this.document, 'document', opts.maxLength));
@@ -331,6 +348,10 @@ export class SpladeModel {
   }
 
   async encode(texts: string[], opts: EncodeOptions = {}): Promise<SparseVector[]> {
+    return this.calls.run(() => this.encodeTexts(texts, opts));
+  }
+
+  private async encodeTexts(texts: string[], opts: EncodeOptions): Promise<SparseVector[]> {
     if (!Array.isArray(texts)) invalidArgument('texts', 'an array of strings', texts);
     if (opts === null || typeof opts !== 'object') invalidArgument('opts', 'an object', opts);
     const kind = opts.kind === undefined ? 'document' : expectOneOf('kind', opts.kind, ['query', 'document'] as const);
@@ -356,7 +377,7 @@ export class SpladeModel {
         return sparsifySparse(v, threshold, topK);
       });
     }
-    const seqs = texts.map((t) => enc.tokenizer.encode(this.routeText(t, kind), maxLength));
+    const seqs = await tokenizeYielding(texts, (t) => enc.tokenizer.encode(this.routeText(t, kind), maxLength));
     const out: SparseVector[] = new Array(texts.length);
     await enc.forward(seqs, null, pooling, batchSize, (i, row) => {
       if (route.log1p) for (let j = 0; j < row.length; j++) row[j] = Math.log1p(row[j]);  // max pooling: log1p of the max
@@ -367,6 +388,10 @@ export class SpladeModel {
 
   /** Encodes token ids as given (special tokens included, no truncation) with the document encoder. */
   async encodeIds(ids: ArrayLike<number>[], opts: { pooling?: Pooling; kind?: EncodeKind } = {}): Promise<SparseVector[]> {
+    return this.calls.run(() => this.encodeIdSequences(ids, opts));
+  }
+
+  private async encodeIdSequences(ids: ArrayLike<number>[], opts: { pooling?: Pooling; kind?: EncodeKind }): Promise<SparseVector[]> {
     if (!Array.isArray(ids)) invalidArgument('ids', 'an array of id sequences', ids);
     if (opts === null || typeof opts !== 'object') invalidArgument('opts', 'an object', opts);
     const pooling = checkPooling(opts.pooling);
@@ -402,6 +427,7 @@ export class SpladeModel {
    */
   async encodeIdsBackward(ids: ArrayLike<number>[], dw: Float32Array, opts: { pooling?: Pooling; kind?: EncodeKind } = {})
     : Promise<{ vectors: Float32Array; gradients: Map<string, Float32Array> }> {
+    this.calls.check();
     const pooling = checkPooling(opts.pooling);
     const kind = opts.kind === undefined ? 'document' : expectOneOf('kind', opts.kind, ['query', 'document'] as const);
     const enc = kind === 'query' ? this.query : this.document;
@@ -410,13 +436,13 @@ export class SpladeModel {
     if (!(dw instanceof Float32Array) || dw.length !== ids.length * V) invalidArgument('dw', `a Float32Array of ${ids.length * V} values`, dw);
     const { ids: packed, cu } = packSequences(ids);
     enc.invalidatePacked();  // a training step follows: the arena is about to change
-    return enc.withGradLock(async () => {
+    return this.calls.run(() => enc.withGradLock(async () => {
       enc.grads ??= new Float32Array(enc.layout.total);
       enc.grads.fill(0);
       const vectors = new Float32Array(ids.length * V);
       await callNativeAsync(() => enc.native.gradients(packed, null, cu, pooling, dw, vectors, enc.grads!));
       return { vectors, gradients: enc.parameters('', enc.grads) };
-    });
+    }));
   }
 
   /**
@@ -426,12 +452,13 @@ export class SpladeModel {
    * @internal
    */
   async encodeIdsDense(ids: Int32Array[], opts: { pooling?: Pooling; kind?: EncodeKind } = {}): Promise<Float32Array> {
+    this.calls.check();
     const pooling = checkPooling(opts.pooling);
     const kind = opts.kind === undefined ? 'document' : expectOneOf('kind', opts.kind, ['query', 'document'] as const);
     const enc = kind === 'query' ? this.query : this.document;
     const V = enc.config.vocabSize;
     const out = new Float32Array(ids.length * V);
-    await enc.forward(ids, null, pooling, Math.max(1, ids.length), (i, row) => out.set(row, i * V), false);
+    await this.calls.run(() => enc.forward(ids, null, pooling, Math.max(1, ids.length), (i, row) => out.set(row, i * V), false));
     return out;
   }
 
@@ -458,6 +485,7 @@ export class SpladeModel {
    * parameters(prefix, arena) views over an arena-shaped buffer (a gradient). @internal
    */
   trainingEncoders(): { query: TrainingEncoder; document: TrainingEncoder } {
+    this.calls.check();
     return { query: this.query, document: this.document };
   }
 
@@ -474,11 +502,13 @@ export class SpladeModel {
   /** The top terms of a vector, heaviest first, as vocabulary tokens. */
   /** The document encoder's vocabulary: term id -> token string (what vector indices mean). */
   vocabulary(): string[] {
+    this.calls.check();
     const tok = this.document.tokenizer;
     return Array.from({ length: this.document.config.vocabSize }, (_, i) => tok.idToToken(i));
   }
 
   explain(v: SparseVector, top?: number): { token: string; weight: number }[] {
+    this.calls.check();
     if (!v || !(v.indices instanceof Uint32Array) || !(v.values instanceof Float32Array) || v.indices.length !== v.values.length) {
       invalidArgument('v', 'a SparseVector { indices: Uint32Array, values: Float32Array } of equal lengths', v);
     }
@@ -496,6 +526,7 @@ export class SpladeModel {
    * file atomically. A model with two distinct encoders writes dir/query and dir/document.
    */
   async save(dir: string, opts: SaveOptions = {}): Promise<void> {
+    this.calls.check();
     if (typeof dir !== 'string' || dir.length === 0) invalidArgument('dir', 'a directory path', dir);
     if (opts === null || typeof opts !== 'object') invalidArgument('opts', 'an object', opts);
     const format = opts.format === undefined ? 'huggingface' : expectOneOf('format', opts.format, ['huggingface', 'sentence-transformers'] as const);
@@ -545,9 +576,27 @@ export class SpladeModel {
    * before the next encode (the Trainer does so after each step).
    */
   parameters(): Map<string, Float32Array> {
+    this.calls.check();
     if (this.query === this.document) return this.document.parameters();
     return new Map([...this.query.parameters('query/'), ...this.document.parameters('document/')]);
   }
+}
+
+/** Main-thread time tokenization may take before it lets the event loop run (timers, I/O, other requests). */
+const TOKENIZE_SLICE_MS = 10;
+
+/** Tokenizes texts in order, yielding to the event loop every TOKENIZE_SLICE_MS (10k texts take seconds). */
+async function tokenizeYielding(texts: string[], tokenize: (t: string) => Int32Array): Promise<Int32Array[]> {
+  const out: Int32Array[] = new Array(texts.length);
+  let sliceStart = performance.now();
+  for (let i = 0; i < texts.length; i++) {
+    out[i] = tokenize(texts[i]);
+    if (performance.now() - sliceStart > TOKENIZE_SLICE_MS) {
+      await new Promise((r) => setImmediate(r));
+      sliceStart = performance.now();
+    }
+  }
+  return out;
 }
 
 function expectString(v: unknown): void {

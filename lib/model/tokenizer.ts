@@ -25,6 +25,8 @@ export class SpladeTokenizer {
   private readonly tok: Tokenizer;
   private readonly single: Piece[];
   private readonly pair: Piece[];
+  /** Whether a prefix cut at whitespace tokenizes to a prefix of the tokens (see isWordLocal). */
+  private readonly wordLocal: boolean;
 
   private constructor(json: string, configJson: string | undefined, file: string) {
     this.json = json;
@@ -41,6 +43,7 @@ export class SpladeTokenizer {
       throw new SpladeError(`${file}: the tokenizer could not be built (${(err as Error).message})`, ErrorCode.unsupported);
     }
     [this.single, this.pair] = templates(spec.post_processor as Record<string, unknown> | null, file);
+    this.wordLocal = isWordLocal(spec);
   }
 
   static load(dir: string): SpladeTokenizer {
@@ -61,7 +64,7 @@ export class SpladeTokenizer {
 
   /** The text's ids without special tokens, the first maxLength of them. */
   encodeBody(text: string, maxLength: number): number[] {
-    return this.body(text).slice(0, Math.max(0, maxLength));
+    return this.bodyPrefix(text, Math.max(0, maxLength));
   }
 
   /** The id of a vocabulary token (as tokenizer.json spells it), undefined when there is none. */
@@ -75,9 +78,29 @@ export class SpladeTokenizer {
     if (this.configJson !== undefined) atomicWriteText(join(dir, 'tokenizer_config.json'), this.configJson);
   }
 
+  /**
+   * The first n tokens of body(text), tokenizing only as much of the text as they need (a 1 MB text
+   * truncated to 254 tokens would otherwise be tokenized whole). Where the tokenizer is word-local
+   * (see wordLocal), the tokens of text up to an ASCII whitespace character are exactly the first
+   * tokens of the whole text; such a prefix is tried, grown until it yields n tokens (a token may
+   * stand for many characters, e.g. [UNK] or removed control characters, so no length can be
+   * guessed safely), and the whole text is tokenized when no prefix suffices.
+   */
+  private bodyPrefix(text: string, n: number): number[] {
+    if (this.wordLocal) {
+      for (let chars = PREFIX_CHARS_PER_TOKEN * n + 64; chars < text.length; chars *= 4) {
+        const cut = whitespaceAtOrBefore(text, chars);
+        if (cut <= 0) continue;
+        const ids = this.body(text.slice(0, cut));
+        if (ids.length >= n) return ids.slice(0, n);
+      }
+    }
+    return this.body(text).slice(0, n);
+  }
+
   /** [CLS] text [SEP] (per the template), the text truncated so the whole fits in maxLength. */
   encode(text: string, maxLength: number): Int32Array {
-    const a = this.body(text).slice(0, Math.max(0, maxLength - this.specialsSingle));
+    const a = this.bodyPrefix(text, Math.max(0, maxLength - this.specialsSingle));
     return assemble(this.single, a, []).ids;
   }
 
@@ -99,6 +122,59 @@ export class SpladeTokenizer {
   idToToken(id: number): string {
     return this.tok.id_to_token(id) ?? `[${id}]`;
   }
+}
+
+/** The first prefix tried holds this many characters per wanted token (English averages 4 to 5). */
+const PREFIX_CHARS_PER_TOKEN = 8;
+
+/** The largest i <= at (i < text.length) with text[i] ASCII whitespace, or -1. */
+function whitespaceAtOrBefore(text: string, at: number): number {
+  for (let i = Math.min(at, text.length - 1); i >= 0; i--) {
+    const c = text.charCodeAt(i);
+    if (c === 32 || c === 9 || c === 10 || c === 13) return i;
+  }
+  return -1;
+}
+
+const WORD_LOCAL_NORMALIZERS = new Set(['BertNormalizer', 'Lowercase', 'NFD', 'NFKD', 'NFC', 'NFKC', 'StripAccents', 'Strip']);
+const WHITESPACE_SPLITTERS = new Set(['BertPreTokenizer', 'Whitespace', 'WhitespaceSplit']);
+const WORD_LOCAL_PRE_TOKENIZERS = new Set([...WHITESPACE_SPLITTERS, 'Punctuation', 'Digits']);
+
+/**
+ * Whether the tokens of a text cut just before an ASCII whitespace character are exactly the first
+ * tokens of the whole text. True for the pipeline of BERT-style tokenizers, by construction: each
+ * normalizer listed maps characters one by one (Unicode normalization and lower-casing never reach
+ * across a space, a starter character without case), the pre-tokenizers listed split pieces on their
+ * own and one of them at every whitespace character (which becomes no token), WordPiece tokenizes
+ * each word on its own, and added
+ * tokens (matched on the raw text) hold no whitespace. Anything else (Replace, Metaspace, byte-level
+ * BPE, ...) is not assumed to be: its texts are tokenized whole.
+ */
+function isWordLocal(spec: Record<string, unknown>): boolean {
+  const all = (step: unknown, allowed: Set<string>, optional: boolean): boolean => {
+    if (step === null || step === undefined) return optional;
+    if (typeof step !== 'object') return false;
+    const s = step as { type?: unknown; normalizers?: unknown; pretokenizers?: unknown };
+    if (s.type === 'Sequence') {
+      const list = s.normalizers ?? s.pretokenizers;
+      return Array.isArray(list) && list.every((x) => all(x, allowed, false));
+    }
+    return typeof s.type === 'string' && allowed.has(s.type);
+  };
+  const pre = spec.pre_tokenizer as { type?: unknown; pretokenizers?: unknown } | null | undefined;
+  const steps = pre?.type === 'Sequence' && Array.isArray(pre.pretokenizers) ? (pre.pretokenizers as { type?: unknown }[]) : [pre];
+  // WordPiece, named or (older files) told by its keys the way the tokenizer library tells it.
+  const model = (spec.model ?? {}) as Record<string, unknown>;
+  const wordPiece = model.type === 'WordPiece' ||
+    (model.type === undefined && !Array.isArray(model.vocab) && 'continuing_subword_prefix' in model && 'unk_token' in model && !('merges' in model));
+  const added = Array.isArray(spec.added_tokens) ? (spec.added_tokens as { content?: unknown }[]) : [];
+  return (
+    wordPiece &&
+    all(spec.normalizer, WORD_LOCAL_NORMALIZERS, true) &&
+    all(pre, WORD_LOCAL_PRE_TOKENIZERS, false) &&
+    steps.some((p) => typeof p?.type === 'string' && WHITESPACE_SPLITTERS.has(p.type)) &&
+    added.every((t) => typeof t.content === 'string' && !/\s/.test(t.content))
+  );
 }
 
 function assemble(template: Piece[], a: number[], b: number[]): Encoded {

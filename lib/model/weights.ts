@@ -90,20 +90,42 @@ function candidates(name: string): string[] {
   return out;
 }
 
-/** Fills arena from the checkpoint: every layout entry must be present with the expected shape. */
-export async function fillArena(arena: Float32Array, layout: Layout, ckpt: WeightFiles): Promise<void> {
+/**
+ * The number of transformer layers the weights hold (BERT's encoder.layer.N, DistilBERT's
+ * transformer.layer.N): one more than the largest N.
+ */
+export function storedLayerCount(ckpt: WeightFiles): number {
+  let n = 0;
+  for (const name of ckpt.tensors.keys()) {
+    const m = /(?:^|\.)(?:encoder|transformer)\.layer\.(\d+)\./.exec(name);
+    if (m) n = Math.max(n, Number(m[1]) + 1);
+  }
+  return n;
+}
+
+/**
+ * The stored tensor of each layout entry, every one present with the expected shape: checked from the
+ * headers alone, so that a config.json that does not match the weights fails before the arena it
+ * sizes is allocated.
+ */
+export function matchLayout(layout: Layout, ckpt: WeightFiles): StoredTensor[] {
   const where = ckpt.files.join(', ');
-  for (const e of layout.entries) {
+  return layout.entries.map((e) => {
     let t: StoredTensor | undefined;
     for (const c of candidates(e.name)) if ((t = ckpt.tensors.get(c))) break;
     if (!t) throw new SpladeError(`${where}: missing tensor ${e.name}`, ErrorCode.corruptFile);
     const same = t.shape.length === e.shape.length && t.shape.every((s, i) => s === e.shape[i]);
     if (!same) {
       throw new SpladeError(
-        `${t.file}: tensor ${t.name} has shape [${t.shape.join(', ')}], expected [${e.shape.join(', ')}]`,
+        `${t.file}: tensor ${t.name} has shape [${t.shape.join(', ')}], expected [${e.shape.join(', ')}] (from config.json)`,
         ErrorCode.corruptFile,
       );
     }
-    await t.read(arena.subarray(e.offset, e.offset + numel(e.shape)));
-  }
+    return t;
+  });
+}
+
+/** Fills arena from the tensors matchLayout found for the layout's entries. */
+export async function fillArena(arena: Float32Array, layout: Layout, tensors: StoredTensor[]): Promise<void> {
+  for (const [i, e] of layout.entries.entries()) await tensors[i].read(arena.subarray(e.offset, e.offset + numel(e.shape)));
 }

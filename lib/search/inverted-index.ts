@@ -102,7 +102,8 @@ export interface IndexStats {
   numDocs: number; numPostings: number; vocabSize: number; sizeBytes: number;
   blockSize: number; impactBits: number; scale: number; hasDocIds: boolean; reordered: boolean; hasBmp: boolean;
 }
-export interface NativeResult { ids: Uint32Array; scores: Float32Array; postingsScored: number }
+/** searchBatch's results carry their docIds (read while the batch holds the index: see dispose()). */
+export interface NativeResult { ids: Uint32Array; scores: Float32Array; postingsScored: number; docIds?: string[] }
 interface NativeBuilder {
   add(indices: Uint32Array, values: Float32Array, offsets: Uint32Array): void;
   readonly numDocs: number;
@@ -250,7 +251,6 @@ export class InvertedIndex {
   /** Whether the index holds the block-max store that 'bmp' and 'approximate' search. */
   get hasBlockMaxStore(): boolean { return this.#stats.hasBmp; }
 
-  /** Releases the native index (unmaps the file); later calls throw. Batches in flight finish first. */
   /** Each term's document frequency (postings in its list), indexed by term id: (vocabSize). */
   documentFrequencies(): Uint32Array {
     const out = new Uint32Array(this.#stats.vocabSize);
@@ -259,6 +259,7 @@ export class InvertedIndex {
     return out;
   }
 
+  /** Releases the native index (unmaps the file); later calls throw. Batches in flight finish first. */
   dispose(): void {
     this.#native?.dispose();
     this.#native = undefined;
@@ -289,7 +290,9 @@ export class InvertedIndex {
 
   #withDocIds(r: NativeResult): SearchResult {
     const out: SearchResult = { ids: r.ids, scores: r.scores, postingsScored: r.postingsScored };
-    if (this.#stats.hasDocIds) {
+    if (r.docIds) {
+      out.docIds = r.docIds;
+    } else if (this.#stats.hasDocIds) {
       const native = this.#live();
       const ids = callNative(() => native.docIds(r.ids));
       if (ids) out.docIds = ids;

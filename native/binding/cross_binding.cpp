@@ -37,7 +37,8 @@ class NativeCrossEncoder : public Napi::ObjectWrap<NativeCrossEncoder> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function cls = DefineClass(env, "NativeCrossEncoder", {InstanceMethod("forward", &NativeCrossEncoder::Forward),
-                                                                 InstanceMethod("train", &NativeCrossEncoder::Train)});
+                                                                 InstanceMethod("train", &NativeCrossEncoder::Train),
+                                                                 InstanceMethod("dispose", &NativeCrossEncoder::Dispose)});
     exports.Set("NativeCrossEncoder", cls);
   }
 
@@ -69,6 +70,7 @@ class NativeCrossEncoder : public Napi::ObjectWrap<NativeCrossEncoder> {
     if (logits.size != B) throw_error(env, kInvalidArgument, "Expected logits to hold " + std::to_string(B) + " floats");
     if (has_hidden && hidden.size != B * cfg_.hidden)
       throw_error(env, kInvalidArgument, "Expected hidden to hold " + std::to_string(B * cfg_.hidden) + " floats");
+    check_live(env);
     std::vector<Napi::Value> keep = {info.This(), info[4]};
     in.keep(info, keep);
     if (has_hidden) keep.push_back(info[5]);
@@ -106,6 +108,7 @@ class NativeCrossEncoder : public Napi::ObjectWrap<NativeCrossEncoder> {
     if (logits.size != B) throw_error(env, kInvalidArgument, "Expected logits to hold " + std::to_string(B) + " floats");
     const TrainDropout drop = arg_dropout(info, 8);
     const bool reference = arg_bool(info, 10, "reference");
+    check_live(env);
     std::vector<Napi::Value> keep = {info.This(), info[6], info[7]};
     in.keep(info, keep);
     if (targets.data) keep.push_back(info[4]);
@@ -120,10 +123,21 @@ class NativeCrossEncoder : public Napi::ObjectWrap<NativeCrossEncoder> {
         [result](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, *result); }, keep);
   }
 
+  // dispose(): later calls throw; the arena (JavaScript's) is released with the handle. Calls in
+  // flight hold the handle and finish.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    disposed_ = true;
+    return info.Env().Undefined();
+  }
+  void check_live(Napi::Env env) const {
+    if (disposed_) throw_error(env, kInvalidArgument, "this model was disposed");
+  }
+
   EncoderConfig cfg_;
   CrossLayout layout_;
   const float* params_ = nullptr;
   Napi::ObjectReference arena_ref_;
+  bool disposed_ = false;
 };
 
 void Init(Napi::Env env, Napi::Object exports) {

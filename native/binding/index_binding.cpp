@@ -2,7 +2,8 @@
 // chunks of concatenated typed arrays (zero-copy views); `new IndexHandle('build', builder, docIds)`
 // finishes it and `new IndexHandle('open', path)` maps a file. search() is synchronous; searchBatch()
 // runs the queries on its own threads (at most `threads`) inside a PromiseWorker, holding the index
-// and the query arrays alive until it settles.
+// and the query arrays alive until it settles; its results carry their docIds (when the index stores
+// them), so a batch in flight finishes even if the index is disposed meanwhile.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -90,6 +91,13 @@ Napi::Object result_object(Napi::Env env, const SearchResult& r) {
   o.Set("scores", scores);
   o.Set("postingsScored", Napi::Number::New(env, static_cast<double>(r.postings_scored)));
   return o;
+}
+
+// The stored external ids of ids (an index that stores them).
+Napi::Array doc_id_array(Napi::Env env, const Index& ix, const uint32_t* ids, size_t n) {
+  Napi::Array out = Napi::Array::New(env, n);
+  for (size_t i = 0; i < n; ++i) out.Set(static_cast<uint32_t>(i), ix.doc_id(ids[i]));
+  return out;
 }
 
 Algorithm algorithm_arg(const Napi::CallbackInfo& info, size_t i) {
@@ -255,9 +263,16 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
       for (auto& t : pool) t.join();
       if (error) std::rethrow_exception(error);
     };
-    auto done = [results](Napi::Env env) -> Napi::Value {
+    // The external ids come with the results, read through the batch's own reference to the index:
+    // a dispose() while the batch ran must not fail it.
+    auto done = [results, ix](Napi::Env env) -> Napi::Value {
       Napi::Array out = Napi::Array::New(env, results->size());
-      for (size_t i = 0; i < results->size(); ++i) out.Set(static_cast<uint32_t>(i), result_object(env, (*results)[i]));
+      for (size_t i = 0; i < results->size(); ++i) {
+        const SearchResult& r = (*results)[i];
+        Napi::Object o = result_object(env, r);
+        if (ix->has_doc_ids()) o.Set("docIds", doc_id_array(env, *ix, r.ids.data(), r.ids.size()));
+        out.Set(static_cast<uint32_t>(i), o);
+      }
       return out;
     };
     std::vector<Napi::Value> keep{info.This(), info[0], info[1], info[2]};
@@ -280,11 +295,7 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     auto ids = arg_u32(info, 0, "ids");
     const auto& ix = live(env);
     if (!ix->has_doc_ids()) return env.Undefined();
-    return guarded(env, [&]() -> Napi::Value {
-      Napi::Array out = Napi::Array::New(env, ids.size);
-      for (size_t i = 0; i < ids.size; ++i) out.Set(static_cast<uint32_t>(i), ix->doc_id(ids.data[i]));
-      return out;
-    });
+    return guarded(env, [&]() -> Napi::Value { return doc_id_array(env, *ix, ids.data, ids.size); });
   }
 
   Napi::Value Stats(const Napi::CallbackInfo& info) {

@@ -153,7 +153,8 @@ class Encoder : public Napi::ObjectWrap<Encoder> {
                                                         InstanceMethod("adamwUpdate", &Encoder::AdamwUpdate),
                                                         InstanceMethod("readParams", &Encoder::ReadParams),
                                                         InstanceMethod("readMoments", &Encoder::ReadMoments),
-                                                        InstanceMethod("writeMoments", &Encoder::WriteMoments)}));
+                                                        InstanceMethod("writeMoments", &Encoder::WriteMoments),
+                                                        InstanceMethod("dispose", &Encoder::Dispose)}));
     env.AddCleanupHook([raw = napi_env(env)] { release_devices(raw); });
   }
 
@@ -187,10 +188,10 @@ class Encoder : public Napi::ObjectWrap<Encoder> {
   }
 
  private:
-  static std::unique_ptr<EncoderBackend> make_backend(const EncoderConfig& cfg, float* arena, int device) {
+  static std::shared_ptr<EncoderBackend> make_backend(const EncoderConfig& cfg, float* arena, int device) {
     if (device < 0) return make_cpu_encoder(cfg, arena);
 #ifdef SPLADE_WITH_CUDA
-    return std::make_unique<cuda::CudaBackend>(cfg, arena, device);
+    return std::make_shared<cuda::CudaBackend>(cfg, arena, device);
 #else
     fail(kUnsupported, "this build of splade has no CUDA backend (nvcc was not found at build time)");
 #endif
@@ -212,9 +213,21 @@ class Encoder : public Napi::ObjectWrap<Encoder> {
     return m;
   }
 
-  EncoderBackend& backend(Napi::Env env) const {
+  // The backend for one call: each worker holds its own reference, so dispose() or an environment's
+  // teardown never frees a backend under a call in flight.
+  std::shared_ptr<EncoderBackend> backend(Napi::Env env) const {
+    if (disposed_) throw_error(env, kInvalidArgument, "this model was disposed");
     if (!backend_) throw_error(env, kCuda, "CUDA encoder: released at environment teardown");
-    return *backend_;
+    return backend_;
+  }
+
+  // dispose(): frees the backend (its packed weights, gradients and moments; device memory on a GPU)
+  // once the calls in flight end; later calls throw. The parameter arena is JavaScript's.
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    disposed_ = true;
+    packed_.reset();
+    backend_.reset();
+    return info.Env().Undefined();
   }
   void check_bv(Napi::Env env, size_t size, size_t B, const char* what) const {
     if (size != B * vocab_) throw_error(env, kInvalidArgument, std::string("Expected ") + what + " to hold B * vocab = " + std::to_string(B * vocab_) + " values");
@@ -232,13 +245,13 @@ class Encoder : public Napi::ObjectWrap<Encoder> {
   Napi::Value Prepare(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const Precision precision = arg_precision(info, 0);
-    EncoderBackend& b = backend(env);
+    std::shared_ptr<EncoderBackend> b = backend(env);
     auto result = std::make_shared<std::shared_ptr<const PackedWeights>>();
     const uint64_t seq = ++prepare_seq_;
     return PromiseWorker::run(
-        env, [&b, precision, result] { *result = b.pack(precision); },
+        env, [b, precision, result] { *result = b->pack(precision); },
         [this, result, seq](Napi::Env e) -> Napi::Value {
-          if (seq > installed_seq_) packed_ = *result, installed_seq_ = seq;
+          if (seq > installed_seq_ && !disposed_) packed_ = *result, installed_seq_ = seq;
           return Napi::Number::New(e, static_cast<double>((*result)->bytes()));
         },
         {info.This(), arena_ref_.Value()});
@@ -259,15 +272,15 @@ class Encoder : public Napi::ObjectWrap<Encoder> {
     check_bv(env, out.size, in.B, "out");
     if (has_argmax) check_bv(env, argmax.size, in.B, "argmax");
     const bool use_packed = info.Length() > 7 && !info[7].IsUndefined() && arg_bool(info, 7, "packed");
+    std::shared_ptr<EncoderBackend> b = backend(env);
     if (use_packed && !packed_) throw_error(env, kInvalidArgument, "forward: packed weights requested before prepare()");
-    EncoderBackend& b = backend(env);
     std::vector<Napi::Value> keep = {info.This(), info[5], arena_ref_.Value()};
     in.keep(info, keep);
     if (has_argmax) keep.push_back(info[6]);
     std::shared_ptr<const PackedWeights> packed = use_packed ? packed_ : nullptr;  // held until the worker ends
     return PromiseWorker::run(
-        env, [&b, batch = in.batch(), pooling, reference, w = out.data, am = argmax.data, packed] {
-          b.forward(w, am, batch, pooling, reference, packed.get());
+        env, [b, batch = in.batch(), pooling, reference, w = out.data, am = argmax.data, packed] {
+          b->forward(w, am, batch, pooling, reference, packed.get());
         },
         done, keep);
   }
@@ -282,11 +295,11 @@ class Encoder : public Napi::ObjectWrap<Encoder> {
     check_bv(env, dw.size, in.B, "dw");
     check_bv(env, out.size, in.B, "out");
     if (grads.size < total_) throw_error(env, kInvalidArgument, "Expected grads to hold " + std::to_string(total_) + " floats");
-    EncoderBackend& b = backend(env);
+    std::shared_ptr<EncoderBackend> b = backend(env);
     std::vector<Napi::Value> keep = {info.This(), info[4], info[5], info[6], arena_ref_.Value()};
     in.keep(info, keep);
     return PromiseWorker::run(
-        env, [&b, batch = in.batch(), pooling, d = dw.data, w = out.data, g = grads.data] { b.gradients(w, g, d, batch, pooling); },
+        env, [b, batch = in.batch(), pooling, d = dw.data, w = out.data, g = grads.data] { b->gradients(w, g, d, batch, pooling); },
         done, keep);
   }
 
@@ -303,12 +316,12 @@ class Encoder : public Napi::ObjectWrap<Encoder> {
     const TrainDropout drop = arg_dropout(info, 6);
     if (in.B == 0) throw_error(env, kInvalidArgument, "Expected a non-empty batch");
     check_bv(env, out.size, in.B, "out");
-    EncoderBackend& b = backend(env);
+    std::shared_ptr<EncoderBackend> b = backend(env);
     auto result = std::make_shared<std::shared_ptr<TrainActivations>>();
     std::vector<Napi::Value> keep = {info.This(), info[4], arena_ref_.Value()};
     in.keep(info, keep);
     return PromiseWorker::run(
-        env, [&b, result, batch = in.batch(), pooling, upload, drop, w = out.data] { *result = b.train_forward(w, batch, pooling, upload, drop); },
+        env, [b, result, batch = in.batch(), pooling, upload, drop, w = out.data] { *result = b->train_forward(w, batch, pooling, upload, drop); },
         [result](Napi::Env e) -> Napi::Value { return make_activations_handle(e, std::move(*result), kActivationsTag); }, keep);
   }
 
@@ -317,9 +330,9 @@ class Encoder : public Napi::ObjectWrap<Encoder> {
     Napi::Env env = info.Env();
     std::shared_ptr<TrainActivations> acts = arg_activations_handle<TrainActivations>(info, 0, kActivationsTag, "Encoder");
     const View<float> dw = arg_f32(info, 1, "dw");
-    EncoderBackend& b = backend(env);
+    std::shared_ptr<EncoderBackend> b = backend(env);
     return PromiseWorker::run(
-        env, [&b, acts, d = dw.data, n = dw.size] { b.train_backward(*acts, d, n); }, done, {info.This(), info[0], info[1]});
+        env, [b, acts, d = dw.data, n = dw.size] { b->train_backward(*acts, d, n); }, done, {info.This(), info[0], info[1]});
   }
 
   // mlmGradients(ids, typeIds | null, cuSeqlens, labels (N: an id or -1), upload, dropout, seed):
@@ -332,12 +345,12 @@ class Encoder : public Napi::ObjectWrap<Encoder> {
     const TrainDropout drop = arg_dropout(info, 5);
     if (in.B == 0) throw_error(env, kInvalidArgument, "Expected a non-empty batch");
     if (labels.size != in.ids.size) throw_error(env, kInvalidArgument, "Expected labels as long as ids");
-    EncoderBackend& b = backend(env);
+    std::shared_ptr<EncoderBackend> b = backend(env);
     auto r = std::make_shared<MlmResult>();
     std::vector<Napi::Value> keep = {info.This(), info[3], arena_ref_.Value()};
     in.keep(info, keep);
     return PromiseWorker::run(
-        env, [&b, r, batch = in.batch(), l = labels.data, upload, drop] { r->loss = b.mlm_gradients(batch, l, upload, drop, &r->count); },
+        env, [b, r, batch = in.batch(), l = labels.data, upload, drop] { r->loss = b->mlm_gradients(batch, l, upload, drop, &r->count); },
         [r](Napi::Env e) { return r->to_js(e); }, keep);
   }
 
@@ -365,10 +378,10 @@ class Encoder : public Napi::ObjectWrap<Encoder> {
 
   // gradNormSq(): Promise<number> (sum of squares of the gradients, double accumulation, fixed order)
   Napi::Value GradNormSq(const Napi::CallbackInfo& info) {
-    EncoderBackend& b = backend(info.Env());
+    std::shared_ptr<EncoderBackend> b = backend(info.Env());
     auto out = std::make_shared<double>(0.0);
     return PromiseWorker::run(
-        info.Env(), [&b, out] { *out = b.grad_norm_sq(); }, [out](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, *out); },
+        info.Env(), [b, out] { *out = b->grad_norm_sq(); }, [out](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, *out); },
         {info.This()});
   }
 
@@ -387,18 +400,19 @@ class Encoder : public Napi::ObjectWrap<Encoder> {
   // A backend call in a worker resolving to undefined; the handle and `more` stay referenced until it ends.
   template <class F>
   Napi::Value call(const Napi::CallbackInfo& info, F f, std::vector<Napi::Value> more = {}) {
-    EncoderBackend& b = backend(info.Env());
+    std::shared_ptr<EncoderBackend> b = backend(info.Env());
     more.push_back(info.This());
-    return PromiseWorker::run(info.Env(), [&b, f] { f(b); }, done, more);
+    return PromiseWorker::run(info.Env(), [b, f] { f(*b); }, done, more);
   }
 
-  std::unique_ptr<EncoderBackend> backend_;  // null after release_devices(): calls then throw
+  std::shared_ptr<EncoderBackend> backend_;  // null after dispose() or release_devices(): calls then throw
   napi_env env_ = nullptr;                   // set for device encoders only
   Napi::ObjectReference arena_ref_;
   float* arena_ = nullptr;
   size_t vocab_ = 0, total_ = 0;
   std::shared_ptr<const PackedWeights> packed_;  // set on the main thread only (prepare's completion)
   uint64_t prepare_seq_ = 0, installed_seq_ = 0;  // main thread only
+  bool disposed_ = false;                          // main thread only
 };
 
 void Init(Napi::Env env, Napi::Object exports) {

@@ -111,29 +111,60 @@ PromiseWorker::PromiseWorker(Napi::Env env, Work work, Done done, const std::vec
 void PromiseWorker::Execute() {
   try {
     work_();
+    return;
   } catch (const SpladeError& e) {
     code_ = e.code();
-    SetError(e.what());
+    error_ = e.what();
   } catch (const std::bad_alloc&) {
-    SetError("out of memory");
+    error_ = "out of memory";
   } catch (const std::exception& e) {
-    SetError(e.what());
+    error_ = e.what();
   } catch (...) {
-    SetError("unknown native error");
+    error_ = "unknown native error";
   }
+  failed_ = true;
 }
 
-void PromiseWorker::OnOK() {
-  Napi::Env env = Env();
+namespace {
+
+// Whether JavaScript can still run in env. A worker thread terminated while our work is in flight
+// tears its environment down; the completion callback still runs there, but every N-API call that
+// needs JavaScript fails, node-addon-api turns the failure into a Napi::Error, and one thrown out of
+// the completion callback (or while reporting one) aborts the whole process. A plain C call that
+// needs JavaScript, checked by its status, tells the two cases apart without throwing.
+bool can_run_js(napi_env env) {
+  napi_value probe, value;
+  if (napi_create_object(env, &probe) != napi_ok || napi_get_boolean(env, true, &value) != napi_ok) return false;
+  return napi_set_named_property(env, probe, "alive", value) == napi_ok;
+}
+
+}  // namespace
+
+// Replaces AsyncWorker's completion, which reports errors through Error::New + OnError (both of which
+// throw where JavaScript cannot run): settles the promise only where it can be observed, then frees
+// the worker (and with it the keep-alive references) in either case.
+void PromiseWorker::OnWorkComplete(Napi::Env env, napi_status status) {
+  if (status != napi_cancelled && can_run_js(env)) {
+    Napi::HandleScope scope(env);
+    settle(env);
+  }
+  Destroy();
+}
+
+void PromiseWorker::settle(Napi::Env env) {
   try {
-    deferred_.Resolve(guarded(env, [&] { return done_(env); }));
-  } catch (const Napi::Error& e) {
-    deferred_.Reject(e.Value());
+    if (failed_) {
+      deferred_.Reject(make_error(env, code_, error_).Value());
+      return;
+    }
+    try {
+      deferred_.Resolve(guarded(env, [&] { return done_(env); }));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  } catch (...) {
+    // Only reachable if the environment began to go away while settling; no one is left to tell.
   }
-}
-
-void PromiseWorker::OnError(const Napi::Error& e) {
-  deferred_.Reject(make_error(Env(), code_, e.Message()).Value());
 }
 
 }  // namespace splade::binding

@@ -60,6 +60,10 @@ View<uint32_t> arg_u32(const Napi::CallbackInfo& info, size_t i, const char* nam
 // A Promise-returning AsyncWorker: `work` runs on a libuv thread and must not touch V8; `done` runs
 // on the main thread and builds the resolved value. Values in `keep_alive` (input typed arrays,
 // the wrapped object) are referenced until the worker finishes, so zero-copy inputs outlive it.
+// Every async call of the binding goes through it, because it alone survives a torn-down
+// environment: when a worker thread is terminated mid-call the work still completes, but nothing
+// can run there any more, and settling the promise the usual way would abort the process (see
+// OnWorkComplete).
 class PromiseWorker : public Napi::AsyncWorker {
  public:
   using Work = std::function<void()>;
@@ -69,14 +73,16 @@ class PromiseWorker : public Napi::AsyncWorker {
  private:
   PromiseWorker(Napi::Env env, Work work, Done done, const std::vector<Napi::Value>& keep_alive);
   void Execute() override;
-  void OnOK() override;
-  void OnError(const Napi::Error& e) override;
+  void OnWorkComplete(Napi::Env env, napi_status status) override;
+  void settle(Napi::Env env);
 
   Napi::Promise::Deferred deferred_;
   Work work_;
   Done done_;
   std::vector<Napi::Reference<Napi::Value>> keep_alive_;
+  bool failed_ = false;
   const char* code_ = kInternal;
+  std::string error_;
 };
 
 }  // namespace splade::binding

@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <random>
 
 #include "../common/error.h"
+#include "../common/temp_file.h"
 #include "codec.h"
 #include "crc32c.h"
 
@@ -33,7 +33,10 @@ std::shared_ptr<Index> Index::from_image(std::vector<uint8_t> image) {
 }
 
 std::shared_ptr<Index> Index::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  remove_stale_temps(path);  // what a save() killed before its rename left beside the file
+  // O_NONBLOCK: opening a FIFO (or another special file) must not wait for a writer; the file type
+  // is checked right after, and O_NONBLOCK does nothing to a regular file's reads or mapping.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) fail(kIo, "cannot open index file " + path + ": " + errno_text());
   struct stat st;
   if (fstat(fd, &st) != 0) {
@@ -79,9 +82,11 @@ void Index::validate() {
   std::memcpy(&header_size, data_ + 12, 4);
   std::memcpy(&header_crc, data_ + 16, 4);
   if (version < kOldestFormatVersion || version > kFormatVersion) {
-    corrupt("unsupported index format version " + std::to_string(version) + " (this build reads versions " +
-            std::to_string(kOldestFormatVersion) + " to " + std::to_string(kFormatVersion) +
-            "; rebuild the index with this version: splade index --vectors ... --out ...)");
+    // Not damage: a version this build does not read (a newer splade wrote it, most likely).
+    fail(kUnsupported, "unsupported index format version " + std::to_string(version) + ": this build of splade reads versions " +
+                           std::to_string(kOldestFormatVersion) + " to " + std::to_string(kFormatVersion) +
+                           (version > kFormatVersion ? " (the file was written by a newer splade: upgrade splade, or " : " (") +
+                           "rebuild the index with this version: splade index --vectors ... --out ...)");
   }
   if (header_size != sizeof(Header) || size_ < sizeof(Header)) corrupt("truncated header");
   {
@@ -230,8 +235,8 @@ void Index::save(const std::string& path) const {
   std::string dir = ".";
   const size_t slash = path.find_last_of('/');
   if (slash != std::string::npos) dir = slash == 0 ? "/" : path.substr(0, slash);
-  std::random_device rd;
-  const std::string tmp = path + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(rd());
+  remove_stale_temps(path);
+  const std::string tmp = temp_path_for(path);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) fail(kIo, "cannot create " + tmp + ": " + errno_text());
   auto abort_with = [&](const std::string& what) {
