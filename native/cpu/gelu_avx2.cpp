@@ -1,6 +1,9 @@
 // GELU forward and backward over 8 floats at a time (AVX2 + FMA, also what AVX-512 machines run): the
 // vector erfc of the GEMM epilogue (gemm_ymm.h, fractional error below 1.2e-7) instead of libm's
 // double erf and exp per element. Tails go through the scalar reference.
+#include "../common/cpu_features.h"
+#if defined(SPLADE_X86)  // x86-64 only: other architectures never choose the AVX2 kernels
+
 #include <immintrin.h>
 
 #include <cstddef>
@@ -33,3 +36,5 @@ void gelu_backward_range(float* dinp, const float* inp, const float* dout, size_
 }  // namespace splade::avx2
 
 #pragma GCC pop_options
+
+#endif  // SPLADE_X86

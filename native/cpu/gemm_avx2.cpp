@@ -3,6 +3,9 @@
 // operands, and a vectorised bias/residual/GELU epilogue. The blocking loops are gemm_driver.h.
 // Every header is included before the target pragma (the simdjson pattern), so std code is never
 // compiled with AVX2 and cannot leak into the generic path through the linker.
+#include "../common/cpu_features.h"
+#if defined(SPLADE_X86)  // x86-64 only: other architectures never choose the AVX2 kernels
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -179,3 +182,5 @@ double fma_probe(size_t iters) {
 }  // namespace splade::avx2
 
 #pragma GCC pop_options
+
+#endif  // SPLADE_X86

@@ -2,6 +2,9 @@
 // accumulators, two B vectors and the A value broadcast from memory (folded into the FMA as {1to16}),
 // 27 of the 32 registers. Packing and the epilogue reuse the 256-bit helpers (gemm_ymm.h): they are a
 // small share of the time. Every header is included before the target pragma (the simdjson pattern).
+#include "../common/cpu_features.h"
+#if defined(SPLADE_X86)  // x86-64 only: other architectures never choose the AVX-512 kernels
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -235,3 +238,5 @@ double fma_probe(size_t iters) {
 }  // namespace splade::avx512
 
 #pragma GCC pop_options
+
+#endif  // SPLADE_X86
