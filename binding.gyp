@@ -8,12 +8,15 @@
     "cflags": ["-fPIC"],
     "ldflags": ["-pthread"],
     "conditions": [
+      ["target_arch=='arm64'", {
+        "cflags_cc": ["-ffp-contract=off"]
+      }],
       ["OS=='mac'", {
         "xcode_settings": {
           "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
           "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
           "MACOSX_DEPLOYMENT_TARGET": "11.0",
-          "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fvisibility=hidden", "-fno-math-errno"]
+          "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fvisibility=hidden", "-fno-math-errno", "-ffp-contract=off"]
         }
       }]
     ]

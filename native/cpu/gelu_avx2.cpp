@@ -11,8 +11,12 @@
 #include "gelu.h"
 #include "gemm.h"
 
+#if defined(__clang__)  // clang has no #pragma GCC target: the same region as an attribute
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 
 #include "gemm_ymm.h"
 
@@ -35,6 +39,10 @@ void gelu_backward_range(float* dinp, const float* inp, const float* dout, size_
 
 }  // namespace splade::avx2
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 #endif  // SPLADE_X86

@@ -17,8 +17,12 @@
 #include "gemm.h"
 #include "gemm_isa.h"
 
+#if defined(__clang__)  // clang has no #pragma GCC target: the same region as an attribute
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 
 #include "gemm_driver.h"
 #include "gemm_ymm.h"
@@ -181,6 +185,10 @@ double fma_probe(size_t iters) {
 
 }  // namespace splade::avx2
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 #endif  // SPLADE_X86

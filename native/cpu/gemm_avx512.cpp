@@ -15,8 +15,12 @@
 #include "gemm.h"
 #include "gemm_isa.h"
 
+#if defined(__clang__)  // clang has no #pragma GCC target: the same region as an attribute
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
+#endif
 
 #include "gemm_driver.h"
 #include "gemm_ymm.h"
@@ -237,6 +241,10 @@ double fma_probe(size_t iters) {
 
 }  // namespace splade::avx512
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 #endif  // SPLADE_X86

@@ -22,10 +22,16 @@
 #include "gemm.h"
 #include "gemm_bf16.h"
 
+#if defined(__clang__)  // clang has no #pragma GCC target: the same region as an attribute
+#pragma clang attribute push(__attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("amx-tile,amx-bf16,avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
+#endif
 // GCC 12 reports _mm512_max_ps's deliberately undefined pass-through operand as uninitialised.
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include "gemm_ymm.h"
 
@@ -291,7 +297,11 @@ void pool_max(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const fl
 
 }  // namespace splade::amx
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 
 #else  // not x86-64: no AMX; gemm_bf16.cpp never calls these (bf16_fast_available() is false)
 
