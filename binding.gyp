@@ -6,7 +6,20 @@
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
     "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fvisibility=hidden", "-fno-math-errno"],
     "cflags": ["-fPIC"],
-    "ldflags": ["-pthread"]
+    "ldflags": ["-pthread"],
+    "conditions": [
+      ["target_arch=='arm64'", {
+        "cflags_cc": ["-ffp-contract=off"]
+      }],
+      ["OS=='mac'", {
+        "xcode_settings": {
+          "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+          "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+          "MACOSX_DEPLOYMENT_TARGET": "11.0",
+          "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fvisibility=hidden", "-fno-math-errno", "-ffp-contract=off"]
+        }
+      }]
+    ]
   },
   "targets": [
     { "target_name": "splade_core", "type": "static_library", "sources": ["<!@(node scripts/list-sources.cjs core)"] },

@@ -1,13 +1,18 @@
 // What the native core runs on, and the knobs that choose it.
 import { callNative, expectInteger, expectOneOf } from './errors.js';
-import { type CpuKind, loadAddon } from './native.js';
+import { CPU_KINDS, type CpuKind, loadAddon } from './native.js';
 
 export type { CpuKind };
 export interface NativeInfo {
-  /** The vector units the kernels use now: chosen at load from cpuid, or forced by SPLADE_CPU. */
+  /** The vector units the kernels use now: chosen at load (cpuid on x86-64, NEON on arm64), or forced by SPLADE_CPU. */
   cpu: CpuKind;
   /** Every variant this CPU can run (generic first). */
   supportedCpus: CpuKind[];
+  /**
+   * Optional extensions this CPU has beyond its variant's baseline: on arm64 'fp16', 'bf16', 'i8mm',
+   * 'dotprod', 'sve', 'crc32'; on x86-64 'sse4.2', 'avx512_vnni', 'avx512_bf16'.
+   */
+  cpuExtensions: string[];
   /** Threads in the native pool (the calling thread included). */
   threads: number;
   /** Whether the CUDA backend was compiled in, and how many devices it sees. */
@@ -21,7 +26,7 @@ export function info(): NativeInfo {
 
 /** Switches the CPU kernels to another variant this machine supports. */
 export function setCpu(cpu: CpuKind): void {
-  expectOneOf('cpu', cpu, ['avx512', 'avx2', 'generic'] as const);
+  expectOneOf('cpu', cpu, CPU_KINDS);
   callNative(() => loadAddon().setCpu(cpu));
 }
 

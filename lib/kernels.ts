@@ -4,7 +4,7 @@
 import {
   callNative, callNativeAsync, ErrorCode, expectFinite, expectInteger, expectOneOf, invalidArgument, SpladeError,
 } from './errors.js';
-import { type CpuKind, loadAddon } from './native.js';
+import { CPU_KINDS, type CpuKind, loadAddon } from './native.js';
 
 export interface SgemmOptions {
   /** op(A) is (m, k): A is (m, k) with lda >= k, or (k, m) with lda >= m when transA. */
@@ -79,7 +79,6 @@ interface KernelsAddon {
 }
 
 const MAX_DIM = 2 ** 31 - 1;
-const CPUS = ['avx512', 'avx2', 'generic'] as const;
 
 function expectF32(name: string, value: unknown): Float32Array {
   if (!(value instanceof Float32Array)) invalidArgument(name, 'a Float32Array', value);
@@ -139,14 +138,14 @@ function toCall(o: SgemmOptions): SgemmCall {
     expectExtent('residual', call.residual, m, n, call.ldr, 'ldr');
   }
   if (o.activation !== undefined) call.activation = expectOneOf('activation', o.activation, ['none', 'gelu'] as const);
-  if (o.cpu !== undefined) call.cpu = expectOneOf('cpu', o.cpu, CPUS);
+  if (o.cpu !== undefined) call.cpu = expectOneOf('cpu', o.cpu, CPU_KINDS);
   return call;
 }
 
 function expectPacked(p: unknown, k: number, n: number): PackedB {
   if (typeof p !== 'object' || p === null) invalidArgument('packedB', 'the object packB() returned', p);
   const q = p as PackedB;
-  expectOneOf('packedB.cpu', q.cpu, CPUS);
+  expectOneOf('packedB.cpu', q.cpu, CPU_KINDS);
   expectF32('packedB.data', q.data);
   if (q.k !== k || q.n !== n) {
     throw new SpladeError(`packedB was packed for k = ${q.k}, n = ${q.n} but the product has k = ${k}, n = ${n}`, ErrorCode.invalidArgument);
@@ -167,7 +166,7 @@ export function packB(opts: PackBOptions): PackedB {
   const ldb = opts.ldb === undefined ? Math.max(1, cols) : expectInteger('ldb', opts.ldb, 1, MAX_DIM);
   if (k > 0 && n > 0) expectExtent('b', b, rows, cols, ldb, 'ldb');
   const addon = loadAddon<KernelsAddon>();
-  const cpu = opts.cpu === undefined ? addon.info().cpu : expectOneOf('cpu', opts.cpu, CPUS);
+  const cpu = opts.cpu === undefined ? addon.info().cpu : expectOneOf('cpu', opts.cpu, CPU_KINDS);
   const floats = callNative(() => addon.sgemmPackedFloats({ k, n, cpu }));
   const out = new Float32Array(floats + 16);  // room to start the panels on a 64-byte boundary
   const offset = callNative(() => addon.sgemmPackB({ b, k, n, transB, ldb, cpu, out }));
@@ -197,6 +196,6 @@ export async function fmaPeak(opts: { threads?: number; seconds?: number; cpu?: 
   const seconds = opts.seconds === undefined ? 1 : expectFinite('seconds', opts.seconds);
   if (seconds <= 0 || seconds > 10) invalidArgument('seconds', 'a number in (0, 10]', seconds);
   const call: { threads: number; seconds: number; cpu?: CpuKind } = { threads, seconds };
-  if (opts.cpu !== undefined) call.cpu = expectOneOf('cpu', opts.cpu, CPUS);
+  if (opts.cpu !== undefined) call.cpu = expectOneOf('cpu', opts.cpu, CPU_KINDS);
   return callNativeAsync(() => loadAddon<KernelsAddon>().fmaPeak(call));
 }

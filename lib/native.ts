@@ -2,7 +2,7 @@
 // (build/Release), then the prebuilt binary shipped in the npm tarball (prebuilds/<platform>-<arch>).
 // Each feature module types the part of the binding it uses (see loadAddon<T>), so the typing of the
 // addon lives next to the code that calls it.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,11 +18,13 @@ function packageRoot(): string {
 
 /** The binding functions every build has. */
 export interface CoreAddon {
-  info(): { cpu: CpuKind; supportedCpus: CpuKind[]; threads: number; cuda: boolean; cudaDevices: number };
+  info(): { cpu: CpuKind; supportedCpus: CpuKind[]; cpuExtensions: string[]; threads: number; cuda: boolean; cudaDevices: number };
   setCpu(cpu: CpuKind): void;
   setThreads(threads: number): number;
 }
-export type CpuKind = 'avx512' | 'avx2' | 'generic';
+/** x86-64: 'avx512', 'avx2'; arm64: 'neon'; everywhere: 'generic' (plain C++). */
+export type CpuKind = 'avx512' | 'avx2' | 'neon' | 'generic';
+export const CPU_KINDS = ['avx512', 'avx2', 'neon', 'generic'] as const;
 
 let cached: unknown;
 
@@ -34,6 +36,29 @@ export function addonCandidates(): string[] {
   out.push(join(root, 'build', 'Release', 'splade.node'));
   out.push(join(root, 'prebuilds', `${process.platform}-${process.arch}`, 'splade.node'));
   return out;
+}
+
+/**
+ * What to install or run when no addon loads, for this platform: the prebuilds the package ships
+ * (prebuilds/<platform>-<arch>: linux-x64 and linux-arm64), and otherwise a build from source, which
+ * `npm install` runs with cmake-js (macOS: Xcode's command line tools and CMake).
+ */
+export function loadHint(packageDir: string, platform: string = process.platform, arch: string = process.arch): string {
+  const target = `${platform}-${arch}`;
+  const dir = join(packageDir, 'prebuilds');
+  const shipped = existsSync(dir) ? readdirSync(dir).sort() : [];
+  const compiler =
+    platform === 'darwin'
+      ? "install Xcode's command line tools (xcode-select --install) and CMake (brew install cmake)"
+      : platform === 'win32'
+        ? 'install Visual Studio with C++ and CMake'
+        : 'install a C++17 compiler and CMake (Debian/Ubuntu: apt-get install g++ cmake)';
+  const rebuild = `${compiler}, then run \`npm rebuild splade\` to build it from source with cmake-js`;
+  if (shipped.includes(target)) {
+    return `The prebuilt binary for ${target} did not load (reason below). Reinstall the package (npm install splade), or ${rebuild} (SPLADE_BUILD_FROM_SOURCE=1 skips the prebuilt one).`;
+  }
+  const has = shipped.length ? `this package ships prebuilt binaries for ${shipped.join(', ')} only` : 'this copy of the package has no prebuilt binaries';
+  return `No prebuilt binary for ${target} (${has}): ${rebuild}.`;
 }
 
 export function loadAddon<T = CoreAddon>(): T & CoreAddon {
@@ -51,9 +76,6 @@ export function loadAddon<T = CoreAddon>(): T & CoreAddon {
       tried.push(`${path} (${(err as Error).message})`);
     }
   }
-  const hint =
-    process.platform === 'linux' && process.arch === 'x64'
-      ? 'Reinstall the package (npm install splade), or build it from source: install a C++17 compiler and CMake (apt-get install g++ cmake) and run `npm rebuild splade`.'
-      : `No prebuilt binary ships for ${process.platform}-${process.arch}: install a C++17 compiler and CMake, then run \`npm rebuild splade\` to build from source.`;
+  const hint = loadHint(packageRoot());
   throw new SpladeError(`splade: the native addon could not be loaded. ${hint}\nTried:\n  ${tried.join('\n  ')}`, ErrorCode.noAddon);
 }

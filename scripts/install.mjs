@@ -1,5 +1,6 @@
-// npm install hook: use the prebuilt addon shipped in prebuilds/ when it loads on this machine,
-// otherwise build from source with cmake-js (CMake), falling back to node-gyp when CMake is missing.
+// npm install hook: use the prebuilt addon shipped in prebuilds/<platform>-<arch> (linux-x64,
+// linux-arm64) when it loads on this machine, otherwise build from source with cmake-js (CMake; how
+// macOS installs), falling back to node-gyp when CMake is missing.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -36,9 +37,10 @@ try {
     run(process.execPath, [gyp, 'rebuild']);
   }
 } catch {
-  console.error(
-    'splade: could not build the native addon. Install a C++17 compiler and CMake ' +
-      '(Debian/Ubuntu: apt-get install g++ cmake), then run `npm rebuild splade`.',
-  );
+  const tools =
+    process.platform === 'darwin'
+      ? "Xcode's command line tools and CMake (xcode-select --install; brew install cmake)"
+      : 'a C++17 compiler and CMake (Debian/Ubuntu: apt-get install g++ cmake)';
+  console.error(`splade: no prebuilt addon for ${process.platform}-${process.arch} loads here and building it failed. Install ${tools}, then run \`npm rebuild splade\`.`);
   process.exit(1);
 }

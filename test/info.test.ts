@@ -22,11 +22,18 @@ function defaultThreads(): number {
 describe('info', () => {
   it('reports the CPU variants this machine runs, in order, and the one chosen', () => {
     const i = info();
-    expect(i.supportedCpus).toEqual(['generic', 'avx2', 'avx512'].slice(0, i.supportedCpus.length));
+    // arm64: NEON is part of every CPU; x86-64: AVX2 and AVX-512 as cpuid says; elsewhere generic only.
+    const ladder = process.arch === 'arm64' ? ['generic', 'neon'] : ['generic', 'avx2', 'avx512'];
+    expect(i.supportedCpus).toEqual(ladder.slice(0, i.supportedCpus.length));
+    if (process.arch === 'arm64') expect(i.supportedCpus).toEqual(['generic', 'neon']);
     expect(i.supportedCpus).toContain(i.cpu);
     if (!process.env.SPLADE_CPU) expect(i.cpu).toBe(i.supportedCpus[i.supportedCpus.length - 1]);
+    expect(Array.isArray(i.cpuExtensions)).toBe(true);
+    const known = process.arch === 'arm64' ? ['fp16', 'bf16', 'i8mm', 'dotprod', 'sve', 'crc32'] : ['sse4.2', 'avx512_vnni', 'avx512_bf16'];
+    for (const e of i.cpuExtensions) expect(known).toContain(e);
     const flags = linuxCpuFlags();
-    if (flags) {
+    if (flags && process.arch === 'x64') {
+      expect(i.cpuExtensions.includes('sse4.2')).toBe(flags.has('sse4_2'));
       const avx2 = flags.has('avx2') && flags.has('fma');
       const avx512 = avx2 && ['avx512f', 'avx512dq', 'avx512bw', 'avx512vl'].every((f) => flags.has(f));
       expect(i.supportedCpus, `/proc/cpuinfo: avx2 ${avx2}, avx512 ${avx512}`).toEqual(['generic', ...(avx2 ? ['avx2'] : []), ...(avx512 ? ['avx512'] : [])]);
@@ -49,6 +56,9 @@ describe('info', () => {
     }
     if (!info().supportedCpus.includes('avx512')) {
       expect(() => setCpu('avx512')).toThrow(/cannot run the avx512/);
+    }
+    if (!info().supportedCpus.includes('neon')) {
+      expect(() => setCpu('neon')).toThrow(expect.objectContaining({ code: 'ERR_SPLADE_UNSUPPORTED' }));
     }
     expect(() => setCpu('sse9' as never)).toThrow(expect.objectContaining({ code: 'ERR_SPLADE_INVALID_ARGUMENT' }));
     setCpu(start);

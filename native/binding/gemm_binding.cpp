@@ -75,7 +75,7 @@ Isa isa_prop(const Napi::Object& o) {
   if (!present(o, "cpu")) return active_isa();
   const Napi::Value v = prop(o, "cpu");
   Isa isa;
-  if (!v.IsString() || !parse_isa(v.As<Napi::String>().Utf8Value(), &isa)) bad("Expected one of avx512, avx2, generic for cpu");
+  if (!v.IsString() || !parse_isa(v.As<Napi::String>().Utf8Value(), &isa)) bad(std::string("Expected one of ") + isa_names() + " for cpu");
   if (!isa_supported(isa)) fail(kUnsupported, std::string("this CPU cannot run the ") + isa_name(isa) + " kernels");
   return isa;
 }
@@ -95,7 +95,7 @@ std::shared_ptr<PackedB> packed_prop(const Napi::Object& o, Isa isa, int64_t K, 
   const Napi::Object p = v.As<Napi::Object>();
   Isa packed_isa;
   const Napi::Value cpu = prop(p, "cpu");
-  if (!cpu.IsString() || !parse_isa(cpu.As<Napi::String>().Utf8Value(), &packed_isa)) bad("Expected one of avx512, avx2, generic for packedB.cpu");
+  if (!cpu.IsString() || !parse_isa(cpu.As<Napi::String>().Utf8Value(), &packed_isa)) bad(std::string("Expected one of ") + isa_names() + " for packedB.cpu");
   if (packed_isa != isa)
     bad(std::string("packedB was packed for the ") + isa_name(packed_isa) + " kernels but the product runs on the " + isa_name(isa) + " ones");
   if (int_prop(p, "k", 0, kMaxDim) != K || int_prop(p, "n", 0, kMaxDim) != N)

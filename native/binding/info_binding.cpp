@@ -17,6 +17,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   uint32_t i = 0;
   for (Isa isa : supported_isas()) cpus.Set(i++, isa_name(isa));
   out.Set("supportedCpus", cpus);
+  Napi::Array extensions = Napi::Array::New(env);
+  i = 0;
+  for (const std::string& e : cpu_extensions()) extensions.Set(i++, e);
+  out.Set("cpuExtensions", extensions);
   out.Set("threads", num_threads());
 #ifdef SPLADE_WITH_CUDA
   out.Set("cuda", true);
@@ -32,7 +36,7 @@ Napi::Value SetCpu(const Napi::CallbackInfo& info) {
   const std::string name = arg_string(info, 0, "cpu");
   return guarded(info.Env(), [&]() -> Napi::Value {
     Isa isa;
-    if (!parse_isa(name, &isa)) fail(kInvalidArgument, "Expected one of avx512, avx2, generic for cpu but received " + name);
+    if (!parse_isa(name, &isa)) fail(kInvalidArgument, std::string("Expected one of ") + isa_names() + " for cpu but received " + name);
     set_active_isa(isa);
     return info.Env().Undefined();
   });

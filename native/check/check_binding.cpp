@@ -24,7 +24,7 @@ Napi::Value KernelCheck(const Napi::CallbackInfo& info) {
   const int64_t seed = arg_int(info, 2, "seed", 0, int64_t{1} << 52);
   return to_js(info.Env(), guarded(info.Env(), [&] {
     Isa isa;
-    if (!parse_isa(isa_s, &isa)) fail(kInvalidArgument, "Expected one of avx512, avx2, generic for cpu but received " + isa_s);
+    if (!parse_isa(isa_s, &isa)) fail(kInvalidArgument, std::string("Expected one of ") + isa_names() + " for cpu but received " + isa_s);
     return kernel_check(op, isa, static_cast<uint64_t>(seed));
   }));
 }

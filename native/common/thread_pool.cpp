@@ -113,6 +113,8 @@ class Pool {
       if (i % 64 == 0 && std::chrono::steady_clock::now() > until) return;
 #if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
+#elif defined(__aarch64__)
+      __asm__ volatile("yield");
 #endif
     }
   }

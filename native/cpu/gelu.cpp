@@ -25,19 +25,28 @@ void gelu_backward_ref(float* dinp, const float* inp, const float* dout, size_t 
 
 namespace splade {
 
+// The vector ranges of this architecture (avx2 also serves avx512; neon on arm64); null elsewhere.
+#if defined(SPLADE_X86)
+namespace vec = avx2;
+#elif defined(SPLADE_ARM64)
+namespace vec = neon;
+#endif
+
 void gelu_forward_isa(Isa isa, float* out, const float* inp, size_t n) {
-  const bool vec = isa != Isa::generic;
   parallel_range(n, [&](size_t begin, size_t end, int) {
-    if (vec) avx2::gelu_forward_range(out + begin, inp + begin, end - begin);
-    else gelu_forward_ref(out + begin, inp + begin, end - begin);
+#if defined(SPLADE_X86) || defined(SPLADE_ARM64)
+    if (isa != Isa::generic) return vec::gelu_forward_range(out + begin, inp + begin, end - begin);
+#endif
+    gelu_forward_ref(out + begin, inp + begin, end - begin);
   });
 }
 
 void gelu_backward_isa(Isa isa, float* dinp, const float* inp, const float* dout, size_t n) {
-  const bool vec = isa != Isa::generic;
   parallel_range(n, [&](size_t begin, size_t end, int) {
-    if (vec) avx2::gelu_backward_range(dinp + begin, inp + begin, dout + begin, end - begin);
-    else gelu_backward_ref(dinp + begin, inp + begin, dout + begin, end - begin);
+#if defined(SPLADE_X86) || defined(SPLADE_ARM64)
+    if (isa != Isa::generic) return vec::gelu_backward_range(dinp + begin, inp + begin, dout + begin, end - begin);
+#endif
+    gelu_backward_ref(dinp + begin, inp + begin, dout + begin, end - begin);
   });
 }
 

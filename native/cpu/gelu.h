@@ -17,7 +17,8 @@ void gelu_backward_ref(float* dinp, const float* inp, const float* dout, size_t 
 namespace splade {
 
 // Threaded variants: on avx2 and avx512, 8 lanes at a time with the GEMM epilogue's vector erfc
-// (gelu_avx2.cpp); generic runs the references on every thread.
+// (gelu_avx2.cpp); on neon 4 lanes at a time with the same erfc (gelu_neon.cpp); generic runs the
+// references on every thread.
 void gelu_forward_isa(Isa isa, float* out, const float* inp, size_t n);
 void gelu_backward_isa(Isa isa, float* dinp, const float* inp, const float* dout, size_t n);
 inline void gelu_forward(float* out, const float* inp, size_t n) { gelu_forward_isa(active_isa(), out, inp, n); }
@@ -29,5 +30,9 @@ namespace avx2 {
 void gelu_forward_range(float* out, const float* inp, size_t n);
 void gelu_backward_range(float* dinp, const float* inp, const float* dout, size_t n);
 }  // namespace avx2
+namespace neon {
+void gelu_forward_range(float* out, const float* inp, size_t n);
+void gelu_backward_range(float* dinp, const float* inp, const float* dout, size_t n);
+}  // namespace neon
 
 }  // namespace splade

@@ -1,6 +1,9 @@
 // GELU forward and backward over 8 floats at a time (AVX2 + FMA, also what AVX-512 machines run): the
 // vector erfc of the GEMM epilogue (gemm_ymm.h, fractional error below 1.2e-7) instead of libm's
 // double erf and exp per element. Tails go through the scalar reference.
+#include "../common/cpu_features.h"
+#if defined(SPLADE_X86)  // x86-64 only: other architectures never choose the AVX2 kernels
+
 #include <immintrin.h>
 
 #include <cstddef>
@@ -8,8 +11,12 @@
 #include "gelu.h"
 #include "gemm.h"
 
+#if defined(__clang__)  // clang has no #pragma GCC target: the same region as an attribute
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 
 #include "gemm_ymm.h"
 
@@ -32,4 +39,10 @@ void gelu_backward_range(float* dinp, const float* inp, const float* dout, size_
 
 }  // namespace splade::avx2
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
+
+#endif  // SPLADE_X86

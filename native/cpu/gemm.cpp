@@ -27,8 +27,12 @@ void sgemm_isa(Isa isa, const GemmArgs& args) {
     g.epilogue.residual = nullptr;
   }
   switch (isa) {
+#if defined(SPLADE_X86)
     case Isa::avx512: return avx512::sgemm(g);
     case Isa::avx2: return avx2::sgemm(g);
+#elif defined(SPLADE_ARM64)
+    case Isa::neon: return neon::sgemm(g);
+#endif
     default: return generic::sgemm(g);
   }
 }
@@ -37,8 +41,12 @@ void sgemm(const GemmArgs& g) { sgemm_isa(active_isa(), g); }
 
 size_t sgemm_packed_b_floats(Isa isa, size_t K, size_t N) {
   switch (isa) {
+#if defined(SPLADE_X86)
     case Isa::avx512: return avx512::packed_b_floats(K, N);
     case Isa::avx2: return avx2::packed_b_floats(K, N);
+#elif defined(SPLADE_ARM64)
+    case Isa::neon: return neon::packed_b_floats(K, N);
+#endif
     default: return generic::packed_b_floats(K, N);
   }
 }
@@ -51,8 +59,12 @@ void sgemm_pack_b(Isa isa, Trans tb, size_t K, size_t N, const float* B, size_t 
   GemmArgs g;  // the packers read B, ldb, tb, K and N from the product's arguments
   g.tb = tb; g.K = K; g.N = N; g.B = B; g.ldb = ldb;
   switch (isa) {
+#if defined(SPLADE_X86)
     case Isa::avx512: return avx512::pack_b(g, dst);
     case Isa::avx2: return avx2::pack_b(g, dst);
+#elif defined(SPLADE_ARM64)
+    case Isa::neon: return neon::pack_b(g, dst);
+#endif
     default: return generic::pack_b(g, dst);
   }
 }
@@ -72,8 +84,12 @@ double fma_peak_gflops(Isa isa, int threads, double seconds) {
   SPLADE_CHECK(seconds > 0 && seconds <= 10, "fma_peak: seconds must be in (0, 10]");
   auto probe = [isa](size_t iters) {
     switch (isa) {
+#if defined(SPLADE_X86)
       case Isa::avx512: return avx512::fma_probe(iters);
       case Isa::avx2: return avx2::fma_probe(iters);
+#elif defined(SPLADE_ARM64)
+      case Isa::neon: return neon::fma_probe(iters);
+#endif
       default: return generic::fma_probe(iters);
     }
   };

@@ -3,6 +3,9 @@
 // operands, and a vectorised bias/residual/GELU epilogue. The blocking loops are gemm_driver.h.
 // Every header is included before the target pragma (the simdjson pattern), so std code is never
 // compiled with AVX2 and cannot leak into the generic path through the linker.
+#include "../common/cpu_features.h"
+#if defined(SPLADE_X86)  // x86-64 only: other architectures never choose the AVX2 kernels
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -14,8 +17,12 @@
 #include "gemm.h"
 #include "gemm_isa.h"
 
+#if defined(__clang__)  // clang has no #pragma GCC target: the same region as an attribute
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 
 #include "gemm_driver.h"
 #include "gemm_ymm.h"
@@ -178,4 +185,10 @@ double fma_probe(size_t iters) {
 
 }  // namespace splade::avx2
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
+
+#endif  // SPLADE_X86

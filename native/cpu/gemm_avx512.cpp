@@ -2,6 +2,9 @@
 // accumulators, two B vectors and the A value broadcast from memory (folded into the FMA as {1to16}),
 // 27 of the 32 registers. Packing and the epilogue reuse the 256-bit helpers (gemm_ymm.h): they are a
 // small share of the time. Every header is included before the target pragma (the simdjson pattern).
+#include "../common/cpu_features.h"
+#if defined(SPLADE_X86)  // x86-64 only: other architectures never choose the AVX-512 kernels
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -12,8 +15,12 @@
 #include "gemm.h"
 #include "gemm_isa.h"
 
+#if defined(__clang__)  // clang has no #pragma GCC target: the same region as an attribute
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
+#endif
 
 #include "gemm_driver.h"
 #include "gemm_ymm.h"
@@ -234,4 +241,10 @@ double fma_probe(size_t iters) {
 
 }  // namespace splade::avx512
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
+
+#endif  // SPLADE_X86

@@ -2,7 +2,9 @@
 // bf16-rounded operands) and the choice between it and the AMX kernels (gemm_bf16_amx.cpp).
 #include "gemm_bf16.h"
 
+#if defined(SPLADE_X86)
 #include <cpuid.h>
+#endif
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "../common/cpu_features.h"
 #include "../common/error.h"
 #include "../common/thread_pool.h"
 
@@ -56,6 +59,9 @@ namespace {
 bool detect_amx() {
   const char* force = std::getenv("SPLADE_BF16");
   if (force && std::strcmp(force, "fallback") == 0) return false;
+#if !defined(SPLADE_X86)
+  return false;  // AMX is x86-64 only
+#else
   unsigned a, b, c, d;
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
   const bool tile = d & (1u << 24), bf16 = d & (1u << 22);
@@ -67,6 +73,7 @@ bool detect_amx() {
 #else
   return false;
 #endif
+#endif  // SPLADE_X86
 }
 
 // A (M,K) fp32 -> (Mp,Kp) bf16 for the AMX kernels, zero-padded: Mp = ceil(M/32)*32 + extra_rows rows

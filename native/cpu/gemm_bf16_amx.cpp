@@ -7,6 +7,9 @@
 // per chunk, reducing each finished block into the chunk's own w / argmax columns at once (max pooling),
 // so the (N, V) logits never exist and no two threads write the same w[b, j].
 // The tile configuration is per thread, so every task loads it first.
+#include "../common/cpu_features.h"
+#if defined(SPLADE_X86)  // x86-64 only: other architectures never choose the AMX kernels
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -19,10 +22,16 @@
 #include "gemm.h"
 #include "gemm_bf16.h"
 
+#if defined(__clang__)  // clang has no #pragma GCC target: the same region as an attribute
+#pragma clang attribute push(__attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("amx-tile,amx-bf16,avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")
+#endif
 // GCC 12 reports _mm512_max_ps's deliberately undefined pass-through operand as uninitialised.
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include "gemm_ymm.h"
 
@@ -288,4 +297,24 @@ void pool_max(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const fl
 
 }  // namespace splade::amx
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
+
+#else  // not x86-64: no AMX; gemm_bf16.cpp never calls these (bf16_fast_available() is false)
+
+#include "../common/error.h"
+#include "gemm_bf16.h"
+
+namespace splade::amx {
+[[noreturn]] static void no_amx() { fail(kUnsupported, "the AMX-BF16 kernels exist only on x86-64"); }
+void round_rows(uint16_t*, const float*, size_t, size_t, size_t, size_t, size_t) { no_amx(); }
+void round_tiles(uint16_t*, const float*, size_t, size_t, size_t, size_t, size_t) { no_amx(); }
+void gemm(float*, size_t, const uint16_t*, size_t, size_t, const Bf16Weight&, const Epilogue&) { no_amx(); }
+void pool_max(float*, int32_t*, const uint16_t*, size_t, const float*, const float*, const Bf16Weight&, const float*,
+              const float*, const float*, const int32_t*, int, bool) { no_amx(); }
+}  // namespace splade::amx
+
+#endif  // SPLADE_X86

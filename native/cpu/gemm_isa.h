@@ -1,5 +1,6 @@
 // Internal: the per-ISA entry points of the SGEMM (one translation unit each, compiled under its own
-// `#pragma GCC target`), and the helpers they share. Callers outside native/cpu use gemm.h.
+// `#pragma GCC target` on x86-64; gemm_neon.cpp on arm64), and the helpers they share. Only the
+// architecture's own ISAs are compiled in (cpu_features.h), so only those are declared. Callers outside native/cpu use gemm.h.
 #pragma once
 #include <cstddef>
 
@@ -15,8 +16,12 @@ namespace splade {
   size_t packed_b_floats(size_t K, size_t N);          \
   void pack_b(const GemmArgs& g, float* dst);
 namespace generic { SPLADE_GEMM_ISA_ENTRY_POINTS }
+#if defined(SPLADE_X86)
 namespace avx2 { SPLADE_GEMM_ISA_ENTRY_POINTS }
 namespace avx512 { SPLADE_GEMM_ISA_ENTRY_POINTS }
+#elif defined(SPLADE_ARM64)
+namespace neon { SPLADE_GEMM_ISA_ENTRY_POINTS }
+#endif
 #undef SPLADE_GEMM_ISA_ENTRY_POINTS
 
 // A 64-byte aligned buffer of at least `floats` floats, owned by the calling thread (slot 0: packed

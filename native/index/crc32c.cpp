@@ -2,8 +2,16 @@
 
 #include <cstring>
 
+#include "../common/cpu_features.h"
+
 namespace splade::index {
 namespace {
+
+#if defined(__x86_64__)
+constexpr const char* kHardwareCrc = "sse4.2";
+#elif defined(__aarch64__)
+constexpr const char* kHardwareCrc = "crc32";
+#endif
 
 struct Table {
   uint32_t t[8][256];
@@ -47,6 +55,30 @@ __attribute__((target("sse4.2"))) uint32_t crc_hw(const uint8_t* p, size_t n, ui
   while (n--) c32 = __builtin_ia32_crc32qi(c32, *p++);
   return c32;
 }
+#elif defined(__aarch64__)
+// ARMv8's optional CRC32 instructions (every arm64 server and Apple core has them; cpu_features.h
+// reports "crc32"). GCC and clang spell the target feature and the builtins differently (arm_acle.h's
+// __crc32cd needs the whole file built with +crc under clang, which would let it leak elsewhere).
+#if defined(__clang__)
+#define SPLADE_CRC32CX __builtin_arm_crc32cd
+#define SPLADE_CRC32CB __builtin_arm_crc32cb
+__attribute__((target("crc")))
+#else
+#define SPLADE_CRC32CX __builtin_aarch64_crc32cx
+#define SPLADE_CRC32CB __builtin_aarch64_crc32cb
+__attribute__((target("+crc")))
+#endif
+uint32_t crc_hw(const uint8_t* p, size_t n, uint32_t c) {
+  while (n >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    c = SPLADE_CRC32CX(c, w);
+    p += 8;
+    n -= 8;
+  }
+  while (n--) c = SPLADE_CRC32CB(c, *p++);
+  return c;
+}
 #endif
 
 }  // namespace
@@ -54,8 +86,8 @@ __attribute__((target("sse4.2"))) uint32_t crc_hw(const uint8_t* p, size_t n, ui
 uint32_t crc32c(const void* data, size_t size, uint32_t crc) {
   const auto* p = static_cast<const uint8_t*>(data);
   crc = ~crc;
-#if defined(__x86_64__)
-  static const bool hw = __builtin_cpu_supports("sse4.2");
+#if defined(__x86_64__) || defined(__aarch64__)
+  static const bool hw = cpu_has(kHardwareCrc);
   if (hw) return ~crc_hw(p, size, crc);
 #endif
   return ~crc_table(p, size, crc);

@@ -11,6 +11,7 @@
 
 #include "../common/error.h"
 #include "../common/temp_file.h"
+#include "../common/file_sync.h"
 #include "codec.h"
 #include "crc32c.h"
 
@@ -254,7 +255,7 @@ void Index::save(const std::string& path) const {
     }
     done += static_cast<size_t>(w);
   }
-  if (::fsync(fd) != 0) abort_with("cannot fsync");
+  if (sync_file(fd) != 0) abort_with("cannot fsync");
   if (::close(fd) != 0) {
     const std::string e = errno_text();
     ::unlink(tmp.c_str());
@@ -267,7 +268,7 @@ void Index::save(const std::string& path) const {
   }
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
-    ::fsync(dfd);
+    sync_file(dfd);
     ::close(dfd);
   }
 }
