@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "../model/encoder.h"
+#include "../model/precision.h"
 #include "model_binding.h"
 #include "napi_util.h"
 
@@ -72,8 +73,10 @@ Pooling arg_pooling(const Napi::CallbackInfo& info, size_t i) {
 
 Precision arg_precision(const Napi::CallbackInfo& info, size_t i) {
   const std::string p = arg_string(info, i, "precision");
-  if (p != "fp32" && p != "bf16") throw_error(info.Env(), kInvalidArgument, "Expected 'fp32' or 'bf16' for precision but received " + p);
-  return p == "bf16" ? Precision::bf16 : Precision::fp32;
+  Precision out;
+  if (!parse_precision(p, &out))
+    throw_error(info.Env(), kInvalidArgument, "Expected 'fp32', 'bf16' or 'int8' for precision but received " + p);
+  return out;
 }
 
 TrainDropout arg_dropout(const Napi::CallbackInfo& info, size_t i) {
@@ -340,7 +343,7 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
 
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("encoderLayout", Napi::Function::New(env, EncoderLayout, "encoderLayout"));
-  // bf16Kernel(): 'amx' | 'fallback', what the bf16 GEMMs run on this machine
+  // bf16Kernel(): 'amx' | 'avx512_bf16' | 'fallback', what the bf16 GEMMs run on this machine now
   exports.Set("bf16Kernel", Napi::Function::New(
                                 env, [](const Napi::CallbackInfo& info) -> Napi::Value {
                                   return Napi::String::New(info.Env(), bf16_kernel_name());

@@ -17,6 +17,7 @@ unsigned long long xgetbv0() {
 
 struct Features {
   bool avx2 = false, avx512 = false;
+  CpuExtensions ext;
   Features() {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return;
@@ -29,6 +30,16 @@ struct Features {
     // AVX-512 F + BW + DQ + VL: the subset our kernels use.
     const bool f = b & (1u << 16), dq = b & (1u << 17), bw = b & (1u << 30), vl = b & (1u << 31);
     avx512 = avx2 && zmm && f && dq && bw && vl;
+    ext.avx512_vnni = avx512 && (c & (1u << 11));
+    ext.amx_bf16 = (d & (1u << 24)) && (d & (1u << 22));
+    unsigned a1 = 0, b1, c1, d1;
+    if (a >= 1 && __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) {
+      ext.avx_vnni = avx2 && (a1 & (1u << 4));
+      ext.avx512_bf16 = avx512 && (a1 & (1u << 5));
+    }
+    // SPLADE_CPU=avx2 (or generic) stands for a CPU with no more than that variant: no extensions either.
+    const char* env = std::getenv("SPLADE_CPU");
+    if (env && *env && std::string(env) != "avx512") ext = CpuExtensions{};
   }
 };
 
@@ -81,6 +92,8 @@ std::vector<Isa> supported_isas() {
   if (isa_supported(Isa::avx512)) out.push_back(Isa::avx512);
   return out;
 }
+
+const CpuExtensions& cpu_extensions() { return features().ext; }
 
 Isa best_isa() { return features().avx512 ? Isa::avx512 : features().avx2 ? Isa::avx2 : Isa::generic; }
 

@@ -17,4 +17,15 @@ Isa best_isa();
 Isa active_isa();        // chosen at first use: SPLADE_CPU if set and supported, else best_isa()
 void set_active_isa(Isa isa);  // throws SpladeError when the CPU cannot run it
 
+// Instruction-set extensions beyond the three variants, for the reduced-precision kernels (which of
+// them runs is each kernel family's choice: gemm_i8.h, gemm_bf16.h). x86 only; all false elsewhere, and
+// all false under SPLADE_CPU=avx2 or generic (the proxy for a CPU with no more than those).
+struct CpuExtensions {
+  bool avx512_vnni = false;  // vpdpbusd on zmm (needs the avx512 variant's state)
+  bool avx_vnni = false;     // vpdpbusd on ymm, VEX-encoded (Alder Lake, Sapphire Rapids, Zen 5)
+  bool avx512_bf16 = false;  // vdpbf16ps
+  bool amx_bf16 = false;     // AMX-TILE + AMX-BF16 in the CPU (the OS must still grant the tile state)
+};
+const CpuExtensions& cpu_extensions();
+
 }  // namespace splade
