@@ -1,8 +1,8 @@
 // The bf16 GEMM on AVX512_BF16 without AMX (gemm_bf16.h): vdpbf16ps multiplies 2 bf16 pairs and adds
 // them into an fp32 lane, 32 multiply-adds an instruction (twice an fp32 FMA's). It reads the AMX
 // packing as it is: row p of a 16-column x 32-k tile is 16 columns x one k pair, one zmm, which is
-// vdpbf16ps's B operand; A is rounded to bf16 rows and one pair per row is broadcast. A register block
-// of 6 rows x 4 panels (64 columns) holds 24 accumulators.
+// vdpbf16ps's B operand; A is rounded to bf16 rows and one pair per row is broadcast, in the register
+// block of zmm_dot_tile.h (6 rows x 64 columns, 24 accumulators).
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
@@ -17,43 +17,23 @@
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma")
 
-#include "row_blocks.h"
+#include "zmm_dot_tile.h"
 
 namespace splade::bf16dp {
 namespace {
 
 constexpr size_t kTaskRows = 48, kTaskPanels = 8;
 
-template <int MR, int NP>
-inline void tile(float* acc, size_t ld, const uint16_t* A, size_t Kp, const uint16_t* W, size_t panel_elems) {
-  __m512 c[MR][NP];
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NP; ++j) c[i][j] = _mm512_setzero_ps();
-  for (size_t k = 0; k < Kp; k += 2) {
-    __m512bh b[NP];
-    for (int j = 0; j < NP; ++j) b[j] = (__m512bh)_mm512_loadu_si512(W + j * panel_elems + k * 16);
-    for (int i = 0; i < MR; ++i) {
-      int32_t a2;
-      std::memcpy(&a2, A + i * Kp + k, 4);
-      const __m512bh a = (__m512bh)_mm512_set1_epi32(a2);
-      for (int j = 0; j < NP; ++j) c[i][j] = _mm512_dpbf16_ps(c[i][j], a, b[j]);
-    }
+struct Dpbf16 {  // a functor, not a lambda: a lambda would not get the region's target
+  __attribute__((always_inline)) __m512i operator()(__m512i c, __m512i a, __m512i b) const {
+    return _mm512_castps_si512(_mm512_dpbf16_ps(_mm512_castsi512_ps(c), (__m512bh)a, (__m512bh)b));
   }
-  for (int i = 0; i < MR; ++i)
-    for (int j = 0; j < NP; ++j) _mm512_storeu_ps(acc + i * ld + j * 16, c[i][j]);
-}
-
-template <int NP>
-void rows_of(float* acc, size_t ld, const uint16_t* A, size_t Kp, size_t rows, const uint16_t* W, size_t pe) {
-  for_row_blocks<6>(rows, [&](auto mr, size_t r) { tile<mr, NP>(acc + r * ld, ld, A + r * Kp, Kp, W, pe); });
-}
+};
 
 void block(float* acc, const uint16_t* A, size_t Kp, size_t rows, const uint16_t* W, size_t panels) {
-  const size_t ld = panels * 16, pe = Kp * 16;
-  size_t p = 0;
-  for (; p + 4 <= panels; p += 4) rows_of<4>(acc + p * 16, ld, A, Kp, rows, W + p * pe, pe);
-  for (; p + 2 <= panels; p += 2) rows_of<2>(acc + p * 16, ld, A, Kp, rows, W + p * pe, pe);
-  for (; p < panels; ++p) rows_of<1>(acc + p * 16, ld, A, Kp, rows, W + p * pe, pe);
+  // a group is one k pair (4 bytes of a bf16 row), a panel's group 16 columns x one pair
+  zmm_dot::block(acc, reinterpret_cast<const uint8_t*>(A), Kp * 2, rows, reinterpret_cast<const uint8_t*>(W), panels,
+                 Dpbf16{});
 }
 
 // A (M,K) fp32 -> (M,Kp) bf16 rows, zero-padded (vcvtne2ps2bf16: round to nearest even, as bf16_round)

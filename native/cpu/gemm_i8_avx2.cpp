@@ -15,6 +15,15 @@
 namespace splade::i8 {
 namespace {
 
+// Panel by panel (its Kp x 16 bytes stay in L1 while the rows stream), rows in blocks of at most MR.
+template <int MR, class Tile>
+void panel_blocks(int32_t* acc, const uint8_t* Aq, size_t Kp, size_t rows, const int8_t* Wp, size_t panels, Tile tile) {
+  for (size_t p = 0; p < panels; ++p)
+    for_row_blocks<MR>(rows, [&](auto mr, size_t r) {
+      tile(mr, acc + r * panels * 16 + p * 16, panels * 16, Aq + r * Kp, Kp, Wp + p * Kp * 16);
+    });
+}
+
 #define SPLADE_I8_TILE_LOOP(MAC)                                                              \
   __m256i c[MR][2];                                                                           \
   for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm256_setzero_si256();                    \
@@ -47,9 +56,6 @@ template <int MR>
 void tile_avx2(int32_t* acc, size_t ld, const uint8_t* A, size_t Kp, const int8_t* W) {
   SPLADE_I8_TILE_LOOP(mac_avx2)
 }
-void tile_avx2_rows(int32_t* acc, size_t ld, const uint8_t* A, size_t Kp, size_t rows, const int8_t* W) {
-  for_row_blocks<4>(rows, [&](auto mr, size_t r) { tile_avx2<mr>(acc + r * ld, ld, A + r * Kp, Kp, W); });
-}
 
 #pragma GCC pop_options
 
@@ -59,9 +65,6 @@ void tile_avx2_rows(int32_t* acc, size_t ld, const uint8_t* A, size_t Kp, size_t
 template <int MR>
 void tile_vnni(int32_t* acc, size_t ld, const uint8_t* A, size_t Kp, const int8_t* W) {
   SPLADE_I8_TILE_LOOP(_mm256_dpbusd_avx_epi32)
-}
-void tile_vnni_rows(int32_t* acc, size_t ld, const uint8_t* A, size_t Kp, size_t rows, const int8_t* W) {
-  for_row_blocks<6>(rows, [&](auto mr, size_t r) { tile_vnni<mr>(acc + r * ld, ld, A + r * Kp, Kp, W); });
 }
 
 #pragma GCC pop_options
@@ -108,11 +111,13 @@ void quantize_row_avx2(uint8_t* q, float* scale, int32_t* zp, const float* x, si
 #pragma GCC pop_options
 
 void block_avx2(int32_t* acc, const uint8_t* Aq, size_t Kp, size_t rows, const int8_t* Wp, size_t panels) {
-  for (size_t p = 0; p < panels; ++p) tile_avx2_rows(acc + p * 16, panels * 16, Aq, Kp, rows, Wp + p * Kp * 16);
+  panel_blocks<4>(acc, Aq, Kp, rows, Wp, panels,
+                  [](auto mr, int32_t* o, size_t ld, const uint8_t* A, size_t kp, const int8_t* W) { tile_avx2<mr>(o, ld, A, kp, W); });
 }
 
 void block_avx_vnni(int32_t* acc, const uint8_t* Aq, size_t Kp, size_t rows, const int8_t* Wp, size_t panels) {
-  for (size_t p = 0; p < panels; ++p) tile_vnni_rows(acc + p * 16, panels * 16, Aq, Kp, rows, Wp + p * Kp * 16);
+  panel_blocks<6>(acc, Aq, Kp, rows, Wp, panels,
+                  [](auto mr, int32_t* o, size_t ld, const uint8_t* A, size_t kp, const int8_t* W) { tile_vnni<mr>(o, ld, A, kp, W); });
 }
 
 }  // namespace splade::i8
