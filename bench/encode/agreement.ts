@@ -34,8 +34,9 @@ const toDense = (v: { indices: Uint32Array; values: Float32Array }) => {
   return d;
 };
 const enc: Record<string, { d: Float32Array[]; q: Float32Array[]; s: number }> = {};
-const PRECISIONS = ['fp32', 'bf16', 'int8'] as const;
-type P = (typeof PRECISIONS)[number];
+type P = 'fp32' | 'bf16' | 'int8';
+// SPLADE_AGREE_PRECISIONS: the modes to run (fp32 first: the reference); default all three
+const PRECISIONS = (process.env.SPLADE_AGREE_PRECISIONS ?? 'fp32,bf16,int8').split(',') as P[];
 for (const precision of PRECISIONS) {
   const model = await SpladeModel.load(dir, { precision });
   const t0 = performance.now();

@@ -10,7 +10,8 @@
 //   npx tsx bench/encode/encode.bench.ts
 // Knobs: SPLADE_BENCH_PRECISIONS (fp32,bf16,int8: splade's contenders, fp32 first),
 // SPLADE_BENCH_LAYERS (12: the BERT-base shape), SPLADE_BENCH_HIDDEN, SPLADE_BENCH_DOCS,
-// SPLADE_BENCH_THREADS, SPLADE_BENCH_ITERS, SPLADE_BENCH_PEERS=0 (splade only). The checkpoint and its
+// SPLADE_BENCH_THREADS, SPLADE_BENCH_ITERS, SPLADE_BENCH_PEERS=0 (splade only), SPLADE_BENCH_TORCH=0 (no
+// PyTorch timing). The checkpoint and its
 // ONNX export are written once to bench/.cache. The peers are skipped, with a message, when
 // onnxruntime-node (npm install --no-save onnxruntime-node) or /usr/bin/python3 with torch is missing.
 // `--device cuda` runs splade's contenders on the GPU (SpladeModel.load's device option; a clear Error
@@ -167,7 +168,8 @@ const rows: Row[] = contenders.map((c, i) => ({
 }));
 type Row = { name: string; ms: number; mean: number; peak: number; first?: number; agree?: string };
 
-if (pythonOk) {  // PyTorch in its own process, after the others (a peer, not one of the goals)
+// PyTorch in its own process, after the others (a peer, not one of the goals)
+if (pythonOk && process.env.SPLADE_BENCH_TORCH !== '0') {
   const docsFile = join(root, `docs-${DOCS}.json`);
   writeFileSync(docsFile, JSON.stringify(docs));
   const p = spawnSync(PYTHON, [join(here, 'export_onnx.py'), root, '--time', docsFile, String(THREADS), '1', '4', '8'], { encoding: 'utf8' });
