@@ -18,7 +18,7 @@ function packageRoot(): string {
 
 /** The binding functions every build has. */
 export interface CoreAddon {
-  info(): { cpu: CpuKind; supportedCpus: CpuKind[]; cpuExtensions: string[]; threads: number; cuda: boolean; cudaDevices: number };
+  info(): { cpu: CpuKind; supportedCpus: CpuKind[]; cpuExtensions: string[]; threads: number; cuda: boolean; cudaDevices: number; precisions: Record<'fp32' | 'bf16' | 'int8', string> };
   setCpu(cpu: CpuKind): void;
   setThreads(threads: number): number;
 }

@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 import { SpladeModel, info } from '../lib/index.js';
-import type { SparseVector } from '../lib/index.js';
 import { encoderAddon } from '../lib/model/native-encoder.js';
 import { TEST_SEED } from './helpers/seed.js';
+import { agreement, dense } from './helpers/agreement.js';
 import { checkAddon } from './helpers/check-addon.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -23,6 +23,7 @@ const amx = addon.bf16Kernel() === 'amx';
 const TOL: Record<string, number> = {
   gemm_bf16_fallback: 1e-5,
   gemm_bf16: 1e-5,
+  gemm_bf16_avx512: 1e-5,
   splade_pool_max_bf16: 1e-5,
   splade_pool_max_bf16_exact: 1e-5,
 };
@@ -41,6 +42,19 @@ describe('bf16 kernels match their references', () => {
   for (const cpu of info().supportedCpus) {
     it(`gemm_bf16_fallback on ${cpu}`, () => check('gemm_bf16_fallback', cpu));
   }
+  // vdpbf16ps (the path of CPUs with AVX512_BF16 and no AMX) where this CPU has it; else refused
+  it('gemm_bf16_avx512 (vdpbf16ps)', () => {
+    let r;
+    try {
+      r = checkAddon().kernelCheck('gemm_bf16_avx512', 'generic', 1);
+    } catch (e) {
+      expect((e as { code?: string }).code).toBe('ERR_SPLADE_UNSUPPORTED');
+      expect(amx).toBe(false);  // every AMX CPU so far has AVX512_BF16
+      return;
+    }
+    expect(r.checked).toBeGreaterThan(0);
+    check('gemm_bf16_avx512', 'generic');
+  });
   for (const op of ['gemm_bf16', 'splade_pool_max_bf16', 'splade_pool_max_bf16_exact']) {
     // The AMX kernels where this CPU and OS have them; elsewhere the check must refuse, not pass.
     it(`${op} (${amx ? 'AMX' : 'refused without AMX'})`, () => {
@@ -49,12 +63,6 @@ describe('bf16 kernels match their references', () => {
     });
   }
 });
-
-function dense(v: SparseVector, V: number): Float64Array {
-  const d = new Float64Array(V);
-  v.indices.forEach((j, k) => (d[j] = v.values[k]));
-  return d;
-}
 
 describe('SpladeModel precision', () => {
   const seqs = [[101, 7, 8, 9, 102], [101, 200, 201, 45, 46, 47, 48, 102], [101, 102]];
@@ -70,11 +78,9 @@ describe('SpladeModel precision', () => {
     for (const pooling of ['max', 'sum'] as const) {
       const a = await fp32.encodeIds(seqs, { pooling }), b = await bf16.encodeIds(seqs, { pooling });
       a.forEach((v, i) => {
-        const x = dense(v, V), y = dense(b[i], V);
-        let xy = 0, xx = 0, yy = 0, diff = 0;
-        for (let j = 0; j < V; j++) (xy += x[j] * y[j]), (xx += x[j] * x[j]), (yy += y[j] * y[j]), (diff = Math.max(diff, Math.abs(x[j] - y[j])));
-        expect(xy / Math.sqrt(xx * yy), `${pooling} ${i}`).toBeGreaterThan(0.999);
-        expect(diff, `${pooling} ${i}: bf16 is not fp32`).toBeGreaterThan(0);
+        const { cosine, maxDiff } = agreement(v, b[i], V);
+        expect(cosine, `${pooling} ${i}`).toBeGreaterThan(0.999);
+        expect(maxDiff, `${pooling} ${i}: bf16 is not fp32`).toBeGreaterThan(0);
       });
     }
   });

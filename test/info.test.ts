@@ -29,11 +29,13 @@ describe('info', () => {
     expect(i.supportedCpus).toContain(i.cpu);
     if (!process.env.SPLADE_CPU) expect(i.cpu).toBe(i.supportedCpus[i.supportedCpus.length - 1]);
     expect(Array.isArray(i.cpuExtensions)).toBe(true);
-    const known = process.arch === 'arm64' ? ['fp16', 'bf16', 'i8mm', 'dotprod', 'sve', 'crc32'] : ['sse4.2', 'avx512_vnni', 'avx512_bf16'];
+    const known = process.arch === 'arm64' ? ['fp16', 'bf16', 'i8mm', 'dotprod', 'sve', 'crc32'] : ['sse4.2', 'avx512_vnni', 'avx_vnni', 'avx512_bf16', 'amx_bf16'];
     for (const e of i.cpuExtensions) expect(known).toContain(e);
     const flags = linuxCpuFlags();
     if (flags && process.arch === 'x64') {
       expect(i.cpuExtensions.includes('sse4.2')).toBe(flags.has('sse4_2'));
+      expect(i.cpuExtensions.includes('avx_vnni')).toBe(flags.has('avx_vnni'));
+      expect(i.cpuExtensions.includes('amx_bf16')).toBe(flags.has('amx_bf16') && flags.has('amx_tile'));
       const avx2 = flags.has('avx2') && flags.has('fma');
       const avx512 = avx2 && ['avx512f', 'avx512dq', 'avx512bw', 'avx512vl'].every((f) => flags.has(f));
       expect(i.supportedCpus, `/proc/cpuinfo: avx2 ${avx2}, avx512 ${avx512}`).toEqual(['generic', ...(avx2 ? ['avx2'] : []), ...(avx512 ? ['avx512'] : [])]);

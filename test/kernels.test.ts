@@ -14,6 +14,7 @@ const TOL: Record<string, number> = {
   attention: 1e-5, // ~1.3e-6
   splade_pool_max: 1e-5, // ~1e-7
   splade_pool_sum: 1e-5, // ~4e-7
+  splade_pool_max_fused: 1e-5, // fp32 FMA sums against double
   encoder: 1e-5, // whole 2-layer forward, ~1.3e-6
   gelu: 1e-5, // vector erfc, fractional error < 1.2e-7
   backward_gelu: 1e-5,

@@ -1,7 +1,7 @@
-// Agreement of the bf16 mode with fp32 on the bench model (bench/encode/encode.bench.ts's checkpoint,
+// Agreement of the reduced-precision modes (bf16, int8) with fp32 on the bench model (bench/encode/encode.bench.ts's checkpoint,
 // random weights, std 0.02) with the bert-base-uncased tokenizer, on the bundled MED collection
 // (data/med: 1033 documents, 30 queries): cosine of the vectors, top-64 term overlap, and the ranking
-// (exhaustive dot products): nDCG@10 of each run, and how many of fp32's top 10 bf16 keeps.
+// (exhaustive dot products): nDCG@10 of each run, and how many of fp32's top 10 each mode keeps.
 // Random weights make the vectors dense and the scores close together: a harder test of the
 // ranking's stability than a trained, sparse model would be (its effectiveness means nothing).
 //   npx tsx bench/encode/agreement.ts        (SPLADE_BENCH_LAYERS=6, SPLADE_AGREE_MAXLEN=128, 2 threads)
@@ -34,7 +34,10 @@ const toDense = (v: { indices: Uint32Array; values: Float32Array }) => {
   return d;
 };
 const enc: Record<string, { d: Float32Array[]; q: Float32Array[]; s: number }> = {};
-for (const precision of ['fp32', 'bf16'] as const) {
+type P = 'fp32' | 'bf16' | 'int8';
+// SPLADE_AGREE_PRECISIONS: the modes to run (fp32 first: the reference); default all three
+const PRECISIONS = (process.env.SPLADE_AGREE_PRECISIONS ?? 'fp32,bf16,int8').split(',') as P[];
+for (const precision of PRECISIONS) {
   const model = await SpladeModel.load(dir, { precision });
   const t0 = performance.now();
   const d = (await model.encode(docs.map((x) => x.text), { maxLength: MAXLEN })).map(toDense);
@@ -68,16 +71,18 @@ function run(p: string): Run {
   });
   return r;
 }
-const runs = { fp32: run('fp32'), bf16: run('bf16') };
-const ndcg = (p: 'fp32' | 'bf16') => evaluate(runs[p], med.qrels, ['ndcg@10']).mean['ndcg@10'];
-let kept = 0;
-for (const q of Object.keys(runs.fp32)) {
-  const top10 = (r: Record<string, number>) => Object.entries(r).sort((x, y) => y[1] - x[1]).slice(0, 10).map((e) => e[0]);
-  const b = new Set(top10(runs.bf16[q]));
-  kept += top10(runs.fp32[q]).filter((id) => b.has(id)).length / 10;
+const runs = Object.fromEntries(PRECISIONS.map((p) => [p, run(p)])) as Record<P, Run>;
+const ndcg = (p: P) => evaluate(runs[p], med.qrels, ['ndcg@10']).mean['ndcg@10'];
+const top10 = (r: Record<string, number>) => Object.entries(r).sort((x, y) => y[1] - x[1]).slice(0, 10).map((e) => e[0]);
+console.log(`MED: ${docs.length} documents, ${med.queries.length} queries, maxLength ${MAXLEN}, L=${L}; encode s: ${PRECISIONS.map((p) => `${p} ${enc[p].s.toFixed(1)}`).join(', ')}`);
+for (const p of PRECISIONS.slice(1)) {
+  let kept = 0;
+  for (const q of Object.keys(runs.fp32)) {
+    const b = new Set(top10(runs[p][q]));
+    kept += top10(runs.fp32[q]).filter((id) => b.has(id)).length / 10;
+  }
+  const dAgree = vectorAgreement(enc[p].d, enc.fp32.d), qAgree = vectorAgreement(enc[p].q, enc.fp32.q);
+  console.log(`${p} documents: 1 - cosine ${(1 - dAgree.cos).toExponential(1)} (worst ${(1 - dAgree.minCos).toExponential(1)}), top-64 overlap ${(100 * dAgree.overlap).toFixed(1)}%`);
+  console.log(`${p} queries:   1 - cosine ${(1 - qAgree.cos).toExponential(1)} (worst ${(1 - qAgree.minCos).toExponential(1)}), top-64 overlap ${(100 * qAgree.overlap).toFixed(1)}%`);
+  console.log(`${p} ranking:   nDCG@10 fp32 ${ndcg('fp32').toFixed(4)}, ${p} ${ndcg(p).toFixed(4)} (difference ${(ndcg(p) - ndcg('fp32')).toFixed(4)}); keeps ${(100 * kept / Object.keys(runs.fp32).length).toFixed(1)}% of fp32's top 10`);
 }
-const dAgree = vectorAgreement(enc.bf16.d, enc.fp32.d), qAgree = vectorAgreement(enc.bf16.q, enc.fp32.q);
-console.log(`MED: ${docs.length} documents, ${med.queries.length} queries, maxLength ${MAXLEN}, L=${L}; encode s: fp32 ${enc.fp32.s.toFixed(1)}, bf16 ${enc.bf16.s.toFixed(1)}`);
-console.log(`documents: 1 - cosine ${(1 - dAgree.cos).toExponential(1)} (worst ${(1 - dAgree.minCos).toExponential(1)}), top-64 overlap ${(100 * dAgree.overlap).toFixed(1)}%`);
-console.log(`queries:   1 - cosine ${(1 - qAgree.cos).toExponential(1)} (worst ${(1 - qAgree.minCos).toExponential(1)}), top-64 overlap ${(100 * qAgree.overlap).toFixed(1)}%`);
-console.log(`ranking:   nDCG@10 fp32 ${ndcg('fp32').toFixed(4)}, bf16 ${ndcg('bf16').toFixed(4)}; bf16 keeps ${(100 * kept / Object.keys(runs.fp32).length).toFixed(1)}% of fp32's top 10`);

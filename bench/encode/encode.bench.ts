@@ -1,5 +1,5 @@
 // Encoder throughput: a 6-layer, 768-wide BERT with the 30522-term bert-base vocabulary (random weights,
-// std 0.02) encoding 32 documents of 16..200 tokens on 2 threads, in fp32 and in the opt-in bf16 mode;
+// std 0.02) encoding 32 documents of 16..200 tokens on 2 threads, in fp32 and in the opt-in bf16 and int8 modes;
 // beside it, in the same run, the peers on the same weights: onnxruntime-node (the model exported from
 // PyTorch by export_onnx.py, SPLADE max pooling inside the ONNX graph; batch sizes 1, 4 and 8, padded,
 // length-sorted) and PyTorch itself (a plain PyTorch BERT in export_onnx.py: transformers is not
@@ -8,8 +8,10 @@
 // the memory a call adds to the process (VmHWM reset before each call; the first call's, when weights
 // are packed and arenas grow, apart), and the agreement of every result with splade fp32.
 //   npx tsx bench/encode/encode.bench.ts
-// Knobs: SPLADE_BENCH_LAYERS (12: the BERT-base shape), SPLADE_BENCH_HIDDEN, SPLADE_BENCH_DOCS,
-// SPLADE_BENCH_THREADS, SPLADE_BENCH_ITERS, SPLADE_BENCH_PEERS=0 (splade only). The checkpoint and its
+// Knobs: SPLADE_BENCH_PRECISIONS (fp32,bf16,int8: splade's contenders, fp32 first),
+// SPLADE_BENCH_LAYERS (12: the BERT-base shape), SPLADE_BENCH_HIDDEN, SPLADE_BENCH_DOCS,
+// SPLADE_BENCH_THREADS, SPLADE_BENCH_ITERS, SPLADE_BENCH_PEERS=0 (splade only), SPLADE_BENCH_TORCH=0 (no
+// PyTorch timing). The checkpoint and its
 // ONNX export are written once to bench/.cache. The peers are skipped, with a message, when
 // onnxruntime-node (npm install --no-save onnxruntime-node) or /usr/bin/python3 with torch is missing.
 // `--device cuda` runs splade's contenders on the GPU (SpladeModel.load's device option; a clear Error
@@ -70,9 +72,10 @@ const toDense = (vs: { indices: Uint32Array; values: Float32Array }[]) =>
     v.indices.forEach((j, k) => (d[j] = v.values[k]));
     return d;
   });
-for (const precision of ['fp32', 'bf16'] as const) {
+const PRECISIONS = (process.env.SPLADE_BENCH_PRECISIONS ?? 'fp32,bf16,int8').split(',') as ('fp32' | 'bf16' | 'int8')[];
+for (const precision of PRECISIONS) {
   const model = await SpladeModel.load(root, { precision, device: DEVICE as 'cpu' | 'cuda' });
-  contenders.push({ name: `splade ${DEVICE === 'cuda' ? 'cuda ' : ''}${precision}`, run: async () => toDense(await model.encodeIds(docs)), times: [], peak: 0, first: 0 });
+  contenders.push({ name: `splade ${DEVICE === 'cuda' ? 'cuda ' : ''}${precision} (${model.kernels.kernel})`, run: async () => toDense(await model.encodeIds(docs)), times: [], peak: 0, first: 0 });
 }
 
 const pythonOk = PEERS > 0 && spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
@@ -165,7 +168,8 @@ const rows: Row[] = contenders.map((c, i) => ({
 }));
 type Row = { name: string; ms: number; mean: number; peak: number; first?: number; agree?: string };
 
-if (pythonOk) {  // PyTorch in its own process, after the others (a peer, not one of the goals)
+// PyTorch in its own process, after the others (a peer, not one of the goals)
+if (pythonOk && process.env.SPLADE_BENCH_TORCH !== '0') {
   const docsFile = join(root, `docs-${DOCS}.json`);
   writeFileSync(docsFile, JSON.stringify(docs));
   const p = spawnSync(PYTHON, [join(here, 'export_onnx.py'), root, '--time', docsFile, String(THREADS), '1', '4', '8'], { encoding: 'utf8' });

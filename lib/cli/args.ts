@@ -46,14 +46,14 @@ export function listOption(values: Record<string, unknown>, name: string, fallba
 
 /** --precision and --device, the model-loading flags of every command that encodes. */
 export const modelFlags = { precision: { type: 'string' }, device: { type: 'string' } } as const;
-export const MODEL_FLAGS_HELP = `  --precision fp32|bf16   encoder arithmetic (default fp32; bf16: AMX where present, see README)
-  --device cpu|cuda       where the encoder runs (default cpu)`;
+export const MODEL_FLAGS_HELP = `  --precision fp32|bf16|int8  encoder arithmetic (default fp32; see README "Speed and precision")
+  --device cpu|cuda           where the encoder runs (default cpu)`;
 
-export function modelLoadOptions(values: Record<string, unknown>): { precision?: 'fp32' | 'bf16'; device?: 'cpu' | 'cuda' } {
+export function modelLoadOptions(values: Record<string, unknown>): { precision?: 'fp32' | 'bf16' | 'int8'; device?: 'cpu' | 'cuda' } {
   const p = values.precision, d = values.device;
-  if (p !== undefined && p !== 'fp32' && p !== 'bf16') throw new SpladeError(`--precision must be fp32 or bf16, got ${String(p)}`, ErrorCode.invalidArgument);
+  if (p !== undefined && p !== 'fp32' && p !== 'bf16' && p !== 'int8') throw new SpladeError(`--precision must be fp32, bf16 or int8, got ${String(p)}`, ErrorCode.invalidArgument);
   if (d !== undefined && d !== 'cpu' && d !== 'cuda') throw new SpladeError(`--device must be cpu or cuda, got ${String(d)}`, ErrorCode.invalidArgument);
-  return { precision: p as 'fp32' | 'bf16' | undefined, device: d as 'cpu' | 'cuda' | undefined };
+  return { precision: p as 'fp32' | 'bf16' | 'int8' | undefined, device: d as 'cpu' | 'cuda' | undefined };
 }
 
 /** --algorithm, --alpha and --beta: how 'splade search' and 'splade bench' search an index. */

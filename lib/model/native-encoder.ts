@@ -22,7 +22,7 @@ export interface EncoderHandle {
     packed?: boolean,
   ): Promise<void>;
   /** Packs the inference copies of the weights from the arena as it is now; resolves with their bytes. */
-  prepare(precision: 'fp32' | 'bf16'): Promise<number>;
+  prepare(precision: 'fp32' | 'bf16' | 'int8'): Promise<number>;
   /** Training forward + backward: out (B*V) gets w, grads (arena-sized) += dLoss/dparams for dLoss/dw = dw. */
   gradients(
     ids: Int32Array,
@@ -71,7 +71,7 @@ export interface EncoderHandle {
 export interface EncoderAddon {
   encoderLayout(config: EncoderConfig): Layout;
   /** What the bf16 GEMMs run here: AMX tiles, or the portable fp32-SGEMM path. */
-  bf16Kernel(): 'amx' | 'fallback';
+  bf16Kernel(): 'amx' | 'avx512_bf16' | 'fallback';
   /** On the CPU over the arena (zero-copy), or given a device number on that CUDA device over a copy of it. */
   Encoder: new (config: EncoderConfig, arena: Float32Array, device?: number) => EncoderHandle;
 }

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { ErrorCode, SpladeError, callNative, callNativeAsync, expectInteger, expectOneOf, invalidArgument } from '../errors.js';
 import { assertCudaUsable, createCudaEncoder } from './cuda-encoder.js';
 import { InFlight } from '../in-flight.js';
-import { setThreads } from '../info.js';
+import { info, setThreads } from '../info.js';
 import type { SparseVector } from '../sparse.js';
 import { Checkpoint, lengthSortedBatches, packSequences } from './checkpoint.js';
 import { type EncoderConfig, parseConfig } from './config.js';
@@ -21,7 +21,7 @@ import { SpladeTokenizer } from './tokenizer.js';
 import type { Layout } from './weights.js';
 
 export type Pooling = 'max' | 'sum';
-export type Precision = 'fp32' | 'bf16';
+export type Precision = 'fp32' | 'bf16' | 'int8';
 export type EncodeKind = 'query' | 'document';
 
 export interface LoadOptions {
@@ -36,8 +36,11 @@ export interface LoadOptions {
   /**
    * Arithmetic of encode() / encodeIds(): 'fp32' (default) or 'bf16', the opt-in reduced precision
    * (weights kept as bf16 copies made at load, activations rounded to bf16 per matrix product, fp32
-   * accumulation; AMX-BF16 where the CPU has it, a slower portable path elsewhere). Its agreement
-   * with fp32 is measured in the README. Training (encodeIdsBackward) always runs fp32.
+   * accumulation; AMX-BF16 where the CPU has it, a slower portable path elsewhere) or 'int8' (weights
+   * quantised per output channel at load, activations per token per matrix product, integer products on
+   * AVX-512 VNNI, AVX-VNNI or AVX2; as ONNX Runtime's dynamic quantization). `model.kernels` and `info()`
+   * say which path a precision takes on this CPU; on 'cuda', int8 runs as fp32. Its agreement with fp32
+   * is measured in bench/RESULTS.md. Training (encodeIdsBackward) always runs fp32.
    */
   precision?: Precision;
 }
@@ -244,7 +247,7 @@ export class SpladeModel {
     const device = opts.device === undefined ? 'cpu' : expectOneOf('device', opts.device, ['cpu', 'cuda'] as const);
     if (device === 'cuda') assertCudaUsable();  // a clear Error before any weights are read
     if (opts.threads !== undefined) setThreads(expectInteger('threads', opts.threads, 1, 1024));
-    const precision = opts.precision === undefined ? 'fp32' : expectOneOf('precision', opts.precision, ['fp32', 'bf16'] as const);
+    const precision = opts.precision === undefined ? 'fp32' : expectOneOf('precision', opts.precision, ['fp32', 'bf16', 'int8'] as const);
     if (opts.revision !== undefined && typeof opts.revision !== 'string') invalidArgument('revision', 'a string', opts.revision);
     if (opts.cacheDir !== undefined && typeof opts.cacheDir !== 'string') invalidArgument('cacheDir', 'a string', opts.cacheDir);
     const ml = opts.maxLength ?? {};
@@ -318,6 +321,17 @@ export class SpladeModel {
   private routeText(text: string, kind: EncodeKind): string {
     const r = this.routes[kind];
     return r.prompt + (r.lowerCase ? text.toLowerCase() : text);
+  }
+
+  /**
+   * The precision encode() runs in and the kernels that take it on this machine now (info().precisions;
+   * on 'cuda': 'cuda fp32' or 'cuda bf16', int8 running as fp32 there). A precision this CPU has no
+   * instructions for still runs, on the path named here (e.g. int8 'generic', bf16 'fallback').
+   */
+  get kernels(): { precision: Precision; kernel: string } {
+    const { precision, device } = this.document;
+    if (device === 'cuda') return { precision, kernel: precision === 'bf16' ? 'cuda bf16' : 'cuda fp32' };
+    return { precision, kernel: info().precisions[precision] };
   }
 
   /** The vocabulary size (the dimension of every SparseVector). */

@@ -1,6 +1,7 @@
 // info(), setCpu(), setThreads(): what the native core runs on, and the knobs that choose it.
 #include "../common/cpu_features.h"
 #include "../common/thread_pool.h"
+#include "../model/precision.h"
 #include "napi_util.h"
 #ifdef SPLADE_WITH_CUDA
 #include "../cuda/device.h"
@@ -22,6 +23,9 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   for (const std::string& e : cpu_extensions()) extensions.Set(i++, e);
   out.Set("cpuExtensions", extensions);
   out.Set("threads", num_threads());
+  Napi::Object precisions = Napi::Object::New(env);  // the kernels each precision runs on now
+  for (Precision p : {Precision::fp32, Precision::bf16, Precision::int8}) precisions.Set(precision_name(p), precision_kernel(p));
+  out.Set("precisions", precisions);
 #ifdef SPLADE_WITH_CUDA
   out.Set("cuda", true);
   out.Set("cudaDevices", cuda::device_count());

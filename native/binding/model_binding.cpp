@@ -13,6 +13,7 @@
 
 #include "../model/encoder.h"
 #include "../model/encoder_backend.h"
+#include "../model/precision.h"
 #ifdef SPLADE_WITH_CUDA
 #include "../cuda/cuda_backend.h"
 #endif
@@ -81,8 +82,10 @@ Pooling arg_pooling(const Napi::CallbackInfo& info, size_t i) {
 
 Precision arg_precision(const Napi::CallbackInfo& info, size_t i) {
   const std::string p = arg_string(info, i, "precision");
-  if (p != "fp32" && p != "bf16") throw_error(info.Env(), kInvalidArgument, "Expected 'fp32' or 'bf16' for precision but received " + p);
-  return p == "bf16" ? Precision::bf16 : Precision::fp32;
+  Precision out;
+  if (!parse_precision(p, &out))
+    throw_error(info.Env(), kInvalidArgument, "Expected 'fp32', 'bf16' or 'int8' for precision but received " + p);
+  return out;
 }
 
 TrainDropout arg_dropout(const Napi::CallbackInfo& info, size_t i) {
@@ -417,7 +420,7 @@ class Encoder : public Napi::ObjectWrap<Encoder> {
 
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("encoderLayout", Napi::Function::New(env, EncoderLayout, "encoderLayout"));
-  // bf16Kernel(): 'amx' | 'fallback', what the bf16 GEMMs run on this machine
+  // bf16Kernel(): 'amx' | 'avx512_bf16' | 'fallback', what the bf16 GEMMs run on this machine now
   exports.Set("bf16Kernel", Napi::Function::New(
                                 env, [](const Napi::CallbackInfo& info) -> Napi::Value {
                                   return Napi::String::New(info.Env(), bf16_kernel_name());

@@ -30,7 +30,7 @@ struct BatchArgs {
 BatchArgs arg_batch(const Napi::CallbackInfo& info, size_t i);
 
 Pooling arg_pooling(const Napi::CallbackInfo& info, size_t i);       // 'max' | 'sum'
-Precision arg_precision(const Napi::CallbackInfo& info, size_t i);   // 'fp32' | 'bf16'
+Precision arg_precision(const Napi::CallbackInfo& info, size_t i);   // 'fp32' | 'bf16' | 'int8'
 TrainDropout arg_dropout(const Napi::CallbackInfo& info, size_t i);  // dropout in [0, 1), seed < 2^53 at i + 1
 
 // What mlmGradients resolves to: { loss, count } (the mean masked-LM loss, the labelled positions).

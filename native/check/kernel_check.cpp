@@ -13,9 +13,11 @@
 #include "../cpu/embed.h"
 #include "../cpu/gelu.h"
 #include "../cpu/gemm_bf16.h"
+#include "../cpu/gemm_i8.h"
 #include "../cpu/layernorm.h"
 #include "../cpu/splade_pool.h"
 #include "../index/bmp_bounds.h"
+#include "../cpu/splade_pool_fused.h"
 #include "../model/encoder.h"
 
 namespace splade {
@@ -53,6 +55,30 @@ void compare(KernelCheckResult& r, const std::vector<float>& fast, const std::ve
     if (!std::isfinite(ref[i])) continue;
     r.max_error = std::max(r.max_error, std::fabs(double(fast[i]) - ref[i]) / (std::fabs(double(ref[i])) + rms));
     ++r.checked;
+  }
+}
+
+// A GEMM on a packed weight (bf16, int8) against its reference on each shape {M, N, K} and each
+// epilogue (bias; bias + residual; bias + GELU), with leading dimensions past the shapes; A's mean is
+// a_mean (activations off zero give int8's zero point work to do).
+template <class Weight, class Pack, class Ref, class Run>
+void check_weight_gemm(KernelCheckResult& r, Rng& rng, const size_t (&shapes)[4][3], float a_mean, Pack pack, Ref ref,
+                       Run run) {
+  for (const auto& s : shapes) {
+    const size_t M = s[0], Nn = s[1], K = s[2];
+    auto A = rng.normal(M * (K + 3), 1.0f, a_mean), W = rng.normal(Nn * (K + 1), 0.3f), bias = rng.normal(Nn);
+    auto res = rng.normal(M * Nn);
+    const Weight P = pack(W.data(), Nn, K, K + 1);
+    for (int variant = 0; variant < 3; ++variant) {
+      Epilogue ep;
+      if (variant >= 1) ep.bias = bias.data();
+      if (variant == 1) ep.residual = res.data(), ep.ldr = Nn;
+      if (variant == 2) ep.activation = Activation::gelu;
+      std::vector<float> a(M * (Nn + 2)), b(M * (Nn + 2));
+      run(a.data(), Nn + 2, A.data(), K + 3, M, P, ep);
+      ref(b.data(), Nn + 2, A.data(), K + 3, M, W.data(), K + 1, Nn, K, ep);
+      compare(r, a, b);
+    }
   }
 }
 
@@ -143,6 +169,20 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     splade_pool_forward_ref(b.data(), ab.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, pooling);
     compare(r, a, b);
     for (size_t i = 0; i < aa.size(); ++i) r.mismatches += aa[i] != ab[i];
+  } else if (op == "splade_pool_max_fused") {
+    // the fused decoder on its packing, with and without argmax, on sequences of 1..300 tokens (blocks
+    // of 6 tokens inside one sequence and across two), a vocabulary off the 16-term panels
+    const size_t C = 40, V = 1509;
+    auto t = rng.normal(N * C, 0.5f), E = rng.normal(V * C, 0.5f), bias = rng.normal(V, 0.5f, -1.0f);
+    const PoolPanels P = splade_pool_pack(E.data(), V, C);
+    std::vector<float> a(B * V), a2(B * V), b(B * V);
+    std::vector<int32_t> aa(B * V), ab(B * V);
+    splade_pool_max_fused(isa, a.data(), aa.data(), t.data(), P, bias.data(), cu.data(), B);
+    splade_pool_max_fused(isa, a2.data(), nullptr, t.data(), P, bias.data(), cu.data(), B);
+    splade_pool_forward_ref(b.data(), ab.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, Pooling::max);
+    compare(r, a, b);
+    compare(r, a2, b);
+    for (size_t i = 0; i < aa.size(); ++i) r.mismatches += aa[i] != ab[i];
   } else if (op == "encoder") {
     EncoderConfig cfg;
     cfg.arch = Arch::bert; cfg.vocab = 1100; cfg.hidden = 48; cfg.layers = 2; cfg.heads = 4; cfg.intermediate = 192;
@@ -162,12 +202,12 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
       }
       encoder_splade_forward(b.data(), nullptr, cfg, L, params.data(), batch, pooling, true);
       compare(r, a, b);
-      if (bf16_fast_available()) {  // the fp32 inference path on packed weights (decoder screened in bf16)
-        const auto packed = pack_encoder(cfg, L, params.data(), Precision::fp32);
+      {  // the fp32 inference path on packed weights (decoder screened in bf16 with AMX, else fused)
         IsaScope scope(isa);
+        const auto packed = pack_encoder(cfg, L, params.data(), Precision::fp32);
         encoder_splade_forward(a.data(), nullptr, cfg, L, params.data(), batch, pooling, false, packed.get());
-        compare(r, a, b);
       }
+      compare(r, a, b);
     }
   } else if (op == "gelu") {
     auto x = rng.normal(N * 37, 3.0f);  // tails far out on both sides, and an odd length (the scalar tail)
@@ -348,7 +388,7 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     grad_check(r, rng, t, dt, loss, 24, 1e-4f, smooth);
     grad_check(r, rng, E, dE, loss, 24, 1e-4f, smooth);
     grad_check(r, rng, bias, db, loss, 24, 1e-4f, smooth);
-  } else if (op == "gemm_bf16" || op == "gemm_bf16_fallback") {
+  } else if (op == "gemm_bf16" || op == "gemm_bf16_fallback" || op == "gemm_bf16_avx512") {
     // The AMX kernel (or, for _fallback, the portable path on this isa's SGEMM) against the plain loop,
     // on shapes off every tile size: M 1 and 77 (a partial 32-row block), N 50 and 33 (partial
     // 32-column strips), K 40 and 7 (partial 32-k blocks), with each epilogue.
@@ -356,21 +396,12 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     if (amx && !bf16_fast_available()) fail(kUnsupported, "kernel_check: this CPU (or OS) cannot run the AMX-BF16 kernels");
     IsaScope scope(isa);
     const size_t shapes[][3] = {{77, 50, 40}, {1, 33, 7}, {300, 290, 96}, {64, 64, 768}};
-    for (const auto& s : shapes) {
-      const size_t M = s[0], Nn = s[1], K = s[2];
-      auto A = rng.normal(M * (K + 3)), W = rng.normal(Nn * (K + 1), 0.3f), bias = rng.normal(Nn), res = rng.normal(M * Nn);
-      const Bf16Weight P = bf16_pack_weight(W.data(), Nn, K, K + 1);
-      for (int variant = 0; variant < 3; ++variant) {
-        Epilogue ep;
-        if (variant >= 1) ep.bias = bias.data();
-        if (variant == 1) ep.residual = res.data(), ep.ldr = Nn;
-        if (variant == 2) ep.activation = Activation::gelu;
-        std::vector<float> a(M * (Nn + 2)), b(M * (Nn + 2));
-        gemm_bf16_variant(amx, a.data(), Nn + 2, A.data(), K + 3, M, P, ep);
-        gemm_bf16_reference(b.data(), Nn + 2, A.data(), K + 3, M, W.data(), K + 1, Nn, K, ep);
-        compare(r, a, b);
-      }
-    }
+    check_weight_gemm<Bf16Weight>(r, rng, shapes, 0.0f, bf16_pack_weight, gemm_bf16_reference,
+                                  [&](float* C, size_t ldc, const float* A, size_t lda, size_t M, const Bf16Weight& P,
+                                      const Epilogue& ep) {
+                                    if (op == "gemm_bf16_avx512") gemm_bf16_dp(C, ldc, A, lda, M, P, ep);
+                                    else gemm_bf16_variant(amx, C, ldc, A, lda, M, P, ep);
+                                  });
   } else if (op == "splade_pool_max_bf16" || op == "splade_pool_max_bf16_exact") {
     // bf16: against the reference pooling of the bf16-rounded t and E. exact: against the fp32
     // reference itself (values and argmax), on logits spread like a SPLADE head's.
@@ -412,6 +443,21 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
       for (size_t i = 0; i < 64; ++i) r.mismatches += std::memcmp(&a[i], &b[i], sizeof(float)) != 0;
       compare(r, a, b);
     }
+  } else if (op.rfind("gemm_i8_", 0) == 0) {
+    // One int8 kernel (gemm_i8_generic | _avx2 | _avx_vnni | _avx512_vnni; isa is ignored) against the
+    // plain loop on shapes off every block size: M 1, 5 and 77 (partial 6- and 4-row blocks, a partial
+    // 48-row task), N 50, 33 and 290 (partial 16-column panels and 8-panel tasks), K 7 and 41 (partial
+    // 4-k groups), with each epilogue. The integers are exact, so only the float epilogue may differ.
+    I8Kernel kernel = I8Kernel::generic;
+    bool known = false;
+    for (I8Kernel k : {I8Kernel::generic, I8Kernel::avx2, I8Kernel::avx_vnni, I8Kernel::avx512_vnni})
+      if (op == std::string("gemm_i8_") + i8_kernel_name(k)) kernel = k, known = true;
+    if (!known) fail(kInvalidArgument, "kernel_check: unknown op " + op);
+    if (!i8_kernel_supported(kernel)) fail(kUnsupported, "kernel_check: this CPU cannot run the " + op.substr(8) + " int8 kernels");
+    const size_t shapes[][3] = {{77, 50, 41}, {1, 33, 7}, {5, 290, 96}, {300, 64, 768}};
+    check_weight_gemm<I8Weight>(r, rng, shapes, 0.3f, i8_pack_weight, gemm_i8_reference,
+                                [&](float* C, size_t ldc, const float* A, size_t lda, size_t M, const I8Weight& P,
+                                    const Epilogue& ep) { gemm_i8_variant(kernel, C, ldc, A, lda, M, P, ep); });
   } else {
     fail(kInvalidArgument, "kernel_check: unknown op " + op);
   }

@@ -24,6 +24,7 @@ namespace {
 struct Features {
   bool avx2 = false, avx512 = false, neon = false;
   std::vector<std::string> extensions;
+  CpuExtensions ext;  // x86's reduced-precision extensions (cleared by SPLADE_CPU=avx2 | generic)
   Features() { detect(); }
 
 #if defined(SPLADE_X86)
@@ -45,8 +46,20 @@ struct Features {
     // AVX-512 F + BW + DQ + VL: the subset our kernels use.
     const bool f = b & (1u << 16), dq = b & (1u << 17), bw = b & (1u << 30), vl = b & (1u << 31);
     avx512 = avx2 && zmm && f && dq && bw && vl;
-    if (avx512 && (c & (1u << 11))) extensions.push_back("avx512_vnni");
-    if (avx512 && __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5))) extensions.push_back("avx512_bf16");
+    ext.avx512_vnni = avx512 && (c & (1u << 11));
+    ext.amx_bf16 = (d & (1u << 24)) && (d & (1u << 22));
+    unsigned a1 = 0, b1, c1, d1;
+    if (a >= 1 && __get_cpuid_count(7, 1, &a1, &b1, &c1, &d1)) {
+      ext.avx_vnni = avx2 && (a1 & (1u << 4));
+      ext.avx512_bf16 = avx512 && (a1 & (1u << 5));
+    }
+    if (ext.avx512_vnni) extensions.push_back("avx512_vnni");
+    if (ext.avx_vnni) extensions.push_back("avx_vnni");
+    if (ext.avx512_bf16) extensions.push_back("avx512_bf16");
+    if (ext.amx_bf16) extensions.push_back("amx_bf16");
+    // SPLADE_CPU=avx2 (or generic) stands for a CPU with no more than that variant: no extensions either.
+    const char* env = std::getenv("SPLADE_CPU");
+    if (env && *env && std::string(env) != "avx512") ext = CpuExtensions{};
   }
 #elif defined(SPLADE_ARM64) && defined(__linux__)
   void detect() {
@@ -136,6 +149,8 @@ std::vector<Isa> supported_isas() {
     if (isa_supported(isa)) out.push_back(isa);
   return out;
 }
+
+const CpuExtensions& x86_extensions() { return features().ext; }
 
 Isa best_isa() { return supported_isas().back(); }
 

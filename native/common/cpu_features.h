@@ -29,8 +29,20 @@ void set_active_isa(Isa isa);  // throws SpladeError when the CPU cannot run it
 
 // Optional extensions of this CPU that kernels may use beyond their ISA's baseline, by name: on arm64
 // "fp16", "bf16", "i8mm", "dotprod", "sve", "crc32" (Linux: getauxval; macOS: sysctlbyname); on x86-64
-// "sse4.2" (CRC-32C), "avx512_bf16", "avx512_vnni". Empty elsewhere.
+// "sse4.2" (CRC-32C), "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16" (as the CPU has them, before
+// SPLADE_CPU masking). Empty elsewhere.
 std::vector<std::string> cpu_extensions();
 bool cpu_has(const char* extension);
+
+// x86 instruction-set extensions beyond the avx2 / avx512 variants, for the reduced-precision kernels (which of
+// them runs is each kernel family's choice: gemm_i8.h, gemm_bf16.h). x86 only; all false elsewhere, and
+// all false under SPLADE_CPU=avx2 or generic (the proxy for a CPU with no more than those).
+struct CpuExtensions {
+  bool avx512_vnni = false;  // vpdpbusd on zmm (needs the avx512 variant's state)
+  bool avx_vnni = false;     // vpdpbusd on ymm, VEX-encoded (Alder Lake, Sapphire Rapids, Zen 5)
+  bool avx512_bf16 = false;  // vdpbf16ps
+  bool amx_bf16 = false;     // AMX-TILE + AMX-BF16 in the CPU (the OS must still grant the tile state)
+};
+const CpuExtensions& x86_extensions();
 
 }  // namespace splade

@@ -2,9 +2,6 @@
 // bf16-rounded operands) and the choice between it and the AMX kernels (gemm_bf16_amx.cpp).
 #include "gemm_bf16.h"
 
-#if defined(SPLADE_X86)
-#include <cpuid.h>
-#endif
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -30,6 +27,9 @@ void pool_max(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const fl
               const Bf16Weight& E, const float* E32, const float* e_norms, const float* bias, const int32_t* cu_seqlens,
               int B, bool exact);
 }  // namespace amx
+namespace bf16dp {  // gemm_bf16_avx512.cpp
+void gemm(float* C, size_t ldc, const float* A, size_t lda, size_t M, const Bf16Weight& W, const Epilogue& ep);
+}  // namespace bf16dp
 
 float Bf16Weight::at(size_t n, size_t k) const {
   const size_t nb = n / 16, kb = k / 32, p = (k % 32) / 2, e = k % 2;
@@ -59,13 +59,11 @@ namespace {
 bool detect_amx() {
   const char* force = std::getenv("SPLADE_BF16");
   if (force && std::strcmp(force, "fallback") == 0) return false;
+  if (force && std::strcmp(force, "avx512_bf16") == 0) return false;
 #if !defined(SPLADE_X86)
   return false;  // AMX is x86-64 only
 #else
-  unsigned a, b, c, d;
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
-  const bool tile = d & (1u << 24), bf16 = d & (1u << 22);
-  if (!tile || !bf16) return false;
+  if (!x86_extensions().amx_bf16) return false;
   // Linux keeps the 8 KiB tile state off until a process asks for it (ARCH_REQ_XCOMP_PERM, XTILEDATA).
 #ifdef SYS_arch_prctl
   constexpr long kReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
@@ -128,7 +126,24 @@ bool bf16_fast_available() {
   return ok;
 }
 
-const char* bf16_kernel_name() { return bf16_fast_available() ? "amx" : "fallback"; }
+bool bf16_dp_available() {
+  static const bool forced_off = [] {
+    const char* force = std::getenv("SPLADE_BF16");
+    return force && std::strcmp(force, "fallback") == 0;
+  }();
+  return !forced_off && x86_extensions().avx512_bf16 && active_isa() == Isa::avx512;
+}
+
+const char* bf16_kernel_name() { return bf16_fast_available() ? "amx" : bf16_dp_available() ? "avx512_bf16" : "fallback"; }
+
+void gemm_bf16_dp(float* C, size_t ldc, const float* A, size_t lda, size_t M, const Bf16Weight& W, const Epilogue& ep) {
+  check_gemm(C, ldc, A, lda, M, W, ep);
+  if (M == 0) return;
+  if (!x86_extensions().avx512_bf16) fail(kUnsupported, "this CPU cannot run the AVX512_BF16 kernels");
+#if defined(__x86_64__) || defined(_M_X64)
+  bf16dp::gemm(C, ldc, A, lda, M, W, ep);
+#endif
+}
 
 void gemm_bf16_variant(bool use_amx, float* C, size_t ldc, const float* A, size_t lda, size_t M, const Bf16Weight& W,
                        const Epilogue& ep) {
@@ -141,6 +156,7 @@ void gemm_bf16_variant(bool use_amx, float* C, size_t ldc, const float* A, size_
 }
 
 void gemm_bf16(float* C, size_t ldc, const float* A, size_t lda, size_t M, const Bf16Weight& W, const Epilogue& ep) {
+  if (!bf16_fast_available() && bf16_dp_available()) return gemm_bf16_dp(C, ldc, A, lda, M, W, ep);
   gemm_bf16_variant(bf16_fast_available(), C, ldc, A, lda, M, W, ep);
 }
 

@@ -4,7 +4,8 @@
 // A is fp32 and rounded to bf16 per call (round to nearest even).
 //
 // Fast path: AMX-BF16 tiles (Sapphire Rapids and later; the OS must grant the tile state, which
-// bf16_fast_available() requests once). Without it, a correct and slower path runs the same math
+// bf16_fast_available() requests once). Without AMX, AVX512_BF16's vdpbf16ps (Cooper Lake, Zen 4; on the
+// same packing, gemm_bf16_avx512.cpp) when the avx512 variant is active. Without either, a correct and slower path runs the same math
 // through the fp32 SGEMM on bf16-rounded operands (unpacked panel by panel). gemm_bf16_reference is the
 // plain loop the fast paths are tested against.
 //
@@ -45,9 +46,12 @@ struct Bf16Weight {
 Bf16Weight bf16_pack_weight(const float* W, size_t N, size_t K, size_t ldw);
 
 // True when the AMX-BF16 kernels can run here (CPU has AMX-TILE + AMX-BF16 and the OS granted the
-// tile state); SPLADE_BF16=fallback forces the portable path (for tests and comparisons).
+// tile state); SPLADE_BF16=fallback forces the portable path, SPLADE_BF16=avx512_bf16 the vdpbf16ps one
+// (for tests and comparisons on a machine with AMX).
 bool bf16_fast_available();
-// "amx" or "fallback": what gemm_bf16 runs here
+// True when the vdpbf16ps kernels can run now (AVX512_BF16, the avx512 variant active, not forced off).
+bool bf16_dp_available();
+// "amx", "avx512_bf16" or "fallback": what gemm_bf16 runs here now
 const char* bf16_kernel_name();
 
 // C (M,N), ldc >= N; A (M,K), lda >= K; the epilogue as gemm.h (residual (M,N) with ld ldr, not C).
@@ -55,6 +59,8 @@ void gemm_bf16(float* C, size_t ldc, const float* A, size_t lda, size_t M, const
 // A given variant: amx = false runs the portable path even where AMX exists.
 void gemm_bf16_variant(bool amx, float* C, size_t ldc, const float* A, size_t lda, size_t M, const Bf16Weight& W,
                        const Epilogue& ep);
+// The vdpbf16ps kernels (ERR_SPLADE_UNSUPPORTED without AVX512_BF16), whatever the active variant.
+void gemm_bf16_dp(float* C, size_t ldc, const float* A, size_t lda, size_t M, const Bf16Weight& W, const Epilogue& ep);
 // The plain reference: W (N,K) fp32 with stride ldw, both operands rounded to bf16, double accumulation.
 void gemm_bf16_reference(float* C, size_t ldc, const float* A, size_t lda, size_t M, const float* W, size_t ldw,
                          size_t N, size_t K, const Epilogue& ep);

@@ -17,7 +17,7 @@ const CpuOps& cpu_ops(bool reference) {
 }
 
 void linear_forward(const CpuOps& ops, float* out, const float* inp, const float* W, const float* b, size_t M, size_t Nout,
-                    size_t K, const float* residual, Activation act, const Bf16Weight* w16, const PackedMatrix* w32) {
+                    size_t K, const float* residual, Activation act, const Bf16Weight* w16, const PackedMatrix* w32, const I8Weight* w8) {
   GemmArgs g;
   g.ta = Trans::no; g.tb = Trans::yes; g.M = M; g.N = Nout; g.K = K;
   g.A = inp; g.lda = K; g.B = W; g.ldb = K; g.C = out; g.ldc = Nout;
@@ -28,6 +28,7 @@ void linear_forward(const CpuOps& ops, float* out, const float* inp, const float
   // A packing is for the ISA active when it was made (setCpu may have switched since): else pack per call.
   if (w32 && w32->get() && w32->get()->isa == active_isa()) g.packed_b = w32->get();
   if (w16) gemm_bf16(out, Nout, inp, K, M, *w16, g.epilogue);
+  else if (w8) gemm_i8(out, Nout, inp, K, M, *w8, g.epilogue);
   else ops.gemm(g);
 }
 

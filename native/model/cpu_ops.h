@@ -10,6 +10,7 @@
 #include "../cpu/gelu.h"
 #include "../cpu/gemm.h"
 #include "../cpu/gemm_bf16.h"
+#include "../cpu/gemm_i8.h"
 #include "../cpu/layernorm.h"
 #include "../cpu/splade_head_train.h"
 #include "../cpu/splade_pool.h"
@@ -34,10 +35,11 @@ struct CpuOps {
 const CpuOps& cpu_ops(bool reference);
 
 // out (M, Nout) = inp (M, K) W^T + b [+ residual (M, Nout)] [then act]; W (Nout, K) as nn.Linear stores it.
-// On the bf16 copy w16 when given; else ops.gemm, on the fp32 packing w32 when it is for the active ISA.
+// On the bf16 copy w16 or the int8 copy w8 when given; else ops.gemm, on the fp32 packing w32 when it is
+// for the active ISA.
 void linear_forward(const CpuOps& ops, float* out, const float* inp, const float* W, const float* b, size_t M, size_t Nout,
                     size_t K, const float* residual = nullptr, Activation act = Activation::none,
-                    const Bf16Weight* w16 = nullptr, const PackedMatrix* w32 = nullptr);
+                    const Bf16Weight* w16 = nullptr, const PackedMatrix* w32 = nullptr, const I8Weight* w8 = nullptr);
 // dinp (M,K) += dout W (unless null); dW (Nout,K) += dout^T inp; db (Nout) += column sums of dout (M,Nout)
 void linear_backward(const CpuOps& ops, float* dinp, float* dW, float* db, const float* dout, const float* inp,
                      const float* W, size_t M, size_t Nout, size_t K);

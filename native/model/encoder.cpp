@@ -158,10 +158,12 @@ size_t EncoderPacked::bytes() const {
   size_t n = decoder.data.size() + head.data.size();
   for (const auto* v : {&qkv, &attn_out, &fc1, &fc2})
     for (const Bf16Weight& w : *v) n += w.data.size();
-  size_t f32 = head32.bytes();
+  size_t f32 = head32.bytes() + head8.bytes();
+  for (const auto* v : {&qkv8, &attn_out8, &fc1_8, &fc2_8})
+    for (const I8Weight& w : *v) f32 += w.bytes();
   for (const auto* v : {&qkv32, &attn_out32, &fc1_32, &fc2_32})
     for (const PackedMatrix& w : *v) f32 += w.bytes();
-  return n * sizeof(uint16_t) + decoder_norm.size() * sizeof(float) + f32;
+  return n * sizeof(uint16_t) + decoder_norm.size() * sizeof(float) + f32 + decoder32.bytes();
 }
 
 std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, const ParamLayout& L, const float* P,
@@ -169,30 +171,32 @@ std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, cons
   auto out = std::make_shared<EncoderPacked>();
   out->precision = precision;
   const size_t C = cfg.hidden, I = cfg.intermediate, V = cfg.vocab;
-  if (precision == Precision::bf16) {
+  // every Linear weight of the encoder through one packer (W (Nout, K) with stride K)
+  auto pack_all = [&](auto pack, auto& qkv, auto& attn_out, auto& fc1, auto& fc2, auto& head) {
     for (const LayerOffsets& o : L.layer) {
-      out->qkv.push_back(bf16_pack_weight(P + o.qkv_w, 3 * C, C, C));
-      out->attn_out.push_back(bf16_pack_weight(P + o.attn_out_w, C, C, C));
-      out->fc1.push_back(bf16_pack_weight(P + o.fc1_w, I, C, C));
-      out->fc2.push_back(bf16_pack_weight(P + o.fc2_w, C, I, I));
+      qkv.push_back(pack(P + o.qkv_w, 3 * C, C, C));
+      attn_out.push_back(pack(P + o.attn_out_w, C, C, C));
+      fc1.push_back(pack(P + o.fc1_w, I, C, C));
+      fc2.push_back(pack(P + o.fc2_w, C, I, I));
     }
-    out->head = bf16_pack_weight(P + L.head_w, C, C, C);
+    head = pack(P + L.head_w, C, C, C);
+  };
+  if (precision == Precision::bf16) {
+    pack_all(bf16_pack_weight, out->qkv, out->attn_out, out->fc1, out->fc2, out->head);
+  } else if (precision == Precision::int8) {
+    pack_all(i8_pack_weight, out->qkv8, out->attn_out8, out->fc1_8, out->fc2_8, out->head8);
   } else {
     // W is (Nout, K) as nn.Linear stores it; the product is x W^T, so op(B) = W^T is (K, Nout).
     const Isa isa = active_isa();
-    auto pack = [&](size_t off, size_t nout, size_t k) { return PackedMatrix(isa, Trans::yes, k, nout, P + off, k); };
-    for (const LayerOffsets& o : L.layer) {
-      out->qkv32.push_back(pack(o.qkv_w, 3 * C, C));
-      out->attn_out32.push_back(pack(o.attn_out_w, C, C));
-      out->fc1_32.push_back(pack(o.fc1_w, I, C));
-      out->fc2_32.push_back(pack(o.fc2_w, C, I));
-    }
-    out->head32 = pack(L.head_w, C, C);
+    auto pack = [&](const float* W, size_t nout, size_t k, size_t ldw) { return PackedMatrix(isa, Trans::yes, k, nout, W, ldw); };
+    pack_all(pack, out->qkv32, out->attn_out32, out->fc1_32, out->fc2_32, out->head32);
   }
   if (bf16_fast_available()) {
     out->has_decoder = true;
     out->decoder = bf16_pack_weight(P + L.wte, V, C, C);
     out->decoder_norm = bf16_row_norms(P + L.wte, V, C, C);
+  } else if (active_isa() != Isa::generic) {
+    out->decoder32 = splade_pool_pack(P + L.wte, V, C);
   }
   return out;
 }
@@ -243,7 +247,8 @@ void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg,
   if (reference) packed = nullptr;
   const CpuOps& ops = cpu_ops(reference);
   const bool bf16 = packed && packed->precision == Precision::bf16;
-  const bool f32_packed = packed && !bf16 && packed->head32.get();
+  const bool int8 = packed && packed->precision == Precision::int8;
+  const bool f32_packed = packed && packed->head32.get();
   const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, V = cfg.vocab;
   const float* P = params;
   OpTimer timer;
@@ -253,13 +258,15 @@ void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg,
   float *x = ws.x.data(), *tmp = ws.tmp.data(), *att = ws.att.data();
   // MLM transform (dense + GELU + LayerNorm), then the tied decoder fused with SPLADE pooling
   linear_forward(ops, tmp, x, P + L.head_w, P + L.head_b, N, C, C, nullptr, Activation::gelu, bf16 ? &packed->head : nullptr,
-                 f32_packed ? &packed->head32 : nullptr);
+                 f32_packed ? &packed->head32 : nullptr, int8 ? &packed->head8 : nullptr);
   timer.lap(kGemm);
   ops.layernorm_forward(att, nullptr, nullptr, tmp, P + L.head_ln_w, P + L.head_ln_b, N, C, cfg.eps);
   timer.lap(kLayerNorm);
   if (packed && packed->has_decoder && pooling == Pooling::max)
     splade_pool_max_bf16(w, argmax, att, packed->decoder, P + L.wte, packed->decoder_norm.data(), P + L.decoder_bias,
                          batch.cu_seqlens, B, /*exact=*/!bf16);
+  else if (packed && packed->decoder32.V && pooling == Pooling::max && active_isa() != Isa::generic)
+    splade_pool_max_fused(active_isa(), w, argmax, att, packed->decoder32, P + L.decoder_bias, batch.cu_seqlens, B);
   else
     ops.splade_pool_forward(w, argmax, att, P + L.wte, P + L.decoder_bias, batch.cu_seqlens, B, C, V, pooling);
   timer.lap(kDecoder);

@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "../cpu/gemm_bf16.h"
+#include "../cpu/gemm_i8.h"
 #include "../cpu/splade_pool.h"
+#include "../cpu/splade_pool_fused.h"
 
 namespace splade {
 
@@ -69,7 +71,7 @@ struct PackedBatch {
 };
 void validate_batch(const EncoderConfig& cfg, const PackedBatch& batch);  // SpladeError: what and where
 
-enum class Precision { fp32 = 0, bf16 = 1 };
+enum class Precision { fp32 = 0, bf16 = 1, int8 = 2 };
 
 // Weights prepared once for the inference forward (pack_encoder), copies of the arena at the time of
 // packing: whoever writes the arena afterwards must pack again.
@@ -81,15 +83,22 @@ enum class Precision { fp32 = 0, bf16 = 1 };
 //         decoder; activations are rounded to bf16 per GEMM, accumulation is fp32; embeddings,
 //         attention, LayerNorm and GELU stay fp32. Without AMX the GEMMs take gemm_bf16's portable path
 //         and the decoder the fp32 one.
+//   Without AMX (and not on generic), every precision's max pooling runs the fused fp32 decoder
+//   (splade_pool_fused.h) on a packed copy of the decoder.
+//   int8: int8 copies of every GEMM weight (per output channel, gemm_i8.h); activations quantised per
+//         token per GEMM, int32 accumulation; the rest as for bf16. The decoder runs as for fp32.
 struct EncoderPacked {
   Precision precision = Precision::fp32;
   std::vector<Bf16Weight> qkv, attn_out, fc1, fc2;  // (L) each; bf16 only
   Bf16Weight head;                                   // bf16 only
   std::vector<PackedMatrix> qkv32, attn_out32, fc1_32, fc2_32;  // (L) each; fp32 only
   PackedMatrix head32;                                           // fp32 only
+  std::vector<I8Weight> qkv8, attn_out8, fc1_8, fc2_8;  // (L) each; int8 only
+  I8Weight head8;                                        // int8 only
   bool has_decoder = false;                          // the two below exist (AMX only)
   Bf16Weight decoder;                                // (V, C)
   std::vector<float> decoder_norm;                   // (3, V): bf16_row_norms of the decoder
+  PoolPanels decoder32;  // without AMX, on avx2 / avx512: the decoder packed for splade_pool_max_fused (V = 0: none)
   size_t bytes() const;                              // memory held
 };
 std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, const ParamLayout& layout,

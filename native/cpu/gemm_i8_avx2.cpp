@@ -1,0 +1,124 @@
+// The int8 block kernels on 256-bit vectors (gemm_i8.h). A 16-column panel's group of 4 k is two ymm
+// (columns 0-7, 8-15). AVX-VNNI: vpdpbusd (VEX) as on AVX-512, 6 rows x 1 panel = 12 accumulators.
+// AVX2: vpmaddubsw (u8 x s8 pairs into saturating int16: never saturates, activations are 7-bit),
+// vpmaddwd with ones (pairs of int16 into int32), vpaddd; 4 rows x 1 panel, the temporaries and the
+// ones vector need the remaining registers.
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "gemm_i8.h"
+#include "row_blocks.h"
+
+namespace splade::i8 {
+namespace {
+
+// Panel by panel (its Kp x 16 bytes stay in L1 while the rows stream), rows in blocks of at most MR.
+template <int MR, class Tile>
+void panel_blocks(int32_t* acc, const uint8_t* Aq, size_t Kp, size_t rows, const int8_t* Wp, size_t panels, Tile tile) {
+  for (size_t p = 0; p < panels; ++p)
+    for_row_blocks<MR>(rows, [&](auto mr, size_t r) {
+      tile(mr, acc + r * panels * 16 + p * 16, panels * 16, Aq + r * Kp, Kp, Wp + p * Kp * 16);
+    });
+}
+
+#define SPLADE_I8_TILE_LOOP(MAC)                                                              \
+  __m256i c[MR][2];                                                                           \
+  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm256_setzero_si256();                    \
+  for (size_t k = 0; k < Kp; k += 4) {                                                        \
+    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(W + k * 16));      \
+    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(W + k * 16 + 32)); \
+    for (int i = 0; i < MR; ++i) {                                                            \
+      int32_t a4;                                                                             \
+      std::memcpy(&a4, A + i * Kp + k, 4);                                                    \
+      const __m256i a = _mm256_set1_epi32(a4);                                                \
+      c[i][0] = MAC(c[i][0], a, b0);                                                          \
+      c[i][1] = MAC(c[i][1], a, b1);                                                          \
+    }                                                                                         \
+  }                                                                                           \
+  for (int i = 0; i < MR; ++i) {                                                              \
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + i * ld), c[i][0]);                   \
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + i * ld + 8), c[i][1]);               \
+  }
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+
+__attribute__((always_inline)) inline __m256i mac_avx2(__m256i c, __m256i a, __m256i b) {
+  const __m256i pairs = _mm256_maddubs_epi16(a, b);  // a u8 (0..127), b s8: no saturation
+  return _mm256_add_epi32(c, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+template <int MR>
+void tile_avx2(int32_t* acc, size_t ld, const uint8_t* A, size_t Kp, const int8_t* W) {
+  SPLADE_I8_TILE_LOOP(mac_avx2)
+}
+
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,avxvnni")
+
+template <int MR>
+void tile_vnni(int32_t* acc, size_t ld, const uint8_t* A, size_t Kp, const int8_t* W) {
+  SPLADE_I8_TILE_LOOP(_mm256_dpbusd_avx_epi32)
+}
+
+#pragma GCC pop_options
+
+#undef SPLADE_I8_TILE_LOOP
+
+}  // namespace
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+void quantize_row_avx2(uint8_t* q, float* scale, int32_t* zp, const float* x, size_t K, size_t Kp) {
+  __m256 lo8 = _mm256_setzero_ps(), hi8 = _mm256_setzero_ps();
+  size_t k = 0;
+  for (; k + 8 <= K; k += 8) {
+    const __m256 v = _mm256_loadu_ps(x + k);
+    lo8 = _mm256_min_ps(lo8, v), hi8 = _mm256_max_ps(hi8, v);
+  }
+  alignas(32) float l[8], h[8];
+  _mm256_store_ps(l, lo8), _mm256_store_ps(h, hi8);
+  float lo = 0, hi = 0;
+  for (int i = 0; i < 8; ++i) lo = std::min(lo, l[i]), hi = std::max(hi, h[i]);
+  for (; k < K; ++k) lo = std::min(lo, x[k]), hi = std::max(hi, x[k]);
+  float s;
+  int32_t z;
+  quant_params(lo, hi, &s, &z);
+  const __m256 sv = _mm256_set1_ps(s), zv = _mm256_set1_ps(static_cast<float>(z));
+  const __m256 zero = _mm256_setzero_ps(), top = _mm256_set1_ps(127.0f);
+  auto codes = [&](size_t at) {  // 8 codes as int32: clamp(rint(x / s) + z, 0, 127), as quant_one
+    const __m256 r = _mm256_round_ps(_mm256_div_ps(_mm256_loadu_ps(x + at), sv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return _mm256_cvtps_epi32(_mm256_min_ps(top, _mm256_max_ps(zero, _mm256_add_ps(r, zv))));
+  };
+  k = 0;
+  for (; k + 32 <= K; k += 32) {
+    const __m256i w01 = _mm256_packs_epi32(codes(k), codes(k + 8)), w23 = _mm256_packs_epi32(codes(k + 16), codes(k + 24));
+    const __m256i b = _mm256_packus_epi16(w01, w23);  // lane-interleaved: dwords 0 4 1 5 2 6 3 7
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + k), _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  }
+  for (; k < K; ++k) q[k] = quant_one(x[k], s, z);
+  std::memset(q + K, 0, Kp - K);
+  *scale = s, *zp = z;
+}
+
+#pragma GCC pop_options
+
+void block_avx2(int32_t* acc, const uint8_t* Aq, size_t Kp, size_t rows, const int8_t* Wp, size_t panels) {
+  panel_blocks<4>(acc, Aq, Kp, rows, Wp, panels,
+                  [](auto mr, int32_t* o, size_t ld, const uint8_t* A, size_t kp, const int8_t* W) { tile_avx2<mr>(o, ld, A, kp, W); });
+}
+
+void block_avx_vnni(int32_t* acc, const uint8_t* Aq, size_t Kp, size_t rows, const int8_t* Wp, size_t panels) {
+  panel_blocks<6>(acc, Aq, Kp, rows, Wp, panels,
+                  [](auto mr, int32_t* o, size_t ld, const uint8_t* A, size_t kp, const int8_t* W) { tile_vnni<mr>(o, ld, A, kp, W); });
+}
+
+}  // namespace splade::i8
+#endif
