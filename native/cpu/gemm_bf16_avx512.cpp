@@ -14,8 +14,12 @@
 #include "gelu.h"
 #include "gemm_bf16.h"
 
+#if defined(__clang__)  // clang has no #pragma GCC target: the same region as an attribute
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,fma")
+#endif
 
 #include "zmm_dot_tile.h"
 
@@ -81,5 +85,9 @@ void gemm(float* C, size_t ldc, const float* A, size_t lda, size_t M, const Bf16
 
 }  // namespace splade::bf16dp
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif

@@ -6,8 +6,12 @@
 
 #include "gemm_i8.h"
 
+#if defined(__clang__)  // clang has no #pragma GCC target: the same region as an attribute
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,avx2,fma")
+#endif
 
 #include "zmm_dot_tile.h"
 
@@ -27,5 +31,9 @@ void block_avx512_vnni(int32_t* acc, const uint8_t* Aq, size_t Kp, size_t rows, 
 
 }  // namespace splade::i8
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif
