@@ -1,8 +1,9 @@
 // config.json (Hugging Face) -> the flat encoder config the native core takes. Only the masked-LM
 // architectures the encoder implements are accepted; anything else is an Error naming the file.
 import { ErrorCode, SpladeError } from '../errors.js';
+import { type ModernBertOptions, parseModernBertConfig } from './modernbert-config.js';
 
-export type Arch = 'bert' | 'distilbert' | 'roberta';
+export type Arch = 'bert' | 'distilbert' | 'roberta' | 'modernbert';
 
 export interface EncoderConfig {
   arch: Arch;
@@ -22,15 +23,22 @@ export interface EncoderConfig {
    * give it the padding position: tokenizers never put one there. Absent (0) for the others.
    */
   positionOffset?: number;
+  /** ModernBERT only: its attention pattern and rotary embeddings (modernbert-config.ts). */
+  modernbert?: ModernBertOptions;
 }
 
-export const SUPPORTED_ARCHITECTURES = ['BertForMaskedLM', 'DistilBertForMaskedLM', 'RobertaForMaskedLM', 'XLMRobertaForMaskedLM'] as const;
+export const SUPPORTED_ARCHITECTURES = [
+  'BertForMaskedLM', 'DistilBertForMaskedLM', 'RobertaForMaskedLM', 'XLMRobertaForMaskedLM', 'ModernBertForMaskedLM',
+] as const;
 
 /** architectures[0] and model_type -> the encoder family that runs them. */
 const ARCH_OF: Record<string, Arch> = {
   BertForMaskedLM: 'bert', DistilBertForMaskedLM: 'distilbert', RobertaForMaskedLM: 'roberta', XLMRobertaForMaskedLM: 'roberta',
+  ModernBertForMaskedLM: 'modernbert',
 };
-const MODEL_TYPES: Record<string, Arch> = { bert: 'bert', distilbert: 'distilbert', roberta: 'roberta', 'xlm-roberta': 'roberta' };
+const MODEL_TYPES: Record<string, Arch> = {
+  bert: 'bert', distilbert: 'distilbert', roberta: 'roberta', 'xlm-roberta': 'roberta', modernbert: 'modernbert',
+};
 
 export function parseConfig(json: Record<string, unknown>, file: string): EncoderConfig {
   const archs = Array.isArray(json.architectures) ? (json.architectures as unknown[]) : [];
@@ -51,6 +59,7 @@ export function parseConfig(json: Record<string, unknown>, file: string): Encode
       ErrorCode.unsupported,
     );
   }
+  if (arch === 'modernbert') return parseModernBertConfig(json, file);
   const int = (key: string, fallback?: number): number => {
     const v = json[key] ?? fallback;
     if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {

@@ -139,6 +139,8 @@ class Encoder {
   static async load(dir: string, precision: Precision = 'fp32', device: 'cpu' | 'cuda' = 'cpu'): Promise<Encoder> {
     const addon = encoderAddon();
     const ckpt = await Checkpoint.load(dir, parseConfig, (c) => addon.encoderLayout(c));
+    if (ckpt.config.arch === 'modernbert' && (device !== 'cpu' || precision !== 'fp32'))
+      throw new SpladeError(`${dir}: ModernBERT models run on the CPU in fp32 only`, ErrorCode.unsupported);
     if (device === 'cuda') {
       return new Encoder(ckpt, createCudaEncoder(ckpt.config, ckpt.arena), precision, 'cuda');
     }

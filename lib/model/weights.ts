@@ -87,17 +87,18 @@ function candidates(name: string): string[] {
   }
   if (name === 'cls.predictions.bias') out.push('cls.predictions.decoder.bias');
   if (name === 'lm_head.bias') out.push('lm_head.decoder.bias');
+  if (name === 'model.embeddings.tok_embeddings.weight') out.push('decoder.weight');  // ModernBERT saved with the decoder's name kept
   return out;
 }
 
 /**
  * The number of transformer layers the weights hold (BERT's encoder.layer.N, DistilBERT's
- * transformer.layer.N): one more than the largest N.
+ * transformer.layer.N, ModernBERT's model.layers.N): one more than the largest N.
  */
 export function storedLayerCount(ckpt: WeightFiles): number {
   let n = 0;
   for (const name of ckpt.tensors.keys()) {
-    const m = /(?:^|\.)(?:encoder|transformer)\.layer\.(\d+)\./.exec(name);
+    const m = /(?:^|\.)(?:(?:encoder|transformer)\.layer|model\.layers)\.(\d+)\./.exec(name);
     if (m) n = Math.max(n, Number(m[1]) + 1);
   }
   return n;

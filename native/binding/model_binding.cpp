@@ -31,6 +31,24 @@ static size_t get_size(const Napi::Object& o, const char* key, size_t min) {
   return static_cast<size_t>(d);
 }
 
+// config.modernbert: { halfWindow, globalEvery, globalRopeTheta, localRopeTheta } (lib/model/modernbert-config.ts)
+static ModernBertOptions parse_modernbert(const Napi::Object& config) {
+  const Napi::Value v = config.Get("modernbert");
+  if (!v.IsObject()) throw_error(config.Env(), kInvalidArgument, "Expected an object for config.modernbert");
+  const Napi::Object o = v.As<Napi::Object>();
+  auto theta = [&](const char* key) {
+    const Napi::Value t = o.Get(key);
+    if (!t.IsNumber()) throw_error(o.Env(), kInvalidArgument, std::string("Expected a number for config.modernbert.") + key);
+    return t.As<Napi::Number>().FloatValue();
+  };
+  ModernBertOptions m;
+  m.window = get_size(o, "halfWindow", 0);
+  m.global_every = get_size(o, "globalEvery", 1);
+  m.global_theta = theta("globalRopeTheta");
+  m.local_theta = theta("localRopeTheta");
+  return m;
+}
+
 EncoderConfig parse_config(const Napi::CallbackInfo& info, size_t i) {
   if (i >= info.Length() || !info[i].IsObject()) throw_error(info.Env(), kInvalidArgument, "Expected an object for config");
   Napi::Object o = info[i].As<Napi::Object>();
@@ -40,7 +58,8 @@ EncoderConfig parse_config(const Napi::CallbackInfo& info, size_t i) {
   if (a == "bert") c.arch = Arch::bert;
   else if (a == "distilbert") c.arch = Arch::distilbert;
   else if (a == "roberta") c.arch = Arch::roberta;
-  else throw_error(info.Env(), kUnsupported, "Expected 'bert', 'distilbert' or 'roberta' for config.arch");
+  else if (a == "modernbert") c.arch = Arch::modernbert;
+  else throw_error(info.Env(), kUnsupported, "Expected 'bert', 'distilbert', 'roberta' or 'modernbert' for config.arch");
   c.vocab = get_size(o, "vocabSize", 1);
   c.hidden = get_size(o, "hidden", 1);
   c.layers = get_size(o, "layers", 1);
@@ -52,6 +71,7 @@ EncoderConfig parse_config(const Napi::CallbackInfo& info, size_t i) {
   const Napi::Value eps = o.Get("eps");
   if (!eps.IsNumber()) throw_error(info.Env(), kInvalidArgument, "Expected a number for config.eps");
   c.eps = eps.As<Napi::Number>().FloatValue();
+  if (c.arch == Arch::modernbert) c.modernbert = parse_modernbert(o);
   guarded(info.Env(), [&] { validate_config(c); });
   return c;
 }
@@ -116,7 +136,7 @@ Napi::Value EncoderLayout(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const EncoderConfig cfg = parse_config(info, 0);
   return guarded(env, [&]() -> Napi::Value {
-    const ParamLayout L = make_layout(cfg);
+    const ArenaTable L = arena_table(cfg);
     Napi::Object out = Napi::Object::New(env);
     out.Set("total", static_cast<double>(L.total));
     Napi::Array entries = Napi::Array::New(env, L.entries.size());
@@ -170,7 +190,7 @@ class Encoder : public Napi::ObjectWrap<Encoder> {
     const View<float> arena = arg_f32(info, 1, "arena");
     const bool on_device = info.Length() > 2 && !info[2].IsUndefined() && !info[2].IsNull();
     const int device = on_device ? static_cast<int>(arg_int(info, 2, "device", 0, 1024)) : -1;
-    total_ = guarded(env, [&] { return make_layout(cfg).total; });
+    total_ = guarded(env, [&] { return arena_table(cfg).total; });
     if (arena.size < total_)
       throw_error(env, kInvalidArgument, "Expected an arena of at least " + std::to_string(total_) + " floats but received " +
                                              std::to_string(arena.size));
@@ -192,6 +212,10 @@ class Encoder : public Napi::ObjectWrap<Encoder> {
 
  private:
   static std::shared_ptr<EncoderBackend> make_backend(const EncoderConfig& cfg, float* arena, int device) {
+    if (cfg.arch == Arch::modernbert) {
+      if (device >= 0) fail(kUnsupported, "ModernBERT encoders run on the CPU only");
+      return make_modernbert_encoder(cfg, arena);
+    }
     if (device < 0) return make_cpu_encoder(cfg, arena);
 #ifdef SPLADE_WITH_CUDA
     return std::make_shared<cuda::CudaBackend>(cfg, arena, device);

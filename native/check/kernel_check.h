@@ -31,4 +31,10 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed);
 // reference) or grad_ + one of attention_dropout, mlm_head, encoder_dropout, encoder_mlm (central differences).
 KernelCheckResult train_kernel_check(const std::string& op, uint64_t seed);
 
+// ModernBERT's kernels (modernbert_check.cpp), reached through kernel_check for every op naming
+// modernbert: modernbert_rotary | modernbert_geglu | modernbert_attention_window | modernbert_encoder and
+// their backward_ forms (fast vs reference), grad_modernbert_rotary | grad_modernbert_geglu |
+// grad_modernbert_attention_window (reference backward vs central differences).
+KernelCheckResult modernbert_kernel_check(const std::string& op, Isa isa, uint64_t seed);
+
 }  // namespace splade

@@ -32,21 +32,27 @@ namespace vec = avx2;
 namespace vec = neon;
 #endif
 
-void gelu_forward_isa(Isa isa, float* out, const float* inp, size_t n) {
-  parallel_range(n, [&](size_t begin, size_t end, int) {
+void gelu_forward_range_isa(Isa isa, float* out, const float* inp, size_t n) {
 #if defined(SPLADE_X86) || defined(SPLADE_ARM64)
-    if (isa != Isa::generic) return vec::gelu_forward_range(out + begin, inp + begin, end - begin);
+  if (isa != Isa::generic) return vec::gelu_forward_range(out, inp, n);
 #endif
-    gelu_forward_ref(out + begin, inp + begin, end - begin);
-  });
+  gelu_forward_ref(out, inp, n);
+}
+
+void gelu_backward_range_isa(Isa isa, float* dinp, const float* inp, const float* dout, size_t n) {
+#if defined(SPLADE_X86) || defined(SPLADE_ARM64)
+  if (isa != Isa::generic) return vec::gelu_backward_range(dinp, inp, dout, n);
+#endif
+  gelu_backward_ref(dinp, inp, dout, n);
+}
+
+void gelu_forward_isa(Isa isa, float* out, const float* inp, size_t n) {
+  parallel_range(n, [&](size_t begin, size_t end, int) { gelu_forward_range_isa(isa, out + begin, inp + begin, end - begin); });
 }
 
 void gelu_backward_isa(Isa isa, float* dinp, const float* inp, const float* dout, size_t n) {
   parallel_range(n, [&](size_t begin, size_t end, int) {
-#if defined(SPLADE_X86) || defined(SPLADE_ARM64)
-    if (isa != Isa::generic) return vec::gelu_backward_range(dinp + begin, inp + begin, dout + begin, end - begin);
-#endif
-    gelu_backward_ref(dinp + begin, inp + begin, dout + begin, end - begin);
+    gelu_backward_range_isa(isa, dinp + begin, inp + begin, dout + begin, end - begin);
   });
 }
 

@@ -21,6 +21,9 @@ namespace splade {
 // references on every thread.
 void gelu_forward_isa(Isa isa, float* out, const float* inp, size_t n);
 void gelu_backward_isa(Isa isa, float* dinp, const float* inp, const float* dout, size_t n);
+// One thread's share of the above (no threads of its own): the vector range on isa, the reference on generic.
+void gelu_forward_range_isa(Isa isa, float* out, const float* inp, size_t n);
+void gelu_backward_range_isa(Isa isa, float* dinp, const float* inp, const float* dout, size_t n);
 inline void gelu_forward(float* out, const float* inp, size_t n) { gelu_forward_isa(active_isa(), out, inp, n); }
 inline void gelu_backward(float* dinp, const float* inp, const float* dout, size_t n) {
   gelu_backward_isa(active_isa(), dinp, inp, dout, n);

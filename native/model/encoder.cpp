@@ -33,14 +33,22 @@ void validate_config(const EncoderConfig& c) {
   positive(c.intermediate, "intermediate size");
   positive(c.max_positions, "max_position_embeddings");
   if (c.hidden % c.heads != 0) fail(kInvalidArgument, "config: the hidden size is not a multiple of the number of heads");
-  if (c.arch != Arch::distilbert && c.type_vocab == 0) fail(kInvalidArgument, "config: type_vocab_size must be positive for BERT and RoBERTa");
+  if ((c.arch == Arch::bert || c.arch == Arch::roberta) && c.type_vocab == 0) fail(kInvalidArgument, "config: type_vocab_size must be positive for BERT and RoBERTa");
   if (c.arch != Arch::roberta && c.position_offset != 0) fail(kInvalidArgument, "config: a position offset is RoBERTa's alone");
   if (c.position_offset > (size_t{1} << 24)) fail(kInvalidArgument, "config: the position offset (pad_token_id + 1) is too large");
   if (!(c.eps > 0.0f)) fail(kInvalidArgument, "config: layer_norm_eps must be positive");
+  if (c.arch != Arch::modernbert) return;
+  const ModernBertOptions& m = c.modernbert;
+  if (m.global_every == 0 || m.global_every > (size_t{1} << 24))
+    fail(kInvalidArgument, "config: global_attn_every_n_layers must be a positive integer");
+  if (m.window > (size_t{1} << 24)) fail(kInvalidArgument, "config: local_attention is too large");
+  if ((c.hidden / c.heads) % 2 != 0) fail(kInvalidArgument, "config: rotary embeddings need an even head dimension");
+  if (!(m.global_theta > 0.0f) || !(m.local_theta > 0.0f)) fail(kInvalidArgument, "config: rope theta must be positive");
 }
 
 ParamLayout make_layout(const EncoderConfig& cfg) {
   validate_config(cfg);
+  if (cfg.arch == Arch::modernbert) fail(kInvalidArgument, "make_layout: ModernBERT has its own layout (make_modernbert_layout)");
   ParamLayout L;
   const size_t V = cfg.vocab, C = cfg.hidden, I = cfg.intermediate, P = cfg.max_positions + cfg.position_offset;
   auto alloc = [&](size_t n) {  // 16-float (64-byte) aligned slots
@@ -186,19 +194,38 @@ std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, cons
   } else if (precision == Precision::int8) {
     pack_all(i8_pack_weight, out->qkv8, out->attn_out8, out->fc1_8, out->fc2_8, out->head8);
   } else {
-    // W is (Nout, K) as nn.Linear stores it; the product is x W^T, so op(B) = W^T is (K, Nout).
-    const Isa isa = active_isa();
-    auto pack = [&](const float* W, size_t nout, size_t k, size_t ldw) { return PackedMatrix(isa, Trans::yes, k, nout, W, ldw); };
+    auto pack = [&](const float* W, size_t nout, size_t k, size_t) { return pack_linear32(W, nout, k); };
     pack_all(pack, out->qkv32, out->attn_out32, out->fc1_32, out->fc2_32, out->head32);
   }
-  if (bf16_fast_available()) {
-    out->has_decoder = true;
-    out->decoder = bf16_pack_weight(P + L.wte, V, C, C);
-    out->decoder_norm = bf16_row_norms(P + L.wte, V, C, C);
-  } else if (active_isa() != Isa::generic) {
-    out->decoder32 = splade_pool_pack(P + L.wte, V, C);
-  }
+  pack_decoder(*out, P + L.wte, V, C);
   return out;
+}
+
+// W is (Nout, K) as nn.Linear stores it; the product is x W^T, so op(B) = W^T is (K, Nout).
+PackedMatrix pack_linear32(const float* W, size_t nout, size_t k) { return PackedMatrix(active_isa(), Trans::yes, k, nout, W, k); }
+
+void pack_decoder(EncoderPacked& out, const float* wte, size_t V, size_t C) {
+  if (bf16_fast_available()) {
+    out.has_decoder = true;
+    out.decoder = bf16_pack_weight(wte, V, C, C);
+    out.decoder_norm = bf16_row_norms(wte, V, C, C);
+  } else if (active_isa() != Isa::generic) {
+    out.decoder32 = splade_pool_pack(wte, V, C);
+  }
+}
+
+void decoder_pool_forward(float* w, int32_t* argmax, const float* t, const float* wte, const float* bias,
+                          const PackedBatch& batch, size_t C, size_t V, Pooling pooling, bool reference,
+                          const EncoderPacked* packed) {
+  if (reference) packed = nullptr;
+  const int B = batch.B;
+  if (packed && packed->has_decoder && pooling == Pooling::max)
+    splade_pool_max_bf16(w, argmax, t, packed->decoder, wte, packed->decoder_norm.data(), bias, batch.cu_seqlens, B,
+                         /*exact=*/packed->precision != Precision::bf16);
+  else if (packed && packed->decoder32.V && pooling == Pooling::max && active_isa() != Isa::generic)
+    splade_pool_max_fused(active_isa(), w, argmax, t, packed->decoder32, bias, batch.cu_seqlens, B);
+  else
+    cpu_ops(reference).splade_pool_forward(w, argmax, t, wte, bias, batch.cu_seqlens, B, C, V, pooling);
 }
 
 namespace {
@@ -262,13 +289,7 @@ void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg,
   timer.lap(kGemm);
   ops.layernorm_forward(att, nullptr, nullptr, tmp, P + L.head_ln_w, P + L.head_ln_b, N, C, cfg.eps);
   timer.lap(kLayerNorm);
-  if (packed && packed->has_decoder && pooling == Pooling::max)
-    splade_pool_max_bf16(w, argmax, att, packed->decoder, P + L.wte, packed->decoder_norm.data(), P + L.decoder_bias,
-                         batch.cu_seqlens, B, /*exact=*/!bf16);
-  else if (packed && packed->decoder32.V && pooling == Pooling::max && active_isa() != Isa::generic)
-    splade_pool_max_fused(active_isa(), w, argmax, att, packed->decoder32, P + L.decoder_bias, batch.cu_seqlens, B);
-  else
-    ops.splade_pool_forward(w, argmax, att, P + L.wte, P + L.decoder_bias, batch.cu_seqlens, B, C, V, pooling);
+  decoder_pool_forward(w, argmax, att, P + L.wte, P + L.decoder_bias, batch, C, V, pooling, reference, packed);
   timer.lap(kDecoder);
   timer.report(N);
 }

@@ -19,8 +19,18 @@
 namespace splade {
 
 // roberta: RobertaForMaskedLM and XLMRobertaForMaskedLM (BERT's layers under other names; positions
-// start past the padding index, see EncoderConfig::position_offset).
-enum class Arch { bert = 0, distilbert = 1, roberta = 2 };
+// start past the padding index, see EncoderConfig::position_offset). modernbert: ModernBertForMaskedLM,
+// its own layers, layout and backend (modernbert.h, make_modernbert_encoder).
+enum class Arch { bert = 0, distilbert = 1, roberta = 2, modernbert = 3 };
+
+// What ModernBERT's config adds (ignored by the other architectures).
+struct ModernBertOptions {
+  size_t window = 0;               // local_attention / 2: the local layers' half-window
+  size_t global_every = 1;         // global_attn_every_n_layers: layer l is global when l % global_every == 0
+  float global_theta = 160000.0f;  // rope theta of the global layers
+  float local_theta = 10000.0f;    // and of the local ones
+  bool global(size_t l) const { return l % global_every == 0; }
+};
 
 struct EncoderConfig {
   Arch arch = Arch::bert;
@@ -32,6 +42,7 @@ struct EncoderConfig {
   // position_offset + 0, 1, ...). The position table has max_positions + position_offset rows.
   size_t position_offset = 0;
   float eps = 1e-12f;
+  ModernBertOptions modernbert;  // Arch::modernbert only
 };
 void validate_config(const EncoderConfig& cfg);  // SpladeError on impossible sizes
 
@@ -59,7 +70,7 @@ struct ParamLayout {
   std::vector<LayerOffsets> layer;
   size_t head_w, head_b, head_ln_w, head_ln_b, decoder_bias;
 };
-ParamLayout make_layout(const EncoderConfig& cfg);
+ParamLayout make_layout(const EncoderConfig& cfg);  // BERT, DistilBERT, RoBERTa (ModernBERT: modernbert.h)
 
 // A batch of packed sequences: ids (N), type_ids (N) or null (all zero), cu_seqlens (B+1), N = cu_seqlens[B].
 struct PackedBatch {
@@ -103,10 +114,22 @@ struct EncoderPacked {
 };
 std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, const ParamLayout& layout,
                                                   const float* params, Precision precision);
+// The pieces pack_encoder (and ModernBERT's pack_modernbert) build from: a Linear weight W (nout, k) as
+// nn.Linear stores it, packed for x W^T on the active ISA; and the decoder copies max pooling takes from
+// the tied word embeddings wte (V, C) on this CPU (the bf16 one where AMX exists, else the fp32 panels).
+PackedMatrix pack_linear32(const float* W, size_t nout, size_t k);
+void pack_decoder(EncoderPacked& out, const float* wte, size_t V, size_t C);
 
 // w is (B, V): the SPLADE vectors; argmax (B, V) or null (see splade_pool.h). reference = true runs the
 // plain reference kernels (and sgemm_reference) instead of the fast ones; packed (ignored when
 // reference) selects the prepared weights and with them the precision.
+// The tied decoder (wte (V, C), bias (V)) fused with SPLADE pooling over the MLM head's output t (N, C):
+// on packed's decoder copies where they serve (max pooling; exact unless packed is bf16), else the
+// plain or fast splade_pool_forward (reference).
+void decoder_pool_forward(float* w, int32_t* argmax, const float* t, const float* wte, const float* bias,
+                          const PackedBatch& batch, size_t C, size_t V, Pooling pooling, bool reference,
+                          const EncoderPacked* packed);
+
 void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg, const ParamLayout& layout,
                             const float* params, const PackedBatch& batch, Pooling pooling, bool reference,
                             const EncoderPacked* packed = nullptr);

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "encoder.h"
 #include "encoder_train.h"
@@ -80,5 +81,14 @@ class EncoderBackend {
 
 // The CPU backend over the caller's arena (params: total floats, kept by the caller while this lives).
 std::unique_ptr<EncoderBackend> make_cpu_encoder(const EncoderConfig& cfg, float* params);
+// ModernBERT's (cfg.arch modernbert; CPU only), the same way (modernbert_encoder.cpp).
+std::unique_ptr<EncoderBackend> make_modernbert_encoder(const EncoderConfig& cfg, float* params);
+
+// The arena's named offsets and size for cfg's architecture (make_layout's, or ModernBERT's own).
+struct ArenaTable {
+  std::vector<ParamEntry> entries;
+  size_t total = 0;
+};
+ArenaTable arena_table(const EncoderConfig& cfg);
 
 }  // namespace splade
