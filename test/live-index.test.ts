@@ -230,6 +230,6 @@ describe('IndexWriter crash safety', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     expect(readdirSync(dir).filter((f) => f.startsWith('segments_')).length).toBe(1);
     expect(checkKilledIndex(dir, result.lastCommitted)).toEqual([]);
-  });
+  }, 300_000);  // 20 child processes, each started through tsx: minutes on a loaded 2-core machine
 });
 
