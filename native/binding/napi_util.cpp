@@ -106,7 +106,12 @@ Napi::Promise PromiseWorker::run(Napi::Env env, Work work, Done done, const std:
 PromiseWorker::PromiseWorker(Napi::Env env, Work work, Done done, const std::vector<Napi::Value>& keep_alive)
     : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)), done_(std::move(done)) {
   for (const auto& v : keep_alive) keep_alive_.push_back(Napi::Persistent(v));
+  if (napi_add_async_cleanup_hook(env, &PromiseWorker::on_teardown, this, &teardown_hook_) != napi_ok) teardown_hook_ = nullptr;
 }
+
+// Called when the environment starts to go away with the work still pending: nothing to do here, as
+// the teardown goes on running the event loop until OnWorkComplete removes the hook.
+void PromiseWorker::on_teardown(napi_async_cleanup_hook_handle, void*) {}
 
 void PromiseWorker::Execute() {
   try {
@@ -148,6 +153,7 @@ void PromiseWorker::OnWorkComplete(Napi::Env env, napi_status status) {
     Napi::HandleScope scope(env);
     settle(env);
   }
+  if (teardown_hook_ != nullptr) napi_remove_async_cleanup_hook(teardown_hook_);
   Destroy();
 }
 

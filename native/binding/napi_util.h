@@ -75,8 +75,13 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Execute() override;
   void OnWorkComplete(Napi::Env env, napi_status status) override;
   void settle(Napi::Env env);
+  static void on_teardown(napi_async_cleanup_hook_handle handle, void* self);
 
   Napi::Promise::Deferred deferred_;
+  // Held from the start to the completion: an environment torn down meanwhile (a worker thread
+  // terminated mid-call) waits for the work before it frees the JavaScript memory the work reads and
+  // writes (typed arrays, the parameter arena).
+  napi_async_cleanup_hook_handle teardown_hook_ = nullptr;
   Work work_;
   Done done_;
   std::vector<Napi::Reference<Napi::Value>> keep_alive_;
