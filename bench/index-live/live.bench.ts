@@ -5,7 +5,10 @@
 //      each commit's latency (p50 / p99 / max);
 //   2. the writer's memory: RSS and JS heap above what the process held before the writer opened,
 //      sampled every 50 ms, at a quarter, half and all of the collection;
-//   3. search over 10 unmerged segments against the same documents merged into one (maxscore and
+//   3. a merge's memory: RSS above the writer before a forceMerge(1) of --search-docs documents in
+//      10 segments, sampled every 20 ms (the merge streams its sources; the native builder holds the
+//      new segment's postings);
+//   4. search over 10 unmerged segments against the same documents merged into one (maxscore and
 //      bmp, k = 10, ms a query, best of --rounds rounds, the two readers taking turns).
 // Run under `flock -x /tmp/bench.lock` on a shared machine. The kill test is kill.ts beside this.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -83,7 +86,14 @@ async function segmentsVersusMerged(): Promise<void> {
   }
   const ten = InvertedIndex.open(dir);
   if (w.numSegments !== 10) throw new Error(`expected 10 segments, have ${w.numSegments}`);
+  global.gc?.();
+  const before = process.memoryUsage().rss;
+  let peak = 0;
+  const sampler = setInterval(() => { peak = Math.max(peak, process.memoryUsage().rss - before); }, 20);
   await w.forceMerge(1);
+  clearInterval(sampler);
+  const postings = docs.reduce((n, d) => n + d.vector.indices.length, 0);
+  console.log(`forceMerge(1) of ${SEARCH_DOCS} documents (${(postings / 1e6).toFixed(1)}M postings) in 10 segments: peak RSS +${mib(peak)} MiB (${(peak / postings).toFixed(1)} bytes a posting)`);
   await w.commit();
   await w.close();
   const one = ten.refresh();

@@ -165,8 +165,12 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<string
   }
 }
 
-/** Synchronous version for the `save(path): void` APIs. */
-export function writeFileAtomicSync(path: string, chunks: Iterable<Uint8Array>): void {
+/**
+ * Synchronous version for the `save(path): void` APIs. head, when given, is called after the chunks
+ * and its bytes overwrite the start of the file (a header whose checksum covers what follows it,
+ * for a body streamed from a generator: the chunks then begin with a placeholder of its size).
+ */
+export function writeFileAtomicSync(path: string, chunks: Iterable<Uint8Array>, head?: () => Uint8Array): void {
   removeStaleTemps(path);
   const tmp = tempPath(path);
   let fd: number | undefined;
@@ -175,6 +179,10 @@ export function writeFileAtomicSync(path: string, chunks: Iterable<Uint8Array>):
     for (const chunk of chunks) {
       let off = 0;
       while (off < chunk.byteLength) off += writeSync(fd, chunk, off, chunk.byteLength - off);
+    }
+    if (head) {
+      const h = head();
+      for (let off = 0; off < h.byteLength;) off += writeSync(fd, h, off, h.byteLength - off, off);
     }
     fsyncSync(fd);
     closeSync(fd);

@@ -63,6 +63,81 @@ export function writeSegmentDocs(path: string, d: SegmentDocs): void {
   writeFileAtomicSync(path, [header(VEC_MAGIC, d.lengths.length, d.indices.length, ids.length, crcOf(body)), ...body]);
 }
 
+/**
+ * Writes a segment's documents with its postings streamed: `sections` yields the bytes of every
+ * term id (all documents, in order), then of every weight, in chunks, so the writer never holds
+ * them all (what a merge writes). Same layout and checksum as writeSegmentDocs.
+ */
+export function writeSegmentDocsStreamed(path: string, ids: string[], lengths: Uint32Array, postings: number, sections: Iterable<Uint8Array>): void {
+  const idBytes = Buffer.from(JSON.stringify(ids), 'utf8');
+  let crc = 0;
+  let written = 0;
+  function* body(): Generator<Uint8Array> {
+    yield new Uint8Array(HEADER_BYTES);  // the header, written last (its checksum covers the body)
+    const lengthBytes = bytes(lengths);
+    crc = crc32(lengthBytes, crc);
+    yield lengthBytes;
+    for (const part of sections) {
+      crc = crc32(part, crc);
+      written += part.byteLength;
+      yield part;
+    }
+    if (written !== 8 * postings) throw new SpladeError(`${path}: ${written} bytes of postings written, ${8 * postings} expected`, ErrorCode.internal);
+    crc = crc32(idBytes, crc);
+    yield idBytes;
+  }
+  writeFileAtomicSync(path, body(), () => header(VEC_MAGIC, lengths.length, postings, idBytes.length, crc >>> 0));
+}
+
+/**
+ * Reads a segment's postings a range at a time (what a merge streams). Open it after
+ * readSegmentMeta checked the file: files are never changed once written.
+ */
+export class SegmentPostingsReader {
+  private readonly fd: number;
+  readonly docs: number;
+  readonly postings: number;
+
+  constructor(readonly path: string) {
+    try {
+      this.fd = openSync(path, 'r');
+    } catch (err) {
+      throw new SpladeError(`Cannot read ${path}: ${(err as Error).message}`, ErrorCode.io, { cause: err });
+    }
+    const head = Buffer.alloc(HEADER_BYTES);
+    if (readSync(this.fd, head, 0, HEADER_BYTES, 0) !== HEADER_BYTES || head.toString('latin1', 0, 8) !== VEC_MAGIC) {
+      closeSync(this.fd);
+      throw corrupt(path, 'not a live index file');
+    }
+    this.docs = head.readUInt32LE(12);
+    this.postings = head.readDoubleLE(16);
+  }
+
+  /** Term ids of postings [from, from + count) (a fresh array). */
+  indices(from: number, count: number): Uint32Array {
+    return this.read(new Uint32Array(count), HEADER_BYTES + 4 * this.docs + 4 * from);
+  }
+
+  /** Weights of postings [from, from + count) (a fresh array). */
+  values(from: number, count: number): Float32Array {
+    return this.read(new Float32Array(count), HEADER_BYTES + 4 * this.docs + 4 * this.postings + 4 * from);
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+
+  private read<T extends Uint32Array | Float32Array>(out: T, at: number): T {
+    const b = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+    for (let off = 0; off < b.length;) {
+      const n = readSync(this.fd, b, off, b.length - off, at + off);
+      if (n <= 0) throw corrupt(this.path, 'truncated');
+      off += n;
+    }
+    return out;
+  }
+}
+
 function readChecked(path: string, magic: string): Buffer {
   let buf: Buffer;
   try {

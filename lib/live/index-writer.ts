@@ -38,7 +38,11 @@ export interface IndexWriterOptions {
   blockSize?: number;
   /** Fixed at creation: documents per block of the block-max store (default 32; 0: none). */
   bmpBlockDocs?: number;
-  /** Memory for buffered documents and the flush in flight, in MiB (default 64). */
+  /**
+   * Memory for buffered documents and the flush in flight, in MiB (default 64). Not counted in it:
+   * a merge's working set (see maxMergeMB) and the id map, every live id and where it lives (about
+   * 100 bytes a document), which resolves updates and deletes.
+   */
   ramBudgetMB?: number;
   /**
    * Buffered documents are flushed into a segment (by a worker thread, while adds go on) once they
@@ -50,7 +54,9 @@ export interface IndexWriterOptions {
   mergeFactor?: number;
   /**
    * Background merges make no segment larger than this many MiB of vectors (8 bytes a posting;
-   * default 1024): a merge holds its documents in memory, so this bounds it. forceMerge ignores it.
+   * default 1024). forceMerge ignores it. A merge streams its sources a chunk at a time (2 MiB);
+   * what grows with the merged segment is its ids and lengths in the merge worker and the native
+   * builder's postings (about the size of the new segment's .idx), so this caps those.
    */
   maxMergeMB?: number;
   /** Merge in the background after flushes and commits (default true); forceMerge works either way. */

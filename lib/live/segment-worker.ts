@@ -1,13 +1,15 @@
 // The worker thread that writes segments, so that flushes and merges never block the event loop:
 // 'flush' builds a segment from buffered documents, 'merge' from the live documents of adjacent
-// segments (read from their .vec files, in order). Both write sK.vec, then sK.idx (each atomically);
-// neither is referenced until a commit lists the segment. Runs with the same addon as the caller.
+// segments (streamed from their .vec files, in order, a chunk at a time). Both write sK.vec, then
+// sK.idx (each atomically); neither is referenced until a commit lists the segment. Runs with the
+// same addon as the caller.
 import { parentPort } from 'node:worker_threads';
 import { join } from 'node:path';
 
 import { InvertedIndex } from '../search/inverted-index.js';
 import type { SparseVector } from '../sparse.js';
-import { isDeleted, readSegmentDocs, segmentIndexFile, segmentVectorFile, writeSegmentDocs, type SegmentDocs } from './files.js';
+import { segmentIndexFile, segmentVectorFile, writeSegmentDocs, writeSegmentDocsStreamed, type SegmentDocs } from './files.js';
+import { MergeSources } from './merge-stream.js';
 import type { LiveIndexOptions } from './manifest.js';
 
 export type WorkerTask =
@@ -21,39 +23,9 @@ function* vectors(d: SegmentDocs): Generator<SparseVector> {
   }
 }
 
-/** The live documents of the sources, concatenated in order. */
-function mergeDocs(dir: string, sources: { name: string; deleted: Uint8Array | null }[]): SegmentDocs {
-  const parts = sources.map((s) => ({ d: readSegmentDocs(join(dir, segmentVectorFile(s.name))), deleted: s.deleted }));
-  let docs = 0;
-  let postings = 0;
-  for (const { d, deleted } of parts) {
-    for (let i = 0; i < d.lengths.length; i++) {
-      if (deleted && isDeleted(deleted, i)) continue;
-      docs++;
-      postings += d.lengths[i];
-    }
-  }
-  const out: SegmentDocs = { ids: [], lengths: new Uint32Array(docs), indices: new Uint32Array(postings), values: new Float32Array(postings) };
-  let doc = 0;
-  let at = 0;
-  for (const { d, deleted } of parts) {
-    for (let i = 0, from = 0; i < d.lengths.length; from += d.lengths[i], i++) {
-      if (deleted && isDeleted(deleted, i)) continue;
-      const n = d.lengths[i];
-      out.indices.set(d.indices.subarray(from, from + n), at);
-      out.values.set(d.values.subarray(from, from + n), at);
-      out.lengths[doc++] = n;
-      out.ids.push(d.ids[i]);
-      at += n;
-    }
-  }
-  return out;
-}
-
-function writeSegment(dir: string, name: string, d: SegmentDocs, o: LiveIndexOptions): void {
-  writeSegmentDocs(join(dir, segmentVectorFile(name)), d);
-  const index = InvertedIndex.build(vectors(d), {
-    docIds: d.ids, scale: o.scale, impactBits: o.impactBits, blockSize: o.blockSize, vocabSize: o.vocabSize, bmpBlockDocs: o.bmpBlockDocs,
+function buildIndex(dir: string, name: string, docs: Iterable<SparseVector>, ids: string[], o: LiveIndexOptions): void {
+  const index = InvertedIndex.build(docs, {
+    docIds: ids, scale: o.scale, impactBits: o.impactBits, blockSize: o.blockSize, vocabSize: o.vocabSize, bmpBlockDocs: o.bmpBlockDocs,
   });
   try {
     index.save(join(dir, segmentIndexFile(name)));
@@ -62,17 +34,31 @@ function writeSegment(dir: string, name: string, d: SegmentDocs, o: LiveIndexOpt
   }
 }
 
-function run(task: WorkerTask): SegmentDocs {
-  const d = task.op === 'flush' ? task.docs : mergeDocs(task.dir, task.sources);
-  writeSegment(task.dir, task.name, d, task.options);
-  return d;
+type Done = { docs: number; postings: number; lengths: Uint32Array };
+
+function flush(task: Extract<WorkerTask, { op: 'flush' }>): Done {
+  const d = task.docs;
+  writeSegmentDocs(join(task.dir, segmentVectorFile(task.name)), d);
+  buildIndex(task.dir, task.name, vectors(d), d.ids, task.options);
+  return { docs: d.lengths.length, postings: d.indices.length, lengths: d.lengths };
+}
+
+/** The live documents of adjacent segments, in order, as one new segment (streamed: merge-stream.ts). */
+function merge(task: Extract<WorkerTask, { op: 'merge' }>): Done {
+  const m = new MergeSources(task.dir, task.sources);
+  try {
+    writeSegmentDocsStreamed(join(task.dir, segmentVectorFile(task.name)), m.ids, m.lengths, m.postings, m.sectionBytes());
+    buildIndex(task.dir, task.name, m.vectors(), m.ids, task.options);
+    return { docs: m.lengths.length, postings: m.postings, lengths: m.lengths };
+  } finally {
+    m.close();
+  }
 }
 
 parentPort?.on('message', ({ id, task }: { id: number; task: WorkerTask }) => {
   let reply: WorkerReply;
   try {
-    const d = run(task);
-    reply = { id, ok: true, docs: d.lengths.length, postings: d.indices.length, lengths: d.lengths };
+    reply = { id, ok: true, ...(task.op === 'flush' ? flush(task) : merge(task)) };
   } catch (err) {
     reply = { id, ok: false, message: err instanceof Error ? err.message : String(err), code: (err as { code?: string }).code };
   }

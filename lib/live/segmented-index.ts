@@ -30,12 +30,16 @@ const OPEN_ATTEMPTS = 5;
 
 export class SegmentedIndex implements NativeIndex {
   private disposed = false;
+  /** Segment positions, most live documents first (ties in commit order): the order search() asks them. */
+  private readonly bySize: number[];
 
   private constructor(
     readonly dir: string,
     readonly manifest: Manifest,
     private readonly segments: OpenSegment[],
-  ) {}
+  ) {
+    this.bySize = segments.map((_, i) => i).sort((a, b) => segments[b].live - segments[a].live || a - b);
+  }
 
   static open(dir: string): SegmentedIndex {
     for (let attempt = 1; ; attempt++) {
@@ -52,17 +56,23 @@ export class SegmentedIndex implements NativeIndex {
 
   get generation(): number { return this.manifest.generation; }
 
-  // Segments in commit order, each told the k-th best score so far as its floor: a later segment's
-  // document must beat it strictly (on a tie the earlier document wins), so its pruning starts from
-  // there and the merged top k is unchanged.
+  // Each segment is told a floor, the k-th best score of the segments searched before it: its
+  // pruning starts from there (bmp skips a segment whose bound cannot beat it) and the merged top k
+  // is unchanged. The largest segments go first, so the floor rises early. A document must beat the
+  // floor strictly when every segment searched so far comes earlier in commit order (on a tie the
+  // earlier document wins); otherwise it may equal it (it would win a tie against a later one).
   search(indices: Uint32Array, values: Float32Array, k: number, algorithm: string, alpha: number, beta: number): NativeResult {
     this.checkQuery(indices, values);
-    const parts: NativeResult[] = [];
+    const segs = this.live();
+    const parts: NativeResult[] = new Array(segs.length);
     let best: number[] = [];
-    for (const s of this.live()) {
-      const floor = best.length >= k ? best[k - 1] : undefined;
+    let latest = -1;  // the latest (in commit order) segment searched so far
+    for (const i of this.bySize) {
+      const s = segs[i];
+      const floor = best.length < k ? undefined : latest < i ? best[k - 1] : floatBelow(best[k - 1]);
       const r = s.native.search(indices, values, k, algorithm, alpha, beta, s.deleted, floor);
-      parts.push(r);
+      parts[i] = r;
+      latest = Math.max(latest, i);
       if (r.scores.length > 0) best = mergeScores(best, r.scores, k);
     }
     return this.merge(parts, k);
@@ -231,4 +241,14 @@ function mergeScores(a: number[], b: Float32Array, k: number): number[] {
   let j = 0;
   while (out.length < k && (i < a.length || j < b.length)) out.push(j >= b.length || (i < a.length && a[i] >= b[j]) ? a[i++] : b[j++]);
   return out;
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+/** The largest float32 below x (x a finite float32): a strict floor below it admits x itself. */
+function floatBelow(x: number): number {
+  f32[0] = x;
+  if (x === 0) return -(2 ** -149);  // the largest float32 below +-0
+  u32[0] += x > 0 ? -1 : 1;
+  return f32[0];
 }

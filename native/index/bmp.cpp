@@ -69,6 +69,12 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
   const size_t n = terms.size();
   if (n == 0) return 0;
   const float margin = bound_margin(n) * params.alpha;
+  // A floor no document can beat (a live index's segment searched after others): skip the tables
+  // below, the fixed cost each segment would pay. Every superblock's bound is a sum of at most these
+  // addends, each no larger, in the same order, so it is at most this sum.
+  float global_bound = 0.0f;
+  for (const TermRef& t : terms) global_bound += t.weight * static_cast<float>(ix.term(t.term).max_impact);
+  if (global_bound * margin < topk.threshold()) return 0;
 
   // 1. Superblock bounds, and each superblock's groups (bucketed by superblock, in query-term order
   // within one), so that the tables below grow with the groups there are, not terms x superblocks.
