@@ -163,7 +163,7 @@ size_t EncoderPacked::bytes() const {
     for (const I8Weight& w : *v) f32 += w.bytes();
   for (const auto* v : {&qkv32, &attn_out32, &fc1_32, &fc2_32})
     for (const PackedMatrix& w : *v) f32 += w.bytes();
-  return n * sizeof(uint16_t) + decoder_norm.size() * sizeof(float) + f32 + decoder32.bytes();
+  return n * sizeof(uint16_t) + decoder_norm.size() * sizeof(float) + f32 + decoder32.bytes() + decoder16.bytes();
 }
 
 std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, const ParamLayout& L, const float* P,
@@ -197,6 +197,7 @@ std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, cons
     out->decoder_norm = bf16_row_norms(P + L.wte, V, C, C);
   } else if (active_isa() != Isa::generic) {
     out->decoder32 = splade_pool_pack(P + L.wte, V, C);
+    out->decoder16 = splade_pool_screen_pack(P + L.wte, V, C);
   }
   return out;
 }
@@ -266,7 +267,8 @@ void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg,
     splade_pool_max_bf16(w, argmax, att, packed->decoder, P + L.wte, packed->decoder_norm.data(), P + L.decoder_bias,
                          batch.cu_seqlens, B, /*exact=*/!bf16);
   else if (packed && packed->decoder32.V && pooling == Pooling::max && active_isa() != Isa::generic)
-    splade_pool_max_fused(active_isa(), w, argmax, att, packed->decoder32, P + L.decoder_bias, batch.cu_seqlens, B);
+    splade_pool_max_screen(active_isa(), w, argmax, att, packed->decoder32, packed->decoder16, P + L.decoder_bias,
+                           batch.cu_seqlens, B);
   else
     ops.splade_pool_forward(w, argmax, att, P + L.wte, P + L.decoder_bias, batch.cu_seqlens, B, C, V, pooling);
   timer.lap(kDecoder);
