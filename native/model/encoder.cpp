@@ -197,7 +197,8 @@ std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, cons
     out->decoder_norm = bf16_row_norms(P + L.wte, V, C, C);
   } else if (active_isa() != Isa::generic) {
     out->decoder32 = splade_pool_pack(P + L.wte, V, C);
-    out->decoder16 = splade_pool_screen_pack(P + L.wte, V, C);
+    // the screen's kernel is AVX2 (vpmaddwd); elsewhere (arm64) the fused decoder runs alone
+    if (active_isa() == Isa::avx2 || active_isa() == Isa::avx512) out->decoder16 = splade_pool_screen_pack(P + L.wte, V, C);
   }
   return out;
 }
@@ -266,9 +267,11 @@ void encoder_splade_forward(float* w, int32_t* argmax, const EncoderConfig& cfg,
   if (packed && packed->has_decoder && pooling == Pooling::max)
     splade_pool_max_bf16(w, argmax, att, packed->decoder, P + L.wte, packed->decoder_norm.data(), P + L.decoder_bias,
                          batch.cu_seqlens, B, /*exact=*/!bf16);
-  else if (packed && packed->decoder32.V && pooling == Pooling::max && active_isa() != Isa::generic)
+  else if (packed && packed->decoder16.V && pooling == Pooling::max && active_isa() != Isa::generic)
     splade_pool_max_screen(active_isa(), w, argmax, att, packed->decoder32, packed->decoder16, P + L.decoder_bias,
                            batch.cu_seqlens, B);
+  else if (packed && packed->decoder32.V && pooling == Pooling::max && active_isa() != Isa::generic)
+    splade_pool_max_fused(active_isa(), w, argmax, att, packed->decoder32, P + L.decoder_bias, batch.cu_seqlens, B);
   else
     ops.splade_pool_forward(w, argmax, att, P + L.wte, P + L.decoder_bias, batch.cu_seqlens, B, C, V, pooling);
   timer.lap(kDecoder);
