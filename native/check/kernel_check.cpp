@@ -18,6 +18,7 @@
 #include "../cpu/splade_pool.h"
 #include "../index/bmp_bounds.h"
 #include "../cpu/splade_pool_fused.h"
+#include "../cpu/splade_pool_screen.h"
 #include "../model/encoder.h"
 #include "check_util.h"
 
@@ -106,6 +107,34 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     compare(r, a, b);
     compare(r, a2, b);
     for (size_t i = 0; i < aa.size(); ++i) r.mismatches += aa[i] != ab[i];
+  } else if (op == "splade_pool_max_screen") {
+    // the screened decoder against the fused one on the same isa: values bit for bit and the same
+    // argmax (mismatches), with and without argmax; C odd (the int16 pairs' padding), V off the panels,
+    // repeated and nearly repeated tokens (ties go to the first, near-ties inside the screen's bound),
+    // rows of very different scales (per-row quantisation) and an all-zero row
+    const size_t C = 41, V = 1509;
+    auto t = rng.normal(N * C, 0.5f), E = rng.normal(V * C, 0.5f), bias = rng.normal(V, 0.5f, -1.0f);
+    auto pick = rng.ints(N, 0, 8);
+    for (size_t n = 1; n < N; ++n) {
+      float* row = t.data() + n * C;
+      if (pick[n] == 0) std::copy(row - C, row, row);                                  // a tie
+      if (pick[n] == 1) for (size_t k = 0; k < C; ++k) row[k] = row[k - C] * (1.0f + 0x1p-22f);  // a near tie
+      if (pick[n] == 2) for (size_t k = 0; k < C; ++k) row[k] *= 40.0f;
+      if (pick[n] == 3 && n % 7 == 0) std::fill(row, row + C, 0.0f);
+    }
+    for (size_t j = 0; j < V; j += 97) for (size_t k = 0; k < C; ++k) E[j * C + k] *= 1e-3f;
+    const PoolPanels P = splade_pool_pack(E.data(), V, C);
+    const ScreenPanels Q = splade_pool_screen_pack(E.data(), V, C);
+    std::vector<float> a(B * V), a2(B * V), f(B * V), b(B * V);
+    std::vector<int32_t> aa(B * V), fa(B * V), ab(B * V);
+    splade_pool_max_screen(isa, a.data(), aa.data(), t.data(), P, Q, bias.data(), cu.data(), B);
+    splade_pool_max_screen(isa, a2.data(), nullptr, t.data(), P, Q, bias.data(), cu.data(), B);
+    splade_pool_max_fused(isa, f.data(), fa.data(), t.data(), P, bias.data(), cu.data(), B);
+    splade_pool_forward_ref(b.data(), ab.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, Pooling::max);
+    compare(r, a, b);
+    for (size_t i = 0; i < aa.size(); ++i)
+      r.mismatches += (std::memcmp(&a[i], &f[i], sizeof(float)) != 0) + (std::memcmp(&a2[i], &f[i], sizeof(float)) != 0) +
+                      (aa[i] != fa[i]);
   } else if (op == "encoder") {
     EncoderConfig cfg;
     cfg.arch = Arch::bert; cfg.vocab = 1100; cfg.hidden = 48; cfg.layers = 2; cfg.heads = 4; cfg.intermediate = 192;

@@ -40,6 +40,8 @@ struct Running {
   float* best;
   int32_t* arg;  // or null
   size_t ld;     // 16 * panels of this thread
+  const int32_t* ids = nullptr;  // the token of each row (null: the row's own index)
+  int32_t id(size_t r) const { return ids ? ids[r] : static_cast<int32_t>(r); }
 };
 
 void generic_block(const Running& run, size_t col, const float* t, size_t C, const float* panel, const float* bias16,
@@ -53,7 +55,7 @@ void generic_block(const Running& run, size_t col, const float* t, size_t C, con
       const float x = s[c] + bias16[c];
       if (x > best[c]) {
         best[c] = x;
-        if (run.arg) run.arg[static_cast<size_t>(seq_of[r]) * run.ld + col + c] = static_cast<int32_t>(r);
+        if (run.arg) run.arg[static_cast<size_t>(seq_of[r]) * run.ld + col + c] = run.id(r);
       }
     }
   }
@@ -101,7 +103,7 @@ void avx2_block(const Running& run, size_t col, const float* t, size_t C, const 
     _mm256_storeu_ps(best + 8, _mm256_blendv_ps(o1, x1, g1));
     if (run.arg) {
       int32_t* arg = run.arg + off;
-      const __m256i n = _mm256_set1_epi32(static_cast<int32_t>(r0 + i));
+      const __m256i n = _mm256_set1_epi32(run.id(r0 + i));
       const __m256i a0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(arg));
       const __m256i a1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(arg + 8));
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(arg), _mm256_blendv_epi8(a0, n, _mm256_castps_si256(g0)));
@@ -124,6 +126,27 @@ void avx2_rows(const Running& run, size_t col, const float* t, size_t C, const f
 
 }  // namespace
 
+void splade_pool_fused_store(float* w, int32_t* argmax, const float* best, const int32_t* arg, size_t ld, size_t j0,
+                             size_t j1, size_t V, int B) {
+  for (int b = 0; b < B; ++b) {
+    for (size_t j = j0; j < j1; ++j) {
+      const size_t i = static_cast<size_t>(b) * ld + (j - j0);
+      w[static_cast<size_t>(b) * V + j] = std::log1p(best[i]);  // best >= 0: log1p(relu(max logit))
+      if (argmax) argmax[static_cast<size_t>(b) * V + j] = arg[i];
+    }
+  }
+}
+
+void splade_pool_fused_rows(Isa isa, float* best, int32_t* arg, size_t ld, size_t col, const float* t, size_t C,
+                            const float* panel, const float* bias16, const int32_t* seq_of, const int32_t* ids,
+                            size_t rows) {
+  const Running run{best, arg, ld, ids};
+#if defined(__x86_64__) || defined(_M_X64)
+  if (isa != Isa::generic) return avx2_rows(run, col, t, C, panel, bias16, seq_of, 0, rows);
+#endif
+  generic_block(run, col, t, C, panel, bias16, seq_of, 0, rows);
+}
+
 void splade_pool_max_fused(Isa isa, float* w, int32_t* argmax, const float* t, const PoolPanels& E, const float* bias,
                            const int32_t* cu_seqlens, int B) {
   SPLADE_CHECK(E.data.size() == E.Vp * E.C && E.Vp % 16 == 0, "splade_pool_max_fused: the decoder is not packed");
@@ -134,11 +157,7 @@ void splade_pool_max_fused(Isa isa, float* w, int32_t* argmax, const float* t, c
   std::vector<float> bias_p(E.Vp, 0.0f);
   std::copy(bias, bias + V, bias_p.begin());
   const size_t chunk = std::max<size_t>(6, kChunkBytes / (C * sizeof(float)) / 6 * 6);
-  const int threads = num_threads();
-  const size_t per = (panels + threads - 1) / threads;
-  parallel_for(static_cast<size_t>(threads), [&](size_t th, int) {
-    const size_t p0 = std::min(panels, th * per), p1 = std::min(panels, p0 + per);
-    if (p0 == p1) return;
+  for_thread_panels(panels, [&](size_t p0, size_t p1) {
     const size_t ld = (p1 - p0) * 16;
     std::vector<float> best(static_cast<size_t>(B) * ld, 0.0f);
     std::vector<int32_t> arg(argmax ? static_cast<size_t>(B) * ld : 0, -1);
@@ -157,14 +176,7 @@ void splade_pool_max_fused(Isa isa, float* w, int32_t* argmax, const float* t, c
         generic_block(run, col, t, C, panel, bias_p.data() + p * 16, seq_of.data(), r0, r1 - r0);
       }
     }
-    const size_t j0 = p0 * 16, j1 = std::min(V, p1 * 16);
-    for (int b = 0; b < B; ++b) {
-      for (size_t j = j0; j < j1; ++j) {
-        const size_t i = static_cast<size_t>(b) * ld + (j - j0);
-        w[static_cast<size_t>(b) * V + j] = std::log1p(best[i]);  // best >= 0: log1p(relu(max logit))
-        if (argmax) argmax[static_cast<size_t>(b) * V + j] = arg[i];
-      }
-    }
+    splade_pool_fused_store(w, argmax, best.data(), argmax ? arg.data() : nullptr, ld, p0 * 16, std::min(V, p1 * 16), V, B);
   });
 }
 

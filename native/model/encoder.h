@@ -15,6 +15,7 @@
 #include "../cpu/gemm_i8.h"
 #include "../cpu/splade_pool.h"
 #include "../cpu/splade_pool_fused.h"
+#include "../cpu/splade_pool_screen.h"
 
 namespace splade {
 
@@ -95,7 +96,8 @@ enum class Precision { fp32 = 0, bf16 = 1, int8 = 2 };
 //         attention, LayerNorm and GELU stay fp32. Without AMX the GEMMs take gemm_bf16's portable path
 //         and the decoder the fp32 one.
 //   Without AMX (and not on generic), every precision's max pooling runs the fused fp32 decoder
-//   (splade_pool_fused.h) on a packed copy of the decoder.
+//   (splade_pool_fused.h) on a packed copy of the decoder, on x86-64 behind an int16 screen with a rigorous bound
+//   (splade_pool_screen.h): the fused decoder's result, bit for bit, with most tokens x terms screened.
 //   int8: int8 copies of every GEMM weight (per output channel, gemm_i8.h); activations quantised per
 //         token per GEMM, int32 accumulation; the rest as for bf16. The decoder runs as for fp32.
 struct EncoderPacked {
@@ -110,6 +112,7 @@ struct EncoderPacked {
   Bf16Weight decoder;                                // (V, C)
   std::vector<float> decoder_norm;                   // (3, V): bf16_row_norms of the decoder
   PoolPanels decoder32;  // without AMX, on avx2 / avx512: the decoder packed for splade_pool_max_fused (V = 0: none)
+  ScreenPanels decoder16;  // beside decoder32 on x86-64 (avx2 / avx512): its int16 screen (splade_pool_screen.h)
   size_t bytes() const;                              // memory held
 };
 std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, const ParamLayout& layout,
