@@ -78,6 +78,7 @@ void BmpStore::validate(Section meta_s, Section terms_s, Section groups_s, Secti
     if (te.num_groups > m.num_groups - g) corrupt(where + " groups outside the table");
     int64_t prev_sb = -1;
     const uint64_t first_p = p;
+    uint32_t term_max = 0;
     for (uint32_t j = 0; j < te.num_groups; ++j, ++g) {
       const BmpSuper& s = groups[g];
       if (int64_t{s.superblock} <= prev_sb || s.superblock >= m.num_supers || s.block_mask == 0) {
@@ -110,8 +111,11 @@ void BmpStore::validate(Section meta_s, Section terms_s, Section groups_s, Secti
         group_postings += count;
       }
       if (s.max_impact != group_max || s.num_postings != group_postings) corrupt(where + " superblock bound disagrees");
+      term_max = std::max(term_max, group_max);
     }
     if (p - first_p != lists[t].df) corrupt(where + " posting count disagrees with its list");
+    // The term's max bounds its scores in every algorithm (and is all an index without lists has).
+    if (term_max != lists[t].max_impact) corrupt(where + " max impact disagrees with its groups");
   }
   if (g != m.num_groups || b != m.num_block_entries || p != m.num_postings) corrupt("tables longer than the terms use");
 }

@@ -20,6 +20,8 @@ Builder::Builder(const BuildOptions& opts) : opts_(opts) {
   SPLADE_CHECK(opts.scale == 0 || (opts.scale > 0 && std::isfinite(opts.scale)), "scale must be positive and finite");
   SPLADE_CHECK(opts.vocab_size <= kMaxVocab, "vocabSize must be at most 2^24");
   SPLADE_CHECK(opts.bmp_block_docs <= kBmpMaxBlockDocs, "bmpBlockDocs must be at most 256");
+  SPLADE_CHECK(opts.lists || (opts.impact_bits == 8 && opts.bmp_block_docs > 0),
+               "store 'compact' needs impactBits 8 and bmpBlockDocs > 0");
   if (opts.vocab_size) terms_.resize(opts.vocab_size);
 }
 
@@ -203,6 +205,12 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
         for (size_t j = 0; j < df; ++j) docs[j] = static_cast<uint32_t>(pairs[j] >> 32), imps[j] = static_cast<uint32_t>(pairs[j]);
       }
       if (with_bmp) part.bmp.add_term(docs.data(), imps.data(), df, bmp_terms[t]);
+      if (!opts_.lists) {  // the block-max store holds the postings; the term keeps its df and max
+        te.first_block = 0;
+        te.data_offset = 0;
+        te.max_impact = *std::max_element(imps.begin(), imps.end());
+        continue;
+      }
       // Blocks.
       uint32_t prev = 0xFFFFFFFFu;
       for (size_t start = 0; start < df; start += B) {
@@ -288,9 +296,11 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   };
   std::vector<Section> sections = {
       {kTerms, reinterpret_cast<const uint8_t*>(term_table.data()), term_table.size() * sizeof(TermEntry)},
-      {kBlocks, reinterpret_cast<const uint8_t*>(block_table.data()), block_table.size() * sizeof(BlockEntry)},
-      {kPostings, postings.data(), postings.size()},
   };
+  if (opts_.lists) {
+    sections.push_back({kBlocks, reinterpret_cast<const uint8_t*>(block_table.data()), block_table.size() * sizeof(BlockEntry)});
+    sections.push_back({kPostings, postings.data(), postings.size()});
+  }
   if (!doc_ids.empty()) sections.push_back({kDocIds, ids_section.data(), ids_section.size()});
   if (!order.empty()) sections.push_back({kDocOrder, reinterpret_cast<const uint8_t*>(order.data()), order.size() * 4});
   BmpMeta bmp_meta{};
@@ -315,7 +325,7 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
 
   Header h{};
   std::memcpy(h.magic, kMagic, 8);
-  h.version = kFormatVersion;
+  h.version = opts_.lists ? kListsFormatVersion : kFormatVersion;  // readers before version 3 still open it
   h.header_size = sizeof(Header);
   h.num_sections = static_cast<uint32_t>(sections.size());
   h.block_size = B;
@@ -344,7 +354,7 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   for (size_t i = 0; i < sections.size(); ++i) {
     align8(image);
     image.insert(image.end(), sections[i].data, sections[i].data + sections[i].size);
-    if (i == 2) std::vector<uint8_t>().swap(postings);
+    if (sections[i].id == kPostings) std::vector<uint8_t>().swap(postings);
   }
   return image;
 }

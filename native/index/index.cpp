@@ -129,16 +129,21 @@ void Index::validate() {
     sec[s.id] = &s;
   }
   if (at != size_) corrupt(at < size_ ? "trailing bytes after the last section" : "truncated file");
-  if (!sec[kTerms] || !sec[kBlocks] || !sec[kPostings]) corrupt("missing section");
+  if (!sec[kTerms] || (!sec[kBlocks]) != (!sec[kPostings])) corrupt("missing section");
+  // Version 3 may leave the lists out: the block-max store (checked complete below) holds the postings.
+  const bool lists = sec[kBlocks] != nullptr;
+  if (!lists && (h.version < 3 || h.num_blocks != 0)) corrupt("missing section");
 
   if (sec[kTerms]->length != uint64_t{h.vocab_size} * sizeof(TermEntry)) corrupt("term table has the wrong size");
-  if (sec[kBlocks]->length != h.num_blocks * sizeof(BlockEntry)) corrupt("block table has the wrong size");
-  if (sec[kPostings]->length < kPostingsPadding) corrupt("postings section too short");
   terms_ = reinterpret_cast<const TermEntry*>(data_ + sec[kTerms]->offset);
-  blocks_ = reinterpret_cast<const BlockEntry*>(data_ + sec[kBlocks]->offset);
-  postings_ = data_ + sec[kPostings]->offset;
-  postings_size_ = sec[kPostings]->length;
-  const uint64_t usable = postings_size_ - kPostingsPadding;
+  if (lists) {
+    if (sec[kBlocks]->length != h.num_blocks * sizeof(BlockEntry)) corrupt("block table has the wrong size");
+    if (sec[kPostings]->length < kPostingsPadding) corrupt("postings section too short");
+    blocks_ = reinterpret_cast<const BlockEntry*>(data_ + sec[kBlocks]->offset);
+    postings_ = data_ + sec[kPostings]->offset;
+    postings_size_ = sec[kPostings]->length;
+  }
+  const uint64_t usable = lists ? postings_size_ - kPostingsPadding : 0;
   const uint32_t levels = (1u << h.impact_bits) - 1;
   unit_ = static_cast<float>(static_cast<double>(h.scale) / levels);
 
@@ -149,7 +154,9 @@ void Index::validate() {
     const TermEntry& te = terms_[t];
     const std::string where = "term " + std::to_string(t);
     if (te.df > h.num_docs) corrupt(where + " has more postings than documents");
-    const uint64_t nb = (uint64_t{te.df} + h.block_size - 1) / h.block_size;
+    if (!lists && (te.first_block != 0 || te.data_offset != 0)) corrupt(where + " points into lists the index has not");
+    // Without lists, the term's df and max are checked against the block-max store (bmp()).
+    const uint64_t nb = lists ? (uint64_t{te.df} + h.block_size - 1) / h.block_size : 0;
     if (te.first_block != next_block && te.df > 0) corrupt(where + " blocks out of order");
     if (uint64_t{te.first_block} + nb > h.num_blocks) corrupt(where + " blocks outside the block table");
     if (te.data_offset > usable) corrupt(where + " data outside the postings section");
@@ -171,7 +178,7 @@ void Index::validate() {
       prev_last = be.last_doc;
       max_seen = std::max<uint32_t>(max_seen, be.max_impact);
     }
-    if (te.df > 0 && max_seen != te.max_impact) corrupt(where + " max impact disagrees with its blocks");
+    if (lists && te.df > 0 && max_seen != te.max_impact) corrupt(where + " max impact disagrees with its blocks");
     postings += te.df;
     next_block += nb;
   }
@@ -193,6 +200,7 @@ void Index::validate() {
     bmp_count += sec[id] != nullptr;
   }
   if (bmp_count != 0 && bmp_count != 5) corrupt("block-max store incomplete");
+  if (!lists && bmp_count == 0) corrupt("missing section");
 
   if (sec[kDocIds]) {
     const uint64_t table_bytes = (uint64_t{h.num_docs} + 1) * 8;

@@ -40,6 +40,9 @@ class Index {
   size_t size_bytes() const { return size_; }
 
   const TermEntry& term(uint32_t t) const { return terms_[t]; }
+  // Whether the index has inverted lists (blocks(), postings()); without them (format version 3,
+  // store 'compact') the block-max store is the only copy of the postings.
+  bool has_lists() const { return blocks_ != nullptr; }
   const BlockEntry* blocks() const { return blocks_; }
   const uint8_t* postings() const { return postings_; }
 
