@@ -126,6 +126,18 @@ function expectCode(fn: () => unknown, code: string, message?: RegExp): void {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'splade-index-'));
+
+// CRC-32C (Castagnoli), as the index file's checksums (native/index/crc32c.cpp).
+const CRC32C_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  return c >>> 0;
+});
+function crc32c(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) c = CRC32C_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const CASES = [
@@ -448,6 +460,60 @@ describe('InvertedIndex files', () => {
       expect(Array.from(b.scores)).toEqual(Array.from(a.scores));
     }
     o.dispose();
+  });
+
+  it('store compact: damage behind repaired checksums is caught by the structural checks (ERR_SPLADE_CORRUPT_FILE) or leaves a consistent index', () => {
+    // The checksums catch random damage first; repairing them exercises the checks of every field.
+    const r = rng(97);
+    const p = join(dir, 'structure.idx');
+    const nSections = compactBytes.readUInt32LE(20);
+    const sections = Array.from({ length: nSections }, (_, i) => ({
+      at: 64 + 24 * i, id: compactBytes.readUInt32LE(64 + 24 * i),
+      offset: Number(compactBytes.readBigUInt64LE(64 + 24 * i + 8)), length: Number(compactBytes.readBigUInt64LE(64 + 24 * i + 16)),
+    }));
+    const targets = sections.filter((sec) => [1, 6, 7, 11, 12, 13].includes(sec.id) && sec.length > 0);
+    expect(targets.map((sec) => sec.id).sort((a, b) => a - b)).toEqual([1, 6, 7, 11, 12, 13]);
+    let caught = 0, consistent = 0;
+    for (let iter = 0; iter < 400; iter++) {
+      const buf = Buffer.from(compactBytes);
+      const sec = targets[iter % targets.length];
+      const flips = 1 + Math.floor(r() * 2);
+      for (let f = 0; f < flips; f++) buf[sec.offset + Math.floor(r() * sec.length)] ^= 1 << Math.floor(r() * 8);
+      buf.writeUInt32LE(crc32c(buf.subarray(sec.offset, sec.offset + sec.length)), sec.at + 4);
+      buf.writeUInt32LE(crc32c(buf.subarray(64, 64 + 24 * nSections)), 24);
+      buf.writeUInt32LE(0, 16);
+      buf.writeUInt32LE(crc32c(buf.subarray(0, 64)), 16);
+      writeFileSync(p, buf);
+      let o: InvertedIndex;
+      try {
+        o = InvertedIndex.open(p);
+      } catch (err) {
+        expect((err as SpladeError).code, `iteration ${iter}`).toBe('ERR_SPLADE_CORRUPT_FILE');
+        caught++;
+        continue;
+      }
+      const q = c.queries[iter % c.queries.length];
+      let ref: ReturnType<InvertedIndex['search']> | undefined;
+      try {
+        ref = o.search(q, { k: 20, algorithm: 'exhaustive' });
+      } catch (err) {
+        expect((err as SpladeError).code, `iteration ${iter}`).toBe('ERR_SPLADE_CORRUPT_FILE');
+      }
+      for (const algorithm of ALGORITHMS) {
+        if (!ref) {
+          expectCode(() => o.search(q, { k: 20, algorithm }), 'ERR_SPLADE_CORRUPT_FILE');
+          continue;
+        }
+        const got = o.search(q, { k: 20, algorithm });
+        expect(Array.from(got.ids), `iteration ${iter}, ${algorithm}`).toEqual(Array.from(ref.ids));
+        expect(Array.from(got.scores), `iteration ${iter}, ${algorithm}`).toEqual(Array.from(ref.scores));
+      }
+      if (ref) consistent++;
+      else caught++;
+      o.dispose();
+    }
+    expect(caught).toBeGreaterThan(200); // most single-bit changes break a rule
+    expect(caught + consistent).toBe(400);
   });
 
   it.each([

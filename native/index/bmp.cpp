@@ -16,18 +16,16 @@
 
 #include "../common/cpu_features.h"
 #include "bmp_bounds.h"
+#include "bmp_layouts.h"
 #include "search.h"
 
 namespace splade::index {
 namespace {
 
 struct TermRef {
-  uint32_t term;    // term id
-  float weight;     // query value x impact unit, as the cursors use it
-  uint64_t group;   // first BmpSuper
-  uint64_t block;   // first block entry
-  uint64_t posting; // first posting
-  uint32_t groups;
+  uint32_t term;      // term id
+  float weight;       // query value x impact unit, as the cursors use it
+  const BmpTerm* bt;  // where its groups are
 };
 
 // Query terms kept under beta: the heaviest ones (weight x list max) whose bounds sum to at least
@@ -52,18 +50,17 @@ std::vector<TermRef> kept_terms(const std::vector<TermRef>& all, const Index& ix
   return out;
 }
 
-}  // namespace
-
-uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& params) {
-  const BmpStore& st = ix.bmp();
+// The search over one layout of the store (bmp_layouts.h).
+template <class Layout>
+uint64_t bmp_search(const Index& ix, const Layout& layout, const Query& q, TopKQueue& topk, const BmpParams& params) {
+  const BmpStore& st = layout.st;
   const uint32_t bd = st.meta->block_docs;
   const uint32_t nsup = st.meta->num_supers;
   std::vector<TermRef> all;
   for (uint32_t i = 0; i < q.size; ++i) {
     const BmpTerm& bt = st.terms[q.indices[i]];
     if (bt.num_groups == 0) continue;
-    all.push_back({q.indices[i], q.values[i] * ix.impact_unit(), bt.first_group, bt.first_block, bt.first_posting,
-                   bt.num_groups});
+    all.push_back({q.indices[i], q.values[i] * ix.impact_unit(), &bt});
   }
   const std::vector<TermRef> terms = kept_terms(all, ix, params.beta);
   const size_t n = terms.size();
@@ -78,18 +75,14 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
 
   // 1. Superblock bounds, and each superblock's groups (bucketed by superblock, in query-term order
   // within one), so that the tables below grow with the groups there are, not terms x superblocks.
-  struct GroupRef {
-    uint32_t term;  // index into terms
-    uint64_t mask, block, posting;
-  };
   std::vector<float> sb_bound(nsup, 0.0f);
   std::vector<uint64_t> sb_begin(size_t{nsup} + 1, 0);
-  for (const TermRef& t : terms) {
-    for (uint64_t g = t.group; g < t.group + t.groups; ++g) {
-      const BmpSuper& s = st.groups[g];
-      sb_bound[s.superblock] += t.weight * static_cast<float>(s.max_impact);
-      ++sb_begin[s.superblock + 1];
-    }
+  for (size_t i = 0; i < n; ++i) {
+    const float w = terms[i].weight;
+    layout.groups(*terms[i].bt, static_cast<uint32_t>(i), [&](uint32_t sb, uint32_t max, const GroupRef&) {
+      sb_bound[sb] += w * static_cast<float>(max);
+      ++sb_begin[sb + 1];
+    });
   }
   uint64_t widest = 0;  // the most groups one superblock has
   for (uint32_t s = 0; s < nsup; ++s) {
@@ -100,14 +93,8 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
   {
     std::vector<uint64_t> fill(sb_begin.begin(), sb_begin.end() - 1);
     for (size_t i = 0; i < n; ++i) {
-      const TermRef& t = terms[i];
-      uint64_t b = t.block, p = t.posting;
-      for (uint64_t g = t.group; g < t.group + t.groups; ++g) {
-        const BmpSuper& s = st.groups[g];
-        refs[fill[s.superblock]++] = {static_cast<uint32_t>(i), s.block_mask, b, p};
-        b += static_cast<uint64_t>(__builtin_popcountll(s.block_mask));
-        p += s.num_postings;
-      }
+      layout.groups(*terms[i].bt, static_cast<uint32_t>(i),
+                    [&](uint32_t sb, uint32_t, const GroupRef& g) { refs[fill[sb]++] = g; });
     }
   }
   std::vector<uint32_t> supers;  // every superblock with a group: a bound may round to 0 where a document still scores
@@ -117,9 +104,9 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
     return sb_bound[a] > sb_bound[b] || (sb_bound[a] == sb_bound[b] && a < b);
   });
 
-  // Per visited superblock: for its j-th group, the postings of each of its 64 blocks (offset, count).
-  std::vector<uint64_t> entry_at(size_t{widest} * kBmpSuperBlocks);
-  std::vector<uint16_t> entry_count(size_t{widest} * kBmpSuperBlocks, 0);
+  // Per visited superblock: for its j-th group, where each of its 64 blocks' postings are, if any.
+  std::vector<EntryRef> entry_at(size_t{widest} * kBmpSuperBlocks);
+  std::vector<uint8_t> entry_here(size_t{widest} * kBmpSuperBlocks, 0);
   std::vector<float> acc(bd, 0.0f);
   std::vector<uint8_t> touched(bd, 0);
   std::vector<uint32_t> slots;
@@ -137,20 +124,21 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
   };
   auto prefetch_block = [&](uint32_t groups, uint32_t blk) {
     for (uint32_t j = 0; j < groups; ++j)
-      if (entry_count[j * kBmpSuperBlocks + blk]) __builtin_prefetch(st.postings + entry_at[j * kBmpSuperBlocks + blk]);
+      if (entry_here[j * kBmpSuperBlocks + blk]) __builtin_prefetch(layout.prefetch_at(entry_at[j * kBmpSuperBlocks + blk]));
   };
   if (!supers.empty()) prefetch_super(supers[0]);
   for (size_t si = 0; si < supers.size(); ++si) {
     const uint32_t sb = supers[si];
     if (sb_bound[sb] * margin < threshold) break;
     if (si + 1 < supers.size()) prefetch_super(supers[si + 1]);
-    const GroupRef* group = refs.data() + sb_begin[sb];
+    GroupRef* group = refs.data() + sb_begin[sb];
     const uint32_t groups = static_cast<uint32_t>(sb_begin[sb + 1] - sb_begin[sb]);  // at most the query's terms
     // 2. This superblock's block bounds (vectorised: most visited superblocks end here, their best
     // block under the threshold).
     alignas(64) float block_bound[kBmpSuperBlocks] = {};
     uint64_t present = 0;
     for (uint32_t j = 0; j < groups; ++j) {
+      group[j].mask = layout.mask(group[j]);
       present |= group[j].mask;
       group_bounds(block_bound, group[j].mask, st.block_max + group[j].block, terms[group[j].term].weight);
     }
@@ -161,16 +149,12 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
       return block_bound[a] > block_bound[b] || (block_bound[a] == block_bound[b] && a < b);
     });
     if (nb == 0 || block_bound[order[0]] * margin < threshold) continue;
-    // Where each group's postings of each block start, and how many (only for superblocks that score).
+    // Where each group's postings of each block are (only for superblocks that score).
     for (uint32_t j = 0; j < groups; ++j) {
-      uint64_t mask = group[j].mask, b = group[j].block, p = group[j].posting;
-      for (; mask; mask &= mask - 1, ++b) {
-        const uint32_t blk = static_cast<uint32_t>(__builtin_ctzll(mask));
-        const uint32_t count = uint32_t{st.block_count[b]} + 1;
-        entry_at[j * kBmpSuperBlocks + blk] = p;
-        entry_count[j * kBmpSuperBlocks + blk] = static_cast<uint16_t>(count);
-        p += count;
-      }
+      layout.entries(group[j], [&](uint32_t blk, const EntryRef& e) {
+        entry_at[j * kBmpSuperBlocks + blk] = e;
+        entry_here[j * kBmpSuperBlocks + blk] = 1;
+      });
     }
     // 3. Blocks, best bound first; a block's groups in query-term order (search.h's summation order).
     if (nb > 0) prefetch_block(groups, order[0]);
@@ -179,19 +163,15 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
       if (block_bound[blk] * margin < threshold) break;
       if (oi + 1 < nb) prefetch_block(groups, order[oi + 1]);
       for (uint32_t j = 0; j < groups; ++j) {
-        const uint32_t count = entry_count[j * kBmpSuperBlocks + blk];
-        if (count == 0) continue;
-        const uint16_t* post = st.postings + entry_at[j * kBmpSuperBlocks + blk];
+        if (!entry_here[j * kBmpSuperBlocks + blk]) continue;
         const float w = terms[group[j].term].weight;
-        for (uint32_t k = 0; k < count; ++k) {
-          const uint32_t slot = post[k] & 0xFF;
-          acc[slot] += w * static_cast<float>(post[k] >> 8);
+        scored += layout.postings(entry_at[j * kBmpSuperBlocks + blk], [&](uint32_t slot, uint32_t imp) {
+          acc[slot] += w * static_cast<float>(imp);
           if (!touched[slot]) {
             touched[slot] = 1;
             slots.push_back(slot);
           }
-        }
-        scored += count;
+        });
       }
       const uint32_t base = (sb * kBmpSuperBlocks + blk) * bd;
       for (const uint32_t slot : slots) {
@@ -202,9 +182,16 @@ uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& 
       slots.clear();
       threshold = topk.threshold();
     }
-    std::memset(entry_count.data(), 0, size_t{groups} * kBmpSuperBlocks * sizeof(uint16_t));
+    std::memset(entry_here.data(), 0, size_t{groups} * kBmpSuperBlocks);
   }
   return scored;
+}
+
+}  // namespace
+
+uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& params) {
+  const BmpStore& st = ix.bmp();
+  return st.packed ? bmp_search(ix, PackedLayout{st}, q, topk, params) : bmp_search(ix, U16Layout{st}, q, topk, params);
 }
 
 }  // namespace splade::index

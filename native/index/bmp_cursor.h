@@ -1,14 +1,16 @@
-// A cursor (the interface of cursor.h) over one term's postings in the block-max store
-// (bmp_format.h), for indexes whose store is the only copy of the postings (store 'compact'). A
-// term's groups are in superblock order, a group's blocks in mask order and a block's postings in
-// slot order, so walking them is walking the term's documents in ascending order.
+// A cursor (the interface of cursor.h) over one term's postings in the packed block-max store
+// (bmp_packed.h) of an index without lists (store 'compact'). A term's groups are in superblock
+// order, a group's blocks ascending and a block's postings in slot order, so walking them is walking
+// the term's documents in ascending order. A block is decoded whole when the cursor enters it;
+// next_geq skips groups by their posting bytes and blocks by their record sizes without decoding.
 //
-// Blocks for block-max WAND are the term's superblock groups: shallow_geq moves over groups, and a
-// group bounds every document up to its superblock's last (the term has none between groups).
-// Skipping (next_geq) goes group by group with the groups' posting counts, then block by block.
+// Blocks for block-max WAND are the term's superblock groups: shallow_geq walks group headers (which
+// lie together, apart from the postings), and a group bounds every document up to its superblock's
+// last (the term has none between its groups).
 #pragma once
 #include <cstdint>
 
+#include "bmp_packed.h"
 #include "bmp_store.h"
 #include "format.h"
 #include "index.h"
@@ -20,119 +22,168 @@ class BmpCursor {
   BmpCursor(const Index& ix, uint32_t term, float weight) : st_(&ix.bmp()) {
     const BmpTerm& bt = st_->terms[term];
     bd_ = st_->meta->block_docs;
-    g_ = bt.first_group;
-    g_end_ = g_ + bt.num_groups;
-    group_block_ = bt.first_block;
-    group_posting_ = bt.first_posting;
-    shallow_ = g_;
+    bitmap_ = packed_bitmap_bytes(bd_);
+    next_group_ = st_->group_bytes + bt.first_group;
+    groups_left_ = bt.num_groups;
+    b_ = bt.first_block;
+    rec_ = st_->records + bt.first_posting;
     df_ = ix.term(term).df;
     weight_ = weight;
     max_score_ = weight * static_cast<float>(ix.term(term).max_impact);
-    if (g_ == g_end_) {
-      doc_ = kEndDoc;
-    } else {
-      enter_group();
-      doc_ = block_base_ + slot(p_);
-    }
+    next_block();
   }
 
   uint32_t docid() const { return doc_; }
   uint32_t df() const { return df_; }
   float max_score() const { return max_score_; }
-  float score() const { return weight_ * static_cast<float>(st_->postings[p_] >> 8); }
+  float score() const { return weight_ * static_cast<float>(imps_[pos_]); }
 
   void next() {
-    if (++p_ < block_end_) {
-      doc_ = block_base_ + slot(p_);
-      return;
+    if (++pos_ < n_) {
+      doc_ = base_ + slots_[pos_];
+    } else {
+      next_block();
     }
-    if (!next_block()) return;
-    doc_ = block_base_ + slot(p_);
   }
 
   void next_geq(uint32_t d) {
     if (d <= doc_) return;
     const uint32_t target_block = d / bd_;
-    const uint32_t target_super = target_block / kBmpSuperBlocks;
-    if (st_->groups[g_].superblock < target_super) {
-      // Whole groups below d's superblock: jump over them by their counts.
-      do {
-        group_block_ += static_cast<uint64_t>(__builtin_popcountll(st_->groups[g_].block_mask));
-        group_posting_ += st_->groups[g_].num_postings;
-        ++g_;
-      } while (g_ < g_end_ && st_->groups[g_].superblock < target_super);
-      if (g_ == g_end_) return finish();
-      enter_group();
-    }
-    while (block_ < target_block) {  // blocks of this group below d's block
+    if (block_ < target_block) {
+      const uint32_t target_super = target_block / kBmpSuperBlocks;
+      if (sb_ < target_super) {  // the rest of this group, then whole groups below d's superblock
+        skip_rest_of_group();
+        while (groups_left_ > 0) {
+          const uint8_t* at = next_group_;
+          uint32_t sb = sb_;
+          const PackedGroup g = read_group(at, sb);
+          if (sb >= target_super) break;
+          next_group_ = at;
+          sb_ = sb;
+          --groups_left_;
+          ++group_ordinal_;
+          rec_ += g.posting_bytes;
+          b_ += g.blocks;
+        }
+        if (groups_left_ == 0) {
+          finish();
+          return;
+        }
+        enter_group();  // its blocks below d's block are skipped next
+      }
+      // Blocks of this group below d's block, skipped by their record sizes.
+      while (blocks_left_ > 0 && sb_ * kBmpSuperBlocks + (st_->entries[b_] & 63u) < target_block) {
+        rec_ += record_bytes(st_->entries[b_], st_->block_max[b_], rec_);
+        ++b_;
+        --blocks_left_;
+      }
       if (!next_block()) return;
     }
-    while (p_ < block_end_ && block_base_ + slot(p_) < d) ++p_;
-    if (p_ == block_end_ && !next_block()) return;  // the next block's documents are all above d
-    doc_ = block_base_ + slot(p_);
+    while (pos_ < n_ && base_ + slots_[pos_] < d) ++pos_;
+    if (pos_ == n_) {
+      next_block();  // its documents are all above d
+      return;
+    }
+    doc_ = base_ + slots_[pos_];
   }
 
   void shallow_geq(uint32_t d) {
-    if (shallow_ < g_) shallow_ = g_;
+    if (shallow_ordinal_ < group_ordinal_) {  // behind the cursor: restart at its group
+      shallow_ordinal_ = group_ordinal_;
+      shallow_next_ = next_group_;
+      shallow_left_ = groups_left_;
+      shallow_sb_ = sb_;
+      shallow_max_ = group_max_;
+      shallow_end_ = doc_ == kEndDoc;
+    }
     const uint32_t target_super = d / bd_ / kBmpSuperBlocks;
-    while (shallow_ < g_end_ && st_->groups[shallow_].superblock < target_super) ++shallow_;
+    while (!shallow_end_ && shallow_sb_ < target_super) {
+      if (shallow_left_ == 0) {
+        shallow_end_ = true;
+        break;
+      }
+      const PackedGroup g = read_group(shallow_next_, shallow_sb_);
+      shallow_max_ = g.max;
+      --shallow_left_;
+      ++shallow_ordinal_;
+    }
   }
-  float block_max_score() const {
-    return shallow_ < g_end_ ? weight_ * static_cast<float>(st_->groups[shallow_].max_impact) : 0.0f;
-  }
+  float block_max_score() const { return shallow_end_ ? 0.0f : weight_ * static_cast<float>(shallow_max_); }
   uint32_t block_last_doc() const {
-    if (shallow_ >= g_end_) return kEndDoc;
-    const uint64_t last = (uint64_t{st_->groups[shallow_].superblock} + 1) * kBmpSuperBlocks * bd_ - 1;
+    if (shallow_end_) return kEndDoc;
+    const uint64_t last = (uint64_t{shallow_sb_} + 1) * kBmpSuperBlocks * bd_ - 1;
     return last < kEndDoc ? static_cast<uint32_t>(last) : kEndDoc - 1;
   }
 
  private:
-  uint32_t slot(uint64_t p) const { return st_->postings[p] & 0xFF; }
-
-  // Positions on the first block of group g_ (group_block_ / group_posting_ are its first entries).
+  // Reads the group header at p (validated by BmpStore); sb: the term's previous superblock.
+  PackedGroup read_group(const uint8_t*& p, uint32_t& sb) const {
+    uint32_t delta = 0, bytes = 0;
+    read_varint(p, st_->group_bytes_end, delta);
+    const uint32_t max = p[0], blocks = uint32_t{p[1]} + 1;
+    p += 2;
+    read_varint(p, st_->group_bytes_end, bytes);
+    sb = group_ordinal_ == 0 ? delta : sb + delta;  // only the cursor itself reads a term's first group
+    return {sb, max, blocks, bytes};
+  }
+  uint32_t record_bytes(uint8_t e, uint32_t max, const uint8_t* rec) const {
+    const uint32_t cls = e >> 6;
+    const uint32_t count = cls < 3 ? cls + 1 : uint32_t{*rec} + 1;
+    return (cls == 3) + packed_body_bytes(count, max, bitmap_);
+  }
+  void skip_rest_of_group() {
+    while (blocks_left_ > 0) {
+      rec_ += record_bytes(st_->entries[b_], st_->block_max[b_], rec_);
+      ++b_;
+      --blocks_left_;
+    }
+  }
+  // Reads the next group's header (there is one); its blocks are then decoded one by one.
   void enter_group() {
-    mask_ = st_->groups[g_].block_mask;
-    b_ = group_block_;
-    p_ = group_posting_;
-    enter_block();
+    const PackedGroup g = read_group(next_group_, sb_);
+    group_max_ = g.max;
+    blocks_left_ = g.blocks;
+    --groups_left_;
+    ++group_ordinal_;
   }
-  // Positions on the block of the lowest bit of mask_ (entry b_, postings from p_), and clears the bit.
-  void enter_block() {
-    block_ = st_->groups[g_].superblock * kBmpSuperBlocks + static_cast<uint32_t>(__builtin_ctzll(mask_));
-    mask_ &= mask_ - 1;
-    block_base_ = block_ * bd_;
-    block_end_ = p_ + st_->block_count[b_] + 1;
+  void finish() {
+    doc_ = kEndDoc;
+    n_ = pos_ = 0;
   }
-  // Moves to the next block of the term (p_ at its first posting); false (and at the end) when none.
+  // Decodes the term's next block (from the next group when this one is done); false at the end.
   bool next_block() {
-    p_ = block_end_;
-    ++b_;
-    if (mask_ == 0) {
-      group_block_ = b_;
-      group_posting_ = p_;
-      if (++g_ == g_end_) {
+    if (blocks_left_ == 0) {
+      if (groups_left_ == 0) {
         finish();
         return false;
       }
       enter_group();
-      return true;
     }
-    enter_block();
+    const uint8_t e = st_->entries[b_];
+    block_ = sb_ * kBmpSuperBlocks + (e & 63u);
+    base_ = block_ * bd_;
+    n_ = decode_packed(rec_, e, st_->block_max[b_], bitmap_, slots_, imps_);
+    ++b_;
+    --blocks_left_;
+    pos_ = 0;
+    doc_ = base_ + slots_[0];
     return true;
-  }
-  void finish() {
-    g_ = g_end_;
-    doc_ = kEndDoc;
   }
 
   const BmpStore* st_;
-  uint64_t g_, g_end_, shallow_;
-  uint64_t group_block_, group_posting_;  // the first entry and posting of group g_
-  uint64_t b_ = 0, p_ = 0, block_end_ = 0;
-  uint64_t mask_ = 0;                     // blocks of group g_ after the current one
-  uint32_t block_ = 0, block_base_ = 0, bd_;
-  uint32_t doc_, df_;
+  const uint8_t* next_group_;  // the header of the term's next group
+  const uint8_t* rec_;         // the next block's record
+  uint64_t b_;                 // the next block's entry
+  uint32_t groups_left_, blocks_left_ = 0, group_ordinal_ = 0;  // ordinal: groups entered so far
+  uint32_t sb_ = 0, group_max_ = 0, block_ = 0, base_ = 0;
+  uint32_t bd_, bitmap_;
+  uint32_t n_ = 0, pos_ = 0, doc_ = kEndDoc, df_;
   float weight_, max_score_;
+  // Block-max WAND's look-ahead over group headers.
+  const uint8_t* shallow_next_ = nullptr;
+  uint32_t shallow_left_ = 0, shallow_sb_ = 0, shallow_max_ = 0, shallow_ordinal_ = 0;
+  bool shallow_end_ = true;
+  uint8_t slots_[kBmpMaxBlockDocs], imps_[kBmpMaxBlockDocs];
 };
 
 }  // namespace splade::index

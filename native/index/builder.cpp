@@ -6,6 +6,7 @@
 
 #include "../common/error.h"
 #include "../common/thread_pool.h"
+#include "bmp_packed.h"
 #include "bmp_store.h"
 #include "codec.h"
 #include "crc32c.h"
@@ -150,10 +151,19 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
     std::vector<BlockEntry> blocks;
     std::vector<uint8_t> bytes;
     BmpWriter bmp{1};
+    PackedBmpWriter packed{1};  // instead of bmp without lists
   };
   const size_t num_parts = std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(num_threads()) * 4, vocab));
   std::vector<Part> parts(num_parts);
-  for (Part& part : parts) part.bmp = BmpWriter(std::max<uint32_t>(1, opts_.bmp_block_docs));
+  for (Part& part : parts) {
+    part.bmp = BmpWriter(std::max<uint32_t>(1, opts_.bmp_block_docs));
+    part.packed = PackedBmpWriter(std::max<uint32_t>(1, opts_.bmp_block_docs));
+  }
+  // Adds a term to the part's store in the layout the index has.
+  auto add_to_store = [&](Part& part, const uint32_t* docs, const uint32_t* imps, size_t n, BmpTerm& term) {
+    if (opts_.lists) part.bmp.add_term(docs, imps, n, term);
+    else part.packed.add_term(docs, imps, n, term);
+  };
   {
     uint64_t seen = 0;
     uint32_t t = 0;
@@ -183,7 +193,7 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
       te.max_impact = 0;
       te.reserved = 0;
       if (df == 0) {
-        if (with_bmp) part.bmp.add_term(nullptr, nullptr, 0, bmp_terms[t]);
+        if (with_bmp) add_to_store(part, nullptr, nullptr, 0, bmp_terms[t]);
         continue;
       }
       // Decode the varint gaps, quantize the values.
@@ -204,7 +214,7 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
         std::sort(pairs.begin(), pairs.end());
         for (size_t j = 0; j < df; ++j) docs[j] = static_cast<uint32_t>(pairs[j] >> 32), imps[j] = static_cast<uint32_t>(pairs[j]);
       }
-      if (with_bmp) part.bmp.add_term(docs.data(), imps.data(), df, bmp_terms[t]);
+      if (with_bmp) add_to_store(part, docs.data(), imps.data(), df, bmp_terms[t]);
       if (!opts_.lists) {  // the block-max store holds the postings; the term keeps its df and max
         te.first_block = 0;
         te.data_offset = 0;
@@ -241,9 +251,10 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   std::vector<BlockEntry> block_table;
   std::vector<uint8_t> postings;
   BmpWriter bmp(std::max<uint32_t>(1, opts_.bmp_block_docs));
+  PackedBmpWriter packed(std::max<uint32_t>(1, opts_.bmp_block_docs));
   if (with_bmp) {
     for (Part& part : parts) {
-      const BmpTerm shift = bmp.append(part.bmp);
+      const BmpTerm shift = opts_.lists ? bmp.append(part.bmp) : packed.append(part.packed);
       for (uint32_t t = part.begin; t < part.end; ++t) {
         bmp_terms[t].first_group += shift.first_group;
         bmp_terms[t].first_block += shift.first_block;
@@ -305,7 +316,21 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   if (!order.empty()) sections.push_back({kDocOrder, reinterpret_cast<const uint8_t*>(order.data()), order.size() * 4});
   BmpMeta bmp_meta{};
   std::vector<uint8_t> bmp_blocks;
-  if (with_bmp) {
+  if (with_bmp && !opts_.lists) {
+    const uint32_t bd = opts_.bmp_block_docs;
+    const uint64_t nb = (uint64_t{num_docs_} + bd - 1) / bd;
+    bmp_meta = BmpMeta{bd, kBmpSuperBlocks, static_cast<uint32_t>(nb),
+                       static_cast<uint32_t>((nb + kBmpSuperBlocks - 1) / kBmpSuperBlocks),
+                       packed.num_groups, packed.block_max.size(), total, 0};
+    packed.entries.insert(packed.entries.end(), packed.block_max.begin(), packed.block_max.end());
+    std::vector<uint8_t>().swap(packed.block_max);
+    packed.postings.resize(packed.postings.size() + kPackedPadding, 0);
+    sections.push_back({kBmpMeta, reinterpret_cast<const uint8_t*>(&bmp_meta), sizeof bmp_meta});
+    sections.push_back({kBmpTerms, reinterpret_cast<const uint8_t*>(bmp_terms.data()), bmp_terms.size() * sizeof(BmpTerm)});
+    sections.push_back({kBmpPackedGroups, packed.groups.data(), packed.groups.size()});
+    sections.push_back({kBmpPackedEntries, packed.entries.data(), packed.entries.size()});
+    sections.push_back({kBmpPackedPostings, packed.postings.data(), packed.postings.size()});
+  } else if (with_bmp) {
     const uint32_t bd = opts_.bmp_block_docs;
     const uint64_t nb = (uint64_t{num_docs_} + bd - 1) / bd;
     bmp_meta = BmpMeta{bd, kBmpSuperBlocks, static_cast<uint32_t>(nb),

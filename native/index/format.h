@@ -21,10 +21,11 @@
 //             internal document. Internal numbers are what the lists hold; results are mapped back.
 //   kBmp*     optional (version 2): the block-max pruning store of bmp_format.h, read lazily.
 //
-// Version 3 (store 'compact'): kBlocks and kPostings may be absent (both, and only with every kBmp*
-// section); the block-max store is then the only copy of the postings and every algorithm reads it.
-// Such a file's term entries keep df and max_impact, with data_offset = first_block = 0, and its
-// header num_blocks is 0. Indexes with lists are still written as version 2.
+// Version 3 (store 'compact'): no kBlocks, kPostings, kBmpSupers, kBmpBlocks or kBmpPostings; the
+// block-max store in the packed layout of bmp_packed.h (kBmpMeta, kBmpTerms, kBmpPacked*) is the
+// only copy of the postings and every algorithm reads it. The term entries keep df and max_impact,
+// with data_offset = first_block = 0, and the header's num_blocks is 0. Indexes with lists are still
+// written as version 2.
 //
 // Impacts: impact = clamp(round(value / scale * levels), 1, levels), levels = 2^impact_bits - 1;
 // a posting's score is query_weight * impact * (scale / levels).
@@ -52,7 +53,10 @@ enum SectionId : uint32_t {
   kBmpSupers = 8,
   kBmpBlocks = 9,
   kBmpPostings = 10,
-  kLastSection = kBmpPostings,
+  kBmpPackedGroups = 11,    // version 3: bmp_packed.h
+  kBmpPackedEntries = 12,
+  kBmpPackedPostings = 13,
+  kLastSection = kBmpPackedPostings,
 };
 
 struct Header {
