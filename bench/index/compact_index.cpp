@@ -79,7 +79,6 @@ int main(int argc, char** argv) {
   }
   meta.num_groups = w.num_groups;
   meta.reserved = 0;
-  w.entries.insert(w.entries.end(), w.block_max.begin(), w.block_max.end());
   w.postings.resize(w.postings.size() + kPackedPadding, 0);
   auto add = [&](SectionId id, const void* p, size_t n) {
     kept.push_back(SectionEntry{id, 0, 0, n});
@@ -88,7 +87,7 @@ int main(int argc, char** argv) {
   add(kBmpMeta, &meta, sizeof meta);
   add(kBmpTerms, new_terms.data(), new_terms.size() * sizeof(BmpTerm));
   add(kBmpPackedGroups, w.groups.data(), w.groups.size());
-  add(kBmpPackedEntries, w.entries.data(), w.entries.size());
+  add(kBmpPackedEntries, w.block_max.data(), w.block_max.size());
   add(kBmpPackedPostings, w.postings.data(), w.postings.size());
   std::vector<uint8_t>().swap(src);
   size_t at = sizeof(Header) + kept.size() * sizeof(SectionEntry);

@@ -77,11 +77,19 @@ uint64_t bmp_search(const Index& ix, const Layout& layout, const Query& q, TopKQ
   // within one), so that the tables below grow with the groups there are, not terms x superblocks.
   std::vector<float> sb_bound(nsup, 0.0f);
   std::vector<uint64_t> sb_begin(size_t{nsup} + 1, 0);
+  std::vector<GroupRef> found;  // every group of the query's terms, term by term
+  std::vector<uint32_t> found_sb;
+  size_t total_groups = 0;
+  for (const TermRef& t : terms) total_groups += t.bt->num_groups;
+  found.reserve(total_groups);
+  found_sb.reserve(total_groups);
   for (size_t i = 0; i < n; ++i) {
     const float w = terms[i].weight;
-    layout.groups(*terms[i].bt, static_cast<uint32_t>(i), [&](uint32_t sb, uint32_t max, const GroupRef&) {
+    layout.groups(*terms[i].bt, static_cast<uint32_t>(i), [&](uint32_t sb, uint32_t max, const GroupRef& g) {
       sb_bound[sb] += w * static_cast<float>(max);
       ++sb_begin[sb + 1];
+      found.push_back(g);
+      found_sb.push_back(sb);
     });
   }
   uint64_t widest = 0;  // the most groups one superblock has
@@ -92,10 +100,7 @@ uint64_t bmp_search(const Index& ix, const Layout& layout, const Query& q, TopKQ
   std::vector<GroupRef> refs(sb_begin[nsup]);
   {
     std::vector<uint64_t> fill(sb_begin.begin(), sb_begin.end() - 1);
-    for (size_t i = 0; i < n; ++i) {
-      layout.groups(*terms[i].bt, static_cast<uint32_t>(i),
-                    [&](uint32_t sb, uint32_t, const GroupRef& g) { refs[fill[sb]++] = g; });
-    }
+    for (size_t x = 0; x < found.size(); ++x) refs[fill[found_sb[x]]++] = found[x];
   }
   std::vector<uint32_t> supers;  // every superblock with a group: a bound may round to 0 where a document still scores
   for (uint32_t s = 0; s < nsup; ++s)
@@ -131,14 +136,13 @@ uint64_t bmp_search(const Index& ix, const Layout& layout, const Query& q, TopKQ
     const uint32_t sb = supers[si];
     if (sb_bound[sb] * margin < threshold) break;
     if (si + 1 < supers.size()) prefetch_super(supers[si + 1]);
-    GroupRef* group = refs.data() + sb_begin[sb];
+    const GroupRef* group = refs.data() + sb_begin[sb];
     const uint32_t groups = static_cast<uint32_t>(sb_begin[sb + 1] - sb_begin[sb]);  // at most the query's terms
     // 2. This superblock's block bounds (vectorised: most visited superblocks end here, their best
     // block under the threshold).
     alignas(64) float block_bound[kBmpSuperBlocks] = {};
     uint64_t present = 0;
     for (uint32_t j = 0; j < groups; ++j) {
-      group[j].mask = layout.mask(group[j]);
       present |= group[j].mask;
       group_bounds(block_bound, group[j].mask, st.block_max + group[j].block, terms[group[j].term].weight);
     }

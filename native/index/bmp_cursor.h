@@ -55,11 +55,10 @@ class BmpCursor {
         skip_rest_of_group();
         while (groups_left_ > 0) {
           const uint8_t* at = next_group_;
-          uint32_t sb = sb_;
-          const PackedGroup g = read_group(at, sb);
-          if (sb >= target_super) break;
+          const PackedGroup g = read_packed_group(at, st_->group_bytes_end, sb_, false);
+          if (g.superblock >= target_super) break;
           next_group_ = at;
-          sb_ = sb;
+          sb_ = g.superblock;
           --groups_left_;
           ++group_ordinal_;
           rec_ += g.posting_bytes;
@@ -72,8 +71,10 @@ class BmpCursor {
         enter_group();  // its blocks below d's block are skipped next
       }
       // Blocks of this group below d's block, skipped by their record sizes.
-      while (blocks_left_ > 0 && sb_ * kBmpSuperBlocks + (st_->entries[b_] & 63u) < target_block) {
-        rec_ += record_bytes(st_->entries[b_], st_->block_max[b_], rec_);
+      while (blocks_left_ > 0 && sb_ * kBmpSuperBlocks + (*ent_ & 63u) < target_block) {
+        uint32_t count;
+        read_packed_entry(ent_, count);
+        rec_ += packed_body_bytes(count, st_->block_max[b_], bitmap_);
         ++b_;
         --blocks_left_;
       }
@@ -102,7 +103,8 @@ class BmpCursor {
         shallow_end_ = true;
         break;
       }
-      const PackedGroup g = read_group(shallow_next_, shallow_sb_);
+      const PackedGroup g = read_packed_group(shallow_next_, st_->group_bytes_end, shallow_sb_, false);
+      shallow_sb_ = g.superblock;
       shallow_max_ = g.max;
       --shallow_left_;
       ++shallow_ordinal_;
@@ -116,31 +118,19 @@ class BmpCursor {
   }
 
  private:
-  // Reads the group header at p (validated by BmpStore); sb: the term's previous superblock.
-  PackedGroup read_group(const uint8_t*& p, uint32_t& sb) const {
-    uint32_t delta = 0, bytes = 0;
-    read_varint(p, st_->group_bytes_end, delta);
-    const uint32_t max = p[0], blocks = uint32_t{p[1]} + 1;
-    p += 2;
-    read_varint(p, st_->group_bytes_end, bytes);
-    sb = group_ordinal_ == 0 ? delta : sb + delta;  // only the cursor itself reads a term's first group
-    return {sb, max, blocks, bytes};
-  }
-  uint32_t record_bytes(uint8_t e, uint32_t max, const uint8_t* rec) const {
-    const uint32_t cls = e >> 6;
-    const uint32_t count = cls < 3 ? cls + 1 : uint32_t{*rec} + 1;
-    return (cls == 3) + packed_body_bytes(count, max, bitmap_);
-  }
+  // Moves past the rest of the group's blocks without decoding them (record sizes from entries).
   void skip_rest_of_group() {
-    while (blocks_left_ > 0) {
-      rec_ += record_bytes(st_->entries[b_], st_->block_max[b_], rec_);
-      ++b_;
-      --blocks_left_;
+    for (; blocks_left_ > 0; ++b_, --blocks_left_) {
+      uint32_t count;
+      read_packed_entry(ent_, count);
+      rec_ += packed_body_bytes(count, st_->block_max[b_], bitmap_);
     }
   }
   // Reads the next group's header (there is one); its blocks are then decoded one by one.
   void enter_group() {
-    const PackedGroup g = read_group(next_group_, sb_);
+    const PackedGroup g = read_packed_group(next_group_, st_->group_bytes_end, sb_, group_ordinal_ == 0);
+    sb_ = g.superblock;
+    ent_ = g.entries;
     group_max_ = g.max;
     blocks_left_ = g.blocks;
     --groups_left_;
@@ -159,10 +149,9 @@ class BmpCursor {
       }
       enter_group();
     }
-    const uint8_t e = st_->entries[b_];
-    block_ = sb_ * kBmpSuperBlocks + (e & 63u);
+    block_ = sb_ * kBmpSuperBlocks + read_packed_entry(ent_, n_);
     base_ = block_ * bd_;
-    n_ = decode_packed(rec_, e, st_->block_max[b_], bitmap_, slots_, imps_);
+    decode_packed(rec_, n_, st_->block_max[b_], bitmap_, slots_, imps_);
     ++b_;
     --blocks_left_;
     pos_ = 0;
@@ -173,6 +162,7 @@ class BmpCursor {
   const BmpStore* st_;
   const uint8_t* next_group_;  // the header of the term's next group
   const uint8_t* rec_;         // the next block's record
+  const uint8_t* ent_ = nullptr;  // the next block's entry byte (in its group's header)
   uint64_t b_;                 // the next block's entry
   uint32_t groups_left_, blocks_left_ = 0, group_ordinal_ = 0;  // ordinal: groups entered so far
   uint32_t sb_ = 0, group_max_ = 0, block_ = 0, base_ = 0;

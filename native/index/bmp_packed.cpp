@@ -18,10 +18,9 @@ void put_varint(std::vector<uint8_t>& out, uint32_t v) {
   out.push_back(static_cast<uint8_t>(v));
 }
 
-// One block's record: count byte (class 3), slots, bit-packed impacts.
+// One block's record: slots, bit-packed impacts.
 void put_record(std::vector<uint8_t>& out, const uint32_t* slots, const uint32_t* imps, uint32_t count, uint32_t max,
                 uint32_t block_docs) {
-  if (count >= 4) out.push_back(static_cast<uint8_t>(count - 1));
   if (count == 1) {
     out.push_back(static_cast<uint8_t>(slots[0]));
     return;
@@ -52,7 +51,7 @@ void put_record(std::vector<uint8_t>& out, const uint32_t* slots, const uint32_t
 void PackedBmpWriter::add_term(const uint32_t* docs, const uint32_t* imps, size_t n, BmpTerm& term) {
   term = BmpTerm{groups.size(), block_max.size(), postings.size(), 0, 0};
   const uint32_t super_docs = block_docs_ * kBmpSuperBlocks;
-  std::vector<uint8_t> records;
+  std::vector<uint8_t> records, entries;
   uint32_t slots[kBmpMaxBlockDocs], bimps[kBmpMaxBlockDocs];
   uint32_t prev_sb = 0;
   size_t i = 0;
@@ -60,6 +59,7 @@ void PackedBmpWriter::add_term(const uint32_t* docs, const uint32_t* imps, size_
     const uint32_t sb = docs[i] / super_docs;
     uint32_t group_max = 0, blocks = 0;
     records.clear();
+    entries.clear();
     while (i < n && docs[i] / super_docs == sb) {
       const uint32_t block = docs[i] / block_docs_;
       uint32_t max = 0, count = 0;
@@ -69,6 +69,7 @@ void PackedBmpWriter::add_term(const uint32_t* docs, const uint32_t* imps, size_
         max = std::max(max, imps[i]);
       }
       entries.push_back(static_cast<uint8_t>((block % kBmpSuperBlocks) | (std::min<uint32_t>(count, 4) - 1) << 6));
+      if (count >= 4) entries.push_back(static_cast<uint8_t>(count - 1));
       block_max.push_back(static_cast<uint8_t>(max));
       put_record(records, slots, bimps, count, max, block_docs_);
       group_max = std::max(group_max, max);
@@ -78,6 +79,7 @@ void PackedBmpWriter::add_term(const uint32_t* docs, const uint32_t* imps, size_
     groups.push_back(static_cast<uint8_t>(group_max));
     groups.push_back(static_cast<uint8_t>(blocks - 1));
     put_varint(groups, static_cast<uint32_t>(records.size()));
+    groups.insert(groups.end(), entries.begin(), entries.end());
     postings.insert(postings.end(), records.begin(), records.end());
     prev_sb = sb;
     ++term.num_groups;
@@ -88,7 +90,6 @@ void PackedBmpWriter::add_term(const uint32_t* docs, const uint32_t* imps, size_
 BmpTerm PackedBmpWriter::append(PackedBmpWriter& other) {
   const BmpTerm shift{groups.size(), block_max.size(), postings.size(), 0, 0};
   groups.insert(groups.end(), other.groups.begin(), other.groups.end());
-  entries.insert(entries.end(), other.entries.begin(), other.entries.end());
   block_max.insert(block_max.end(), other.block_max.begin(), other.block_max.end());
   postings.insert(postings.end(), other.postings.begin(), other.postings.end());
   num_groups += other.num_groups;
@@ -101,13 +102,12 @@ void BmpStore::validate_packed(Section meta_s, Section terms_s, Section groups_s
   check_meta(meta_s, terms_s, num_docs, vocab_size, num_postings);
   const BmpMeta& m = *meta;
   if (m.reserved != 0) corrupt("reserved field set");
-  if (entries_s.size != m.num_block_entries * 2) corrupt("block table has the wrong size");
+  if (entries_s.size != m.num_block_entries) corrupt("block table has the wrong size");
   if (records_s.size < kPackedPadding) corrupt("postings section too short");
   packed = true;
   group_bytes = groups_s.data;
   group_bytes_end = groups_s.data + groups_s.size;
-  entries = entries_s.data;
-  block_max = entries_s.data + m.num_block_entries;
+  block_max = entries_s.data;
   records = records_s.data;
   const uint64_t records_size = records_s.size - kPackedPadding;
   for (uint64_t i = records_size; i < records_s.size; ++i)
@@ -128,7 +128,7 @@ void BmpStore::validate_packed(Section meta_s, Section terms_s, Section groups_s
     uint64_t term_postings = 0;
     uint32_t term_max = 0, sb = 0;
     for (uint32_t j = 0; j < te.num_groups; ++j, ++groups_seen) {
-      uint32_t delta, posting_bytes;
+      uint32_t delta = 0, posting_bytes = 0;
       if (!read_varint(g, group_bytes_end, delta) || group_bytes_end - g < 2) corrupt(where + " group outside the table");
       const uint32_t group_max = g[0], blocks = uint32_t{g[1]} + 1;
       g += 2;
@@ -142,18 +142,20 @@ void BmpStore::validate_packed(Section meta_s, Section terms_s, Section groups_s
       uint32_t max_seen = 0;
       int prev_blk = -1;
       for (uint32_t k = 0; k < blocks; ++k, ++b) {
-        const uint8_t e = entries[b];
+        if (g == group_bytes_end) corrupt(where + " group outside the table");
+        const uint8_t e = *g++;
         const uint32_t blk = e & 63u, cls = e >> 6, bmax = block_max[b];
+        if (cls == 3 && g == group_bytes_end) corrupt(where + " group outside the table");
+        const uint32_t count = cls < 3 ? cls + 1 : uint32_t{*g++} + 1;
         const uint64_t block = uint64_t{sb} * kBmpSuperBlocks + blk;
         if (static_cast<int>(blk) <= prev_blk || block >= m.num_blocks) corrupt(where + " blocks not ascending or out of range");
         prev_blk = static_cast<int>(blk);
         if (bmax == 0) corrupt(where + " block bound out of range");
         if (p == end) corrupt(where + " block record outside its group");
-        const uint32_t count = cls < 3 ? cls + 1 : uint32_t{*p} + 1;
         if (count > bd || (cls == 3 && count < 4)) corrupt(where + " block posting count out of range");
-        if (static_cast<uint64_t>(end - p) < (cls == 3) + packed_body_bytes(count, bmax, bitmap)) corrupt(where + " block record outside its group");
+        if (static_cast<uint64_t>(end - p) < packed_body_bytes(count, bmax, bitmap)) corrupt(where + " block record outside its group");
         // Bitmaps: exactly count bits, none at or past block_docs; slot lists: strictly ascending.
-        const uint8_t* body = p + (cls == 3);
+        const uint8_t* body = p;
         if (count > 1 && count >= bitmap) {
           uint32_t bits = 0;
           for (uint32_t byte = 0; byte < bitmap; ++byte) bits += static_cast<uint32_t>(__builtin_popcount(body[byte]));
@@ -162,7 +164,7 @@ void BmpStore::validate_packed(Section meta_s, Section terms_s, Section groups_s
         }
         uint8_t slots[kBmpMaxBlockDocs], imps[kBmpMaxBlockDocs];
         const uint8_t* q = p;
-        decode_packed(q, e, bmax, bitmap, slots, imps);
+        decode_packed(q, count, bmax, bitmap, slots, imps);
         uint32_t imax = 0;
         for (uint32_t i = 0; i < count; ++i) {
           if ((i > 0 && slots[i] <= slots[i - 1]) || slots[i] >= bd || block * bd + slots[i] >= num_docs || imps[i] == 0) {

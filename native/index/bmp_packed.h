@@ -3,13 +3,16 @@
 //
 //   kBmpPackedGroups   per term, per group (superblock ascending): varint superblock (the first group
 //                      of a term absolute, later ones the difference to the previous one), u8 max
-//                      impact, u8 blocks - 1, varint bytes of the group's posting records
-//   kBmpPackedEntries  u8 x num_block_entries: block within the superblock (low 6 bits, strictly
-//                      ascending within a group) | count class << 6 (0, 1, 2: 1, 2, 3 postings; 3: a
-//                      count byte leads the record); then u8 x num_block_entries: each block's max
+//                      impact, u8 blocks - 1, varint bytes of the group's posting records, then per
+//                      block: a byte, block within the superblock (low 6 bits, strictly ascending)
+//                      | count class << 6 (0, 1, 2: 1, 2, 3 postings; 3: a byte of count - 1
+//                      follows, count >= 4). Search reads a query term's groups front to back, so
+//                      the blocks' masks and record sizes come with the headers, without a random
+//                      read each.
+//   kBmpPackedEntries  u8 x num_block_entries: each block's max (a group's lie together, for the
+//                      vectorised bounds of bmp_bounds.h)
 //   kBmpPackedPostings one record per (term, block), in entry order, then 8 zero bytes (decoders
 //                      load 8 bytes at a time):
-//                        [class 3: u8 count - 1, count >= 4]
 //                        count 1: u8 slot (its impact is the block's max)
 //                        else:    slots: count < bitmap bytes: u8 x count ascending; else a bitmap of
 //                                 ceil(block_docs / 8) bytes (bit s: slot s), then the impacts in
@@ -17,7 +20,7 @@
 //
 // A term's BmpTerm holds byte offsets (first_group into kBmpPackedGroups, first_posting into
 // kBmpPackedPostings) and an entry index (first_block). The widths and counts make a record's size
-// known from its entry byte, its max and (class 3) its first byte, so readers skip blocks without
+// known from its entry (in the group) and its max, so readers skip blocks without
 // decoding them. On topical 1M documents reordered by BP: about 2.3 bytes a posting in all.
 #pragma once
 #include <cstdint>
@@ -33,7 +36,7 @@ inline constexpr uint32_t kPackedPadding = 8;
 inline uint32_t packed_bitmap_bytes(uint32_t block_docs) { return (block_docs + 7) / 8; }
 inline uint32_t impact_width(uint32_t max) { return max == 0 ? 0 : 32 - static_cast<uint32_t>(__builtin_clz(max)); }
 
-// The bytes of a record's slots and impacts (the count byte excluded) for count postings.
+// The bytes of a record for count postings.
 inline uint32_t packed_body_bytes(uint32_t count, uint32_t max, uint32_t bitmap_bytes) {
   if (count == 1) return 1;
   const uint32_t slots = count < bitmap_bytes ? count : bitmap_bytes;
@@ -56,20 +59,48 @@ inline bool read_varint(const uint8_t*& p, const uint8_t* end, uint32_t& out) {
   return false;
 }
 
-// One group's header, decoded from kBmpPackedGroups.
+// One block's entry at p (validated): returns the block within its superblock, sets count, and
+// moves p past it.
+inline uint32_t read_packed_entry(const uint8_t*& p, uint32_t& count) {
+  const uint8_t e = *p++;
+  const uint32_t cls = e >> 6u;
+  count = cls < 3 ? cls + 1 : uint32_t{*p++} + 1;
+  return e & 63u;
+}
+
+// One group's header, decoded from kBmpPackedGroups; entries: its blocks' entries.
 struct PackedGroup {
   uint32_t superblock, max, blocks, posting_bytes;
+  const uint8_t* entries;
 };
 
-// Decodes a (validated) record at p for an entry with byte e and max m into slots / imps (up to
-// block_docs each); returns the count. p advances past the record.
-inline uint32_t decode_packed(const uint8_t*& p, uint8_t e, uint32_t m, uint32_t bitmap_bytes, uint8_t* slots, uint8_t* imps) {
-  const uint32_t cls = e >> 6;
-  const uint32_t count = cls < 3 ? cls + 1 : uint32_t{*p++} + 1;
+// Reads the (validated) group header at p, leaving p at its entries; sb: the term's previous
+// superblock (ignored for its first group).
+inline PackedGroup read_packed_header(const uint8_t*& p, const uint8_t* end, uint32_t sb, bool first) {
+  uint32_t delta = 0, bytes = 0;
+  read_varint(p, end, delta);
+  const uint32_t max = p[0], blocks = uint32_t{p[1]} + 1;
+  p += 2;
+  read_varint(p, end, bytes);
+  return {first ? delta : sb + delta, max, blocks, bytes, p};
+}
+// The same, moving p past the entries (to the next group), and its blocks' mask.
+inline PackedGroup read_packed_group(const uint8_t*& p, const uint8_t* end, uint32_t sb, bool first, uint64_t* mask = nullptr) {
+  const PackedGroup g = read_packed_header(p, end, sb, first);
+  uint64_t m = 0;
+  uint32_t count;
+  for (uint32_t k = 0; k < g.blocks; ++k) m |= uint64_t{1} << read_packed_entry(p, count);
+  if (mask) *mask = m;
+  return g;
+}
+
+// Decodes a (validated) record at p of count postings with max m into slots / imps (up to
+// block_docs each). p advances past the record.
+inline void decode_packed(const uint8_t*& p, uint32_t count, uint32_t m, uint32_t bitmap_bytes, uint8_t* slots, uint8_t* imps) {
   if (count == 1) {
     slots[0] = *p++;
     imps[0] = static_cast<uint8_t>(m);
-    return 1;
+    return;
   }
   if (count < bitmap_bytes) {
     std::memcpy(slots, p, count);
@@ -90,7 +121,6 @@ inline uint32_t decode_packed(const uint8_t*& p, uint8_t e, uint32_t m, uint32_t
     imps[i] = static_cast<uint8_t>((word >> (bit % 8)) & mask);
   }
   p += (count * w + 7) / 8;
-  return count;
 }
 
 // Appends terms' postings in the packed layout; the builder runs one per part of the vocabulary and
@@ -102,7 +132,7 @@ class PackedBmpWriter {
   void add_term(const uint32_t* docs, const uint32_t* imps, size_t n, BmpTerm& term);
   BmpTerm append(PackedBmpWriter& other);
 
-  std::vector<uint8_t> groups, entries, block_max, postings;
+  std::vector<uint8_t> groups, block_max, postings;
   uint64_t num_groups = 0;
 
  private:

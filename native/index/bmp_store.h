@@ -48,7 +48,6 @@ struct BmpStore {
   bool packed = false;
   const uint8_t* group_bytes = nullptr;
   const uint8_t* group_bytes_end = nullptr;
-  const uint8_t* entries = nullptr;
   const uint8_t* records = nullptr;
 
   // Sections as found in the file (data, bytes); throws kCorruptFile when anything is inconsistent

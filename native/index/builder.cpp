@@ -322,13 +322,11 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
     bmp_meta = BmpMeta{bd, kBmpSuperBlocks, static_cast<uint32_t>(nb),
                        static_cast<uint32_t>((nb + kBmpSuperBlocks - 1) / kBmpSuperBlocks),
                        packed.num_groups, packed.block_max.size(), total, 0};
-    packed.entries.insert(packed.entries.end(), packed.block_max.begin(), packed.block_max.end());
-    std::vector<uint8_t>().swap(packed.block_max);
     packed.postings.resize(packed.postings.size() + kPackedPadding, 0);
     sections.push_back({kBmpMeta, reinterpret_cast<const uint8_t*>(&bmp_meta), sizeof bmp_meta});
     sections.push_back({kBmpTerms, reinterpret_cast<const uint8_t*>(bmp_terms.data()), bmp_terms.size() * sizeof(BmpTerm)});
     sections.push_back({kBmpPackedGroups, packed.groups.data(), packed.groups.size()});
-    sections.push_back({kBmpPackedEntries, packed.entries.data(), packed.entries.size()});
+    sections.push_back({kBmpPackedEntries, packed.block_max.data(), packed.block_max.size()});
     sections.push_back({kBmpPackedPostings, packed.postings.data(), packed.postings.size()});
   } else if (with_bmp) {
     const uint32_t bd = opts_.bmp_block_docs;
