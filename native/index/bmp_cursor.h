@@ -73,7 +73,7 @@ class BmpCursor {
       // Blocks of this group below d's block, skipped by their record sizes.
       while (blocks_left_ > 0 && sb_ * kBmpSuperBlocks + (*ent_ & 63u) < target_block) {
         uint32_t count;
-        read_packed_entry(ent_, count);
+        read_packed_entry(ent_, cnt_, count);
         rec_ += packed_body_bytes(count, st_->block_max[b_], bitmap_);
         ++b_;
         --blocks_left_;
@@ -122,7 +122,7 @@ class BmpCursor {
   void skip_rest_of_group() {
     for (; blocks_left_ > 0; ++b_, --blocks_left_) {
       uint32_t count;
-      read_packed_entry(ent_, count);
+      read_packed_entry(ent_, cnt_, count);
       rec_ += packed_body_bytes(count, st_->block_max[b_], bitmap_);
     }
   }
@@ -131,6 +131,7 @@ class BmpCursor {
     const PackedGroup g = read_packed_group(next_group_, st_->group_bytes_end, sb_, group_ordinal_ == 0);
     sb_ = g.superblock;
     ent_ = g.entries;
+    cnt_ = g.counts;
     group_max_ = g.max;
     blocks_left_ = g.blocks;
     --groups_left_;
@@ -149,7 +150,7 @@ class BmpCursor {
       }
       enter_group();
     }
-    block_ = sb_ * kBmpSuperBlocks + read_packed_entry(ent_, n_);
+    block_ = sb_ * kBmpSuperBlocks + read_packed_entry(ent_, cnt_, n_);
     base_ = block_ * bd_;
     decode_packed(rec_, n_, st_->block_max[b_], bitmap_, slots_, imps_);
     ++b_;
@@ -163,6 +164,7 @@ class BmpCursor {
   const uint8_t* next_group_;  // the header of the term's next group
   const uint8_t* rec_;         // the next block's record
   const uint8_t* ent_ = nullptr;  // the next block's entry byte (in its group's header)
+  const uint8_t* cnt_ = nullptr;  // the group's next class-3 count
   uint64_t b_;                 // the next block's entry
   uint32_t groups_left_, blocks_left_ = 0, group_ordinal_ = 0;  // ordinal: groups entered so far
   uint32_t sb_ = 0, group_max_ = 0, block_ = 0, base_ = 0;

@@ -86,9 +86,10 @@ struct PackedLayout {
     const uint32_t bitmap = packed_bitmap_bytes(st.meta->block_docs);
     uint64_t r = g.posting;
     const uint8_t* e = g.entries;
+    const uint8_t* c = g.entries + g.blocks;
     for (uint32_t k = 0; k < g.blocks; ++k) {
       uint32_t count;
-      const uint32_t blk = read_packed_entry(e, count);
+      const uint32_t blk = read_packed_entry(e, c, count);
       const uint64_t b = g.block + k;
       f(blk, EntryRef{b, r, count});
       r += packed_body_bytes(count, st.block_max[b], bitmap);

@@ -51,7 +51,7 @@ void put_record(std::vector<uint8_t>& out, const uint32_t* slots, const uint32_t
 void PackedBmpWriter::add_term(const uint32_t* docs, const uint32_t* imps, size_t n, BmpTerm& term) {
   term = BmpTerm{groups.size(), block_max.size(), postings.size(), 0, 0};
   const uint32_t super_docs = block_docs_ * kBmpSuperBlocks;
-  std::vector<uint8_t> records, entries;
+  std::vector<uint8_t> records, entries, counts;
   uint32_t slots[kBmpMaxBlockDocs], bimps[kBmpMaxBlockDocs];
   uint32_t prev_sb = 0;
   size_t i = 0;
@@ -60,6 +60,7 @@ void PackedBmpWriter::add_term(const uint32_t* docs, const uint32_t* imps, size_
     uint32_t group_max = 0, blocks = 0;
     records.clear();
     entries.clear();
+    counts.clear();
     while (i < n && docs[i] / super_docs == sb) {
       const uint32_t block = docs[i] / block_docs_;
       uint32_t max = 0, count = 0;
@@ -69,7 +70,7 @@ void PackedBmpWriter::add_term(const uint32_t* docs, const uint32_t* imps, size_
         max = std::max(max, imps[i]);
       }
       entries.push_back(static_cast<uint8_t>((block % kBmpSuperBlocks) | (std::min<uint32_t>(count, 4) - 1) << 6));
-      if (count >= 4) entries.push_back(static_cast<uint8_t>(count - 1));
+      if (count >= 4) counts.push_back(static_cast<uint8_t>(count - 1));
       block_max.push_back(static_cast<uint8_t>(max));
       put_record(records, slots, bimps, count, max, block_docs_);
       group_max = std::max(group_max, max);
@@ -80,6 +81,7 @@ void PackedBmpWriter::add_term(const uint32_t* docs, const uint32_t* imps, size_
     groups.push_back(static_cast<uint8_t>(blocks - 1));
     put_varint(groups, static_cast<uint32_t>(records.size()));
     groups.insert(groups.end(), entries.begin(), entries.end());
+    groups.insert(groups.end(), counts.begin(), counts.end());
     postings.insert(postings.end(), records.begin(), records.end());
     prev_sb = sb;
     ++term.num_groups;
@@ -141,12 +143,17 @@ void BmpStore::validate_packed(Section meta_s, Section terms_s, Section groups_s
       const uint8_t* const end = p + posting_bytes;
       uint32_t max_seen = 0;
       int prev_blk = -1;
+      if (static_cast<uint64_t>(group_bytes_end - g) < blocks) corrupt(where + " group outside the table");
+      const uint8_t* entries = g;
+      const uint8_t* counts = g + blocks;
+      for (uint32_t k = 0; k < blocks; ++k) counts += entries[k] >= 0xC0;
+      if (counts > group_bytes_end) corrupt(where + " group outside the table");
+      g = counts;  // the next group
+      counts = entries + blocks;
       for (uint32_t k = 0; k < blocks; ++k, ++b) {
-        if (g == group_bytes_end) corrupt(where + " group outside the table");
-        const uint8_t e = *g++;
+        const uint8_t e = entries[k];
         const uint32_t blk = e & 63u, cls = e >> 6, bmax = block_max[b];
-        if (cls == 3 && g == group_bytes_end) corrupt(where + " group outside the table");
-        const uint32_t count = cls < 3 ? cls + 1 : uint32_t{*g++} + 1;
+        const uint32_t count = cls < 3 ? cls + 1 : uint32_t{*counts++} + 1;
         const uint64_t block = uint64_t{sb} * kBmpSuperBlocks + blk;
         if (static_cast<int>(blk) <= prev_blk || block >= m.num_blocks) corrupt(where + " blocks not ascending or out of range");
         prev_blk = static_cast<int>(blk);

@@ -3,12 +3,12 @@
 //
 //   kBmpPackedGroups   per term, per group (superblock ascending): varint superblock (the first group
 //                      of a term absolute, later ones the difference to the previous one), u8 max
-//                      impact, u8 blocks - 1, varint bytes of the group's posting records, then per
-//                      block: a byte, block within the superblock (low 6 bits, strictly ascending)
-//                      | count class << 6 (0, 1, 2: 1, 2, 3 postings; 3: a byte of count - 1
-//                      follows, count >= 4). Search reads a query term's groups front to back, so
-//                      the blocks' masks and record sizes come with the headers, without a random
-//                      read each.
+//                      impact, u8 blocks - 1, varint bytes of the group's posting records, then a
+//                      byte per block: block within the superblock (low 6 bits, strictly
+//                      ascending) | count class << 6 (0, 1, 2: 1, 2, 3 postings; 3: more), then a
+//                      byte of count - 1 (count >= 4) per class-3 block, in block order. Search
+//                      reads a query term's groups front to back, so the blocks' masks and record
+//                      sizes come with the headers (fixed-size block bytes: no chain of loads).
 //   kBmpPackedEntries  u8 x num_block_entries: each block's max (a group's lie together, for the
 //                      vectorised bounds of bmp_bounds.h)
 //   kBmpPackedPostings one record per (term, block), in entry order, then 8 zero bytes (decoders
@@ -59,39 +59,41 @@ inline bool read_varint(const uint8_t*& p, const uint8_t* end, uint32_t& out) {
   return false;
 }
 
-// One block's entry at p (validated): returns the block within its superblock, sets count, and
-// moves p past it.
-inline uint32_t read_packed_entry(const uint8_t*& p, uint32_t& count) {
-  const uint8_t e = *p++;
-  const uint32_t cls = e >> 6u;
-  count = cls < 3 ? cls + 1 : uint32_t{*p++} + 1;
-  return e & 63u;
-}
-
-// One group's header, decoded from kBmpPackedGroups; entries: its blocks' entries.
+// One group's header, decoded from kBmpPackedGroups: its blocks' bytes at entries, the counts of
+// its class-3 blocks at counts.
 struct PackedGroup {
   uint32_t superblock, max, blocks, posting_bytes;
   const uint8_t* entries;
+  const uint8_t* counts;
 };
 
-// Reads the (validated) group header at p, leaving p at its entries; sb: the term's previous
-// superblock (ignored for its first group).
-inline PackedGroup read_packed_header(const uint8_t*& p, const uint8_t* end, uint32_t sb, bool first) {
+// Reads the (validated) group at p, moving p to the next group, and its blocks' mask; sb: the term's
+// previous superblock (ignored for its first group).
+inline PackedGroup read_packed_group(const uint8_t*& p, const uint8_t* end, uint32_t sb, bool first, uint64_t* mask = nullptr) {
   uint32_t delta = 0, bytes = 0;
   read_varint(p, end, delta);
   const uint32_t max = p[0], blocks = uint32_t{p[1]} + 1;
   p += 2;
   read_varint(p, end, bytes);
-  return {first ? delta : sb + delta, max, blocks, bytes, p};
-}
-// The same, moving p past the entries (to the next group), and its blocks' mask.
-inline PackedGroup read_packed_group(const uint8_t*& p, const uint8_t* end, uint32_t sb, bool first, uint64_t* mask = nullptr) {
-  const PackedGroup g = read_packed_header(p, end, sb, first);
+  const uint8_t* entries = p;
   uint64_t m = 0;
-  uint32_t count;
-  for (uint32_t k = 0; k < g.blocks; ++k) m |= uint64_t{1} << read_packed_entry(p, count);
+  uint32_t more = 0;
+  for (uint32_t k = 0; k < blocks; ++k) {
+    m |= uint64_t{1} << (entries[k] & 63u);
+    more += entries[k] >= 0xC0;
+  }
   if (mask) *mask = m;
-  return g;
+  p += blocks + more;
+  return {first ? delta : sb + delta, max, blocks, bytes, entries, entries + blocks};
+}
+
+// The next block's entry (e at entries, its count at counts when class 3): returns the block within
+// its superblock and sets count, moving the pointers on.
+inline uint32_t read_packed_entry(const uint8_t*& entries, const uint8_t*& counts, uint32_t& count) {
+  const uint8_t e = *entries++;
+  const uint32_t cls = e >> 6u;
+  count = cls < 3 ? cls + 1 : uint32_t{*counts++} + 1;
+  return e & 63u;
 }
 
 // Decodes a (validated) record at p of count postings with max m into slots / imps (up to
