@@ -1,14 +1,14 @@
-// The SPLADE encoder forward on one GPU (the CUDA twin of encoder_splade_forward in model/encoder.h):
-// embeddings -> L x [QKV GEMM, unpadded attention, output GEMM + bias + residual, LayerNorm, FFN GEMM +
-// GELU, FFN GEMM + residual, LayerNorm] -> MLM transform -> tied decoder fused with SPLADE pooling.
-// The device holds a copy of the parameter arena (and bf16 copies of the GEMM weights), made at
-// construction and again by prepare() (the caller's protocol, as for the CPU encoder: prepare after
-// the arena changes), by every forward on the arena (packed = false) and by every gradients() call.
+// The SPLADE encoder on one GPU (the CUDA twin of model/encoder.h and encoder_train.h, behind
+// cuda_backend.h). Every pass runs the one forward schedule (encoder_cuda.cu) on one of two op tables,
+// then the tied decoder fused with SPLADE pooling (or the MLM loss):
 //   bf16 (prepare(true), packed forward, reference = false): GEMMs, the head and (head size 32 or 64)
 //     attention on tensor cores (bf16 inputs, fp32 accumulation, softmax and epilogues); LayerNorm and
 //     residual sums in fp32.
-//   fp32 (prepare(false), or reference = true, or packed = false): every op on the fp32 kernels
-//     (sgemm_cuda, splade_pool_forward_cuda), to compare with the CPU at fp32 tolerances.
+//   fp32 (every other forward, and training): every op on the fp32 kernels (sgemm_cuda,
+//     splade_pool_forward_cuda), to compare with the CPU at fp32 tolerances.
+// The device holds a copy of the parameter arena (and bf16 copies of the GEMM weights), made at
+// construction and again by prepare() (the caller's protocol, as for the CPU encoder: prepare after the
+// arena changes), by every forward on the arena (packed = false), by gradients() and by uploads.
 // Host-facing header: no CUDA types, so the binding compiles without the CUDA headers.
 #pragma once
 #include <cstdint>
@@ -37,16 +37,14 @@ class CudaEncoder {
   // packed: on the weights prepare() copied, in its precision (SpladeError before any prepare());
   // otherwise on the arena as it is now, in fp32. Serialised with the other calls.
   void forward(float* w, int32_t* argmax, const PackedBatch& batch, Pooling pooling, bool reference, bool packed);
-  // Training forward + backward on the GPU, fp32 throughout (the reference kernels), as
-  // encoder_splade_forward_train + encoder_splade_backward: w (B,V) receives the vectors, grads (host,
+  // Training forward + backward (EncoderBackend::gradients): w (B,V) receives the vectors, grads (host,
   // layout.total floats) += dLoss/dparams for dLoss/dw = dw (B,V, host).
   void gradients(float* w, float* grads, const float* dw, const PackedBatch& batch, Pooling pooling);
 
   // ---- The Trainer's step on the device (encoder_cuda_train.cu, encoder_cuda_optim.cu) ----
   // Parameters (the device copy), their gradients and the AdamW moments stay on the device, each one
-  // arena-shaped (layout.total floats); the gradients and moments are allocated zeroed on first use. A step:
-  // zero_grads(); train_forward of each sequence set; the losses on the host; train_backward of each;
-  // grad_norm_sq(); adamw_update(); read_params() to bring the host arena level with the device.
+  // arena-shaped (layout.total floats); the gradients and moments are allocated zeroed on first use. A step
+  // follows EncoderBackend's protocol (model/encoder_backend.h).
   // Training forward (fp32, as gradients()) on the device copy of the parameters, refreshed from the host
   // arena first when upload is true (the host arena is the truth between steps), with BERT's dropout as
   // encoder_train_forward draws it from drop (p 0: none). w (B,V): host, filled when this returns. The
