@@ -218,12 +218,8 @@ void CudaEncoder::forward(float* w, int32_t* argmax, const PackedBatch& batch, P
   int32_t* d_arg = argmax ? a.alloc_n<int32_t>(size_t(B) * V) : nullptr;
 
   // one set of buffers for every layer (in, x1, out: x; res1, res2: tmp), no statistics, GELU fused
-  CudaForwardBuffers b;
-  b.emb = tmp;
-  b.layers.assign(cfg.layers, {x, qkv, att, tmp, x, nullptr, h, tmp, x, nullptr, nullptr, nullptr, nullptr});
-  b.head_gelu = {tmp, nullptr};
-  b.t = t;
-  s.encoder_forward(ops, b, batch, in, nullptr);
+  const CudaLayerBuffers layer{x, qkv, att, tmp, x, nullptr, h, tmp, x, nullptr, nullptr, nullptr, nullptr};
+  s.encoder_forward(ops, {tmp, nullptr, nullptr, std::vector(cfg.layers, layer), nullptr, {tmp}, t}, batch, in, nullptr);
   ops.splade_pool(d_w, d_arg, t, s.params + s.layout.wte, s.wte_b, s.params + s.layout.decoder_bias, in.cu_seqlens, B,
                   C, V, pooling, st);
 

@@ -42,30 +42,21 @@ class CudaEncoder {
   void gradients(float* w, float* grads, const float* dw, const PackedBatch& batch, Pooling pooling);
 
   // ---- The Trainer's step on the device (encoder_cuda_train.cu, encoder_cuda_optim.cu) ----
-  // Parameters (the device copy), their gradients and the AdamW moments stay on the device, each one
-  // arena-shaped (layout.total floats); the gradients and moments are allocated zeroed on first use. A step
-  // follows EncoderBackend's protocol (model/encoder_backend.h).
-  // Training forward (fp32, as gradients()) on the device copy of the parameters, refreshed from the host
-  // arena first when upload is true (the host arena is the truth between steps), with BERT's dropout as
-  // encoder_train_forward draws it from drop (p 0: none). w (B,V): host, filled when this returns. The
-  // activations stay on the device until the returned object is released.
+  // EncoderBackend's methods of the same names (model/encoder_backend.h: the step's protocol), with the
+  // parameters (the device copy), their gradients and the AdamW moments on the device, each arena-shaped
+  // (layout.total floats); the gradients and moments are allocated zeroed on first use. upload: the device
+  // copy of the parameters refreshed from the host arena first (the host arena is the truth between
+  // steps). Dropout as encoder_train_forward draws it from drop (p 0: none). The activations stay on the
+  // device until the returned object is released.
   std::shared_ptr<CudaTrainActivations> train_forward(float* w, const PackedBatch& batch, Pooling pooling, bool upload,
                                                       const TrainDropout& drop = {});
-  // device gradients += dLoss/dparams for dLoss/dw = dw (B,V, host: dw_count floats, checked); consumes acts
-  // (SpladeError on a second call, or on activations of another encoder)
   void train_backward(CudaTrainActivations& acts, const float* dw, size_t dw_count);
-  // The masked-LM objective (encoder_mlm_train's): training forward with drop's masks, the MLM head's mean
-  // cross-entropy over the labelled rows (labels (N), host: a vocabulary id or -1; SpladeError outside
-  // [-1, V)), its backward added into the device gradients. Returns the mean loss (0, and no gradient,
-  // when nothing is labelled); *count: the labelled rows. upload as for train_forward.
   double mlm_gradients(const PackedBatch& batch, const int32_t* labels, bool upload, const TrainDropout& drop,
                        size_t* count);
   void zero_grads();
-  // m, v <- 0 and the decay mask taken again from the next adamw_update (a new optimizer over these parameters)
   void reset_optimizer();
   double grad_norm_sq();  // of the device gradients (double sums, fixed order: deterministic)
-  // params, m, v updated on the device as adamw_update_ref over the whole arena; decay_mask: layout.total
-  // bytes (host; 1 where weight decay applies), copied to the device on the first call.
+  // as adamw_update_ref over the whole arena; decay_mask (host) copied to the device on the first call
   void adamw_update(float lr, float beta1, float beta2, float eps, float weight_decay, int64_t step,
                     float grad_scale, const uint8_t* decay_mask);
   // host (layout.total floats each) <- the device parameters / gradients / moments, and moments <- host
