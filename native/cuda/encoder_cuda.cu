@@ -84,8 +84,8 @@ void linear_gelu(const CudaOps& ops, float* pre, Act out, Act inp, size_t M, siz
 }  // namespace
 
 const CudaOps& cuda_ops(bool tensor_cores) {
-  static const CudaOps f32{false, &linear_f32, &attention_f32, &splade_pool_f32};
-  static const CudaOps tc{true, &linear_bf16, &attention_bf16, &splade_pool_bf16};
+  static const CudaOps f32{&linear_f32, &attention_f32, &splade_pool_f32};
+  static const CudaOps tc{&linear_bf16, &attention_bf16, &splade_pool_bf16};
   return tensor_cores ? tc : f32;
 }
 
@@ -199,8 +199,8 @@ void CudaEncoder::forward(float* w, int32_t* argmax, const PackedBatch& batch, P
   const int B = batch.B;
   cudaStream_t st = s.ctx.stream;
   const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, I = cfg.intermediate, V = cfg.vocab;
-  const CudaOps& ops = cuda_ops(packed && s.prepared_bf16 && !reference);
-  const bool fast = ops.tensor_cores;  // a tensor only a GEMM reads: in bf16 only
+  const bool fast = packed && s.prepared_bf16 && !reference;  // tensor cores; a tensor only a GEMM reads in bf16 only
+  const CudaOps& ops = cuda_ops(fast);
 
   // scratch: inputs, fp32 activations, bf16 activations, outputs
   Arena& a = s.ctx.scratch;
@@ -211,7 +211,8 @@ void CudaEncoder::forward(float* w, int32_t* argmax, const PackedBatch& batch, P
   float* tmp = a.alloc_n<float>(N * C);
   Act att{a.alloc_n<float>(N * C), fast ? a.alloc_n<bf16>(N * C) : nullptr};
   // attention on tensor cores (fast, where the head size allows) reads a bf16 qkv, else the fp32 kernel
-  Act qkv = fast && attention_bf16_supported(C, cfg.heads) ? Act{nullptr, a.alloc_n<bf16>(N * 3 * C)} : Act{a.alloc_n<float>(N * 3 * C), nullptr};
+  const bool tc_attention = fast && attention_bf16_supported(C, cfg.heads);
+  Act qkv = tc_attention ? Act{nullptr, a.alloc_n<bf16>(N * 3 * C)} : Act{a.alloc_n<float>(N * 3 * C), nullptr};
   Act h = fast ? Act{nullptr, a.alloc_n<bf16>(N * I)} : Act{a.alloc_n<float>(N * I), nullptr};
   Act t = fast ? Act{nullptr, a.alloc_n<bf16>(N * C)} : Act{a.alloc_n<float>(N * C), nullptr};
   float* d_w = a.alloc_n<float>(size_t(B) * V);

@@ -22,17 +22,13 @@ struct LayerBf16 {
   bf16 *qkv_w, *attn_out_w, *fc1_w, *fc2_w;
 };
 
-struct Act {  // one activation tensor: fp32 and/or bf16 (null: not kept)
-  float* f = nullptr;
-  bf16* b = nullptr;
-};
+struct Act { float* f = nullptr; bf16* b = nullptr; };  // one activation tensor: fp32 and/or bf16 (null: not kept)
 
 // The kernels that differ between the two precisions of encoder_cuda.h, one table chosen per pass (as
 // model/cpu_ops.h on the CPU) instead of a flag at each call (LayerNorm, GELU, embeddings and dropout are
-// fp32 in both). The fp32 ops read and write the Acts' f; the bf16 ones (tensor_cores) read their b (a
-// tensor only a GEMM reads exists in bf16 only).
+// fp32 in both). The fp32 ops read and write the Acts' f; the bf16 ones (cuda_ops(true): tensor cores)
+// read their b (a tensor only a GEMM reads exists in bf16 only).
 struct CudaOps {
-  bool tensor_cores;
   // out (M,Nout) = inp (M,K) W^T + b [+ residual (M,Nout)] [then act]; W (Nout,K) as nn.Linear stores it,
   // Wb its bf16 copy
   void (*linear)(Act out, Act inp, size_t M, size_t Nout, size_t K, const float* W, const bf16* Wb, const float* b,

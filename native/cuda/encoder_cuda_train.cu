@@ -1,12 +1,10 @@
-// The training forward and backward on the device (see encoder_cuda.h), as model/encoder_train.cpp does
-// on the CPU, with the fp32 kernels. hidden_forward runs the one forward schedule (encoder_cuda.cu) on
-// the fp32 op table with dropout, into buffers of its own (so the queries' and the documents' batches can
-// both wait for their backward): every activation the backward needs is kept in a CudaTrainActivations.
-// train_backward runs in reverse (sgemm_cuda for every product), its temporaries in the context's scratch
-// arena, accumulating into a device gradient arena. CudaEncoder::gradients is the two back to back with a
-// zeroed gradient that is then added to the caller's host buffer; the Trainer's path keeps its gradient on
-// the device (encoder_cuda_optim.cu). Dropout (the Trainer's; BERT's sites) multiplies by the CPU's masks,
-// regenerated on the device from the seed (dropout.h, and inside the attention kernels).
+// The training forward and backward on the device (see encoder_cuda.h), as model/encoder_train.cpp on the
+// CPU. hidden_forward runs the one forward schedule (encoder_cuda.cu) on the fp32 table, with dropout (the
+// CPU's masks, regenerated on the device from the seed), into buffers of its own that keep every activation
+// the backward reads (so the queries' and the documents' batches can both wait for their backward). The
+// backward runs in reverse (sgemm_cuda for every product), its temporaries in the context's scratch arena,
+// accumulating into a device gradient arena: the Trainer's (encoder_cuda_optim.cu), or for gradients() a
+// zeroed one then added to the caller's host buffer.
 #include <algorithm>
 #include <string>
 #include <vector>
