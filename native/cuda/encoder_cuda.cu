@@ -1,8 +1,5 @@
-// CudaEncoder (see encoder_cuda.h): the one CUDA forward schedule and its op tables (the CUDA twin of
-// model/encoder_layer.cpp and model/cpu_ops.cpp), the device copies of the weights, and the inference
-// forward. Every pass runs the schedule: the inference forward here (fp32 or bf16) and the training forward
-// (fp32, saving every activation, with dropout; encoder_cuda_train.cu). What differs is where it writes
-// (CudaForwardBuffers), whether dropout runs (masks) and the table.
+// CudaEncoder (see encoder_cuda.h): the one forward schedule of every pass and its op tables (the CUDA twin
+// of model/encoder_layer.cpp and cpu_ops.cpp), the device copies of the weights, the inference forward.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -117,7 +114,6 @@ void CudaEncoder::State::encoder_forward(const CudaOps& ops, const CudaForwardBu
                             masks ? &masks->ffn_out[l] : nullptr, st);
     layernorm_forward_cuda(b.out.f, b.ln2_mean, b.ln2_rstd, b.res2, P + o.ln2_w, P + o.ln2_b, N, C, cfg.eps, st, b.out.b);
   }
-  // the MLM transform
   linear_gelu(ops, fb.head_pre, fb.head_gelu, fb.layers.back().out, N, C, C, P + L.head_w, head_w_b, P + L.head_b, st);
   layernorm_forward_cuda(fb.t.f, fb.head_mean, fb.head_rstd, fb.head_gelu.f, P + L.head_ln_w, P + L.head_ln_b, N, C,
                          cfg.eps, st, fb.t.b);

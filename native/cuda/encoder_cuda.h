@@ -43,11 +43,9 @@ class CudaEncoder {
 
   // ---- The Trainer's step on the device (encoder_cuda_train.cu, encoder_cuda_optim.cu) ----
   // EncoderBackend's methods of the same names (model/encoder_backend.h: the step's protocol), with the
-  // parameters (the device copy), their gradients and the AdamW moments on the device, each arena-shaped
-  // (layout.total floats); the gradients and moments are allocated zeroed on first use. upload: the device
-  // copy of the parameters refreshed from the host arena first (the host arena is the truth between
-  // steps). Dropout as encoder_train_forward draws it from drop (p 0: none). The activations stay on the
-  // device until the returned object is released.
+  // parameters, their gradients and the AdamW moments on the device, arena-shaped (gradients and moments
+  // allocated zeroed on first use). upload: the parameters refreshed from the host arena first. Dropout as
+  // encoder_train_forward draws it. The activations stay on the device until the object is released.
   std::shared_ptr<CudaTrainActivations> train_forward(float* w, const PackedBatch& batch, Pooling pooling, bool upload,
                                                       const TrainDropout& drop = {});
   void train_backward(CudaTrainActivations& acts, const float* dw, size_t dw_count);

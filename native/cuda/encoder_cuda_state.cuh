@@ -1,6 +1,5 @@
-// What CudaEncoder keeps on the device, and the one forward schedule's op tables and buffers (shared by
-// encoder_cuda.cu, the schedule and the inference forward, encoder_cuda_train.cu, the training forward and
-// backward, and encoder_cuda_optim.cu, the optimizer state).
+// What CudaEncoder keeps on the device, and the forward schedule's op tables and buffers (shared by
+// encoder_cuda.cu, encoder_cuda_train.cu and encoder_cuda_optim.cu).
 #pragma once
 #include <cuda_bf16.h>
 
@@ -24,13 +23,11 @@ struct LayerBf16 {
 
 struct Act { float* f = nullptr; bf16* b = nullptr; };  // one activation tensor: fp32 and/or bf16 (null: not kept)
 
-// The kernels that differ between the two precisions of encoder_cuda.h, one table chosen per pass (as
-// model/cpu_ops.h on the CPU) instead of a flag at each call (LayerNorm, GELU, embeddings and dropout are
-// fp32 in both). The fp32 ops read and write the Acts' f; the bf16 ones (cuda_ops(true): tensor cores)
-// read their b (a tensor only a GEMM reads exists in bf16 only).
+// The kernels that differ between encoder_cuda.h's two precisions, a table chosen per pass (as model/cpu_ops.h)
+// instead of a flag at each call. The fp32 ops read and write the Acts' f; the bf16 ones (cuda_ops(true):
+// tensor cores) read their b (a tensor only a GEMM reads exists in bf16 only).
 struct CudaOps {
-  // out (M,Nout) = inp (M,K) W^T + b [+ residual (M,Nout)] [then act]; W (Nout,K) as nn.Linear stores it,
-  // Wb its bf16 copy
+  // out (M,Nout) = inp (M,K) W^T + b [+ residual (M,Nout)] [then act]; W (Nout,K), Wb its bf16 copy
   void (*linear)(Act out, Act inp, size_t M, size_t Nout, size_t K, const float* W, const bf16* Wb, const float* b,
                  const float* residual, Activation act, cudaStream_t st);
   // out (N,C) from qkv (N,3C) (bf16 where attention_bf16_supported); drop: the probabilities' mask (fp32 only)
@@ -43,8 +40,7 @@ struct CudaOps {
 const CudaOps& cuda_ops(bool tensor_cores);
 
 // Where one layer reads and writes (as LayerBuffers in model/encoder_layer.h): the inference forward's
-// workspace (one set for every layer; in, x1 and out one buffer, each read before the next write; no
-// statistics), or the training forward's saved tensors (a set per layer, each in the previous out).
+// workspace (one set for every layer, no statistics), or the training forward's saved tensors (one per layer).
 struct CudaLayerBuffers {
   Act in, qkv, att;                  // (N,C) (N,3C) (N,C)
   float* res1; Act x1;               // (N,C) (N,C)
@@ -53,8 +49,7 @@ struct CudaLayerBuffers {
   float *ln1_mean, *ln1_rstd, *ln2_mean, *ln2_rstd;  // (N) each, or null
 };
 
-// Where the whole forward reads and writes: embeddings -> layers (layers[0].in their output) -> the MLM
-// transform (reading layers.back().out).
+// Where the forward reads and writes: embeddings (into layers[0].in) -> layers -> MLM transform (of the last out)
 struct CudaForwardBuffers {
   float *emb = nullptr, *emb_mean = nullptr, *emb_rstd = nullptr;  // (N,C): before the embeddings' LN; (N) (N) or null
   std::vector<CudaLayerBuffers> layers;
@@ -84,10 +79,9 @@ struct CudaEncoder::State {
   DeviceBatch upload_batch(const PackedBatch& batch, Arena& arena);
   // bytes upload_batch takes from an arena
   static size_t batch_bytes(const PackedBatch& batch) { return 2 * slot(batch.num_ids * 4) + slot((batch.B + 1) * 4); }
-  // The one forward schedule of every pass (encoder_cuda.cu): embeddings -> L x [QKV GEMM, unpadded
-  // attention, output GEMM + residual, LayerNorm, FFN GEMM + GELU, FFN GEMM + residual, LayerNorm] -> MLM
-  // transform (dense + GELU + LayerNorm), on params (and their bf16 copies) as they are, into fb. in: the
-  // checked, non-empty batch's device copy; masks: the training forward's dropout (null: inference).
+  // The one forward schedule of every pass (encoder_cuda.cu): embeddings -> L x [QKV GEMM, attention, output
+  // GEMM + residual, LayerNorm, FFN GEMM + GELU, FFN GEMM + residual, LayerNorm] -> MLM transform, on params
+  // as they are, into fb. in: the checked, non-empty batch on the device; masks: dropout (null: inference).
   void encoder_forward(const CudaOps& ops, const CudaForwardBuffers& fb, const PackedBatch& batch, const DeviceBatch& in,
                        const EncoderDropoutMasks* masks);
 

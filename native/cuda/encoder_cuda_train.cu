@@ -1,10 +1,8 @@
 // The training forward and backward on the device (see encoder_cuda.h), as model/encoder_train.cpp on the
-// CPU. hidden_forward runs the one forward schedule (encoder_cuda.cu) on the fp32 table, with dropout (the
-// CPU's masks, regenerated on the device from the seed), into buffers of its own that keep every activation
-// the backward reads (so the queries' and the documents' batches can both wait for their backward). The
-// backward runs in reverse (sgemm_cuda for every product), its temporaries in the context's scratch arena,
-// accumulating into a device gradient arena: the Trainer's (encoder_cuda_optim.cu), or for gradients() a
-// zeroed one then added to the caller's host buffer.
+// CPU. hidden_forward runs the forward schedule (encoder_cuda.cu) on the fp32 table with dropout (the CPU's
+// masks, made on the device from the seed) into buffers of its own, so queries and documents can both wait
+// for their backward. The backward (sgemm_cuda for every product; temporaries in the scratch arena) adds
+// into a device gradient arena: the Trainer's (encoder_cuda_optim.cu), or gradients()'s, then copied out.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -45,8 +43,7 @@ void linear_backward(cudaStream_t st, float* dinp, float* dW, float* db, const f
 
 }  // namespace
 
-// One batch's forward state: device copies of the batch and every activation the backward reads (the
-// forward's buffers, a set per layer), all in mem.
+// One batch's forward state: the batch and every activation the backward reads (the forward's buffers), in mem.
 struct CudaTrainActivations : CudaForwardBuffers {
   Arena mem;
   const void* owner = nullptr;                // the CudaEncoder::State whose parameters made them
@@ -66,10 +63,7 @@ std::shared_ptr<CudaTrainActivations> CudaEncoder::State::hidden_forward(const P
   const size_t NL = cfg.layers, BV = static_cast<size_t>(B) * V;
   auto acts = std::make_shared<CudaTrainActivations>();
   CudaTrainActivations& A = *acts;
-  A.owner = this;
-  A.B = B;
-  A.N = N;
-  A.drop = drop;
+  A.owner = this; A.B = B; A.N = N; A.drop = drop;
   const EncoderDropoutMasks masks(cfg, drop);
   // the batch, the activations (per layer 8 (N,C) + 2 (N,I) + 4 (N)), the head's, and for the SPLADE head w
   // and argmax (B,V); each allocation rounded up to 256 bytes: at most 256 bytes more per allocation (14 per
@@ -81,20 +75,15 @@ std::shared_ptr<CudaTrainActivations> CudaEncoder::State::hidden_forward(const P
   A.cu_seqlens = in.cu_seqlens;
   A.type_ids = layout.wtt == SIZE_MAX ? nullptr : in.type_ids;
   auto f = [&](size_t n) { return A.mem.alloc_n<float>(n); };
-  A.emb = f(N * C);
-  A.emb_mean = f(N);
-  A.emb_rstd = f(N);
+  A.emb = f(N * C); A.emb_mean = f(N); A.emb_rstd = f(N);
   Act x{f(N * C)};  // each layer's input: the embeddings' output, then the previous layer's
   for (size_t l = 0; l < NL; ++l) {
     A.layers.push_back({x, {f(N * 3 * C)}, {f(N * C)}, f(N * C), {f(N * C)}, f(N * I), {f(N * I)}, f(N * C), {f(N * C)},
                         f(N), f(N), f(N), f(N)});
     x = A.layers.back().out;
   }
-  A.head_pre = f(N * C);
-  A.head_gelu = {f(N * C)};
-  A.t = {f(N * C)};
-  A.head_mean = f(N);
-  A.head_rstd = f(N);
+  A.head_pre = f(N * C); A.head_gelu = {f(N * C)}; A.t = {f(N * C)};
+  A.head_mean = f(N); A.head_rstd = f(N);
   encoder_forward(cuda_ops(false), A, batch, in, &masks);
   return acts;
 }
