@@ -37,6 +37,9 @@ export class SegmentedIndex implements NativeIndex {
   private disposed = false;
   /** Segment positions, most live documents first (ties in commit order): the order search() asks them. */
   private readonly bySize: number[];
+  /** The segments' native indexes and deletion bitmaps, as searchSegments takes them. */
+  private readonly natives: NativeIndex[];
+  private readonly deletions: (Uint8Array | undefined)[];
 
   private constructor(
     readonly dir: string,
@@ -44,6 +47,8 @@ export class SegmentedIndex implements NativeIndex {
     private readonly segments: OpenSegment[],
   ) {
     this.bySize = segments.map((_, i) => i).sort((a, b) => segments[b].live - segments[a].live || a - b);
+    this.natives = segments.map((s) => s.native);
+    this.deletions = segments.map((s) => s.deleted);
   }
 
   static open(dir: string): SegmentedIndex {
@@ -63,14 +68,15 @@ export class SegmentedIndex implements NativeIndex {
 
   // bmp and approximate: one native call over all segments. The others: each segment is told a
   // floor, the k-th best score of the segments searched before it: its pruning starts from there and
-  // the merged top k is unchanged. The largest segments go first, so the floor rises early. A document must beat the
-  // floor strictly when every segment searched so far comes earlier in commit order (on a tie the
-  // earlier document wins); otherwise it may equal it (it would win a tie against a later one).
+  // the merged top k is unchanged. The largest segments go first, so the floor rises early. A
+  // document must beat the floor strictly when every segment searched so far comes earlier in commit
+  // order (on a tie the earlier document wins); otherwise it may equal it (it would win a tie
+  // against a later one).
   search(indices: Uint32Array, values: Float32Array, k: number, algorithm: string, alpha: number, beta: number): NativeResult {
     this.checkQuery(indices, values);
     const segs = this.live();
     if (isBlockMax(algorithm)) {
-      return this.fromCollection(searchSegments(segs.map((s) => s.native), segs.map((s) => s.deleted), indices, values, k, algorithm, alpha, beta));
+      return this.fromCollection(searchSegments(this.natives, this.deletions, indices, values, k, algorithm, alpha, beta));
     }
     const parts: NativeResult[] = new Array(segs.length);
     let best: number[] = [];
@@ -93,7 +99,7 @@ export class SegmentedIndex implements NativeIndex {
     }
     const segs = this.live();
     if (isBlockMax(algorithm)) {
-      const rs = await searchSegmentsBatch(segs.map((s) => s.native), segs.map((s) => s.deleted), indices, values, offsets, k, algorithm, threads, alpha, beta);
+      const rs = await searchSegmentsBatch(this.natives, this.deletions, indices, values, offsets, k, algorithm, threads, alpha, beta);
       return rs.map((r) => this.fromCollection(r));
     }
     const perSegment = await Promise.all(segs.map((s) => s.native.searchBatch(indices, values, offsets, k, algorithm, threads, alpha, beta, s.deleted)));
@@ -206,7 +212,7 @@ export class SegmentedIndex implements NativeIndex {
       const d = r.ids[j] - s.start;
       ids[j] = s.base + (s.rank ? s.rank[d] : d);
     }
-    return { ids, scores: r.scores, postingsScored: r.postingsScored };
+    return { ids, scores: r.scores, postingsScored: r.postingsScored, docIds: r.docIds };
   }
 
   // Per-segment top k -> global top k: ids become live positions; order (score desc, position asc).

@@ -424,6 +424,23 @@ SegmentsArg segments_arg(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// A searchSegments result, with the external ids of its documents when every segment stores them
+// (read here, in one call, rather than by one docIds call per segment from JavaScript).
+Napi::Object segments_result(Napi::Env env, const SegmentsArg& segs, const SearchResult& r) {
+  Napi::Object o = result_object(env, r);
+  for (const auto& ix : segs.indexes)
+    if (!ix->has_doc_ids()) return o;
+  Napi::Array ids = Napi::Array::New(env, r.ids.size());
+  for (size_t i = 0; i < r.ids.size(); ++i) {
+    uint32_t d = r.ids[i];
+    size_t s = 0;
+    while (s + 1 < segs.indexes.size() && d >= segs.indexes[s]->num_docs()) d -= segs.indexes[s++]->num_docs();
+    ids.Set(static_cast<uint32_t>(i), segs.indexes[s]->doc_id(d));
+  }
+  o.Set("docIds", ids);
+  return o;
+}
+
 // searchSegments(segments: IndexHandle[], deleted: (Uint8Array | undefined)[], indices: Uint32Array,
 //                values: Float32Array, k, algorithm ('bmp' | 'approximate'), alpha, beta) -> result
 // ids number the documents of all segments in order (see index::search_segments).
@@ -432,7 +449,7 @@ Napi::Value SearchSegments(const Napi::CallbackInfo& info) {
   const SegmentsArg segs = segments_arg(info);
   const QueryArgs q = query_args(info, 2);
   return guarded(env, [&]() -> Napi::Value {
-    return result_object(env, index::search_segments(segs.segments, q.query(), q.k, q.algorithm, q.params));
+    return segments_result(env, segs, index::search_segments(segs.segments, q.query(), q.k, q.algorithm, q.params));
   });
 }
 
@@ -459,9 +476,9 @@ Napi::Value SearchSegmentsBatch(const Napi::CallbackInfo& info) {
       (*results)[i] = index::search_segments(segs->segments, batch_query(idx, val, off, i), k, a, params);
     });
   };
-  auto done = [results](Napi::Env env) -> Napi::Value {
+  auto done = [segs, results](Napi::Env env) -> Napi::Value {
     Napi::Array out = Napi::Array::New(env, results->size());
-    for (size_t i = 0; i < results->size(); ++i) out.Set(static_cast<uint32_t>(i), result_object(env, (*results)[i]));
+    for (size_t i = 0; i < results->size(); ++i) out.Set(static_cast<uint32_t>(i), segments_result(env, *segs, (*results)[i]));
     return out;
   };
   std::vector<Napi::Value> keep{info[0], info[1], info[2], info[3], info[4]};
