@@ -8,8 +8,9 @@
 //   3. a merge's memory: RSS above the writer before a forceMerge(1) of --search-docs documents in
 //      10 segments, sampled every 20 ms (the merge streams its sources; the native builder holds the
 //      new segment's postings);
-//   4. search over 10 unmerged segments against the same documents merged into one (maxscore and
-//      bmp, k = 10, ms a query, best of --rounds rounds, the two readers taking turns).
+//   4. search over 10 unmerged segments against the same documents merged into one (maxscore, bmp
+//      and approximate with its default knobs, k = 10, ms a query, best of --rounds rounds, the two
+//      readers taking turns; and the postings each scores a query).
 // Run under `flock -x /tmp/bench.lock` on a shared machine. The kill test is kill.ts beside this.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,10 +69,14 @@ async function addThroughput(): Promise<void> {
   console.log(`writer memory (budget ${BUDGET} MiB; above the process before open):\n  ${marks.join('\n  ')}`);
 }
 
-function timeQueries(ix: InvertedIndex, qs: SparseVector[], algorithm: 'maxscore' | 'bmp'): number {
+type TimedAlgorithm = 'maxscore' | 'bmp' | 'approximate';
+
+/** ms a query, and postings scored a query. */
+function timeQueries(ix: InvertedIndex, qs: SparseVector[], algorithm: TimedAlgorithm): { ms: number; postings: number } {
+  let postings = 0;
   const t0 = performance.now();
-  for (const q of qs) ix.search(q, { k: 10, algorithm });
-  return (performance.now() - t0) / qs.length;
+  for (const q of qs) postings += ix.search(q, { k: 10, algorithm }).postingsScored;
+  return { ms: (performance.now() - t0) / qs.length, postings: postings / qs.length };
 }
 
 async function segmentsVersusMerged(): Promise<void> {
@@ -97,13 +102,18 @@ async function segmentsVersusMerged(): Promise<void> {
   await w.commit();
   await w.close();
   const one = ten.refresh();
-  for (const algorithm of ['maxscore', 'bmp'] as const) {
-    let best10 = Infinity, best1 = Infinity;
+  for (const algorithm of ['maxscore', 'bmp', 'approximate'] as const) {
+    let best10 = Infinity, best1 = Infinity, postings10 = 0, postings1 = 0;
     for (let r = 0; r < ROUNDS; r++) {
-      best10 = Math.min(best10, timeQueries(ten, qs, algorithm));
-      best1 = Math.min(best1, timeQueries(one, qs, algorithm));
+      const t10 = timeQueries(ten, qs, algorithm);
+      const t1 = timeQueries(one, qs, algorithm);
+      best10 = Math.min(best10, t10.ms);
+      best1 = Math.min(best1, t1.ms);
+      postings10 = t10.postings;
+      postings1 = t1.postings;
     }
-    console.log(`search ${algorithm}, k 10, ${SEARCH_DOCS} documents: 10 segments ${best10.toFixed(3)} ms a query, merged ${best1.toFixed(3)} ms: ${(best10 / best1).toFixed(2)}x`);
+    console.log(`search ${algorithm}, k 10, ${SEARCH_DOCS} documents: 10 segments ${best10.toFixed(3)} ms a query, merged ${best1.toFixed(3)} ms: ` +
+      `${(best10 / best1).toFixed(2)}x (postings scored a query: ${postings10.toFixed(0)} against ${postings1.toFixed(0)})`);
   }
   ten.dispose();
   one.dispose();

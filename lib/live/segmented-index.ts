@@ -1,14 +1,17 @@
-// One commit of a live index as one searchable index: what InvertedIndex.open(dir) wraps. Each
-// segment is searched by the native core with its deletion bitmap (deleted documents never enter a
-// segment's top k, for every algorithm), and the per-segment top-k lists are merged by (score desc,
-// global position asc). Positions count live documents in commit order (segment by segment, each in
+// One commit of a live index as one searchable index: what InvertedIndex.open(dir) wraps. 'bmp' and
+// 'approximate' search all segments in one native call, as one collection (one best-first order over
+// every segment's superblocks, one top k); the other algorithms search each segment with its
+// deletion bitmap (deleted documents never enter a segment's top k) and the per-segment top-k lists
+// are merged by (score desc, global position asc). Positions count live documents in commit order (segment by segment, each in
 // its own order), so ids, scores and tie order are those of a fresh InvertedIndex.build over the live
 // documents in commit order with the directory's options: every segment quantises with the same
 // scale, so a document's score is bitwise the same in its segment as in a fresh build.
 import { join } from 'node:path';
 
 import { ErrorCode, SpladeError } from '../errors.js';
-import { InvertedIndex, openNativeIndex, type IndexStats, type NativeIndex, type NativeResult } from '../search/inverted-index.js';
+import {
+  InvertedIndex, openNativeIndex, searchSegments, searchSegmentsBatch, type IndexStats, type NativeIndex, type NativeResult,
+} from '../search/inverted-index.js';
 import type { SparseVector } from '../sparse.js';
 import { deletionFile, isDeleted, readDeletions, readSegmentDocs, segmentIndexFile, segmentVectorFile } from './files.js';
 import { readLatestManifest, type Manifest } from './manifest.js';
@@ -19,6 +22,8 @@ interface OpenSegment {
   deleted: Uint8Array | undefined;
   /** Live documents in the segments before this one. */
   base: number;
+  /** Documents (deleted ones too) in the segments before this one: where searchSegments numbers this one's from. */
+  start: number;
   live: number;
   /** With deletions: rank[d] = live documents before d; liveDocs[r] = the r-th live document. */
   rank: Uint32Array | undefined;
@@ -32,6 +37,9 @@ export class SegmentedIndex implements NativeIndex {
   private disposed = false;
   /** Segment positions, most live documents first (ties in commit order): the order search() asks them. */
   private readonly bySize: number[];
+  /** The segments' native indexes and deletion bitmaps, as searchSegments takes them. */
+  private readonly natives: NativeIndex[];
+  private readonly deletions: (Uint8Array | undefined)[];
 
   private constructor(
     readonly dir: string,
@@ -39,6 +47,8 @@ export class SegmentedIndex implements NativeIndex {
     private readonly segments: OpenSegment[],
   ) {
     this.bySize = segments.map((_, i) => i).sort((a, b) => segments[b].live - segments[a].live || a - b);
+    this.natives = segments.map((s) => s.native);
+    this.deletions = segments.map((s) => s.deleted);
   }
 
   static open(dir: string): SegmentedIndex {
@@ -56,14 +66,18 @@ export class SegmentedIndex implements NativeIndex {
 
   get generation(): number { return this.manifest.generation; }
 
-  // Each segment is told a floor, the k-th best score of the segments searched before it: its
-  // pruning starts from there (bmp skips a segment whose bound cannot beat it) and the merged top k
-  // is unchanged. The largest segments go first, so the floor rises early. A document must beat the
-  // floor strictly when every segment searched so far comes earlier in commit order (on a tie the
-  // earlier document wins); otherwise it may equal it (it would win a tie against a later one).
+  // bmp and approximate: one native call over all segments. The others: each segment is told a
+  // floor, the k-th best score of the segments searched before it: its pruning starts from there and
+  // the merged top k is unchanged. The largest segments go first, so the floor rises early. A
+  // document must beat the floor strictly when every segment searched so far comes earlier in commit
+  // order (on a tie the earlier document wins); otherwise it may equal it (it would win a tie
+  // against a later one).
   search(indices: Uint32Array, values: Float32Array, k: number, algorithm: string, alpha: number, beta: number): NativeResult {
     this.checkQuery(indices, values);
     const segs = this.live();
+    if (isBlockMax(algorithm)) {
+      return this.fromCollection(searchSegments(this.natives, this.deletions, indices, values, k, algorithm, alpha, beta));
+    }
     const parts: NativeResult[] = new Array(segs.length);
     let best: number[] = [];
     let latest = -1;  // the latest (in commit order) segment searched so far
@@ -84,6 +98,10 @@ export class SegmentedIndex implements NativeIndex {
       this.checkQuery(indices.subarray(offsets[i], offsets[i + 1]), values.subarray(offsets[i], offsets[i + 1]), i);
     }
     const segs = this.live();
+    if (isBlockMax(algorithm)) {
+      const rs = await searchSegmentsBatch(this.natives, this.deletions, indices, values, offsets, k, algorithm, threads, alpha, beta);
+      return rs.map((r) => this.fromCollection(r));
+    }
     const perSegment = await Promise.all(segs.map((s) => s.native.searchBatch(indices, values, offsets, k, algorithm, threads, alpha, beta, s.deleted)));
     const out: NativeResult[] = [];
     for (let q = 0; q + 1 < offsets.length; q++) out.push(this.merge(perSegment.map((rs) => rs[q]), k));
@@ -168,16 +186,33 @@ export class SegmentedIndex implements NativeIndex {
   }
 
   private segmentOf(global: number): OpenSegment {
+    const s = this.segmentAt(global, (x) => x.base);
+    if (!s || global >= s.base + s.live) throw new SpladeError(`document ${global} is not in this index`, ErrorCode.outOfRange);
+    return s;
+  }
+
+  /** The last segment whose first number (from, ascending over segments) is at most n. */
+  private segmentAt(n: number, from: (s: OpenSegment) => number): OpenSegment {
     let lo = 0;
     let hi = this.segments.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (this.segments[mid].base <= global) lo = mid;
+      if (from(this.segments[mid]) <= n) lo = mid;
       else hi = mid - 1;
     }
-    const s = this.segments[lo];
-    if (!s || global >= s.base + s.live) throw new SpladeError(`document ${global} is not in this index`, ErrorCode.outOfRange);
-    return s;
+    return this.segments[lo];
+  }
+
+  // searchSegments' ids (documents of all segments, deleted ones counted) -> live positions; the
+  // order (score desc, id asc) stays.
+  private fromCollection(r: NativeResult): NativeResult {
+    const ids = new Uint32Array(r.ids.length);
+    for (let j = 0; j < ids.length; j++) {
+      const s = this.segmentAt(r.ids[j], (x) => x.start);
+      const d = r.ids[j] - s.start;
+      ids[j] = s.base + (s.rank ? s.rank[d] : d);
+    }
+    return { ids, scores: r.scores, postingsScored: r.postingsScored, docIds: r.docIds };
   }
 
   // Per-segment top k -> global top k: ids become live positions; order (score desc, position asc).
@@ -204,11 +239,12 @@ export class SegmentedIndex implements NativeIndex {
 function openSegments(dir: string, m: Manifest): OpenSegment[] {
   const out: OpenSegment[] = [];
   let base = 0;
+  let start = 0;
   try {
     for (const e of m.segments) {
       const native = openNativeIndex(join(dir, segmentIndexFile(e.name)));
       const st = native.stats();
-      out.push({ native, docs: e.docs, deleted: undefined, base, live: e.docs - e.deleted, rank: undefined, liveDocs: undefined });
+      out.push({ native, docs: e.docs, deleted: undefined, base, start, live: e.docs - e.deleted, rank: undefined, liveDocs: undefined });
       if (st.numDocs !== e.docs || st.scale !== m.options.scale || st.vocabSize !== m.options.vocabSize || st.impactBits !== m.options.impactBits) {
         throw new SpladeError(`${join(dir, segmentIndexFile(e.name))} does not match its commit ${m.generation}`, ErrorCode.corruptFile);
       }
@@ -225,6 +261,7 @@ function openSegments(dir: string, m: Manifest): OpenSegment[] {
         }
       }
       base += e.docs - e.deleted;
+      start += e.docs;
     }
   } catch (err) {
     for (const s of out) s.native.dispose();
@@ -233,6 +270,11 @@ function openSegments(dir: string, m: Manifest): OpenSegment[] {
   return out;
 }
 
+
+/** The algorithms searchSegments runs over all segments at once. */
+function isBlockMax(algorithm: string): boolean {
+  return algorithm === 'bmp' || algorithm === 'approximate';
+}
 
 /** The k best of two descending score lists, descending. */
 function mergeScores(a: number[], b: Float32Array, k: number): number[] {

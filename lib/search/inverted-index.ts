@@ -140,9 +140,31 @@ interface IndexAddon {
     new (how: 'open', path: string): NativeIndex;
     new (how: 'build', builder: NativeBuilder, docIds: string[] | undefined): NativeIndex;
   };
+  searchSegments(segments: NativeIndex[], deleted: (Uint8Array | undefined)[], indices: Uint32Array, values: Float32Array, k: number,
+    algorithm: string, alpha: number, beta: number): NativeResult;
+  searchSegmentsBatch(segments: NativeIndex[], deleted: (Uint8Array | undefined)[], indices: Uint32Array, values: Float32Array,
+    offsets: Uint32Array, k: number, algorithm: string, threads: number, alpha: number, beta: number): Promise<NativeResult[]>;
 }
 
 const addon = () => loadAddon<IndexAddon>();
+
+/**
+ * 'bmp' or 'approximate' over several native indexes (a live index's segments, from openNativeIndex
+ * or a build) as one collection, in one native call: the superblocks of all of them in one
+ * best-first order into one top k. deleted: per segment, undefined or its deletion bitmap. Result
+ * ids number the documents of all segments in order (those of the segments before, plus the input
+ * position); ids, scores and tie order are those of one index over the documents in that order.
+ */
+export function searchSegments(segments: NativeIndex[], deleted: (Uint8Array | undefined)[], indices: Uint32Array, values: Float32Array,
+  k: number, algorithm: string, alpha: number, beta: number): NativeResult {
+  return callNative(() => addon().searchSegments(segments, deleted, indices, values, k, algorithm, alpha, beta));
+}
+
+/** searchSegments for a batch of queries (concatenated, as searchBatch), on native threads. */
+export function searchSegmentsBatch(segments: NativeIndex[], deleted: (Uint8Array | undefined)[], indices: Uint32Array, values: Float32Array,
+  offsets: Uint32Array, k: number, algorithm: string, threads: number, alpha: number, beta: number): Promise<NativeResult[]> {
+  return callNativeAsync(() => addon().searchSegmentsBatch(segments, deleted, indices, values, offsets, k, algorithm, threads, alpha, beta));
+}
 
 /** Maps an index file read-only (a live index's segments are such files). */
 export function openNativeIndex(path: string): NativeIndex {

@@ -15,21 +15,7 @@ Napi::Value CrossEncoderLayout(const Napi::CallbackInfo& info) {
   const EncoderConfig cfg = parse_config(info, 0);
   return guarded(env, [&]() -> Napi::Value {
     const ParamLayout L = make_cross_layout(cfg).base;
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("total", static_cast<double>(L.total));
-    Napi::Array entries = Napi::Array::New(env, L.entries.size());
-    for (size_t i = 0; i < L.entries.size(); ++i) {
-      const ParamEntry& e = L.entries[i];
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("name", e.name);
-      o.Set("offset", static_cast<double>(e.offset));
-      Napi::Array shape = Napi::Array::New(env, e.shape.size());
-      for (size_t k = 0; k < e.shape.size(); ++k) shape.Set(static_cast<uint32_t>(k), static_cast<double>(e.shape[k]));
-      o.Set("shape", shape);
-      entries.Set(static_cast<uint32_t>(i), o);
-    }
-    out.Set("entries", entries);
-    return out;
+    return layout_to_js(env, L.entries, L.total);
   });
 }
 

@@ -3,7 +3,8 @@
 // finishes it and `new IndexHandle('open', path)` maps a file. search() is synchronous; searchBatch()
 // runs the queries on its own threads (at most `threads`) inside a PromiseWorker, holding the index
 // and the query arrays alive until it settles; its results carry their docIds (when the index stores
-// them), so a batch in flight finishes even if the index is disposed meanwhile.
+// them), so a batch in flight finishes even if the index is disposed meanwhile. searchSegments() and
+// searchSegmentsBatch() search a live index's segments (IndexHandles) as one collection.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -129,6 +130,22 @@ index::BmpParams params_arg(const Napi::CallbackInfo& info, size_t i) {
   return p;
 }
 
+// One query's arguments from position i on: indices: Uint32Array, values: Float32Array, k, algorithm, alpha, beta.
+struct QueryArgs {
+  View<uint32_t> indices;
+  View<float> values;
+  uint32_t k;
+  Algorithm algorithm;
+  index::BmpParams params;
+  index::Query query() const { return index::Query{indices.data, values.data, static_cast<uint32_t>(indices.size)}; }
+};
+QueryArgs query_args(const Napi::CallbackInfo& info, size_t i) {
+  QueryArgs a{arg_u32(info, i, "indices"), arg_f32(info, i + 1, "values"),
+              static_cast<uint32_t>(arg_int(info, i + 2, "k", 1, index::kMaxK)), algorithm_arg(info, i + 3), params_arg(info, i + 4)};
+  if (a.indices.size != a.values.size) throw_error(info.Env(), kInvalidArgument, "query indices and values must have the same length");
+  return a;
+}
+
 // Optional deletions: undefined, or a Uint8Array bitmap of ceil(numDocs / 8) bytes over input positions.
 const uint8_t* deleted_arg(const Napi::CallbackInfo& info, size_t i, const Index& ix) {
   if (info.Length() <= i || info[i].IsUndefined()) return nullptr;
@@ -138,6 +155,76 @@ const uint8_t* deleted_arg(const Napi::CallbackInfo& info, size_t i, const Index
   }
   return bits.data;
 }
+
+// A batch's queries: offsets (numQueries + 1) ascending and within the arrays; returns numQueries.
+size_t batch_size(Napi::Env env, const View<uint32_t>& idx, const View<float>& val, const View<uint32_t>& off) {
+  if (idx.size != val.size) throw_error(env, kInvalidArgument, "query indices and values must have the same length");
+  if (off.size < 1) throw_error(env, kInvalidArgument, "offsets must hold at least one entry");
+  const size_t nq = off.size - 1;
+  for (size_t i = 0; i < nq; ++i) {
+    if (off.data[i] > off.data[i + 1] || off.data[i + 1] > idx.size) {
+      throw_error(env, kOutOfRange, "query offsets not ascending or beyond the arrays");
+    }
+  }
+  return nq;
+}
+
+index::Query batch_query(const View<uint32_t>& idx, const View<float>& val, const View<uint32_t>& off, size_t i) {
+  return index::Query{idx.data + off.data[i], val.data + off.data[i], off.data[i + 1] - off.data[i]};
+}
+
+// Checks every query of a batch now (check(query) throws SpladeError), so that a bad one rejects the
+// call before any work.
+template <class Check>
+void check_batch(Napi::Env env, const View<uint32_t>& idx, const View<float>& val, const View<uint32_t>& off, size_t nq,
+                 const Check& check) {
+  guarded(env, [&] {
+    for (size_t i = 0; i < nq; ++i) {
+      try {
+        check(batch_query(idx, val, off, i));
+      } catch (const SpladeError& e) {
+        fail(e.code(), "query " + std::to_string(i) + ": " + e.what());
+      }
+    }
+    return 0;
+  });
+}
+
+// Runs query(i) for every i below nq on `threads` threads (this one among them); the first
+// exception stops the rest and is rethrown.
+template <class Fn>
+void run_queries(size_t nq, int threads, const Fn& query) {
+  std::atomic<size_t> next{0};
+  std::exception_ptr error;
+  std::mutex m;
+  auto run = [&] {
+    for (;;) {
+      const size_t i = next.fetch_add(1);
+      if (i >= nq) return;
+      try {
+        query(i);
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(m);
+        if (!error) error = std::current_exception();
+        next.store(nq);
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(run);
+  run();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+// threads (0: the pool's size), at most one per query.
+int batch_threads(int threads, size_t nq) {
+  if (threads <= 0) threads = num_threads();
+  return static_cast<int>(std::min<size_t>(threads, std::max<size_t>(nq, 1)));
+}
+
+// Marks IndexHandle objects, so that nothing else passes for one where a list of them is taken.
+const napi_type_tag kIndexTag = {0x1d3a5e7b9c2f4a61ULL, 0x8e0b6d4c2a197f35ULL};
 
 class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
  public:
@@ -179,6 +266,16 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     } else {
       throw_error(env, kInvalidArgument, "Expected 'open' or 'build'");
     }
+    if (napi_type_tag_object(env, info.This(), &kIndexTag) != napi_ok) throw_error(env, kInternal, "could not tag the index handle");
+  }
+
+  // The index of v, an IndexHandle that was not disposed (what: how the caller names v).
+  static std::shared_ptr<Index> index_of(Napi::Env env, Napi::Value v, const std::string& what) {
+    bool tagged = false;
+    if (!v.IsObject() || napi_check_object_type_tag(env, v, &kIndexTag, &tagged) != napi_ok || !tagged) {
+      throw_error(env, kInvalidArgument, "Expected an IndexHandle for " + what);
+    }
+    return Unwrap(v.As<Napi::Object>())->live(env);
   }
 
  private:
@@ -191,21 +288,14 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
   //        floor?: number (only scores above it))
   Napi::Value Search(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    auto idx = arg_u32(info, 0, "indices");
-    auto val = arg_f32(info, 1, "values");
-    const uint32_t k = static_cast<uint32_t>(arg_int(info, 2, "k", 1, index::kMaxK));
-    const Algorithm a = algorithm_arg(info, 3);
-    const index::BmpParams params = params_arg(info, 4);
-    if (idx.size != val.size) throw_error(env, kInvalidArgument, "query indices and values must have the same length");
+    const QueryArgs q = query_args(info, 0);
     const auto& ix = live(env);
     const uint8_t* deleted = deleted_arg(info, 6, *ix);
     const float floor = info.Length() > 7 && !info[7].IsUndefined() ? static_cast<float>(arg_number(info, 7, "floor"))
                                                                      : -std::numeric_limits<float>::infinity();
     if (std::isnan(floor)) throw_error(env, kInvalidArgument, "floor must be a number");
     return guarded(env, [&]() -> Napi::Value {
-      const SearchResult r =
-          index::search(*ix, index::Query{idx.data, val.data, static_cast<uint32_t>(idx.size)}, k, a, params, deleted, floor);
-      return result_object(env, r);
+      return result_object(env, index::search(*ix, q.query(), q.k, q.algorithm, q.params, deleted, floor));
     });
   }
 
@@ -220,54 +310,16 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     const Algorithm a = algorithm_arg(info, 4);
     int threads = static_cast<int>(arg_int(info, 5, "threads", 0, 1024));
     const index::BmpParams params = params_arg(info, 6);
-    if (idx.size != val.size) throw_error(env, kInvalidArgument, "query indices and values must have the same length");
-    if (off.size < 1) throw_error(env, kInvalidArgument, "offsets must hold at least one entry");
-    const size_t nq = off.size - 1;
-    for (size_t i = 0; i < nq; ++i) {
-      if (off.data[i] > off.data[i + 1] || off.data[i + 1] > idx.size) {
-        throw_error(env, kOutOfRange, "query offsets not ascending or beyond the arrays");
-      }
-    }
+    const size_t nq = batch_size(env, idx, val, off);
     std::shared_ptr<Index> ix = live(env);
     const uint8_t* deleted = deleted_arg(info, 8, *ix);
-    // Check every query now, so that a bad one rejects the call before any work.
-    guarded(env, [&] {
-      for (size_t i = 0; i < nq; ++i) {
-        try {
-          index::check_query(*ix, index::Query{idx.data + off.data[i], val.data + off.data[i], off.data[i + 1] - off.data[i]});
-        } catch (const SpladeError& e) {
-          fail(e.code(), "query " + std::to_string(i) + ": " + e.what());
-        }
-      }
-      return 0;
-    });
-    if (threads <= 0) threads = num_threads();
-    threads = static_cast<int>(std::min<size_t>(threads, std::max<size_t>(nq, 1)));
+    check_batch(env, idx, val, off, nq, [&](const index::Query& q) { index::check_query(*ix, q); });
+    threads = batch_threads(threads, nq);
     auto results = std::make_shared<std::vector<SearchResult>>(nq);
     auto work = [ix, idx, val, off, nq, k, a, params, threads, results, deleted] {
-      std::atomic<size_t> next{0};
-      std::exception_ptr error;
-      std::mutex m;
-      auto run = [&] {
-        for (;;) {
-          const size_t i = next.fetch_add(1);
-          if (i >= nq) return;
-          try {
-            (*results)[i] = index::search(
-                *ix, index::Query{idx.data + off.data[i], val.data + off.data[i], off.data[i + 1] - off.data[i]}, k, a,
-                params, deleted);
-          } catch (...) {
-            std::lock_guard<std::mutex> lk(m);
-            if (!error) error = std::current_exception();
-            next.store(nq);
-          }
-        }
-      };
-      std::vector<std::thread> pool;
-      for (int t = 1; t < threads; ++t) pool.emplace_back(run);
-      run();
-      for (auto& t : pool) t.join();
-      if (error) std::rethrow_exception(error);
+      run_queries(nq, threads, [&](size_t i) {
+        (*results)[i] = index::search(*ix, batch_query(idx, val, off, i), k, a, params, deleted);
+      });
     };
     // The external ids come with the results, read through the batch's own reference to the index:
     // a dispose() while the batch ran must not fail it.
@@ -340,9 +392,113 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
   std::shared_ptr<Index> index_;
 };
 
+// Segments searched as one collection (index::search_segments): arguments 0 and 1 are an array of
+// IndexHandles and an array as long holding undefined or each one's deletion bitmap.
+struct SegmentsArg {
+  std::vector<std::shared_ptr<Index>> indexes;  // held until a batch settles
+  std::vector<index::Segment> segments;
+  std::vector<Napi::Value> bitmaps;  // read in place until a batch settles
+};
+
+SegmentsArg segments_arg(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsArray()) {
+    throw_error(env, kInvalidArgument, "Expected an array of IndexHandles and an array of deletion bitmaps");
+  }
+  auto handles = info[0].As<Napi::Array>();
+  auto bitmaps = info[1].As<Napi::Array>();
+  if (bitmaps.Length() != handles.Length()) throw_error(env, kInvalidArgument, "Expected one deletion bitmap (or undefined) per segment");
+  SegmentsArg out;
+  for (uint32_t i = 0; i < handles.Length(); ++i) {
+    const std::string where = "segments[" + std::to_string(i) + "]";
+    out.indexes.push_back(IndexWrap::index_of(env, handles.Get(i), where));
+    const Index& ix = *out.indexes.back();
+    const Napi::Value b = bitmaps.Get(i);
+    const uint8_t* deleted = nullptr;
+    if (!b.IsUndefined()) {
+      if (!b.IsTypedArray() || b.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+        throw_error(env, kInvalidArgument, "Expected a Uint8Array or undefined for the deletions of " + where);
+      }
+      auto arr = b.As<Napi::Uint8Array>();
+      if (arr.ElementLength() != (size_t{ix.num_docs()} + 7) / 8) {
+        throw_error(env, kInvalidArgument, "the deletions of " + where + " must hold ceil(numDocs / 8) bytes");
+      }
+      deleted = arr.Data();
+      out.bitmaps.push_back(b);
+    }
+    out.segments.push_back({&ix, deleted});
+  }
+  return out;
+}
+
+// A searchSegments result, with the external ids of its documents when every segment stores them
+// (read here, in one call, rather than by one docIds call per segment from JavaScript).
+Napi::Object segments_result(Napi::Env env, const SegmentsArg& segs, const SearchResult& r) {
+  Napi::Object o = result_object(env, r);
+  for (const auto& ix : segs.indexes)
+    if (!ix->has_doc_ids()) return o;
+  Napi::Array ids = Napi::Array::New(env, r.ids.size());
+  for (size_t i = 0; i < r.ids.size(); ++i) {
+    uint32_t d = r.ids[i];
+    size_t s = 0;
+    while (s + 1 < segs.indexes.size() && d >= segs.indexes[s]->num_docs()) d -= segs.indexes[s++]->num_docs();
+    ids.Set(static_cast<uint32_t>(i), segs.indexes[s]->doc_id(d));
+  }
+  o.Set("docIds", ids);
+  return o;
+}
+
+// searchSegments(segments: IndexHandle[], deleted: (Uint8Array | undefined)[], indices: Uint32Array,
+//                values: Float32Array, k, algorithm ('bmp' | 'approximate'), alpha, beta) -> result
+// ids number the documents of all segments in order (see index::search_segments).
+Napi::Value SearchSegments(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const SegmentsArg segs = segments_arg(info);
+  const QueryArgs q = query_args(info, 2);
+  return guarded(env, [&]() -> Napi::Value {
+    return segments_result(env, segs, index::search_segments(segs.segments, q.query(), q.k, q.algorithm, q.params));
+  });
+}
+
+// searchSegmentsBatch(segments, deleted, indices, values, offsets: Uint32Array (numQueries + 1), k,
+//                     algorithm, threads (0: the pool's size), alpha, beta) -> Promise<result[]>
+Napi::Value SearchSegmentsBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto segs = std::make_shared<SegmentsArg>(segments_arg(info));
+  auto idx = arg_u32(info, 2, "indices");
+  auto val = arg_f32(info, 3, "values");
+  auto off = arg_u32(info, 4, "offsets");
+  const uint32_t k = static_cast<uint32_t>(arg_int(info, 5, "k", 1, index::kMaxK));
+  const Algorithm a = algorithm_arg(info, 6);
+  const int threads = static_cast<int>(arg_int(info, 7, "threads", 0, 1024));
+  const index::BmpParams params = params_arg(info, 8);
+  const size_t nq = batch_size(env, idx, val, off);
+  check_batch(env, idx, val, off, nq, [&](const index::Query& q) {
+    for (const index::Segment& s : segs->segments) index::check_query(*s.ix, q);
+  });
+  const int used = batch_threads(threads, nq);
+  auto results = std::make_shared<std::vector<SearchResult>>(nq);
+  auto work = [segs, idx, val, off, nq, k, a, params, used, results] {
+    run_queries(nq, used, [&](size_t i) {
+      (*results)[i] = index::search_segments(segs->segments, batch_query(idx, val, off, i), k, a, params);
+    });
+  };
+  auto done = [segs, results](Napi::Env env) -> Napi::Value {
+    Napi::Array out = Napi::Array::New(env, results->size());
+    for (size_t i = 0; i < results->size(); ++i) out.Set(static_cast<uint32_t>(i), segments_result(env, *segs, (*results)[i]));
+    return out;
+  };
+  std::vector<Napi::Value> keep{info[0], info[1], info[2], info[3], info[4]};
+  keep.insert(keep.end(), segs->bitmaps.begin(), segs->bitmaps.end());
+  segs->bitmaps.clear();  // the references above hold them
+  return PromiseWorker::run(env, work, done, keep);
+}
+
 void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("IndexBuilder", IndexBuilderWrap::Define(env));
   exports.Set("IndexHandle", IndexWrap::Define(env));
+  exports.Set("searchSegments", Napi::Function::New(env, SearchSegments, "searchSegments"));
+  exports.Set("searchSegmentsBatch", Napi::Function::New(env, SearchSegmentsBatch, "searchSegmentsBatch"));
 }
 
 Registrar registrar("index", Init);

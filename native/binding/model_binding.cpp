@@ -114,6 +114,24 @@ TrainDropout arg_dropout(const Napi::CallbackInfo& info, size_t i) {
   return TrainDropout{static_cast<float>(p), static_cast<uint64_t>(arg_int(info, i + 1, "seed", 0, int64_t{1} << 53))};
 }
 
+Napi::Value layout_to_js(Napi::Env env, const std::vector<ParamEntry>& table, size_t total) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("total", static_cast<double>(total));
+  Napi::Array entries = Napi::Array::New(env, table.size());
+  for (size_t i = 0; i < table.size(); ++i) {
+    const ParamEntry& e = table[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("name", e.name);
+    o.Set("offset", static_cast<double>(e.offset));
+    Napi::Array shape = Napi::Array::New(env, e.shape.size());
+    for (size_t k = 0; k < e.shape.size(); ++k) shape.Set(static_cast<uint32_t>(k), static_cast<double>(e.shape[k]));
+    o.Set("shape", shape);
+    entries.Set(static_cast<uint32_t>(i), o);
+  }
+  out.Set("entries", entries);
+  return out;
+}
+
 AdamwArgs arg_adamw(const Napi::CallbackInfo& info, size_t i) {
   Napi::Env env = info.Env();
   if (info.Length() <= i || !info[i].IsObject()) throw_error(env, kInvalidArgument, "Expected an object for opts");
@@ -137,21 +155,7 @@ Napi::Value EncoderLayout(const Napi::CallbackInfo& info) {
   const EncoderConfig cfg = parse_config(info, 0);
   return guarded(env, [&]() -> Napi::Value {
     const ArenaTable L = arena_table(cfg);
-    Napi::Object out = Napi::Object::New(env);
-    out.Set("total", static_cast<double>(L.total));
-    Napi::Array entries = Napi::Array::New(env, L.entries.size());
-    for (size_t i = 0; i < L.entries.size(); ++i) {
-      const ParamEntry& e = L.entries[i];
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("name", e.name);
-      o.Set("offset", static_cast<double>(e.offset));
-      Napi::Array shape = Napi::Array::New(env, e.shape.size());
-      for (size_t k = 0; k < e.shape.size(); ++k) shape.Set(static_cast<uint32_t>(k), static_cast<double>(e.shape[k]));
-      o.Set("shape", shape);
-      entries.Set(static_cast<uint32_t>(i), o);
-    }
-    out.Set("entries", entries);
-    return out;
+    return layout_to_js(env, L.entries, L.total);
   });
 }
 

@@ -45,6 +45,9 @@ struct MlmResult {
   }
 };
 
+// An arena's table of named offsets as encoderLayout returns it: { total, entries: [{ name, offset, shape }] }
+Napi::Value layout_to_js(Napi::Env env, const std::vector<ParamEntry>& table, size_t total);
+
 // AdamW's opts object { lr, beta1, beta2, eps, weightDecay, step, gradScale } at info[i]: finite numbers,
 // step a positive integer.
 struct AdamwArgs {

@@ -80,8 +80,6 @@ void splade_max_pool_backward_sparse(float* dt, float* dE, float* dbias, const f
   parallel_range(N, [&](size_t n0, size_t n1, int) { dt_rows(dt, g.data(), E, start.data(), entry.data(), C, V, n0, n1); });
 }
 
-namespace {
-
 size_t count_labels(const int32_t* labels, size_t N, size_t V) {
   size_t count = 0;
   for (size_t n = 0; n < N; ++n) {
@@ -93,8 +91,6 @@ size_t count_labels(const int32_t* labels, size_t N, size_t V) {
   }
   return count;
 }
-
-}  // namespace
 
 double mlm_head_forward_backward_ref(float* dt, float* dE, float* dbias, const float* t, const float* E,
                                      const float* bias, const int32_t* labels, size_t N, size_t C, size_t V,

@@ -23,6 +23,8 @@ void splade_max_pool_backward_sparse(float* dt, float* dE, float* dbias, const f
 // labels (N): a vocabulary id in [0, V) or -1. dt (N,C), dE, dbias accumulate the gradient of the mean
 // loss; returns the mean loss (0 when no row has a label, with no gradient) and sets *count to the
 // number of labelled rows. Throws SpladeError on a label outside [-1, V).
+// The labelled rows of labels (N) (SpladeError on a label outside [-1, V), as the functions below check them)
+size_t count_labels(const int32_t* labels, size_t N, size_t V);
 double mlm_head_forward_backward_ref(float* dt, float* dE, float* dbias, const float* t, const float* E,
                                      const float* bias, const int32_t* labels, size_t N, size_t C, size_t V,
                                      size_t* count);

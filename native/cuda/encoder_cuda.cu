@@ -1,5 +1,5 @@
-// CudaEncoder (see encoder_cuda.h). Activations carry an fp32 and/or a bf16 buffer (Act): in the fast
-// path a tensor only a GEMM reads exists in bf16 only; the reference path keeps everything in fp32.
+// CudaEncoder (see encoder_cuda.h): the one forward schedule of every pass and its op tables (the CUDA twin
+// of model/encoder_layer.cpp and cpu_ops.cpp), the device copies of the weights, the inference forward.
 #include <algorithm>
 #include <cstring>
 #include <string>
@@ -8,23 +8,116 @@
 #include "attention.h"
 #include "context.h"
 #include "cuda_check.h"
+#include "dropout.h"
 #include "embed.h"
 #include "encoder_cuda.h"
 #include "encoder_cuda_state.cuh"
+#include "gelu.h"
 #include "gemm.h"
 #include "layernorm.h"
 #include "splade_pool.h"
 
 namespace splade::cuda {
-
 namespace {
 
-struct Act {  // one activation tensor: fp32 and/or bf16 (null: not kept)
-  float* f = nullptr;
-  bf16* b = nullptr;
-};
+void linear_f32(Act out, Act inp, size_t M, size_t Nout, size_t K, const float* W, const bf16*, const float* b,
+                const float* residual, Activation act, cudaStream_t st) {
+  GemmArgs g;
+  g.ta = Trans::no; g.tb = Trans::yes; g.M = M; g.N = Nout; g.K = K;
+  g.A = inp.f; g.lda = K; g.B = W; g.ldb = K; g.C = out.f; g.ldc = Nout;
+  g.epilogue = {b, residual, residual ? Nout : 0, act};
+  sgemm_cuda(g, st);
+}
+
+void linear_bf16(Act out, Act inp, size_t M, size_t Nout, size_t K, const float*, const bf16* Wb, const float* b,
+                 const float* residual, Activation act, cudaStream_t st) {
+  GemmBf16Args g;
+  g.M = M; g.N = Nout; g.K = K; g.A = inp.b; g.lda = K; g.B = Wb; g.ldb = K;
+  g.C = out.f; g.Cb = out.b; g.ldc = Nout; g.epilogue = {b, residual, residual ? Nout : 0, act};
+  gemm_bf16_cuda(g, st);
+}
+
+void attention_f32(Act out, Act qkv, const int32_t* cu_seqlens, int B, size_t C, size_t NH, size_t N, int max_len,
+                   const DropoutMask& drop, cudaStream_t st) {
+  attention_forward_cuda(out.f, qkv.f, cu_seqlens, B, C, NH, N, max_len, st, drop);
+}
+
+// on tensor cores where the head size allows; else the fp32 kernel, its output rounded for the next GEMM
+void attention_bf16(Act out, Act qkv, const int32_t* cu_seqlens, int B, size_t C, size_t NH, size_t N, int max_len,
+                    const DropoutMask& drop, cudaStream_t st) {
+  SPLADE_CHECK(!drop.active, "attention_bf16: dropout is the fp32 kernels'");
+  if (attention_bf16_supported(C, NH))
+    return attention_forward_bf16_cuda(out.b, nullptr, qkv.b, cu_seqlens, B, C, NH, max_len, st);
+  attention_forward_cuda(out.f, qkv.f, cu_seqlens, B, C, NH, N, max_len, st);
+  f32_to_bf16_cuda(out.b, out.f, N * C, st);
+}
+
+void splade_pool_f32(float* w, int32_t* argmax, Act t, const float* wte, const bf16*, const float* bias,
+                     const int32_t* cu_seqlens, int B, size_t C, size_t V, Pooling pooling, cudaStream_t st) {
+  splade_pool_forward_cuda(w, argmax, t.f, wte, bias, cu_seqlens, B, C, V, pooling, st);
+}
+
+void splade_pool_bf16(float* w, int32_t* argmax, Act t, const float*, const bf16* wte_b, const float* bias,
+                      const int32_t* cu_seqlens, int B, size_t C, size_t V, Pooling pooling, cudaStream_t st) {
+  splade_pool_forward_bf16_cuda(w, argmax, t.b, wte_b, bias, cu_seqlens, B, C, V, pooling, st);
+}
+
+// out (M,Nout) = drop(inp W^T + b) + residual: the GEMM's fused residual when no mask is active
+void linear_dropout_residual(const CudaOps& ops, float* out, Act inp, size_t M, size_t Nout, size_t K, const float* W,
+                             const bf16* Wb, const float* b, const float* residual, const DropoutMask* m, cudaStream_t st) {
+  if (!m || !m->active) return ops.linear({out, nullptr}, inp, M, Nout, K, W, Wb, b, residual, Activation::none, st);
+  ops.linear({out, nullptr}, inp, M, Nout, K, W, Wb, b, nullptr, Activation::none, st);
+  dropout_residual_cuda(out, residual, M * Nout, *m, st);
+}
+
+// out (M,Nout) = GELU(inp W^T + b): fused into the GEMM, or through pre (M,Nout), kept for backward, when given
+void linear_gelu(const CudaOps& ops, float* pre, Act out, Act inp, size_t M, size_t Nout, size_t K, const float* W,
+                 const bf16* Wb, const float* b, cudaStream_t st) {
+  if (!pre) return ops.linear(out, inp, M, Nout, K, W, Wb, b, nullptr, Activation::gelu, st);
+  ops.linear({pre, nullptr}, inp, M, Nout, K, W, Wb, b, nullptr, Activation::none, st);
+  gelu_forward_cuda(out.f, pre, M * Nout, st);
+}
 
 }  // namespace
+
+const CudaOps& cuda_ops(bool tensor_cores) {
+  static const CudaOps f32{&linear_f32, &attention_f32, &splade_pool_f32};
+  static const CudaOps tc{&linear_bf16, &attention_bf16, &splade_pool_bf16};
+  return tensor_cores ? tc : f32;
+}
+
+void CudaEncoder::State::encoder_forward(const CudaOps& ops, const CudaForwardBuffers& fb, const PackedBatch& batch,
+                                         const DeviceBatch& in, const EncoderDropoutMasks* masks) {
+  const ParamLayout& L = layout;
+  const int B = batch.B;
+  const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, I = cfg.intermediate;
+  int max_len = 0;
+  for (int i = 0; i < B; ++i) max_len = std::max(max_len, batch.cu_seqlens[i + 1] - batch.cu_seqlens[i]);
+  cudaStream_t st = ctx.stream;
+  const float* P = params;
+  const float* wtt = L.wtt == SIZE_MAX ? nullptr : P + L.wtt;
+  const Act x = fb.layers.front().in;
+  embed_forward_cuda(fb.emb, in.ids, wtt ? in.type_ids : nullptr, in.cu_seqlens, B, N, P + L.wte, P + L.wpe, wtt, C, st);
+  layernorm_forward_cuda(x.f, fb.emb_mean, fb.emb_rstd, fb.emb, P + L.emb_ln_w, P + L.emb_ln_b, N, C, cfg.eps, st, x.b);
+  if (masks) dropout_apply_cuda(x.f, N * C, masks->emb, 0, st);
+  for (size_t l = 0; l < cfg.layers; ++l) {
+    const CudaLayerBuffers& b = fb.layers[l];
+    const LayerOffsets& o = L.layer[l];
+    const LayerBf16& wb = layer_b[l];
+    ops.linear(b.qkv, b.in, N, 3 * C, C, P + o.qkv_w, wb.qkv_w, P + o.qkv_b, nullptr, Activation::none, st);
+    ops.attention(b.att, b.qkv, in.cu_seqlens, B, C, cfg.heads, N, max_len, masks ? masks->probs[l] : DropoutMask{}, st);
+    linear_dropout_residual(ops, b.res1, b.att, N, C, C, P + o.attn_out_w, wb.attn_out_w, P + o.attn_out_b, b.in.f,
+                            masks ? &masks->attn_out[l] : nullptr, st);
+    layernorm_forward_cuda(b.x1.f, b.ln1_mean, b.ln1_rstd, b.res1, P + o.ln1_w, P + o.ln1_b, N, C, cfg.eps, st, b.x1.b);
+    linear_gelu(ops, b.fc1, b.gelu, b.x1, N, I, C, P + o.fc1_w, wb.fc1_w, P + o.fc1_b, st);
+    linear_dropout_residual(ops, b.res2, b.gelu, N, C, I, P + o.fc2_w, wb.fc2_w, P + o.fc2_b, b.x1.f,
+                            masks ? &masks->ffn_out[l] : nullptr, st);
+    layernorm_forward_cuda(b.out.f, b.ln2_mean, b.ln2_rstd, b.res2, P + o.ln2_w, P + o.ln2_b, N, C, cfg.eps, st, b.out.b);
+  }
+  linear_gelu(ops, fb.head_pre, fb.head_gelu, fb.layers.back().out, N, C, C, P + L.head_w, head_w_b, P + L.head_b, st);
+  layernorm_forward_cuda(fb.t.f, fb.head_mean, fb.head_rstd, fb.head_gelu.f, P + L.head_ln_w, P + L.head_ln_b, N, C,
+                         cfg.eps, st, fb.t.b);
+}
 
 void CudaEncoder::State::upload_weights() {
   const size_t V = cfg.vocab, C = cfg.hidden, I = cfg.intermediate;
@@ -99,24 +192,21 @@ void CudaEncoder::forward(float* w, int32_t* argmax, const PackedBatch& batch, P
   if (!s.begin(batch)) return;
   if (!packed) s.upload_weights();  // the arena as it is now
   const EncoderConfig& cfg = s.cfg;
-  const ParamLayout& L = s.layout;
   const int B = batch.B;
   cudaStream_t st = s.ctx.stream;
   const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, I = cfg.intermediate, V = cfg.vocab;
-  int max_len = 0;
-  for (int b = 0; b < B; ++b) max_len = std::max(max_len, batch.cu_seqlens[b + 1] - batch.cu_seqlens[b]);
-  const bool fast = packed && s.prepared_bf16 && !reference;
+  const bool fast = packed && s.prepared_bf16 && !reference;  // tensor cores; a tensor only a GEMM reads in bf16 only
+  const CudaOps& ops = cuda_ops(fast);
 
   // scratch: inputs, fp32 activations, bf16 activations, outputs
   Arena& a = s.ctx.scratch;
   a.reserve(State::batch_bytes(batch) + slot(N * C * 4) * 4 + slot(N * 3 * C * 4) + slot(N * I * 4) +
             slot(N * C * 2) * 3 + slot(N * I * 2) + slot(B * V * 4) * 2);
   const State::DeviceBatch in = s.upload_batch(batch, a);
-  int32_t *d_ids = in.ids, *d_types = in.type_ids, *d_cu = in.cu_seqlens;
   Act x{a.alloc_n<float>(N * C), fast ? a.alloc_n<bf16>(N * C) : nullptr};
-  Act tmp{a.alloc_n<float>(N * C), nullptr};
+  float* tmp = a.alloc_n<float>(N * C);
   Act att{a.alloc_n<float>(N * C), fast ? a.alloc_n<bf16>(N * C) : nullptr};
-  // fast: attention on tensor cores reads a bf16 qkv where the head size allows, else the fp32 kernel
+  // attention on tensor cores (fast, where the head size allows) reads a bf16 qkv, else the fp32 kernel
   const bool tc_attention = fast && attention_bf16_supported(C, cfg.heads);
   Act qkv = tc_attention ? Act{nullptr, a.alloc_n<bf16>(N * 3 * C)} : Act{a.alloc_n<float>(N * 3 * C), nullptr};
   Act h = fast ? Act{nullptr, a.alloc_n<bf16>(N * I)} : Act{a.alloc_n<float>(N * I), nullptr};
@@ -124,57 +214,11 @@ void CudaEncoder::forward(float* w, int32_t* argmax, const PackedBatch& batch, P
   float* d_w = a.alloc_n<float>(size_t(B) * V);
   int32_t* d_arg = argmax ? a.alloc_n<int32_t>(size_t(B) * V) : nullptr;
 
-  const float* P = s.params;
-  // out (M, Nout) = inp (M, K) W^T + b [+ residual] [then GELU]; W (Nout, K) at w_off, wb its bf16 copy
-  auto gemm = [&](Act out, Act inp, size_t M, size_t Nout, size_t K, size_t w_off, const bf16* wb, size_t b_off,
-                  const float* residual, Activation act) {
-    Epilogue ep;
-    ep.bias = P + b_off;
-    ep.residual = residual;
-    ep.ldr = residual ? Nout : 0;
-    ep.activation = act;
-    if (fast) {
-      GemmBf16Args g;
-      g.M = M; g.N = Nout; g.K = K; g.A = inp.b; g.lda = K; g.B = wb; g.ldb = K;
-      g.C = out.f; g.Cb = out.b; g.ldc = Nout; g.epilogue = ep;
-      gemm_bf16_cuda(g, st);
-    } else {
-      GemmArgs g;
-      g.ta = Trans::no; g.tb = Trans::yes; g.M = M; g.N = Nout; g.K = K;
-      g.A = inp.f; g.lda = K; g.B = P + w_off; g.ldb = K; g.C = out.f; g.ldc = Nout; g.epilogue = ep;
-      sgemm_cuda(g, st);
-    }
-  };
-  auto layernorm = [&](Act out, const float* inp, size_t w_off, size_t b_off) {
-    layernorm_forward_cuda(out.f, nullptr, nullptr, inp, P + w_off, P + b_off, N, C, cfg.eps,
-                           st, out.b);
-  };
-
-  const float* wtt = L.wtt == SIZE_MAX ? nullptr : P + L.wtt;
-  embed_forward_cuda(tmp.f, d_ids, wtt ? d_types : nullptr, d_cu, B, N, P + L.wte, P + L.wpe, wtt, C, st);
-  layernorm(x, tmp.f, L.emb_ln_w, L.emb_ln_b);
-  for (size_t l = 0; l < cfg.layers; ++l) {
-    const LayerOffsets& o = L.layer[l];
-    const LayerBf16& wb = s.layer_b[l];
-    gemm(qkv, x, N, 3 * C, C, o.qkv_w, wb.qkv_w, o.qkv_b, nullptr, Activation::none);
-    if (tc_attention) {
-      attention_forward_bf16_cuda(att.b, nullptr, qkv.b, d_cu, B, C, cfg.heads, max_len, st);
-    } else {
-      attention_forward_cuda(att.f, qkv.f, d_cu, B, C, cfg.heads, N, max_len, st);
-      if (fast) f32_to_bf16_cuda(att.b, att.f, N * C, st);
-    }
-    gemm(tmp, att, N, C, C, o.attn_out_w, wb.attn_out_w, o.attn_out_b, x.f, Activation::none);
-    layernorm(x, tmp.f, o.ln1_w, o.ln1_b);
-    gemm(h, x, N, I, C, o.fc1_w, wb.fc1_w, o.fc1_b, nullptr, Activation::gelu);
-    gemm(tmp, h, N, C, I, o.fc2_w, wb.fc2_w, o.fc2_b, x.f, Activation::none);
-    layernorm(x, tmp.f, o.ln2_w, o.ln2_b);
-  }
-  gemm(tmp, x, N, C, C, L.head_w, s.head_w_b, L.head_b, nullptr, Activation::gelu);
-  layernorm(t, tmp.f, L.head_ln_w, L.head_ln_b);
-  if (fast)
-    splade_pool_forward_bf16_cuda(d_w, d_arg, t.b, s.wte_b, P + L.decoder_bias, d_cu, B, C, V, pooling, st);
-  else
-    splade_pool_forward_cuda(d_w, d_arg, t.f, P + L.wte, P + L.decoder_bias, d_cu, B, C, V, pooling, st);
+  // one set of buffers for every layer (in, x1, out: x; res1, res2: tmp), no statistics, GELU fused
+  const CudaLayerBuffers layer{x, qkv, att, tmp, x, nullptr, h, tmp, x, nullptr, nullptr, nullptr, nullptr};
+  s.encoder_forward(ops, {tmp, nullptr, nullptr, std::vector(cfg.layers, layer), nullptr, {tmp}, t}, batch, in, nullptr);
+  ops.splade_pool(d_w, d_arg, t, s.params + s.layout.wte, s.wte_b, s.params + s.layout.decoder_bias, in.cu_seqlens, B,
+                  C, V, pooling, st);
 
   // outputs through pinned memory
   float* pout = s.ctx.pinned_out.get_n<float>(size_t(B) * V * (argmax ? 2 : 1));

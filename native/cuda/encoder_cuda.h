@@ -1,14 +1,14 @@
-// The SPLADE encoder forward on one GPU (the CUDA twin of encoder_splade_forward in model/encoder.h):
-// embeddings -> L x [QKV GEMM, unpadded attention, output GEMM + bias + residual, LayerNorm, FFN GEMM +
-// GELU, FFN GEMM + residual, LayerNorm] -> MLM transform -> tied decoder fused with SPLADE pooling.
-// The device holds a copy of the parameter arena (and bf16 copies of the GEMM weights), made at
-// construction and again by prepare() (the caller's protocol, as for the CPU encoder: prepare after
-// the arena changes), by every forward on the arena (packed = false) and by every gradients() call.
+// The SPLADE encoder on one GPU (the CUDA twin of model/encoder.h and encoder_train.h, behind
+// cuda_backend.h). Every pass runs the one forward schedule (encoder_cuda.cu) on one of two op tables,
+// then the tied decoder fused with SPLADE pooling (or the MLM loss):
 //   bf16 (prepare(true), packed forward, reference = false): GEMMs, the head and (head size 32 or 64)
 //     attention on tensor cores (bf16 inputs, fp32 accumulation, softmax and epilogues); LayerNorm and
 //     residual sums in fp32.
-//   fp32 (prepare(false), or reference = true, or packed = false): every op on the fp32 kernels
-//     (sgemm_cuda, splade_pool_forward_cuda), to compare with the CPU at fp32 tolerances.
+//   fp32 (every other forward, and training): every op on the fp32 kernels (sgemm_cuda,
+//     splade_pool_forward_cuda), to compare with the CPU at fp32 tolerances.
+// The device holds a copy of the parameter arena (and bf16 copies of the GEMM weights), made at
+// construction and again by prepare() (the caller's protocol, as for the CPU encoder: prepare after the
+// arena changes), by every forward on the arena (packed = false), by gradients() and by uploads.
 // Host-facing header: no CUDA types, so the binding compiles without the CUDA headers.
 #pragma once
 #include <cstdint>
@@ -37,37 +37,24 @@ class CudaEncoder {
   // packed: on the weights prepare() copied, in its precision (SpladeError before any prepare());
   // otherwise on the arena as it is now, in fp32. Serialised with the other calls.
   void forward(float* w, int32_t* argmax, const PackedBatch& batch, Pooling pooling, bool reference, bool packed);
-  // Training forward + backward on the GPU, fp32 throughout (the reference kernels), as
-  // encoder_splade_forward_train + encoder_splade_backward: w (B,V) receives the vectors, grads (host,
+  // Training forward + backward (EncoderBackend::gradients): w (B,V) receives the vectors, grads (host,
   // layout.total floats) += dLoss/dparams for dLoss/dw = dw (B,V, host).
   void gradients(float* w, float* grads, const float* dw, const PackedBatch& batch, Pooling pooling);
 
   // ---- The Trainer's step on the device (encoder_cuda_train.cu, encoder_cuda_optim.cu) ----
-  // Parameters (the device copy), their gradients and the AdamW moments stay on the device, each one
-  // arena-shaped (layout.total floats); the gradients and moments are allocated zeroed on first use. A step:
-  // zero_grads(); train_forward of each sequence set; the losses on the host; train_backward of each;
-  // grad_norm_sq(); adamw_update(); read_params() to bring the host arena level with the device.
-  // Training forward (fp32, as gradients()) on the device copy of the parameters, refreshed from the host
-  // arena first when upload is true (the host arena is the truth between steps), with BERT's dropout as
-  // encoder_train_forward draws it from drop (p 0: none). w (B,V): host, filled when this returns. The
-  // activations stay on the device until the returned object is released.
+  // EncoderBackend's methods of the same names (model/encoder_backend.h: the step's protocol), with the
+  // parameters, their gradients and the AdamW moments on the device, arena-shaped (gradients and moments
+  // allocated zeroed on first use). upload: the parameters refreshed from the host arena first. Dropout as
+  // encoder_train_forward draws it. The activations stay on the device until the object is released.
   std::shared_ptr<CudaTrainActivations> train_forward(float* w, const PackedBatch& batch, Pooling pooling, bool upload,
                                                       const TrainDropout& drop = {});
-  // device gradients += dLoss/dparams for dLoss/dw = dw (B,V, host: dw_count floats, checked); consumes acts
-  // (SpladeError on a second call, or on activations of another encoder)
   void train_backward(CudaTrainActivations& acts, const float* dw, size_t dw_count);
-  // The masked-LM objective (encoder_mlm_train's): training forward with drop's masks, the MLM head's mean
-  // cross-entropy over the labelled rows (labels (N), host: a vocabulary id or -1; SpladeError outside
-  // [-1, V)), its backward added into the device gradients. Returns the mean loss (0, and no gradient,
-  // when nothing is labelled); *count: the labelled rows. upload as for train_forward.
   double mlm_gradients(const PackedBatch& batch, const int32_t* labels, bool upload, const TrainDropout& drop,
                        size_t* count);
   void zero_grads();
-  // m, v <- 0 and the decay mask taken again from the next adamw_update (a new optimizer over these parameters)
   void reset_optimizer();
   double grad_norm_sq();  // of the device gradients (double sums, fixed order: deterministic)
-  // params, m, v updated on the device as adamw_update_ref over the whole arena; decay_mask: layout.total
-  // bytes (host; 1 where weight decay applies), copied to the device on the first call.
+  // as adamw_update_ref over the whole arena; decay_mask (host) copied to the device on the first call
   void adamw_update(float lr, float beta1, float beta2, float eps, float weight_decay, int64_t step,
                     float grad_scale, const uint8_t* decay_mask);
   // host (layout.total floats each) <- the device parameters / gradients / moments, and moments <- host

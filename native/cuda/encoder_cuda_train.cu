@@ -1,15 +1,13 @@
-// The training forward and backward on the device (see encoder_cuda.h), as model/encoder_train.cpp does
-// on the CPU, with the fp32 kernels (sgemm_cuda for every product). train_forward keeps every activation
-// the backward needs in a CudaTrainActivations of its own (so the queries' and the documents' batches can
-// both wait for their backward); train_backward runs in reverse, its temporaries in the context's scratch
-// arena, accumulating into a device gradient arena. CudaEncoder::gradients is the two back to back with a
-// zeroed gradient that is then added to the caller's host buffer; the Trainer's path keeps its gradient on
-// the device (encoder_cuda_optim.cu). Dropout (the Trainer's; BERT's sites) multiplies by the CPU's masks,
-// regenerated on the device from the seed (dropout.h, and inside the attention kernels).
+// The training forward and backward on the device (see encoder_cuda.h), as model/encoder_train.cpp on the
+// CPU. hidden_forward runs the forward schedule (encoder_cuda.cu) on the fp32 table with dropout (the CPU's
+// masks, made on the device from the seed) into buffers of its own, so queries and documents can both wait
+// for their backward. The backward (sgemm_cuda for every product; temporaries in the scratch arena) adds
+// into a device gradient arena: the Trainer's (encoder_cuda_optim.cu), or gradients()'s, then copied out.
 #include <algorithm>
 #include <string>
 #include <vector>
 
+#include "../cpu/splade_head_train.h"  // count_labels
 #include "attention.h"
 #include "cuda_check.h"
 #include "dropout.h"
@@ -35,16 +33,6 @@ void gemm(cudaStream_t st, Trans ta, Trans tb, size_t M, size_t N, size_t K, con
   sgemm_cuda(g, st);
 }
 
-// out (M,Nout) = inp (M,K) W^T + b [+ residual]
-void linear_forward(cudaStream_t st, float* out, const float* inp, const float* W, const float* b, size_t M,
-                    size_t Nout, size_t K, const float* residual = nullptr) {
-  Epilogue ep;
-  ep.bias = b;
-  ep.residual = residual;
-  ep.ldr = residual ? Nout : 0;
-  gemm(st, Trans::no, Trans::yes, M, Nout, K, inp, K, W, K, 0.0f, out, Nout, ep);
-}
-
 // dinp (M,K) += dout W; dW (Nout,K) += dout^T inp; db (Nout) += column sums of dout (M,Nout)
 void linear_backward(cudaStream_t st, float* dinp, float* dW, float* db, const float* dout, const float* inp,
                      const float* W, size_t M, size_t Nout, size_t K) {
@@ -53,24 +41,10 @@ void linear_backward(cudaStream_t st, float* dinp, float* dW, float* db, const f
   bias_backward_cuda(db, dout, M, Nout, st);
 }
 
-// out (M,Nout) = drop(inp W^T + b) + residual: the GEMM's fused residual when no mask is active
-void linear_dropout_residual(cudaStream_t st, float* out, const float* inp, const float* W, const float* b, size_t M,
-                             size_t Nout, size_t K, const float* residual, const DropoutMask& m) {
-  if (!m.active) return linear_forward(st, out, inp, W, b, M, Nout, K, residual);
-  linear_forward(st, out, inp, W, b, M, Nout, K);
-  dropout_residual_cuda(out, residual, M * Nout, m, st);
-}
-
 }  // namespace
 
-// One layer's saved activations.
-struct TrainLayerActs {
-  float *in, *qkv, *att, *res1, *x1, *fc1, *gelu, *res2;  // (N,C) (N,3C) (N,C) (N,C) (N,C) (N,I) (N,I) (N,C)
-  float *ln1_mean, *ln1_rstd, *ln2_mean, *ln2_rstd;       // (N)
-};
-
-// One batch's forward state: device copies of the batch and every activation the backward reads, all in mem.
-struct CudaTrainActivations {
+// One batch's forward state: the batch and every activation the backward reads (the forward's buffers), in mem.
+struct CudaTrainActivations : CudaForwardBuffers {
   Arena mem;
   const void* owner = nullptr;                // the CudaEncoder::State whose parameters made them
   int B = 0;
@@ -79,30 +53,17 @@ struct CudaTrainActivations {
   TrainDropout drop;                          // the masks' probability and seed, for the backward
   bool consumed = false;                      // train_backward ran (or started): mem is gone
   int32_t *ids = nullptr, *type_ids = nullptr, *cu_seqlens = nullptr;  // (N) (N or null) (B+1)
-  float *emb = nullptr, *emb_mean = nullptr, *emb_rstd = nullptr;       // (N,C) (N) (N): before the embeddings' LN
-  std::vector<TrainLayerActs> layers;
-  float* head_in = nullptr;                                             // (N,C): the last layer's output
-  float *head_pre = nullptr, *head_gelu = nullptr, *t = nullptr;        // (N,C) each
-  float *head_mean = nullptr, *head_rstd = nullptr;                     // (N)
   int32_t* argmax = nullptr;                                            // (B,V): max pooling's argmax
 };
 
 std::shared_ptr<CudaTrainActivations> CudaEncoder::State::hidden_forward(const PackedBatch& batch, const TrainDropout& drop,
                                                                          bool splade_head) {
-  const ParamLayout& L = layout;
   const int B = batch.B;
-  cudaStream_t st = ctx.stream;
   const size_t N = static_cast<size_t>(batch.cu_seqlens[B]), C = cfg.hidden, I = cfg.intermediate, V = cfg.vocab;
   const size_t NL = cfg.layers, BV = static_cast<size_t>(B) * V;
-  int max_len = 0;
-  for (int b = 0; b < B; ++b) max_len = std::max(max_len, batch.cu_seqlens[b + 1] - batch.cu_seqlens[b]);
-
   auto acts = std::make_shared<CudaTrainActivations>();
   CudaTrainActivations& A = *acts;
-  A.owner = this;
-  A.B = B;
-  A.N = N;
-  A.drop = drop;
+  A.owner = this; A.B = B; A.N = N; A.drop = drop;
   const EncoderDropoutMasks masks(cfg, drop);
   // the batch, the activations (per layer 8 (N,C) + 2 (N,I) + 4 (N)), the head's, and for the SPLADE head w
   // and argmax (B,V); each allocation rounded up to 256 bytes: at most 256 bytes more per allocation (14 per
@@ -112,45 +73,18 @@ std::shared_ptr<CudaTrainActivations> CudaEncoder::State::hidden_forward(const P
   const State::DeviceBatch in = upload_batch(batch, A.mem);
   A.ids = in.ids;
   A.cu_seqlens = in.cu_seqlens;
+  A.type_ids = layout.wtt == SIZE_MAX ? nullptr : in.type_ids;
   auto f = [&](size_t n) { return A.mem.alloc_n<float>(n); };
-  const float* P = params;
-  const float* wtt = L.wtt == SIZE_MAX ? nullptr : P + L.wtt;
-  A.type_ids = wtt ? in.type_ids : nullptr;
-
-  A.emb = f(N * C);
-  A.emb_mean = f(N);
-  A.emb_rstd = f(N);
-  float* x = f(N * C);
-  embed_forward_cuda(A.emb, A.ids, A.type_ids, A.cu_seqlens, B, N, P + L.wte, P + L.wpe, wtt, C, st);
-  layernorm_forward_cuda(x, A.emb_mean, A.emb_rstd, A.emb, P + L.emb_ln_w, P + L.emb_ln_b, N, C, cfg.eps, st);
-  dropout_apply_cuda(x, N * C, masks.emb, 0, st);
-  A.layers.resize(NL);
-  const float* cur = x;
+  A.emb = f(N * C); A.emb_mean = f(N); A.emb_rstd = f(N);
+  Act x{f(N * C)};  // each layer's input: the embeddings' output, then the previous layer's
   for (size_t l = 0; l < NL; ++l) {
-    const LayerOffsets& o = L.layer[l];
-    TrainLayerActs& La = A.layers[l];
-    La = {const_cast<float*>(cur), f(N * 3 * C), f(N * C), f(N * C), f(N * C), f(N * I), f(N * I), f(N * C),
-          f(N), f(N), f(N), f(N)};
-    float* out = f(N * C);  // this layer's output: the next layer's input
-    linear_forward(st, La.qkv, La.in, P + o.qkv_w, P + o.qkv_b, N, 3 * C, C);
-    attention_forward_cuda(La.att, La.qkv, A.cu_seqlens, B, C, cfg.heads, N, max_len, st, masks.probs[l]);
-    linear_dropout_residual(st, La.res1, La.att, P + o.attn_out_w, P + o.attn_out_b, N, C, C, La.in, masks.attn_out[l]);
-    layernorm_forward_cuda(La.x1, La.ln1_mean, La.ln1_rstd, La.res1, P + o.ln1_w, P + o.ln1_b, N, C, cfg.eps, st);
-    linear_forward(st, La.fc1, La.x1, P + o.fc1_w, P + o.fc1_b, N, I, C);
-    gelu_forward_cuda(La.gelu, La.fc1, N * I, st);
-    linear_dropout_residual(st, La.res2, La.gelu, P + o.fc2_w, P + o.fc2_b, N, C, I, La.x1, masks.ffn_out[l]);
-    layernorm_forward_cuda(out, La.ln2_mean, La.ln2_rstd, La.res2, P + o.ln2_w, P + o.ln2_b, N, C, cfg.eps, st);
-    cur = out;
+    A.layers.push_back({x, {f(N * 3 * C)}, {f(N * C)}, f(N * C), {f(N * C)}, f(N * I), {f(N * I)}, f(N * C), {f(N * C)},
+                        f(N), f(N), f(N), f(N)});
+    x = A.layers.back().out;
   }
-  A.head_in = const_cast<float*>(cur);
-  A.head_pre = f(N * C);
-  A.head_gelu = f(N * C);
-  A.t = f(N * C);
-  A.head_mean = f(N);
-  A.head_rstd = f(N);
-  linear_forward(st, A.head_pre, A.head_in, P + L.head_w, P + L.head_b, N, C, C);
-  gelu_forward_cuda(A.head_gelu, A.head_pre, N * C, st);
-  layernorm_forward_cuda(A.t, A.head_mean, A.head_rstd, A.head_gelu, P + L.head_ln_w, P + L.head_ln_b, N, C, cfg.eps, st);
+  A.head_pre = f(N * C); A.head_gelu = {f(N * C)}; A.t = {f(N * C)};
+  A.head_mean = f(N); A.head_rstd = f(N);
+  encoder_forward(cuda_ops(false), A, batch, in, &masks);
   return acts;
 }
 
@@ -164,8 +98,8 @@ std::shared_ptr<CudaTrainActivations> CudaEncoder::State::train_forward(float* w
   A.pooling = pooling;
   float* d_w = A.mem.alloc_n<float>(BV);
   A.argmax = A.mem.alloc_n<int32_t>(BV);
-  splade_pool_forward_cuda(d_w, A.argmax, A.t, params + layout.wte, params + layout.decoder_bias, A.cu_seqlens, B, C, V,
-                           pooling, st);
+  cuda_ops(false).splade_pool(d_w, A.argmax, A.t, params + layout.wte, wte_b, params + layout.decoder_bias,
+                                     A.cu_seqlens, B, C, V, pooling, st);
 
   float* pin = ctx.pinned_out.get_n<float>(BV);
   CUDA_CHECK(cudaMemcpyAsync(pin, d_w, BV * 4, cudaMemcpyDeviceToHost, st));
@@ -190,7 +124,7 @@ void CudaEncoder::State::train_backward(CudaTrainActivations& A, const float* dw
   CUDA_CHECK(cudaMemcpyAsync(d_dw, dw, BV * 4, cudaMemcpyHostToDevice, st));
   float *dt = a.alloc_n<float>(N * C), *pool_scratch = a.alloc_n<float>(N * tile);
   CUDA_CHECK(cudaMemsetAsync(dt, 0, N * C * 4, st));
-  splade_pool_backward_cuda(dt, G + L.wte, G + L.decoder_bias, d_dw, A.t, params + L.wte, params + L.decoder_bias,
+  splade_pool_backward_cuda(dt, G + L.wte, G + L.decoder_bias, d_dw, A.t.f, params + L.wte, params + L.decoder_bias,
                             A.argmax, A.cu_seqlens, B, N, C, V, A.pooling, pool_scratch, N * tile, st);
   hidden_backward(A, dt, G, a);
 }
@@ -217,30 +151,30 @@ void CudaEncoder::State::hidden_backward(CudaTrainActivations& A, const float* d
     zero(dinp, N * C);
     layernorm_backward_cuda(dinp, G + w_off, G + b_off, dout, inp, P + w_off, mean, rstd, N, C, st);
   };
-  layernorm_bw(dg, L.head_ln_w, L.head_ln_b, dt, A.head_gelu, A.head_mean, A.head_rstd);
+  layernorm_bw(dg, L.head_ln_w, L.head_ln_b, dt, A.head_gelu.f, A.head_mean, A.head_rstd);
   zero(dpre, N * C);
   gelu_backward_cuda(dpre, A.head_pre, dg, N * C, st);
   zero(dx, N * C);
-  linear_backward(st, dx, G + L.head_w, G + L.head_b, dpre, A.head_in, P + L.head_w, N, C, C);
+  linear_backward(st, dx, G + L.head_w, G + L.head_b, dpre, A.layers.back().out.f, P + L.head_w, N, C, C);
   for (size_t l = NL; l-- > 0;) {
     const LayerOffsets& o = L.layer[l];
-    const TrainLayerActs& La = A.layers[l];
+    const CudaLayerBuffers& La = A.layers[l];
     layernorm_bw(dres, o.ln2_w, o.ln2_b, dx, La.res2, La.ln2_mean, La.ln2_rstd);
     CUDA_CHECK(cudaMemcpyAsync(dx1, dres, N * C * 4, cudaMemcpyDeviceToDevice, st));  // res2 = drop(fc2(gelu)) + x1
     dropout_apply_cuda(dres, N * C, masks.ffn_out[l], 0, st);
     zero(dh, N * I);
-    linear_backward(st, dh, G + o.fc2_w, G + o.fc2_b, dres, La.gelu, P + o.fc2_w, N, C, I);
+    linear_backward(st, dh, G + o.fc2_w, G + o.fc2_b, dres, La.gelu.f, P + o.fc2_w, N, C, I);
     zero(dfc1, N * I);
     gelu_backward_cuda(dfc1, La.fc1, dh, N * I, st);
-    linear_backward(st, dx1, G + o.fc1_w, G + o.fc1_b, dfc1, La.x1, P + o.fc1_w, N, I, C);
+    linear_backward(st, dx1, G + o.fc1_w, G + o.fc1_b, dfc1, La.x1.f, P + o.fc1_w, N, I, C);
     layernorm_bw(dres, o.ln1_w, o.ln1_b, dx1, La.res1, La.ln1_mean, La.ln1_rstd);
     CUDA_CHECK(cudaMemcpyAsync(dx, dres, N * C * 4, cudaMemcpyDeviceToDevice, st));  // res1 = drop(out_proj(att)) + in
     dropout_apply_cuda(dres, N * C, masks.attn_out[l], 0, st);
     zero(datt, N * C);
-    linear_backward(st, datt, G + o.attn_out_w, G + o.attn_out_b, dres, La.att, P + o.attn_out_w, N, C, C);
+    linear_backward(st, datt, G + o.attn_out_w, G + o.attn_out_b, dres, La.att.f, P + o.attn_out_w, N, C, C);
     zero(dqkv, N * 3 * C);
-    attention_backward_cuda(dqkv, datt, La.qkv, A.cu_seqlens, B, C, cfg.heads, N, att_scratch, st, masks.probs[l]);
-    linear_backward(st, dx, G + o.qkv_w, G + o.qkv_b, dqkv, La.in, P + o.qkv_w, N, 3 * C, C);
+    attention_backward_cuda(dqkv, datt, La.qkv.f, A.cu_seqlens, B, C, cfg.heads, N, att_scratch, st, masks.probs[l]);
+    linear_backward(st, dx, G + o.qkv_w, G + o.qkv_b, dqkv, La.in.f, P + o.qkv_w, N, 3 * C, C);
   }
   dropout_apply_cuda(dx, N * C, masks.emb, 0, st);
   layernorm_bw(demb, L.emb_ln_w, L.emb_ln_b, dx, A.emb, A.emb_mean, A.emb_rstd);
@@ -300,16 +234,14 @@ double CudaEncoder::mlm_gradients(const PackedBatch& batch, const int32_t* label
   if (!(drop.p >= 0.0f && drop.p < 1.0f)) fail(kInvalidArgument, "mlm_gradients: dropout must be in [0, 1)");
   const ParamLayout& L = s.layout;
   const size_t N = batch.num_ids, C = s.cfg.hidden, V = s.cfg.vocab;
-  std::vector<int32_t> rows, row_labels;  // the labelled rows and their labels, as count_labels checks them
+  const size_t labelled = count_labels(labels, N, V);
+  if (count) *count = labelled;
+  std::vector<int32_t> rows, row_labels;  // the labelled rows and their labels
   for (size_t n = 0; n < N; ++n) {
     if (labels[n] == -1) continue;
-    if (labels[n] < -1 || static_cast<size_t>(labels[n]) >= V)
-      fail(kOutOfRange, "mlm: label " + std::to_string(labels[n]) + " at position " + std::to_string(n) +
-                            " is outside the vocabulary [0, " + std::to_string(V) + ") (use -1 for no label)");
     rows.push_back(static_cast<int32_t>(n));
     row_labels.push_back(labels[n]);
   }
-  if (count) *count = rows.size();
   s.for_training();
   if (upload) s.upload_params();
   if (rows.empty()) return 0.0;  // as the CPU: no loss, no gradient
@@ -318,7 +250,7 @@ double CudaEncoder::mlm_gradients(const PackedBatch& batch, const int32_t* label
   a.reserve(N * C * 4 + 256 + s.hidden_backward_bytes(N));
   float* dt = a.alloc_n<float>(N * C);
   CUDA_CHECK(cudaMemsetAsync(dt, 0, N * C * 4, s.ctx.stream));
-  const double loss = mlm_head_forward_backward_cuda(dt, s.grads + L.wte, s.grads + L.decoder_bias, acts->t,
+  const double loss = mlm_head_forward_backward_cuda(dt, s.grads + L.wte, s.grads + L.decoder_bias, acts->t.f,
                                                      s.params + L.wte, s.params + L.decoder_bias, rows.data(),
                                                      row_labels.data(), rows.size(), N, C, V, s.ctx.stream);
   acts->consumed = true;

@@ -1,5 +1,5 @@
 // Block-max pruning (Mallia, Suel, Tonellotto, SIGIR 2024), superblock at a time (Carlson et al.,
-// SIGIR 2025), over the store of bmp_format.h:
+// SIGIR 2025), over the block-max store (bmp_format.h, or bmp_packed.h's compact layout):
 //   1. each query term's superblock groups add weight x group max to their superblock's bound;
 //   2. superblocks are visited best bound first; a visited superblock's blocks get their bounds the
 //      same way, and are visited best first;
@@ -9,7 +9,12 @@
 // Rank-safe with alpha = beta = 1. Approximate settings: alpha < 1 visits a block only while its
 // bound x alpha reaches the k-th score; beta < 1 searches with the heaviest query terms only (those
 // that carry a beta share of the query's bound mass), and the documents found are then scored with
-// every term through the inverted lists, so returned scores stay exact.
+// every term through the cursors, so returned scores stay exact.
+//
+// Several indexes (a live index's segments) are searched as one collection: the superblocks of all
+// of them are ranked by bound together and visited in that one order, into one top-k queue, so the
+// k-th score rises as fast as over one merged index (searching them one after another, each from
+// the k-th score of those before, scores far more postings: every segment starts low).
 #include <algorithm>
 #include <cstring>
 #include <numeric>
@@ -28,123 +33,174 @@ struct TermRef {
   const BmpTerm* bt;  // where its groups are
 };
 
-// Query terms kept under beta: the heaviest ones (weight x list max) whose bounds sum to at least
-// beta of the total, returned in query (ascending term) order.
-std::vector<TermRef> kept_terms(const std::vector<TermRef>& all, const Index& ix, float beta) {
-  if (beta >= 1.0f) return all;
-  std::vector<size_t> by_bound(all.size());
-  std::iota(by_bound.begin(), by_bound.end(), size_t{0});
-  auto bound = [&](size_t i) { return all[i].weight * static_cast<float>(ix.term(all[i].term).max_impact); };
-  std::stable_sort(by_bound.begin(), by_bound.end(), [&](size_t a, size_t b) { return bound(a) > bound(b); });
+// Query positions kept under beta: the heaviest terms (weight x list max, the largest over the
+// segments) whose bounds sum to at least beta of the total; all of them when beta is 1.
+std::vector<bool> kept_terms(const std::vector<BmpSegment>& segs, const Query& q, float beta) {
+  std::vector<bool> keep(q.size, beta >= 1.0f);
+  if (beta >= 1.0f) return keep;
+  std::vector<float> bound(q.size, 0.0f);
+  std::vector<uint32_t> present;
+  for (uint32_t i = 0; i < q.size; ++i) {
+    for (const BmpSegment& s : segs)
+      bound[i] = std::max(bound[i], q.values[i] * s.ix->impact_unit() * static_cast<float>(s.ix->term(q.indices[i]).max_impact));
+    if (bound[i] > 0) present.push_back(i);
+  }
+  std::stable_sort(present.begin(), present.end(), [&](uint32_t a, uint32_t b) { return bound[a] > bound[b]; });
   double total = 0, kept = 0;
-  for (size_t i : by_bound) total += bound(i);
-  std::vector<bool> keep(all.size(), false);
-  for (size_t i : by_bound) {
+  for (uint32_t i : present) total += bound[i];
+  for (uint32_t i : present) {
     keep[i] = true;
-    kept += bound(i);
+    kept += bound[i];
     if (kept >= beta * total) break;
   }
-  std::vector<TermRef> out;
-  for (size_t i = 0; i < all.size(); ++i)
-    if (keep[i]) out.push_back(all[i]);
-  return out;
+  return keep;
 }
 
-// The search over one layout of the store (bmp_layouts.h).
+// One segment's side of step 1, over its layout of the store (bmp_layouts.h): its superblock bounds, and each superblock's groups (bucketed by
+// superblock, in query-term order within one), so that the tables grow with the groups there are,
+// not terms x superblocks.
 template <class Layout>
-uint64_t bmp_search(const Index& ix, const Layout& layout, const Query& q, TopKQueue& topk, const BmpParams& params) {
-  const BmpStore& st = layout.st;
-  const uint32_t bd = st.meta->block_docs;
-  const uint32_t nsup = st.meta->num_supers;
-  std::vector<TermRef> all;
-  for (uint32_t i = 0; i < q.size; ++i) {
-    const BmpTerm& bt = st.terms[q.indices[i]];
-    if (bt.num_groups == 0) continue;
-    all.push_back({q.indices[i], q.values[i] * ix.impact_unit(), &bt});
-  }
-  const std::vector<TermRef> terms = kept_terms(all, ix, params.beta);
-  const size_t n = terms.size();
-  if (n == 0) return 0;
-  const float margin = bound_margin(n) * params.alpha;
-  // A floor no document can beat (a live index's segment searched after others): skip the tables
-  // below, the fixed cost each segment would pay. Every superblock's bound is a sum of at most these
-  // addends, each no larger, in the same order, so it is at most this sum.
-  float global_bound = 0.0f;
-  for (const TermRef& t : terms) global_bound += t.weight * static_cast<float>(ix.term(t.term).max_impact);
-  if (global_bound * margin < topk.threshold()) return 0;
-
-  // 1. Superblock bounds, and each superblock's groups (bucketed by superblock, in query-term order
-  // within one), so that the tables below grow with the groups there are, not terms x superblocks.
-  std::vector<float> sb_bound(nsup, 0.0f);
-  std::vector<uint64_t> sb_begin(size_t{nsup} + 1, 0);
-  std::vector<GroupRef> found;  // every group of the query's terms, term by term
-  std::vector<uint32_t> found_sb;
-  size_t total_groups = 0;
-  for (const TermRef& t : terms) total_groups += t.bt->num_groups;
-  found.reserve(total_groups);
-  found_sb.reserve(total_groups);
-  for (size_t i = 0; i < n; ++i) {
-    const float w = terms[i].weight;
-    layout.groups(*terms[i].bt, static_cast<uint32_t>(i), [&](uint32_t sb, uint32_t max, const GroupRef& g) {
-      sb_bound[sb] += w * static_cast<float>(max);
-      ++sb_begin[sb + 1];
-      found.push_back(g);
-      found_sb.push_back(sb);
-    });
-  }
+struct SegmentPlan {
+  const BmpStore* st;
+  Layout layout;
+  uint32_t block_docs;
+  uint32_t base;
+  const uint8_t* deleted;
+  std::vector<TermRef> terms;
+  float whole_bound = 0.0f;  // at least every superblock's bound
+  std::vector<float> sb_bound;
+  std::vector<uint64_t> sb_begin;
+  std::vector<GroupRef> refs;
   uint64_t widest = 0;  // the most groups one superblock has
-  for (uint32_t s = 0; s < nsup; ++s) {
-    widest = std::max(widest, sb_begin[s + 1]);
-    sb_begin[s + 1] += sb_begin[s];
+
+  SegmentPlan(const BmpSegment& seg, const Query& q, const std::vector<bool>& keep)
+      : st(&seg.ix->bmp()), layout{*st}, block_docs(st->meta->block_docs), base(seg.base), deleted(seg.deleted) {
+    for (uint32_t i = 0; i < q.size; ++i) {
+      const BmpTerm& bt = st->terms[q.indices[i]];
+      if (!keep[i] || bt.num_groups == 0) continue;
+      terms.push_back({q.indices[i], q.values[i] * seg.ix->impact_unit(), &bt});
+    }
+    // Every superblock's bound is a sum of at most these addends, each no larger, in the same order.
+    for (const TermRef& t : terms) whole_bound += t.weight * static_cast<float>(seg.ix->term(t.term).max_impact);
   }
-  std::vector<GroupRef> refs(sb_begin[nsup]);
-  {
+
+  void bound_superblocks() {
+    const uint32_t nsup = st->meta->num_supers;
+    sb_bound.assign(nsup, 0.0f);
+    sb_begin.assign(size_t{nsup} + 1, 0);
+    std::vector<GroupRef> found;  // every group of the query's terms, term by term
+    std::vector<uint32_t> found_sb;
+    size_t total = 0;
+    for (const TermRef& t : terms) total += t.bt->num_groups;
+    found.reserve(total);
+    found_sb.reserve(total);
+    for (size_t i = 0; i < terms.size(); ++i) {
+      const float w = terms[i].weight;
+      layout.groups(*terms[i].bt, static_cast<uint32_t>(i), [&](uint32_t sb, uint32_t max, const GroupRef& g) {
+        sb_bound[sb] += w * static_cast<float>(max);
+        ++sb_begin[sb + 1];
+        found.push_back(g);
+        found_sb.push_back(sb);
+      });
+    }
+    for (uint32_t s = 0; s < nsup; ++s) {
+      widest = std::max(widest, sb_begin[s + 1]);
+      sb_begin[s + 1] += sb_begin[s];
+    }
+    refs.resize(sb_begin[nsup]);
     std::vector<uint64_t> fill(sb_begin.begin(), sb_begin.end() - 1);
     for (size_t x = 0; x < found.size(); ++x) refs[fill[found_sb[x]]++] = found[x];
   }
-  std::vector<uint32_t> supers;  // every superblock with a group: a bound may round to 0 where a document still scores
-  for (uint32_t s = 0; s < nsup; ++s)
-    if (sb_begin[s + 1] > sb_begin[s]) supers.push_back(s);
-  std::sort(supers.begin(), supers.end(), [&](uint32_t a, uint32_t b) {
-    return sb_bound[a] > sb_bound[b] || (sb_bound[a] == sb_bound[b] && a < b);
+  bool has_groups(uint32_t sb) const { return sb_begin[sb + 1] > sb_begin[sb]; }
+  bool is_deleted(uint32_t doc) const { return deleted && (deleted[doc >> 3] >> (doc & 7) & 1); }
+};
+
+// A superblock to visit: segment, superblock and its bound.
+struct Visit {
+  float bound;
+  uint32_t seg, sb;
+};
+
+}  // namespace
+
+namespace {
+
+template <class Layout>
+uint64_t bmp_search(const std::vector<BmpSegment>& segments, const Query& q, TopKQueue& topk, const BmpParams& params) {
+  const std::vector<bool> keep = kept_terms(segments, q, params.beta);
+  std::vector<SegmentPlan<Layout>> plans;
+  plans.reserve(segments.size());
+  size_t n = 0;  // the most query terms one segment searches with
+  float whole_bound = 0.0f;
+  for (const BmpSegment& s : segments) {
+    plans.emplace_back(s, q, keep);
+    n = std::max(n, plans.back().terms.size());
+    whole_bound = std::max(whole_bound, plans.back().whole_bound);
+  }
+  if (n == 0) return 0;
+  // bound_margin grows with the terms summed: the largest count covers every segment's sums.
+  const float margin = bound_margin(n) * params.alpha;
+  // A floor no document can beat (a live index's segment searched after others): skip the tables
+  // below, the fixed cost each segment would pay.
+  if (whole_bound * margin < topk.threshold()) return 0;
+
+  // 1. Superblock bounds of every segment, ranked together.
+  std::vector<Visit> visits;  // every superblock with a group: a bound may round to 0 where a document still scores
+  uint64_t widest = 0;
+  uint32_t max_block_docs = 0;
+  for (uint32_t si = 0; si < plans.size(); ++si) {
+    SegmentPlan<Layout>& p = plans[si];
+    if (p.terms.empty()) continue;
+    p.bound_superblocks();
+    widest = std::max(widest, p.widest);
+    max_block_docs = std::max(max_block_docs, p.block_docs);
+    for (uint32_t s = 0; s < p.st->meta->num_supers; ++s)
+      if (p.has_groups(s)) visits.push_back({p.sb_bound[s], si, s});
+  }
+  std::sort(visits.begin(), visits.end(), [](const Visit& a, const Visit& b) {
+    return a.bound > b.bound || (a.bound == b.bound && (a.seg < b.seg || (a.seg == b.seg && a.sb < b.sb)));
   });
 
-  // Per visited superblock: for its j-th group, where each of its 64 blocks' postings are, if any.
+  // Per visited superblock: for its j-th group, the postings of each of its 64 blocks (offset, count).
   std::vector<EntryRef> entry_at(size_t{widest} * kBmpSuperBlocks);
   std::vector<uint8_t> entry_here(size_t{widest} * kBmpSuperBlocks, 0);
-  std::vector<float> acc(bd, 0.0f);
-  std::vector<uint8_t> touched(bd, 0);
+  std::vector<float> acc(max_block_docs, 0.0f);
+  std::vector<uint8_t> touched(max_block_docs, 0);
   std::vector<uint32_t> slots;
-  slots.reserve(bd);
+  slots.reserve(max_block_docs);
   uint64_t scored = 0;
   float threshold = topk.threshold();
   // The store is read where the query's terms lead, so nearly every first touch misses the cache:
   // the next superblock's bounds and the next block's postings are prefetched while this one is
   // worked on.
   const BmpGroupBoundsFn group_bounds = bmp_group_bounds_kernel(active_isa());
-  auto prefetch_super = [&](uint32_t sb) {
-    for (uint64_t r = sb_begin[sb]; r < sb_begin[sb + 1]; ++r) {
-      __builtin_prefetch(st.block_max + refs[r].block);
+  auto prefetch_super = [&](const Visit& v) {
+    const SegmentPlan<Layout>& p = plans[v.seg];
+    for (uint64_t r = p.sb_begin[v.sb]; r < p.sb_begin[v.sb + 1]; ++r) {
+      __builtin_prefetch(p.st->block_max + p.refs[r].block);
     }
   };
-  auto prefetch_block = [&](uint32_t groups, uint32_t blk) {
+  auto prefetch_block = [&](const Layout& layout, uint32_t groups, uint32_t blk) {
     for (uint32_t j = 0; j < groups; ++j)
       if (entry_here[j * kBmpSuperBlocks + blk]) __builtin_prefetch(layout.prefetch_at(entry_at[j * kBmpSuperBlocks + blk]));
   };
-  if (!supers.empty()) prefetch_super(supers[0]);
-  for (size_t si = 0; si < supers.size(); ++si) {
-    const uint32_t sb = supers[si];
-    if (sb_bound[sb] * margin < threshold) break;
-    if (si + 1 < supers.size()) prefetch_super(supers[si + 1]);
-    const GroupRef* group = refs.data() + sb_begin[sb];
-    const uint32_t groups = static_cast<uint32_t>(sb_begin[sb + 1] - sb_begin[sb]);  // at most the query's terms
+  if (!visits.empty()) prefetch_super(visits[0]);
+  for (size_t vi = 0; vi < visits.size(); ++vi) {
+    const Visit& v = visits[vi];
+    if (v.bound * margin < threshold) break;
+    if (vi + 1 < visits.size()) prefetch_super(visits[vi + 1]);
+    const SegmentPlan<Layout>& p = plans[v.seg];
+    const BmpStore& st = *p.st;
+    const uint32_t sb = v.sb;
+    const GroupRef* group = p.refs.data() + p.sb_begin[sb];
+    const uint32_t groups = static_cast<uint32_t>(p.sb_begin[sb + 1] - p.sb_begin[sb]);  // at most the query's terms
     // 2. This superblock's block bounds (vectorised: most visited superblocks end here, their best
     // block under the threshold).
     alignas(64) float block_bound[kBmpSuperBlocks] = {};
     uint64_t present = 0;
     for (uint32_t j = 0; j < groups; ++j) {
       present |= group[j].mask;
-      group_bounds(block_bound, group[j].mask, st.block_max + group[j].block, terms[group[j].term].weight);
+      group_bounds(block_bound, group[j].mask, st.block_max + group[j].block, p.terms[group[j].term].weight);
     }
     uint32_t order[kBmpSuperBlocks];
     uint32_t nb = 0;
@@ -155,21 +211,21 @@ uint64_t bmp_search(const Index& ix, const Layout& layout, const Query& q, TopKQ
     if (nb == 0 || block_bound[order[0]] * margin < threshold) continue;
     // Where each group's postings of each block are (only for superblocks that score).
     for (uint32_t j = 0; j < groups; ++j) {
-      layout.entries(group[j], [&](uint32_t blk, const EntryRef& e) {
+      p.layout.entries(group[j], [&](uint32_t blk, const EntryRef& e) {
         entry_at[j * kBmpSuperBlocks + blk] = e;
         entry_here[j * kBmpSuperBlocks + blk] = 1;
       });
     }
     // 3. Blocks, best bound first; a block's groups in query-term order (search.h's summation order).
-    if (nb > 0) prefetch_block(groups, order[0]);
+    prefetch_block(p.layout, groups, order[0]);
     for (uint32_t oi = 0; oi < nb; ++oi) {
       const uint32_t blk = order[oi];
       if (block_bound[blk] * margin < threshold) break;
-      if (oi + 1 < nb) prefetch_block(groups, order[oi + 1]);
+      if (oi + 1 < nb) prefetch_block(p.layout, groups, order[oi + 1]);
       for (uint32_t j = 0; j < groups; ++j) {
         if (!entry_here[j * kBmpSuperBlocks + blk]) continue;
-        const float w = terms[group[j].term].weight;
-        scored += layout.postings(entry_at[j * kBmpSuperBlocks + blk], [&](uint32_t slot, uint32_t imp) {
+        const float w = p.terms[group[j].term].weight;
+        scored += p.layout.postings(entry_at[j * kBmpSuperBlocks + blk], [&](uint32_t slot, uint32_t imp) {
           acc[slot] += w * static_cast<float>(imp);
           if (!touched[slot]) {
             touched[slot] = 1;
@@ -177,9 +233,9 @@ uint64_t bmp_search(const Index& ix, const Layout& layout, const Query& q, TopKQ
           }
         });
       }
-      const uint32_t base = (sb * kBmpSuperBlocks + blk) * bd;
+      const uint32_t first = (sb * kBmpSuperBlocks + blk) * p.block_docs;
       for (const uint32_t slot : slots) {
-        topk.insert(acc[slot], base + slot);
+        if (!p.is_deleted(first + slot)) topk.insert(acc[slot], p.base + first + slot);
         acc[slot] = 0;
         touched[slot] = 0;
       }
@@ -194,8 +250,16 @@ uint64_t bmp_search(const Index& ix, const Layout& layout, const Query& q, TopKQ
 }  // namespace
 
 uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& params) {
-  const BmpStore& st = ix.bmp();
-  return st.packed ? bmp_search(ix, PackedLayout{st}, q, topk, params) : bmp_search(ix, U16Layout{st}, q, topk, params);
+  return bmp(std::vector<BmpSegment>{{&ix, nullptr, 0}}, q, topk, params);
+}
+
+// One layout for all the segments (the search's tables and loop are compiled per layout).
+uint64_t bmp(const std::vector<BmpSegment>& segments, const Query& q, TopKQueue& topk, const BmpParams& params) {
+  if (segments.empty()) return 0;
+  const bool packed = segments[0].ix->bmp().packed;
+  for (const BmpSegment& s : segments)
+    if (s.ix->bmp().packed != packed) fail(kInvalidArgument, "segments searched together must share one store layout");
+  return packed ? bmp_search<PackedLayout>(segments, q, topk, params) : bmp_search<U16Layout>(segments, q, topk, params);
 }
 
 }  // namespace splade::index

@@ -104,6 +104,10 @@ std::vector<TopKQueue::Entry> rescore(const Index& ix, const Query& q, std::vect
   return found;
 }
 
+std::vector<TopKQueue::Entry> rescore_any(const Index& ix, const Query& q, std::vector<TopKQueue::Entry> found) {
+  return ix.has_lists() ? rescore<Cursor>(ix, q, std::move(found)) : rescore<BmpCursor>(ix, q, std::move(found));
+}
+
 template <class C>
 uint64_t run_cursors(const Index& ix, const Query& q, Algorithm algorithm, TopKQueue& topk) {
   CursorSet<C> cs(ix, q);
@@ -119,6 +123,52 @@ uint64_t run_cursors(const Index& ix, const Query& q, Algorithm algorithm, TopKQ
 }
 
 }  // namespace
+
+SearchResult search_segments(const std::vector<Segment>& segments, const Query& q, uint32_t k, Algorithm algorithm,
+                             const BmpParams& params) {
+  if (k < 1 || k > kMaxK) fail(kInvalidArgument, "k must be in [1, 10000]");
+  if (algorithm != Algorithm::bmp && algorithm != Algorithm::approximate) {
+    fail(kInvalidArgument, "searching segments together takes 'bmp' or 'approximate'");
+  }
+  check_params(params);
+  std::vector<BmpSegment> segs;
+  segs.reserve(segments.size());
+  uint64_t base = 0;
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const Index* ix = segments[i].ix;
+    if (!ix) fail(kInvalidArgument, "segment " + std::to_string(i) + " is missing");
+    if (ix->reordered()) fail(kInvalidArgument, "segment " + std::to_string(i) + " is reordered: segments keep input order");
+    check_query(*ix, q);
+    segs.push_back({ix, segments[i].deleted, static_cast<uint32_t>(base)});
+    base += ix->num_docs();
+    if (base > std::numeric_limits<uint32_t>::max()) fail(kOutOfRange, "segments hold more than 2^32 - 1 documents in all");
+  }
+  TopKQueue topk(k);  // deletions are filtered per segment, before the queue
+  SearchResult r;
+  r.postings_scored = bmp(segs, q, topk, algorithm == Algorithm::bmp ? BmpParams{} : params);
+  std::vector<TopKQueue::Entry> best = topk.sorted();
+  if (algorithm == Algorithm::approximate && params.beta < 1) {
+    // Each segment rescores its own documents (ascending ids: grouped by segment, in segment order).
+    std::sort(best.begin(), best.end(), [](const auto& a, const auto& b) { return a.doc < b.doc; });
+    std::vector<TopKQueue::Entry> all;
+    for (size_t i = 0, at = 0; i < segs.size(); ++i) {
+      const uint32_t end = i + 1 < segs.size() ? segs[i + 1].base : std::numeric_limits<uint32_t>::max();
+      std::vector<TopKQueue::Entry> mine;
+      for (; at < best.size() && best[at].doc < end; ++at) mine.push_back({best[at].score, best[at].doc - segs[i].base});
+      if (mine.empty()) continue;
+      for (const auto& e : rescore_any(*segs[i].ix, q, std::move(mine))) all.push_back({e.score, e.doc + segs[i].base});
+    }
+    std::sort(all.begin(), all.end(), TopKQueue::better);
+    best = std::move(all);
+  }
+  r.ids.reserve(best.size());
+  r.scores.reserve(best.size());
+  for (const auto& e : best) {
+    r.ids.push_back(e.doc);
+    r.scores.push_back(e.score);
+  }
+  return r;
+}
 
 SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm, const BmpParams& params,
                     const uint8_t* deleted, float floor) {
@@ -146,7 +196,7 @@ SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algor
   }
   std::vector<TopKQueue::Entry> best = topk.sorted();
   if (algorithm == Algorithm::approximate && params.beta < 1) {
-    best = ix.has_lists() ? rescore<Cursor>(ix, q, std::move(best)) : rescore<BmpCursor>(ix, q, std::move(best));
+    best = rescore_any(ix, q, std::move(best));
   }
   r.ids.reserve(best.size());
   r.scores.reserve(best.size());

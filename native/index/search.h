@@ -58,8 +58,34 @@ void check_params(const BmpParams& params);
 SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algorithm, const BmpParams& params,
                     const uint8_t* deleted = nullptr, float floor = -std::numeric_limits<float>::infinity());
 
+// One segment of a live index for search_segments: an index in input order (not reordered) and its
+// deletions (nullptr, or ceil(num_docs / 8) bytes as for search).
+struct Segment {
+  const Index* ix;
+  const uint8_t* deleted;
+};
+
+// 'bmp' or 'approximate' over several indexes as one collection, the documents of each segment
+// following those of the segments before it: result ids are (documents of the earlier segments) +
+// input position. With the same scale everywhere, ids, scores and tie order are those of one index
+// built over the live documents in that order (deleted documents are never returned). The
+// superblocks of all segments are visited in one best-first order into one top-k queue (bmp.cpp).
+// Throws what search throws, kInvalidArgument for another algorithm or a reordered segment,
+// kUnsupported for a segment without a block-max store, kOutOfRange past 2^32 - 1 documents in all.
+SearchResult search_segments(const std::vector<Segment>& segments, const Query& q, uint32_t k, Algorithm algorithm,
+                             const BmpParams& params);
+
 // Block-at-a-time over the index's block-max store (not cursors): returns the postings it scored.
 uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& params);
+
+// The same over several indexes as one collection: document d (internal) of segment i enters topk as
+// base + d, unless its bit in deleted (internal numbers; nullptr: none) is set.
+struct BmpSegment {
+  const Index* ix;
+  const uint8_t* deleted;
+  uint32_t base;
+};
+uint64_t bmp(const std::vector<BmpSegment>& segments, const Query& q, TopKQueue& topk, const BmpParams& params);
 
 // --- the algorithms: cursors are in query-term order; each returns the postings it scored ---
 // C is Cursor (inverted lists) or BmpCursor (the block-max store of an index without lists); both
