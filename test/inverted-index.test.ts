@@ -126,6 +126,18 @@ function expectCode(fn: () => unknown, code: string, message?: RegExp): void {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'splade-index-'));
+
+// CRC-32C (Castagnoli), as the index file's checksums (native/index/crc32c.cpp).
+const CRC32C_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+  return c >>> 0;
+});
+function crc32c(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) c = CRC32C_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const CASES = [
@@ -138,10 +150,16 @@ const CASES = [
   { name: 'reordered by bisection', seed: 8, nDocs: 6000, vocab: 1500, docLen: 25, queryLen: 10, blockSize: 64, impactBits: 8 as const, reorder: 'bp' as const },
   { name: 'reordered, 16-bit', seed: 9, nDocs: 3000, vocab: 700, docLen: 20, queryLen: 8, blockSize: 32, impactBits: 16 as const, reorder: 'bp' as const },
 ];
+// Every 8-bit case again with the block-max store as the only copy of the postings: every
+// algorithm then reads it through BmpCursor.
+const STORES = [
+  ...CASES.map((cs) => ({ ...cs, store: 'lists' as const })),
+  ...CASES.filter((cs) => cs.impactBits === 8).map((cs) => ({ ...cs, name: `${cs.name}, compact store`, store: 'compact' as const })),
+];
 
-describe.each(CASES)('InvertedIndex on a random Zipfian collection: $name (seed $seed)', (cs) => {
+describe.each(STORES)('InvertedIndex on a random Zipfian collection: $name (seed $seed)', (cs) => {
   const c = collection(cs.seed, cs.nDocs, cs.vocab, cs.docLen, cs.queryLen, cs.seed === 2 ? 1.1 : 1.0);
-  const ix = InvertedIndex.build(c.docs, { blockSize: cs.blockSize, impactBits: cs.impactBits, vocabSize: cs.vocab, bmpBlockDocs: cs.bmpBlockDocs, reorder: cs.reorder });
+  const ix = InvertedIndex.build(c.docs, { blockSize: cs.blockSize, impactBits: cs.impactBits, vocabSize: cs.vocab, bmpBlockDocs: cs.bmpBlockDocs, reorder: cs.reorder, store: cs.store });
   const ks = [1, 10, 100, 10000];
   // The block-max store holds 8-bit impacts only.
   const algorithms = ALGORITHMS.filter((a) => a !== 'bmp' || cs.impactBits === 8);
@@ -150,6 +168,7 @@ describe.each(CASES)('InvertedIndex on a random Zipfian collection: $name (seed 
     expect(ix.numDocs).toBe(c.docs.length);
     expect(ix.numPostings).toBe(c.docs.reduce((a, d) => a + d.indices.length, 0));
     expect(ix.vocabSize).toBe(cs.vocab);
+    expect(ix.store).toBe(cs.store);
   });
 
   it('exhaustive equals the bit-exact model of the quantized scores', () => {
@@ -386,10 +405,10 @@ describe('InvertedIndex files', () => {
     writeFileSync(foreign, '');
     expectCode(() => InvertedIndex.open(foreign), 'ERR_SPLADE_CORRUPT_FILE');
     expectCode(() => InvertedIndex.open(join(dir, 'missing.idx')), 'ERR_SPLADE_IO');
-    const v3 = Buffer.from(bytes);
-    v3.writeUInt32LE(3, 8);
-    writeFileSync(foreign, v3);
-    expectCode(() => InvertedIndex.open(foreign), 'ERR_SPLADE_UNSUPPORTED', /version 3: this build of splade reads versions 1 to 2 \(the file was written by a newer splade/);
+    const v4 = Buffer.from(bytes);
+    v4.writeUInt32LE(4, 8);
+    writeFileSync(foreign, v4);
+    expectCode(() => InvertedIndex.open(foreign), 'ERR_SPLADE_UNSUPPORTED', /version 4: this build of splade reads versions 1 to 3 \(the file was written by a newer splade/);
   });
 
   it('opens a format-1 file (written before the block-max store) with the results it gave then', () => {
@@ -412,8 +431,97 @@ describe('InvertedIndex files', () => {
     old.dispose();
   });
 
-  it('fuzz: random byte flips and truncations give ERR_SPLADE_CORRUPT_FILE (ERR_SPLADE_UNSUPPORTED for a damaged version), never a crash', () => {
-    const r = rng(99);
+  const compact = InvertedIndex.build(c.docs, { docIds, blockSize: 32, bmpBlockDocs: 8, store: 'compact' });
+  const lists = InvertedIndex.build(c.docs, { docIds, blockSize: 32, bmpBlockDocs: 8 }); // the same store, with lists
+  const compactPath = join(dir, 'compact.idx');
+  compact.save(compactPath);
+  const compactBytes = readFileSync(compactPath);
+
+  it('store compact: a version-3 file without lists, smaller, with the results of the lists for every algorithm', () => {
+    expect(compactBytes.readUInt32LE(8)).toBe(3);
+    expect(bytes.readUInt32LE(8)).toBe(2); // indexes with lists stay version 2, for older readers
+    expect(compactBytes.length).toBeLessThan(bytes.length);
+    const o = InvertedIndex.open(compactPath);
+    expect(o.store).toBe('compact');
+    expect(o.sizeBytes).toBe(compactBytes.length);
+    for (const q of c.queries) {
+      for (const algorithm of [...ALGORITHMS, 'approximate'] as const) {
+        for (const k of [1, 10, 1000]) {
+          const a = lists.search(q, { k, algorithm });
+          const b = o.search(q, { k, algorithm });
+          expect(Array.from(b.ids)).toEqual(Array.from(a.ids));
+          expect(Array.from(b.scores)).toEqual(Array.from(a.scores));
+          expect(b.docIds).toEqual(Array.from(a.ids).map((i) => docIds[i]));
+        }
+      }
+      // beta < 1 rescores its finds through cursors over the store.
+      const a = lists.search(q, { k: 10, algorithm: 'approximate', beta: 0.5 });
+      const b = o.search(q, { k: 10, algorithm: 'approximate', beta: 0.5 });
+      expect(Array.from(b.scores)).toEqual(Array.from(a.scores));
+    }
+    o.dispose();
+  });
+
+  it('store compact: damage behind repaired checksums is caught by the structural checks (ERR_SPLADE_CORRUPT_FILE) or leaves a consistent index', () => {
+    // The checksums catch random damage first; repairing them exercises the checks of every field.
+    const r = rng(97);
+    const p = join(dir, 'structure.idx');
+    const nSections = compactBytes.readUInt32LE(20);
+    const sections = Array.from({ length: nSections }, (_, i) => ({
+      at: 64 + 24 * i, id: compactBytes.readUInt32LE(64 + 24 * i),
+      offset: Number(compactBytes.readBigUInt64LE(64 + 24 * i + 8)), length: Number(compactBytes.readBigUInt64LE(64 + 24 * i + 16)),
+    }));
+    const targets = sections.filter((sec) => [1, 6, 7, 11, 12, 13].includes(sec.id) && sec.length > 0);
+    expect(targets.map((sec) => sec.id).sort((a, b) => a - b)).toEqual([1, 6, 7, 11, 12, 13]);
+    let caught = 0, consistent = 0;
+    for (let iter = 0; iter < 400; iter++) {
+      const buf = Buffer.from(compactBytes);
+      const sec = targets[iter % targets.length];
+      const flips = 1 + Math.floor(r() * 2);
+      for (let f = 0; f < flips; f++) buf[sec.offset + Math.floor(r() * sec.length)] ^= 1 << Math.floor(r() * 8);
+      buf.writeUInt32LE(crc32c(buf.subarray(sec.offset, sec.offset + sec.length)), sec.at + 4);
+      buf.writeUInt32LE(crc32c(buf.subarray(64, 64 + 24 * nSections)), 24);
+      buf.writeUInt32LE(0, 16);
+      buf.writeUInt32LE(crc32c(buf.subarray(0, 64)), 16);
+      writeFileSync(p, buf);
+      let o: InvertedIndex;
+      try {
+        o = InvertedIndex.open(p);
+      } catch (err) {
+        expect((err as SpladeError).code, `iteration ${iter}`).toBe('ERR_SPLADE_CORRUPT_FILE');
+        caught++;
+        continue;
+      }
+      const q = c.queries[iter % c.queries.length];
+      let ref: ReturnType<InvertedIndex['search']> | undefined;
+      try {
+        ref = o.search(q, { k: 20, algorithm: 'exhaustive' });
+      } catch (err) {
+        expect((err as SpladeError).code, `iteration ${iter}`).toBe('ERR_SPLADE_CORRUPT_FILE');
+      }
+      for (const algorithm of ALGORITHMS) {
+        if (!ref) {
+          expectCode(() => o.search(q, { k: 20, algorithm }), 'ERR_SPLADE_CORRUPT_FILE');
+          continue;
+        }
+        const got = o.search(q, { k: 20, algorithm });
+        expect(Array.from(got.ids), `iteration ${iter}, ${algorithm}`).toEqual(Array.from(ref.ids));
+        expect(Array.from(got.scores), `iteration ${iter}, ${algorithm}`).toEqual(Array.from(ref.scores));
+      }
+      if (ref) consistent++;
+      else caught++;
+      o.dispose();
+    }
+    expect(caught).toBeGreaterThan(200); // most single-bit changes break a rule
+    expect(caught + consistent).toBe(400);
+  });
+
+  it.each([
+    ['lists', () => bytes],
+    ['compact', () => compactBytes],
+  ] as const)('fuzz (%s store): random byte flips and truncations give ERR_SPLADE_CORRUPT_FILE (ERR_SPLADE_UNSUPPORTED for a damaged version), never a crash', (store, original) => {
+    const bytes = original();
+    const r = rng(store === 'lists' ? 99 : 98);
     const p = join(dir, 'fuzz.idx');
     const q = c.queries[0];
     for (let iter = 0; iter < 300; iter++) {
@@ -437,11 +545,13 @@ describe('InvertedIndex files', () => {
         opened = InvertedIndex.open(p);
       } catch (err) {
         // A damaged version field names a format this build does not read: that, not damage, is reported.
-        const otherVersion = data.length >= 20 && data.subarray(0, 8).equals(bytes.subarray(0, 8)) && ![1, 2].includes(data.readUInt32LE(8));
+        const otherVersion = data.length >= 20 && data.subarray(0, 8).equals(bytes.subarray(0, 8)) && ![1, 2, 3].includes(data.readUInt32LE(8));
         expect((err as SpladeError).code, `iteration ${iter}`).toBe(otherVersion ? 'ERR_SPLADE_UNSUPPORTED' : 'ERR_SPLADE_CORRUPT_FILE');
         continue;
       }
-      opened.search(q, { k: 10 });
+      // Without lists, every algorithm reads the (damaged) store.
+      if (store === 'lists') opened.search(q, { k: 10 });
+      else for (const algorithm of ['maxscore', 'exhaustive', 'bmw'] as const) expectCode(() => opened!.search(q, { k: 10, algorithm }), 'ERR_SPLADE_CORRUPT_FILE');
       expectCode(() => opened!.search(q, { k: 10, algorithm: 'bmp' }), 'ERR_SPLADE_CORRUPT_FILE');
       expectCode(() => opened!.search(q, { k: 10, algorithm: 'approximate' }), 'ERR_SPLADE_CORRUPT_FILE');
       opened.dispose();
@@ -459,6 +569,9 @@ describe('InvertedIndex options and approximate search', () => {
     const docs = [q([1, 2]), q([2, 3])];
     expectCode(() => InvertedIndex.build(docs, { reorderr: 'bp' } as never), 'ERR_SPLADE_INVALID_ARGUMENT', /reorderr/);
     expectCode(() => InvertedIndex.build(docs, { bmpBlockDocs: 257 }), 'ERR_SPLADE_INVALID_ARGUMENT', /bmpBlockDocs/);
+    expectCode(() => InvertedIndex.build(docs, { store: 'packed' } as never), 'ERR_SPLADE_INVALID_ARGUMENT', /store/);
+    expectCode(() => InvertedIndex.build(docs, { store: 'compact', impactBits: 16 }), 'ERR_SPLADE_INVALID_ARGUMENT', /store/);
+    expectCode(() => InvertedIndex.build(docs, { store: 'compact', bmpBlockDocs: 0 }), 'ERR_SPLADE_INVALID_ARGUMENT', /store/);
     const ix = InvertedIndex.build(docs);
     expectCode(() => ix.search(q([2]), { k: 1, algorithms: 'bmp' } as never), 'ERR_SPLADE_INVALID_ARGUMENT', /algorithms/);
     expectCode(() => ix.search(q([2]), { k: 1, algorithm: 'maxscore', alpha: 0.5 }), 'ERR_SPLADE_INVALID_ARGUMENT', /approximate/);

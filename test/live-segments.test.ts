@@ -153,9 +153,9 @@ describe(`searchSegments on native indexes (seed ${TEST_SEED})`, () => {
     return bits;
   }
 
-  it('segments of different block sizes, with deletions: a fresh build of the live documents in order', async () => {
+  it.each(['lists', 'compact'] as const)('segments of different block sizes, with deletions, store %s: a fresh build of the live documents in order', async (store) => {
     const blockDocs = [1, 32, 7];
-    const segs = parts.map((docs, i) => open(docs, { scale: 2, vocabSize: VOCAB, bmpBlockDocs: blockDocs[i] }, `bd${i}`));
+    const segs = parts.map((docs, i) => open(docs, { scale: 2, vocabSize: VOCAB, bmpBlockDocs: blockDocs[i], ...(store === 'compact' ? { store } : {}) }, `bd${store}${i}`));
     const deleted = [bitmap(700, (d) => d % 3 === 0), undefined, bitmap(333, (d) => d > 300)];
     // Live documents in order, and the id searchSegments gives each (documents before + position).
     const liveDocs: SparseVector[] = [];
@@ -191,6 +191,11 @@ describe(`searchSegments on native indexes (seed ${TEST_SEED})`, () => {
     const batch = await searchSegmentsBatch(segs, deleted, indices, values, offsets, 25, 'bmp', 2, 1, 1);
     batch.forEach((res, i) => expect(idsAndScores(res)).toEqual(idsAndScores(searchSegments(segs, deleted, queries[i].indices, queries[i].values, 25, 'bmp', 1, 1))));
     fresh.dispose();
+  });
+
+  it('segments of different stores are refused', async () => {
+    const segs = [open(parts[0], { scale: 2, vocabSize: VOCAB }, 'mixl'), open(parts[1], { scale: 2, vocabSize: VOCAB, store: 'compact' }, 'mixc')];
+    await expectCode(() => searchSegments(segs, [undefined, undefined], queries[0].indices, queries[0].values, 10, 'bmp', 1, 1), 'ERR_SPLADE_INVALID_ARGUMENT', /one store layout/);
   });
 
   it('segments of different scales: scores compare as the floats they are, ties by segment order', () => {

@@ -62,8 +62,15 @@ export interface BuildOptions {
    * Default 'none' (input order). It costs build time and, while building, 4 bytes a posting.
    */
   reorder?: 'none' | 'bp';
+  /**
+   * Where the postings live. 'lists' (default): compressed inverted lists for 'exhaustive', 'wand',
+   * 'maxscore' and 'bmw', plus the block-max store for 'bmp' and 'approximate' (every posting twice).
+   * 'compact': the block-max store only, which every algorithm then reads (a smaller file, same
+   * results; needs impactBits 8 and bmpBlockDocs > 0; files of format version 3).
+   */
+  store?: 'lists' | 'compact';
 }
-const BUILD_OPTIONS = ['docIds', 'scale', 'blockSize', 'impactBits', 'vocabSize', 'bmpBlockDocs', 'reorder'];
+const BUILD_OPTIONS = ['docIds', 'scale', 'blockSize', 'impactBits', 'vocabSize', 'bmpBlockDocs', 'reorder', 'store'];
 
 export interface SearchOptions extends ApproximateOptions {
   /** How many documents to return, 1..10000. */
@@ -101,6 +108,8 @@ export interface SearchResult {
 export interface IndexStats {
   numDocs: number; numPostings: number; vocabSize: number; sizeBytes: number;
   blockSize: number; impactBits: number; scale: number; hasDocIds: boolean; reordered: boolean; hasBmp: boolean;
+  /** false: the block-max store is the only copy of the postings (store 'compact'); absent means true. */
+  hasLists?: boolean;
 }
 /** searchBatch's results carry their docIds (read while the batch holds the index: see dispose()). */
 export interface NativeResult { ids: Uint32Array; scores: Float32Array; postingsScored: number; docIds?: string[] }
@@ -126,7 +135,7 @@ export interface NativeIndex {
 }
 interface IndexAddon {
   IndexBuilder: new (blockSize: number, impactBits: number, scale: number, vocabSize: number, bmpBlockDocs: number,
-    reorder: 'none' | 'bp') => NativeBuilder;
+    reorder: 'none' | 'bp', store: 'lists' | 'compact') => NativeBuilder;
   IndexHandle: {
     new (how: 'open', path: string): NativeIndex;
     new (how: 'build', builder: NativeBuilder, docIds: string[] | undefined): NativeIndex;
@@ -272,6 +281,8 @@ export class InvertedIndex {
   get reordered(): boolean { return this.#stats.reordered; }
   /** Whether the index holds the block-max store that 'bmp' and 'approximate' search. */
   get hasBlockMaxStore(): boolean { return this.#stats.hasBmp; }
+  /** 'compact' when the block-max store is the only copy of the postings (BuildOptions.store). */
+  get store(): 'lists' | 'compact' { return this.#stats.hasLists === false ? 'compact' : 'lists'; }
 
   /** Each term's document frequency (postings in its list), indexed by term id: (vocabSize). */
   documentFrequencies(): Uint32Array {
@@ -358,7 +369,11 @@ class BuildFeed {
     }
     const bmpBlockDocs = opts.bmpBlockDocs === undefined ? 32 : expectInteger('bmpBlockDocs', opts.bmpBlockDocs, 0, 256);
     const reorder = opts.reorder === undefined ? 'none' : expectOneOf('reorder', opts.reorder, ['none', 'bp'] as const);
-    this.builder = callNative(() => new (addon().IndexBuilder)(blockSize, impactBits, scale, vocabSize, bmpBlockDocs, reorder));
+    const store = opts.store === undefined ? 'lists' : expectOneOf('store', opts.store, ['lists', 'compact'] as const);
+    if (store === 'compact' && (impactBits !== 8 || bmpBlockDocs === 0)) {
+      invalidArgument('store', "'lists' when impactBits is 16 or bmpBlockDocs is 0", store);
+    }
+    this.builder = callNative(() => new (addon().IndexBuilder)(blockSize, impactBits, scale, vocabSize, bmpBlockDocs, reorder, store));
   }
 
   add(doc: SparseVector): void {

@@ -36,7 +36,8 @@ class IndexBuilderWrap : public Napi::ObjectWrap<IndexBuilderWrap> {
   }
 
   // new IndexBuilder(blockSize, impactBits, scale (0: the largest value), vocabSize (0: from the data),
-  //                  bmpBlockDocs (0: no block-max store), reorder ('none' | 'bp'))
+  //                  bmpBlockDocs (0: no block-max store), reorder ('none' | 'bp'),
+  //                  store ('lists' | 'compact': the block-max store as the only copy of the postings))
   explicit IndexBuilderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IndexBuilderWrap>(info) {
     index::BuildOptions o;
     o.block_size = static_cast<uint32_t>(arg_int(info, 0, "blockSize", index::kMinBlockSize, index::kMaxBlockSize));
@@ -50,6 +51,11 @@ class IndexBuilderWrap : public Napi::ObjectWrap<IndexBuilderWrap> {
       throw_error(info.Env(), kInvalidArgument, "Expected 'none' or 'bp' for reorder but received " + reorder);
     }
     o.reorder_bp = reorder == "bp";
+    const std::string store = arg_string(info, 6, "store");
+    if (store != "lists" && store != "compact") {
+      throw_error(info.Env(), kInvalidArgument, "Expected 'lists' or 'compact' for store but received " + store);
+    }
+    o.lists = store == "lists";
     guarded(info.Env(), [&] {
       builder_ = std::make_unique<Builder>(o);
       return 0;
@@ -364,6 +370,7 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     o.Set("hasDocIds", ix->has_doc_ids());
     o.Set("reordered", ix->reordered());
     o.Set("hasBmp", ix->has_bmp());
+    o.Set("hasLists", ix->has_lists());
     return o;
   }
 

@@ -1,5 +1,5 @@
 // Block-max pruning (Mallia, Suel, Tonellotto, SIGIR 2024), superblock at a time (Carlson et al.,
-// SIGIR 2025), over the store of bmp_format.h:
+// SIGIR 2025), over the block-max store (bmp_format.h, or bmp_packed.h's compact layout):
 //   1. each query term's superblock groups add weight x group max to their superblock's bound;
 //   2. superblocks are visited best bound first; a visited superblock's blocks get their bounds the
 //      same way, and are visited best first;
@@ -9,7 +9,7 @@
 // Rank-safe with alpha = beta = 1. Approximate settings: alpha < 1 visits a block only while its
 // bound x alpha reaches the k-th score; beta < 1 searches with the heaviest query terms only (those
 // that carry a beta share of the query's bound mass), and the documents found are then scored with
-// every term through the inverted lists, so returned scores stay exact.
+// every term through the cursors, so returned scores stay exact.
 //
 // Several indexes (a live index's segments) are searched as one collection: the superblocks of all
 // of them are ranked by bound together and visited in that one order, into one top-k queue, so the
@@ -21,18 +21,16 @@
 
 #include "../common/cpu_features.h"
 #include "bmp_bounds.h"
+#include "bmp_layouts.h"
 #include "search.h"
 
 namespace splade::index {
 namespace {
 
 struct TermRef {
-  uint32_t term;    // term id
-  float weight;     // query value x impact unit, as the cursors use it
-  uint64_t group;   // first BmpSuper
-  uint64_t block;   // first block entry
-  uint64_t posting; // first posting
-  uint32_t groups;
+  uint32_t term;      // term id
+  float weight;       // query value x impact unit, as the cursors use it
+  const BmpTerm* bt;  // where its groups are
 };
 
 // Query positions kept under beta: the heaviest terms (weight x list max, the largest over the
@@ -58,16 +56,13 @@ std::vector<bool> kept_terms(const std::vector<BmpSegment>& segs, const Query& q
   return keep;
 }
 
-struct GroupRef {
-  uint32_t term;  // index into the segment's terms
-  uint64_t mask, block, posting;
-};
-
-// One segment's side of step 1: its superblock bounds, and each superblock's groups (bucketed by
+// One segment's side of step 1, over its layout of the store (bmp_layouts.h): its superblock bounds, and each superblock's groups (bucketed by
 // superblock, in query-term order within one), so that the tables grow with the groups there are,
 // not terms x superblocks.
+template <class Layout>
 struct SegmentPlan {
   const BmpStore* st;
+  Layout layout;
   uint32_t block_docs;
   uint32_t base;
   const uint8_t* deleted;
@@ -79,12 +74,11 @@ struct SegmentPlan {
   uint64_t widest = 0;  // the most groups one superblock has
 
   SegmentPlan(const BmpSegment& seg, const Query& q, const std::vector<bool>& keep)
-      : st(&seg.ix->bmp()), block_docs(st->meta->block_docs), base(seg.base), deleted(seg.deleted) {
+      : st(&seg.ix->bmp()), layout{*st}, block_docs(st->meta->block_docs), base(seg.base), deleted(seg.deleted) {
     for (uint32_t i = 0; i < q.size; ++i) {
       const BmpTerm& bt = st->terms[q.indices[i]];
       if (!keep[i] || bt.num_groups == 0) continue;
-      terms.push_back({q.indices[i], q.values[i] * seg.ix->impact_unit(), bt.first_group, bt.first_block,
-                       bt.first_posting, bt.num_groups});
+      terms.push_back({q.indices[i], q.values[i] * seg.ix->impact_unit(), &bt});
     }
     // Every superblock's bound is a sum of at most these addends, each no larger, in the same order.
     for (const TermRef& t : terms) whole_bound += t.weight * static_cast<float>(seg.ix->term(t.term).max_impact);
@@ -94,12 +88,20 @@ struct SegmentPlan {
     const uint32_t nsup = st->meta->num_supers;
     sb_bound.assign(nsup, 0.0f);
     sb_begin.assign(size_t{nsup} + 1, 0);
-    for (const TermRef& t : terms) {
-      for (uint64_t g = t.group; g < t.group + t.groups; ++g) {
-        const BmpSuper& s = st->groups[g];
-        sb_bound[s.superblock] += t.weight * static_cast<float>(s.max_impact);
-        ++sb_begin[s.superblock + 1];
-      }
+    std::vector<GroupRef> found;  // every group of the query's terms, term by term
+    std::vector<uint32_t> found_sb;
+    size_t total = 0;
+    for (const TermRef& t : terms) total += t.bt->num_groups;
+    found.reserve(total);
+    found_sb.reserve(total);
+    for (size_t i = 0; i < terms.size(); ++i) {
+      const float w = terms[i].weight;
+      layout.groups(*terms[i].bt, static_cast<uint32_t>(i), [&](uint32_t sb, uint32_t max, const GroupRef& g) {
+        sb_bound[sb] += w * static_cast<float>(max);
+        ++sb_begin[sb + 1];
+        found.push_back(g);
+        found_sb.push_back(sb);
+      });
     }
     for (uint32_t s = 0; s < nsup; ++s) {
       widest = std::max(widest, sb_begin[s + 1]);
@@ -107,16 +109,7 @@ struct SegmentPlan {
     }
     refs.resize(sb_begin[nsup]);
     std::vector<uint64_t> fill(sb_begin.begin(), sb_begin.end() - 1);
-    for (size_t i = 0; i < terms.size(); ++i) {
-      const TermRef& t = terms[i];
-      uint64_t b = t.block, p = t.posting;
-      for (uint64_t g = t.group; g < t.group + t.groups; ++g) {
-        const BmpSuper& s = st->groups[g];
-        refs[fill[s.superblock]++] = {static_cast<uint32_t>(i), s.block_mask, b, p};
-        b += static_cast<uint64_t>(__builtin_popcountll(s.block_mask));
-        p += s.num_postings;
-      }
-    }
+    for (size_t x = 0; x < found.size(); ++x) refs[fill[found_sb[x]]++] = found[x];
   }
   bool has_groups(uint32_t sb) const { return sb_begin[sb + 1] > sb_begin[sb]; }
   bool is_deleted(uint32_t doc) const { return deleted && (deleted[doc >> 3] >> (doc & 7) & 1); }
@@ -130,13 +123,12 @@ struct Visit {
 
 }  // namespace
 
-uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& params) {
-  return bmp(std::vector<BmpSegment>{{&ix, nullptr, 0}}, q, topk, params);
-}
+namespace {
 
-uint64_t bmp(const std::vector<BmpSegment>& segments, const Query& q, TopKQueue& topk, const BmpParams& params) {
+template <class Layout>
+uint64_t bmp_search(const std::vector<BmpSegment>& segments, const Query& q, TopKQueue& topk, const BmpParams& params) {
   const std::vector<bool> keep = kept_terms(segments, q, params.beta);
-  std::vector<SegmentPlan> plans;
+  std::vector<SegmentPlan<Layout>> plans;
   plans.reserve(segments.size());
   size_t n = 0;  // the most query terms one segment searches with
   float whole_bound = 0.0f;
@@ -157,7 +149,7 @@ uint64_t bmp(const std::vector<BmpSegment>& segments, const Query& q, TopKQueue&
   uint64_t widest = 0;
   uint32_t max_block_docs = 0;
   for (uint32_t si = 0; si < plans.size(); ++si) {
-    SegmentPlan& p = plans[si];
+    SegmentPlan<Layout>& p = plans[si];
     if (p.terms.empty()) continue;
     p.bound_superblocks();
     widest = std::max(widest, p.widest);
@@ -170,8 +162,8 @@ uint64_t bmp(const std::vector<BmpSegment>& segments, const Query& q, TopKQueue&
   });
 
   // Per visited superblock: for its j-th group, the postings of each of its 64 blocks (offset, count).
-  std::vector<uint64_t> entry_at(size_t{widest} * kBmpSuperBlocks);
-  std::vector<uint16_t> entry_count(size_t{widest} * kBmpSuperBlocks, 0);
+  std::vector<EntryRef> entry_at(size_t{widest} * kBmpSuperBlocks);
+  std::vector<uint8_t> entry_here(size_t{widest} * kBmpSuperBlocks, 0);
   std::vector<float> acc(max_block_docs, 0.0f);
   std::vector<uint8_t> touched(max_block_docs, 0);
   std::vector<uint32_t> slots;
@@ -183,21 +175,21 @@ uint64_t bmp(const std::vector<BmpSegment>& segments, const Query& q, TopKQueue&
   // worked on.
   const BmpGroupBoundsFn group_bounds = bmp_group_bounds_kernel(active_isa());
   auto prefetch_super = [&](const Visit& v) {
-    const SegmentPlan& p = plans[v.seg];
+    const SegmentPlan<Layout>& p = plans[v.seg];
     for (uint64_t r = p.sb_begin[v.sb]; r < p.sb_begin[v.sb + 1]; ++r) {
       __builtin_prefetch(p.st->block_max + p.refs[r].block);
     }
   };
-  auto prefetch_block = [&](const BmpStore& st, uint32_t groups, uint32_t blk) {
+  auto prefetch_block = [&](const Layout& layout, uint32_t groups, uint32_t blk) {
     for (uint32_t j = 0; j < groups; ++j)
-      if (entry_count[j * kBmpSuperBlocks + blk]) __builtin_prefetch(st.postings + entry_at[j * kBmpSuperBlocks + blk]);
+      if (entry_here[j * kBmpSuperBlocks + blk]) __builtin_prefetch(layout.prefetch_at(entry_at[j * kBmpSuperBlocks + blk]));
   };
   if (!visits.empty()) prefetch_super(visits[0]);
   for (size_t vi = 0; vi < visits.size(); ++vi) {
     const Visit& v = visits[vi];
     if (v.bound * margin < threshold) break;
     if (vi + 1 < visits.size()) prefetch_super(visits[vi + 1]);
-    const SegmentPlan& p = plans[v.seg];
+    const SegmentPlan<Layout>& p = plans[v.seg];
     const BmpStore& st = *p.st;
     const uint32_t sb = v.sb;
     const GroupRef* group = p.refs.data() + p.sb_begin[sb];
@@ -217,37 +209,29 @@ uint64_t bmp(const std::vector<BmpSegment>& segments, const Query& q, TopKQueue&
       return block_bound[a] > block_bound[b] || (block_bound[a] == block_bound[b] && a < b);
     });
     if (nb == 0 || block_bound[order[0]] * margin < threshold) continue;
-    // Where each group's postings of each block start, and how many (only for superblocks that score).
+    // Where each group's postings of each block are (only for superblocks that score).
     for (uint32_t j = 0; j < groups; ++j) {
-      uint64_t mask = group[j].mask, b = group[j].block, at = group[j].posting;
-      for (; mask; mask &= mask - 1, ++b) {
-        const uint32_t blk = static_cast<uint32_t>(__builtin_ctzll(mask));
-        const uint32_t count = uint32_t{st.block_count[b]} + 1;
-        entry_at[j * kBmpSuperBlocks + blk] = at;
-        entry_count[j * kBmpSuperBlocks + blk] = static_cast<uint16_t>(count);
-        at += count;
-      }
+      p.layout.entries(group[j], [&](uint32_t blk, const EntryRef& e) {
+        entry_at[j * kBmpSuperBlocks + blk] = e;
+        entry_here[j * kBmpSuperBlocks + blk] = 1;
+      });
     }
     // 3. Blocks, best bound first; a block's groups in query-term order (search.h's summation order).
-    prefetch_block(st, groups, order[0]);
+    prefetch_block(p.layout, groups, order[0]);
     for (uint32_t oi = 0; oi < nb; ++oi) {
       const uint32_t blk = order[oi];
       if (block_bound[blk] * margin < threshold) break;
-      if (oi + 1 < nb) prefetch_block(st, groups, order[oi + 1]);
+      if (oi + 1 < nb) prefetch_block(p.layout, groups, order[oi + 1]);
       for (uint32_t j = 0; j < groups; ++j) {
-        const uint32_t count = entry_count[j * kBmpSuperBlocks + blk];
-        if (count == 0) continue;
-        const uint16_t* post = st.postings + entry_at[j * kBmpSuperBlocks + blk];
+        if (!entry_here[j * kBmpSuperBlocks + blk]) continue;
         const float w = p.terms[group[j].term].weight;
-        for (uint32_t k = 0; k < count; ++k) {
-          const uint32_t slot = post[k] & 0xFF;
-          acc[slot] += w * static_cast<float>(post[k] >> 8);
+        scored += p.layout.postings(entry_at[j * kBmpSuperBlocks + blk], [&](uint32_t slot, uint32_t imp) {
+          acc[slot] += w * static_cast<float>(imp);
           if (!touched[slot]) {
             touched[slot] = 1;
             slots.push_back(slot);
           }
-        }
-        scored += count;
+        });
       }
       const uint32_t first = (sb * kBmpSuperBlocks + blk) * p.block_docs;
       for (const uint32_t slot : slots) {
@@ -258,9 +242,24 @@ uint64_t bmp(const std::vector<BmpSegment>& segments, const Query& q, TopKQueue&
       slots.clear();
       threshold = topk.threshold();
     }
-    std::memset(entry_count.data(), 0, size_t{groups} * kBmpSuperBlocks * sizeof(uint16_t));
+    std::memset(entry_here.data(), 0, size_t{groups} * kBmpSuperBlocks);
   }
   return scored;
+}
+
+}  // namespace
+
+uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& params) {
+  return bmp(std::vector<BmpSegment>{{&ix, nullptr, 0}}, q, topk, params);
+}
+
+// One layout for all the segments (the search's tables and loop are compiled per layout).
+uint64_t bmp(const std::vector<BmpSegment>& segments, const Query& q, TopKQueue& topk, const BmpParams& params) {
+  if (segments.empty()) return 0;
+  const bool packed = segments[0].ix->bmp().packed;
+  for (const BmpSegment& s : segments)
+    if (s.ix->bmp().packed != packed) fail(kInvalidArgument, "segments searched together must share one store layout");
+  return packed ? bmp_search<PackedLayout>(segments, q, topk, params) : bmp_search<U16Layout>(segments, q, topk, params);
 }
 
 }  // namespace splade::index

@@ -44,12 +44,13 @@ BmpTerm BmpWriter::append(BmpWriter& other) {
   return shift;
 }
 
+void bmp_corrupt(const std::string& what) { fail(kCorruptFile, "corrupt index: block-max store: " + what); }
+
 namespace {
-[[noreturn]] void corrupt(const std::string& what) { fail(kCorruptFile, "corrupt index: block-max store: " + what); }
+[[noreturn]] void corrupt(const std::string& what) { bmp_corrupt(what); }
 }  // namespace
 
-void BmpStore::validate(Section meta_s, Section terms_s, Section groups_s, Section blocks_s, Section postings_s,
-                        uint32_t num_docs, uint32_t vocab_size, uint64_t num_postings, const TermEntry* lists) {
+void BmpStore::check_meta(Section meta_s, Section terms_s, uint32_t num_docs, uint32_t vocab_size, uint64_t num_postings) {
   if (meta_s.size != sizeof(BmpMeta)) corrupt("meta section has the wrong size");
   meta = reinterpret_cast<const BmpMeta*>(meta_s.data);
   const BmpMeta& m = *meta;
@@ -58,10 +59,16 @@ void BmpStore::validate(Section meta_s, Section terms_s, Section groups_s, Secti
   if (m.num_blocks != nb || m.num_supers != (nb + kBmpSuperBlocks - 1) / kBmpSuperBlocks) corrupt("bad block counts");
   if (m.num_postings != num_postings) corrupt("posting count disagrees with the index");
   if (terms_s.size != uint64_t{vocab_size} * sizeof(BmpTerm)) corrupt("term table has the wrong size");
+  terms = reinterpret_cast<const BmpTerm*>(terms_s.data);
+}
+
+void BmpStore::validate(Section meta_s, Section terms_s, Section groups_s, Section blocks_s, Section postings_s,
+                        uint32_t num_docs, uint32_t vocab_size, uint64_t num_postings, const TermEntry* lists) {
+  check_meta(meta_s, terms_s, num_docs, vocab_size, num_postings);
+  const BmpMeta& m = *meta;
   if (groups_s.size != m.num_groups * sizeof(BmpSuper)) corrupt("group table has the wrong size");
   if (blocks_s.size != m.num_block_entries * 2) corrupt("block table has the wrong size");
   if (postings_s.size != m.num_postings * 2) corrupt("postings section has the wrong size");
-  terms = reinterpret_cast<const BmpTerm*>(terms_s.data);
   groups = reinterpret_cast<const BmpSuper*>(groups_s.data);
   block_max = blocks_s.data;
   block_count = blocks_s.data + m.num_block_entries;
@@ -78,6 +85,7 @@ void BmpStore::validate(Section meta_s, Section terms_s, Section groups_s, Secti
     if (te.num_groups > m.num_groups - g) corrupt(where + " groups outside the table");
     int64_t prev_sb = -1;
     const uint64_t first_p = p;
+    uint32_t term_max = 0;
     for (uint32_t j = 0; j < te.num_groups; ++j, ++g) {
       const BmpSuper& s = groups[g];
       if (int64_t{s.superblock} <= prev_sb || s.superblock >= m.num_supers || s.block_mask == 0) {
@@ -110,8 +118,11 @@ void BmpStore::validate(Section meta_s, Section terms_s, Section groups_s, Secti
         group_postings += count;
       }
       if (s.max_impact != group_max || s.num_postings != group_postings) corrupt(where + " superblock bound disagrees");
+      term_max = std::max(term_max, group_max);
     }
     if (p - first_p != lists[t].df) corrupt(where + " posting count disagrees with its list");
+    // The term's max bounds its scores in every algorithm (and is all an index without lists has).
+    if (term_max != lists[t].max_impact) corrupt(where + " max impact disagrees with its groups");
   }
   if (g != m.num_groups || b != m.num_block_entries || p != m.num_postings) corrupt("tables longer than the terms use");
 }

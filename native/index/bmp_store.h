@@ -8,6 +8,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "bmp_format.h"
@@ -32,13 +33,22 @@ class BmpWriter {
   uint32_t block_docs_;
 };
 
+// Throws kCorruptFile naming the block-max store.
+[[noreturn]] void bmp_corrupt(const std::string& what);
+
 struct BmpStore {
   const BmpMeta* meta = nullptr;
   const BmpTerm* terms = nullptr;
+  const uint8_t* block_max = nullptr;  // both layouts
+  // bmp_format.h's layout (format version 2):
   const BmpSuper* groups = nullptr;
-  const uint8_t* block_max = nullptr;
   const uint8_t* block_count = nullptr;
   const uint16_t* postings = nullptr;
+  // bmp_packed.h's layout (format version 3):
+  bool packed = false;
+  const uint8_t* group_bytes = nullptr;
+  const uint8_t* group_bytes_end = nullptr;
+  const uint8_t* records = nullptr;
 
   // Sections as found in the file (data, bytes); throws kCorruptFile when anything is inconsistent
   // with them or with the index (num_docs, vocab_size, num_postings, each term's df).
@@ -46,8 +56,13 @@ struct BmpStore {
     const uint8_t* data;
     uint64_t size;
   };
+  // The meta and term table, common to both layouts (sets meta and terms).
+  void check_meta(Section meta_s, Section terms_s, uint32_t num_docs, uint32_t vocab_size, uint64_t num_postings);
   void validate(Section meta_s, Section terms_s, Section groups_s, Section blocks_s, Section postings_s,
                 uint32_t num_docs, uint32_t vocab_size, uint64_t num_postings, const TermEntry* lists);
+  // The same for the packed layout (bmp_packed.cpp): groups_s, entries_s, records_s are its sections.
+  void validate_packed(Section meta_s, Section terms_s, Section groups_s, Section entries_s, Section records_s,
+                       uint32_t num_docs, uint32_t vocab_size, uint64_t num_postings, const TermEntry* lists);
 };
 
 }  // namespace splade::index

@@ -5,11 +5,12 @@
 
 namespace splade::index {
 
-uint64_t bmw(std::vector<Cursor>& cursors, TopKQueue& topk) {
+template <class C>
+uint64_t bmw(std::vector<C>& cursors, TopKQueue& topk) {
   const size_t n = cursors.size();
   const float margin = bound_margin(n);
-  std::vector<Cursor*> order;
-  for (Cursor& c : cursors) order.push_back(&c);
+  std::vector<C*> order;
+  for (C& c : cursors) order.push_back(&c);
   uint64_t scored = 0;
   for (;;) {
     sort_by_docid(order);
@@ -27,7 +28,7 @@ uint64_t bmw(std::vector<Cursor>& cursors, TopKQueue& topk) {
     if (block_bound * margin > threshold) {
       if (order[0]->docid() == pivot) {
         topk.insert(score_doc(cursors, pivot), pivot);
-        for (Cursor& c : cursors) {
+        for (C& c : cursors) {
           if (c.docid() == pivot) {
             c.next();
             ++scored;
@@ -45,5 +46,8 @@ uint64_t bmw(std::vector<Cursor>& cursors, TopKQueue& topk) {
   }
   return scored;
 }
+
+template uint64_t bmw<Cursor>(std::vector<Cursor>&, TopKQueue&);
+template uint64_t bmw<BmpCursor>(std::vector<BmpCursor>&, TopKQueue&);
 
 }  // namespace splade::index

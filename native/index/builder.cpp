@@ -6,6 +6,7 @@
 
 #include "../common/error.h"
 #include "../common/thread_pool.h"
+#include "bmp_packed.h"
 #include "bmp_store.h"
 #include "codec.h"
 #include "crc32c.h"
@@ -20,6 +21,8 @@ Builder::Builder(const BuildOptions& opts) : opts_(opts) {
   SPLADE_CHECK(opts.scale == 0 || (opts.scale > 0 && std::isfinite(opts.scale)), "scale must be positive and finite");
   SPLADE_CHECK(opts.vocab_size <= kMaxVocab, "vocabSize must be at most 2^24");
   SPLADE_CHECK(opts.bmp_block_docs <= kBmpMaxBlockDocs, "bmpBlockDocs must be at most 256");
+  SPLADE_CHECK(opts.lists || (opts.impact_bits == 8 && opts.bmp_block_docs > 0),
+               "store 'compact' needs impactBits 8 and bmpBlockDocs > 0");
   if (opts.vocab_size) terms_.resize(opts.vocab_size);
 }
 
@@ -148,10 +151,19 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
     std::vector<BlockEntry> blocks;
     std::vector<uint8_t> bytes;
     BmpWriter bmp{1};
+    PackedBmpWriter packed{1};  // instead of bmp without lists
   };
   const size_t num_parts = std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(num_threads()) * 4, vocab));
   std::vector<Part> parts(num_parts);
-  for (Part& part : parts) part.bmp = BmpWriter(std::max<uint32_t>(1, opts_.bmp_block_docs));
+  for (Part& part : parts) {
+    part.bmp = BmpWriter(std::max<uint32_t>(1, opts_.bmp_block_docs));
+    part.packed = PackedBmpWriter(std::max<uint32_t>(1, opts_.bmp_block_docs));
+  }
+  // Adds a term to the part's store in the layout the index has.
+  auto add_to_store = [&](Part& part, const uint32_t* docs, const uint32_t* imps, size_t n, BmpTerm& term) {
+    if (opts_.lists) part.bmp.add_term(docs, imps, n, term);
+    else part.packed.add_term(docs, imps, n, term);
+  };
   {
     uint64_t seen = 0;
     uint32_t t = 0;
@@ -181,7 +193,7 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
       te.max_impact = 0;
       te.reserved = 0;
       if (df == 0) {
-        if (with_bmp) part.bmp.add_term(nullptr, nullptr, 0, bmp_terms[t]);
+        if (with_bmp) add_to_store(part, nullptr, nullptr, 0, bmp_terms[t]);
         continue;
       }
       // Decode the varint gaps, quantize the values.
@@ -202,7 +214,13 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
         std::sort(pairs.begin(), pairs.end());
         for (size_t j = 0; j < df; ++j) docs[j] = static_cast<uint32_t>(pairs[j] >> 32), imps[j] = static_cast<uint32_t>(pairs[j]);
       }
-      if (with_bmp) part.bmp.add_term(docs.data(), imps.data(), df, bmp_terms[t]);
+      if (with_bmp) add_to_store(part, docs.data(), imps.data(), df, bmp_terms[t]);
+      if (!opts_.lists) {  // the block-max store holds the postings; the term keeps its df and max
+        te.first_block = 0;
+        te.data_offset = 0;
+        te.max_impact = *std::max_element(imps.begin(), imps.end());
+        continue;
+      }
       // Blocks.
       uint32_t prev = 0xFFFFFFFFu;
       for (size_t start = 0; start < df; start += B) {
@@ -233,9 +251,10 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   std::vector<BlockEntry> block_table;
   std::vector<uint8_t> postings;
   BmpWriter bmp(std::max<uint32_t>(1, opts_.bmp_block_docs));
+  PackedBmpWriter packed(std::max<uint32_t>(1, opts_.bmp_block_docs));
   if (with_bmp) {
     for (Part& part : parts) {
-      const BmpTerm shift = bmp.append(part.bmp);
+      const BmpTerm shift = opts_.lists ? bmp.append(part.bmp) : packed.append(part.packed);
       for (uint32_t t = part.begin; t < part.end; ++t) {
         bmp_terms[t].first_group += shift.first_group;
         bmp_terms[t].first_block += shift.first_block;
@@ -288,14 +307,28 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   };
   std::vector<Section> sections = {
       {kTerms, reinterpret_cast<const uint8_t*>(term_table.data()), term_table.size() * sizeof(TermEntry)},
-      {kBlocks, reinterpret_cast<const uint8_t*>(block_table.data()), block_table.size() * sizeof(BlockEntry)},
-      {kPostings, postings.data(), postings.size()},
   };
+  if (opts_.lists) {
+    sections.push_back({kBlocks, reinterpret_cast<const uint8_t*>(block_table.data()), block_table.size() * sizeof(BlockEntry)});
+    sections.push_back({kPostings, postings.data(), postings.size()});
+  }
   if (!doc_ids.empty()) sections.push_back({kDocIds, ids_section.data(), ids_section.size()});
   if (!order.empty()) sections.push_back({kDocOrder, reinterpret_cast<const uint8_t*>(order.data()), order.size() * 4});
   BmpMeta bmp_meta{};
   std::vector<uint8_t> bmp_blocks;
-  if (with_bmp) {
+  if (with_bmp && !opts_.lists) {
+    const uint32_t bd = opts_.bmp_block_docs;
+    const uint64_t nb = (uint64_t{num_docs_} + bd - 1) / bd;
+    bmp_meta = BmpMeta{bd, kBmpSuperBlocks, static_cast<uint32_t>(nb),
+                       static_cast<uint32_t>((nb + kBmpSuperBlocks - 1) / kBmpSuperBlocks),
+                       packed.num_groups, packed.block_max.size(), total, 0};
+    packed.postings.resize(packed.postings.size() + kPackedPadding, 0);
+    sections.push_back({kBmpMeta, reinterpret_cast<const uint8_t*>(&bmp_meta), sizeof bmp_meta});
+    sections.push_back({kBmpTerms, reinterpret_cast<const uint8_t*>(bmp_terms.data()), bmp_terms.size() * sizeof(BmpTerm)});
+    sections.push_back({kBmpPackedGroups, packed.groups.data(), packed.groups.size()});
+    sections.push_back({kBmpPackedEntries, packed.block_max.data(), packed.block_max.size()});
+    sections.push_back({kBmpPackedPostings, packed.postings.data(), packed.postings.size()});
+  } else if (with_bmp) {
     const uint32_t bd = opts_.bmp_block_docs;
     const uint64_t nb = (uint64_t{num_docs_} + bd - 1) / bd;
     bmp_meta = BmpMeta{bd, kBmpSuperBlocks, static_cast<uint32_t>(nb),
@@ -315,7 +348,7 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
 
   Header h{};
   std::memcpy(h.magic, kMagic, 8);
-  h.version = kFormatVersion;
+  h.version = opts_.lists ? kListsFormatVersion : kFormatVersion;  // readers before version 3 still open it
   h.header_size = sizeof(Header);
   h.num_sections = static_cast<uint32_t>(sections.size());
   h.block_size = B;
@@ -344,7 +377,7 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   for (size_t i = 0; i < sections.size(); ++i) {
     align8(image);
     image.insert(image.end(), sections[i].data, sections[i].data + sections[i].size);
-    if (i == 2) std::vector<uint8_t>().swap(postings);
+    if (sections[i].id == kPostings) std::vector<uint8_t>().swap(postings);
   }
   return image;
 }

@@ -19,6 +19,9 @@ struct BuildOptions {
   uint32_t vocab_size = 0;    // 0: one more than the largest term seen; at most kMaxVocab
   uint32_t bmp_block_docs = kBmpDefaultBlockDocs;  // documents per block of the block-max store; 0: no store
   bool reorder_bp = false;    // number documents by recursive graph bisection (reorder_bp.h)
+  // false: the block-max store is the only copy of the postings (format version 3, no kBlocks /
+  // kPostings); every algorithm reads it (bmp_cursor.h). Needs impact_bits 8 and bmp_block_docs > 0.
+  bool lists = true;
 };
 
 inline constexpr uint32_t kMaxVocab = 1u << 24;

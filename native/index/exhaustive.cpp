@@ -4,14 +4,15 @@
 
 namespace splade::index {
 
-uint64_t exhaustive(std::vector<Cursor>& cursors, TopKQueue& topk) {
+template <class C>
+uint64_t exhaustive(std::vector<C>& cursors, TopKQueue& topk) {
   uint64_t scored = 0;
   for (;;) {
     uint32_t doc = kEndDoc;
-    for (const Cursor& c : cursors) doc = std::min(doc, c.docid());
+    for (const C& c : cursors) doc = std::min(doc, c.docid());
     if (doc == kEndDoc) break;
     float s = 0;
-    for (Cursor& c : cursors) {
+    for (C& c : cursors) {
       if (c.docid() == doc) {
         s += c.score();
         c.next();
@@ -22,5 +23,8 @@ uint64_t exhaustive(std::vector<Cursor>& cursors, TopKQueue& topk) {
   }
   return scored;
 }
+
+template uint64_t exhaustive<Cursor>(std::vector<Cursor>&, TopKQueue&);
+template uint64_t exhaustive<BmpCursor>(std::vector<BmpCursor>&, TopKQueue&);
 
 }  // namespace splade::index

@@ -21,6 +21,12 @@
 //             internal document. Internal numbers are what the lists hold; results are mapped back.
 //   kBmp*     optional (version 2): the block-max pruning store of bmp_format.h, read lazily.
 //
+// Version 3 (store 'compact'): no kBlocks, kPostings, kBmpSupers, kBmpBlocks or kBmpPostings; the
+// block-max store in the packed layout of bmp_packed.h (kBmpMeta, kBmpTerms, kBmpPacked*) is the
+// only copy of the postings and every algorithm reads it. The term entries keep df and max_impact,
+// with data_offset = first_block = 0, and the header's num_blocks is 0. Indexes with lists are still
+// written as version 2.
+//
 // Impacts: impact = clamp(round(value / scale * levels), 1, levels), levels = 2^impact_bits - 1;
 // a posting's score is query_weight * impact * (scale / levels).
 #pragma once
@@ -30,7 +36,8 @@
 namespace splade::index {
 
 inline constexpr char kMagic[8] = {'S', 'P', 'L', 'A', 'D', 'E', 'I', 'X'};
-inline constexpr uint32_t kFormatVersion = 2;    // written by this build
+inline constexpr uint32_t kFormatVersion = 3;       // the newest this build reads and writes
+inline constexpr uint32_t kListsFormatVersion = 2;  // written for indexes with inverted lists
 inline constexpr uint32_t kOldestFormatVersion = 1;  // still read (version 1 has no kDocOrder, no kBmp*)
 inline constexpr uint32_t kPostingsPadding = 8;
 inline constexpr uint32_t kEndDoc = 0xFFFFFFFFu;  // cursor sentinel; document numbers are below it
@@ -46,7 +53,10 @@ enum SectionId : uint32_t {
   kBmpSupers = 8,
   kBmpBlocks = 9,
   kBmpPostings = 10,
-  kLastSection = kBmpPostings,
+  kBmpPackedGroups = 11,    // version 3: bmp_packed.h
+  kBmpPackedEntries = 12,
+  kBmpPackedPostings = 13,
+  kLastSection = kBmpPackedPostings,
 };
 
 struct Header {

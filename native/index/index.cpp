@@ -120,25 +120,32 @@ void Index::validate() {
     for (uint64_t b = at; b < s.offset; ++b)
       if (data_[b] != 0) corrupt("nonzero padding before " + name);
     // The block-max store is checked on first use (bmp()), so that opening stays cheap.
-    const bool lazy = s.id >= kBmpMeta && s.id <= kBmpPostings;
+    const bool lazy = s.id >= kBmpMeta && s.id <= kBmpPackedPostings;
     if (!lazy && crc32c(data_ + s.offset, s.length) != s.crc) corrupt(name + " checksum mismatch");
     at = s.offset + s.length;
     if (s.id < kTerms || s.id > kLastSection) continue;  // sections this version does not know are skipped
     if (h.version < 2 && s.id > kDocIds) continue;
+    if (h.version < 3 && s.id > kBmpPostings) continue;
     if (sec[s.id]) corrupt("duplicate " + name);
     sec[s.id] = &s;
   }
   if (at != size_) corrupt(at < size_ ? "trailing bytes after the last section" : "truncated file");
-  if (!sec[kTerms] || !sec[kBlocks] || !sec[kPostings]) corrupt("missing section");
+  // Version 3 has no lists: the packed block-max store (checked complete below) holds the postings.
+  const bool lists = h.version < 3;
+  lists_ = lists;
+  if (!sec[kTerms] || !sec[kBlocks] != !lists || !sec[kPostings] != !lists) corrupt(lists ? "missing section" : "unexpected section");
+  if (!lists && h.num_blocks != 0) corrupt("block count disagrees with the lists");
 
   if (sec[kTerms]->length != uint64_t{h.vocab_size} * sizeof(TermEntry)) corrupt("term table has the wrong size");
-  if (sec[kBlocks]->length != h.num_blocks * sizeof(BlockEntry)) corrupt("block table has the wrong size");
-  if (sec[kPostings]->length < kPostingsPadding) corrupt("postings section too short");
   terms_ = reinterpret_cast<const TermEntry*>(data_ + sec[kTerms]->offset);
-  blocks_ = reinterpret_cast<const BlockEntry*>(data_ + sec[kBlocks]->offset);
-  postings_ = data_ + sec[kPostings]->offset;
-  postings_size_ = sec[kPostings]->length;
-  const uint64_t usable = postings_size_ - kPostingsPadding;
+  if (lists) {
+    if (sec[kBlocks]->length != h.num_blocks * sizeof(BlockEntry)) corrupt("block table has the wrong size");
+    if (sec[kPostings]->length < kPostingsPadding) corrupt("postings section too short");
+    blocks_ = reinterpret_cast<const BlockEntry*>(data_ + sec[kBlocks]->offset);
+    postings_ = data_ + sec[kPostings]->offset;
+    postings_size_ = sec[kPostings]->length;
+  }
+  const uint64_t usable = lists ? postings_size_ - kPostingsPadding : 0;
   const uint32_t levels = (1u << h.impact_bits) - 1;
   unit_ = static_cast<float>(static_cast<double>(h.scale) / levels);
 
@@ -149,7 +156,9 @@ void Index::validate() {
     const TermEntry& te = terms_[t];
     const std::string where = "term " + std::to_string(t);
     if (te.df > h.num_docs) corrupt(where + " has more postings than documents");
-    const uint64_t nb = (uint64_t{te.df} + h.block_size - 1) / h.block_size;
+    if (!lists && (te.first_block != 0 || te.data_offset != 0)) corrupt(where + " points into lists the index has not");
+    // Without lists, the term's df and max are checked against the block-max store (bmp()).
+    const uint64_t nb = lists ? (uint64_t{te.df} + h.block_size - 1) / h.block_size : 0;
     if (te.first_block != next_block && te.df > 0) corrupt(where + " blocks out of order");
     if (uint64_t{te.first_block} + nb > h.num_blocks) corrupt(where + " blocks outside the block table");
     if (te.data_offset > usable) corrupt(where + " data outside the postings section");
@@ -171,7 +180,7 @@ void Index::validate() {
       prev_last = be.last_doc;
       max_seen = std::max<uint32_t>(max_seen, be.max_impact);
     }
-    if (te.df > 0 && max_seen != te.max_impact) corrupt(where + " max impact disagrees with its blocks");
+    if (lists && te.df > 0 && max_seen != te.max_impact) corrupt(where + " max impact disagrees with its blocks");
     postings += te.df;
     next_block += nb;
   }
@@ -187,12 +196,17 @@ void Index::validate() {
       seen[doc_order_[d]] = true;
     }
   }
+  // Version 2: the store of bmp_format.h, optional; version 3: the packed one (bmp_packed.h), required.
+  const SectionId store_ids[2][5] = {{kBmpMeta, kBmpTerms, kBmpSupers, kBmpBlocks, kBmpPostings},
+                                     {kBmpMeta, kBmpTerms, kBmpPackedGroups, kBmpPackedEntries, kBmpPackedPostings}};
   int bmp_count = 0;
-  for (uint32_t id = kBmpMeta; id <= kBmpPostings; ++id) {
-    bmp_sections_[id - kBmpMeta] = sec[id];
-    bmp_count += sec[id] != nullptr;
+  for (int i = 0; i < 5; ++i) {
+    bmp_sections_[i] = sec[store_ids[lists ? 0 : 1][i]];
+    bmp_count += bmp_sections_[i] != nullptr;
+    if (sec[store_ids[lists ? 1 : 0][i]] && i >= 2) corrupt("unexpected section");
   }
   if (bmp_count != 0 && bmp_count != 5) corrupt("block-max store incomplete");
+  if (!lists && bmp_count == 0) corrupt("missing section");
 
   if (sec[kDocIds]) {
     const uint64_t table_bytes = (uint64_t{h.num_docs} + 1) * 8;
@@ -218,7 +232,8 @@ const BmpStore& Index::bmp() const {
     s[i] = {data_ + e.offset, e.length};
   }
   BmpStore store;
-  store.validate(s[0], s[1], s[2], s[3], s[4], num_docs(), vocab_size(), num_postings(), terms_);
+  if (has_lists()) store.validate(s[0], s[1], s[2], s[3], s[4], num_docs(), vocab_size(), num_postings(), terms_);
+  else store.validate_packed(s[0], s[1], s[2], s[3], s[4], num_docs(), vocab_size(), num_postings(), terms_);
   bmp_ = store;
   bmp_ready_ = true;
   return bmp_;

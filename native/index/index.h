@@ -40,6 +40,9 @@ class Index {
   size_t size_bytes() const { return size_; }
 
   const TermEntry& term(uint32_t t) const { return terms_[t]; }
+  // Whether the index has inverted lists (blocks(), postings()); without them (format version 3,
+  // store 'compact') the block-max store is the only copy of the postings.
+  bool has_lists() const { return lists_; }
   const BlockEntry* blocks() const { return blocks_; }
   const uint8_t* postings() const { return postings_; }
 
@@ -71,6 +74,7 @@ class Index {
   const uint8_t* postings_ = nullptr;
   uint64_t postings_size_ = 0;
   const uint32_t* doc_order_ = nullptr;
+  bool lists_ = true;
   const SectionEntry* bmp_sections_[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};  // kBmpMeta..kBmpPostings
   mutable std::mutex bmp_mutex_;
   mutable bool bmp_ready_ = false;

@@ -8,12 +8,13 @@
 
 namespace splade::index {
 
-uint64_t maxscore(std::vector<Cursor>& cursors, TopKQueue& topk) {
+template <class C>
+uint64_t maxscore(std::vector<C>& cursors, TopKQueue& topk) {
   const size_t n = cursors.size();
   const float margin = bound_margin(n);
-  std::vector<Cursor*> order;
-  for (Cursor& c : cursors) order.push_back(&c);
-  std::stable_sort(order.begin(), order.end(), [](Cursor* a, Cursor* b) { return a->max_score() < b->max_score(); });
+  std::vector<C*> order;
+  for (C& c : cursors) order.push_back(&c);
+  std::stable_sort(order.begin(), order.end(), [](C* a, C* b) { return a->max_score() < b->max_score(); });
   std::vector<float> prefix(n);  // prefix[i]: sum of the maxima of order[0..i]
   float acc = 0;
   for (size_t i = 0; i < n; ++i) prefix[i] = acc += order[i]->max_score();
@@ -56,7 +57,7 @@ uint64_t maxscore(std::vector<Cursor>& cursors, TopKQueue& topk) {
     // among the (now) essential lists.
     uint32_t next = kEndDoc;
     for (size_t i = was_essential; i < n; ++i) {
-      Cursor* c = order[i];
+      C* c = order[i];
       if (c->docid() == doc) c->next();
       if (i >= essential) next = std::min(next, c->docid());
     }
@@ -64,5 +65,8 @@ uint64_t maxscore(std::vector<Cursor>& cursors, TopKQueue& topk) {
   }
   return scored;
 }
+
+template uint64_t maxscore<Cursor>(std::vector<Cursor>&, TopKQueue&);
+template uint64_t maxscore<BmpCursor>(std::vector<BmpCursor>&, TopKQueue&);
 
 }  // namespace splade::index

@@ -55,8 +55,13 @@ void check_params(const BmpParams& p) {
 
 namespace {
 
-// Cursors over the inverted lists of the query's terms that have postings, in query order.
-struct CursorSet {
+// Cursors over the query's terms that have postings, in query order: over the inverted lists, or
+// over the block-max store when the index has no lists.
+template <class C>
+struct CursorSet;
+
+template <>
+struct CursorSet<Cursor> {
   std::vector<uint32_t> scratch;
   std::vector<Cursor> cursors;
   CursorSet(const Index& ix, const Query& q) {
@@ -75,17 +80,46 @@ struct CursorSet {
   }
 };
 
+template <>
+struct CursorSet<BmpCursor> {
+  std::vector<BmpCursor> cursors;
+  CursorSet(const Index& ix, const Query& q) {
+    const float unit = ix.impact_unit();
+    for (uint32_t i = 0; i < q.size; ++i)
+      if (ix.term(q.indices[i]).df > 0) cursors.emplace_back(ix, q.indices[i], q.values[i] * unit);
+  }
+};
+
 // Scores found with part of the query replaced by every term's (score_doc over fresh cursors,
 // documents ascending), best first.
+template <class C>
 std::vector<TopKQueue::Entry> rescore(const Index& ix, const Query& q, std::vector<TopKQueue::Entry> found) {
   std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) { return a.doc < b.doc; });
-  CursorSet cs(ix, q);
+  CursorSet<C> cs(ix, q);
   for (auto& e : found) {
-    for (Cursor& c : cs.cursors) c.next_geq(e.doc);
+    for (C& c : cs.cursors) c.next_geq(e.doc);
     e.score = score_doc(cs.cursors, e.doc);
   }
   std::sort(found.begin(), found.end(), TopKQueue::better);
   return found;
+}
+
+std::vector<TopKQueue::Entry> rescore_any(const Index& ix, const Query& q, std::vector<TopKQueue::Entry> found) {
+  return ix.has_lists() ? rescore<Cursor>(ix, q, std::move(found)) : rescore<BmpCursor>(ix, q, std::move(found));
+}
+
+template <class C>
+uint64_t run_cursors(const Index& ix, const Query& q, Algorithm algorithm, TopKQueue& topk) {
+  CursorSet<C> cs(ix, q);
+  std::vector<C>& cursors = cs.cursors;
+  if (cursors.empty()) return 0;
+  switch (algorithm) {
+    case Algorithm::exhaustive: return exhaustive(cursors, topk);
+    case Algorithm::wand: return wand(cursors, topk);
+    case Algorithm::maxscore: return maxscore(cursors, topk);
+    case Algorithm::bmw: return bmw(cursors, topk);
+    default: fail(kInvalidArgument, "unknown search algorithm");
+  }
 }
 
 }  // namespace
@@ -122,7 +156,7 @@ SearchResult search_segments(const std::vector<Segment>& segments, const Query& 
       std::vector<TopKQueue::Entry> mine;
       for (; at < best.size() && best[at].doc < end; ++at) mine.push_back({best[at].score, best[at].doc - segs[i].base});
       if (mine.empty()) continue;
-      for (const auto& e : rescore(*segs[i].ix, q, std::move(mine))) all.push_back({e.score, e.doc + segs[i].base});
+      for (const auto& e : rescore_any(*segs[i].ix, q, std::move(mine))) all.push_back({e.score, e.doc + segs[i].base});
     }
     std::sort(all.begin(), all.end(), TopKQueue::better);
     best = std::move(all);
@@ -158,20 +192,12 @@ SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algor
   if (algorithm == Algorithm::bmp || algorithm == Algorithm::approximate) {
     r.postings_scored = bmp(ix, q, topk, algorithm == Algorithm::bmp ? BmpParams{} : params);
   } else {
-    CursorSet cs(ix, q);
-    std::vector<Cursor>& cursors = cs.cursors;
-    if (!cursors.empty()) {
-      switch (algorithm) {
-        case Algorithm::exhaustive: r.postings_scored = exhaustive(cursors, topk); break;
-        case Algorithm::wand: r.postings_scored = wand(cursors, topk); break;
-        case Algorithm::maxscore: r.postings_scored = maxscore(cursors, topk); break;
-        case Algorithm::bmw: r.postings_scored = bmw(cursors, topk); break;
-        default: fail(kInvalidArgument, "unknown search algorithm");
-      }
-    }
+    r.postings_scored = ix.has_lists() ? run_cursors<Cursor>(ix, q, algorithm, topk) : run_cursors<BmpCursor>(ix, q, algorithm, topk);
   }
   std::vector<TopKQueue::Entry> best = topk.sorted();
-  if (algorithm == Algorithm::approximate && params.beta < 1) best = rescore(ix, q, std::move(best));
+  if (algorithm == Algorithm::approximate && params.beta < 1) {
+    best = rescore_any(ix, q, std::move(best));
+  }
   r.ids.reserve(best.size());
   r.scores.reserve(best.size());
   for (const auto& e : best) {

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bmp_cursor.h"
 #include "cursor.h"
 #include "index.h"
 #include "topk_queue.h"
@@ -87,27 +88,31 @@ struct BmpSegment {
 uint64_t bmp(const std::vector<BmpSegment>& segments, const Query& q, TopKQueue& topk, const BmpParams& params);
 
 // --- the algorithms: cursors are in query-term order; each returns the postings it scored ---
-uint64_t exhaustive(std::vector<Cursor>& cursors, TopKQueue& topk);
-uint64_t wand(std::vector<Cursor>& cursors, TopKQueue& topk);
-uint64_t maxscore(std::vector<Cursor>& cursors, TopKQueue& topk);
-uint64_t bmw(std::vector<Cursor>& cursors, TopKQueue& topk);
+// C is Cursor (inverted lists) or BmpCursor (the block-max store of an index without lists); both
+// are instantiated in each algorithm's file.
+template <class C> uint64_t exhaustive(std::vector<C>& cursors, TopKQueue& topk);
+template <class C> uint64_t wand(std::vector<C>& cursors, TopKQueue& topk);
+template <class C> uint64_t maxscore(std::vector<C>& cursors, TopKQueue& topk);
+template <class C> uint64_t bmw(std::vector<C>& cursors, TopKQueue& topk);
 
 // --- shared pieces ---
 inline float bound_margin(size_t terms) { return 1.0f + static_cast<float>(4 * terms + 8) * 1.1920929e-07f; }
 
 // The score of doc: the sum in query order over the cursors positioned on it (the only summation
 // order used for results). Cursors not on doc must already be past it.
-inline float score_doc(std::vector<Cursor>& cursors, uint32_t doc) {
+template <class C>
+float score_doc(std::vector<C>& cursors, uint32_t doc) {
   float s = 0;
-  for (Cursor& c : cursors)
+  for (C& c : cursors)
     if (c.docid() == doc) s += c.score();
   return s;
 }
 
 // Insertion sort by current document (lists are short and nearly sorted between steps).
-inline void sort_by_docid(std::vector<Cursor*>& order) {
+template <class C>
+void sort_by_docid(std::vector<C*>& order) {
   for (size_t i = 1; i < order.size(); ++i) {
-    Cursor* c = order[i];
+    C* c = order[i];
     size_t j = i;
     for (; j > 0 && order[j - 1]->docid() > c->docid(); --j) order[j] = order[j - 1];
     order[j] = c;
@@ -116,7 +121,8 @@ inline void sort_by_docid(std::vector<Cursor*>& order) {
 
 // WAND's pivot over cursors sorted by document: the first position at which the summed list maxima
 // could beat the threshold; order.size() when none can (the search is over).
-inline size_t find_pivot(const std::vector<Cursor*>& order, float margin, float threshold) {
+template <class C>
+size_t find_pivot(const std::vector<C*>& order, float margin, float threshold) {
   const size_t n = order.size();
   float bound = 0;
   for (size_t p = 0; p < n && order[p]->docid() != kEndDoc; ++p) {

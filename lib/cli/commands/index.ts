@@ -32,13 +32,16 @@ options (SPLADE):
                        that share terms sit together, which tightens the block bounds that bmp,
                        approximate and bmw search with; results keep the input's document ids
   --bmp-block-docs N   documents per block of the block-max store (1..256, default 32; 0 leaves
-                       it out: a smaller file without --algorithm bmp and approximate)`;
+                       it out: a smaller file without --algorithm bmp and approximate)
+  --store lists|compact  lists (default): inverted lists plus the block-max store, every posting
+                       twice; compact: the block-max store only, which every algorithm then reads
+                       (a smaller file, the same results; needs --bits 8 and --bmp-block-docs > 0)`;
 
 export async function run(argv: string[]): Promise<number> {
   const v = parse(argv, {
     vectors: { type: 'string' }, out: { type: 'string' }, bm25: { type: 'boolean' }, corpus: { type: 'string' },
     bits: { type: 'string' }, scale: { type: 'string' }, 'block-size': { type: 'string' }, 'vocab-size': { type: 'string' },
-    reorder: { type: 'string' }, 'bmp-block-docs': { type: 'string' },
+    reorder: { type: 'string' }, 'bmp-block-docs': { type: 'string' }, store: { type: 'string' },
     k1: { type: 'string' }, b: { type: 'string' }, stem: { type: 'boolean' }, into: { type: 'string' }, delete: { type: 'string' },
   }, HELP);
   if (!v) return 0;
@@ -79,6 +82,7 @@ export async function run(argv: string[]): Promise<number> {
     docIds: ids, impactBits: bits, scale: v.scale ? floatOption(v, 'scale', 1) : undefined,
     blockSize: intOption(v, 'block-size', 128), vocabSize: v['vocab-size'] ? intOption(v, 'vocab-size', 1) : undefined,
     reorder: v.reorder as 'bp' | 'none' | undefined, bmpBlockDocs: intOption(v, 'bmp-block-docs', 32, 0),
+    store: v.store as 'lists' | 'compact' | undefined,
   });
   progress.finish();
   index.save(out);
@@ -89,7 +93,9 @@ export async function run(argv: string[]): Promise<number> {
 
 async function addToLiveIndex(v: Record<string, string | boolean | undefined>): Promise<number> {
   const dir = required(v, 'into');
-  if (v.out !== undefined || v.bm25 || v.reorder !== undefined) throw new SpladeError('--into takes neither --out, --bm25 nor --reorder');
+  if (v.out !== undefined || v.bm25 || v.reorder !== undefined || v.store !== undefined) {
+    throw new SpladeError('--into takes neither --out, --bm25, --reorder nor --store');
+  }
   if (v.vectors === undefined && v.delete === undefined) throw new SpladeError('--into needs --vectors FILE or --delete FILE');
   const t0 = performance.now();
   const bits = v.bits === undefined ? undefined : intOption(v, 'bits', 8);
