@@ -143,6 +143,32 @@ void bound_avx2(float* S, float* M, float* floor, const float* best, uint8_t* ma
 #endif
 
 
+void screen(Isa isa, float* S, const int16_t* qt, size_t Cp, const float* st, const int16_t* panel, const float* se16,
+            size_t r0, size_t rows) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (isa != Isa::generic) return screen_avx2(S, qt, Cp, st, panel, se16, r0, rows);
+#endif
+  (void)isa;
+  screen_ref(S, qt, Cp, st, panel, se16, r0, rows);
+}
+
+// The N tokens t (N, C) quantised as the decoder's rows: qt (N, Cp), st (N) their scales, tn (3, N).
+void quantize_tokens(std::vector<int16_t>& qt, std::vector<float>& st, std::vector<float>& tn, const float* t, size_t N,
+                     size_t C, const ScreenPanels& Q) {
+  qt.assign(N * Q.Cp, 0), st.assign(N, 0.0f), tn.assign(3 * N, 0.0f);
+  parallel_range(N, [&](size_t n0, size_t n1, int) {
+    for (size_t n = n0; n < n1; ++n)
+      st[n] = quantize_row(qt.data() + n * Q.Cp, 1, t + n * C, C, Q.Cp, Q.qmax, tn.data() + n, N);
+  });
+}
+
+std::vector<int32_t> sequence_of(const int32_t* cu_seqlens, int B) {
+  std::vector<int32_t> seq_of(static_cast<size_t>(cu_seqlens[B]));
+  for (int b = 0; b < B; ++b)
+    for (int32_t n = cu_seqlens[b]; n < cu_seqlens[b + 1]; ++n) seq_of[n] = b;
+  return seq_of;
+}
+
 // The screened logits S (rows, 16) before the bias become logits (bias added), M their error bounds
 // (splade_pool_screen.h), floor (B, ld) the best lower bound of each (sequence, term); then maybe[r]
 // says whether row r has a term whose upper bound reaches max(floor, best) of its sequence. seq_of and
@@ -200,16 +226,12 @@ void splade_pool_max_screen(Isa isa, float* w, int32_t* argmax, const float* t, 
   SPLADE_CHECK(E.data.size() == E.Vp * E.C && Q.V == E.V && Q.C == E.C && Q.data.size() == Q.Vp * Q.Cp,
                "splade_pool_max_screen: the decoder is not packed");
   const size_t N = static_cast<size_t>(cu_seqlens[B]), V = E.V, C = E.C, Cp = Q.Cp, Vp = Q.Vp, panels = Vp / 16;
-  std::vector<int32_t> seq_of(N);
-  for (int b = 0; b < B; ++b)
-    for (int32_t n = cu_seqlens[b]; n < cu_seqlens[b + 1]; ++n) seq_of[n] = b;
+  const std::vector<int32_t> seq_of = sequence_of(cu_seqlens, B);
   std::vector<float> bias_p(Vp, 0.0f);
   std::copy(bias, bias + V, bias_p.begin());
-  std::vector<int16_t> qt(N * Cp);
-  std::vector<float> st(N), tn(3 * N);  // tn: |t|, |t~|, |t - t~| (3, N)
-  parallel_range(N, [&](size_t n0, size_t n1, int) {
-    for (size_t n = n0; n < n1; ++n) st[n] = quantize_row(qt.data() + n * Cp, 1, t + n * C, C, Cp, Q.qmax, tn.data() + n, N);
-  });
+  std::vector<int16_t> qt;
+  std::vector<float> st, tn;  // tn: |t|, |t~|, |t - t~| (3, N)
+  quantize_tokens(qt, st, tn, t, N, C, Q);
   const float g = static_cast<float>(C + 2) * 0x1p-23f;
   for_thread_panels(panels, [&](size_t p0, size_t p1) {
     const size_t ld = (p1 - p0) * 16;
@@ -229,12 +251,7 @@ void splade_pool_max_screen(Isa isa, float* w, int32_t* argmax, const float* t, 
         const float *se = Q.scale.data() + p * 16, *bias16 = bias_p.data() + p * 16;
         const float *en = Q.norms.data() + p * 16, *er = en + Vp, *ed = en + 2 * Vp;
         const size_t col = (p - p0) * 16;
-#if defined(__x86_64__) || defined(_M_X64)
-        if (isa != Isa::generic)
-          screen_avx2(S.data(), qt.data(), Cp, st.data(), panel, se, r0, rows);
-        else
-#endif
-          screen_ref(S.data(), qt.data(), Cp, st.data(), panel, se, r0, rows);
+        screen(isa, S.data(), qt.data(), Cp, st.data(), panel, se, r0, rows);
         bound(S.data(), M.data(), floor.data(), best.data(), maybe.data(), ld, col, seq_of.data() + r0, tn.data() + r0, N,
               g, bias16, en, er, ed, rows);
         size_t picked = 0;
@@ -248,6 +265,37 @@ void splade_pool_max_screen(Isa isa, float* w, int32_t* argmax, const float* t, 
         if (picked)
           splade_pool_fused_rows(isa, best.data(), arg.data(), ld, col, rows_t.data(), C, E.data.data() + p * C * 16,
                                  bias16, rows_seq.data(), rows_id.data(), picked);
+      }
+    }
+    splade_pool_fused_store(w, argmax, best.data(), arg.data(), ld, p0 * 16, std::min(V, p1 * 16), V, B);
+  });
+}
+
+void splade_pool_max_screened(Isa isa, float* w, int32_t* argmax, const float* t, const ScreenPanels& Q,
+                              const float* bias, const int32_t* cu_seqlens, int B) {
+  SPLADE_CHECK(Q.V > 0 && Q.data.size() == Q.Vp * Q.Cp, "splade_pool_max_screened: the decoder is not packed");
+  const size_t N = static_cast<size_t>(cu_seqlens[B]), V = Q.V, Cp = Q.Cp, Vp = Q.Vp, panels = Vp / 16;
+  const std::vector<int32_t> seq_of = sequence_of(cu_seqlens, B);
+  std::vector<int16_t> qt;
+  std::vector<float> st, tn;
+  quantize_tokens(qt, st, tn, t, N, Q.C, Q);
+  for_thread_panels(panels, [&](size_t p0, size_t p1) {
+    const size_t ld = (p1 - p0) * 16;
+    std::vector<float> best(static_cast<size_t>(B) * ld, 0.0f), S(kChunkRows * 16);
+    std::vector<int32_t> arg(best.size(), -1);
+    for (size_t r0 = 0; r0 < N; r0 += kChunkRows) {
+      const size_t rows = std::min(kChunkRows, N - r0);
+      for (size_t p = p0; p < p1; ++p) {
+        screen(isa, S.data(), qt.data(), Cp, st.data(), Q.data.data() + p * Cp * 16, Q.scale.data() + p * 16, r0, rows);
+        const size_t col = (p - p0) * 16;
+        for (size_t r = 0; r < rows; ++r) {  // in token order, strictly greater: the first token wins ties
+          const size_t n = r0 + r, off = static_cast<size_t>(seq_of[n]) * ld + col;
+          for (size_t c = 0; c < 16; ++c) {
+            const size_t j = p * 16 + c;
+            const float x = S[r * 16 + c] + (j < V ? bias[j] : 0.0f);
+            if (x > best[off + c]) best[off + c] = x, arg[off + c] = static_cast<int32_t>(n);
+          }
+        }
       }
     }
     splade_pool_fused_store(w, argmax, best.data(), arg.data(), ld, p0 * 16, std::min(V, p1 * 16), V, B);

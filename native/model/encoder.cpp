@@ -210,9 +210,11 @@ void pack_decoder(EncoderPacked& out, const float* wte, size_t V, size_t C) {
     out.decoder = bf16_pack_weight(wte, V, C, C);
     out.decoder_norm = bf16_row_norms(wte, V, C, C);
   } else if (active_isa() != Isa::generic) {
-    out.decoder32 = splade_pool_pack(wte, V, C);
     // the screen's kernel is AVX2 (vpmaddwd); elsewhere (arm64) the fused decoder runs alone
-    if (active_isa() == Isa::avx2 || active_isa() == Isa::avx512) out.decoder16 = splade_pool_screen_pack(wte, V, C);
+    const bool screen = active_isa() == Isa::avx2 || active_isa() == Isa::avx512;
+    // int8 max-pools from the screen alone (splade_pool_max_screened): no fp32 copy of the decoder
+    if (!screen || out.precision != Precision::int8) out.decoder32 = splade_pool_pack(wte, V, C);
+    if (screen) out.decoder16 = splade_pool_screen_pack(wte, V, C);
   }
 }
 
@@ -224,7 +226,10 @@ void decoder_pool_forward(float* w, int32_t* argmax, const float* t, const float
   if (packed && packed->has_decoder && pooling == Pooling::max)
     splade_pool_max_bf16(w, argmax, t, packed->decoder, wte, packed->decoder_norm.data(), bias, batch.cu_seqlens, B,
                          /*exact=*/packed->precision != Precision::bf16);
-  else if (packed && packed->decoder16.V && pooling == Pooling::max && active_isa() != Isa::generic)
+  else if (packed && packed->decoder16.V && pooling == Pooling::max && active_isa() != Isa::generic &&
+           packed->precision == Precision::int8)
+    splade_pool_max_screened(active_isa(), w, argmax, t, packed->decoder16, bias, batch.cu_seqlens, B);
+  else if (packed && packed->decoder16.V && packed->decoder32.V && pooling == Pooling::max && active_isa() != Isa::generic)
     splade_pool_max_screen(active_isa(), w, argmax, t, packed->decoder32, packed->decoder16, bias, batch.cu_seqlens, B);
   else if (packed && packed->decoder32.V && pooling == Pooling::max && active_isa() != Isa::generic)
     splade_pool_max_fused(active_isa(), w, argmax, t, packed->decoder32, bias, batch.cu_seqlens, B);
