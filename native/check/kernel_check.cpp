@@ -109,10 +109,10 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     for (size_t i = 0; i < aa.size(); ++i) r.mismatches += aa[i] != ab[i];
   } else if (op == "splade_pool_max_screen") {
     // the screened decoder against the fused one on the same isa: values bit for bit and the same
-    // argmax (mismatches), with and without argmax; C odd (the int16 pairs' padding), V off the panels,
+    // argmax (mismatches), with and without argmax; C odd (the int16 pairs' padding) and over two blocks, V off the panels,
     // repeated and nearly repeated tokens (ties go to the first, near-ties inside the screen's bound),
     // rows of very different scales (per-row quantisation) and an all-zero row
-    const size_t C = 41, V = 1509;
+    const size_t C = 97, V = 1509;  // C: two of the screen's 64-dimension blocks, the second partial
     auto t = rng.normal(N * C, 0.5f), E = rng.normal(V * C, 0.5f), bias = rng.normal(V, 0.5f, -1.0f);
     auto pick = rng.ints(N, 0, 8);
     for (size_t n = 1; n < N; ++n) {
@@ -140,7 +140,7 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     // (plain int64 loops; values compared, and any differing bit or argmax counted in mismatches), and
     // near the fp32 decoder: |w - w_fp32| <= 5e-3 (|w_fp32| + rms), else a mismatch (an approximation:
     // int16 rows, error about 1e-4 of |t||E|); C odd, V off the panels, rows of very different scales
-    const size_t C = 41, V = 1509;
+    const size_t C = 97, V = 1509;  // C: two of the screen's 64-dimension blocks, the second partial
     auto t = rng.normal(N * C, 0.5f), E = rng.normal(V * C, 0.5f), bias = rng.normal(V, 0.5f, -1.0f);
     auto pick = rng.ints(N, 0, 8);
     for (size_t n = 1; n < N; ++n)
