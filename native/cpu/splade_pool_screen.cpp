@@ -294,35 +294,4 @@ void splade_pool_max_screen(Isa isa, float* w, int32_t* argmax, const float* t, 
   });
 }
 
-void splade_pool_max_screened(Isa isa, float* w, int32_t* argmax, const float* t, const ScreenPanels& Q,
-                              const float* bias, const int32_t* cu_seqlens, int B) {
-  SPLADE_CHECK(Q.V > 0 && Q.data.size() == Q.Vp * Q.Cp, "splade_pool_max_screened: the decoder is not packed");
-  const size_t N = static_cast<size_t>(cu_seqlens[B]), V = Q.V, Cp = Q.Cp, Vp = Q.Vp, panels = Vp / 16;
-  const std::vector<int32_t> seq_of = sequence_of(cu_seqlens, B);
-  std::vector<int16_t> qt;
-  std::vector<float> st, tn;
-  quantize_tokens(qt, st, tn, t, N, Q.C, Q);
-  for_thread_panels(panels, [&](size_t p0, size_t p1) {
-    const size_t ld = (p1 - p0) * 16;
-    std::vector<float> best(static_cast<size_t>(B) * ld, 0.0f), S(kChunkRows * 16);
-    std::vector<int32_t> arg(best.size(), -1);
-    for (size_t r0 = 0; r0 < N; r0 += kChunkRows) {
-      const size_t rows = std::min(kChunkRows, N - r0);
-      for (size_t p = p0; p < p1; ++p) {
-        screen(isa, S.data(), qt.data(), Cp, st.data(), Q.data.data() + p * Cp * 16, Q.scale.data() + p * 16, r0, rows);
-        const size_t col = (p - p0) * 16;
-        for (size_t r = 0; r < rows; ++r) {  // in token order, strictly greater: the first token wins ties
-          const size_t n = r0 + r, off = static_cast<size_t>(seq_of[n]) * ld + col;
-          for (size_t c = 0; c < 16; ++c) {
-            const size_t j = p * 16 + c;
-            const float x = S[r * 16 + c] + (j < V ? bias[j] : 0.0f);
-            if (x > best[off + c]) best[off + c] = x, arg[off + c] = static_cast<int32_t>(n);
-          }
-        }
-      }
-    }
-    splade_pool_fused_store(w, argmax, best.data(), arg.data(), ld, p0 * 16, std::min(V, p1 * 16), V, B);
-  });
-}
-
 }  // namespace splade

@@ -37,13 +37,4 @@ ScreenPanels splade_pool_screen_pack(const float* E, size_t V, size_t C);
 void splade_pool_max_screen(Isa isa, float* w, int32_t* argmax, const float* t, const PoolPanels& E,
                             const ScreenPanels& Q, const float* bias, const int32_t* cu_seqlens, int B);
 
-// Max pooling from the screen alone, without its bound or an fp32 re-score: w = log1p(relu(max over
-// the sequence's tokens of s_t s_E (q_t . q_E) + bias)), argmax its first token (may be null). An
-// approximation of the fp32 decoder (int16 rows: |error| <= |t~||E - E~| + |t - t~||E| + 2^-20 (...),
-// about 1e-3 of |t||E| at C = 768), for the reduced precisions, which need no fp32 copy of the decoder.
-// Every isa computes the same integers and the same float arithmetic: generic's plain loops give the
-// same bits (the reference).
-void splade_pool_max_screened(Isa isa, float* w, int32_t* argmax, const float* t, const ScreenPanels& Q,
-                              const float* bias, const int32_t* cu_seqlens, int B);
-
 }  // namespace splade

@@ -171,7 +171,8 @@ size_t EncoderPacked::bytes() const {
     for (const I8Weight& w : *v) f32 += w.bytes();
   for (const auto* v : {&qkv32, &attn_out32, &fc1_32, &fc2_32})
     for (const PackedMatrix& w : *v) f32 += w.bytes();
-  return n * sizeof(uint16_t) + decoder_norm.size() * sizeof(float) + f32 + decoder32.bytes() + decoder16.bytes();
+  return n * sizeof(uint16_t) + decoder_norm.size() * sizeof(float) + f32 + decoder32.bytes() + decoder16.bytes() +
+         decoder8.bytes();
 }
 
 std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, const ParamLayout& L, const float* P,
@@ -212,8 +213,12 @@ void pack_decoder(EncoderPacked& out, const float* wte, size_t V, size_t C) {
   } else if (active_isa() != Isa::generic) {
     // the screen's kernel is AVX2 (vpmaddwd); elsewhere (arm64) the fused decoder runs alone
     const bool screen = active_isa() == Isa::avx2 || active_isa() == Isa::avx512;
-    // int8 max-pools from the screen alone (splade_pool_max_screened): no fp32 copy of the decoder
-    if (!screen || out.precision != Precision::int8) out.decoder32 = splade_pool_pack(wte, V, C);
+    // int8 on x86-64 max-pools through the decoder in int8 (splade_pool_max_i8): no fp32 or int16 copy
+    if (screen && out.precision == Precision::int8) {
+      out.decoder8 = i8_pack_weight(wte, V, C, C);
+      return;
+    }
+    out.decoder32 = splade_pool_pack(wte, V, C);
     if (screen) out.decoder16 = splade_pool_screen_pack(wte, V, C);
   }
 }
@@ -226,10 +231,9 @@ void decoder_pool_forward(float* w, int32_t* argmax, const float* t, const float
   if (packed && packed->has_decoder && pooling == Pooling::max)
     splade_pool_max_bf16(w, argmax, t, packed->decoder, wte, packed->decoder_norm.data(), bias, batch.cu_seqlens, B,
                          /*exact=*/packed->precision != Precision::bf16);
-  else if (packed && packed->decoder16.V && pooling == Pooling::max && active_isa() != Isa::generic &&
-           packed->precision == Precision::int8)
-    splade_pool_max_screened(active_isa(), w, argmax, t, packed->decoder16, bias, batch.cu_seqlens, B);
-  else if (packed && packed->decoder16.V && packed->decoder32.V && pooling == Pooling::max && active_isa() != Isa::generic)
+  else if (packed && packed->decoder8.N && pooling == Pooling::max && active_isa() != Isa::generic)
+    splade_pool_max_i8(w, argmax, t, packed->decoder8, bias, batch.cu_seqlens, B);
+  else if (packed && packed->decoder16.V && pooling == Pooling::max && active_isa() != Isa::generic)
     splade_pool_max_screen(active_isa(), w, argmax, t, packed->decoder32, packed->decoder16, bias, batch.cu_seqlens, B);
   else if (packed && packed->decoder32.V && pooling == Pooling::max && active_isa() != Isa::generic)
     splade_pool_max_fused(active_isa(), w, argmax, t, packed->decoder32, bias, batch.cu_seqlens, B);
