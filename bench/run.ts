@@ -46,9 +46,14 @@ const AREAS: Area[] = [
     quick: { args: ['--quick', '--rounds', '1', '--time', '200'] }, full: { args: ['--rounds', '3', '--time', '800'] }, byDefault: true,
   },
   {
-    name: 'encode', script: 'bench/encode/encode.bench.ts', what: 'documents/s and memory of the encoder, fp32 and bf16, with onnxruntime-node and PyTorch when installed',
+    name: 'encode', script: 'bench/encode/encode.bench.ts', what: 'documents/s and memory of the encoder, fp32, bf16 and int8, with onnxruntime-node and PyTorch when installed',
     quick: { env: { SPLADE_BENCH_LAYERS: '2', SPLADE_BENCH_DOCS: '8', SPLADE_BENCH_ITERS: '1', SPLADE_BENCH_PEERS: '0' } },
     full: { env: { SPLADE_BENCH_ITERS: '3' } }, byDefault: true,
+  },
+  {
+    name: 'encode-avx2', script: 'bench/encode/encode.bench.ts', what: 'encode as on an AVX2-only CPU, splade and onnxruntime-node alike (CPUID masked: bench/README.md)',
+    quick: { env: { SPLADE_BENCH_CPU: 'avx2', SPLADE_BENCH_LAYERS: '2', SPLADE_BENCH_DOCS: '8', SPLADE_BENCH_ITERS: '1', SPLADE_BENCH_PEERS: '0' } },
+    full: { env: { SPLADE_BENCH_CPU: 'avx2', SPLADE_BENCH_TORCH: '0', SPLADE_BENCH_PRECISIONS: 'fp32,int8', SPLADE_BENCH_ITERS: '3' } }, byDefault: false,
   },
   {
     name: 'train', script: 'bench/train/train.bench.ts', what: 'seconds a training step, tokens/s and peak memory, with PyTorch when installed',

@@ -11,7 +11,9 @@
 // Knobs: SPLADE_BENCH_PRECISIONS (fp32,bf16,int8: splade's contenders, fp32 first),
 // SPLADE_BENCH_LAYERS (12: the BERT-base shape), SPLADE_BENCH_HIDDEN, SPLADE_BENCH_DOCS,
 // SPLADE_BENCH_THREADS, SPLADE_BENCH_ITERS, SPLADE_BENCH_PEERS=0 (splade only), SPLADE_BENCH_TORCH=0 (no
-// PyTorch timing). The checkpoint and its
+// PyTorch timing), SPLADE_BENCH_CPU=avx2 (the whole process, splade and onnxruntime-node alike, run as on
+// an AVX2-only CPU: cpuid_mask.ts re-runs this script under its CPUID mask, or with SPLADE_CPU=avx2 where
+// CPUID faulting is unavailable, and says which). The checkpoint and its
 // ONNX export are written once to bench/.cache. The peers are skipped, with a message, when
 // onnxruntime-node (npm install --no-save onnxruntime-node) or /usr/bin/python3 with torch is missing.
 // `--device cuda` runs splade's contenders on the GPU (SpladeModel.load's device option; a clear Error
@@ -23,6 +25,14 @@ import { fileURLToPath } from 'node:url';
 
 import { SpladeModel, info, setThreads } from '../../lib/index.js';
 import { BENCH_VOCAB, lcg, makeBenchCheckpoint } from '../checkpoint.js';
+import { avx2OnlyEnv } from './cpuid_mask.js';
+
+if (process.env.SPLADE_BENCH_CPU === 'avx2' && !process.env.SPLADE_BENCH_CPU_HOW) {
+  const { env, how } = avx2OnlyEnv();
+  console.log(`CPU: ${how}`);
+  const child = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { env: { ...env, SPLADE_BENCH_CPU_HOW: how }, stdio: 'inherit' });
+  process.exit(child.status ?? 1);
+}
 
 const env = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
 const L = env('SPLADE_BENCH_LAYERS', 6), C = env('SPLADE_BENCH_HIDDEN', 768), DOCS = env('SPLADE_BENCH_DOCS', 32);
@@ -183,6 +193,7 @@ if (pythonOk && process.env.SPLADE_BENCH_TORCH !== '0') {
 
 const bestOrt = Math.min(...rows.filter((x) => x.name.startsWith('onnxruntime')).map((x) => x.ms));
 console.log(`\n${DOCS} docs, ${tokens} tokens, L=${L} C=${C} V=${V}, ${THREADS} threads, ${info().cpu}; best (mean) of ${ITERS} round-robin rounds`);
+if (process.env.SPLADE_BENCH_CPU_HOW) console.log(`CPU: ${process.env.SPLADE_BENCH_CPU_HOW}`);
 console.log('| encoder | ms per batch (mean) | documents/s | tokens/s | vs best onnxruntime | memory added: first call / later calls | agreement with splade fp32 |');
 console.log('|---|---|---|---|---|---|---|');
 for (const x of rows) {

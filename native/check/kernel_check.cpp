@@ -18,6 +18,7 @@
 #include "../cpu/splade_pool.h"
 #include "../index/bmp_bounds.h"
 #include "../cpu/splade_pool_fused.h"
+#include "../cpu/splade_pool_i8.h"
 #include "../cpu/splade_pool_screen.h"
 #include "../model/encoder.h"
 #include "check_util.h"
@@ -109,10 +110,10 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     for (size_t i = 0; i < aa.size(); ++i) r.mismatches += aa[i] != ab[i];
   } else if (op == "splade_pool_max_screen") {
     // the screened decoder against the fused one on the same isa: values bit for bit and the same
-    // argmax (mismatches), with and without argmax; C odd (the int16 pairs' padding), V off the panels,
+    // argmax (mismatches), with and without argmax; C odd (the int16 pairs' padding) and over two blocks, V off the panels,
     // repeated and nearly repeated tokens (ties go to the first, near-ties inside the screen's bound),
     // rows of very different scales (per-row quantisation) and an all-zero row
-    const size_t C = 41, V = 1509;
+    const size_t C = 97, V = 1509;  // C: two of the screen's 64-dimension blocks, the second partial
     auto t = rng.normal(N * C, 0.5f), E = rng.normal(V * C, 0.5f), bias = rng.normal(V, 0.5f, -1.0f);
     auto pick = rng.ints(N, 0, 8);
     for (size_t n = 1; n < N; ++n) {
@@ -135,6 +136,32 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     for (size_t i = 0; i < aa.size(); ++i)
       r.mismatches += (std::memcmp(&a[i], &f[i], sizeof(float)) != 0) + (std::memcmp(&a2[i], &f[i], sizeof(float)) != 0) +
                       (aa[i] != fa[i]);
+  } else if (op == "splade_pool_max_i8") {
+    // the int8 decoder (int8's on x86 without AMX) against its reference (gemm_i8_reference, the same
+    // reduction): the same bits, argmax included (mismatches); the error against the fp32 decoder is
+    // the check's error (int8 rows and 7-bit tokens); C odd, V off the panels, more tokens than a chunk,
+    // rows of very different scales, repeated tokens (ties)
+    const size_t C = 97, V = 1509;
+    auto t = rng.normal(N * C, 0.5f), E = rng.normal(V * C, 0.5f), bias = rng.normal(V, 0.5f, -1.0f);
+    auto pick = rng.ints(N, 0, 8);
+    for (size_t n = 1; n < N; ++n) {
+      if (pick[n] == 0) std::copy(t.begin() + (n - 1) * C, t.begin() + n * C, t.begin() + n * C);
+      if (pick[n] == 2) for (size_t k = 0; k < C; ++k) t[n * C + k] *= 4.0f;
+    }
+    const I8Weight Q = i8_pack_weight(E.data(), V, C, C);
+    std::vector<float> a(B * V), a2(B * V), g(B * V), f(B * V);
+    std::vector<int32_t> aa(B * V), ga(B * V), fa(B * V);
+    {
+      IsaScope scope(isa);
+      splade_pool_max_i8(a.data(), aa.data(), t.data(), Q, bias.data(), cu.data(), B);
+      splade_pool_max_i8(a2.data(), nullptr, t.data(), Q, bias.data(), cu.data(), B);
+    }
+    splade_pool_max_i8_ref(g.data(), ga.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V);
+    splade_pool_forward_ref(f.data(), fa.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, Pooling::max);
+    compare(r, a, f);
+    for (size_t i = 0; i < a.size(); ++i)
+      r.mismatches += (std::memcmp(&a[i], &g[i], sizeof(float)) != 0) + (std::memcmp(&a2[i], &g[i], sizeof(float)) != 0) +
+                      (aa[i] != ga[i]);
   } else if (op == "encoder") {
     EncoderConfig cfg;
     cfg.arch = Arch::bert; cfg.vocab = 1100; cfg.hidden = 48; cfg.layers = 2; cfg.heads = 4; cfg.intermediate = 192;

@@ -21,10 +21,18 @@ namespace splade {
 namespace {
 
 constexpr size_t kChunkRows = 240;
+// The screen sums kBlockK dimensions at a time exactly in int32 and adds the blocks' sums in fp32, so
+// that qmax depends on the block and not on C: at C = 768 the rows keep 5791 levels rather than 1672,
+// a bound 2-3 times tighter and that many fewer re-scores, for one conversion and add per 32 steps.
+constexpr size_t kBlockK = 64;
 
-int32_t qmax_for(size_t Cp) {  // Cp * qmax^2 < 2^31: vpmaddwd's pair sums and the int32 total are exact
-  return static_cast<int32_t>(std::min(32767.0, std::floor(std::sqrt(2147483647.0 / static_cast<double>(Cp)))) - 1);
+int32_t qmax_for(size_t Cp) {  // min(Cp, kBlockK) * qmax^2 < 2^31: vpmaddwd's pair sums and a block's int32 total are exact
+  const double k = static_cast<double>(std::min(Cp, kBlockK));
+  return static_cast<int32_t>(std::min(32767.0, std::floor(std::sqrt(2147483647.0 / k))) - 1);
 }
+// The fp32 part of a screened logit's error, relative to |t~||E~|: each block's sum rounded once when
+// converted and the blocks' fp32 sum (Higham's gamma, with room to spare for its denominator).
+float block_rounding(size_t Cp) { return static_cast<float>((Cp + kBlockK - 1) / kBlockK + 1) * 0x1p-24f; }
 
 // Row x (K) to q (Cp, zero padded); returns the scale; norms (stride) get |x|, |x~|, |x - x~|.
 float quantize_row(int16_t* q, size_t q_step, const float* x, size_t K, size_t Cp, int32_t qmax, float* norms,
@@ -47,14 +55,20 @@ float quantize_row(int16_t* q, size_t q_step, const float* x, size_t K, size_t C
   return scale;
 }
 
-// The screened logits before the bias, S (rows, 16), of rows [r0, r0 + rows) (q_t (N, Cp)) against a panel.
+// The screened logits before the bias, S (rows, 16), of rows [r0, r0 + rows) (q_t (N, Cp)) against a
+// panel: exact integer sums over blocks of kBlockK dimensions, added in fp32 in block order.
 void screen_ref(float* S, const int16_t* qt, size_t Cp, const float* st, const int16_t* panel, const float* se16,
                 size_t r0, size_t rows) {
   for (size_t r = 0; r < rows; ++r)
     for (size_t c = 0; c < 16; ++c) {
-      int64_t acc = 0;
-      for (size_t k = 0; k < Cp; ++k) acc += int32_t{qt[(r0 + r) * Cp + k]} * panel[(k / 2) * 32 + c * 2 + k % 2];
-      S[r * 16 + c] = static_cast<float>(acc) * (st[r0 + r] * se16[c]);
+      float sum = 0.0f;
+      for (size_t k0 = 0; k0 < Cp; k0 += kBlockK) {
+        int64_t acc = 0;
+        for (size_t k = k0; k < std::min(Cp, k0 + kBlockK); ++k)
+          acc += int32_t{qt[(r0 + r) * Cp + k]} * panel[(k / 2) * 32 + c * 2 + k % 2];
+        sum += static_cast<float>(acc);
+      }
+      S[r * 16 + c] = sum * (st[r0 + r] * se16[c]);
     }
 }
 
@@ -69,25 +83,34 @@ void screen_ref(float* S, const int16_t* qt, size_t Cp, const float* st, const i
 template <int MR>
 void screen_block(float* S, const int16_t* qt, size_t Cp, const float* st, const int16_t* panel, const float* se16,
                   size_t r0) {
-  __m256i c[MR][2];
-  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm256_setzero_si256();
+  __m256 f[MR][2];  // the blocks' sums in fp32 (spilled by the compiler where it must: one add per 32 steps)
+  for (int i = 0; i < MR; ++i) f[i][0] = f[i][1] = _mm256_setzero_ps();
   const int16_t* a = qt + r0 * Cp;
-  for (size_t kp = 0; kp < Cp / 2; ++kp) {
-    const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + kp * 32));
-    const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + kp * 32 + 16));
+  for (size_t k0 = 0; k0 < Cp / 2; k0 += kBlockK / 2) {
+    __m256i c[MR][2];
+    for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm256_setzero_si256();
+    const size_t k1 = std::min(Cp / 2, k0 + kBlockK / 2);
+    for (size_t kp = k0; kp < k1; ++kp) {
+      const __m256i b0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + kp * 32));
+      const __m256i b1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(panel + kp * 32 + 16));
+      for (int i = 0; i < MR; ++i) {
+        int32_t pair;
+        __builtin_memcpy(&pair, a + i * Cp + kp * 2, sizeof pair);
+        const __m256i x = _mm256_set1_epi32(pair);
+        c[i][0] = _mm256_add_epi32(c[i][0], _mm256_madd_epi16(x, b0));
+        c[i][1] = _mm256_add_epi32(c[i][1], _mm256_madd_epi16(x, b1));
+      }
+    }
     for (int i = 0; i < MR; ++i) {
-      int32_t pair;
-      __builtin_memcpy(&pair, a + i * Cp + kp * 2, sizeof pair);
-      const __m256i x = _mm256_set1_epi32(pair);
-      c[i][0] = _mm256_add_epi32(c[i][0], _mm256_madd_epi16(x, b0));
-      c[i][1] = _mm256_add_epi32(c[i][1], _mm256_madd_epi16(x, b1));
+      f[i][0] = _mm256_add_ps(f[i][0], _mm256_cvtepi32_ps(c[i][0]));
+      f[i][1] = _mm256_add_ps(f[i][1], _mm256_cvtepi32_ps(c[i][1]));
     }
   }
   const __m256 s0 = _mm256_loadu_ps(se16), s1 = _mm256_loadu_ps(se16 + 8);
   for (int i = 0; i < MR; ++i) {
     const __m256 ts = _mm256_set1_ps(st[r0 + i]);
-    _mm256_storeu_ps(S + i * 16, _mm256_mul_ps(_mm256_cvtepi32_ps(c[i][0]), _mm256_mul_ps(ts, s0)));
-    _mm256_storeu_ps(S + i * 16 + 8, _mm256_mul_ps(_mm256_cvtepi32_ps(c[i][1]), _mm256_mul_ps(ts, s1)));
+    _mm256_storeu_ps(S + i * 16, _mm256_mul_ps(f[i][0], _mm256_mul_ps(ts, s0)));
+    _mm256_storeu_ps(S + i * 16 + 8, _mm256_mul_ps(f[i][1], _mm256_mul_ps(ts, s1)));
   }
 }
 
@@ -98,7 +121,7 @@ void screen_avx2(float* S, const int16_t* qt, size_t Cp, const float* st, const 
 
 // bound_ref (below) in AVX2 intrinsics (the plain loops do not vectorise well).
 void bound_avx2(float* S, float* M, float* floor, const float* best, uint8_t* maybe, size_t ld, size_t col,
-                const int32_t* seq_of, const float* tn, size_t N, float g, const float* bias16, const float* e_norm,
+                const int32_t* seq_of, const float* tn, size_t N, float g, float g_round, const float* bias16, const float* e_norm,
                 const float* e_round, const float* e_resid, size_t rows) {
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
   __m256 bias[2], en[2], er[2], ed[2];
@@ -108,7 +131,7 @@ void bound_avx2(float* S, float* M, float* floor, const float* best, uint8_t* ma
   }
   for (size_t r = 0; r < rows; ++r) {
     const __m256 a = _mm256_set1_ps(1.01f * tn[N + r]), b = _mm256_set1_ps(1.01f * (tn[2 * N + r] + g * tn[r]));
-    const __m256 c = _mm256_set1_ps(1.01f * g * tn[N + r]);
+    const __m256 c = _mm256_set1_ps(1.01f * g_round * tn[N + r]);
     float* fl = floor + static_cast<size_t>(seq_of[r]) * ld + col;
     for (int h = 0; h < 2; ++h) {
       const __m256 s = _mm256_loadu_ps(S + r * 16 + 8 * h);
@@ -143,16 +166,42 @@ void bound_avx2(float* S, float* M, float* floor, const float* best, uint8_t* ma
 #endif
 
 
+void screen(Isa isa, float* S, const int16_t* qt, size_t Cp, const float* st, const int16_t* panel, const float* se16,
+            size_t r0, size_t rows) {
+#if defined(__x86_64__) || defined(_M_X64)
+  if (isa != Isa::generic) return screen_avx2(S, qt, Cp, st, panel, se16, r0, rows);
+#endif
+  (void)isa;
+  screen_ref(S, qt, Cp, st, panel, se16, r0, rows);
+}
+
+// The N tokens t (N, C) quantised as the decoder's rows: qt (N, Cp), st (N) their scales, tn (3, N).
+void quantize_tokens(std::vector<int16_t>& qt, std::vector<float>& st, std::vector<float>& tn, const float* t, size_t N,
+                     size_t C, const ScreenPanels& Q) {
+  qt.assign(N * Q.Cp, 0), st.assign(N, 0.0f), tn.assign(3 * N, 0.0f);
+  parallel_range(N, [&](size_t n0, size_t n1, int) {
+    for (size_t n = n0; n < n1; ++n)
+      st[n] = quantize_row(qt.data() + n * Q.Cp, 1, t + n * C, C, Q.Cp, Q.qmax, tn.data() + n, N);
+  });
+}
+
+std::vector<int32_t> sequence_of(const int32_t* cu_seqlens, int B) {
+  std::vector<int32_t> seq_of(static_cast<size_t>(cu_seqlens[B]));
+  for (int b = 0; b < B; ++b)
+    for (int32_t n = cu_seqlens[b]; n < cu_seqlens[b + 1]; ++n) seq_of[n] = b;
+  return seq_of;
+}
+
 // The screened logits S (rows, 16) before the bias become logits (bias added), M their error bounds
 // (splade_pool_screen.h), floor (B, ld) the best lower bound of each (sequence, term); then maybe[r]
 // says whether row r has a term whose upper bound reaches max(floor, best) of its sequence. seq_of and
 // tn (3 x N, stride N) from the chunk's first row; e_norm / e_round / e_resid the panel's 16 terms.
 void bound_ref(float* S, float* M, float* floor, const float* best, uint8_t* maybe, size_t ld,
-                                   size_t col, const int32_t* seq_of, const float* tn, size_t N, float g,
+                                   size_t col, const int32_t* seq_of, const float* tn, size_t N, float g, float g_round,
                                    const float* bias16, const float* e_norm, const float* e_round,
                                    const float* e_resid, size_t rows) {
   for (size_t r = 0; r < rows; ++r) {
-    const float a = 1.01f * tn[N + r], b = 1.01f * (tn[2 * N + r] + g * tn[r]), c = 1.01f * g * tn[N + r];
+    const float a = 1.01f * tn[N + r], b = 1.01f * (tn[2 * N + r] + g * tn[r]), c = 1.01f * g_round * tn[N + r];
     float* __restrict fl = floor + static_cast<size_t>(seq_of[r]) * ld + col;
     float* __restrict s = S + r * 16;
     float* __restrict m = M + r * 16;
@@ -200,17 +249,13 @@ void splade_pool_max_screen(Isa isa, float* w, int32_t* argmax, const float* t, 
   SPLADE_CHECK(E.data.size() == E.Vp * E.C && Q.V == E.V && Q.C == E.C && Q.data.size() == Q.Vp * Q.Cp,
                "splade_pool_max_screen: the decoder is not packed");
   const size_t N = static_cast<size_t>(cu_seqlens[B]), V = E.V, C = E.C, Cp = Q.Cp, Vp = Q.Vp, panels = Vp / 16;
-  std::vector<int32_t> seq_of(N);
-  for (int b = 0; b < B; ++b)
-    for (int32_t n = cu_seqlens[b]; n < cu_seqlens[b + 1]; ++n) seq_of[n] = b;
+  const std::vector<int32_t> seq_of = sequence_of(cu_seqlens, B);
   std::vector<float> bias_p(Vp, 0.0f);
   std::copy(bias, bias + V, bias_p.begin());
-  std::vector<int16_t> qt(N * Cp);
-  std::vector<float> st(N), tn(3 * N);  // tn: |t|, |t~|, |t - t~| (3, N)
-  parallel_range(N, [&](size_t n0, size_t n1, int) {
-    for (size_t n = n0; n < n1; ++n) st[n] = quantize_row(qt.data() + n * Cp, 1, t + n * C, C, Cp, Q.qmax, tn.data() + n, N);
-  });
-  const float g = static_cast<float>(C + 2) * 0x1p-23f;
+  std::vector<int16_t> qt;
+  std::vector<float> st, tn;  // tn: |t|, |t~|, |t - t~| (3, N)
+  quantize_tokens(qt, st, tn, t, N, C, Q);
+  const float g = static_cast<float>(C + 2) * 0x1p-23f, g_round = g + block_rounding(Cp);
   for_thread_panels(panels, [&](size_t p0, size_t p1) {
     const size_t ld = (p1 - p0) * 16;
     std::vector<float> best(static_cast<size_t>(B) * ld, 0.0f), floor(best.size(), 0.0f);
@@ -229,14 +274,9 @@ void splade_pool_max_screen(Isa isa, float* w, int32_t* argmax, const float* t, 
         const float *se = Q.scale.data() + p * 16, *bias16 = bias_p.data() + p * 16;
         const float *en = Q.norms.data() + p * 16, *er = en + Vp, *ed = en + 2 * Vp;
         const size_t col = (p - p0) * 16;
-#if defined(__x86_64__) || defined(_M_X64)
-        if (isa != Isa::generic)
-          screen_avx2(S.data(), qt.data(), Cp, st.data(), panel, se, r0, rows);
-        else
-#endif
-          screen_ref(S.data(), qt.data(), Cp, st.data(), panel, se, r0, rows);
+        screen(isa, S.data(), qt.data(), Cp, st.data(), panel, se, r0, rows);
         bound(S.data(), M.data(), floor.data(), best.data(), maybe.data(), ld, col, seq_of.data() + r0, tn.data() + r0, N,
-              g, bias16, en, er, ed, rows);
+              g, g_round, bias16, en, er, ed, rows);
         size_t picked = 0;
         for (size_t r = 0; r < rows; ++r) {  // the rows that may hold a maximum, in token order
           const size_t n = r0 + r;

@@ -1,12 +1,14 @@
 // The fused fp32 max-pooling decoder (splade_pool_fused.h) with an integer screen in front, for CPUs
 // without AMX: the decoder E (V,C) and the tokens t (N,C) are quantised to int16 per row (scale
-// max|row| / qmax, qmax so that C * qmax^2 < 2^31: the int32 sums of vpmaddwd are exact), every token x
+// max|row| / qmax, qmax so that 64 qmax^2 < 2^31: the int32 sums of vpmaddwd over a block of 64
+// dimensions are exact, and the blocks' sums are added in fp32), every token x
 // term logit is screened as s_t s_E (q_t . q_E) + bias, and only the tokens whose screened logit plus a
 // rigorous bound on its error can reach the best fp32 value of their sequence are scored in fp32, by
 // the fused kernel itself (splade_pool_fused_rows). With t~, E~ the dequantised rows, Cauchy-Schwarz on
 // t.E - t~.E~ = t~.(E - E~) + (t - t~).E gives
-//   |screened - fp32| <= |t~||E - E~| + |t - t~||E| + g (|t~||E~| + |t||E|) + 2^-20 (|screened| + |bias|)
-// (g = (C + 2) 2^-23: the fp32 accumulation's bound; 2^-20: the screen's own float rounding), with 1% to
+//   |screened - fp32| <= |t~||E - E~| + |t - t~||E| + g (|t~||E~| + |t||E|) + h |t~||E~| + 2^-20 (|screened| + |bias|)
+// (g = (C + 2) 2^-23: the fp32 accumulation's bound; h = (blocks + 1) 2^-24: the screen's conversion and
+// fp32 sum of its blocks; 2^-20: the screen's own float rounding after them), with 1% to
 // spare, from the actual residual norms as the AMX bf16 screen does (gemm_bf16.h). So w and argmax are
 // those of splade_pool_max_fused on the same isa, bit for bit; the screen does most of the work at
 // twice the fp32 rate (vpmaddwd: 16 products an instruction on AVX2).

@@ -171,7 +171,8 @@ size_t EncoderPacked::bytes() const {
     for (const I8Weight& w : *v) f32 += w.bytes();
   for (const auto* v : {&qkv32, &attn_out32, &fc1_32, &fc2_32})
     for (const PackedMatrix& w : *v) f32 += w.bytes();
-  return n * sizeof(uint16_t) + decoder_norm.size() * sizeof(float) + f32 + decoder32.bytes() + decoder16.bytes();
+  return n * sizeof(uint16_t) + decoder_norm.size() * sizeof(float) + f32 + decoder32.bytes() + decoder16.bytes() +
+         decoder8.bytes();
 }
 
 std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, const ParamLayout& L, const float* P,
@@ -210,9 +211,15 @@ void pack_decoder(EncoderPacked& out, const float* wte, size_t V, size_t C) {
     out.decoder = bf16_pack_weight(wte, V, C, C);
     out.decoder_norm = bf16_row_norms(wte, V, C, C);
   } else if (active_isa() != Isa::generic) {
-    out.decoder32 = splade_pool_pack(wte, V, C);
     // the screen's kernel is AVX2 (vpmaddwd); elsewhere (arm64) the fused decoder runs alone
-    if (active_isa() == Isa::avx2 || active_isa() == Isa::avx512) out.decoder16 = splade_pool_screen_pack(wte, V, C);
+    const bool screen = active_isa() == Isa::avx2 || active_isa() == Isa::avx512;
+    // int8 on x86-64 max-pools through the decoder in int8 (splade_pool_max_i8): no fp32 or int16 copy
+    if (screen && out.precision == Precision::int8) {
+      out.decoder8 = i8_pack_weight(wte, V, C, C);
+      return;
+    }
+    out.decoder32 = splade_pool_pack(wte, V, C);
+    if (screen) out.decoder16 = splade_pool_screen_pack(wte, V, C);
   }
 }
 
@@ -224,6 +231,8 @@ void decoder_pool_forward(float* w, int32_t* argmax, const float* t, const float
   if (packed && packed->has_decoder && pooling == Pooling::max)
     splade_pool_max_bf16(w, argmax, t, packed->decoder, wte, packed->decoder_norm.data(), bias, batch.cu_seqlens, B,
                          /*exact=*/packed->precision != Precision::bf16);
+  else if (packed && packed->decoder8.N && pooling == Pooling::max && active_isa() != Isa::generic)
+    splade_pool_max_i8(w, argmax, t, packed->decoder8, bias, batch.cu_seqlens, B);
   else if (packed && packed->decoder16.V && pooling == Pooling::max && active_isa() != Isa::generic)
     splade_pool_max_screen(active_isa(), w, argmax, t, packed->decoder32, packed->decoder16, bias, batch.cu_seqlens, B);
   else if (packed && packed->decoder32.V && pooling == Pooling::max && active_isa() != Isa::generic)

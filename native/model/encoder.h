@@ -15,6 +15,7 @@
 #include "../cpu/gemm_i8.h"
 #include "../cpu/splade_pool.h"
 #include "../cpu/splade_pool_fused.h"
+#include "../cpu/splade_pool_i8.h"
 #include "../cpu/splade_pool_screen.h"
 
 namespace splade {
@@ -99,7 +100,9 @@ enum class Precision { fp32 = 0, bf16 = 1, int8 = 2 };
 //   (splade_pool_fused.h) on a packed copy of the decoder, on x86-64 behind an int16 screen with a rigorous bound
 //   (splade_pool_screen.h): the fused decoder's result, bit for bit, with most tokens x terms screened.
 //   int8: int8 copies of every GEMM weight (per output channel, gemm_i8.h); activations quantised per
-//         token per GEMM, int32 accumulation; the rest as for bf16. The decoder runs as for fp32.
+//         token per GEMM, int32 accumulation; the rest as for bf16. The decoder runs as for fp32 with
+//         AMX; without it, on x86-64, max pooling runs through the decoder in int8 as a GEMM of the
+//         same kind (splade_pool_max_i8: decoder8 only, no fp32 or int16 copy of it).
 struct EncoderPacked {
   Precision precision = Precision::fp32;
   std::vector<Bf16Weight> qkv, attn_out, fc1, fc2;  // (L) each; bf16 only
@@ -111,7 +114,8 @@ struct EncoderPacked {
   bool has_decoder = false;                          // the two below exist (AMX only)
   Bf16Weight decoder;                                // (V, C)
   std::vector<float> decoder_norm;                   // (3, V): bf16_row_norms of the decoder
-  PoolPanels decoder32;  // without AMX, on avx2 / avx512: the decoder packed for splade_pool_max_fused (V = 0: none)
+  PoolPanels decoder32;  // without AMX, on avx2 / avx512 (not for int8) and arm64: the decoder packed for splade_pool_max_fused (V = 0: none)
+  I8Weight decoder8;  // int8 on x86-64 without AMX: the decoder for splade_pool_max_i8 (N = 0: none)
   ScreenPanels decoder16;  // beside decoder32 on x86-64 (avx2 / avx512): its int16 screen (splade_pool_screen.h)
   size_t bytes() const;                              // memory held
 };
