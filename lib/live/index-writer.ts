@@ -6,13 +6,24 @@
 // reader's results equal a fresh build over the live documents in commit order. After a crash the
 // directory holds the last commit, complete; open() removes what an interrupted run left behind.
 //
+// Memory is bounded by the budget at any collection size: the writer keeps no per-document state
+// but a deletion bitmap (1 bit a document) and its id tables' block index (id-table.ts: 24 bytes
+// per 128 documents), both counted against the budget (they shrink the buffer). Ids are resolved as
+// Lucene resolves deletes by term: an id's copy in the buffer is found in a map of the buffer; a
+// delete, update or add of an id also queues a delete for the segments that existed then (`upto`),
+// resolved in batches (at commit, before a merge is carried over, and when the queue outgrows its
+// share of the budget) against each segment's id table, sorted hashes against sorted blocks,
+// reading only the blocks needed and comparing the ids themselves. A merge streams (merge-stream.ts,
+// native/index/segment_merge.h), so its memory does not grow with the merged segment either.
+//
 // Every public method runs alone (a promise queue); a merge finishing runs between them.
-import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ErrorCode, SpladeError, expectFinite, expectInteger, invalidArgument } from '../errors.js';
 import { checkSparseVector, type SparseVector } from '../sparse.js';
-import { deletionFile, isDeleted, readDeletions, readSegmentMeta, segmentIndexFile, segmentVectorFile, setDeleted, writeDeletions, type SegmentDocs } from './files.js';
+import { checkSegmentDocs, deletionFile, isDeleted, readDeletions, readSegmentMeta, segmentIndexFile, segmentVectorFile, setDeleted, writeDeletions, type SegmentDocs } from './files.js';
+import { compareHash, idHash, idTableFile, IdTable, lowerBound, writeIdTableOf } from './id-table.js';
 import { WriteLock, LOCK_FILE } from './lock.js';
 import { listGenerations, manifestFile, readLatestManifest, writeManifest, type LiveIndexOptions, type Manifest } from './manifest.js';
 import { pickMerge, splitForForceMerge } from './merge-policy.js';
@@ -39,9 +50,11 @@ export interface IndexWriterOptions {
   /** Fixed at creation: documents per block of the block-max store (default 32; 0: none). */
   bmpBlockDocs?: number;
   /**
-   * Memory for buffered documents and the flush in flight, in MiB (default 64). Not counted in it:
-   * a merge's working set (see maxMergeMB) and the id map, every live id and where it lives (about
-   * 100 bytes a document), which resolves updates and deletes.
+   * Memory for buffered documents, queued deletes and the flush in flight, in MiB (default 64).
+   * What the writer keeps per segment (a deletion bitmap, 1 bit a document, and its id table's
+   * block index, 24 bytes per 128 documents) is counted in it: it leaves less for the buffer. Not
+   * counted: each worker thread's own heap (a constant); a merge streams, holding a chunk of each
+   * source at a time.
    */
   ramBudgetMB?: number;
   /**
@@ -54,9 +67,8 @@ export interface IndexWriterOptions {
   mergeFactor?: number;
   /**
    * Background merges make no segment larger than this many MiB of vectors (8 bytes a posting;
-   * default 1024). forceMerge ignores it. A merge streams its sources a chunk at a time (2 MiB);
-   * what grows with the merged segment is its ids and lengths in the merge worker and the native
-   * builder's postings (about the size of the new segment's .idx), so this caps those.
+   * default 1024). forceMerge ignores it. A merge's memory does not depend on it (a merge streams
+   * its sources); it bounds how much one merge rewrites.
    */
   maxMergeMB?: number;
   /** Merge in the background after flushes and commits (default true); forceMerge works either way. */
@@ -73,8 +85,10 @@ export interface LiveDocument {
 interface Segment {
   name: string;
   docs: number;
-  ids: string[];
-  lengths: Uint32Array;
+  /** Flush order: a queued delete applies to the segments with seq below its upto. */
+  seq: number;
+  /** The id table, opened once the segment is written. */
+  table: IdTable | undefined;
   deleted: Uint8Array;
   delCount: number;
   livePostings: number;
@@ -86,17 +100,24 @@ interface Segment {
   merging: boolean;
 }
 
-type Where = { seg: Segment; doc: number } | { buffered: number };
-
 /** Bytes a buffered document costs beyond its postings (its object, id and map entry). */
 const DOC_OVERHEAD = 160;
+/** Bytes a queued delete costs beyond its id's characters. */
+const PENDING_OVERHEAD = 64;
 
 export class IndexWriter {
   private segments: Segment[] = [];
-  private readonly where = new Map<string, Where>();
+  /** The buffer's live ids and their places in it (bounded with the buffer). */
+  private bufferIds = new Map<string, number>();
   private buffer: { id: string; vector: SparseVector }[] = [];
   private bufferAlive: boolean[] = [];
   private bufferBytes = 0;
+  /** Deletes by id not yet resolved against the segments: each applies to segments with seq < upto. */
+  private pending: { id: string; upto: number }[] = [];
+  private pendingBytes = 0;
+  private nextSeq = 0;
+  /** Budget bytes: the per-segment state is taken off it, then the buffer gets half of what is left. */
+  private readonly budgetBytes: number;
   private inFlightBytes = 0;
   private lastFlush: Promise<void> = Promise.resolve();
   private generation: number;
@@ -115,15 +136,17 @@ export class IndexWriter {
   private constructor(
     readonly dir: string,
     readonly options: Readonly<LiveIndexOptions>,
-    private readonly flushBytes: number,
+    private readonly maxFlushBytes: number,
     private readonly mergeFactor: number,
     private readonly maxMergeBytes: number,
     private readonly backgroundMerges: boolean,
     private readonly lock: WriteLock,
     m: Manifest | undefined,
+    budget: number,
   ) {
     this.generation = m?.generation ?? 0;
     this.nextSegment = m?.nextSegment ?? 0;
+    this.budgetBytes = budget;
   }
 
   /**
@@ -171,7 +194,7 @@ export class IndexWriter {
           blockSize: given.blockSize ?? 128, bmpBlockDocs: given.bmpBlockDocs ?? 32,
         };
       }
-      const w = new IndexWriter(dir, options, flushBytes, mergeFactor, maxMergeMB * 2 ** 20, opts.backgroundMerges ?? true, lock, m);
+      const w = new IndexWriter(dir, options, flushBytes, mergeFactor, maxMergeMB * 2 ** 20, opts.backgroundMerges ?? true, lock, m, budgetBytes);
       if (m) w.load(m);
       w.removeUnreferenced(true);
       if (!m) await w.commit();  // an empty first commit: readers can open the directory at once
@@ -182,9 +205,30 @@ export class IndexWriter {
     }
   }
 
-  /** Live documents (committed or not). */
+  /**
+   * Live documents (committed or not). Deletes of ids in segments (by delete, update or add) count
+   * once resolved: at the latest by commit().
+   */
   get numDocs(): number {
-    return this.where.size;
+    let n = 0;
+    for (const s of this.segments) n += s.docs - s.delCount;
+    for (const alive of this.bufferAlive) if (alive) n++;
+    return n;
+  }
+
+  /**
+   * Bytes the writer holds for its segments (deletion bitmaps, id table indexes): counted against
+   * the budget, it shrinks the buffer (never below 64 KiB a flush).
+   */
+  get segmentStateBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.deleted.byteLength + (s.table?.memoryBytes ?? 0);
+    return n;
+  }
+
+  /** What the buffer (documents and queued deletes) may take before a flush. */
+  private get flushBytes(): number {
+    return Math.max(2 ** 16, Math.min(this.maxFlushBytes, (this.budgetBytes - this.segmentStateBytes) / 2));
   }
 
   /** Segments now (flushed, committed or not). */
@@ -223,6 +267,7 @@ export class IndexWriter {
     });
     return this.exclusive(async () => {
       for (const id of ids) this.remove(id);
+      await this.bound();
     });
   }
 
@@ -297,30 +342,87 @@ export class IndexWriter {
     }
     this.remove(id);
     this.changed = true;
-    this.where.set(id, { buffered: this.buffer.length });
+    this.bufferIds.set(id, this.buffer.length);
     this.buffer.push({ id, vector: { indices: v.indices.slice(), values: v.values.slice() } });
     this.bufferAlive.push(true);
     this.bufferBytes += 8 * v.indices.length + DOC_OVERHEAD + 2 * id.length;
-    if (this.bufferBytes >= this.flushBytes) {
-      await this.lastFlush;  // at most one flush in flight: buffer + flush stay within the budget
-      this.flushBuffer();
+    await this.bound();
+  }
+
+  /** Deletes the id's live copy: in the buffer at once, in the segments that exist now queued. */
+  private remove(id: string): void {
+    const at = this.bufferIds.get(id);
+    if (at !== undefined) {
+      this.bufferIds.delete(id);
+      this.bufferAlive[at] = false;
+      this.changed = true;
+    }
+    if (this.nextSeq === 0) return;  // no segment yet
+    this.pending.push({ id, upto: this.nextSeq });
+    this.pendingBytes += PENDING_OVERHEAD + 2 * id.length;
+  }
+
+  /** Keeps the buffer and the queued deletes within their share of the budget. */
+  private async bound(): Promise<void> {
+    if (this.bufferBytes + this.pendingBytes < this.flushBytes) return;
+    await this.lastFlush;  // at most one flush in flight: buffer + flush stay within the budget
+    if (this.bufferBytes >= this.flushBytes / 2) this.flushBuffer();
+    if (this.pendingBytes >= this.flushBytes / 2) {
+      await this.settleSegments();
+      this.resolvePending(this.segments);
     }
   }
 
-  private remove(id: string): void {
-    const at = this.where.get(id);
-    if (!at) return;
-    this.where.delete(id);
-    this.changed = true;
-    if ('buffered' in at) {
-      this.bufferAlive[at.buffered] = false;
-      return;
+  /**
+   * Applies the queued deletes to the given segments (written ones: their id tables are open), each
+   * to the segments older than it; with every segment, the queue is emptied. Per segment, the ids'
+   * hashes, sorted, are walked against the table's sorted blocks: a block's hashes are read only
+   * when an id may be in it, its entries only when a hash matches, and an entry counts only when
+   * its id is the one deleted.
+   */
+  private resolvePending(segs: Segment[]): void {
+    if (this.pending.length === 0) return;
+    const items = this.pending.map((p) => ({ ...idHash(p.id), id: p.id, upto: p.upto, bytes: undefined as Buffer | undefined }));
+    items.sort((x, y) => compareHash(x.hi, x.lo, y.hi, y.lo));
+    for (const s of segs) {
+      const t = s.table;
+      if (!t || t.blocks === 0) continue;
+      let b = 0;
+      let hashes: Uint32Array | undefined;
+      for (const it of items) {
+        if (it.upto <= s.seq) continue;
+        // the last block whose first hash is below the id's: its equal hashes start there or later
+        while (b + 1 < t.blocks && t.compareFirst(b + 1, it.hi, it.lo) < 0) {
+          b++;
+          hashes = undefined;
+        }
+        for (let blk = b; blk < t.blocks; blk++) {
+          if (blk > b && t.compareFirst(blk, it.hi, it.lo) > 0) break;
+          const h = blk === b ? (hashes ??= t.hashes(b)) : t.hashes(blk);
+          let i = lowerBound(h, it.hi, it.lo);
+          if (i * 2 >= h.length || h[2 * i] !== it.hi || h[2 * i + 1] !== it.lo) {
+            if (i * 2 < h.length) break;  // a larger hash in this block: no more equal ones
+            continue;
+          }
+          const entries = t.block(blk);
+          it.bytes ??= Buffer.from(it.id, 'utf8');
+          for (; i < entries.length && entries[i].hi === it.hi && entries[i].lo === it.lo; i++) {
+            const e = entries[i];
+            if (isDeleted(s.deleted, e.doc) || !e.id.equals(it.bytes)) continue;
+            setDeleted(s.deleted, e.doc);
+            s.delCount++;
+            s.livePostings -= e.postings;
+            s.dirty = true;
+            this.changed = true;
+          }
+          if (i < entries.length) break;
+        }
+      }
     }
-    const s = at.seg;
-    setDeleted(s.deleted, at.doc);
-    s.delCount++;
-    s.livePostings -= s.lengths[at.doc];
-    s.dirty = true;
+    if (segs.length === this.segments.length && segs.every((s) => s.table)) {
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
   }
 
   /** Starts writing the buffered documents as a new segment (in the flush worker). */
@@ -331,6 +433,7 @@ export class IndexWriter {
     if (keep.length === 0) {
       this.buffer = [];
       this.bufferAlive = [];
+      this.bufferIds = new Map();
       this.bufferBytes = 0;
       return;
     }
@@ -347,16 +450,19 @@ export class IndexWriter {
       at += vector.indices.length;
     });
     const name = `s${this.nextSegment++}`;
-    const seg = this.newSegment(name, d.ids, d.lengths.slice(), Promise.resolve());
-    d.ids.forEach((id, doc) => this.where.set(id, { seg, doc }));
+    let livePostings = 0;
+    for (let i = 0; i < d.lengths.length; i++) livePostings += d.lengths[i];
+    const seg = this.newSegment(name, keep.length, livePostings, this.nextSeq++, Promise.resolve());
     const bytes = this.bufferBytes;
     this.inFlightBytes += bytes;
     this.inFlightNames.add(name);
     this.buffer = [];
     this.bufferAlive = [];
+    this.bufferIds = new Map();
     this.bufferBytes = 0;
     seg.written = this.flushWorker.run({ op: 'flush', dir: this.dir, name, docs: d, options: this.options }, [d.indices.buffer as ArrayBuffer, d.values.buffer as ArrayBuffer])
       .then(() => {
+        seg.table = new IdTable(join(this.dir, idTableFile(name)), false);
         this.maybeMerge();
       }, (err: Error) => {
         this.failure ??= err;  // accepted documents cannot be written: the writer must be reopened
@@ -369,11 +475,9 @@ export class IndexWriter {
     this.segments.push(seg);
   }
 
-  private newSegment(name: string, ids: string[], lengths: Uint32Array, written: Promise<void>): Segment {
-    let livePostings = 0;
-    for (let i = 0; i < lengths.length; i++) livePostings += lengths[i];
+  private newSegment(name: string, docs: number, livePostings: number, seq: number, written: Promise<void>): Segment {
     return {
-      name, docs: ids.length, ids, lengths, deleted: new Uint8Array((ids.length + 7) >> 3), delCount: 0, livePostings, delGen: 0, dirty: false,
+      name, docs, seq, table: undefined, deleted: new Uint8Array((docs + 7) >> 3), delCount: 0, livePostings, delGen: 0, dirty: false,
       written, merging: false,
     };
   }
@@ -393,10 +497,15 @@ export class IndexWriter {
   private async commitNow(): Promise<void> {
     this.flushBuffer();
     await this.settleSegments();
+    this.resolvePending(this.segments);
     if (!this.changed && this.generation > 0) return;
     this.changed = false;
     // A segment with no live document left is dropped (unless a merge is reading it).
-    this.segments = this.segments.filter((s) => s.merging || s.delCount < s.docs);
+    this.segments = this.segments.filter((s) => {
+      if (s.merging || s.delCount < s.docs) return true;
+      s.table?.close();
+      return false;
+    });
     for (const s of this.segments) {
       if (!s.dirty) continue;
       s.delGen++;
@@ -413,29 +522,35 @@ export class IndexWriter {
     this.maybeMerge();
   }
 
-  /** Loads a commit: segments, their deletions and every live id. */
+  /**
+   * Loads a commit: segments and their deletions, each segment's files checked a chunk at a time
+   * (nothing per document is kept but the deletion bitmap and the id table's block index).
+   */
   private load(m: Manifest): void {
-    for (const e of m.segments) {
-      const d = readSegmentMeta(join(this.dir, segmentVectorFile(e.name)));
-      if (d.ids.length !== e.docs) throw new SpladeError(`${join(this.dir, segmentVectorFile(e.name))} does not match commit ${m.generation}`, ErrorCode.corruptFile);
-      statSync(join(this.dir, segmentIndexFile(e.name)));
-      const seg = this.newSegment(e.name, d.ids, d.lengths, Promise.resolve());
-      if (e.delGen > 0) {
-        const { bits, count } = readDeletions(join(this.dir, deletionFile(e.name, e.delGen)), e.docs);
-        seg.deleted = bits;
-        seg.delCount = count;
-        seg.delGen = e.delGen;
-        for (let i = 0; i < e.docs; i++) if (isDeleted(bits, i)) seg.livePostings -= d.lengths[i];
-      }
-      d.ids.forEach((id, doc) => {
-        if (isDeleted(seg.deleted, doc)) return;
-        const before = this.where.get(id);
-        if (before && !('buffered' in before)) {
-          throw new SpladeError(`${this.dir}: id ${JSON.stringify(id)} is live in both ${before.seg.name} and ${e.name} (commit ${m.generation} is damaged)`, ErrorCode.corruptFile);
+    try {
+      for (const e of m.segments) {
+        const vec = join(this.dir, segmentVectorFile(e.name));
+        checkSegmentDocs(vec);
+        statSync(join(this.dir, segmentIndexFile(e.name)));
+        const idsPath = join(this.dir, idTableFile(e.name));
+        if (!existsSync(idsPath)) {  // a directory written before id tables: made once, from the .vec
+          const d = readSegmentMeta(vec);
+          writeIdTableOf(idsPath, d.ids, d.lengths);
         }
-        this.where.set(id, { seg, doc });
-      });
-      this.segments.push(seg);
+        const seg = this.newSegment(e.name, e.docs, e.livePostings, this.nextSeq++, Promise.resolve());
+        this.segments.push(seg);
+        seg.table = new IdTable(idsPath, true);
+        if (seg.table.docs !== e.docs) throw new SpladeError(`${idsPath} does not match commit ${m.generation}`, ErrorCode.corruptFile);
+        if (e.delGen > 0) {
+          const { bits, count } = readDeletions(join(this.dir, deletionFile(e.name, e.delGen)), e.docs);
+          seg.deleted = bits;
+          seg.delCount = count;
+          seg.delGen = e.delGen;
+        }
+      }
+    } catch (err) {
+      for (const s of this.segments) s.table?.close();
+      throw err;
     }
   }
 
@@ -447,15 +562,13 @@ export class IndexWriter {
   private removeUnreferenced(atOpen: boolean): void {
     const keep = new Set<string>([LOCK_FILE, manifestFile(this.generation)]);
     for (const s of this.segments) {
-      keep.add(segmentIndexFile(s.name));
-      keep.add(segmentVectorFile(s.name));
+      for (const f of [segmentIndexFile, segmentVectorFile, idTableFile]) keep.add(f(s.name));
       if (s.delGen > 0) keep.add(deletionFile(s.name, s.delGen));
     }
     for (const name of this.inFlightNames) {
-      keep.add(segmentIndexFile(name));
-      keep.add(segmentVectorFile(name));
+      for (const f of [segmentIndexFile, segmentVectorFile, idTableFile]) keep.add(f(name));
     }
-    const ours = /^(segments_\d+|s\d+\.(idx|vec)|s\d+_\d+\.del)$/;
+    const ours = /^(segments_\d+|s\d+\.(idx|vec|ids)|s\d+_\d+\.del)$/;
     for (const f of readdirSync(this.dir)) {
       if (keep.has(f)) continue;
       const temp = f.startsWith('.') && f.endsWith('.tmp');
@@ -490,29 +603,28 @@ export class IndexWriter {
     this.inFlightNames.add(name);
     const task = this.mergeWorker.run({ op: 'merge', dir: this.dir, name, options: this.options, sources: run.map((s, i) => ({ name: s.name, deleted: snapshot[i] })) });
     const done = task.then((r) => {
-      const ids: string[] = [];
-      const from: { seg: Segment; doc: number }[] = [];
+      // Deletes queued for the sources are applied to them first, then every deletion made since
+      // the snapshot is carried over; the queue stays (applying it again to the merged segment
+      // finds those documents deleted already).
+      this.resolvePending(run);
+      const merged = this.newSegment(name, r.docs, 0, run[run.length - 1].seq, Promise.resolve());
+      merged.table = new IdTable(join(this.dir, idTableFile(name)), false);
+      let nd = 0;
       run.forEach((s, i) => {
+        merged.livePostings += s.livePostings;
         for (let d = 0; d < s.docs; d++) {
           if (isDeleted(snapshot[i], d)) continue;
-          ids.push(s.ids[d]);
-          from.push({ seg: s, doc: d });
+          if (isDeleted(s.deleted, d)) {
+            setDeleted(merged.deleted, nd);
+            merged.delCount++;
+            merged.dirty = true;
+          }
+          nd++;
         }
-      });
-      const merged = this.newSegment(name, ids, r.lengths, Promise.resolve());
-      from.forEach(({ seg, doc }, nd) => {
-        if (isDeleted(seg.deleted, doc)) {
-          setDeleted(merged.deleted, nd);
-          merged.delCount++;
-          merged.livePostings -= merged.lengths[nd];
-          merged.dirty = true;
-          return;
-        }
-        const w = this.where.get(seg.ids[doc]);
-        if (w && !('buffered' in w) && w.seg === seg && w.doc === doc) this.where.set(seg.ids[doc], { seg: merged, doc: nd });
       });
       const at = this.segments.indexOf(run[0]);
       this.segments.splice(at, run.length, merged);
+      for (const s of run) s.table?.close();
       this.changed = true;
     }).finally(() => {
       for (const s of run) s.merging = false;

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { ErrorCode, SpladeError } from '../errors.js';
 import type { WorkerReply, WorkerTask } from './segment-worker.js';
 
-type Done = { lengths: Uint32Array; docs: number; postings: number };
+type Done = { docs: number; postings: number };
 
 export class SegmentWorker {
   private worker: Worker | undefined;
