@@ -597,6 +597,7 @@ export class IndexWriter {
 
   /** Merges adjacent segments into one (in the merge worker); deletions made meanwhile carry over. */
   private mergeRun(run: Segment[]): Promise<void> {
+    this.resolvePending(run);  // what is queued for the sources is dropped by the merge, not carried
     const snapshot = run.map((s) => s.deleted.slice());
     for (const s of run) s.merging = true;
     const name = `s${this.nextSegment++}`;

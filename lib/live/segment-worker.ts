@@ -24,6 +24,7 @@ export type WorkerReply = { id: number; ok: true; docs: number; postings: number
 interface LiveAddon {
   mergeSegments(out: string, paths: string[], deleted: Uint8Array[], scale: number, blockSize: number, impactBits: number, vocabSize: number,
     bmpBlockDocs: number): Promise<{ docs: number; postings: number }>;
+  releaseFreeMemory(): void;
 }
 
 function* vectors(d: SegmentDocs): Generator<SparseVector> {
@@ -80,4 +81,7 @@ parentPort?.on('message', async ({ id, task }: { id: number; task: WorkerTask })
     reply = { id, ok: false, message: err instanceof Error ? err.message : String(err), code: (err as { code?: string }).code };
   }
   parentPort!.postMessage(reply);
+  // What the task freed goes back to the system: the resident size stays at what is held, not at
+  // the largest flush or merge so far.
+  loadAddon<LiveAddon>().releaseFreeMemory();
 });

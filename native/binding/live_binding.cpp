@@ -1,7 +1,13 @@
 // The live index's native half (lib/live): mergeSegments(outPath, paths, deleted, scale, blockSize,
 // impactBits, vocabSize, bmpBlockDocs) merges segment files into one (index/segment_merge.h) on a
 // libuv thread and resolves to { docs, postings }. deleted[i] is source i's deletion bitmap (an
-// empty Uint8Array: none), held alive until the merge settles.
+// empty Uint8Array: none), held alive until the merge settles. releaseFreeMemory() trims the heap.
+#include <cstdlib>  // defines __GLIBC__ where it applies
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "../index/segment_merge.h"
 #include "napi_util.h"
 
@@ -46,7 +52,20 @@ Napi::Value MergeSegments(const Napi::CallbackInfo& info) {
   });
 }
 
-void Init(Napi::Env env, Napi::Object exports) { exports.Set("mergeSegments", Napi::Function::New(env, MergeSegments, "mergeSegments")); }
+// releaseFreeMemory(): hands the heap's free pages back to the system (glibc keeps what a flush's
+// builder or a merge freed, per thread arena, and the process's resident size would only grow with
+// the largest of them); a no-op elsewhere.
+Napi::Value ReleaseFreeMemory(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+  return info.Env().Undefined();
+}
+
+void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("mergeSegments", Napi::Function::New(env, MergeSegments, "mergeSegments"));
+  exports.Set("releaseFreeMemory", Napi::Function::New(env, ReleaseFreeMemory, "releaseFreeMemory"));
+}
 
 Registrar registrar("live", Init);
 

@@ -1,7 +1,8 @@
 // Child of test/live-ids.test.ts ("writer memory"): adds `docs` documents (4 postings each, ids of
 // 48 characters) to a new live index in `dir` with a budget of `budgetMB`, a commit every 20,000,
-// background merges on; prints RSS and JS heap (after a GC) once a quarter of them are in and at
-// the end, as one JSON line. Run with --expose-gc.
+// background merges on; prints RSS and JS heap (after a GC) once a quarter of them are in (the
+// first merges have run by then: both workers are up) and at the end, as one JSON line. Run with
+// --expose-gc.
 import { rmSync } from 'node:fs';
 
 import { IndexWriter } from '../../lib/index.js';
