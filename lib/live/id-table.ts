@@ -166,6 +166,8 @@ export class IdTable {
   readonly docs: number;
   readonly blocks: number;
   private readonly index: Buffer;
+  /** The index as words (Buffer.alloc is never pooled: offset 0, aligned). */
+  private readonly words: Uint32Array;
   private readonly end: number;
   private fd: number | undefined;
 
@@ -189,6 +191,7 @@ export class IdTable {
       if (!Number.isInteger(this.end) || this.end < HEADER_BYTES) throw corrupt(path, 'bad header');
       this.index = this.read(this.end, this.blocks * INDEX_ENTRY);
       if (crc32(this.index) !== h.readUInt32LE(24)) throw corrupt(path, 'index checksum mismatch');
+      this.words = new Uint32Array(this.index.buffer, this.index.byteOffset, this.index.length >> 2);
       if (readSync(this.fd, Buffer.alloc(1), 0, 1, this.end + this.index.length) !== 0) throw corrupt(path, 'sizes do not add up');
       for (let b = 0; b < this.blocks; b++) {
         const next = b + 1 < this.blocks ? this.blockOffset(b + 1) : this.end;
@@ -207,7 +210,8 @@ export class IdTable {
 
   /** Block b's first hash compared with (hi, lo). */
   compareFirst(b: number, hi: number, lo: number): number {
-    return compareHash(this.index.readUInt32LE(INDEX_ENTRY * b), this.index.readUInt32LE(INDEX_ENTRY * b + 4), hi, lo);
+    const w = this.words, at = (INDEX_ENTRY >> 2) * b;
+    return compareHash(w[at], w[at + 1], hi, lo);
   }
 
   /** The hashes of block b (hi, lo pairs), checked. */
@@ -215,9 +219,7 @@ export class IdTable {
     const n = this.blockSize(b);
     const buf = this.read(this.blockOffset(b), 8 * n);
     if (crc32(buf) !== this.index.readUInt32LE(INDEX_ENTRY * b + 16)) throw corrupt(this.path, `block ${b} checksum mismatch`);
-    const out = new Uint32Array(2 * n);
-    for (let i = 0; i < 2 * n; i++) out[i] = buf.readUInt32LE(4 * i);
-    return out;
+    return new Uint32Array(buf.buffer, buf.byteOffset, 2 * n);  // little-endian, as every host this package builds for
   }
 
   /** Every entry of block b, checked (hashes ascending, documents in range). */

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { ErrorCode, SpladeError, expectFinite, expectInteger, invalidArgument } from '../errors.js';
 import { checkSparseVector, type SparseVector } from '../sparse.js';
 import { checkSegmentDocs, deletionFile, isDeleted, readDeletions, readSegmentMeta, segmentIndexFile, segmentVectorFile, setDeleted, writeDeletions, type SegmentDocs } from './files.js';
-import { compareHash, idHash, idTableFile, IdTable, lowerBound, writeIdTableOf } from './id-table.js';
+import { compareHash, idHash, idTableFile, IdTable, writeIdTableOf } from './id-table.js';
 import { WriteLock, LOCK_FILE } from './lock.js';
 import { listGenerations, manifestFile, readLatestManifest, writeManifest, type LiveIndexOptions, type Manifest } from './manifest.js';
 import { pickMerge, splitForForceMerge } from './merge-policy.js';
@@ -147,6 +147,7 @@ export class IndexWriter {
     this.generation = m?.generation ?? 0;
     this.nextSegment = m?.nextSegment ?? 0;
     this.budgetBytes = budget;
+    this.updateFlushBytes();
   }
 
   /**
@@ -196,6 +197,7 @@ export class IndexWriter {
       }
       const w = new IndexWriter(dir, options, flushBytes, mergeFactor, maxMergeMB * 2 ** 20, opts.backgroundMerges ?? true, lock, m, budgetBytes);
       if (m) w.load(m);
+      w.updateFlushBytes();
       w.removeUnreferenced(true);
       if (!m) await w.commit();  // an empty first commit: readers can open the directory at once
       return w;
@@ -226,9 +228,10 @@ export class IndexWriter {
     return n;
   }
 
-  /** What the buffer (documents and queued deletes) may take before a flush. */
-  private get flushBytes(): number {
-    return Math.max(2 ** 16, Math.min(this.maxFlushBytes, (this.budgetBytes - this.segmentStateBytes) / 2));
+  /** What the buffer (documents and queued deletes) may take before a flush: set as segments come and go. */
+  private flushBytes = 2 ** 16;
+  private updateFlushBytes(): void {
+    this.flushBytes = Math.max(2 ** 16, Math.min(this.maxFlushBytes, (this.budgetBytes - this.segmentStateBytes) / 2));
   }
 
   /** Segments now (flushed, committed or not). */
@@ -346,7 +349,7 @@ export class IndexWriter {
     this.buffer.push({ id, vector: { indices: v.indices.slice(), values: v.values.slice() } });
     this.bufferAlive.push(true);
     this.bufferBytes += 8 * v.indices.length + DOC_OVERHEAD + 2 * id.length;
-    await this.bound();
+    if (this.bufferBytes + this.pendingBytes >= this.flushBytes) await this.bound();
   }
 
   /** Deletes the id's live copy: in the buffer at once, in the segments that exist now queued. */
@@ -384,44 +387,45 @@ export class IndexWriter {
     if (this.pending.length === 0) return;
     const items = this.pending.map((p) => ({ ...idHash(p.id), id: p.id, upto: p.upto, bytes: undefined as Buffer | undefined }));
     items.sort((x, y) => compareHash(x.hi, x.lo, y.hi, y.lo));
-    for (const s of segs) {
-      const t = s.table;
-      if (!t || t.blocks === 0) continue;
-      let b = 0;
-      let hashes: Uint32Array | undefined;
-      for (const it of items) {
-        if (it.upto <= s.seq) continue;
-        // the last block whose first hash is below the id's: its equal hashes start there or later
-        while (b + 1 < t.blocks && t.compareFirst(b + 1, it.hi, it.lo) < 0) {
-          b++;
-          hashes = undefined;
-        }
-        for (let blk = b; blk < t.blocks; blk++) {
-          if (blk > b && t.compareFirst(blk, it.hi, it.lo) > 0) break;
-          const h = blk === b ? (hashes ??= t.hashes(b)) : t.hashes(blk);
-          let i = lowerBound(h, it.hi, it.lo);
-          if (i * 2 >= h.length || h[2 * i] !== it.hi || h[2 * i + 1] !== it.lo) {
-            if (i * 2 < h.length) break;  // a larger hash in this block: no more equal ones
-            continue;
-          }
-          const entries = t.block(blk);
-          it.bytes ??= Buffer.from(it.id, 'utf8');
-          for (; i < entries.length && entries[i].hi === it.hi && entries[i].lo === it.lo; i++) {
-            const e = entries[i];
-            if (isDeleted(s.deleted, e.doc) || !e.id.equals(it.bytes)) continue;
-            setDeleted(s.deleted, e.doc);
-            s.delCount++;
-            s.livePostings -= e.postings;
-            s.dirty = true;
-            this.changed = true;
-          }
-          if (i < entries.length) break;
-        }
-      }
-    }
+    for (const s of segs) if (s.table) this.resolveIn(s, s.table, items);
     if (segs.length === this.segments.length && segs.every((s) => s.table)) {
       this.pending = [];
       this.pendingBytes = 0;
+    }
+  }
+
+  /** Queued deletes (sorted by hash) against one segment's table: a merge join, block by block. */
+  private resolveIn(s: Segment, t: IdTable, items: { hi: number; lo: number; id: string; upto: number; bytes: Buffer | undefined }[]): void {
+    let b = 0, j = 0;  // the first entry not below the current item's hash: entry j of block b
+    let h: Uint32Array | undefined;
+    for (const it of items) {
+      if (it.upto <= s.seq) continue;
+      // skip the blocks that end below the hash (their successor starts below it)
+      if (b + 1 < t.blocks && t.compareFirst(b + 1, it.hi, it.lo) < 0) {
+        do b++; while (b + 1 < t.blocks && t.compareFirst(b + 1, it.hi, it.lo) < 0);
+        h = undefined;
+        j = 0;
+      }
+      h ??= t.hashes(b);
+      while (2 * j < h.length && compareHash(h[2 * j], h[2 * j + 1], it.hi, it.lo) < 0) j++;
+      // entries equal to the hash: from (b, j) on, possibly into the next blocks
+      for (let blk = b, i = j; blk < t.blocks; blk++, i = 0) {
+        const hs = blk === b ? h : t.hashes(blk);
+        if (2 * i >= hs.length) continue;
+        if (hs[2 * i] !== it.hi || hs[2 * i + 1] !== it.lo) break;
+        const entries = t.block(blk);
+        it.bytes ??= Buffer.from(it.id, 'utf8');
+        for (; i < entries.length && entries[i].hi === it.hi && entries[i].lo === it.lo; i++) {
+          const e = entries[i];
+          if (isDeleted(s.deleted, e.doc) || !e.id.equals(it.bytes)) continue;
+          setDeleted(s.deleted, e.doc);
+          s.delCount++;
+          s.livePostings -= e.postings;
+          s.dirty = true;
+          this.changed = true;
+        }
+        if (i < entries.length) break;
+      }
     }
   }
 
@@ -463,6 +467,7 @@ export class IndexWriter {
     seg.written = this.flushWorker.run({ op: 'flush', dir: this.dir, name, docs: d, options: this.options }, [d.indices.buffer as ArrayBuffer, d.values.buffer as ArrayBuffer])
       .then(() => {
         seg.table = new IdTable(join(this.dir, idTableFile(name)), false);
+        this.updateFlushBytes();
         this.maybeMerge();
       }, (err: Error) => {
         this.failure ??= err;  // accepted documents cannot be written: the writer must be reopened
@@ -473,6 +478,7 @@ export class IndexWriter {
       });
     this.lastFlush = seg.written;
     this.segments.push(seg);
+    this.updateFlushBytes();
   }
 
   private newSegment(name: string, docs: number, livePostings: number, seq: number, written: Promise<void>): Segment {
@@ -506,6 +512,7 @@ export class IndexWriter {
       s.table?.close();
       return false;
     });
+    this.updateFlushBytes();
     for (const s of this.segments) {
       if (!s.dirty) continue;
       s.delGen++;
@@ -625,6 +632,7 @@ export class IndexWriter {
       });
       const at = this.segments.indexOf(run[0]);
       this.segments.splice(at, run.length, merged);
+      this.updateFlushBytes();
       for (const s of run) s.table?.close();
       this.changed = true;
     }).finally(() => {

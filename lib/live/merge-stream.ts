@@ -92,19 +92,22 @@ export class MergeSources {
         if (!h.done && this.isDeleted(this.sources[i], h.value.doc)) next(i);
       });
       for (;;) {
+        // the least (hash, source, doc): within a hash, earlier sources hold the lower new numbers
         let best = -1;
-        let bestDoc = 0;
         for (let i = 0; i < heads.length; i++) {
           const h = heads[i];
           if (h.done) continue;
-          const doc = this.newDoc(i, h.value.doc);
-          if (best < 0 || (compareHash(h.value.hi, h.value.lo, heads[best].value!.hi, heads[best].value!.lo) || doc - bestDoc) < 0) {
+          if (best < 0) {
             best = i;
-            bestDoc = doc;
+            continue;
           }
+          const c = heads[best].value!;
+          if (compareHash(h.value.hi, h.value.lo, c.hi, c.lo) < 0) best = i;  // ties: the earlier source
         }
         if (best < 0) return;
-        yield { ...heads[best].value!, doc: bestDoc };
+        const e = heads[best].value!;
+        e.doc = this.newDoc(best, e.doc);
+        yield e;
         next(best);
       }
     } finally {
@@ -123,7 +126,8 @@ export class MergeSources {
   private newDoc(i: number, d: number): number {
     const src = this.sources[i];
     let n = src.base + src.keptBefore[d >> 6];
-    for (let x = d & ~63; x < d; x++) if (!this.isDeleted(src, x)) n++;
+    if (!src.deleted) return n + (d & 63);
+    for (let x = d & ~63; x < d; x++) if (!isDeleted(src.deleted, x)) n++;
     return n;
   }
 
