@@ -23,6 +23,7 @@ const HEADER_BYTES = 32;
 /** Entries a block: a lookup reads one block's hashes (1 KiB), then its entries and ids. */
 export const ID_BLOCK = 128;
 const INDEX_ENTRY = 24;
+export const INDEX_WORDS = INDEX_ENTRY / 4;
 const ENTRY = 12;
 
 export const idTableFile = (name: string) => `${name}.ids`;
@@ -166,8 +167,11 @@ export class IdTable {
   readonly docs: number;
   readonly blocks: number;
   private readonly index: Buffer;
-  /** The index as words (Buffer.alloc is never pooled: offset 0, aligned). */
-  private readonly words: Uint32Array;
+  /**
+   * The block index as words (Buffer.alloc is never pooled: offset 0, aligned): block b's first
+   * hash is words[INDEX_WORDS * b] (hi), words[INDEX_WORDS * b + 1] (lo).
+   */
+  readonly words: Uint32Array;
   private readonly end: number;
   private fd: number | undefined;
 

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { ErrorCode, SpladeError, expectFinite, expectInteger, invalidArgument } from '../errors.js';
 import { checkSparseVector, type SparseVector } from '../sparse.js';
 import { checkSegmentDocs, deletionFile, isDeleted, readDeletions, readSegmentMeta, segmentIndexFile, segmentVectorFile, setDeleted, writeDeletions, type SegmentDocs } from './files.js';
-import { compareHash, idHash, idTableFile, IdTable, writeIdTableOf } from './id-table.js';
+import { compareHash, idHash, idTableFile, IdTable, INDEX_WORDS, writeIdTableOf } from './id-table.js';
 import { WriteLock, LOCK_FILE } from './lock.js';
 import { listGenerations, manifestFile, readLatestManifest, writeManifest, type LiveIndexOptions, type Manifest } from './manifest.js';
 import { pickMerge, splitForForceMerge } from './merge-policy.js';
@@ -385,39 +385,46 @@ export class IndexWriter {
    */
   private resolvePending(segs: Segment[]): void {
     if (this.pending.length === 0) return;
-    const items = this.pending.map((p) => ({ ...idHash(p.id), id: p.id, upto: p.upto, bytes: undefined as Buffer | undefined }));
-    items.sort((x, y) => compareHash(x.hi, x.lo, y.hi, y.lo));
-    for (const s of segs) if (s.table) this.resolveIn(s, s.table, items);
+    const q = sortedQueue(this.pending);
+    for (const s of segs) if (s.table) this.resolveIn(s, s.table, q);
     if (segs.length === this.segments.length && segs.every((s) => s.table)) {
       this.pending = [];
       this.pendingBytes = 0;
     }
   }
 
-  /** Queued deletes (sorted by hash) against one segment's table: a merge join, block by block. */
-  private resolveIn(s: Segment, t: IdTable, items: { hi: number; lo: number; id: string; upto: number; bytes: Buffer | undefined }[]): void {
+  /**
+   * Queued deletes (sorted by hash) against one segment's table: a merge join, block by block, on
+   * typed arrays (it runs for every queued id and segment at each commit).
+   */
+  private resolveIn(s: Segment, t: IdTable, q: SortedQueue): void {
+    const { hi, lo, upto, ids } = q;
+    const first = t.words;
     let b = 0, j = 0;  // the first entry not below the current item's hash: entry j of block b
     let h: Uint32Array | undefined;
-    for (const it of items) {
-      if (it.upto <= s.seq) continue;
+    for (let k = 0; k < hi.length; k++) {
+      if (upto[k] <= s.seq) continue;
+      const x = hi[k], y = lo[k];
       // skip the blocks that end below the hash (their successor starts below it)
-      if (b + 1 < t.blocks && t.compareFirst(b + 1, it.hi, it.lo) < 0) {
-        do b++; while (b + 1 < t.blocks && t.compareFirst(b + 1, it.hi, it.lo) < 0);
+      let nb = b;
+      for (let f = INDEX_WORDS * (nb + 1); nb + 1 < t.blocks && (first[f] < x || (first[f] === x && first[f + 1] < y)); f += INDEX_WORDS) nb++;
+      if (nb !== b) {
+        b = nb;
         h = undefined;
         j = 0;
       }
       h ??= t.hashes(b);
-      while (2 * j < h.length && compareHash(h[2 * j], h[2 * j + 1], it.hi, it.lo) < 0) j++;
+      while (2 * j < h.length && (h[2 * j] < x || (h[2 * j] === x && h[2 * j + 1] < y))) j++;
+      if (2 * j < h.length ? h[2 * j] !== x || h[2 * j + 1] !== y : b + 1 >= t.blocks || t.compareFirst(b + 1, x, y) !== 0) continue;
       // entries equal to the hash: from (b, j) on, possibly into the next blocks
+      const bytes = Buffer.from(ids[k], 'utf8');
       for (let blk = b, i = j; blk < t.blocks; blk++, i = 0) {
-        const hs = blk === b ? h : t.hashes(blk);
-        if (2 * i >= hs.length) continue;
-        if (hs[2 * i] !== it.hi || hs[2 * i + 1] !== it.lo) break;
         const entries = t.block(blk);
-        it.bytes ??= Buffer.from(it.id, 'utf8');
-        for (; i < entries.length && entries[i].hi === it.hi && entries[i].lo === it.lo; i++) {
+        if (i >= entries.length) continue;
+        if (entries[i].hi !== x || entries[i].lo !== y) break;
+        for (; i < entries.length && entries[i].hi === x && entries[i].lo === y; i++) {
           const e = entries[i];
-          if (isDeleted(s.deleted, e.doc) || !e.id.equals(it.bytes)) continue;
+          if (isDeleted(s.deleted, e.doc) || !e.id.equals(bytes)) continue;
           setDeleted(s.deleted, e.doc);
           s.delCount++;
           s.livePostings -= e.postings;
@@ -643,6 +650,23 @@ export class IndexWriter {
     this.merge = done;
     return done;
   }
+}
+
+/** Queued deletes sorted by hash, as parallel arrays. */
+interface SortedQueue { hi: Uint32Array; lo: Uint32Array; upto: Float64Array; ids: string[] }
+
+function sortedQueue(pending: { id: string; upto: number }[]): SortedQueue {
+  const n = pending.length;
+  const hashes = pending.map((p) => idHash(p.id));
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => compareHash(hashes[a].hi, hashes[a].lo, hashes[b].hi, hashes[b].lo));
+  const q: SortedQueue = { hi: new Uint32Array(n), lo: new Uint32Array(n), upto: new Float64Array(n), ids: new Array<string>(n) };
+  order.forEach((i, k) => {
+    q.hi[k] = hashes[i].hi;
+    q.lo[k] = hashes[i].lo;
+    q.upto[k] = pending[i].upto;
+    q.ids[k] = pending[i].id;
+  });
+  return q;
 }
 
 function checkFixedOptions(o: IndexWriterOptions): Partial<LiveIndexOptions> {
