@@ -147,6 +147,21 @@ describe('merged segments and id tables', () => {
     expect(readFileSync(join(dir, idx[0])).equals(readFileSync(file))).toBe(true);
   });
 
+  it('a merge of deleted documents only leaves an empty segment that later updates pass over', async () => {
+    const dir = freshDir();
+    const r = mulberry32(TEST_SEED + 3);
+    const w = await IndexWriter.open(dir, { ...OPTS, backgroundMerges: false });
+    await w.add(Array.from({ length: 20 }, (_, i) => ({ id: `z${i}`, vector: randomVector(r) })));
+    await w.commit();
+    await w.delete(Array.from({ length: 20 }, (_, i) => `z${i}`));
+    await w.forceMerge(1);  // the queued deletes resolve first: the merged segment holds nothing
+    const x = randomVector(r);
+    await w.update('z3', x);
+    await w.commit();
+    await w.close();
+    expectSameAsFresh(dir, new Map([['z3', x]]), 'after the empty merge');
+  });
+
   it('a damaged or truncated id table is ERR_SPLADE_CORRUPT_FILE; restored, the directory opens', async () => {
     const dir = freshDir();
     const r = mulberry32(TEST_SEED + 2);

@@ -290,6 +290,7 @@ export class IndexWriter {
       this.flushBuffer();
       await this.settleSegments();
       await this.merge;
+      this.resolvePending(this.segments);  // so the groups see every deletion (and merges reclaim them)
       // Merge group by group from the end, so earlier groups' positions stay valid.
       const groups = splitForForceMerge(this.segments.map((s) => s.docs - s.delCount), target).reverse();
       for (const g of groups) {
@@ -398,6 +399,7 @@ export class IndexWriter {
    * typed arrays (it runs for every queued id and segment at each commit).
    */
   private resolveIn(s: Segment, t: IdTable, q: SortedQueue): void {
+    if (t.blocks === 0) return;  // a segment merged from deleted documents only
     const { hi, lo, upto, ids } = q;
     const first = t.words;
     let b = 0, j = 0;  // the first entry not below the current item's hash: entry j of block b
@@ -611,7 +613,11 @@ export class IndexWriter {
 
   /** Merges adjacent segments into one (in the merge worker); deletions made meanwhile carry over. */
   private mergeRun(run: Segment[]): Promise<void> {
-    this.resolvePending(run);  // what is queued for the sources is dropped by the merge, not carried
+    try {
+      this.resolvePending(run);  // what is queued for the sources is dropped by the merge, not carried
+    } catch (err) {
+      return Promise.reject(err);  // a damaged id table: the commit that resolves it reports it
+    }
     const snapshot = run.map((s) => s.deleted.slice());
     for (const s of run) s.merging = true;
     const name = `s${this.nextSegment++}`;
