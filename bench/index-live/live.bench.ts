@@ -1,13 +1,14 @@
 // The live index's goals (issue 17), measured on the `splade` synthetic collection (mean 120 terms a
 // document, weights below 8, the writer's default scale):
 //   1. add throughput with a commit every --commit-every documents (postings/s, adds + commits +
-//      the background merges they cause; documents generated beforehand, outside the clock), and
-//      each commit's latency (p50 / p99 / max);
+//      the background merges they cause; each batch generated outside the clock, so the collection
+//      is never in memory at once), and each commit's latency (p50 / p99 / max);
 //   2. the writer's memory: RSS and JS heap above what the process held before the writer opened,
-//      sampled every 50 ms, at a quarter, half and all of the collection;
+//      sampled every 50 ms, at a quarter, half and all of the collection; with --force-merge, then
+//      a forceMerge(1) of the whole collection (peak RSS above the same base);
 //   3. a merge's memory: RSS above the writer before a forceMerge(1) of --search-docs documents in
-//      10 segments, sampled every 20 ms (the merge streams its sources; the native builder holds the
-//      new segment's postings);
+//      10 segments, sampled every 20 ms (the merge streams its sources and writes the new .idx
+//      term by term);
 //   4. search over 10 unmerged segments against the same documents merged into one (maxscore, bmp
 //      and approximate with its default knobs, k = 10, ms a query, best of --rounds rounds, the two
 //      readers taking turns; and the postings each scores a query).
@@ -24,6 +25,7 @@ const { values: a } = parseArgs({
   options: {
     docs: { type: 'string', default: '200000' }, 'commit-every': { type: 'string', default: '10000' }, 'budget-mb': { type: 'string', default: '64' }, 'flush-mb': { type: 'string', default: '4' },
     'search-docs': { type: 'string', default: '100000' }, queries: { type: 'string', default: '200' }, rounds: { type: 'string', default: '5' },
+    'force-merge': { type: 'boolean', default: false }, 'skip-search': { type: 'boolean', default: false },
   },
 });
 const N = Number(a.docs), EVERY = Number(a['commit-every']), BUDGET = Number(a['budget-mb']), FLUSH = Number(a['flush-mb']);
@@ -39,8 +41,15 @@ function generate(count: number): { id: string; vector: SparseVector }[] {
 }
 
 async function addThroughput(): Promise<void> {
-  const docs = generate(N);
-  const postings = docs.reduce((n, d) => n + d.vector.indices.length, 0);
+  const stream = (col.documents(N) as Iterable<SparseVector>)[Symbol.iterator]();
+  let next = 0;
+  const batch = (count: number) => {
+    const out: { id: string; vector: SparseVector }[] = [];
+    for (let i = 0; i < count; i++) out.push({ id: `d${next++}`, vector: stream.next().value as SparseVector });
+    return out;
+  };
+  let postings = 0;
+  let secs = 0;
   global.gc?.();
   const base = { rss: process.memoryUsage().rss, heap: process.memoryUsage().heapUsed };
   let peak = { rss: 0, heap: 0 };
@@ -52,16 +61,24 @@ async function addThroughput(): Promise<void> {
   const dir = join(root, 'add');
   const w = await IndexWriter.open(dir, { ramBudgetMB: BUDGET, flushMB: FLUSH });
   const commits: number[] = [];
-  const t0 = performance.now();
   for (let at = 0; at < N; at += EVERY) {
-    await w.add(docs.slice(at, at + EVERY));
+    const docs = batch(Math.min(EVERY, N - at));
+    for (const d of docs) postings += d.vector.indices.length;
+    const t0 = performance.now();
+    await w.add(docs);
     const c0 = performance.now();
     await w.commit();
     commits.push(performance.now() - c0);
+    secs += (performance.now() - t0) / 1000;
     const done = Math.min(N, at + EVERY);
-    if (done === N / 4 || done === N / 2 || done === N) marks.push(`${done} docs: peak RSS +${mib(peak.rss)} MiB, heap +${mib(peak.heap)} MiB, ${w.numSegments} segments`);
+    if (done === N / 4 || done === N / 2 || done === N) marks.push(`${done} docs: peak RSS +${mib(peak.rss)} MiB, heap +${mib(peak.heap)} MiB, ${w.numSegments} segments, segment state ${(w.segmentStateBytes / 1024).toFixed(0)} KiB`);
   }
-  const secs = (performance.now() - t0) / 1000;
+  if (a['force-merge']) {
+    const f0 = performance.now();
+    await w.forceMerge(1);
+    await w.commit();
+    marks.push(`forceMerge(1) of all ${N} (${((performance.now() - f0) / 1000).toFixed(1)} s): peak RSS +${mib(peak.rss)} MiB, heap +${mib(peak.heap)} MiB`);
+  }
   clearInterval(sampler);
   await w.close();
   console.log(`add: ${N} documents, ${postings} postings, a commit every ${EVERY}, flushes at ${FLUSH} MiB: ${secs.toFixed(1)} s, ${(postings / secs / 1e6).toFixed(2)}M postings/s (${(N / secs).toFixed(0)} docs/s)`);
@@ -122,7 +139,7 @@ async function segmentsVersusMerged(): Promise<void> {
 console.log(`cpu ${info().cpu}, ${info().threads} threads; load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 try {
   await addThroughput();
-  await segmentsVersusMerged();
+  if (!a['skip-search']) await segmentsVersusMerged();
 } finally {
   rmSync(root, { recursive: true, force: true });
 }

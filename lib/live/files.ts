@@ -64,29 +64,23 @@ export function writeSegmentDocs(path: string, d: SegmentDocs): void {
 }
 
 /**
- * Writes a segment's documents with its postings streamed: `sections` yields the bytes of every
- * term id (all documents, in order), then of every weight, in chunks, so the writer never holds
+ * Writes a segment's documents streamed: `sections` yields the bytes of the lengths, every term id
+ * (all documents, in order), every weight, then the ids' JSON, in chunks, so the writer never holds
  * them all (what a merge writes). Same layout and checksum as writeSegmentDocs.
  */
-export function writeSegmentDocsStreamed(path: string, ids: string[], lengths: Uint32Array, postings: number, sections: Iterable<Uint8Array>): void {
-  const idBytes = Buffer.from(JSON.stringify(ids), 'utf8');
+export function writeSegmentDocsStreamed(path: string, docs: number, postings: number, sections: Iterable<Uint8Array>): void {
   let crc = 0;
   let written = 0;
   function* body(): Generator<Uint8Array> {
     yield new Uint8Array(HEADER_BYTES);  // the header, written last (its checksum covers the body)
-    const lengthBytes = bytes(lengths);
-    crc = crc32(lengthBytes, crc);
-    yield lengthBytes;
     for (const part of sections) {
       crc = crc32(part, crc);
       written += part.byteLength;
       yield part;
     }
-    if (written !== 8 * postings) throw new SpladeError(`${path}: ${written} bytes of postings written, ${8 * postings} expected`, ErrorCode.internal);
-    crc = crc32(idBytes, crc);
-    yield idBytes;
+    if (written < 4 * docs + 8 * postings) throw new SpladeError(`${path}: ${written} bytes written, more expected`, ErrorCode.internal);
   }
-  writeFileAtomicSync(path, body(), () => header(VEC_MAGIC, lengths.length, postings, idBytes.length, crc >>> 0));
+  writeFileAtomicSync(path, body(), () => header(VEC_MAGIC, docs, postings, written - 4 * docs - 8 * postings, crc >>> 0));
 }
 
 /**
@@ -97,6 +91,8 @@ export class SegmentPostingsReader {
   private readonly fd: number;
   readonly docs: number;
   readonly postings: number;
+  /** Bytes of the ids' JSON. */
+  readonly idsLength: number;
 
   constructor(readonly path: string) {
     try {
@@ -111,6 +107,17 @@ export class SegmentPostingsReader {
     }
     this.docs = head.readUInt32LE(12);
     this.postings = head.readDoubleLE(16);
+    this.idsLength = head.readUInt32LE(24);
+  }
+
+  /** Lengths of documents [from, from + count) (a fresh array). */
+  lengths(from: number, count: number): Uint32Array {
+    return this.read(new Uint32Array(count), HEADER_BYTES + 4 * from);
+  }
+
+  /** Bytes [from, from + count) of the ids' JSON (a fresh array). */
+  idBytes(from: number, count: number): Uint8Array {
+    return this.read(new Uint8Array(count), HEADER_BYTES + 4 * this.docs + 8 * this.postings + from);
   }
 
   /** Term ids of postings [from, from + count) (a fresh array). */
@@ -127,7 +134,7 @@ export class SegmentPostingsReader {
     closeSync(this.fd);
   }
 
-  private read<T extends Uint32Array | Float32Array>(out: T, at: number): T {
+  private read<T extends Uint8Array | Uint32Array | Float32Array>(out: T, at: number): T {
     const b = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
     for (let off = 0; off < b.length;) {
       const n = readSync(this.fd, b, off, b.length - off, at + off);
@@ -181,10 +188,19 @@ export function readSegmentDocs(path: string): SegmentDocs {
 }
 
 /**
- * A segment's ids and lengths without holding its postings (what a writer needs at open): the file
- * is read in chunks for its checksum, keeping only those two sections.
+ * A segment's ids and lengths without holding its postings: the file is read in chunks for its
+ * checksum, keeping only those two sections.
  */
 export function readSegmentMeta(path: string): { ids: string[]; lengths: Uint32Array } {
+  return scanSegmentDocs(path, true) as { ids: string[]; lengths: Uint32Array };
+}
+
+/** Checks a segment's .vec (checksum, sizes) a chunk at a time, keeping nothing: what a writer's open does. */
+export function checkSegmentDocs(path: string): void {
+  scanSegmentDocs(path, false);
+}
+
+function scanSegmentDocs(path: string, keep: boolean): { ids: string[]; lengths: Uint32Array } | undefined {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -203,21 +219,30 @@ export function readSegmentMeta(path: string): { ids: string[]; lengths: Uint32A
     const postings = head.readDoubleLE(16);
     const idBytes = head.readUInt32LE(24);
     if (!Number.isInteger(postings)) throw corrupt(path, 'sizes do not add up');
-    const lengths = new Uint32Array(docs);
+    const lengths = new Uint32Array(keep ? docs : 0);
     const lengthBytes = new Uint8Array(lengths.buffer);
-    const ids = Buffer.alloc(idBytes);
+    const ids = Buffer.alloc(keep ? idBytes : 0);
+    let sum = 0;
     const idsAt = 4 * docs + 8 * postings;
     const total = idsAt + idBytes;
     const chunk = Buffer.alloc(1 << 20);
     let crc = 0;
     for (let at = 0; at < total;) {
-      const n = readSync(fd, chunk, 0, Math.min(chunk.length, total - at), HEADER_BYTES + at);
-      if (n <= 0) throw corrupt(path, 'truncated');
+      const n = Math.min(chunk.length, total - at);  // whole chunks: 4-byte lengths never split
+      for (let got = 0; got < n;) {
+        const r = readSync(fd, chunk, got, n - got, HEADER_BYTES + at + got);
+        if (r <= 0) throw corrupt(path, 'truncated');
+        got += r;
+      }
       const part = chunk.subarray(0, n);
       crc = crc32(part, crc);
       // keep the parts of this chunk that fall in the lengths and ids sections
-      if (at < 4 * docs) lengthBytes.set(part.subarray(0, Math.min(n, 4 * docs - at)), at);
-      if (at + n > idsAt) {
+      if (at < 4 * docs) {
+        const l = part.subarray(0, Math.min(n, 4 * docs - at));
+        for (let i = 0; i < l.length; i += 4) sum += l.readUInt32LE(i);
+        if (keep) lengthBytes.set(l, at);
+      }
+      if (keep && at + n > idsAt) {
         const from = Math.max(0, idsAt - at);
         ids.set(part.subarray(from), at + from - idsAt);
       }
@@ -225,6 +250,8 @@ export function readSegmentMeta(path: string): { ids: string[]; lengths: Uint32A
     }
     if (readSync(fd, chunk, 0, 1, HEADER_BYTES + total) !== 0) throw corrupt(path, 'sizes do not add up');
     if (crc !== head.readUInt32LE(28)) throw corrupt(path, 'checksum mismatch');
+    if (sum !== postings) throw corrupt(path, 'lengths do not add up to the postings');
+    if (!keep) return undefined;
     let parsed: unknown;
     try {
       parsed = JSON.parse(ids.toString('utf8'));
@@ -232,9 +259,6 @@ export function readSegmentMeta(path: string): { ids: string[]; lengths: Uint32A
       throw corrupt(path, 'ids are not JSON');
     }
     if (!Array.isArray(parsed) || parsed.length !== docs || parsed.some((x) => typeof x !== 'string')) throw corrupt(path, 'ids do not match the documents');
-    let sum = 0;
-    for (let i = 0; i < docs; i++) sum += lengths[i];
-    if (sum !== postings) throw corrupt(path, 'lengths do not add up to the postings');
     return { ids: parsed as string[], lengths };
   } finally {
     closeSync(fd);

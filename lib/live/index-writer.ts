@@ -6,13 +6,24 @@
 // reader's results equal a fresh build over the live documents in commit order. After a crash the
 // directory holds the last commit, complete; open() removes what an interrupted run left behind.
 //
+// Memory is bounded by the budget at any collection size: the writer keeps no per-document state
+// but a deletion bitmap (1 bit a document) and its id tables' block index (id-table.ts: 24 bytes
+// per 128 documents), both counted against the budget (they shrink the buffer). Ids are resolved as
+// Lucene resolves deletes by term: an id's copy in the buffer is found in a map of the buffer; a
+// delete, update or add of an id also queues a delete for the segments that existed then (`upto`),
+// resolved in batches (at commit, before a merge is carried over, and when the queue outgrows its
+// share of the budget) against each segment's id table, sorted hashes against sorted blocks,
+// reading only the blocks needed and comparing the ids themselves. A merge streams (merge-stream.ts,
+// native/index/segment_merge.h), so its memory does not grow with the merged segment either.
+//
 // Every public method runs alone (a promise queue); a merge finishing runs between them.
-import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { ErrorCode, SpladeError, expectFinite, expectInteger, invalidArgument } from '../errors.js';
 import { checkSparseVector, type SparseVector } from '../sparse.js';
-import { deletionFile, isDeleted, readDeletions, readSegmentMeta, segmentIndexFile, segmentVectorFile, setDeleted, writeDeletions, type SegmentDocs } from './files.js';
+import { checkSegmentDocs, deletionFile, isDeleted, readDeletions, readSegmentMeta, segmentIndexFile, segmentVectorFile, setDeleted, writeDeletions, type SegmentDocs } from './files.js';
+import { compareHash, idHash, idTableFile, IdTable, INDEX_WORDS, writeIdTableOf } from './id-table.js';
 import { WriteLock, LOCK_FILE } from './lock.js';
 import { listGenerations, manifestFile, readLatestManifest, writeManifest, type LiveIndexOptions, type Manifest } from './manifest.js';
 import { pickMerge, splitForForceMerge } from './merge-policy.js';
@@ -39,9 +50,11 @@ export interface IndexWriterOptions {
   /** Fixed at creation: documents per block of the block-max store (default 32; 0: none). */
   bmpBlockDocs?: number;
   /**
-   * Memory for buffered documents and the flush in flight, in MiB (default 64). Not counted in it:
-   * a merge's working set (see maxMergeMB) and the id map, every live id and where it lives (about
-   * 100 bytes a document), which resolves updates and deletes.
+   * Memory for buffered documents, queued deletes and the flush in flight, in MiB (default 64).
+   * What the writer keeps per segment (a deletion bitmap, 1 bit a document, and its id table's
+   * block index, 24 bytes per 128 documents) is counted in it: it leaves less for the buffer. Not
+   * counted: each worker thread's own heap (a constant); a merge streams, holding a chunk of each
+   * source at a time.
    */
   ramBudgetMB?: number;
   /**
@@ -54,9 +67,8 @@ export interface IndexWriterOptions {
   mergeFactor?: number;
   /**
    * Background merges make no segment larger than this many MiB of vectors (8 bytes a posting;
-   * default 1024). forceMerge ignores it. A merge streams its sources a chunk at a time (2 MiB);
-   * what grows with the merged segment is its ids and lengths in the merge worker and the native
-   * builder's postings (about the size of the new segment's .idx), so this caps those.
+   * default 1024). forceMerge ignores it. A merge's memory does not depend on it (a merge streams
+   * its sources); it bounds how much one merge rewrites.
    */
   maxMergeMB?: number;
   /** Merge in the background after flushes and commits (default true); forceMerge works either way. */
@@ -73,8 +85,10 @@ export interface LiveDocument {
 interface Segment {
   name: string;
   docs: number;
-  ids: string[];
-  lengths: Uint32Array;
+  /** Flush order: a queued delete applies to the segments with seq below its upto. */
+  seq: number;
+  /** The id table, opened once the segment is written. */
+  table: IdTable | undefined;
   deleted: Uint8Array;
   delCount: number;
   livePostings: number;
@@ -86,17 +100,24 @@ interface Segment {
   merging: boolean;
 }
 
-type Where = { seg: Segment; doc: number } | { buffered: number };
-
 /** Bytes a buffered document costs beyond its postings (its object, id and map entry). */
 const DOC_OVERHEAD = 160;
+/** Bytes a queued delete costs beyond its id's characters. */
+const PENDING_OVERHEAD = 64;
 
 export class IndexWriter {
   private segments: Segment[] = [];
-  private readonly where = new Map<string, Where>();
+  /** The buffer's live ids and their places in it (bounded with the buffer). */
+  private bufferIds = new Map<string, number>();
   private buffer: { id: string; vector: SparseVector }[] = [];
   private bufferAlive: boolean[] = [];
   private bufferBytes = 0;
+  /** Deletes by id not yet resolved against the segments: each applies to segments with seq < upto. */
+  private pending: { id: string; upto: number }[] = [];
+  private pendingBytes = 0;
+  private nextSeq = 0;
+  /** Budget bytes: the per-segment state is taken off it, then the buffer gets half of what is left. */
+  private readonly budgetBytes: number;
   private inFlightBytes = 0;
   private lastFlush: Promise<void> = Promise.resolve();
   private generation: number;
@@ -115,15 +136,18 @@ export class IndexWriter {
   private constructor(
     readonly dir: string,
     readonly options: Readonly<LiveIndexOptions>,
-    private readonly flushBytes: number,
+    private readonly maxFlushBytes: number,
     private readonly mergeFactor: number,
     private readonly maxMergeBytes: number,
     private readonly backgroundMerges: boolean,
     private readonly lock: WriteLock,
     m: Manifest | undefined,
+    budget: number,
   ) {
     this.generation = m?.generation ?? 0;
     this.nextSegment = m?.nextSegment ?? 0;
+    this.budgetBytes = budget;
+    this.updateFlushBytes();
   }
 
   /**
@@ -171,8 +195,9 @@ export class IndexWriter {
           blockSize: given.blockSize ?? 128, bmpBlockDocs: given.bmpBlockDocs ?? 32,
         };
       }
-      const w = new IndexWriter(dir, options, flushBytes, mergeFactor, maxMergeMB * 2 ** 20, opts.backgroundMerges ?? true, lock, m);
+      const w = new IndexWriter(dir, options, flushBytes, mergeFactor, maxMergeMB * 2 ** 20, opts.backgroundMerges ?? true, lock, m, budgetBytes);
       if (m) w.load(m);
+      w.updateFlushBytes();
       w.removeUnreferenced(true);
       if (!m) await w.commit();  // an empty first commit: readers can open the directory at once
       return w;
@@ -182,9 +207,31 @@ export class IndexWriter {
     }
   }
 
-  /** Live documents (committed or not). */
+  /**
+   * Live documents (committed or not). Deletes of ids in segments (by delete, update or add) count
+   * once resolved: at the latest by commit().
+   */
   get numDocs(): number {
-    return this.where.size;
+    let n = 0;
+    for (const s of this.segments) n += s.docs - s.delCount;
+    for (const alive of this.bufferAlive) if (alive) n++;
+    return n;
+  }
+
+  /**
+   * Bytes the writer holds for its segments (deletion bitmaps, id table indexes): counted against
+   * the budget, it shrinks the buffer (never below 64 KiB a flush).
+   */
+  get segmentStateBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.deleted.byteLength + (s.table?.memoryBytes ?? 0);
+    return n;
+  }
+
+  /** What the buffer (documents and queued deletes) may take before a flush: set as segments come and go. */
+  private flushBytes = 2 ** 16;
+  private updateFlushBytes(): void {
+    this.flushBytes = Math.max(2 ** 16, Math.min(this.maxFlushBytes, (this.budgetBytes - this.segmentStateBytes) / 2));
   }
 
   /** Segments now (flushed, committed or not). */
@@ -223,6 +270,7 @@ export class IndexWriter {
     });
     return this.exclusive(async () => {
       for (const id of ids) this.remove(id);
+      await this.bound();
     });
   }
 
@@ -242,6 +290,7 @@ export class IndexWriter {
       this.flushBuffer();
       await this.settleSegments();
       await this.merge;
+      this.resolvePending(this.segments);  // so the groups see every deletion (and merges reclaim them)
       // Merge group by group from the end, so earlier groups' positions stay valid.
       const groups = splitForForceMerge(this.segments.map((s) => s.docs - s.delCount), target).reverse();
       for (const g of groups) {
@@ -297,30 +346,96 @@ export class IndexWriter {
     }
     this.remove(id);
     this.changed = true;
-    this.where.set(id, { buffered: this.buffer.length });
+    this.bufferIds.set(id, this.buffer.length);
     this.buffer.push({ id, vector: { indices: v.indices.slice(), values: v.values.slice() } });
     this.bufferAlive.push(true);
     this.bufferBytes += 8 * v.indices.length + DOC_OVERHEAD + 2 * id.length;
-    if (this.bufferBytes >= this.flushBytes) {
-      await this.lastFlush;  // at most one flush in flight: buffer + flush stay within the budget
-      this.flushBuffer();
+    if (this.bufferBytes + this.pendingBytes >= this.flushBytes) await this.bound();
+  }
+
+  /** Deletes the id's live copy: in the buffer at once, in the segments that exist now queued. */
+  private remove(id: string): void {
+    const at = this.bufferIds.get(id);
+    if (at !== undefined) {
+      this.bufferIds.delete(id);
+      this.bufferAlive[at] = false;
+      this.changed = true;
+    }
+    if (this.nextSeq === 0) return;  // no segment yet
+    this.pending.push({ id, upto: this.nextSeq });
+    this.pendingBytes += PENDING_OVERHEAD + 2 * id.length;
+  }
+
+  /** Keeps the buffer and the queued deletes within their share of the budget. */
+  private async bound(): Promise<void> {
+    if (this.bufferBytes + this.pendingBytes < this.flushBytes) return;
+    await this.lastFlush;  // at most one flush in flight: buffer + flush stay within the budget
+    if (this.bufferBytes >= this.flushBytes / 2) this.flushBuffer();
+    if (this.pendingBytes >= this.flushBytes / 2) {
+      await this.settleSegments();
+      this.resolvePending(this.segments);
     }
   }
 
-  private remove(id: string): void {
-    const at = this.where.get(id);
-    if (!at) return;
-    this.where.delete(id);
-    this.changed = true;
-    if ('buffered' in at) {
-      this.bufferAlive[at.buffered] = false;
-      return;
+  /**
+   * Applies the queued deletes to the given segments (written ones: their id tables are open), each
+   * to the segments older than it; with every segment, the queue is emptied. Per segment, the ids'
+   * hashes, sorted, are walked against the table's sorted blocks: a block's hashes are read only
+   * when an id may be in it, its entries only when a hash matches, and an entry counts only when
+   * its id is the one deleted.
+   */
+  private resolvePending(segs: Segment[]): void {
+    if (this.pending.length === 0) return;
+    const q = sortedQueue(this.pending);
+    for (const s of segs) if (s.table) this.resolveIn(s, s.table, q);
+    if (segs.length === this.segments.length && segs.every((s) => s.table)) {
+      this.pending = [];
+      this.pendingBytes = 0;
     }
-    const s = at.seg;
-    setDeleted(s.deleted, at.doc);
-    s.delCount++;
-    s.livePostings -= s.lengths[at.doc];
-    s.dirty = true;
+  }
+
+  /**
+   * Queued deletes (sorted by hash) against one segment's table: a merge join, block by block, on
+   * typed arrays (it runs for every queued id and segment at each commit).
+   */
+  private resolveIn(s: Segment, t: IdTable, q: SortedQueue): void {
+    if (t.blocks === 0) return;  // a segment merged from deleted documents only
+    const { hi, lo, upto, ids } = q;
+    const first = t.words;
+    let b = 0, j = 0;  // the first entry not below the current item's hash: entry j of block b
+    let h: Uint32Array | undefined;
+    for (let k = 0; k < hi.length; k++) {
+      if (upto[k] <= s.seq) continue;
+      const x = hi[k], y = lo[k];
+      // skip the blocks that end below the hash (their successor starts below it)
+      let nb = b;
+      for (let f = INDEX_WORDS * (nb + 1); nb + 1 < t.blocks && (first[f] < x || (first[f] === x && first[f + 1] < y)); f += INDEX_WORDS) nb++;
+      if (nb !== b) {
+        b = nb;
+        h = undefined;
+        j = 0;
+      }
+      h ??= t.hashes(b);
+      while (2 * j < h.length && (h[2 * j] < x || (h[2 * j] === x && h[2 * j + 1] < y))) j++;
+      if (2 * j < h.length ? h[2 * j] !== x || h[2 * j + 1] !== y : b + 1 >= t.blocks || t.compareFirst(b + 1, x, y) !== 0) continue;
+      // entries equal to the hash: from (b, j) on, possibly into the next blocks
+      const bytes = Buffer.from(ids[k], 'utf8');
+      for (let blk = b, i = j; blk < t.blocks; blk++, i = 0) {
+        const entries = t.block(blk);
+        if (i >= entries.length) continue;
+        if (entries[i].hi !== x || entries[i].lo !== y) break;
+        for (; i < entries.length && entries[i].hi === x && entries[i].lo === y; i++) {
+          const e = entries[i];
+          if (isDeleted(s.deleted, e.doc) || !e.id.equals(bytes)) continue;
+          setDeleted(s.deleted, e.doc);
+          s.delCount++;
+          s.livePostings -= e.postings;
+          s.dirty = true;
+          this.changed = true;
+        }
+        if (i < entries.length) break;
+      }
+    }
   }
 
   /** Starts writing the buffered documents as a new segment (in the flush worker). */
@@ -331,6 +446,7 @@ export class IndexWriter {
     if (keep.length === 0) {
       this.buffer = [];
       this.bufferAlive = [];
+      this.bufferIds = new Map();
       this.bufferBytes = 0;
       return;
     }
@@ -347,16 +463,20 @@ export class IndexWriter {
       at += vector.indices.length;
     });
     const name = `s${this.nextSegment++}`;
-    const seg = this.newSegment(name, d.ids, d.lengths.slice(), Promise.resolve());
-    d.ids.forEach((id, doc) => this.where.set(id, { seg, doc }));
+    let livePostings = 0;
+    for (let i = 0; i < d.lengths.length; i++) livePostings += d.lengths[i];
+    const seg = this.newSegment(name, keep.length, livePostings, this.nextSeq++, Promise.resolve());
     const bytes = this.bufferBytes;
     this.inFlightBytes += bytes;
     this.inFlightNames.add(name);
     this.buffer = [];
     this.bufferAlive = [];
+    this.bufferIds = new Map();
     this.bufferBytes = 0;
     seg.written = this.flushWorker.run({ op: 'flush', dir: this.dir, name, docs: d, options: this.options }, [d.indices.buffer as ArrayBuffer, d.values.buffer as ArrayBuffer])
       .then(() => {
+        seg.table = new IdTable(join(this.dir, idTableFile(name)), false);
+        this.updateFlushBytes();
         this.maybeMerge();
       }, (err: Error) => {
         this.failure ??= err;  // accepted documents cannot be written: the writer must be reopened
@@ -367,13 +487,12 @@ export class IndexWriter {
       });
     this.lastFlush = seg.written;
     this.segments.push(seg);
+    this.updateFlushBytes();
   }
 
-  private newSegment(name: string, ids: string[], lengths: Uint32Array, written: Promise<void>): Segment {
-    let livePostings = 0;
-    for (let i = 0; i < lengths.length; i++) livePostings += lengths[i];
+  private newSegment(name: string, docs: number, livePostings: number, seq: number, written: Promise<void>): Segment {
     return {
-      name, docs: ids.length, ids, lengths, deleted: new Uint8Array((ids.length + 7) >> 3), delCount: 0, livePostings, delGen: 0, dirty: false,
+      name, docs, seq, table: undefined, deleted: new Uint8Array((docs + 7) >> 3), delCount: 0, livePostings, delGen: 0, dirty: false,
       written, merging: false,
     };
   }
@@ -393,10 +512,16 @@ export class IndexWriter {
   private async commitNow(): Promise<void> {
     this.flushBuffer();
     await this.settleSegments();
+    this.resolvePending(this.segments);
     if (!this.changed && this.generation > 0) return;
     this.changed = false;
     // A segment with no live document left is dropped (unless a merge is reading it).
-    this.segments = this.segments.filter((s) => s.merging || s.delCount < s.docs);
+    this.segments = this.segments.filter((s) => {
+      if (s.merging || s.delCount < s.docs) return true;
+      s.table?.close();
+      return false;
+    });
+    this.updateFlushBytes();
     for (const s of this.segments) {
       if (!s.dirty) continue;
       s.delGen++;
@@ -413,29 +538,35 @@ export class IndexWriter {
     this.maybeMerge();
   }
 
-  /** Loads a commit: segments, their deletions and every live id. */
+  /**
+   * Loads a commit: segments and their deletions, each segment's files checked a chunk at a time
+   * (nothing per document is kept but the deletion bitmap and the id table's block index).
+   */
   private load(m: Manifest): void {
-    for (const e of m.segments) {
-      const d = readSegmentMeta(join(this.dir, segmentVectorFile(e.name)));
-      if (d.ids.length !== e.docs) throw new SpladeError(`${join(this.dir, segmentVectorFile(e.name))} does not match commit ${m.generation}`, ErrorCode.corruptFile);
-      statSync(join(this.dir, segmentIndexFile(e.name)));
-      const seg = this.newSegment(e.name, d.ids, d.lengths, Promise.resolve());
-      if (e.delGen > 0) {
-        const { bits, count } = readDeletions(join(this.dir, deletionFile(e.name, e.delGen)), e.docs);
-        seg.deleted = bits;
-        seg.delCount = count;
-        seg.delGen = e.delGen;
-        for (let i = 0; i < e.docs; i++) if (isDeleted(bits, i)) seg.livePostings -= d.lengths[i];
-      }
-      d.ids.forEach((id, doc) => {
-        if (isDeleted(seg.deleted, doc)) return;
-        const before = this.where.get(id);
-        if (before && !('buffered' in before)) {
-          throw new SpladeError(`${this.dir}: id ${JSON.stringify(id)} is live in both ${before.seg.name} and ${e.name} (commit ${m.generation} is damaged)`, ErrorCode.corruptFile);
+    try {
+      for (const e of m.segments) {
+        const vec = join(this.dir, segmentVectorFile(e.name));
+        checkSegmentDocs(vec);
+        statSync(join(this.dir, segmentIndexFile(e.name)));
+        const idsPath = join(this.dir, idTableFile(e.name));
+        if (!existsSync(idsPath)) {  // a directory written before id tables: made once, from the .vec
+          const d = readSegmentMeta(vec);
+          writeIdTableOf(idsPath, d.ids, d.lengths);
         }
-        this.where.set(id, { seg, doc });
-      });
-      this.segments.push(seg);
+        const seg = this.newSegment(e.name, e.docs, e.livePostings, this.nextSeq++, Promise.resolve());
+        this.segments.push(seg);
+        seg.table = new IdTable(idsPath, true);
+        if (seg.table.docs !== e.docs) throw new SpladeError(`${idsPath} does not match commit ${m.generation}`, ErrorCode.corruptFile);
+        if (e.delGen > 0) {
+          const { bits, count } = readDeletions(join(this.dir, deletionFile(e.name, e.delGen)), e.docs);
+          seg.deleted = bits;
+          seg.delCount = count;
+          seg.delGen = e.delGen;
+        }
+      }
+    } catch (err) {
+      for (const s of this.segments) s.table?.close();
+      throw err;
     }
   }
 
@@ -447,15 +578,13 @@ export class IndexWriter {
   private removeUnreferenced(atOpen: boolean): void {
     const keep = new Set<string>([LOCK_FILE, manifestFile(this.generation)]);
     for (const s of this.segments) {
-      keep.add(segmentIndexFile(s.name));
-      keep.add(segmentVectorFile(s.name));
+      for (const f of [segmentIndexFile, segmentVectorFile, idTableFile]) keep.add(f(s.name));
       if (s.delGen > 0) keep.add(deletionFile(s.name, s.delGen));
     }
     for (const name of this.inFlightNames) {
-      keep.add(segmentIndexFile(name));
-      keep.add(segmentVectorFile(name));
+      for (const f of [segmentIndexFile, segmentVectorFile, idTableFile]) keep.add(f(name));
     }
-    const ours = /^(segments_\d+|s\d+\.(idx|vec)|s\d+_\d+\.del)$/;
+    const ours = /^(segments_\d+|s\d+\.(idx|vec|ids)|s\d+_\d+\.del)$/;
     for (const f of readdirSync(this.dir)) {
       if (keep.has(f)) continue;
       const temp = f.startsWith('.') && f.endsWith('.tmp');
@@ -484,35 +613,40 @@ export class IndexWriter {
 
   /** Merges adjacent segments into one (in the merge worker); deletions made meanwhile carry over. */
   private mergeRun(run: Segment[]): Promise<void> {
+    try {
+      this.resolvePending(run);  // what is queued for the sources is dropped by the merge, not carried
+    } catch (err) {
+      return Promise.reject(err);  // a damaged id table: the commit that resolves it reports it
+    }
     const snapshot = run.map((s) => s.deleted.slice());
     for (const s of run) s.merging = true;
     const name = `s${this.nextSegment++}`;
     this.inFlightNames.add(name);
     const task = this.mergeWorker.run({ op: 'merge', dir: this.dir, name, options: this.options, sources: run.map((s, i) => ({ name: s.name, deleted: snapshot[i] })) });
     const done = task.then((r) => {
-      const ids: string[] = [];
-      const from: { seg: Segment; doc: number }[] = [];
+      // Deletes queued for the sources are applied to them first, then every deletion made since
+      // the snapshot is carried over; the queue stays (applying it again to the merged segment
+      // finds those documents deleted already).
+      this.resolvePending(run);
+      const merged = this.newSegment(name, r.docs, 0, run[run.length - 1].seq, Promise.resolve());
+      merged.table = new IdTable(join(this.dir, idTableFile(name)), false);
+      let nd = 0;
       run.forEach((s, i) => {
+        merged.livePostings += s.livePostings;
         for (let d = 0; d < s.docs; d++) {
           if (isDeleted(snapshot[i], d)) continue;
-          ids.push(s.ids[d]);
-          from.push({ seg: s, doc: d });
+          if (isDeleted(s.deleted, d)) {
+            setDeleted(merged.deleted, nd);
+            merged.delCount++;
+            merged.dirty = true;
+          }
+          nd++;
         }
-      });
-      const merged = this.newSegment(name, ids, r.lengths, Promise.resolve());
-      from.forEach(({ seg, doc }, nd) => {
-        if (isDeleted(seg.deleted, doc)) {
-          setDeleted(merged.deleted, nd);
-          merged.delCount++;
-          merged.livePostings -= merged.lengths[nd];
-          merged.dirty = true;
-          return;
-        }
-        const w = this.where.get(seg.ids[doc]);
-        if (w && !('buffered' in w) && w.seg === seg && w.doc === doc) this.where.set(seg.ids[doc], { seg: merged, doc: nd });
       });
       const at = this.segments.indexOf(run[0]);
       this.segments.splice(at, run.length, merged);
+      this.updateFlushBytes();
+      for (const s of run) s.table?.close();
       this.changed = true;
     }).finally(() => {
       for (const s of run) s.merging = false;
@@ -522,6 +656,23 @@ export class IndexWriter {
     this.merge = done;
     return done;
   }
+}
+
+/** Queued deletes sorted by hash, as parallel arrays. */
+interface SortedQueue { hi: Uint32Array; lo: Uint32Array; upto: Float64Array; ids: string[] }
+
+function sortedQueue(pending: { id: string; upto: number }[]): SortedQueue {
+  const n = pending.length;
+  const hashes = pending.map((p) => idHash(p.id));
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => compareHash(hashes[a].hi, hashes[a].lo, hashes[b].hi, hashes[b].lo));
+  const q: SortedQueue = { hi: new Uint32Array(n), lo: new Uint32Array(n), upto: new Float64Array(n), ids: new Array<string>(n) };
+  order.forEach((i, k) => {
+    q.hi[k] = hashes[i].hi;
+    q.lo[k] = hashes[i].lo;
+    q.upto[k] = pending[i].upto;
+    q.ids[k] = pending[i].id;
+  });
+  return q;
 }
 
 function checkFixedOptions(o: IndexWriterOptions): Partial<LiveIndexOptions> {

@@ -3,8 +3,8 @@
 // policy: a segment's tier is log_mergeFactor(live docs / MIN_DOCS); mergeFactor adjacent segments
 // of one tier become one of the next, so each document is rewritten about log(N) times. A segment
 // with more than half its documents deleted is rewritten alone (reclaiming them). A merge never
-// makes a segment above maxBytes (its documents' vectors, 8 bytes a posting): a merge holds its
-// documents in memory, so this bounds a background merge's memory at any collection size.
+// makes a segment above maxBytes (its documents' vectors, 8 bytes a posting): it bounds how much
+// one background merge rewrites (a merge streams: its memory does not depend on its size).
 
 const MIN_DOCS = 1000;
 

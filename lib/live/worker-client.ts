@@ -8,7 +8,11 @@ import { Worker } from 'node:worker_threads';
 import { ErrorCode, SpladeError } from '../errors.js';
 import type { WorkerReply, WorkerTask } from './segment-worker.js';
 
-type Done = { lengths: Uint32Array; docs: number; postings: number };
+type Done = { docs: number; postings: number };
+
+// A small young generation: a flush or merge makes garbage fast (a chunk, an id-table block at a
+// time), and V8's default lets each worker's heap grow by tens of MiB before it collects.
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4 };
 
 export class SegmentWorker {
   private worker: Worker | undefined;
@@ -34,7 +38,7 @@ export class SegmentWorker {
   private start(): Worker {
     if (this.worker) return this.worker;
     const here = import.meta.url;
-    const w = here.endsWith('.ts') ? tsWorker(new URL('./segment-worker.ts', here).href) : new Worker(new URL('./segment-worker.js', here));
+    const w = here.endsWith('.ts') ? tsWorker(new URL('./segment-worker.ts', here).href) : new Worker(new URL('./segment-worker.js', here), { resourceLimits: WORKER_LIMITS });
     w.on('message', (r: WorkerReply) => {
       const p = this.pending.get(r.id);
       this.pending.delete(r.id);
@@ -60,5 +64,5 @@ export class SegmentWorker {
 function tsWorker(url: string): Worker {
   const tsxRoot = dirname(createRequire(import.meta.url).resolve('tsx/package.json'));
   const tsx = pathToFileURL(join(tsxRoot, 'dist', 'esm', 'api', 'index.mjs')).href;
-  return new Worker(`import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(url)}); })`, { eval: true });
+  return new Worker(`import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(url)}); })`, { eval: true, resourceLimits: WORKER_LIMITS });
 }

@@ -11,6 +11,7 @@
 #include "codec.h"
 #include "crc32c.h"
 #include "format.h"
+#include "list_writer.h"
 #include "reorder_bp.h"
 
 namespace splade::index {
@@ -176,7 +177,7 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   }
   parallel_for(num_parts, [&](size_t pi, int) {
     Part& part = parts[pi];
-    std::vector<uint32_t> docs, imps, gaps(B);
+    std::vector<uint32_t> docs, imps;
     std::vector<uint64_t> sort_scratch;
     uint64_t part_postings = 0;
     for (uint32_t t = part.begin; t < part.end; ++t) part_postings += terms_[t].values.size();
@@ -221,31 +222,7 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
         te.max_impact = *std::max_element(imps.begin(), imps.end());
         continue;
       }
-      // Blocks.
-      uint32_t prev = 0xFFFFFFFFu;
-      for (size_t start = 0; start < df; start += B) {
-        const uint32_t n = static_cast<uint32_t>(std::min<size_t>(B, df - start));
-        BlockEntry be{};
-        uint32_t max_gap = 0, max_imp = 0;
-        for (uint32_t i = 0; i < n; ++i) {
-          gaps[i] = docs[start + i] - prev - 1;
-          prev = docs[start + i];
-          max_gap = std::max(max_gap, gaps[i]);
-          max_imp = std::max(max_imp, imps[start + i]);
-        }
-        const uint64_t rel = part.bytes.size() - te.data_offset;
-        if (rel > 0xFFFFFFFFu) fail(kOutOfRange, "a posting list is too large for the format (over 4 GiB)");
-        be.last_doc = prev;
-        be.offset = static_cast<uint32_t>(rel);
-        be.max_impact = static_cast<uint16_t>(max_imp);
-        be.doc_bits = static_cast<uint8_t>(bits_for(max_gap));
-        be.impact_bits = static_cast<uint8_t>(bits_for(max_imp - 1));
-        pack(gaps.data(), n, be.doc_bits, part.bytes);
-        for (uint32_t i = 0; i < n; ++i) imps[start + i] -= 1;
-        pack(imps.data() + start, n, be.impact_bits, part.bytes);
-        te.max_impact = std::max(te.max_impact, max_imp);
-        part.blocks.push_back(be);
-      }
+      encode_list(docs.data(), imps.data(), df, B, te, part.blocks, part.bytes);
     }
   });
   std::vector<BlockEntry> block_table;
