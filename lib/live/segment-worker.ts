@@ -4,11 +4,12 @@
 // term by term from the sources' (segment_merge.h), so a merge's memory does not grow with the
 // merged segment. Both write sK.vec, sK.ids, then sK.idx (each atomically); none is referenced until
 // a commit lists the segment. Runs with the same addon as the caller.
+import os from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { join } from 'node:path';
 
 import { loadAddon } from '../native.js';
-import { callNativeAsync, ErrorCode, SpladeError } from '../errors.js';
+import { callNative, ErrorCode, SpladeError } from '../errors.js';
 import { InvertedIndex } from '../search/inverted-index.js';
 import type { SparseVector } from '../sparse.js';
 import { segmentIndexFile, segmentVectorFile, writeSegmentDocs, writeSegmentDocsStreamed, type SegmentDocs } from './files.js';
@@ -23,7 +24,7 @@ export type WorkerReply = { id: number; ok: true; docs: number; postings: number
 
 interface LiveAddon {
   mergeSegments(out: string, paths: string[], deleted: Uint8Array[], scale: number, blockSize: number, impactBits: number, vocabSize: number,
-    bmpBlockDocs: number): Promise<{ docs: number; postings: number }>;
+    bmpBlockDocs: number, sync: true): { docs: number; postings: number };
   releaseFreeMemory(): void;
 }
 
@@ -64,13 +65,25 @@ async function merge(task: Extract<WorkerTask, { op: 'merge' }>): Promise<Done> 
     m.close();
   }
   const o = task.options;
-  const r = await callNativeAsync(() => loadAddon<LiveAddon>().mergeSegments(join(task.dir, segmentIndexFile(task.name)),
+  // On this thread, synchronously (it is the merge worker's alone), below normal priority: on Linux a
+  // thread's nice value is its own, so adds, flushes and commits keep the CPU while a merge runs and
+  // a commit waits only for its flush.
+  lowerThisThreadsPriority();
+  const r = callNative(() => loadAddon<LiveAddon>().mergeSegments(join(task.dir, segmentIndexFile(task.name)),
     task.sources.map((s) => join(task.dir, segmentIndexFile(s.name))), task.sources.map((s) => s.deleted ?? new Uint8Array(0)),
-    o.scale, o.blockSize, o.impactBits, o.vocabSize, o.bmpBlockDocs));
+    o.scale, o.blockSize, o.impactBits, o.vocabSize, o.bmpBlockDocs, true));
   if (r.docs !== m.docs || r.postings !== m.postings) {
     throw new SpladeError(`${task.dir}: the sources' .idx and .vec files of ${task.name} disagree (${r.docs} against ${m.docs} documents)`, ErrorCode.corruptFile);
   }
   return { docs: m.docs, postings: m.postings };
+}
+
+function lowerThisThreadsPriority(): void {
+  try {
+    if (os.getPriority() < os.constants.priority.PRIORITY_BELOW_NORMAL) os.setPriority(os.constants.priority.PRIORITY_BELOW_NORMAL);
+  } catch {
+    // not permitted here (some containers): the merge runs at normal priority
+  }
 }
 
 parentPort?.on('message', async ({ id, task }: { id: number; task: WorkerTask }) => {

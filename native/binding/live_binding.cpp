@@ -1,6 +1,8 @@
 // The live index's native half (lib/live): mergeSegments(outPath, paths, deleted, scale, blockSize,
-// impactBits, vocabSize, bmpBlockDocs) merges segment files into one (index/segment_merge.h) on a
-// libuv thread and resolves to { docs, postings }. deleted[i] is source i's deletion bitmap (an
+// impactBits, vocabSize, bmpBlockDocs, sync?) merges segment files into one (index/segment_merge.h)
+// on a libuv thread and resolves to { docs, postings }; with sync true it merges on the calling
+// thread and returns them (the live writer's merge worker does, at a lower priority of its own, which
+// a libuv pool thread shared with flushes and searches cannot take). deleted[i] is source i's deletion bitmap (an
 // empty Uint8Array: none), held alive until the merge settles. releaseFreeMemory() trims the heap.
 #include <cstdlib>  // defines __GLIBC__ where it applies
 
@@ -40,15 +42,17 @@ Napi::Value MergeSegments(const Napi::CallbackInfo& info) {
     o.vocab_size = static_cast<uint32_t>(arg_int(info, 6, "vocabSize", 1, 1 << 24));
     o.bmp_block_docs = static_cast<uint32_t>(arg_int(info, 7, "bmpBlockDocs", 0, 256));
     auto result = std::make_shared<index::MergeResult>();
-    return PromiseWorker::run(
-        env, [=] { *result = index::merge_segments(*sources, out, o); },
-        [=](Napi::Env e) -> Napi::Value {
-          Napi::Object r = Napi::Object::New(e);
-          r.Set("docs", Napi::Number::New(e, result->num_docs));
-          r.Set("postings", Napi::Number::New(e, static_cast<double>(result->num_postings)));
-          return r;
-        },
-        keep);
+    auto to_js = [=](Napi::Env e) -> Napi::Value {
+      Napi::Object r = Napi::Object::New(e);
+      r.Set("docs", Napi::Number::New(e, result->num_docs));
+      r.Set("postings", Napi::Number::New(e, static_cast<double>(result->num_postings)));
+      return r;
+    };
+    if (info.Length() > 8 && info[8].ToBoolean().Value()) {
+      *result = index::merge_segments(*sources, out, o);
+      return to_js(env);
+    }
+    return PromiseWorker::run(env, [=] { *result = index::merge_segments(*sources, out, o); }, to_js, keep);
   });
 }
 
