@@ -387,6 +387,19 @@ export class IndexWriter {
    * when an id may be in it, its entries only when a hash matches, and an entry counts only when
    * its id is the one deleted.
    */
+  /** Queued deletes against some written segments; the queue stays. Returns the segments done. */
+  private resolvePendingIn(segs: Segment[]): Set<Segment> {
+    const done = new Set<Segment>();
+    if (this.pending.length === 0) return done;
+    const q = sortedQueue(this.pending);
+    for (const s of segs) {
+      if (!s.table) continue;
+      this.resolveIn(s, s.table, q);
+      done.add(s);
+    }
+    return done;
+  }
+
   private resolvePending(segs: Segment[]): void {
     if (this.pending.length === 0) return;
     const q = sortedQueue(this.pending);
@@ -514,8 +527,15 @@ export class IndexWriter {
 
   private async commitNow(): Promise<void> {
     this.flushBuffer();
+    // The queued deletes meet the written segments here, while the flush runs in its worker; the
+    // segments written meanwhile (and a merge's result) get them once settled.
+    const resolved = this.resolvePendingIn(this.segments.filter((s) => s.table));
     await this.settleSegments();
-    this.resolvePending(this.segments);
+    this.resolvePendingIn(this.segments.filter((s) => !resolved.has(s)));
+    if (this.segments.every((s) => s.table)) {
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
     if (!this.changed && this.generation > 0) return;
     this.changed = false;
     // A segment with no live document left is dropped (unless a merge is reading it).
