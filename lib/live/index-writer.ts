@@ -387,6 +387,15 @@ export class IndexWriter {
    * when an id may be in it, its entries only when a hash matches, and an entry counts only when
    * its id is the one deleted.
    */
+  private resolvePending(segs: Segment[]): void {
+    if (this.pending.length === 0) return;
+    this.resolvePendingIn(segs);
+    if (segs.length === this.segments.length && segs.every((s) => s.table)) {
+      this.pending = [];
+      this.pendingBytes = 0;
+    }
+  }
+
   /** Queued deletes against some written segments; the queue stays. Returns the segments done. */
   private resolvePendingIn(segs: Segment[]): Set<Segment> {
     const done = new Set<Segment>();
@@ -398,16 +407,6 @@ export class IndexWriter {
       done.add(s);
     }
     return done;
-  }
-
-  private resolvePending(segs: Segment[]): void {
-    if (this.pending.length === 0) return;
-    const q = sortedQueue(this.pending);
-    for (const s of segs) if (s.table) this.resolveIn(s, s.table, q);
-    if (segs.length === this.segments.length && segs.every((s) => s.table)) {
-      this.pending = [];
-      this.pendingBytes = 0;
-    }
   }
 
   /**

@@ -2,8 +2,8 @@
 // impactBits, vocabSize, bmpBlockDocs, sync?) merges segment files into one (index/segment_merge.h)
 // on a libuv thread and resolves to { docs, postings }; with sync true it merges on the calling
 // thread and returns them (the live writer's merge worker does, at a lower priority of its own, which
-// a libuv pool thread shared with flushes and searches cannot take). deleted[i] is source i's deletion bitmap (an
-// empty Uint8Array: none), held alive until the merge settles. releaseFreeMemory() trims the heap.
+// a libuv pool thread shared with flushes and searches cannot take). deleted[i] is source i's
+// deletion bitmap (an empty Uint8Array: none), held alive until the merge settles. releaseFreeMemory() trims the heap.
 #include <cstdlib>  // defines __GLIBC__ where it applies
 
 #if defined(__GLIBC__)
