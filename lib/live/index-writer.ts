@@ -389,18 +389,16 @@ export class IndexWriter {
    */
   private resolvePending(segs: Segment[]): void {
     if (this.pending.length === 0) return;
-    this.resolvePendingIn(segs);
+    this.resolvePendingIn(segs, sortedQueue(this.pending));
     if (segs.length === this.segments.length && segs.every((s) => s.table)) {
       this.pending = [];
       this.pendingBytes = 0;
     }
   }
 
-  /** Queued deletes against some written segments; the queue stays. Returns the segments done. */
-  private resolvePendingIn(segs: Segment[]): Set<Segment> {
+  /** Queued deletes (q: sorted once by the caller) against some written segments; the queue stays. */
+  private resolvePendingIn(segs: Segment[], q: SortedQueue): Set<Segment> {
     const done = new Set<Segment>();
-    if (this.pending.length === 0) return done;
-    const q = sortedQueue(this.pending);
     for (const s of segs) {
       if (!s.table) continue;
       this.resolveIn(s, s.table, q);
@@ -528,9 +526,11 @@ export class IndexWriter {
     this.flushBuffer();
     // The queued deletes meet the written segments here, while the flush runs in its worker; the
     // segments written meanwhile (and a merge's result) get them once settled.
-    const resolved = this.resolvePendingIn(this.segments.filter((s) => s.table));
+    // Queued deletes are idempotent, so the queue sorted now serves both passes.
+    const q = sortedQueue(this.pending);
+    const resolved = this.resolvePendingIn(this.segments.filter((s) => s.table), q);
     await this.settleSegments();
-    this.resolvePendingIn(this.segments.filter((s) => !resolved.has(s)));
+    this.resolvePendingIn(this.segments.filter((s) => !resolved.has(s)), q);
     if (this.segments.every((s) => s.table)) {
       this.pending = [];
       this.pendingBytes = 0;

@@ -119,7 +119,8 @@ class Source {
     Header hz = h_;
     hz.header_crc = 0;
     if (std::memcmp(h_.magic, kMagic, 8) != 0 || h_.header_size != sizeof(Header) || crc32c(&hz, sizeof hz) != h_.header_crc) damaged("bad header");
-    if (h_.version < kOldestFormatVersion || h_.version > kListsFormatVersion) damaged("unknown format version");
+    if (h_.version < kOldestFormatVersion || h_.version > kFormatVersion) damaged("unknown format version");
+    if (h_.version > kListsFormatVersion) damaged("a segment without inverted lists (store 'compact') cannot be merged");
     if (h_.num_sections > 64) damaged("bad section table");
     table_.resize(h_.num_sections);
     pread_exact(fd_.fd, table_.data(), table_.size() * sizeof(SectionEntry), sizeof(Header), path_);
