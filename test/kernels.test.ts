@@ -30,6 +30,7 @@ const TOL: Record<string, number> = {
   // its own scale: float32 rounding compounds through every layer (~1e-5 measured).
   encoder_backward: 1e-4,
   bmp_group_bounds: 0, // bit for bit (and mismatches counts any differing bits)
+  bmp_group_mask: 0, // exact: mismatches counts differing masks and class-3 counts
   // ModernBERT's (native/check/modernbert_check.cpp), measured worst over 4 seeds x 3 variants in
   // brackets: rotary embeddings (the same float arithmetic, a table of cos / sin instead of computing
   // them per use: 0), GeGLU (the vector erfc: 3.5e-7), sliding-window attention (float SGEMM blocks

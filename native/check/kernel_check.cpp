@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -421,6 +422,26 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
       }
       for (size_t i = 0; i < 64; ++i) r.mismatches += std::memcmp(&a[i], &b[i], sizeof(float)) != 0;
       compare(r, a, b);
+    }
+  } else if (op == "bmp_group_mask") {
+    // 2000 packed groups of 1-64 blocks (strictly ascending within the superblock, each with a count
+    // class 0-3), each in a buffer of exactly its bytes: mask and class-3 count must equal the
+    // reference's.
+    const index::BmpGroupMaskFn fast = index::bmp_group_mask_kernel(isa);
+    std::uniform_int_distribution<int> blocks_d(1, 64), cls_d(0, 3);
+    for (int g = 0; g < 2000; ++g) {
+      const uint32_t blocks = g % 20 == 0 ? 64u : static_cast<uint32_t>(blocks_d(rng.gen));
+      std::vector<uint8_t> ids(64);
+      std::iota(ids.begin(), ids.end(), uint8_t{0});
+      std::shuffle(ids.begin(), ids.end(), rng.gen);
+      std::sort(ids.begin(), ids.begin() + blocks);
+      std::vector<uint8_t> bytes(blocks);
+      for (uint32_t k = 0; k < blocks; ++k) bytes[k] = static_cast<uint8_t>(ids[k] | cls_d(rng.gen) << 6);
+      uint32_t more_fast = 0, more_ref = 0;
+      const uint64_t a = fast(bytes.data(), blocks, &more_fast);
+      const uint64_t b = index::bmp_group_mask_ref(bytes.data(), blocks, &more_ref);
+      r.mismatches += (a != b) + (more_fast != more_ref);
+      r.checked += 1;
     }
   } else if (op.rfind("gemm_i8_", 0) == 0) {
     // One int8 kernel (gemm_i8_generic | _avx2 | _avx_vnni | _avx512_vnni; isa is ignored) against the

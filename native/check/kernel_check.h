@@ -20,6 +20,7 @@ struct KernelCheckResult {
 // backward_layernorm | backward_attention | backward_splade_pool_max | backward_splade_pool_sum |
 // encoder_backward (fast backward vs reference backward),
 // bmp_group_bounds (the block-max search's block bounds, native/index/bmp_bounds.h; bit for bit),
+// bmp_group_mask (a packed group's block mask and class-3 count, bmp_bounds.h; exact),
 // gemm_bf16 | gemm_bf16_fallback | splade_pool_max_bf16 | splade_pool_max_bf16_exact (bf16 kernels
 // against their references; the AMX ones throw ERR_SPLADE_UNSUPPORTED where AMX is missing),
 // or grad_embed | grad_layernorm | grad_attention | grad_gelu | grad_splade_pool_max | grad_splade_pool_sum

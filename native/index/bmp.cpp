@@ -56,9 +56,22 @@ std::vector<bool> kept_terms(const std::vector<BmpSegment>& segs, const Query& q
   return keep;
 }
 
-// One segment's side of step 1, over its layout of the store (bmp_layouts.h): its superblock bounds, and each superblock's groups (bucketed by
-// superblock, in query-term order within one), so that the tables grow with the groups there are,
-// not terms x superblocks.
+// A superblock's group as its bounds need it (bmp_bounds.h): step 1 buckets these by superblock.
+struct SuperRef {
+  uint64_t mask;   // the group's blocks
+  uint64_t block;  // its first block entry
+  uint32_t found;  // its GroupRef in SegmentPlan::found
+  uint32_t term;   // index into the plan's terms
+};
+
+// One segment's side of step 1, over its layout of the store (bmp_layouts.h): its superblock bounds,
+// and each superblock's groups (bucketed by superblock, in query-term order within one), so that the
+// tables grow with the groups there are, not terms x superblocks.
+//
+// The query terms' group streams are decoded four at a time, interleaved, into `found` (term by
+// term): one stream is a chain of dependent loads (a group's end depends on its bytes), and on 8.8M
+// documents a query has about 90,000 groups. The bounds are then summed term by term (the order
+// every document's score sums in) and the groups bucketed as 24-byte SuperRefs.
 template <class Layout>
 struct SegmentPlan {
   const BmpStore* st;
@@ -69,9 +82,9 @@ struct SegmentPlan {
   std::vector<TermRef> terms;
   float whole_bound = 0.0f;  // at least every superblock's bound
   std::vector<float> sb_bound;
+  std::vector<GroupRef> found;  // every group of the query's terms, term by term
   std::vector<uint64_t> sb_begin;
-  std::vector<GroupRef> refs;
-  uint64_t widest = 0;  // the most groups one superblock has
+  std::vector<SuperRef> refs;
 
   SegmentPlan(const BmpSegment& seg, const Query& q, const std::vector<bool>& keep)
       : st(&seg.ix->bmp()), layout{*st}, block_docs(st->meta->block_docs), base(seg.base), deleted(seg.deleted) {
@@ -86,30 +99,49 @@ struct SegmentPlan {
 
   void bound_superblocks() {
     const uint32_t nsup = st->meta->num_supers;
-    sb_bound.assign(nsup, 0.0f);
+    const size_t n = terms.size();
+    std::vector<uint64_t> first(n + 1, 0);
+    for (size_t i = 0; i < n; ++i) first[i + 1] = first[i] + terms[i].bt->num_groups;
+    const uint64_t total = first[n];
+    found.resize(total);
+    std::vector<uint32_t> found_sb(total);
+    std::vector<uint8_t> found_max(total);
     sb_begin.assign(size_t{nsup} + 1, 0);
-    std::vector<GroupRef> found;  // every group of the query's terms, term by term
-    std::vector<uint32_t> found_sb;
-    size_t total = 0;
-    for (const TermRef& t : terms) total += t.bt->num_groups;
-    found.reserve(total);
-    found_sb.reserve(total);
-    for (size_t i = 0; i < terms.size(); ++i) {
-      const float w = terms[i].weight;
-      layout.groups(*terms[i].bt, static_cast<uint32_t>(i), [&](uint32_t sb, uint32_t max, const GroupRef& g) {
-        sb_bound[sb] += w * static_cast<float>(max);
-        ++sb_begin[sb + 1];
-        found.push_back(g);
-        found_sb.push_back(sb);
-      });
+    constexpr size_t kLanes = 4;
+    for (size_t i0 = 0; i0 < n; i0 += kLanes) {
+      const size_t lanes = std::min(kLanes, n - i0);
+      typename Layout::Stream s[kLanes];
+      uint64_t at[kLanes], stop[kLanes], longest = 0;
+      for (size_t l = 0; l < lanes; ++l) {
+        s[l] = layout.stream(*terms[i0 + l].bt, static_cast<uint32_t>(i0 + l));
+        at[l] = first[i0 + l];
+        stop[l] = first[i0 + l + 1];
+        longest = std::max(longest, stop[l] - at[l]);
+      }
+      for (uint64_t j = 0; j < longest; ++j) {
+        for (size_t l = 0; l < lanes; ++l) {
+          if (at[l] == stop[l]) continue;
+          uint32_t sb, max;
+          s[l].next(sb, max, found[at[l]]);
+          found_sb[at[l]] = sb;
+          found_max[at[l]] = static_cast<uint8_t>(max);
+          ++sb_begin[sb + 1];
+          ++at[l];
+        }
+      }
     }
-    for (uint32_t s = 0; s < nsup; ++s) {
-      widest = std::max(widest, sb_begin[s + 1]);
-      sb_begin[s + 1] += sb_begin[s];
-    }
-    refs.resize(sb_begin[nsup]);
+    for (uint32_t sb = 0; sb < nsup; ++sb) sb_begin[sb + 1] += sb_begin[sb];
+    sb_bound.assign(nsup, 0.0f);
+    refs.resize(total);
     std::vector<uint64_t> fill(sb_begin.begin(), sb_begin.end() - 1);
-    for (size_t x = 0; x < found.size(); ++x) refs[fill[found_sb[x]]++] = found[x];
+    for (size_t i = 0; i < n; ++i) {
+      const float w = terms[i].weight;
+      for (uint64_t x = first[i]; x < first[i + 1]; ++x) {
+        const uint32_t sb = found_sb[x];
+        sb_bound[sb] += w * static_cast<float>(found_max[x]);
+        refs[fill[sb]++] = SuperRef{found[x].mask, found[x].block, static_cast<uint32_t>(x), static_cast<uint32_t>(i)};
+      }
+    }
   }
   bool has_groups(uint32_t sb) const { return sb_begin[sb + 1] > sb_begin[sb]; }
   bool is_deleted(uint32_t doc) const { return deleted && (deleted[doc >> 3] >> (doc & 7) & 1); }
@@ -146,13 +178,11 @@ uint64_t bmp_search(const std::vector<BmpSegment>& segments, const Query& q, Top
 
   // 1. Superblock bounds of every segment, ranked together.
   std::vector<Visit> visits;  // every superblock with a group: a bound may round to 0 where a document still scores
-  uint64_t widest = 0;
   uint32_t max_block_docs = 0;
   for (uint32_t si = 0; si < plans.size(); ++si) {
     SegmentPlan<Layout>& p = plans[si];
     if (p.terms.empty()) continue;
     p.bound_superblocks();
-    widest = std::max(widest, p.widest);
     max_block_docs = std::max(max_block_docs, p.block_docs);
     for (uint32_t s = 0; s < p.st->meta->num_supers; ++s)
       if (p.has_groups(s)) visits.push_back({p.sb_bound[s], si, s});
@@ -162,8 +192,8 @@ uint64_t bmp_search(const std::vector<BmpSegment>& segments, const Query& q, Top
   });
 
   // Per visited superblock: for its j-th group, the postings of each of its 64 blocks (offset, count).
-  std::vector<EntryRef> entry_at(size_t{widest} * kBmpSuperBlocks);
-  std::vector<uint8_t> entry_here(size_t{widest} * kBmpSuperBlocks, 0);
+  std::vector<EntryRef> entry_at(n * kBmpSuperBlocks);
+  std::vector<uint8_t> entry_here(n * kBmpSuperBlocks, 0);
   std::vector<float> acc(max_block_docs, 0.0f);
   std::vector<uint8_t> touched(max_block_docs, 0);
   std::vector<uint32_t> slots;
@@ -174,26 +204,33 @@ uint64_t bmp_search(const std::vector<BmpSegment>& segments, const Query& q, Top
   // the next superblock's bounds and the next block's postings are prefetched while this one is
   // worked on.
   const BmpGroupBoundsFn group_bounds = bmp_group_bounds_kernel(active_isa());
+  auto prefetch_refs = [&](const Visit& v) {
+    const SegmentPlan<Layout>& p = plans[v.seg];
+    const char* from = reinterpret_cast<const char*>(p.refs.data() + p.sb_begin[v.sb]);
+    const char* to = reinterpret_cast<const char*>(p.refs.data() + p.sb_begin[v.sb + 1]);
+    for (; from < to; from += 64) __builtin_prefetch(from);
+  };
   auto prefetch_super = [&](const Visit& v) {
     const SegmentPlan<Layout>& p = plans[v.seg];
-    for (uint64_t r = p.sb_begin[v.sb]; r < p.sb_begin[v.sb + 1]; ++r) {
-      __builtin_prefetch(p.st->block_max + p.refs[r].block);
-    }
+    for (uint64_t r = p.sb_begin[v.sb]; r < p.sb_begin[v.sb + 1]; ++r) __builtin_prefetch(p.st->block_max + p.refs[r].block);
   };
   auto prefetch_block = [&](const Layout& layout, uint32_t groups, uint32_t blk) {
     for (uint32_t j = 0; j < groups; ++j)
       if (entry_here[j * kBmpSuperBlocks + blk]) __builtin_prefetch(layout.prefetch_at(entry_at[j * kBmpSuperBlocks + blk]));
   };
-  if (!visits.empty()) prefetch_super(visits[0]);
+  constexpr size_t kSuperAhead = 3;  // superblocks whose block maxima are in flight
+  for (size_t vi = 0; vi < 2 * kSuperAhead && vi < visits.size(); ++vi) prefetch_refs(visits[vi]);
+  for (size_t vi = 0; vi < kSuperAhead && vi < visits.size(); ++vi) prefetch_super(visits[vi]);
   for (size_t vi = 0; vi < visits.size(); ++vi) {
     const Visit& v = visits[vi];
     if (v.bound * margin < threshold) break;
-    if (vi + 1 < visits.size()) prefetch_super(visits[vi + 1]);
+    if (vi + 2 * kSuperAhead < visits.size()) prefetch_refs(visits[vi + 2 * kSuperAhead]);
+    if (vi + kSuperAhead < visits.size()) prefetch_super(visits[vi + kSuperAhead]);
     const SegmentPlan<Layout>& p = plans[v.seg];
     const BmpStore& st = *p.st;
     const uint32_t sb = v.sb;
-    const GroupRef* group = p.refs.data() + p.sb_begin[sb];
-    const uint32_t groups = static_cast<uint32_t>(p.sb_begin[sb + 1] - p.sb_begin[sb]);  // at most the query's terms
+    const SuperRef* group = p.refs.data() + p.sb_begin[sb];
+    const uint32_t groups = static_cast<uint32_t>(p.sb_begin[sb + 1] - p.sb_begin[sb]);  // at most the query's terms, in their order
     // 2. This superblock's block bounds (vectorised: most visited superblocks end here, their best
     // block under the threshold).
     alignas(64) float block_bound[kBmpSuperBlocks] = {};
@@ -202,26 +239,40 @@ uint64_t bmp_search(const std::vector<BmpSegment>& segments, const Query& q, Top
       present |= group[j].mask;
       group_bounds(block_bound, group[j].mask, st.block_max + group[j].block, p.terms[group[j].term].weight);
     }
+    // Only the blocks that can score now are ordered (most expanded superblocks have none).
     uint32_t order[kBmpSuperBlocks];
     uint32_t nb = 0;
-    for (uint64_t m = present; m; m &= m - 1) order[nb++] = static_cast<uint32_t>(__builtin_ctzll(m));
+    for (uint64_t m = present; m; m &= m - 1) {
+      const uint32_t blk = static_cast<uint32_t>(__builtin_ctzll(m));
+      if (!(block_bound[blk] * margin < threshold)) order[nb++] = blk;
+    }
     std::sort(order, order + nb, [&](uint32_t a, uint32_t b) {
       return block_bound[a] > block_bound[b] || (block_bound[a] == block_bound[b] && a < b);
     });
     if (nb == 0 || block_bound[order[0]] * margin < threshold) continue;
-    // Where each group's postings of each block are (only for superblocks that score).
+    // Where each group's postings of the blocks that can score are (only for superblocks that
+    // score): the groups' headers and block bytes are fetched together first (two rounds of cache
+    // misses, not one chain a group), and a group's walk stops after its last such block.
+    uint64_t wanted = 0;
+    for (uint32_t oi = 0; oi < nb; ++oi) wanted |= uint64_t{1} << order[oi];
+    for (uint32_t j = 0; j < groups; ++j)
+      if (group[j].mask & wanted) __builtin_prefetch(&p.found[group[j].found]);
+    for (uint32_t j = 0; j < groups; ++j)
+      if (group[j].mask & wanted) __builtin_prefetch(p.layout.entries_at(p.found[group[j].found]));
     for (uint32_t j = 0; j < groups; ++j) {
-      p.layout.entries(group[j], [&](uint32_t blk, const EntryRef& e) {
+      if (!(group[j].mask & wanted)) continue;
+      p.layout.entries(p.found[group[j].found], group[j].mask & wanted, [&](uint32_t blk, const EntryRef& e) {
         entry_at[j * kBmpSuperBlocks + blk] = e;
         entry_here[j * kBmpSuperBlocks + blk] = 1;
       });
     }
     // 3. Blocks, best bound first; a block's groups in query-term order (search.h's summation order).
-    prefetch_block(p.layout, groups, order[0]);
+    constexpr uint32_t kAhead = 3;  // blocks whose records are in flight (each block ~20 random records)
+    for (uint32_t oi = 0; oi < kAhead && oi < nb; ++oi) prefetch_block(p.layout, groups, order[oi]);
     for (uint32_t oi = 0; oi < nb; ++oi) {
       const uint32_t blk = order[oi];
       if (block_bound[blk] * margin < threshold) break;
-      if (oi + 1 < nb) prefetch_block(p.layout, groups, order[oi + 1]);
+      if (oi + kAhead < nb) prefetch_block(p.layout, groups, order[oi + kAhead]);
       for (uint32_t j = 0; j < groups; ++j) {
         if (!entry_here[j * kBmpSuperBlocks + blk]) continue;
         const float w = p.terms[group[j].term].weight;

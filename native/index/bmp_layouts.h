@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "../common/cpu_features.h"
+#include "bmp_bounds.h"
 #include "bmp_packed.h"
 #include "bmp_store.h"
 
@@ -34,25 +36,33 @@ struct EntryRef {
 struct U16Layout {
   const BmpStore& st;
 
-  template <class F>
-  void groups(const BmpTerm& t, uint32_t term, F f) const {
-    uint64_t b = t.first_block, p = t.first_posting;
-    for (uint64_t g = t.first_group; g < t.first_group + t.num_groups; ++g) {
-      const BmpSuper& s = st.groups[g];
+  // A term's groups one at a time (bmp decodes several terms' streams interleaved).
+  struct Stream {
+    const BmpSuper* g;
+    uint64_t b, p;
+    uint32_t term;
+    void next(uint32_t& sb, uint32_t& max, GroupRef& out) {
+      const BmpSuper& s = *g++;
       const uint32_t blocks = static_cast<uint32_t>(__builtin_popcountll(s.block_mask));
-      f(s.superblock, s.max_impact, GroupRef{term, blocks, s.block_mask, b, p, nullptr});
+      sb = s.superblock;
+      max = s.max_impact;
+      out = GroupRef{term, blocks, s.block_mask, b, p, nullptr};
       b += blocks;
       p += s.num_postings;
     }
-  }
+  };
+  Stream stream(const BmpTerm& t, uint32_t term) const { return Stream{st.groups + t.first_group, t.first_block, t.first_posting, term}; }
+  // f for the group's blocks in wanted (a subset of its mask), ascending.
   template <class F>
-  void entries(const GroupRef& g, F f) const {
+  void entries(const GroupRef& g, uint64_t wanted, F f) const {
     uint64_t b = g.block, p = g.posting;
-    for (uint64_t m = g.mask; m; m &= m - 1, ++b) {
-      f(static_cast<uint32_t>(__builtin_ctzll(m)), EntryRef{b, p, 0});
+    for (uint64_t m = g.mask; m & wanted; m &= m - 1, ++b) {
+      const uint32_t blk = static_cast<uint32_t>(__builtin_ctzll(m));
+      if (wanted >> blk & 1) f(blk, EntryRef{b, p, 0});
       p += uint32_t{st.block_count[b]} + 1;
     }
   }
+  const void* entries_at(const GroupRef& g) const { return st.block_count + g.block; }
   template <class F>
   uint32_t postings(const EntryRef& e, F f) const {
     const uint16_t* post = st.postings + e.posting;
@@ -67,32 +77,65 @@ struct U16Layout {
 struct PackedLayout {
   const BmpStore& st;
 
-  template <class F>
-  void groups(const BmpTerm& t, uint32_t term, F f) const {
-    const uint8_t* p = st.group_bytes + t.first_group;
-    uint64_t b = t.first_block, r = t.first_posting;
-    uint32_t sb = 0;
-    for (uint32_t j = 0; j < t.num_groups; ++j) {
-      uint64_t mask;
-      const PackedGroup g = read_packed_group(p, st.group_bytes_end, sb, j == 0, &mask);
-      f(g.superblock, g.max, GroupRef{term, g.blocks, mask, b, r, g.entries});
-      sb = g.superblock;
-      b += g.blocks;
-      r += g.posting_bytes;
+  BmpGroupMaskFn group_mask = bmp_group_mask_kernel(active_isa());
+
+  // read_packed_group's decoding, one group at a time, with one-byte varints inline and the block
+  // mask vectorised (bmp_bounds.h): bmp decodes every group of every query term, several terms'
+  // streams interleaved (each group's end depends on its bytes: one stream is a chain of loads).
+  struct Stream {
+    const uint8_t* p;
+    const uint8_t* end;
+    BmpGroupMaskFn group_mask;
+    uint64_t b, r;
+    uint32_t sb, term;
+    bool first;
+    uint32_t varint() {
+      uint32_t v = 0;
+      if (*p < 0x80) v = *p++;
+      else read_varint(p, end, v);
+      return v;
     }
+    void next(uint32_t& superblock, uint32_t& max, GroupRef& out) {
+      const uint32_t delta = varint();
+      max = p[0];
+      const uint32_t blocks = uint32_t{p[1]} + 1;
+      p += 2;
+      const uint32_t bytes = varint();
+      const uint8_t* entries = p;
+      uint32_t more = 0;
+      const uint64_t mask = group_mask(entries, blocks, &more);
+      p += blocks + more;
+      sb = first ? delta : sb + delta;
+      first = false;
+      superblock = sb;
+      out = GroupRef{term, blocks, mask, b, r, entries};
+      b += blocks;
+      r += bytes;
+    }
+  };
+  Stream stream(const BmpTerm& t, uint32_t term) const {
+    return Stream{st.group_bytes + t.first_group, st.group_bytes_end, group_mask, t.first_block, t.first_posting, 0, term, true};
   }
+
+  // read_packed_entry and packed_body_bytes without branches (a group's blocks mix the record
+  // kinds unpredictably; bmp walks every block of every group of a superblock it scores in).
   template <class F>
-  void entries(const GroupRef& g, F f) const {
+  void entries(const GroupRef& g, uint64_t wanted, F f) const {
     const uint32_t bitmap = packed_bitmap_bytes(st.meta->block_docs);
     uint64_t r = g.posting;
     const uint8_t* e = g.entries;
     const uint8_t* c = g.entries + g.blocks;
+    const uint8_t* max = st.block_max + g.block;
+    const uint32_t last = 63u - static_cast<uint32_t>(__builtin_clzll(wanted));  // wanted is not empty
     for (uint32_t k = 0; k < g.blocks; ++k) {
-      uint32_t count;
-      const uint32_t blk = read_packed_entry(e, c, count);
-      const uint64_t b = g.block + k;
-      f(blk, EntryRef{b, r, count});
-      r += packed_body_bytes(count, st.block_max[b], bitmap);
+      const uint32_t byte = e[k], cls = byte >> 6u, blk = byte & 63u;
+      const uint32_t count = cls < 3 ? cls + 1 : uint32_t{*c} + 1;
+      c += cls == 3;
+      if (wanted >> blk & 1) f(blk, EntryRef{g.block + k, r, count});
+      if (blk == last) break;
+      const uint32_t slots = count < bitmap ? count : bitmap;
+      const uint32_t body = slots + (count * impact_width(max[k]) + 7) / 8;
+      r += count == 1 ? 1 : body;
     }
   }
   // Decodes in place (decode_packed's format), calling f as it goes.
@@ -125,6 +168,7 @@ struct PackedLayout {
     return count;
   }
   const void* prefetch_at(const EntryRef& e) const { return st.records + e.posting; }
+  const void* entries_at(const GroupRef& g) const { return g.entries; }
 };
 
 }  // namespace splade::index
