@@ -195,9 +195,8 @@ uint64_t bmp_search(const std::vector<BmpSegment>& segments, const Query& q, Top
   std::vector<EntryRef> entry_at(n * kBmpSuperBlocks);
   std::vector<uint8_t> entry_here(n * kBmpSuperBlocks, 0);
   std::vector<float> acc(max_block_docs, 0.0f);
-  std::vector<uint8_t> touched(max_block_docs, 0);
-  std::vector<uint32_t> slots;
-  slots.reserve(max_block_docs);
+  const uint32_t touched_words = (max_block_docs + 63) / 64;
+  std::vector<uint64_t> touched(touched_words, 0);  // bit s: slot s of the block has a posting
   uint64_t scored = 0;
   float threshold = topk.threshold();
   // The store is read where the query's terms lead, so nearly every first touch misses the cache:
@@ -278,19 +277,18 @@ uint64_t bmp_search(const std::vector<BmpSegment>& segments, const Query& q, Top
         const float w = p.terms[group[j].term].weight;
         scored += p.layout.postings(entry_at[j * kBmpSuperBlocks + blk], [&](uint32_t slot, uint32_t imp) {
           acc[slot] += w * static_cast<float>(imp);
-          if (!touched[slot]) {
-            touched[slot] = 1;
-            slots.push_back(slot);
-          }
+          touched[slot >> 6] |= uint64_t{1} << (slot & 63);  // no branch a posting
         });
       }
       const uint32_t first = (sb * kBmpSuperBlocks + blk) * p.block_docs;
-      for (const uint32_t slot : slots) {
-        if (!p.is_deleted(first + slot)) topk.insert(acc[slot], p.base + first + slot);
-        acc[slot] = 0;
-        touched[slot] = 0;
+      for (uint32_t word = 0; word < touched_words; ++word) {
+        for (uint64_t bits = touched[word]; bits; bits &= bits - 1) {
+          const uint32_t slot = 64 * word + static_cast<uint32_t>(__builtin_ctzll(bits));
+          if (!p.is_deleted(first + slot)) topk.insert(acc[slot], p.base + first + slot);
+          acc[slot] = 0;
+        }
+        touched[word] = 0;
       }
-      slots.clear();
       threshold = topk.threshold();
     }
     std::memset(entry_here.data(), 0, size_t{groups} * kBmpSuperBlocks);
