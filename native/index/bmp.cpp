@@ -103,6 +103,7 @@ struct SegmentPlan {
     std::vector<uint64_t> first(n + 1, 0);
     for (size_t i = 0; i < n; ++i) first[i + 1] = first[i] + terms[i].bt->num_groups;
     const uint64_t total = first[n];
+    if (total > UINT32_MAX) fail(kInvalidArgument, "bmp: the query's terms have more than 2^32 superblock groups in one segment");
     found.resize(total);
     std::vector<uint32_t> found_sb(total);
     std::vector<uint8_t> found_max(total);
