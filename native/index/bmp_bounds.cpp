@@ -77,16 +77,20 @@ __attribute__((target("avx512f,avx512bw,avx512vl,popcnt,bmi2"))) uint64_t bmp_gr
   return static_cast<uint64_t>(_mm512_reduce_or_epi64(acc));
 }
 
-// 8 blocks at a time: the group's next popcount(m8) maxima placed at the set bits' bytes by pdep.
+// 8 blocks at a time: the group's next popcount(m8) maxima placed at the set bits' bytes by pdep. The
+// group's maxima are first copied whole into a zeroed buffer, so each chunk is one fixed 8-byte load
+// (a variable-length copy a chunk cost a third of bmp's time with AVX2 on 8.8M documents).
 __attribute__((target("avx2,bmi2,popcnt"))) void bmp_group_bounds_avx2(float* bound, uint64_t mask, const uint8_t* max, float w) {
   const __m256 vw = _mm256_set1_ps(w);
+  uint8_t buf[64 + 8] = {};
+  std::memcpy(buf, max, static_cast<size_t>(__builtin_popcountll(mask)));  // never past the group's last byte
+  const uint8_t* q = buf;
   for (unsigned c = 0; c < 8 && mask; ++c, mask >>= 8) {
     const uint64_t m8 = mask & 0xFF;
     if (m8 == 0) continue;
-    const unsigned k = static_cast<unsigned>(__builtin_popcountll(m8));
-    uint64_t packed = 0;
-    std::memcpy(&packed, max, k);  // never past the group's last byte
-    max += k;
+    uint64_t packed;
+    std::memcpy(&packed, q, 8);  // pdep takes only its low popcount(m8) bytes
+    q += __builtin_popcountll(m8);
     const uint64_t lanes = _pdep_u64(m8, 0x0101010101010101ULL) * 0xFF;
     const __m128i bytes = _mm_cvtsi64_si128(static_cast<long long>(_pdep_u64(packed, lanes)));
     __m256 prod = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)), vw);
