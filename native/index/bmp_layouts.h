@@ -79,9 +79,9 @@ struct PackedLayout {
 
   BmpGroupMaskFn group_mask = bmp_group_mask_kernel(active_isa());
 
-  // read_packed_group's decoding, one group at a time, with one-byte varints inline and the block
-  // mask vectorised (bmp_bounds.h): bmp decodes every group of every query term, several terms'
-  // streams interleaved (each group's end depends on its bytes: one stream is a chain of loads).
+  // A term's groups one at a time, the block mask vectorised (bmp_bounds.h): bmp decodes every group
+  // of every query term, several terms' streams interleaved (each group's end depends on its bytes:
+  // one stream is a chain of loads).
   struct Stream {
     const uint8_t* p;
     const uint8_t* end;
@@ -89,28 +89,15 @@ struct PackedLayout {
     uint64_t b, r;
     uint32_t sb, term;
     bool first;
-    uint32_t varint() {
-      uint32_t v = 0;
-      if (*p < 0x80) v = *p++;
-      else read_varint(p, end, v);
-      return v;
-    }
     void next(uint32_t& superblock, uint32_t& max, GroupRef& out) {
-      const uint32_t delta = varint();
-      max = p[0];
-      const uint32_t blocks = uint32_t{p[1]} + 1;
-      p += 2;
-      const uint32_t bytes = varint();
-      const uint8_t* entries = p;
-      uint32_t more = 0;
-      const uint64_t mask = group_mask(entries, blocks, &more);
-      p += blocks + more;
-      sb = first ? delta : sb + delta;
+      uint64_t mask = 0;
+      const PackedGroup g = read_packed_group(p, end, sb, first, group_mask, &mask);
+      sb = superblock = g.superblock;
       first = false;
-      superblock = sb;
-      out = GroupRef{term, blocks, mask, b, r, entries};
-      b += blocks;
-      r += bytes;
+      max = g.max;
+      out = GroupRef{term, g.blocks, mask, b, r, g.entries};
+      b += g.blocks;
+      r += g.posting_bytes;
     }
   };
   Stream stream(const BmpTerm& t, uint32_t term) const {

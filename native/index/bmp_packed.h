@@ -27,6 +27,7 @@
 #include <cstring>
 #include <vector>
 
+#include "bmp_bounds.h"
 #include "bmp_format.h"
 
 namespace splade::index {
@@ -45,6 +46,10 @@ inline uint32_t packed_body_bytes(uint32_t count, uint32_t max, uint32_t bitmap_
 
 // Reads one varint at p (below end); false when it runs past end or over 5 bytes.
 inline bool read_varint(const uint8_t*& p, const uint8_t* end, uint32_t& out) {
+  if (p != end && *p < 0x80) {  // most are one byte: bmp reads every group header of a query's terms
+    out = *p++;
+    return true;
+  }
   uint64_t v = 0;
   for (int shift = 0; shift < 35; shift += 7) {
     if (p == end) return false;
@@ -67,22 +72,23 @@ struct PackedGroup {
   const uint8_t* counts;
 };
 
-// Reads the (validated) group at p, moving p to the next group, and its blocks' mask; sb: the term's
-// previous superblock (ignored for its first group).
-inline PackedGroup read_packed_group(const uint8_t*& p, const uint8_t* end, uint32_t sb, bool first, uint64_t* mask = nullptr) {
+// Reads the (validated) group at p, moving p to the next group; sb: the term's previous superblock
+// (ignored for its first group). With mask_fn (a bmp_group_mask kernel, bmp_bounds.h) it also sets
+// *mask to the group's blocks; without, it only counts the class-3 bytes it must step over.
+inline PackedGroup read_packed_group(const uint8_t*& p, const uint8_t* end, uint32_t sb, bool first, BmpGroupMaskFn mask_fn = nullptr,
+                                     uint64_t* mask = nullptr) {
   uint32_t delta = 0, bytes = 0;
   read_varint(p, end, delta);
   const uint32_t max = p[0], blocks = uint32_t{p[1]} + 1;
   p += 2;
   read_varint(p, end, bytes);
   const uint8_t* entries = p;
-  uint64_t m = 0;
   uint32_t more = 0;
-  for (uint32_t k = 0; k < blocks; ++k) {
-    m |= uint64_t{1} << (entries[k] & 63u);
-    more += entries[k] >= 0xC0;
+  if (mask_fn) {
+    *mask = mask_fn(entries, blocks, &more);
+  } else {
+    for (uint32_t k = 0; k < blocks; ++k) more += entries[k] >= 0xC0;
   }
-  if (mask) *mask = m;
   p += blocks + more;
   return {first ? delta : sb + delta, max, blocks, bytes, entries, entries + blocks};
 }
