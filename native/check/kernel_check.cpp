@@ -111,10 +111,10 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     for (size_t i = 0; i < aa.size(); ++i) r.mismatches += aa[i] != ab[i];
   } else if (op == "splade_pool_max_screen") {
     // the screened decoder against the fused one on the same isa: values bit for bit and the same
-    // argmax (mismatches), with and without argmax; C odd (the int16 pairs' padding) and over two blocks, V off the panels,
+    // argmax (mismatches), with and without argmax; C off the screen's 16-dimension steps, V off the panels,
     // repeated and nearly repeated tokens (ties go to the first, near-ties inside the screen's bound),
     // rows of very different scales (per-row quantisation) and an all-zero row
-    const size_t C = 97, V = 1509;  // C: two of the screen's 64-dimension blocks, the second partial
+    const size_t C = 97, V = 1509;
     auto t = rng.normal(N * C, 0.5f), E = rng.normal(V * C, 0.5f), bias = rng.normal(V, 0.5f, -1.0f);
     auto pick = rng.ints(N, 0, 8);
     for (size_t n = 1; n < N; ++n) {
@@ -137,6 +137,26 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
     for (size_t i = 0; i < aa.size(); ++i)
       r.mismatches += (std::memcmp(&a[i], &f[i], sizeof(float)) != 0) + (std::memcmp(&a2[i], &f[i], sizeof(float)) != 0) +
                       (aa[i] != fa[i]);
+  } else if (op == "splade_pool_screen_logits") {
+    // the screen's kernel against its plain reference, bit for bit (exact integer sums): C off the
+    // 16-dimension steps, V off the panels, rows of very different scales, an all-zero row, and rows
+    // and terms at full scale with one sign (every product at its largest: the 16-bit lanes' limit)
+    const size_t C = 203, V = 333;
+    auto t = rng.normal(N * C, 0.5f), E = rng.normal(V * C, 0.5f);
+    auto pick = rng.ints(N, 0, 5);
+    for (size_t n = 0; n < N; ++n) {
+      float* row = t.data() + n * C;
+      if (pick[n] == 0) for (size_t k = 0; k < C; ++k) row[k] *= 300.0f;
+      if (pick[n] == 1) std::fill(row, row + C, n % 2 ? 1.5f : -1.5f);
+      if (pick[n] == 2 && n % 5 == 0) std::fill(row, row + C, 0.0f);
+    }
+    for (size_t j = 0; j < V; j += 7) std::fill(E.begin() + j * C, E.begin() + (j + 1) * C, j % 2 ? 0.25f : -0.25f);
+    const ScreenPanels Q = splade_pool_screen_pack(E.data(), V, C);
+    std::vector<float> a(N * Q.Vp), b(N * Q.Vp);
+    splade_pool_screen_logits(isa, a.data(), t.data(), N, Q);
+    splade_pool_screen_logits(Isa::generic, b.data(), t.data(), N, Q);
+    compare(r, a, b);
+    for (size_t i = 0; i < a.size(); ++i) r.mismatches += std::memcmp(&a[i], &b[i], sizeof(float)) != 0;
   } else if (op == "splade_pool_max_i8") {
     // the int8 decoder (int8's on x86 without AMX) against its reference (gemm_i8_reference, the same
     // reduction): the same bits, argmax included (mismatches); the error against the fp32 decoder is
