@@ -103,6 +103,15 @@ describe('SpladeModel matches PyTorch', () => {
     const all = await model.encode(exp.texts, { batchSize: 100 });
     rev.forEach((v, i) => expect(compare(v, Array.from(one[i].indices, (j, k) => [j, one[i].values[k]])).maxRel).toBeLessThan(1e-6));
     all.forEach((v, i) => expect(Array.from(v.indices)).toEqual(Array.from(texts[i].indices)));
+    // 23 texts in batches of 2: tokenized in groups of 8 while the previous group encodes; each
+    // vector stays with its text
+    const many = Array.from({ length: 23 }, (_, i) => `${exp.texts[i % exp.texts.length]} ${'word '.repeat(i)}`.trim());
+    const grouped = await model.encode(many, { batchSize: 2 });
+    const single = await Promise.all(many.map(async (t) => (await model.encode([t]))[0]));
+    grouped.forEach((v, i) => {
+      expect(Array.from(v.indices), `text ${i}`).toEqual(Array.from(single[i].indices));
+      expect(compare(v, Array.from(single[i].indices, (j, k) => [j, single[i].values[k]])).maxRel, `text ${i}`).toBeLessThan(1e-6);
+    });
   });
 });
 

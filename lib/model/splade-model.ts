@@ -172,13 +172,26 @@ class Encoder {
                 onRow: (i: number, row: Float32Array) => void, inference = true): Promise<void> {
     const V = this.config.vocabSize;
     if (inference) await this.ensurePacked();
+    // One batch in the native threads while this thread hands the previous one's rows to onRow
+    // (sparsifying 32 x V floats is JavaScript work that would otherwise leave the cores idle).
+    let done: { idx: number[]; out: Float32Array } | null = null;
     for (const idx of lengthSortedBatches(seqs.map((s) => s.length), batchSize)) {
       const { ids, typeIds: types, cu } = packSequences(idx.map((i) => seqs[i]), typeIds && idx.map((i) => typeIds[i]));
       const out = new Float32Array(idx.length * V);
-      await callNativeAsync(() => this.native.forward(ids, types, cu, pooling, false, out, null, inference));
-      idx.forEach((i, k) => onRow(i, out.subarray(k * V, (k + 1) * V)));
+      const running = callNativeAsync(() => this.native.forward(ids, types, cu, pooling, false, out, null, inference));
+      try {
+        if (done) emitRows(done.idx, done.out, V, onRow);
+      } finally {
+        await running;
+      }
+      done = { idx, out };
     }
+    if (done) emitRows(done.idx, done.out, V, onRow);
   }
+}
+
+function emitRows(idx: number[], out: Float32Array, V: number, onRow: (i: number, row: Float32Array) => void): void {
+  idx.forEach((i, k) => onRow(i, out.subarray(k * V, (k + 1) * V)));
 }
 
 function sparsify(row: Float32Array, threshold: number, topK: number | undefined): SparseVector {
@@ -393,12 +406,28 @@ export class SpladeModel {
         return sparsifySparse(v, threshold, topK);
       });
     }
-    const seqs = await tokenizeYielding(texts, (t) => enc.tokenizer.encode(this.routeText(t, kind), maxLength));
+    const tokenize = (t: string) => enc.tokenizer.encode(this.routeText(t, kind), maxLength);
     const out: SparseVector[] = new Array(texts.length);
-    await enc.forward(seqs, null, pooling, batchSize, (i, row) => {
-      if (route.log1p) for (let j = 0; j < row.length; j++) row[j] = Math.log1p(row[j]);  // max pooling: log1p of the max
-      out[i] = sparsify(row, threshold, topK);
-    });
+    // Texts in groups of a few batches, the next group tokenized (on this thread, in slices) while the
+    // native threads encode this one: tokenizing is a twentieth of a small model's time, idle cores
+    // otherwise. The native forward packs sequences without padding, so sorting by length within a
+    // group rather than over all texts costs nothing.
+    const group = batchSize * TOKENIZE_GROUP_BATCHES;
+    let next: Promise<Int32Array[]> | null = tokenizeYielding(texts.slice(0, group), tokenize);
+    for (let g0 = 0; g0 < texts.length; g0 += group) {
+      const seqs = await next!;
+      next = g0 + group < texts.length ? tokenizeYielding(texts.slice(g0 + group, g0 + 2 * group), tokenize) : null;
+      next?.catch(() => undefined);  // handled here; awaited (and thrown) at the next group
+      try {
+        await enc.forward(seqs, null, pooling, batchSize, (i, row) => {
+          if (route.log1p) for (let j = 0; j < row.length; j++) row[j] = Math.log1p(row[j]);  // max pooling: log1p of the max
+          out[g0 + i] = sparsify(row, threshold, topK);
+        });
+      } catch (e) {
+        await next?.catch(() => undefined);  // no tokenization left running behind the error
+        throw e;
+      }
+    }
     return out;
   }
 
@@ -600,6 +629,7 @@ export class SpladeModel {
 
 /** Main-thread time tokenization may take before it lets the event loop run (timers, I/O, other requests). */
 const TOKENIZE_SLICE_MS = 10;
+const TOKENIZE_GROUP_BATCHES = 4;
 
 /** Tokenizes texts in order, yielding to the event loop every TOKENIZE_SLICE_MS (10k texts take seconds). */
 async function tokenizeYielding(texts: string[], tokenize: (t: string) => Int32Array): Promise<Int32Array[]> {

@@ -93,10 +93,14 @@ struct PanelBound {
 // (vpmaddwd by ones: a term's two lanes) into int32. The multiply-adds are inline assembly: GCC 12
 // otherwise spills the 16-bit accumulators or copies each one after its add (measured on Zen 3:
 // 2x slower); the operands stay the compiler's to allocate.
+// acc = u . q_E - offset (= q_t . q_E) of MR rows from r0 x the panel's 16 terms, in int32.
 template <int MR>
 __attribute__((always_inline)) inline void screen_sums(__m256i (&acc)[MR][2], const uint8_t* ut, size_t Cp,
-                                                       const int8_t* panel, size_t r0) {
-  for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_si256();
+                                                       const int8_t* panel, const int32_t* offset16, size_t r0) {
+  for (int h = 0; h < 2; ++h) {
+    const __m256i minus = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offset16 + 8 * h)));
+    for (int i = 0; i < MR; ++i) acc[i][h] = minus;
+  }
   const __m256i ones = _mm256_set1_epi16(1);
   const uint8_t* a = ut + r0 * Cp;
   for (size_t s0 = 0; s0 < Cp / 4; s0 += kSteps16) {
@@ -126,20 +130,18 @@ __attribute__((always_inline)) inline void screen_sums(__m256i (&acc)[MR][2], co
 
 // Row i's screened logits before the bias (h: terms 8h..8h+7), as screen_ref computes them.
 template <int MR>
-__attribute__((always_inline)) inline __m256 screened(const __m256i (&acc)[MR][2], int i, int h, const int32_t* offset16,
-                                                      float st, const float* se16) {
-  const __m256i off = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offset16 + 8 * h));
+__attribute__((always_inline)) inline __m256 screened(const __m256i (&acc)[MR][2], int i, int h, float st, const float* se16) {
   const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(st), _mm256_loadu_ps(se16 + 8 * h));
-  return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(acc[i][h], off)), scale);
+  return _mm256_mul_ps(_mm256_cvtepi32_ps(acc[i][h]), scale);
 }
 
 template <int MR>
 void screen_block(float* S, const uint8_t* ut, size_t Cp, const float* st, const int8_t* panel, const float* se16,
                   const int32_t* offset16, size_t r0) {
   __m256i acc[MR][2];
-  screen_sums<MR>(acc, ut, Cp, panel, r0);
+  screen_sums<MR>(acc, ut, Cp, panel, offset16, r0);
   for (int i = 0; i < MR; ++i)
-    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(S + i * 16 + 8 * h, screened<MR>(acc, i, h, offset16, st[r0 + i], se16));
+    for (int h = 0; h < 2; ++h) _mm256_storeu_ps(S + i * 16 + 8 * h, screened<MR>(acc, i, h, st[r0 + i], se16));
 }
 
 void screen_avx2(float* S, const uint8_t* ut, size_t Cp, const float* st, const int8_t* panel, const float* se16,
@@ -150,34 +152,35 @@ void screen_avx2(float* S, const uint8_t* ut, size_t Cp, const float* st, const 
 // The screen with bound_ref's test in its epilogue, on the sums still in registers: no logits or
 // bounds written and read back (that pass was a quarter of the screen's time), and the bound's norms
 // at their panel-wide largest (a row's part of the bound is then one number, at a looser bound by the
-// norms' spread within 16 terms). A row's lower bounds
-// raise the floor before its own test, so the row that sets a floor always passes it; rows tested
-// before a later row raised it may pass where bound_ref's chunk-wide floor would stop them (more
-// re-scoring, never a missed maximum). rr: row r0's index in the chunk (maybe, pb.seq_of, pb.tn).
+// norms' spread within 16 terms). The test comes before the floor's update, and a row that fails it
+// leaves the floor alone: its upper bound is below max(floor, best), so its lower bound either does
+// not raise the floor or raises it to below best, where it never decides (best only grows). A row
+// that may hold a maximum passes either way. rr: row r0's index in the chunk (maybe, pb.seq_of, pb.tn).
 template <int MR>
 void screen_bound_block(uint8_t* maybe, const uint8_t* ut, size_t Cp, const float* st, const int8_t* panel,
                         const float* se16, const int32_t* offset16, size_t r0, size_t rr, const PanelBound& pb) {
   __m256i acc[MR][2];
-  screen_sums<MR>(acc, ut, Cp, panel, r0);
+  screen_sums<MR>(acc, ut, Cp, panel, offset16, r0);
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), eps = _mm256_set1_ps(0x1p-20f);
   const PanelBound b = pb;  // a copy the stores to floor cannot alias
   for (int i = 0; i < MR; ++i) {
     const size_t r = rr + i;
     const size_t off = static_cast<size_t>(b.seq_of[r]) * b.ld + b.col;
-    // the error bound of bound_ref with each norm at the panel's largest (looser by their spread)
+    // the error bound of bound_ref with each norm at the panel's largest
     const __m256 m0 = _mm256_set1_ps(1e-30f + 1.01f * (b.tn[b.N + r] * b.max_resid + (b.tn[2 * b.N + r] + b.g * b.tn[r]) * b.max_norm +
                                                         b.g_round * b.tn[b.N + r] * b.max_round));
     int any = 0;
     for (int h = 0; h < 2; ++h) {
-      const __m256 s = screened<MR>(acc, i, h, offset16, st[r0 + i], se16);
+      const __m256 s = screened<MR>(acc, i, h, st[r0 + i], se16);
       const __m256 bias = _mm256_loadu_ps(b.bias16 + 8 * h);
       const __m256 m = _mm256_fmadd_ps(_mm256_add_ps(_mm256_and_ps(s, abs_mask), _mm256_and_ps(bias, abs_mask)), eps, m0);
       const __m256 x = _mm256_add_ps(s, bias);
       float* fl = b.floor + off + 8 * h;
-      const __m256 floor = _mm256_max_ps(_mm256_loadu_ps(fl), _mm256_sub_ps(x, m));
-      _mm256_storeu_ps(fl, floor);
+      const __m256 floor = _mm256_loadu_ps(fl);
       const __m256 thr = _mm256_max_ps(floor, _mm256_loadu_ps(b.best + off + 8 * h));
-      any |= _mm256_movemask_ps(_mm256_cmp_ps(_mm256_add_ps(x, m), thr, _CMP_GE_OQ));
+      const int pass = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_add_ps(x, m), thr, _CMP_GE_OQ));
+      if (pass) _mm256_storeu_ps(fl, _mm256_max_ps(floor, _mm256_sub_ps(x, m)));
+      any |= pass;
     }
     maybe[r] = any != 0;
   }
