@@ -11,12 +11,7 @@
 #include "gelu.h"
 #include "gemm.h"
 
-#if defined(__clang__)  // clang has no #pragma GCC target: the same region as an attribute
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+#include "avx2_region_push.h"
 
 #include "gemm_ymm.h"
 
@@ -39,10 +34,6 @@ void gelu_backward_range(float* dinp, const float* inp, const float* dout, size_
 
 }  // namespace splade::avx2
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_region_pop.h"
 
 #endif  // SPLADE_X86

@@ -17,12 +17,7 @@
 #include "gemm.h"
 #include "gemm_isa.h"
 
-#if defined(__clang__)  // clang has no #pragma GCC target: the same region as an attribute
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+#include "avx2_region_push.h"
 
 #include "gemm_driver.h"
 #include "gemm_ymm.h"
@@ -185,10 +180,6 @@ double fma_probe(size_t iters) {
 
 }  // namespace splade::avx2
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_region_pop.h"
 
 #endif  // SPLADE_X86

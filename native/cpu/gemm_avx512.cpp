@@ -241,10 +241,6 @@ double fma_probe(size_t iters) {
 
 }  // namespace splade::avx512
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_region_pop.h"
 
 #endif  // SPLADE_X86

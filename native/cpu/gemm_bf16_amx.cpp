@@ -297,11 +297,7 @@ void pool_max(float* w, int32_t* argmax, const uint16_t* A, size_t lda, const fl
 
 }  // namespace splade::amx
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_region_pop.h"
 
 #else  // not x86-64: no AMX; gemm_bf16.cpp never calls these (bf16_fast_available() is false)
 

@@ -85,9 +85,5 @@ void gemm(float* C, size_t ldc, const float* A, size_t lda, size_t M, const Bf16
 
 }  // namespace splade::bf16dp
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_region_pop.h"
 #endif

@@ -43,12 +43,7 @@ void panel_blocks(int32_t* acc, const uint8_t* Aq, size_t Kp, size_t rows, const
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + i * ld + 8), c[i][1]);               \
   }
 
-#if defined(__clang__)  // clang has no #pragma GCC target: the same region as an attribute
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+#include "avx2_region_push.h"
 
 
 __attribute__((always_inline)) inline __m256i mac_avx2(__m256i c, __m256i a, __m256i b) {
@@ -61,11 +56,7 @@ void tile_avx2(int32_t* acc, size_t ld, const uint8_t* A, size_t Kp, const int8_
   SPLADE_I8_TILE_LOOP(mac_avx2)
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_region_pop.h"
 
 #if defined(__clang__)  // clang has no #pragma GCC target: the same region as an attribute
 #pragma clang attribute push(__attribute__((target("avx2,fma,avxvnni"))), apply_to = function)
@@ -79,22 +70,13 @@ void tile_vnni(int32_t* acc, size_t ld, const uint8_t* A, size_t Kp, const int8_
   SPLADE_I8_TILE_LOOP(_mm256_dpbusd_avx_epi32)
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_region_pop.h"
 
 #undef SPLADE_I8_TILE_LOOP
 
 }  // namespace
 
-#if defined(__clang__)  // clang has no #pragma GCC target: the same region as an attribute
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+#include "avx2_region_push.h"
 
 void quantize_row_avx2(uint8_t* q, float* scale, int32_t* zp, const float* x, size_t K, size_t Kp) {
   __m256 lo8 = _mm256_setzero_ps(), hi8 = _mm256_setzero_ps();
@@ -128,11 +110,7 @@ void quantize_row_avx2(uint8_t* q, float* scale, int32_t* zp, const float* x, si
   *scale = s, *zp = z;
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_region_pop.h"
 
 void block_avx2(int32_t* acc, const uint8_t* Aq, size_t Kp, size_t rows, const int8_t* Wp, size_t panels) {
   panel_blocks<4>(acc, Aq, Kp, rows, Wp, panels,

@@ -31,9 +31,5 @@ void block_avx512_vnni(int32_t* acc, const uint8_t* Aq, size_t Kp, size_t rows, 
 
 }  // namespace splade::i8
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_region_pop.h"
 #endif

@@ -62,12 +62,7 @@ void generic_block(const Running& run, size_t col, const float* t, size_t C, con
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
-#if defined(__clang__)  // clang has no #pragma GCC target: the same region as an attribute
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+#include "avx2_region_push.h"
 
 
 template <int MR>
@@ -117,11 +112,7 @@ void avx2_rows(const Running& run, size_t col, const float* t, size_t C, const f
   for_row_blocks<6>(r1 - r0, [&](auto mr, size_t r) { avx2_block<mr>(run, col, t, C, panel, bias16, seq_of, r0 + r); });
 }
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "target_region_pop.h"
 #endif
 
 }  // namespace

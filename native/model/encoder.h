@@ -116,7 +116,7 @@ struct EncoderPacked {
   std::vector<float> decoder_norm;                   // (3, V): bf16_row_norms of the decoder
   PoolPanels decoder32;  // without AMX, on avx2 / avx512 (not for int8) and arm64: the decoder packed for splade_pool_max_fused (V = 0: none)
   I8Weight decoder8;  // int8 on x86-64 without AMX: the decoder for splade_pool_max_i8 (N = 0: none)
-  ScreenPanels decoder16;  // beside decoder32 on x86-64 (avx2 / avx512): its int16 screen (splade_pool_screen.h)
+  ScreenPanels decoder16;  // beside decoder32 on x86-64 (avx2 / avx512): its integer screen (splade_pool_screen.h)
   size_t bytes() const;                              // memory held
 };
 std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, const ParamLayout& layout,
