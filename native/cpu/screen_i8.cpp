@@ -113,23 +113,32 @@ void screen_bound_block(uint8_t* maybe, const uint8_t* ut, size_t Cp, const floa
   screen_sums<MR>(acc, ut, Cp, panel, offset16, r0);
   const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), eps = _mm256_set1_ps(0x1p-20f);
   const PanelBound b = pb;  // a copy the stores to floor cannot alias
+  __m256 bias[2], bias_up[2];  // bias_up = bias + 2^-20 |bias|: the bias's share of the upper bound
+  for (int h = 0; h < 2; ++h) {
+    bias[h] = _mm256_loadu_ps(b.bias16 + 8 * h);
+    bias_up[h] = _mm256_fmadd_ps(_mm256_and_ps(bias[h], abs_mask), eps, bias[h]);
+  }
   for (int i = 0; i < MR; ++i) {
     const size_t r = rr + i;
     const size_t off = static_cast<size_t>(b.seq_of[r]) * b.ld + b.col;
-    // the error bound of bound_ref with each norm at the panel's largest
-    const __m256 m0 = _mm256_set1_ps(1e-30f + 1.01f * (b.tn[b.N + r] * b.max_resid + (b.tn[2 * b.N + r] + b.g * b.tn[r]) * b.max_norm +
-                                                        b.g_round * b.tn[b.N + r] * b.max_round));
+    // the error bound of bound_ref with each norm at the panel's largest; for the test, its 2^-20 |s|
+    // at |s|'s largest, |t~| |E~| (1% over)
+    const float tr = b.tn[b.N + r];
+    const float m0 = 1e-30f + 1.01f * (tr * b.max_resid + (b.tn[2 * b.N + r] + b.g * b.tn[r]) * b.max_norm + b.g_round * tr * b.max_round);
+    const __m256 m_up = _mm256_set1_ps(m0 + 0x1p-20f * 1.01f * tr * b.max_round);
     int any = 0;
     for (int h = 0; h < 2; ++h) {
       const __m256 s = screened<MR>(acc, i, h, st[r0 + i], se16);
-      const __m256 bias = _mm256_loadu_ps(b.bias16 + 8 * h);
-      const __m256 m = _mm256_fmadd_ps(_mm256_add_ps(_mm256_and_ps(s, abs_mask), _mm256_and_ps(bias, abs_mask)), eps, m0);
-      const __m256 x = _mm256_add_ps(s, bias);
       float* fl = b.floor + off + 8 * h;
       const __m256 floor = _mm256_loadu_ps(fl);
       const __m256 thr = _mm256_max_ps(floor, _mm256_loadu_ps(b.best + off + 8 * h));
-      const int pass = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_add_ps(x, m), thr, _CMP_GE_OQ));
-      if (pass) _mm256_storeu_ps(fl, _mm256_max_ps(floor, _mm256_sub_ps(x, m)));
+      const __m256 up = _mm256_add_ps(s, _mm256_add_ps(bias_up[h], m_up));
+      const int pass = _mm256_movemask_ps(_mm256_cmp_ps(up, thr, _CMP_GE_OQ));
+      if (pass) {  // the exact bound for the lower one
+        const __m256 m = _mm256_fmadd_ps(_mm256_add_ps(_mm256_and_ps(s, abs_mask), _mm256_and_ps(bias[h], abs_mask)), eps,
+                                         _mm256_set1_ps(m0));
+        _mm256_storeu_ps(fl, _mm256_max_ps(floor, _mm256_sub_ps(_mm256_add_ps(s, bias[h]), m)));
+      }
       any |= pass;
     }
     maybe[r] = any != 0;
