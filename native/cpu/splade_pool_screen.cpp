@@ -16,10 +16,10 @@ namespace splade {
 namespace {
 
 constexpr size_t kChunkRows = 120;
-// Chunks a panel skips the first stage after it settled fewer than half of a chunk's rows: 8, then
+// Chunks a panel skips the first stage after it settled fewer than half of a chunk's rows: 32, then
 // twice as many after each such retry (a model whose logits crowd the threshold then spends about 1%
 // of the second stage's work on the first).
-constexpr uint32_t kFirstStageRetry = 8, kFirstStageRetryMax = 256;
+constexpr uint32_t kFirstStageRetry = 32, kFirstStageRetryMax = 1024;
 
 std::vector<int32_t> sequence_of(const int32_t* cu_seqlens, int B) {
   std::vector<int32_t> seq_of(static_cast<size_t>(cu_seqlens[B]));

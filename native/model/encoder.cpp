@@ -211,7 +211,7 @@ void pack_decoder(EncoderPacked& out, const float* wte, size_t V, size_t C) {
     out.decoder = bf16_pack_weight(wte, V, C, C);
     out.decoder_norm = bf16_row_norms(wte, V, C, C);
   } else if (active_isa() != Isa::generic) {
-    // the screen's kernel is AVX2 (vpmaddwd); elsewhere (arm64) the fused decoder runs alone
+    // the screen's kernels are AVX2 (vpmaddubsw, vpmaddwd); elsewhere (arm64) the fused decoder runs alone
     const bool screen = active_isa() == Isa::avx2 || active_isa() == Isa::avx512;
     // int8 on x86-64 max-pools through the decoder in int8 (splade_pool_max_i8): no fp32 or int16 copy
     if (screen && out.precision == Precision::int8) {
