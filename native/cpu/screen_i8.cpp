@@ -120,24 +120,30 @@ void screen_bound_block(uint8_t* maybe, const uint8_t* ut, size_t Cp, const floa
   }
   for (int i = 0; i < MR; ++i) {
     const size_t r = rr + i;
-    const size_t off = static_cast<size_t>(b.seq_of[r]) * b.ld + b.col;
     // the error bound of bound_ref with each norm at the panel's largest; for the test, its 2^-20 |s|
     // at |s|'s largest, |t~| |E~| (1% over)
     const float tr = b.tn[b.N + r];
     const float m0 = 1e-30f + 1.01f * (tr * b.max_resid + (b.tn[2 * b.N + r] + b.g * b.tn[r]) * b.max_norm + b.g_round * tr * b.max_round);
     const __m256 m_up = _mm256_set1_ps(m0 + 0x1p-20f * 1.01f * tr * b.max_round);
+    const __m256 s[2] = {screened<MR>(acc, i, 0, st[r0 + i], se16), screened<MR>(acc, i, 1, st[r0 + i], se16)};
+    const __m256 up[2] = {_mm256_add_ps(s[0], _mm256_add_ps(bias_up[0], m_up)), _mm256_add_ps(s[1], _mm256_add_ps(bias_up[1], m_up))};
+    // max(floor, best) >= best >= 0 (a weight is log1p(ReLU)): a row with no upper bound at 0 fails
+    // without reading either (most rows of a vocabulary far below zero)
+    if (!_mm256_movemask_ps(_mm256_cmp_ps(_mm256_max_ps(up[0], up[1]), _mm256_setzero_ps(), _CMP_GE_OQ))) {
+      maybe[r] = 0;
+      continue;
+    }
+    const size_t off = static_cast<size_t>(b.seq_of[r]) * b.ld + b.col;
     int any = 0;
     for (int h = 0; h < 2; ++h) {
-      const __m256 s = screened<MR>(acc, i, h, st[r0 + i], se16);
       float* fl = b.floor + off + 8 * h;
       const __m256 floor = _mm256_loadu_ps(fl);
       const __m256 thr = _mm256_max_ps(floor, _mm256_loadu_ps(b.best + off + 8 * h));
-      const __m256 up = _mm256_add_ps(s, _mm256_add_ps(bias_up[h], m_up));
-      const int pass = _mm256_movemask_ps(_mm256_cmp_ps(up, thr, _CMP_GE_OQ));
+      const int pass = _mm256_movemask_ps(_mm256_cmp_ps(up[h], thr, _CMP_GE_OQ));
       if (pass) {  // the exact bound for the lower one
-        const __m256 m = _mm256_fmadd_ps(_mm256_add_ps(_mm256_and_ps(s, abs_mask), _mm256_and_ps(bias[h], abs_mask)), eps,
+        const __m256 m = _mm256_fmadd_ps(_mm256_add_ps(_mm256_and_ps(s[h], abs_mask), _mm256_and_ps(bias[h], abs_mask)), eps,
                                          _mm256_set1_ps(m0));
-        _mm256_storeu_ps(fl, _mm256_max_ps(floor, _mm256_sub_ps(_mm256_add_ps(s, bias[h]), m)));
+        _mm256_storeu_ps(fl, _mm256_max_ps(floor, _mm256_sub_ps(_mm256_add_ps(s[h], bias[h]), m)));
       }
       any |= pass;
     }
