@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "../common/error.h"
 #include "../common/thread_pool.h"
@@ -28,7 +29,26 @@ std::vector<int32_t> sequence_of(const int32_t* cu_seqlens, int B) {
   return seq_of;
 }
 
-float largest(const float* x) { return *std::max_element(x, x + 16); }
+// Each panel's largest |E|, |E~|, |E - E~| (norms (3, Vp)): (panels, 3).
+std::vector<float> panel_largest(const std::vector<float>& norms, size_t Vp) {
+  std::vector<float> out(Vp / 16 * 3);
+  for (size_t p = 0; p < Vp / 16; ++p)
+    for (size_t k = 0; k < 3; ++k)
+      out[p * 3 + k] = *std::max_element(norms.data() + k * Vp + p * 16, norms.data() + k * Vp + p * 16 + 16);
+  return out;
+}
+
+// The indices of the nonzero bytes of maybe[0, rows) (0 or 1 each, zero past rows up to a multiple of
+// 8) into pick, eight bytes a step: most chunks of a panel pass no row.
+size_t passing_rows(uint32_t* pick, const uint8_t* maybe, size_t rows) {
+  size_t n = 0;
+  for (size_t r = 0; r < rows; r += 8) {
+    uint64_t w;
+    std::memcpy(&w, maybe + r, sizeof w);
+    for (; w; w &= w - 1) pick[n++] = static_cast<uint32_t>(r + static_cast<size_t>(__builtin_ctzll(w)) / 8);
+  }
+  return n;
+}
 
 }  // namespace
 
@@ -68,13 +88,14 @@ void splade_pool_max_screen(Isa isa, float* w, int32_t* argmax, const float* t, 
   const ScreenTokens8 T8 = screen8_tokens(t, N, C, Q.i8.Cp);
   const ScreenTokens16 T16 = screen16_tokens(t, N, C, Q.i16);
   const float g = static_cast<float>(C + 2) * 0x1p-23f;
+  const std::vector<float> largest8 = panel_largest(Q.i8.norms, Vp), largest16 = panel_largest(Q.i16.norms, Vp);
   for_thread_panels(panels, [&](size_t p0, size_t p1) {
     const size_t ld = (p1 - p0) * 16;
     std::vector<float> best(static_cast<size_t>(B) * ld, 0.0f), floor(best.size(), 0.0f);
     std::vector<int32_t> arg(best.size(), -1);
     std::vector<float> S(kChunkRows * 16), M(kChunkRows * 16), rows_t(kChunkRows * C);
     std::vector<int32_t> rows_seq(kChunkRows), rows_id(kChunkRows);
-    std::vector<uint8_t> maybe(kChunkRows);
+    std::vector<uint8_t> maybe(kChunkRows + 8, 0);
     std::vector<uint32_t> skip_first(p1 - p0, 0), retry(p1 - p0, kFirstStageRetry);
     // the second stage's rows, gathered: their index in the chunk, int16 rows, scales, norms (3, kChunkRows), sequences
     std::vector<uint32_t> pick(kChunkRows);
@@ -89,11 +110,11 @@ void splade_pool_max_screen(Isa isa, float* w, int32_t* argmax, const float* t, 
         size_t passed = 0;
         if (skip_first[p - p0] == 0) {
           const float *en = Q.i8.norms.data() + p * 16, *er = en + Vp, *ed = en + 2 * Vp;
-          const PanelBound pb{bias16, en, er, ed, largest(en), largest(er), largest(ed), floor.data(), best.data(), ld, col,
-                              seq_of.data() + r0, T8.norms.data() + r0, N, g, g + kScreen8Rounding};
+          const float* top = largest8.data() + p * 3;
+          const PanelBound pb{bias16, en, er, ed, top[0], top[1], top[2], floor.data(), best.data(), ld, col, seq_of.data() + r0, T8.norms.data() + r0, N, g, g + kScreen8Rounding};
           screen8_stage(isa, maybe.data(), S.data(), M.data(), T8, Q.i8, p, r0, rows, pb);
-          for (size_t r = 0; r < rows; ++r)
-            if (maybe[r]) pick[passed++] = static_cast<uint32_t>(r);
+          std::fill(maybe.begin() + rows, maybe.end(), 0);
+          passed = passing_rows(pick.data(), maybe.data(), rows);
           if (2 * passed > rows) {
             skip_first[p - p0] = retry[p - p0];
             retry[p - p0] = std::min(2 * retry[p - p0], kFirstStageRetryMax);
@@ -112,7 +133,8 @@ void splade_pool_max_screen(Isa isa, float* w, int32_t* argmax, const float* t, 
           for (size_t k = 0; k < 3; ++k) tn16[k * kChunkRows + i] = T16.norms[k * N + n];
         }
         const float *en = Q.i16.norms.data() + p * 16, *er = en + Vp, *ed = en + 2 * Vp;
-        const PanelBound pb{bias16, en, er, ed, largest(en), largest(er), largest(ed), floor.data(), best.data(), ld, col,
+        const float* top = largest16.data() + p * 3;
+        const PanelBound pb{bias16, en, er, ed, top[0], top[1], top[2], floor.data(), best.data(), ld, col,
                             all ? seq_of.data() + r0 : seq16.data(), all ? T16.norms.data() + r0 : tn16.data(),
                             all ? N : kChunkRows, g, g + screen16_rounding(Cp16)};
         screen16_logits(isa, S.data(), all ? T16.q.data() + r0 * Cp16 : q16.data(), all ? T16.scale.data() + r0 : st16.data(),
