@@ -76,8 +76,15 @@ SPLADE_INLINE float exp_nonpositive(float x) {
 SPLADE_INLINE void softmax_rows_body(float* s, size_t rows, size_t T, size_t ld) {
   for (size_t i = 0; i < rows; ++i) {
     float* __restrict p = s + i * ld;
+    // the maximum in kLanes lanes (a serial max does not vectorise; a max is the same in any order)
+    float lane_max[kLanes];
+    for (int l = 0; l < kLanes; ++l) lane_max[l] = -INFINITY;
+    size_t m = 0;
+    for (; m + kLanes <= T; m += kLanes)
+      for (int l = 0; l < kLanes; ++l) lane_max[l] = std::max(lane_max[l], p[m + l]);
     float mx = -INFINITY;
-    for (size_t j = 0; j < T; ++j) mx = std::max(mx, p[j]);
+    for (; m < T; ++m) mx = std::max(mx, p[m]);
+    for (int l = 0; l < kLanes; ++l) mx = std::max(mx, lane_max[l]);
     float acc[kLanes] = {};
     size_t j = 0;
     for (; j + kLanes <= T; j += kLanes)
