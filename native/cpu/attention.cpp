@@ -101,6 +101,55 @@ SPLADE_ISA_VARIANTS(softmax_rows, softmax_rows_body, (float* s, size_t rows, siz
 
 }  // namespace
 
+}  // namespace splade
+
+#if defined(__x86_64__) || defined(_M_X64)
+#include "avx2_region_push.h"
+#include "gemm_ymm.h"
+
+namespace splade {
+namespace {
+
+// softmax_rows_body in AVX2 intrinsics for avx2 and avx512: GCC leaves exp_nonpositive's loop scalar
+// (perf: vmovss / vfmadd132ss, a branch an element), so the exp is ymm::exp_neg, 8 lanes at a time.
+void softmax_rows_ymm(float* s, size_t rows, size_t T, size_t ld) {
+  for (size_t i = 0; i < rows; ++i) {
+    float* p = s + i * ld;
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    size_t j = 0;
+    for (; j + 8 <= T; j += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(p + j));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, vmax);
+    float mx = -INFINITY;
+    for (float l : lanes) mx = std::max(mx, l);
+    for (; j < T; ++j) mx = std::max(mx, p[j]);
+    const __m256 vmx = _mm256_set1_ps(mx);
+    __m256 vsum = _mm256_setzero_ps();
+    j = 0;
+    for (; j + 8 <= T; j += 8) {
+      const __m256 e = ymm::exp_neg(_mm256_sub_ps(_mm256_loadu_ps(p + j), vmx));
+      _mm256_storeu_ps(p + j, e);
+      vsum = _mm256_add_ps(vsum, e);
+    }
+    _mm256_store_ps(lanes, vsum);
+    float sum = 0;
+    for (; j < T; ++j) sum += (p[j] = exp_nonpositive(p[j] - mx));
+    for (float l : lanes) sum += l;
+    const __m256 inv = _mm256_set1_ps(1.0f / sum);
+    j = 0;
+    for (; j + 8 <= T; j += 8) _mm256_storeu_ps(p + j, _mm256_mul_ps(_mm256_loadu_ps(p + j), inv));
+    for (; j < T; ++j) p[j] *= 1.0f / sum;
+  }
+}
+
+}  // namespace
+}  // namespace splade
+
+#include "target_region_pop.h"
+#endif
+
+namespace splade {
+
 // One task per (sequence, head), as two SGEMMs on strided views of qkv: S = Q_h K_h^T / sqrt(d)
 // (T x T, in a thread-local buffer), row softmax, O_h = S V_h written straight into out's head columns.
 // The SGEMMs run serially inside the task (a call from inside a parallel region does), so the threads
@@ -114,6 +163,9 @@ void attention_forward_isa(Isa isa, float* out, const float* qkv, const int32_t*
   auto len = [&](int b) { return cu_seqlens[b + 1] - cu_seqlens[b]; };
   std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return len(x) > len(y); });
   auto softmax = SPLADE_PICK_ISA(isa, softmax_rows);
+#if defined(__x86_64__) || defined(_M_X64)
+  if (isa == Isa::avx2 || isa == Isa::avx512) softmax = softmax_rows_ymm;
+#endif
   parallel_for(static_cast<size_t>(B) * NH, [&](size_t t, int) {
     thread_local std::vector<float> s;
     const int b = order[t / NH];
