@@ -12,7 +12,8 @@ namespace splade {
 void screen_bound_ref(float* S, float* M, uint8_t* maybe, const PanelBound& pb, size_t rows) {
   for (size_t r = 0; r < rows; ++r) {
     const float* tn = pb.tn;
-    const float a = 1.01f * tn[pb.N + r], b = 1.01f * (tn[2 * pb.N + r] + pb.g * tn[r]), c = 1.01f * pb.g_round * tn[pb.N + r];
+    const float a = 1.01f * tn[pb.N + r], b = 1.01f * (tn[2 * pb.N + r] + pb.g * tn[r]);
+    const float c = 1.01f * pb.g_round * tn[pb.N + r];
     float* __restrict fl = pb.floor + static_cast<size_t>(pb.seq_of[r]) * pb.ld + pb.col;
     float* __restrict s = S + r * 16;
     float* __restrict m = M + r * 16;

@@ -48,7 +48,8 @@ template <int MR>
 __attribute__((always_inline)) inline void screen_sums(__m256i (&acc)[MR][2], const uint8_t* ut, size_t Cp,
                                                        const int8_t* panel, const int32_t* offset16, size_t r0) {
   for (int h = 0; h < 2; ++h) {
-    const __m256i minus = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offset16 + 8 * h)));
+    const __m256i off = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(offset16 + 8 * h));
+    const __m256i minus = _mm256_sub_epi32(_mm256_setzero_si256(), off);
     for (int i = 0; i < MR; ++i) acc[i][h] = minus;
   }
   const __m256i ones = _mm256_set1_epi16(1);
@@ -80,7 +81,8 @@ __attribute__((always_inline)) inline void screen_sums(__m256i (&acc)[MR][2], co
 
 // Row i's screened logits before the bias (h: terms 8h..8h+7), as screen_ref computes them.
 template <int MR>
-__attribute__((always_inline)) inline __m256 screened(const __m256i (&acc)[MR][2], int i, int h, float st, const float* se16) {
+__attribute__((always_inline)) inline __m256 screened(const __m256i (&acc)[MR][2], int i, int h, float st,
+                                                      const float* se16) {
   const __m256 scale = _mm256_mul_ps(_mm256_set1_ps(st), _mm256_loadu_ps(se16 + 8 * h));
   return _mm256_mul_ps(_mm256_cvtepi32_ps(acc[i][h]), scale);
 }
@@ -96,7 +98,9 @@ void screen_block(float* S, const uint8_t* ut, size_t Cp, const float* st, const
 
 void screen_avx2(float* S, const uint8_t* ut, size_t Cp, const float* st, const int8_t* panel, const float* se16,
                  const int32_t* offset16, size_t r0, size_t rows) {
-  for_row_blocks<5>(rows, [&](auto mr, size_t r) { screen_block<mr>(S + r * 16, ut, Cp, st, panel, se16, offset16, r0 + r); });
+  for_row_blocks<5>(rows, [&](auto mr, size_t r) {
+    screen_block<mr>(S + r * 16, ut, Cp, st, panel, se16, offset16, r0 + r);
+  });
 }
 
 // The screen with bound_ref's test in its epilogue, on the sums still in registers: no logits or
@@ -123,10 +127,12 @@ void screen_bound_block(uint8_t* maybe, const uint8_t* ut, size_t Cp, const floa
     // the error bound of bound_ref with each norm at the panel's largest; for the test, its 2^-20 |s|
     // at |s|'s largest, |t~| |E~| (1% over)
     const float tr = b.tn[b.N + r];
-    const float m0 = 1e-30f + 1.01f * (tr * b.max_resid + (b.tn[2 * b.N + r] + b.g * b.tn[r]) * b.max_norm + b.g_round * tr * b.max_round);
+    const float m0 = 1e-30f + 1.01f * (tr * b.max_resid + (b.tn[2 * b.N + r] + b.g * b.tn[r]) * b.max_norm +
+                                       b.g_round * tr * b.max_round);
     const __m256 m_up = _mm256_set1_ps(m0 + 0x1p-20f * 1.01f * tr * b.max_round);
     const __m256 s[2] = {screened<MR>(acc, i, 0, st[r0 + i], se16), screened<MR>(acc, i, 1, st[r0 + i], se16)};
-    const __m256 up[2] = {_mm256_add_ps(s[0], _mm256_add_ps(bias_up[0], m_up)), _mm256_add_ps(s[1], _mm256_add_ps(bias_up[1], m_up))};
+    const __m256 up[2] = {_mm256_add_ps(s[0], _mm256_add_ps(bias_up[0], m_up)),
+                          _mm256_add_ps(s[1], _mm256_add_ps(bias_up[1], m_up))};
     // max(floor, best) >= best >= 0 (a weight is log1p(ReLU)): a row with no upper bound at 0 fails
     // without reading either (most rows of a vocabulary far below zero)
     if (!_mm256_movemask_ps(_mm256_cmp_ps(_mm256_max_ps(up[0], up[1]), _mm256_setzero_ps(), _CMP_GE_OQ))) {

@@ -111,7 +111,8 @@ void splade_pool_max_screen(Isa isa, float* w, int32_t* argmax, const float* t, 
         if (skip_first[p - p0] == 0) {
           const float *en = Q.i8.norms.data() + p * 16, *er = en + Vp, *ed = en + 2 * Vp;
           const float* top = largest8.data() + p * 3;
-          const PanelBound pb{bias16, en, er, ed, top[0], top[1], top[2], floor.data(), best.data(), ld, col, seq_of.data() + r0, T8.norms.data() + r0, N, g, g + kScreen8Rounding};
+          const PanelBound pb{bias16, en, er, ed, top[0], top[1], top[2], floor.data(), best.data(), ld, col,
+                              seq_of.data() + r0, T8.norms.data() + r0, N, g, g + kScreen8Rounding};
           screen8_stage(isa, maybe.data(), S.data(), M.data(), T8, Q.i8, p, r0, rows, pb);
           std::fill(maybe.begin() + rows, maybe.end(), 0);
           passed = passing_rows(pick.data(), maybe.data(), rows);
@@ -137,8 +138,8 @@ void splade_pool_max_screen(Isa isa, float* w, int32_t* argmax, const float* t, 
         const PanelBound pb{bias16, en, er, ed, top[0], top[1], top[2], floor.data(), best.data(), ld, col,
                             all ? seq_of.data() + r0 : seq16.data(), all ? T16.norms.data() + r0 : tn16.data(),
                             all ? N : kChunkRows, g, g + screen16_rounding(Cp16)};
-        screen16_logits(isa, S.data(), all ? T16.q.data() + r0 * Cp16 : q16.data(), all ? T16.scale.data() + r0 : st16.data(),
-                        Q.i16, p, passed);
+        screen16_logits(isa, S.data(), all ? T16.q.data() + r0 * Cp16 : q16.data(),
+                        all ? T16.scale.data() + r0 : st16.data(), Q.i16, p, passed);
 #if defined(__x86_64__) || defined(_M_X64)
         if (isa != Isa::generic) screen_bound_avx2(S.data(), M.data(), maybe.data(), pb, passed);
         else
