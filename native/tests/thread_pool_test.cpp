@@ -14,12 +14,21 @@
 using namespace splade;
 
 int main() {
+  // The watchdog times each region, not the whole run: under qemu the 20000 resizes take most of a
+  // minute on their own (one failed a whole-run deadline of 60 s with nothing hung).
   std::atomic<bool> finished{false};
+  std::atomic<int> done{0};
   std::thread watchdog([&] {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    int seen = -1;
+    auto deadline = std::chrono::steady_clock::now();
     while (!finished.load()) {
+      const int now_done = done.load();
+      if (now_done != seen) {
+        seen = now_done;
+        deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      }
       if (std::chrono::steady_clock::now() > deadline) {
-        std::printf("FAIL: a parallel region did not finish within 60 s (lost wake-up)\n");
+        std::printf("FAIL: a parallel region did not finish within 60 s (lost wake-up), after %d\n", seen);
         std::fflush(stdout);
         std::_Exit(1);
       }
@@ -41,6 +50,7 @@ int main() {
       if (hits[i].load() != 1 && failures++ < 5)
         std::printf("FAIL: iteration %d, task %zu ran %d times\n", it, i, hits[i].load());
     }
+    done.store(it + 1);
   }
   finished.store(true);
   watchdog.join();
