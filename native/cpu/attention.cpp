@@ -135,10 +135,10 @@ void softmax_rows_ymm(float* s, size_t rows, size_t T, size_t ld) {
     float sum = 0;
     for (; j < T; ++j) sum += (p[j] = exp_nonpositive(p[j] - mx));
     for (float l : lanes) sum += l;
-    const __m256 inv = _mm256_set1_ps(1.0f / sum);
+    const float inv = 1.0f / sum;
     j = 0;
-    for (; j + 8 <= T; j += 8) _mm256_storeu_ps(p + j, _mm256_mul_ps(_mm256_loadu_ps(p + j), inv));
-    for (; j < T; ++j) p[j] *= 1.0f / sum;
+    for (; j + 8 <= T; j += 8) _mm256_storeu_ps(p + j, _mm256_mul_ps(_mm256_loadu_ps(p + j), _mm256_set1_ps(inv)));
+    for (; j < T; ++j) p[j] *= inv;
   }
 }
 

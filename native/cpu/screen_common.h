@@ -8,11 +8,11 @@
 
 namespace splade {
 
-// Row x (K) to q (Cp, zero padded) with levels steps a side, stored as q + shift at q[k * step];
-// returns the scale; norms (stride) get |x|, |x~|, |x - x~| (x~ the dequantised row).
+// Row x (K) to q (Cp, zero padded) with levels steps a side, stored as q + shift; returns the scale;
+// norms (stride) get |x|, |x~|, |x - x~| (x~ the dequantised row).
 template <class Q>
-float screen_quantize_row(Q* q, size_t step, const float* x, size_t K, size_t Cp, int32_t levels, int32_t shift,
-                          float* norms, size_t stride) {
+float screen_quantize_row(Q* q, const float* x, size_t K, size_t Cp, int32_t levels, int32_t shift, float* norms,
+                          size_t stride) {
   float amax = 0.0f;
   for (size_t k = 0; k < K; ++k) amax = std::max(amax, std::fabs(x[k]));
   const float scale = amax > 0.0f ? amax / static_cast<float>(levels) : 0.0f;
@@ -21,7 +21,7 @@ float screen_quantize_row(Q* q, size_t step, const float* x, size_t K, size_t Cp
   for (size_t k = 0; k < Cp; ++k) {
     const double v = k < K ? x[k] : 0.0;
     const int32_t qk = static_cast<int32_t>(std::clamp(std::nearbyint(v * inv), -double(levels), double(levels)));
-    q[k * step] = static_cast<Q>(qk + shift);
+    q[k] = static_cast<Q>(qk + shift);
     const double r = static_cast<double>(scale) * qk;
     x2 += v * v, r2 += r * r, d2 += (v - r) * (v - r);
   }

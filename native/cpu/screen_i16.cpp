@@ -99,10 +99,10 @@ ScreenPanels16 screen16_pack(const float* E, size_t V, size_t Vp, size_t C) {
   Q.scale.assign(Vp, 0.0f);
   Q.norms.assign(3 * Vp, 0.0f);
   parallel_range(V, [&](size_t j0, size_t j1, int) {
+    std::vector<int16_t> row(Q.Cp);
     for (size_t j = j0; j < j1; ++j) {
       int16_t* q = Q.data.data() + (j / 16) * Q.Cp * 16 + (j % 16) * 2;  // [k/2][c][k%2]: k steps 1 then 31
-      std::vector<int16_t> row(Q.Cp);
-      Q.scale[j] = screen_quantize_row(row.data(), 1, E + j * C, C, Q.Cp, Q.qmax, 0, Q.norms.data() + j, Vp);
+      Q.scale[j] = screen_quantize_row(row.data(), E + j * C, C, Q.Cp, Q.qmax, 0, Q.norms.data() + j, Vp);
       for (size_t k = 0; k < Q.Cp; ++k) q[(k / 2) * 32 + k % 2] = row[k];
     }
   });
@@ -114,7 +114,7 @@ ScreenTokens16 screen16_tokens(const float* t, size_t N, size_t C, const ScreenP
   T.q.assign(N * Q.Cp, 0), T.scale.assign(N, 0.0f), T.norms.assign(3 * N, 0.0f);
   parallel_range(N, [&](size_t n0, size_t n1, int) {
     for (size_t n = n0; n < n1; ++n)
-      T.scale[n] = screen_quantize_row(T.q.data() + n * Q.Cp, 1, t + n * C, C, Q.Cp, Q.qmax, 0, T.norms.data() + n, N);
+      T.scale[n] = screen_quantize_row(T.q.data() + n * Q.Cp, t + n * C, C, Q.Cp, Q.qmax, 0, T.norms.data() + n, N);
   });
   return T;
 }

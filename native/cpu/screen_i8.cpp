@@ -147,8 +147,8 @@ void screen_bound_block(uint8_t* maybe, const uint8_t* ut, size_t Cp, const floa
       const __m256 thr = _mm256_max_ps(floor, _mm256_loadu_ps(b.best + off + 8 * h));
       const int pass = _mm256_movemask_ps(_mm256_cmp_ps(up[h], thr, _CMP_GE_OQ));
       if (pass) {  // the exact bound for the lower one
-        const __m256 m = _mm256_fmadd_ps(_mm256_add_ps(_mm256_and_ps(s[h], abs_mask), _mm256_and_ps(bias[h], abs_mask)), eps,
-                                         _mm256_set1_ps(m0));
+        const __m256 mag = _mm256_add_ps(_mm256_and_ps(s[h], abs_mask), _mm256_and_ps(bias[h], abs_mask));
+        const __m256 m = _mm256_fmadd_ps(mag, eps, _mm256_set1_ps(m0));
         _mm256_storeu_ps(fl, _mm256_max_ps(floor, _mm256_sub_ps(_mm256_add_ps(s[h], bias[h]), m)));
       }
       any |= pass;
@@ -178,10 +178,10 @@ ScreenPanels8 screen8_pack(const float* E, size_t V, size_t Vp, size_t C) {
   Q.offset.assign(Vp, 0);
   Q.norms.assign(3 * Vp, 0.0f);
   parallel_range(V, [&](size_t j0, size_t j1, int) {
+    std::vector<int8_t> row(Q.Cp);
     for (size_t j = j0; j < j1; ++j) {
       int8_t* q = Q.data.data() + (j / 16) * Q.Cp * 16 + (j % 16) * 4;  // [k/4][c][k%4]: k steps 1, 1, 1, then 61
-      std::vector<int8_t> row(Q.Cp);
-      Q.scale[j] = screen_quantize_row(row.data(), 1, E + j * C, C, Q.Cp, kWeightLevels, 0, Q.norms.data() + j, Vp);
+      Q.scale[j] = screen_quantize_row(row.data(), E + j * C, C, Q.Cp, kWeightLevels, 0, Q.norms.data() + j, Vp);
       int32_t sum = 0;
       for (size_t k = 0; k < Q.Cp; ++k) q[(k / 4) * 64 + k % 4] = row[k], sum += row[k];
       Q.offset[j] = kTokenOffset * sum;
@@ -196,7 +196,7 @@ ScreenTokens8 screen8_tokens(const float* t, size_t N, size_t C, size_t Cp) {
   T.u.assign(N * Cp, 0), T.scale.assign(N, 0.0f), T.norms.assign(3 * N, 0.0f);
   parallel_range(N, [&](size_t n0, size_t n1, int) {
     for (size_t n = n0; n < n1; ++n)
-      T.scale[n] = screen_quantize_row(T.u.data() + n * Cp, 1, t + n * C, C, Cp, kTokenLevels, kTokenOffset,
+      T.scale[n] = screen_quantize_row(T.u.data() + n * Cp, t + n * C, C, Cp, kTokenLevels, kTokenOffset,
                                        T.norms.data() + n, N);
   });
   return T;

@@ -2,8 +2,7 @@
 // (|q| <= 31, scale max|row| / 31) and the tokens to 7 (|q| <= 63, stored as u = q + 64 in [1, 127]),
 // so that vpmaddubsw (unsigned x signed bytes, two products a 16-bit lane) adds four steps of products
 // in 16-bit lanes exactly (4 x 2 x 127 x 31 < 2^15) before one vpmaddwd widens them: 32 products for a
-// little over two instructions, twice the int16 stage's rate (measured on Zen 3: 118 against 56
-// GMAC/s a core, where a memory broadcast a token and step costs as much as a multiply). A logit is
+// little over two instructions, where the int16 stage's vpmaddwd + vpaddd give 16. A logit is
 // s_t s_E (u . q_E - 64 sum q_E), summed exactly in int32 and converted once. Its bound is a few
 // percent of |t||E| (the int16 stage's, 0.05%): it settles the logits far from their sequence's best
 // (most of a vocabulary in most tokens) and leaves the rest to the int16 stage.
