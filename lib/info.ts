@@ -18,7 +18,7 @@ export interface NativeInfo {
   /**
    * The kernels each precision's linear layers run on this CPU now: fp32 the SGEMM variant (as cpu);
    * bf16 'amx' (AMX-BF16 tiles), 'avx512_bf16' (vdpbf16ps) or 'fallback' (the fp32 SGEMM on bf16-rounded
-   * operands); int8 'avx512_vnni', 'avx_vnni', 'avx2' (vpmaddubsw) or 'generic'. A precision without
+   * operands); int8 'avx512_vnni', 'avx_vnni', 'avx2' (vpmaddubsw, 7-bit weights) or 'generic'. A precision without
    * hardware support still runs, on the path named here.
    */
   precisions: { fp32: string; bf16: string; int8: string };

@@ -184,20 +184,24 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
       if (pick[n] == 0) std::copy(t.begin() + (n - 1) * C, t.begin() + n * C, t.begin() + n * C);
       if (pick[n] == 2) for (size_t k = 0; k < C; ++k) t[n * C + k] *= 4.0f;
     }
-    const I8Weight Q = i8_pack_weight(E.data(), V, C, C);
-    std::vector<float> a(B * V), a2(B * V), g(B * V), f(B * V);
-    std::vector<int32_t> aa(B * V), ga(B * V), fa(B * V);
-    {
-      IsaScope scope(isa);
-      splade_pool_max_i8(a.data(), aa.data(), t.data(), Q, bias.data(), cu.data(), B);
-      splade_pool_max_i8(a2.data(), nullptr, t.data(), Q, bias.data(), cu.data(), B);
-    }
-    splade_pool_max_i8_ref(g.data(), ga.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V);
+    std::vector<float> f(B * V);
+    std::vector<int32_t> fa(B * V);
     splade_pool_forward_ref(f.data(), fa.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, Pooling::max);
-    compare(r, a, f);
-    for (size_t i = 0; i < a.size(); ++i)
-      r.mismatches += (std::memcmp(&a[i], &g[i], sizeof(float)) != 0) + (std::memcmp(&a2[i], &g[i], sizeof(float)) != 0) +
-                      (aa[i] != ga[i]);
+    for (int qmax : {127, 63}) {  // 8-bit decoder rows, and the 7-bit ones AVX2 packs
+      const I8Weight Q = i8_pack_weight(E.data(), V, C, C, qmax);
+      std::vector<float> a(B * V), a2(B * V), g(B * V);
+      std::vector<int32_t> aa(B * V), ga(B * V);
+      {
+        IsaScope scope(isa);
+        splade_pool_max_i8(a.data(), aa.data(), t.data(), Q, bias.data(), cu.data(), B);
+        splade_pool_max_i8(a2.data(), nullptr, t.data(), Q, bias.data(), cu.data(), B);
+      }
+      splade_pool_max_i8_ref(g.data(), ga.data(), t.data(), E.data(), bias.data(), cu.data(), B, C, V, qmax);
+      compare(r, a, f);
+      for (size_t i = 0; i < a.size(); ++i)
+        r.mismatches += (std::memcmp(&a[i], &g[i], sizeof(float)) != 0) +
+                        (std::memcmp(&a2[i], &g[i], sizeof(float)) != 0) + (aa[i] != ga[i]);
+    }
   } else if (op == "encoder") {
     EncoderConfig cfg;
     cfg.arch = Arch::bert; cfg.vocab = 1100; cfg.hidden = 48; cfg.layers = 2; cfg.heads = 4; cfg.intermediate = 192;
@@ -489,10 +493,18 @@ KernelCheckResult kernel_check(const std::string& op, Isa isa, uint64_t seed) {
       if (op == std::string("gemm_i8_") + i8_kernel_name(k)) kernel = k, known = true;
     if (!known) fail(kInvalidArgument, "kernel_check: unknown op " + op);
     if (!i8_kernel_supported(kernel)) fail(kUnsupported, "kernel_check: this CPU cannot run the " + op.substr(8) + " int8 kernels");
+    // Both weight ranges: 8-bit, and the 7-bit codes AVX2's paired kernel takes (K 41 and 7: an odd
+    // number of 4-k groups, the pair loop's tail).
     const size_t shapes[][3] = {{77, 50, 41}, {1, 33, 7}, {5, 290, 96}, {300, 64, 768}};
-    check_weight_gemm<I8Weight>(r, rng, shapes, 0.3f, i8_pack_weight, gemm_i8_reference,
-                                [&](float* C, size_t ldc, const float* A, size_t lda, size_t M, const I8Weight& P,
-                                    const Epilogue& ep) { gemm_i8_variant(kernel, C, ldc, A, lda, M, P, ep); });
+    for (int qmax : {127, 63})
+      check_weight_gemm<I8Weight>(
+          r, rng, shapes, 0.3f,
+          [&](const float* W, size_t N, size_t K, size_t ldw) { return i8_pack_weight(W, N, K, ldw, qmax); },
+          [&](float* C, size_t ldc, const float* A, size_t lda, size_t M, const float* W, size_t ldw, size_t N, size_t K,
+              const Epilogue& ep) { gemm_i8_reference(C, ldc, A, lda, M, W, ldw, N, K, ep, qmax); },
+          [&](float* C, size_t ldc, const float* A, size_t lda, size_t M, const I8Weight& P, const Epilogue& ep) {
+            gemm_i8_variant(kernel, C, ldc, A, lda, M, P, ep);
+          });
   } else {
     fail(kInvalidArgument, "kernel_check: unknown op " + op);
   }

@@ -16,10 +16,12 @@
 
 namespace splade {
 
-I8Weight i8_pack_weight(const float* W, size_t N, size_t K, size_t ldw) {
+I8Weight i8_pack_weight(const float* W, size_t N, size_t K, size_t ldw, int qmax) {
   SPLADE_CHECK(N > 0 && K > 0 && ldw >= K && W != nullptr, "i8_pack_weight: bad shape");
+  SPLADE_CHECK(qmax == 127 || qmax == 63, "i8_pack_weight: qmax must be 127 or 63");
   I8Weight P;
-  P.N = N, P.K = K, P.Np = (N + 15) / 16 * 16, P.Kp = (K + 3) / 4 * 4;
+  P.N = N, P.K = K, P.Np = (N + 15) / 16 * 16, P.Kp = (K + 3) / 4 * 4, P.qmax = qmax;
+  const float top = static_cast<float>(qmax);
   P.data.assign(P.Np * P.Kp, 0);
   P.scale.assign(N, 1.0f);
   P.colsum.assign(N, 0);
@@ -28,11 +30,11 @@ I8Weight i8_pack_weight(const float* W, size_t N, size_t K, size_t ldw) {
       const float* row = W + n * ldw;
       float amax = 0;
       for (size_t k = 0; k < K; ++k) amax = std::max(amax, std::fabs(row[k]));
-      const float s = amax > 0 ? amax / 127.0f : 1.0f;
+      const float s = amax > 0 ? amax / top : 1.0f;
       P.scale[n] = s;
       int32_t sum = 0;
       for (size_t k = 0; k < K; ++k) {
-        const int32_t q = static_cast<int32_t>(std::min(127.0f, std::max(-127.0f, std::nearbyint(row[k] / s))));
+        const int32_t q = static_cast<int32_t>(std::min(top, std::max(-top, std::nearbyint(row[k] / s))));
         P.data[((n / 16) * (P.Kp / 4) + k / 4) * 64 + (n % 16) * 4 + k % 4] = static_cast<int8_t>(q);
         sum += q;
       }
@@ -87,9 +89,15 @@ I8Kernel i8_active_kernel() {
   return I8Kernel::generic;
 }
 
+int i8_weight_qmax(I8Kernel k) { return k == I8Kernel::avx2 ? 63 : 127; }
+
+I8Weight i8_pack_weight_active(const float* W, size_t N, size_t K, size_t ldw) {
+  return i8_pack_weight(W, N, K, ldw, i8_weight_qmax(i8_active_kernel()));
+}
+
 void gemm_i8_reference(float* C, size_t ldc, const float* A, size_t lda, size_t M, const float* W, size_t ldw,
-                       size_t N, size_t K, const Epilogue& ep) {
-  const I8Weight P = i8_pack_weight(W, N, K, ldw);
+                       size_t N, size_t K, const Epilogue& ep, int qmax) {
+  const I8Weight P = i8_pack_weight(W, N, K, ldw, qmax);
   std::vector<uint8_t> q(P.Kp);
   for (size_t m = 0; m < M; ++m) {
     float sa;
@@ -130,13 +138,15 @@ namespace {
 constexpr size_t kTaskRows = 48;    // a multiple of every kernel's register block (6, 4)
 constexpr size_t kTaskPanels = 8;   // 128 columns: a W chunk of Kp * 128 bytes stays in L2
 
-// Dequantises rows x cols of acc (ld lda_acc) into C at (m0, n0), then the epilogue.
+// Dequantises rows x cols of acc (ld lda_acc), rows m0.. and columns n0.., into C (at the block's first
+// element), then bias and residual. The product and the sum stay separate loops, so that no FMA
+// contraction makes the floats differ from the reference's.
 SPLADE_INLINE void dequant_body(float* C, size_t ldc, const int32_t* acc, size_t ld_acc, size_t rows, size_t cols,
                                 size_t m0, size_t n0, const float* sa, const int32_t* zp, const float* sw,
                                 const int32_t* colsum, const Epilogue* ep) {
   for (size_t r = 0; r < rows; ++r) {
     const size_t m = m0 + r;
-    float* __restrict c = C + m * ldc + n0;
+    float* __restrict c = C + r * ldc;
     const int32_t* __restrict a = acc + r * ld_acc;
     const float s = sa[m];
     const int32_t z = zp[m];
@@ -155,16 +165,6 @@ SPLADE_ISA_VARIANTS(dequant, dequant_body,
                      const Epilogue* ep),
                     (C, ldc, acc, ld_acc, rows, cols, m0, n0, sa, zp, sw, colsum, ep))
 
-i8::BlockFn block_of(I8Kernel k) {
-  switch (k) {
-#if defined(__x86_64__) || defined(_M_X64)
-    case I8Kernel::avx512_vnni: return i8::block_avx512_vnni;
-    case I8Kernel::avx_vnni: return i8::block_avx_vnni;
-    case I8Kernel::avx2: return i8::block_avx2;
-#endif
-    default: return i8::block_generic;
-  }
-}
 
 void check_gemm(float* C, size_t ldc, const float* A, size_t lda, size_t M, const I8Weight& W, const Epilogue& ep) {
   SPLADE_CHECK(W.N > 0 && W.K > 0 && W.data.size() == W.Np * W.Kp && W.scale.size() == W.N && W.colsum.size() == W.N,
@@ -175,6 +175,43 @@ void check_gemm(float* C, size_t ldc, const float* A, size_t lda, size_t M, cons
 }
 
 }  // namespace
+
+namespace i8 {
+
+BlockFn block_for(I8Kernel k, const I8Weight& W) {
+  switch (k) {
+#if defined(__x86_64__) || defined(_M_X64)
+    case I8Kernel::avx512_vnni: return block_avx512_vnni;
+    case I8Kernel::avx_vnni: return block_avx_vnni;
+    case I8Kernel::avx2: return W.qmax <= 63 ? block_avx2_pairs : block_avx2;
+#endif
+    default: (void)W; return block_generic;
+  }
+}
+
+void quantize_rows(I8Kernel kernel, uint8_t* q, float* sa, int32_t* zp, const float* A, size_t lda, size_t M, size_t K,
+                   size_t Kp) {
+  parallel_range(M, [&](size_t m0, size_t m1, int) {
+    for (size_t m = m0; m < m1; ++m) {
+#if defined(__x86_64__) || defined(_M_X64)
+      if (kernel != I8Kernel::generic) {
+        quantize_row_avx2(q + m * Kp, sa + m, zp + m, A + m * lda, K, Kp);
+        continue;
+      }
+#endif
+      (void)kernel;
+      i8_quantize_row(q + m * Kp, sa + m, zp + m, A + m * lda, K, Kp);
+    }
+  });
+}
+
+void dequant_block(I8Kernel k, float* C, size_t ldc, const int32_t* acc, size_t ld_acc, size_t rows, size_t cols,
+                   size_t m0, size_t n0, const float* sa, const int32_t* zp, const I8Weight& W, const Epilogue& ep) {
+  auto dq = SPLADE_PICK_ISA(k == I8Kernel::generic ? Isa::generic : Isa::avx2, dequant);
+  dq(C, ldc, acc, ld_acc, rows, cols, m0, n0, sa, zp, W.scale.data(), W.colsum.data(), &ep);
+}
+
+}  // namespace i8
 
 void gemm_i8_variant(I8Kernel kernel, float* C, size_t ldc, const float* A, size_t lda, size_t M, const I8Weight& W,
                      const Epilogue& ep) {
@@ -191,20 +228,8 @@ void gemm_i8_variant(I8Kernel kernel, float* C, size_t ldc, const float* A, size
   uint8_t* qd = q.data();
   float* sad = sa.data();
   int32_t* zpd = zp.data();
-  parallel_range(M, [&](size_t m0, size_t m1, int) {
-    for (size_t m = m0; m < m1; ++m) {
-#if defined(__x86_64__) || defined(_M_X64)
-      if (kernel != I8Kernel::generic) {
-        i8::quantize_row_avx2(qd + m * Kp, sad + m, zpd + m, A + m * lda, W.K, Kp);
-        continue;
-      }
-#endif
-      i8_quantize_row(qd + m * Kp, sad + m, zpd + m, A + m * lda, W.K, Kp);
-    }
-  });
-  const i8::BlockFn block = block_of(kernel);
-  const Isa isa = kernel == I8Kernel::generic ? Isa::generic : Isa::avx2;
-  auto dq = SPLADE_PICK_ISA(isa, dequant);
+  i8::quantize_rows(kernel, qd, sad, zpd, A, lda, M, W.K, Kp);
+  const i8::BlockFn block = i8::block_for(kernel, W);
   const size_t mt = (M + kTaskRows - 1) / kTaskRows, nt = (panels + kTaskPanels - 1) / kTaskPanels;
   parallel_for(mt * nt, [&](size_t task, int) {
     thread_local std::vector<int32_t> acc(kTaskRows * kTaskPanels * 16);
@@ -213,7 +238,7 @@ void gemm_i8_variant(I8Kernel kernel, float* C, size_t ldc, const float* A, size
     const size_t rows = std::min(kTaskRows, M - m0), np = std::min(kTaskPanels, panels - p0);
     block(acc.data(), qd + m0 * Kp, Kp, rows, W.data.data() + p0 * Kp * 16, np);
     const size_t n0 = p0 * 16, cols = std::min(np * 16, W.N - n0);
-    dq(C, ldc, acc.data(), np * 16, rows, cols, m0, n0, sad, zpd, W.scale.data(), W.colsum.data(), &ep);
+    i8::dequant_block(kernel, C + m0 * ldc + n0, ldc, acc.data(), np * 16, rows, cols, m0, n0, sad, zpd, W, ep);
     if (ep.activation == Activation::gelu) {
       for (size_t r = 0; r < rows; ++r) {
         float* c = C + (m0 + r) * ldc + n0;

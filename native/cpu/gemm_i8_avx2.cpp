@@ -2,7 +2,9 @@
 // (columns 0-7, 8-15). AVX-VNNI: vpdpbusd (VEX) as on AVX-512, 6 rows x 1 panel = 12 accumulators.
 // AVX2: vpmaddubsw (u8 x s8 pairs into saturating int16: never saturates, activations are 7-bit),
 // vpmaddwd with ones (pairs of int16 into int32), vpaddd; 4 rows x 1 panel, the temporaries and the
-// ones vector need the remaining registers.
+// ones vector need the remaining registers. AVX2 on 7-bit weights (gemm_i8.h): two groups of 4 k summed
+// in int16 (|sum| <= 2 * 2 * 127 * 63 = 32004) before the vpmaddwd, 6 rows x 1 panel, the panel's bytes
+// read as vpmaddubsw's memory operand (it stays in L1), which frees the registers for 6 rows.
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
@@ -54,6 +56,44 @@ __attribute__((always_inline)) inline __m256i mac_avx2(__m256i c, __m256i a, __m
 template <int MR>
 void tile_avx2(int32_t* acc, size_t ld, const uint8_t* A, size_t Kp, const int8_t* W) {
   SPLADE_I8_TILE_LOOP(mac_avx2)
+}
+
+__attribute__((always_inline)) inline __m256i bcast4(const uint8_t* p) {
+  int32_t a4;
+  std::memcpy(&a4, p, 4);
+  return _mm256_set1_epi32(a4);
+}
+
+template <int MR>
+void tile_avx2_pairs(int32_t* acc, size_t ld, const uint8_t* A, size_t Kp, const int8_t* W) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i c[MR][2];
+  for (int i = 0; i < MR; ++i) c[i][0] = c[i][1] = _mm256_setzero_si256();
+  size_t k = 0;
+  for (; k + 8 <= Kp; k += 8) {
+    const __m256i* w = reinterpret_cast<const __m256i*>(W + k * 16);  // groups k and k + 4: 2 x 64 bytes
+    for (int i = 0; i < MR; ++i) {
+      const __m256i a0 = bcast4(A + i * Kp + k), a1 = bcast4(A + i * Kp + k + 4);
+      const __m256i lo = _mm256_add_epi16(_mm256_maddubs_epi16(a0, _mm256_loadu_si256(w)),
+                                          _mm256_maddubs_epi16(a1, _mm256_loadu_si256(w + 2)));
+      const __m256i hi = _mm256_add_epi16(_mm256_maddubs_epi16(a0, _mm256_loadu_si256(w + 1)),
+                                          _mm256_maddubs_epi16(a1, _mm256_loadu_si256(w + 3)));
+      c[i][0] = _mm256_add_epi32(c[i][0], _mm256_madd_epi16(lo, ones));
+      c[i][1] = _mm256_add_epi32(c[i][1], _mm256_madd_epi16(hi, ones));
+    }
+  }
+  if (k < Kp) {  // Kp / 4 odd: the last group alone
+    const __m256i* w = reinterpret_cast<const __m256i*>(W + k * 16);
+    for (int i = 0; i < MR; ++i) {
+      const __m256i a = bcast4(A + i * Kp + k);
+      c[i][0] = mac_avx2(c[i][0], a, _mm256_loadu_si256(w));
+      c[i][1] = mac_avx2(c[i][1], a, _mm256_loadu_si256(w + 1));
+    }
+  }
+  for (int i = 0; i < MR; ++i) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + i * ld), c[i][0]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(acc + i * ld + 8), c[i][1]);
+  }
 }
 
 #include "target_region_pop.h"
@@ -115,6 +155,12 @@ void quantize_row_avx2(uint8_t* q, float* scale, int32_t* zp, const float* x, si
 void block_avx2(int32_t* acc, const uint8_t* Aq, size_t Kp, size_t rows, const int8_t* Wp, size_t panels) {
   panel_blocks<4>(acc, Aq, Kp, rows, Wp, panels,
                   [](auto mr, int32_t* o, size_t ld, const uint8_t* A, size_t kp, const int8_t* W) { tile_avx2<mr>(o, ld, A, kp, W); });
+}
+
+void block_avx2_pairs(int32_t* acc, const uint8_t* Aq, size_t Kp, size_t rows, const int8_t* Wp, size_t panels) {
+  panel_blocks<6>(acc, Aq, Kp, rows, Wp, panels, [](auto mr, int32_t* o, size_t ld, const uint8_t* A, size_t kp, const int8_t* W) {
+    tile_avx2_pairs<mr>(o, ld, A, kp, W);
+  });
 }
 
 void block_avx_vnni(int32_t* acc, const uint8_t* Aq, size_t Kp, size_t rows, const int8_t* Wp, size_t panels) {

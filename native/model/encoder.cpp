@@ -193,7 +193,7 @@ std::shared_ptr<const EncoderPacked> pack_encoder(const EncoderConfig& cfg, cons
   if (precision == Precision::bf16) {
     pack_all(bf16_pack_weight, out->qkv, out->attn_out, out->fc1, out->fc2, out->head);
   } else if (precision == Precision::int8) {
-    pack_all(i8_pack_weight, out->qkv8, out->attn_out8, out->fc1_8, out->fc2_8, out->head8);
+    pack_all(i8_pack_weight_active, out->qkv8, out->attn_out8, out->fc1_8, out->fc2_8, out->head8);
   } else {
     auto pack = [&](const float* W, size_t nout, size_t k, size_t) { return pack_linear32(W, nout, k); };
     pack_all(pack, out->qkv32, out->attn_out32, out->fc1_32, out->fc2_32, out->head32);
@@ -215,7 +215,7 @@ void pack_decoder(EncoderPacked& out, const float* wte, size_t V, size_t C) {
     const bool screen = active_isa() == Isa::avx2 || active_isa() == Isa::avx512;
     // int8 on x86-64 max-pools through the decoder in int8 (splade_pool_max_i8): no fp32 or int16 copy
     if (screen && out.precision == Precision::int8) {
-      out.decoder8 = i8_pack_weight(wte, V, C, C);
+      out.decoder8 = i8_pack_weight_active(wte, V, C, C);
       return;
     }
     out.decoder32 = splade_pool_pack(wte, V, C);
