@@ -165,7 +165,6 @@ SPLADE_ISA_VARIANTS(dequant, dequant_body,
                      const Epilogue* ep),
                     (C, ldc, acc, ld_acc, rows, cols, m0, n0, sa, zp, sw, colsum, ep))
 
-
 void check_gemm(float* C, size_t ldc, const float* A, size_t lda, size_t M, const I8Weight& W, const Epilogue& ep) {
   SPLADE_CHECK(W.N > 0 && W.K > 0 && W.data.size() == W.Np * W.Kp && W.scale.size() == W.N && W.colsum.size() == W.N,
                "gemm_i8: the weight is not packed");

@@ -15,6 +15,13 @@
 
 namespace splade {
 
+std::vector<int32_t> sequence_of_tokens(const int32_t* cu_seqlens, int B) {
+  std::vector<int32_t> seq_of(static_cast<size_t>(cu_seqlens[B]));
+  for (int b = 0; b < B; ++b)
+    for (int32_t n = cu_seqlens[b]; n < cu_seqlens[b + 1]; ++n) seq_of[n] = b;
+  return seq_of;
+}
+
 void splade_pool_forward_ref(float* w, int32_t* argmax, const float* t, const float* E, const float* bias,
                              const int32_t* cu_seqlens, int B, size_t C, size_t V, Pooling pooling) {
   for (int b = 0; b < B; ++b) {
@@ -78,9 +85,8 @@ SPLADE_ISA_VARIANTS(pool_reduce, pool_reduce_body,
 void splade_pool_forward_isa(Isa isa, float* w, int32_t* argmax, const float* t, const float* E, const float* bias,
                              const int32_t* cu_seqlens, int B, size_t C, size_t V, Pooling pooling) {
   const size_t N = static_cast<size_t>(cu_seqlens[B]);
-  std::vector<int32_t> seq_of(N), own_argmax;
-  for (int b = 0; b < B; ++b)
-    for (int32_t n = cu_seqlens[b]; n < cu_seqlens[b + 1]; ++n) seq_of[n] = b;
+  const std::vector<int32_t> seq_of = sequence_of_tokens(cu_seqlens, B);
+  std::vector<int32_t> own_argmax;
   const bool is_max = pooling == Pooling::max;
   if (is_max && !argmax) {
     own_argmax.resize(static_cast<size_t>(B) * V);
@@ -184,9 +190,7 @@ void splade_pool_backward_isa(Isa isa, float* dt, float* dE, float* dbias, const
                               int B, size_t C, size_t V, Pooling pooling) {
   const size_t N = static_cast<size_t>(cu_seqlens[B]);
   if (N == 0) return;
-  std::vector<int32_t> seq_of(N);
-  for (int b = 0; b < B; ++b)
-    for (int32_t n = cu_seqlens[b]; n < cu_seqlens[b + 1]; ++n) seq_of[n] = b;
+  const std::vector<int32_t> seq_of = sequence_of_tokens(cu_seqlens, B);
   const size_t cap = std::min(N, kRowChunk) * std::min(V, kVocabTile);
   std::vector<float> logits(cap), dl(cap);
   auto dlogits = SPLADE_PICK_ISA(isa, pool_dlogits);

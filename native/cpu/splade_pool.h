@@ -8,12 +8,16 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "../common/cpu_features.h"
 
 namespace splade {
 
 enum class Pooling { max = 0, sum = 1 };
+
+// The sequence of each packed token: (N = cu_seqlens[B]), token n of sequence b at b.
+std::vector<int32_t> sequence_of_tokens(const int32_t* cu_seqlens, int B);
 
 // w is (B,V); argmax is (B,V) or null (max pooling only: the packed row n reaching the max, -1 where
 // w is 0; saved for backward); t is (N,C) the head's LayerNorm output; E is (V,C) the tied word

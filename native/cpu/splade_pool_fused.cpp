@@ -10,6 +10,7 @@
 #include "../common/error.h"
 #include "../common/thread_pool.h"
 #include "row_blocks.h"
+#include "splade_pool.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
@@ -142,9 +143,7 @@ void splade_pool_max_fused(Isa isa, float* w, int32_t* argmax, const float* t, c
                            const int32_t* cu_seqlens, int B) {
   SPLADE_CHECK(E.data.size() == E.Vp * E.C && E.Vp % 16 == 0, "splade_pool_max_fused: the decoder is not packed");
   const size_t N = static_cast<size_t>(cu_seqlens[B]), V = E.V, C = E.C, panels = E.Vp / 16;
-  std::vector<int32_t> seq_of(N);
-  for (int b = 0; b < B; ++b)
-    for (int32_t n = cu_seqlens[b]; n < cu_seqlens[b + 1]; ++n) seq_of[n] = b;
+  const std::vector<int32_t> seq_of = sequence_of_tokens(cu_seqlens, B);
   std::vector<float> bias_p(E.Vp, 0.0f);
   std::copy(bias, bias + V, bias_p.begin());
   const size_t chunk = std::max<size_t>(6, kChunkBytes / (C * sizeof(float)) / 6 * 6);

@@ -13,6 +13,7 @@
 #include "../common/thread_pool.h"
 #include "gemm.h"
 #include "isa_target.h"
+#include "splade_pool.h"
 
 namespace splade {
 namespace {
@@ -31,13 +32,6 @@ SPLADE_INLINE void max_into_body(float* best, int32_t* arg, const float* x, size
 }
 SPLADE_ISA_VARIANTS(max_into, max_into_body, (float* best, int32_t* arg, const float* x, size_t cols, int32_t m),
                     (best, arg, x, cols, m))
-
-std::vector<int32_t> sequence_of_tokens(const int32_t* cu_seqlens, int B) {
-  std::vector<int32_t> seq_of(static_cast<size_t>(cu_seqlens[B]));
-  for (int b = 0; b < B; ++b)
-    for (int32_t n = cu_seqlens[b]; n < cu_seqlens[b + 1]; ++n) seq_of[n] = b;
-  return seq_of;
-}
 
 void finish(float* w, int32_t* argmax, const std::vector<float>& best, const std::vector<int32_t>& arg) {
   for (size_t i = 0; i < best.size(); ++i) {

@@ -12,6 +12,7 @@
 
 #include "../common/error.h"
 #include "../common/thread_pool.h"
+#include "splade_pool.h"
 
 namespace splade {
 namespace {
@@ -21,13 +22,6 @@ constexpr size_t kChunkRows = 120;
 // twice as many after each such retry (a model whose logits crowd the threshold then spends about 1%
 // of the second stage's work on the first).
 constexpr uint32_t kFirstStageRetry = 32, kFirstStageRetryMax = 1024;
-
-std::vector<int32_t> sequence_of(const int32_t* cu_seqlens, int B) {
-  std::vector<int32_t> seq_of(static_cast<size_t>(cu_seqlens[B]));
-  for (int b = 0; b < B; ++b)
-    for (int32_t n = cu_seqlens[b]; n < cu_seqlens[b + 1]; ++n) seq_of[n] = b;
-  return seq_of;
-}
 
 // Each panel's largest |E|, |E~|, |E - E~| (norms (3, Vp)): (panels, 3).
 std::vector<float> panel_largest(const std::vector<float>& norms, size_t Vp) {
@@ -82,7 +76,7 @@ void splade_pool_max_screen(Isa isa, float* w, int32_t* argmax, const float* t, 
                "splade_pool_max_screen: the decoder is not packed");
   const size_t N = static_cast<size_t>(cu_seqlens[B]), V = E.V, C = E.C, Vp = Q.Vp, panels = Vp / 16;
   const size_t Cp16 = Q.i16.Cp;
-  const std::vector<int32_t> seq_of = sequence_of(cu_seqlens, B);
+  const std::vector<int32_t> seq_of = sequence_of_tokens(cu_seqlens, B);
   std::vector<float> bias_p(Vp, 0.0f);
   std::copy(bias, bias + V, bias_p.begin());
   const ScreenTokens8 T8 = screen8_tokens(t, N, C, Q.i8.Cp);
