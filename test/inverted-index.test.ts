@@ -3,7 +3,7 @@
 // (within the quantization bound), edge cases, persistence, and a fuzzed reader.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -431,7 +431,12 @@ describe('InvertedIndex files', () => {
     old.dispose();
   });
 
-  const compact = InvertedIndex.build(c.docs, { docIds, blockSize: 32, bmpBlockDocs: 8, store: 'compact' });
+  // topBlocks 0: 'approximate' is the same block-max pruning as over the lists (its own tests are below).
+  const compact = InvertedIndex.build(c.docs, { docIds, blockSize: 32, bmpBlockDocs: 8, store: 'compact', topBlocks: 0 });
+  const listed = InvertedIndex.build(c.docs, { docIds, blockSize: 32, bmpBlockDocs: 8, store: 'compact' });
+  const listedPath = join(dir, 'listed.idx');
+  listed.save(listedPath);
+  const listedBytes = readFileSync(listedPath);
   const lists = InvertedIndex.build(c.docs, { docIds, blockSize: 32, bmpBlockDocs: 8 }); // the same store, with lists
   const compactPath = join(dir, 'compact.idx');
   compact.save(compactPath);
@@ -516,12 +521,52 @@ describe('InvertedIndex files', () => {
     expect(caught + consistent).toBe(400);
   });
 
+  it('store compact: damaged top-block lists behind a repaired checksum fail approximate search (ERR_SPLADE_CORRUPT_FILE) or change nothing', () => {
+    const r = rng(96);
+    const p = join(dir, 'lists-damage.idx');
+    const nSections = listedBytes.readUInt32LE(20);
+    const at = Array.from({ length: nSections }, (_, i) => 64 + 24 * i).find((a) => listedBytes.readUInt32LE(a) === 14)!;
+    expect(at, 'the compact build writes section 14').toBeDefined();
+    const offset = Number(listedBytes.readBigUInt64LE(at + 8)), length = Number(listedBytes.readBigUInt64LE(at + 16));
+    const o = InvertedIndex.open(listedPath);
+    const want = c.queries.map((q) => o.search(q, { k: 10, algorithm: 'approximate', blocks: 3 }));
+    const exact = c.queries.map((q) => o.search(q, { k: 10, algorithm: 'exhaustive' }));
+    o.dispose();
+    let caught = 0;
+    for (let iter = 0; iter < 120; iter++) {
+      const buf = Buffer.from(listedBytes);
+      // Half the flips in the header and term offsets, where a change is structural.
+      const span = iter % 2 === 0 ? Math.min(length, 32 + 16 * 8) : length;
+      buf[offset + Math.floor(r() * span)] ^= 1 << Math.floor(r() * 8);
+      buf.writeUInt32LE(crc32c(buf.subarray(offset, offset + length)), at + 4);
+      buf.writeUInt32LE(crc32c(buf.subarray(64, 64 + 24 * nSections)), 24);
+      buf.writeUInt32LE(0, 16);
+      buf.writeUInt32LE(crc32c(buf.subarray(0, 64)), 16);
+      writeFileSync(p, buf);
+      const d = InvertedIndex.open(p);
+      const qi = iter % c.queries.length;
+      // The exact algorithms never read the lists.
+      expect(Array.from(d.search(c.queries[qi], { k: 10, algorithm: 'exhaustive' }).scores)).toEqual(Array.from(exact[qi].scores));
+      try {
+        const got = d.search(c.queries[qi], { k: 10, algorithm: 'approximate', blocks: 3 });
+        expect(Array.from(got.ids), `iteration ${iter}`).toEqual(Array.from(want[qi].ids));
+        expect(Array.from(got.scores), `iteration ${iter}`).toEqual(Array.from(want[qi].scores));
+      } catch (err) {
+        expect((err as SpladeError).code, `iteration ${iter}`).toBe('ERR_SPLADE_CORRUPT_FILE');
+        caught++;
+      }
+      d.dispose();
+    }
+    expect(caught).toBeGreaterThan(100);
+  });
+
   it.each([
     ['lists', () => bytes],
     ['compact', () => compactBytes],
+    ['compact with top-block lists', () => listedBytes],
   ] as const)('fuzz (%s store): random byte flips and truncations give ERR_SPLADE_CORRUPT_FILE (ERR_SPLADE_UNSUPPORTED for a damaged version), never a crash', (store, original) => {
     const bytes = original();
-    const r = rng(store === 'lists' ? 99 : 98);
+    const r = rng(store === 'lists' ? 99 : store === 'compact' ? 98 : 95);
     const p = join(dir, 'fuzz.idx');
     const q = c.queries[0];
     for (let iter = 0; iter < 300; iter++) {
@@ -549,7 +594,7 @@ describe('InvertedIndex files', () => {
         expect((err as SpladeError).code, `iteration ${iter}`).toBe(otherVersion ? 'ERR_SPLADE_UNSUPPORTED' : 'ERR_SPLADE_CORRUPT_FILE');
         continue;
       }
-      // Without lists, every algorithm reads the (damaged) store.
+      // Without lists, every algorithm reads the (damaged) store (the top-block lists' checksum is checked with it).
       if (store === 'lists') opened.search(q, { k: 10 });
       else for (const algorithm of ['maxscore', 'exhaustive', 'bmw'] as const) expectCode(() => opened!.search(q, { k: 10, algorithm }), 'ERR_SPLADE_CORRUPT_FILE');
       expectCode(() => opened!.search(q, { k: 10, algorithm: 'bmp' }), 'ERR_SPLADE_CORRUPT_FILE');
@@ -645,6 +690,69 @@ describe('InvertedIndex options and approximate search', () => {
     }
     // Documents of a topic share blocks once reordered, so fewer blocks reach the k-th score.
     expect(after, `seed ${seed}`).toBeLessThan(before * 0.9);
+  });
+
+  it('top-block lists (store compact): whole lists with no block limit and alpha 1 are exact; the defaults keep recall@10 >= 0.95 with exact scores', async () => {
+    const whole = InvertedIndex.build(docs, { vocabSize: vocab, store: 'compact', topBlocks: 1 << 20 });
+    const listed = InvertedIndex.build(docs, { vocabSize: vocab, store: 'compact', reorder: 'bp' });
+    const none = InvertedIndex.build(docs, { vocabSize: vocab, store: 'compact', reorder: 'bp', topBlocks: 0 });
+    expect(none.sizeBytes).toBeLessThan(listed.sizeBytes);
+    let found = 0, total = 0, scoredDefault = 0, scoredFew = 0, foundFew = 0;
+    for (const [i, qv] of queries.entries()) {
+      const exact = ix.search(qv, { k: 10, algorithm: 'exhaustive' });
+      for (const k of [1, 10, 100]) {
+        const e = ix.search(qv, { k, algorithm: 'exhaustive' });
+        const one = whole.search(qv, { k, algorithm: 'approximate', alpha: 1, blocks: 0 });
+        expect(Array.from(one.ids), `seed ${seed} query ${i} k ${k}`).toEqual(Array.from(e.ids));
+        expect(Array.from(one.scores), `seed ${seed} query ${i} k ${k}`).toEqual(Array.from(e.scores));
+      }
+      const all = ix.search(qv, { k: 10000, algorithm: 'exhaustive' });
+      const trueScore = new Map(Array.from(all.ids, (id, j) => [id, all.scores[j]]));
+      const want = new Set(exact.ids);
+      for (const opts of [{}, { beta: 0.5 }, { blocks: 2, alpha: 0.5 }]) {
+        const approx = listed.search(qv, { k: 10, algorithm: 'approximate', ...opts });
+        approx.ids.forEach((id, j) => expect(approx.scores[j], `seed ${seed} query ${i} doc ${id} ${JSON.stringify(opts)}`).toBe(trueScore.get(id)));
+        for (let j = 1; j < approx.scores.length; j++) expect(approx.scores[j]).toBeLessThanOrEqual(approx.scores[j - 1]);
+      }
+      const approx = listed.search(qv, { k: 10, algorithm: 'approximate' });
+      found += Array.from(approx.ids).filter((id) => want.has(id)).length;
+      total += exact.ids.length;
+      scoredDefault += approx.postingsScored;
+      const few = listed.search(qv, { k: 10, algorithm: 'approximate', blocks: 4 });
+      foundFew += Array.from(few.ids).filter((id) => want.has(id)).length;
+      scoredFew += few.postingsScored;
+    }
+    expect(found / total, `seed ${seed}: recall@10 of the defaults with top-block lists`).toBeGreaterThanOrEqual(0.95);
+    expect(scoredFew).toBeLessThan(scoredDefault); // blocks bounds the work
+    expect(foundFew).toBeLessThan(found);
+    const rs = await listed.searchBatch(queries.slice(0, 8), { k: 10, algorithm: 'approximate', blocks: 20, beta: 0.8, threads: 2 });
+    rs.forEach((res, i) => {
+      const s = listed.search(queries[i], { k: 10, algorithm: 'approximate', blocks: 20, beta: 0.8 });
+      expect(Array.from(res.ids)).toEqual(Array.from(s.ids));
+      expect(Array.from(res.scores)).toEqual(Array.from(s.scores));
+    });
+    const docsRoundTrip = join(mkdtempSync(join(tmpdir(), 'splade-topblocks-')), 'listed.idx');
+    listed.save(docsRoundTrip);
+    const back = InvertedIndex.open(docsRoundTrip);
+    for (const qv of queries.slice(0, 10)) {
+      expect(Array.from(back.search(qv, { k: 10, algorithm: 'approximate' }).ids)).toEqual(Array.from(listed.search(qv, { k: 10, algorithm: 'approximate' }).ids));
+    }
+    back.dispose();
+    rmSync(dirname(docsRoundTrip), { recursive: true, force: true });
+  });
+
+  it('refuses top-block knobs out of range', () => {
+    const d = [q([1, 2]), q([2, 3])];
+    expectCode(() => InvertedIndex.build(d, { topBlocks: 8 }), 'ERR_SPLADE_INVALID_ARGUMENT', /topBlocks/);
+    for (const bad of [-1, 1.5, (1 << 20) + 1, '8']) {
+      expectCode(() => InvertedIndex.build(d, { store: 'compact', topBlocks: bad as number }), 'ERR_SPLADE_INVALID_ARGUMENT', /topBlocks/);
+    }
+    const c = InvertedIndex.build(d, { store: 'compact' });
+    for (const bad of [-1, 2.5, (1 << 24) + 1, NaN, '3']) {
+      expectCode(() => c.search(q([2]), { k: 1, algorithm: 'approximate', blocks: bad as number }), 'ERR_SPLADE_INVALID_ARGUMENT', /blocks/);
+    }
+    expectCode(() => c.search(q([2]), { k: 1, algorithm: 'bmp', blocks: 10 }), 'ERR_SPLADE_INVALID_ARGUMENT', /approximate/);
+    expect(Array.from(c.search(q([2]), { k: 2, algorithm: 'approximate', blocks: 1 }).ids)).toEqual([0, 1]);
   });
 
   it('searchBatch runs approximate search with its knobs', async () => {

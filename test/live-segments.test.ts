@@ -175,7 +175,7 @@ describe(`searchSegments on native indexes (seed ${TEST_SEED})`, () => {
         const want = fresh.search(q, { k, algorithm: 'exhaustive' });
         const wanted: [number[], number[]] = [Array.from(want.ids, (i) => key[i]), Array.from(want.scores)];
         for (const algorithm of ['bmp', 'approximate']) {
-          const got = searchSegments(segs, deleted, q.indices, q.values, k, algorithm, 1, 1);
+          const got = searchSegments(segs, deleted, q.indices, q.values, k, algorithm, 1, 1, 0);
           expect(idsAndScores(got), `${algorithm} query ${qi} k ${k} (seed ${TEST_SEED})`).toEqual(wanted);
         }
       }
@@ -188,14 +188,14 @@ describe(`searchSegments on native indexes (seed ${TEST_SEED})`, () => {
       indices.set(q.indices, offsets[i]);
       values.set(q.values, offsets[i]);
     });
-    const batch = await searchSegmentsBatch(segs, deleted, indices, values, offsets, 25, 'bmp', 2, 1, 1);
-    batch.forEach((res, i) => expect(idsAndScores(res)).toEqual(idsAndScores(searchSegments(segs, deleted, queries[i].indices, queries[i].values, 25, 'bmp', 1, 1))));
+    const batch = await searchSegmentsBatch(segs, deleted, indices, values, offsets, 25, 'bmp', 2, 1, 1, 0);
+    batch.forEach((res, i) => expect(idsAndScores(res)).toEqual(idsAndScores(searchSegments(segs, deleted, queries[i].indices, queries[i].values, 25, 'bmp', 1, 1, 0))));
     fresh.dispose();
   });
 
   it('segments of different stores are refused', async () => {
     const segs = [open(parts[0], { scale: 2, vocabSize: VOCAB }, 'mixl'), open(parts[1], { scale: 2, vocabSize: VOCAB, store: 'compact' }, 'mixc')];
-    await expectCode(() => searchSegments(segs, [undefined, undefined], queries[0].indices, queries[0].values, 10, 'bmp', 1, 1), 'ERR_SPLADE_INVALID_ARGUMENT', /one store layout/);
+    await expectCode(() => searchSegments(segs, [undefined, undefined], queries[0].indices, queries[0].values, 10, 'bmp', 1, 1, 0), 'ERR_SPLADE_INVALID_ARGUMENT', /one store layout/);
   });
 
   it('segments of different scales: scores compare as the floats they are, ties by segment order', () => {
@@ -215,7 +215,7 @@ describe(`searchSegments on native indexes (seed ${TEST_SEED})`, () => {
         });
         all.sort((a, b) => b.score - a.score || a.id - b.id);
         const top = all.slice(0, k);
-        const got = searchSegments(segs, [undefined, undefined, undefined], q.indices, q.values, k, 'bmp', 1, 1);
+        const got = searchSegments(segs, [undefined, undefined, undefined], q.indices, q.values, k, 'bmp', 1, 1, 0);
         expect(idsAndScores(got), `query ${qi} k ${k} (seed ${TEST_SEED})`).toEqual([top.map((e) => e.id), top.map((e) => e.score)]);
       }
     }
@@ -226,7 +226,7 @@ describe(`searchSegments on native indexes (seed ${TEST_SEED})`, () => {
     const good = open(parts[1], { scale: 2, vocabSize: VOCAB }, 'good');
     const q = queries[0];
     const call = (segs: unknown[], del: unknown[], algorithm = 'bmp', k = 10) =>
-      () => searchSegments(segs as NativeIndex[], del as Uint8Array[], q.indices, q.values, k, algorithm, 1, 1);
+      () => searchSegments(segs as NativeIndex[], del as Uint8Array[], q.indices, q.values, k, algorithm, 1, 1, 0);
     await expectCode(call([{}], [undefined]), 'ERR_SPLADE_INVALID_ARGUMENT', /IndexHandle/);
     await expectCode(call([good, 'x'], [undefined, undefined]), 'ERR_SPLADE_INVALID_ARGUMENT', /IndexHandle for segments\[1\]/);
     await expectCode(call([good], []), 'ERR_SPLADE_INVALID_ARGUMENT', /one deletion bitmap/);
@@ -247,12 +247,12 @@ describe(`searchSegments on native indexes (seed ${TEST_SEED})`, () => {
     const gone = open(parts[1], { scale: 2, vocabSize: VOCAB }, 'gone');
     gone.dispose();
     await expectCode(call([good, gone], [undefined, undefined]), 'ERR_SPLADE_INVALID_ARGUMENT', /disposed/);
-    await expectCode(() => searchSegmentsBatch([good, gone], [undefined, undefined], q.indices, q.values, Uint32Array.of(0, q.indices.length), 10, 'bmp', 1, 1, 1),
+    await expectCode(() => searchSegmentsBatch([good, gone], [undefined, undefined], q.indices, q.values, Uint32Array.of(0, q.indices.length), 10, 'bmp', 1, 1, 1, 0),
       'ERR_SPLADE_INVALID_ARGUMENT', /disposed/);
     // A batch with a query one segment cannot take is rejected before any work.
-    await expectCode(() => searchSegmentsBatch([good, small], [undefined, undefined], q.indices, q.values, Uint32Array.of(0, q.indices.length), 10, 'bmp', 1, 1, 1),
+    await expectCode(() => searchSegmentsBatch([good, small], [undefined, undefined], q.indices, q.values, Uint32Array.of(0, q.indices.length), 10, 'bmp', 1, 1, 1, 0),
       'ERR_SPLADE_OUT_OF_RANGE', /query 0/);
     // No segments: nothing found.
-    expect(idsAndScores(searchSegments([], [], q.indices, q.values, 10, 'bmp', 1, 1))).toEqual([[], []]);
+    expect(idsAndScores(searchSegments([], [], q.indices, q.values, 10, 'bmp', 1, 1, 0))).toEqual([[], []]);
   });
 });

@@ -72,11 +72,11 @@ export class SegmentedIndex implements NativeIndex {
   // document must beat the floor strictly when every segment searched so far comes earlier in commit
   // order (on a tie the earlier document wins); otherwise it may equal it (it would win a tie
   // against a later one).
-  search(indices: Uint32Array, values: Float32Array, k: number, algorithm: string, alpha: number, beta: number): NativeResult {
+  search(indices: Uint32Array, values: Float32Array, k: number, algorithm: string, alpha: number, beta: number, blocks: number): NativeResult {
     this.checkQuery(indices, values);
     const segs = this.live();
     if (isBlockMax(algorithm)) {
-      return this.fromCollection(searchSegments(this.natives, this.deletions, indices, values, k, algorithm, alpha, beta));
+      return this.fromCollection(searchSegments(this.natives, this.deletions, indices, values, k, algorithm, alpha, beta, blocks));
     }
     const parts: NativeResult[] = new Array(segs.length);
     let best: number[] = [];
@@ -84,7 +84,7 @@ export class SegmentedIndex implements NativeIndex {
     for (const i of this.bySize) {
       const s = segs[i];
       const floor = best.length < k ? undefined : latest < i ? best[k - 1] : floatBelow(best[k - 1]);
-      const r = s.native.search(indices, values, k, algorithm, alpha, beta, s.deleted, floor);
+      const r = s.native.search(indices, values, k, algorithm, alpha, beta, blocks, s.deleted, floor);
       parts[i] = r;
       latest = Math.max(latest, i);
       if (r.scores.length > 0) best = mergeScores(best, r.scores, k);
@@ -93,16 +93,16 @@ export class SegmentedIndex implements NativeIndex {
   }
 
   async searchBatch(indices: Uint32Array, values: Float32Array, offsets: Uint32Array, k: number, algorithm: string, threads: number,
-    alpha: number, beta: number): Promise<NativeResult[]> {
+    alpha: number, beta: number, blocks: number): Promise<NativeResult[]> {
     for (let i = 0; i + 1 < offsets.length; i++) {
       this.checkQuery(indices.subarray(offsets[i], offsets[i + 1]), values.subarray(offsets[i], offsets[i + 1]), i);
     }
     const segs = this.live();
     if (isBlockMax(algorithm)) {
-      const rs = await searchSegmentsBatch(this.natives, this.deletions, indices, values, offsets, k, algorithm, threads, alpha, beta);
+      const rs = await searchSegmentsBatch(this.natives, this.deletions, indices, values, offsets, k, algorithm, threads, alpha, beta, blocks);
       return rs.map((r) => this.fromCollection(r));
     }
-    const perSegment = await Promise.all(segs.map((s) => s.native.searchBatch(indices, values, offsets, k, algorithm, threads, alpha, beta, s.deleted)));
+    const perSegment = await Promise.all(segs.map((s) => s.native.searchBatch(indices, values, offsets, k, algorithm, threads, alpha, beta, blocks, s.deleted)));
     const out: NativeResult[] = [];
     for (let q = 0; q + 1 < offsets.length; q++) out.push(this.merge(perSegment.map((rs) => rs[q]), k));
     return out;

@@ -28,16 +28,24 @@ export type SearchAlgorithm = 'exhaustive' | 'wand' | 'maxscore' | 'bmw' | 'bmp'
 const ALGORITHMS: readonly SearchAlgorithm[] = ['exhaustive', 'wand', 'maxscore', 'bmw', 'bmp', 'approximate'];
 
 /**
- * The knobs of `algorithm: 'approximate'` (block-max pruning that may skip documents that belong in
- * the top k; the scores it returns are exact). Both 1 is exact search (the same as 'bmp').
+ * The knobs of `algorithm: 'approximate'`, which may skip documents that belong in the top k (the
+ * scores it returns are exact). On an index with top-block lists (store 'compact', BuildOptions.
+ * topBlocks) it scores the `blocks` blocks of best bound that its terms' lists point at; on other
+ * indexes it is block-max pruning, where alpha = beta = 1 is exact search (the same as 'bmp').
  */
 export interface ApproximateOptions {
   /** (0, 1], default 0.9: a block is visited only while its score bound x alpha reaches the k-th best score. Lower is faster. */
   alpha?: number;
   /** (0, 1], default 1 (every term; lower loses recall quickly, see bench/RESULTS.md): search with the heaviest query terms that carry this share of the query's bound mass. Lower is faster. */
   beta?: number;
+  /**
+   * 0..2^24, default 200: with top-block lists, the most blocks (of bmpBlockDocs documents) scored a
+   * query, best bound first; 0: no limit. Fewer is faster; recall@10 per setting in bench/RESULTS.md.
+   * Indexes without the lists ignore it.
+   */
+  blocks?: number;
 }
-export const APPROXIMATE_DEFAULTS: Readonly<Required<ApproximateOptions>> = Object.freeze({ alpha: 0.9, beta: 1 });
+export const APPROXIMATE_DEFAULTS: Readonly<Required<ApproximateOptions>> = Object.freeze({ alpha: 0.9, beta: 1, blocks: 200 });
 
 export interface BuildOptions {
   /** External ids, one per document, stored in the index and returned with results. */
@@ -69,19 +77,28 @@ export interface BuildOptions {
    * results; needs impactBits 8 and bmpBlockDocs > 0; files of format version 3).
    */
   store?: 'lists' | 'compact';
+  /**
+   * Store 'compact' only: for 'approximate', each term's `topBlocks` blocks of highest max impact,
+   * listed best first (impact-ordered block lists in the manner of Seismic's pruned lists), 0..2^20;
+   * default 1024, or one in 64 of the index's blocks where that is less (at least 64); 0 leaves them
+   * out ('approximate' is then block-max pruning with alpha / beta). 8 bytes a listed block, plus a
+   * directory of 16 bytes per 10 (term, superblock) groups; bench/RESULTS.md gives the size, speed
+   * and recall at each setting.
+   */
+  topBlocks?: number;
 }
-const BUILD_OPTIONS = ['docIds', 'scale', 'blockSize', 'impactBits', 'vocabSize', 'bmpBlockDocs', 'reorder', 'store'];
+const BUILD_OPTIONS = ['docIds', 'scale', 'blockSize', 'impactBits', 'vocabSize', 'bmpBlockDocs', 'reorder', 'store', 'topBlocks'];
 
 export interface SearchOptions extends ApproximateOptions {
   /** How many documents to return, 1..10000. */
   k: number;
   /**
    * Default 'maxscore'. 'exhaustive', 'wand', 'maxscore', 'bmw' and 'bmp' return the same results
-   * (they differ in speed; see bench/RESULTS.md); 'approximate' may miss some, and takes alpha / beta.
+   * (they differ in speed; see bench/RESULTS.md); 'approximate' may miss some, and takes alpha / beta / blocks.
    */
   algorithm?: SearchAlgorithm;
 }
-const SEARCH_OPTIONS = ['k', 'algorithm', 'alpha', 'beta'];
+const SEARCH_OPTIONS = ['k', 'algorithm', 'alpha', 'beta', 'blocks'];
 
 export interface SearchBatchOptions extends ApproximateOptions {
   k: number;
@@ -123,10 +140,10 @@ export interface NativeIndex {
    * deleted: a bitmap over the documents (bit d % 8 of byte d / 8), never returned when set; floor:
    * only documents scoring strictly above it are returned.
    */
-  search(indices: Uint32Array, values: Float32Array, k: number, algorithm: string, alpha: number, beta: number, deleted?: Uint8Array,
-    floor?: number): NativeResult;
+  search(indices: Uint32Array, values: Float32Array, k: number, algorithm: string, alpha: number, beta: number, blocks: number,
+    deleted?: Uint8Array, floor?: number): NativeResult;
   searchBatch(indices: Uint32Array, values: Float32Array, offsets: Uint32Array, k: number, algorithm: string, threads: number,
-    alpha: number, beta: number, deleted?: Uint8Array): Promise<NativeResult[]>;
+    alpha: number, beta: number, blocks: number, deleted?: Uint8Array): Promise<NativeResult[]>;
   save(path: string): void;
   docIds(ids: Uint32Array): string[] | undefined;
   stats(): IndexStats;
@@ -135,15 +152,15 @@ export interface NativeIndex {
 }
 interface IndexAddon {
   IndexBuilder: new (blockSize: number, impactBits: number, scale: number, vocabSize: number, bmpBlockDocs: number,
-    reorder: 'none' | 'bp', store: 'lists' | 'compact') => NativeBuilder;
+    reorder: 'none' | 'bp', store: 'lists' | 'compact', topBlocks: number) => NativeBuilder;
   IndexHandle: {
     new (how: 'open', path: string): NativeIndex;
     new (how: 'build', builder: NativeBuilder, docIds: string[] | undefined): NativeIndex;
   };
   searchSegments(segments: NativeIndex[], deleted: (Uint8Array | undefined)[], indices: Uint32Array, values: Float32Array, k: number,
-    algorithm: string, alpha: number, beta: number): NativeResult;
+    algorithm: string, alpha: number, beta: number, blocks: number): NativeResult;
   searchSegmentsBatch(segments: NativeIndex[], deleted: (Uint8Array | undefined)[], indices: Uint32Array, values: Float32Array,
-    offsets: Uint32Array, k: number, algorithm: string, threads: number, alpha: number, beta: number): Promise<NativeResult[]>;
+    offsets: Uint32Array, k: number, algorithm: string, threads: number, alpha: number, beta: number, blocks: number): Promise<NativeResult[]>;
 }
 
 const addon = () => loadAddon<IndexAddon>();
@@ -156,14 +173,14 @@ const addon = () => loadAddon<IndexAddon>();
  * position); ids, scores and tie order are those of one index over the documents in that order.
  */
 export function searchSegments(segments: NativeIndex[], deleted: (Uint8Array | undefined)[], indices: Uint32Array, values: Float32Array,
-  k: number, algorithm: string, alpha: number, beta: number): NativeResult {
-  return callNative(() => addon().searchSegments(segments, deleted, indices, values, k, algorithm, alpha, beta));
+  k: number, algorithm: string, alpha: number, beta: number, blocks: number): NativeResult {
+  return callNative(() => addon().searchSegments(segments, deleted, indices, values, k, algorithm, alpha, beta, blocks));
 }
 
 /** searchSegments for a batch of queries (concatenated, as searchBatch), on native threads. */
 export function searchSegmentsBatch(segments: NativeIndex[], deleted: (Uint8Array | undefined)[], indices: Uint32Array, values: Float32Array,
-  offsets: Uint32Array, k: number, algorithm: string, threads: number, alpha: number, beta: number): Promise<NativeResult[]> {
-  return callNativeAsync(() => addon().searchSegmentsBatch(segments, deleted, indices, values, offsets, k, algorithm, threads, alpha, beta));
+  offsets: Uint32Array, k: number, algorithm: string, threads: number, alpha: number, beta: number, blocks: number): Promise<NativeResult[]> {
+  return callNativeAsync(() => addon().searchSegmentsBatch(segments, deleted, indices, values, offsets, k, algorithm, threads, alpha, beta, blocks));
 }
 
 /** Maps an index file read-only (a live index's segments are such files). */
@@ -239,16 +256,16 @@ export class InvertedIndex {
 
   search(q: SparseVector, opts: SearchOptions): SearchResult {
     checkSparseShape('q', q);
-    const { k, algorithm, alpha, beta } = this.#checkOptions(opts, SEARCH_OPTIONS);
+    const { k, algorithm, alpha, beta, blocks } = this.#checkOptions(opts, SEARCH_OPTIONS);
     const native = this.#live();
-    const r = callNative(() => native.search(q.indices, q.values, k, algorithm, alpha, beta));
+    const r = callNative(() => native.search(q.indices, q.values, k, algorithm, alpha, beta, blocks));
     return this.#withDocIds(r);
   }
 
   /** Runs the queries in parallel on native threads, off the event loop. */
   async searchBatch(qs: SparseVector[], opts: SearchBatchOptions): Promise<SearchResult[]> {
     if (!Array.isArray(qs)) invalidArgument('qs', 'an array of SparseVector', qs);
-    const { k, algorithm, alpha, beta } = this.#checkOptions(opts, [...SEARCH_OPTIONS, 'threads']);
+    const { k, algorithm, alpha, beta, blocks } = this.#checkOptions(opts, [...SEARCH_OPTIONS, 'threads']);
     const threads = opts.threads === undefined ? 0 : expectInteger('threads', opts.threads, 1, 1024);
     let total = 0;
     for (let i = 0; i < qs.length; i++) {
@@ -265,7 +282,7 @@ export class InvertedIndex {
       offsets[i + 1] = at;
     }
     const native = this.#live();
-    const rs = await callNativeAsync(() => native.searchBatch(indices, values, offsets, k, algorithm, threads, alpha, beta));
+    const rs = await callNativeAsync(() => native.searchBatch(indices, values, offsets, k, algorithm, threads, alpha, beta, blocks));
     return rs.map((r) => this.#withDocIds(r));
   }
 
@@ -304,13 +321,13 @@ export class InvertedIndex {
     return this.#native;
   }
 
-  #checkOptions(opts: SearchOptions | SearchBatchOptions, known: string[]): { k: number; algorithm: SearchAlgorithm; alpha: number; beta: number } {
+  #checkOptions(opts: SearchOptions | SearchBatchOptions, known: string[]): { k: number; algorithm: SearchAlgorithm; alpha: number; beta: number; blocks: number } {
     if (typeof opts !== 'object' || opts === null) invalidArgument('opts', 'an options object { k }', opts);
     rejectUnknownOptions('opts', opts, known);
     const k = expectInteger('k', opts.k, 1, 10000);
     const algorithm = opts.algorithm === undefined ? 'maxscore' : expectOneOf('algorithm', opts.algorithm, ALGORITHMS);
-    if (algorithm !== 'approximate' && (opts.alpha !== undefined || opts.beta !== undefined)) {
-      invalidArgument('alpha/beta', "options of algorithm 'approximate' only", algorithm);
+    if (algorithm !== 'approximate' && (opts.alpha !== undefined || opts.beta !== undefined || opts.blocks !== undefined)) {
+      invalidArgument('alpha/beta/blocks', "options of algorithm 'approximate' only", algorithm);
     }
     const knob = (name: 'alpha' | 'beta') => {
       const v = opts[name];
@@ -318,7 +335,8 @@ export class InvertedIndex {
       if (typeof v !== 'number' || !(v > 0 && v <= 1)) invalidArgument(name, 'a number in (0, 1]', v);
       return v;
     };
-    return { k, algorithm, alpha: knob('alpha'), beta: knob('beta') };
+    const blocks = opts.blocks === undefined ? APPROXIMATE_DEFAULTS.blocks : expectInteger('blocks', opts.blocks, 0, 1 << 24);
+    return { k, algorithm, alpha: knob('alpha'), beta: knob('beta'), blocks };
   }
 
   #withDocIds(r: NativeResult): SearchResult {
@@ -373,7 +391,9 @@ class BuildFeed {
     if (store === 'compact' && (impactBits !== 8 || bmpBlockDocs === 0)) {
       invalidArgument('store', "'lists' when impactBits is 16 or bmpBlockDocs is 0", store);
     }
-    this.builder = callNative(() => new (addon().IndexBuilder)(blockSize, impactBits, scale, vocabSize, bmpBlockDocs, reorder, store));
+    if (opts.topBlocks !== undefined && store !== 'compact') invalidArgument('topBlocks', "an option of store 'compact' only", opts.topBlocks);
+    const topBlocks = store !== 'compact' ? 0 : opts.topBlocks === undefined ? -1 : expectInteger('topBlocks', opts.topBlocks, 0, 1 << 20);
+    this.builder = callNative(() => new (addon().IndexBuilder)(blockSize, impactBits, scale, vocabSize, bmpBlockDocs, reorder, store, topBlocks));
   }
 
   add(doc: SparseVector): void {

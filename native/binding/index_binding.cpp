@@ -37,7 +37,9 @@ class IndexBuilderWrap : public Napi::ObjectWrap<IndexBuilderWrap> {
 
   // new IndexBuilder(blockSize, impactBits, scale (0: the largest value), vocabSize (0: from the data),
   //                  bmpBlockDocs (0: no block-max store), reorder ('none' | 'bp'),
-  //                  store ('lists' | 'compact': the block-max store as the only copy of the postings))
+  //                  store ('lists' | 'compact': the block-max store as the only copy of the postings),
+  //                  topBlocks (store 'compact': blocks listed per term for approximate search; 0: none;
+  //                  -1: the default, index::auto_top_blocks))
   explicit IndexBuilderWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<IndexBuilderWrap>(info) {
     index::BuildOptions o;
     o.block_size = static_cast<uint32_t>(arg_int(info, 0, "blockSize", index::kMinBlockSize, index::kMaxBlockSize));
@@ -56,6 +58,8 @@ class IndexBuilderWrap : public Napi::ObjectWrap<IndexBuilderWrap> {
       throw_error(info.Env(), kInvalidArgument, "Expected 'lists' or 'compact' for store but received " + store);
     }
     o.lists = store == "lists";
+    const int64_t top_blocks = arg_int(info, 7, "topBlocks", -1, index::kMaxTopBlocks);
+    o.top_blocks = top_blocks < 0 ? index::kAutoTopBlocks : static_cast<uint32_t>(top_blocks);
     guarded(info.Env(), [&] {
       builder_ = std::make_unique<Builder>(o);
       return 0;
@@ -118,11 +122,12 @@ Algorithm algorithm_arg(const Napi::CallbackInfo& info, size_t i) {
   return a;
 }
 
-// alpha, beta: the approximate-search knobs (see index/search.h), checked in the core.
+// alpha, beta, blocks: the approximate-search knobs (see index/search.h), checked in the core.
 index::BmpParams params_arg(const Napi::CallbackInfo& info, size_t i) {
   index::BmpParams p;
   p.alpha = static_cast<float>(arg_number(info, i, "alpha"));
   p.beta = static_cast<float>(arg_number(info, i + 1, "beta"));
+  p.blocks = static_cast<uint32_t>(arg_int(info, i + 2, "blocks", 0, index::kMaxApproximateBlocks));
   guarded(info.Env(), [&] {
     index::check_params(p);
     return 0;
@@ -130,7 +135,7 @@ index::BmpParams params_arg(const Napi::CallbackInfo& info, size_t i) {
   return p;
 }
 
-// One query's arguments from position i on: indices: Uint32Array, values: Float32Array, k, algorithm, alpha, beta.
+// One query's arguments from position i on: indices: Uint32Array, values: Float32Array, k, algorithm, alpha, beta, blocks.
 struct QueryArgs {
   View<uint32_t> indices;
   View<float> values;
@@ -284,14 +289,14 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     return index_;
   }
 
-  // search(indices: Uint32Array, values: Float32Array, k, algorithm, alpha, beta, deleted?: Uint8Array,
+  // search(indices: Uint32Array, values: Float32Array, k, algorithm, alpha, beta, blocks, deleted?: Uint8Array,
   //        floor?: number (only scores above it))
   Napi::Value Search(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const QueryArgs q = query_args(info, 0);
     const auto& ix = live(env);
-    const uint8_t* deleted = deleted_arg(info, 6, *ix);
-    const float floor = info.Length() > 7 && !info[7].IsUndefined() ? static_cast<float>(arg_number(info, 7, "floor"))
+    const uint8_t* deleted = deleted_arg(info, 7, *ix);
+    const float floor = info.Length() > 8 && !info[8].IsUndefined() ? static_cast<float>(arg_number(info, 8, "floor"))
                                                                      : -std::numeric_limits<float>::infinity();
     if (std::isnan(floor)) throw_error(env, kInvalidArgument, "floor must be a number");
     return guarded(env, [&]() -> Napi::Value {
@@ -300,7 +305,7 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
   }
 
   // searchBatch(indices: Uint32Array, values: Float32Array, offsets: Uint32Array (numQueries + 1),
-  //             k, algorithm, threads (0: the pool's size), alpha, beta, deleted?: Uint8Array) -> Promise<result[]>
+  //             k, algorithm, threads (0: the pool's size), alpha, beta, blocks, deleted?: Uint8Array) -> Promise<result[]>
   Napi::Value SearchBatch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto idx = arg_u32(info, 0, "indices");
@@ -312,7 +317,7 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
     const index::BmpParams params = params_arg(info, 6);
     const size_t nq = batch_size(env, idx, val, off);
     std::shared_ptr<Index> ix = live(env);
-    const uint8_t* deleted = deleted_arg(info, 8, *ix);
+    const uint8_t* deleted = deleted_arg(info, 9, *ix);
     check_batch(env, idx, val, off, nq, [&](const index::Query& q) { index::check_query(*ix, q); });
     threads = batch_threads(threads, nq);
     auto results = std::make_shared<std::vector<SearchResult>>(nq);
@@ -334,7 +339,7 @@ class IndexWrap : public Napi::ObjectWrap<IndexWrap> {
       return out;
     };
     std::vector<Napi::Value> keep{info.This(), info[0], info[1], info[2]};
-    if (deleted) keep.push_back(info[8]);  // the bitmap is read in place until the batch settles
+    if (deleted) keep.push_back(info[9]);  // the bitmap is read in place until the batch settles
     return PromiseWorker::run(env, work, done, keep);
   }
 
@@ -449,7 +454,7 @@ Napi::Object segments_result(Napi::Env env, const SegmentsArg& segs, const Searc
 }
 
 // searchSegments(segments: IndexHandle[], deleted: (Uint8Array | undefined)[], indices: Uint32Array,
-//                values: Float32Array, k, algorithm ('bmp' | 'approximate'), alpha, beta) -> result
+//                values: Float32Array, k, algorithm ('bmp' | 'approximate'), alpha, beta, blocks) -> result
 // ids number the documents of all segments in order (see index::search_segments).
 Napi::Value SearchSegments(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -461,7 +466,7 @@ Napi::Value SearchSegments(const Napi::CallbackInfo& info) {
 }
 
 // searchSegmentsBatch(segments, deleted, indices, values, offsets: Uint32Array (numQueries + 1), k,
-//                     algorithm, threads (0: the pool's size), alpha, beta) -> Promise<result[]>
+//                     algorithm, threads (0: the pool's size), alpha, beta, blocks) -> Promise<result[]>
 Napi::Value SearchSegmentsBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto segs = std::make_shared<SegmentsArg>(segments_arg(info));

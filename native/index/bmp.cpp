@@ -33,29 +33,6 @@ struct TermRef {
   const BmpTerm* bt;  // where its groups are
 };
 
-// Query positions kept under beta: the heaviest terms (weight x list max, the largest over the
-// segments) whose bounds sum to at least beta of the total; all of them when beta is 1.
-std::vector<bool> kept_terms(const std::vector<BmpSegment>& segs, const Query& q, float beta) {
-  std::vector<bool> keep(q.size, beta >= 1.0f);
-  if (beta >= 1.0f) return keep;
-  std::vector<float> bound(q.size, 0.0f);
-  std::vector<uint32_t> present;
-  for (uint32_t i = 0; i < q.size; ++i) {
-    for (const BmpSegment& s : segs)
-      bound[i] = std::max(bound[i], q.values[i] * s.ix->impact_unit() * static_cast<float>(s.ix->term(q.indices[i]).max_impact));
-    if (bound[i] > 0) present.push_back(i);
-  }
-  std::stable_sort(present.begin(), present.end(), [&](uint32_t a, uint32_t b) { return bound[a] > bound[b]; });
-  double total = 0, kept = 0;
-  for (uint32_t i : present) total += bound[i];
-  for (uint32_t i : present) {
-    keep[i] = true;
-    kept += bound[i];
-    if (kept >= beta * total) break;
-  }
-  return keep;
-}
-
 // A superblock's group as its bounds need it (bmp_bounds.h): step 1 buckets these by superblock.
 struct SuperRef {
   uint64_t mask;   // the group's blocks
@@ -298,6 +275,28 @@ uint64_t bmp_search(const std::vector<BmpSegment>& segments, const Query& q, Top
 }
 
 }  // namespace
+
+// Query positions kept under beta (search.h).
+std::vector<bool> kept_terms(const std::vector<BmpSegment>& segs, const Query& q, float beta) {
+  std::vector<bool> keep(q.size, beta >= 1.0f);
+  if (beta >= 1.0f) return keep;
+  std::vector<float> bound(q.size, 0.0f);
+  std::vector<uint32_t> present;
+  for (uint32_t i = 0; i < q.size; ++i) {
+    for (const BmpSegment& s : segs)
+      bound[i] = std::max(bound[i], q.values[i] * s.ix->impact_unit() * static_cast<float>(s.ix->term(q.indices[i]).max_impact));
+    if (bound[i] > 0) present.push_back(i);
+  }
+  std::stable_sort(present.begin(), present.end(), [&](uint32_t a, uint32_t b) { return bound[a] > bound[b]; });
+  double total = 0, kept = 0;
+  for (uint32_t i : present) total += bound[i];
+  for (uint32_t i : present) {
+    keep[i] = true;
+    kept += bound[i];
+    if (kept >= beta * total) break;
+  }
+  return keep;
+}
 
 uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& params) {
   return bmp(std::vector<BmpSegment>{{&ix, nullptr, 0}}, q, topk, params);

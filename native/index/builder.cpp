@@ -7,6 +7,7 @@
 #include "../common/error.h"
 #include "../common/thread_pool.h"
 #include "bmp_packed.h"
+#include "top_blocks.h"
 #include "bmp_store.h"
 #include "codec.h"
 #include "crc32c.h"
@@ -24,6 +25,8 @@ Builder::Builder(const BuildOptions& opts) : opts_(opts) {
   SPLADE_CHECK(opts.bmp_block_docs <= kBmpMaxBlockDocs, "bmpBlockDocs must be at most 256");
   SPLADE_CHECK(opts.lists || (opts.impact_bits == 8 && opts.bmp_block_docs > 0),
                "store 'compact' needs impactBits 8 and bmpBlockDocs > 0");
+  SPLADE_CHECK(opts.top_blocks <= kMaxTopBlocks || opts.top_blocks == kAutoTopBlocks, "topBlocks must be at most 2^20");
+  SPLADE_CHECK(opts.top_blocks == 0 || !opts.lists, "topBlocks needs store 'compact'");
   if (opts.vocab_size) terms_.resize(opts.vocab_size);
 }
 
@@ -292,7 +295,7 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
   if (!doc_ids.empty()) sections.push_back({kDocIds, ids_section.data(), ids_section.size()});
   if (!order.empty()) sections.push_back({kDocOrder, reinterpret_cast<const uint8_t*>(order.data()), order.size() * 4});
   BmpMeta bmp_meta{};
-  std::vector<uint8_t> bmp_blocks;
+  std::vector<uint8_t> bmp_blocks, top_blocks;
   if (with_bmp && !opts_.lists) {
     const uint32_t bd = opts_.bmp_block_docs;
     const uint64_t nb = (uint64_t{num_docs_} + bd - 1) / bd;
@@ -305,6 +308,20 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
     sections.push_back({kBmpPackedGroups, packed.groups.data(), packed.groups.size()});
     sections.push_back({kBmpPackedEntries, packed.block_max.data(), packed.block_max.size()});
     sections.push_back({kBmpPackedPostings, packed.postings.data(), packed.postings.size()});
+    if (opts_.top_blocks > 0) {
+      // The store as its readers see it (the builder's own: no validation needed).
+      BmpStore st;
+      st.meta = &bmp_meta;
+      st.terms = bmp_terms.data();
+      st.block_max = packed.block_max.data();
+      st.packed = true;
+      st.group_bytes = packed.groups.data();
+      st.group_bytes_end = packed.groups.data() + packed.groups.size();
+      st.records = packed.postings.data();
+      const uint32_t lambda = opts_.top_blocks == kAutoTopBlocks ? auto_top_blocks(nb) : opts_.top_blocks;
+      top_blocks = encode_top_blocks(st, vocab, lambda, static_cast<uint32_t>(num_threads()));
+      sections.push_back({kBmpTopBlocks, top_blocks.data(), top_blocks.size()});
+    }
   } else if (with_bmp) {
     const uint32_t bd = opts_.bmp_block_docs;
     const uint64_t nb = (uint64_t{num_docs_} + bd - 1) / bd;

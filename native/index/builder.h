@@ -22,6 +22,10 @@ struct BuildOptions {
   // false: the block-max store is the only copy of the postings (format version 3, no kBlocks /
   // kPostings); every algorithm reads it (bmp_cursor.h). Needs impact_bits 8 and bmp_block_docs > 0.
   bool lists = true;
+  // Store 'compact' only: per term, its best top_blocks blocks, listed for approximate search
+  // (top_blocks.h); 0: none (approximate search then runs block-max pruning with alpha / beta);
+  // kAutoTopBlocks: auto_top_blocks(the store's block count).
+  uint32_t top_blocks = 0;
 };
 
 inline constexpr uint32_t kMaxVocab = 1u << 24;

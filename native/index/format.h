@@ -25,7 +25,8 @@
 // block-max store in the packed layout of bmp_packed.h (kBmpMeta, kBmpTerms, kBmpPacked*) is the
 // only copy of the postings and every algorithm reads it. The term entries keep df and max_impact,
 // with data_offset = first_block = 0, and the header's num_blocks is 0. Indexes with lists are still
-// written as version 2.
+// written as version 2. Version 3 may add kBmpTopBlocks (top_blocks.h: impact-ordered block lists
+// for approximate search), read lazily; files without it still open and search.
 //
 // Impacts: impact = clamp(round(value / scale * levels), 1, levels), levels = 2^impact_bits - 1;
 // a posting's score is query_weight * impact * (scale / levels).
@@ -56,7 +57,8 @@ enum SectionId : uint32_t {
   kBmpPackedGroups = 11,    // version 3: bmp_packed.h
   kBmpPackedEntries = 12,
   kBmpPackedPostings = 13,
-  kLastSection = kBmpPackedPostings,
+  kBmpTopBlocks = 14,       // version 3, optional: top_blocks.h
+  kLastSection = kBmpTopBlocks,
 };
 
 struct Header {

@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "../common/error.h"
 #include "../common/temp_file.h"
@@ -120,7 +122,7 @@ void Index::validate() {
     for (uint64_t b = at; b < s.offset; ++b)
       if (data_[b] != 0) corrupt("nonzero padding before " + name);
     // The block-max store is checked on first use (bmp()), so that opening stays cheap.
-    const bool lazy = s.id >= kBmpMeta && s.id <= kBmpPackedPostings;
+    const bool lazy = s.id >= kBmpMeta && s.id <= kBmpTopBlocks;
     if (!lazy && crc32c(data_ + s.offset, s.length) != s.crc) corrupt(name + " checksum mismatch");
     at = s.offset + s.length;
     if (s.id < kTerms || s.id > kLastSection) continue;  // sections this version does not know are skipped
@@ -207,6 +209,7 @@ void Index::validate() {
   }
   if (bmp_count != 0 && bmp_count != 5) corrupt("block-max store incomplete");
   if (!lists && bmp_count == 0) corrupt("missing section");
+  top_blocks_section_ = sec[kBmpTopBlocks];
 
   if (sec[kDocIds]) {
     const uint64_t table_bytes = (uint64_t{h.num_docs} + 1) * 8;
@@ -231,12 +234,30 @@ const BmpStore& Index::bmp() const {
     if (crc32c(data_ + e.offset, e.length) != e.crc) corrupt("section " + std::to_string(e.id) + " checksum mismatch");
     s[i] = {data_ + e.offset, e.length};
   }
+  // The top-block lists are checked whole on their first use (top_blocks()); their checksum goes
+  // with the store's, so damage anywhere in the store's sections fails the first search that reads it.
+  if (top_blocks_section_) {
+    const SectionEntry& e = *top_blocks_section_;
+    if (crc32c(data_ + e.offset, e.length) != e.crc) corrupt("section " + std::to_string(e.id) + " checksum mismatch");
+  }
   BmpStore store;
   if (has_lists()) store.validate(s[0], s[1], s[2], s[3], s[4], num_docs(), vocab_size(), num_postings(), terms_);
   else store.validate_packed(s[0], s[1], s[2], s[3], s[4], num_docs(), vocab_size(), num_postings(), terms_);
   bmp_ = store;
   bmp_ready_ = true;
   return bmp_;
+}
+
+const TopBlockLists* Index::top_blocks() const {
+  if (!top_blocks_section_) return nullptr;
+  const BmpStore& st = bmp();
+  std::lock_guard<std::mutex> lock(bmp_mutex_);
+  if (!top_blocks_ready_) {
+    const SectionEntry& e = *top_blocks_section_;  // its checksum was checked with the store's (bmp())
+    top_blocks_ = view_top_blocks(data_ + e.offset, e.length, st, vocab_size(), std::max(1u, std::thread::hardware_concurrency()));
+    top_blocks_ready_ = true;
+  }
+  return &top_blocks_;
 }
 
 std::string Index::doc_id(uint32_t doc) const {

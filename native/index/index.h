@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bmp_store.h"
+#include "top_blocks.h"
 #include "format.h"
 
 namespace splade::index {
@@ -58,6 +59,9 @@ class Index {
   // then, not at open, so opening a large index stays cheap). kUnsupported when the index has none.
   bool has_bmp() const { return bmp_sections_[0] != nullptr; }
   const BmpStore& bmp() const;
+  // Impact-ordered block lists for approximate search (top_blocks.h), checked on first use; nullptr
+  // when the index has none (built without them, or by an older version).
+  const TopBlockLists* top_blocks() const;
 
  private:
   Index() = default;
@@ -79,6 +83,9 @@ class Index {
   mutable std::mutex bmp_mutex_;
   mutable bool bmp_ready_ = false;
   mutable BmpStore bmp_;
+  const SectionEntry* top_blocks_section_ = nullptr;
+  mutable bool top_blocks_ready_ = false;
+  mutable TopBlockLists top_blocks_;
   const uint64_t* doc_offsets_ = nullptr;
   const char* doc_bytes_ = nullptr;
   uint64_t doc_bytes_size_ = 0;

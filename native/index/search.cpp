@@ -51,6 +51,7 @@ void check_query(const Index& ix, const Query& q) {
 void check_params(const BmpParams& p) {
   if (!(p.alpha > 0 && p.alpha <= 1)) fail(kInvalidArgument, "alpha must be in (0, 1]");
   if (!(p.beta > 0 && p.beta <= 1)) fail(kInvalidArgument, "beta must be in (0, 1]");
+  if (p.blocks > kMaxApproximateBlocks) fail(kInvalidArgument, "blocks must be in [0, " + std::to_string(kMaxApproximateBlocks) + "]");
 }
 
 namespace {
@@ -189,13 +190,18 @@ SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algor
   topk.set_deleted(deleted, ix.num_docs());
   topk.set_floor(floor);
   SearchResult r;
-  if (algorithm == Algorithm::bmp || algorithm == Algorithm::approximate) {
+  // 'approximate' over the index's top-block lists where it has them (store 'compact'), else the
+  // block-max pruning with alpha / beta.
+  const TopBlockLists* tb = algorithm == Algorithm::approximate ? ix.top_blocks() : nullptr;
+  if (tb) {
+    r.postings_scored = approximate(ix, *tb, q, topk, params, kept_terms({{&ix, nullptr, 0}}, q, params.beta));
+  } else if (algorithm == Algorithm::bmp || algorithm == Algorithm::approximate) {
     r.postings_scored = bmp(ix, q, topk, algorithm == Algorithm::bmp ? BmpParams{} : params);
   } else {
     r.postings_scored = ix.has_lists() ? run_cursors<Cursor>(ix, q, algorithm, topk) : run_cursors<BmpCursor>(ix, q, algorithm, topk);
   }
   std::vector<TopKQueue::Entry> best = topk.sorted();
-  if (algorithm == Algorithm::approximate && params.beta < 1) {
+  if (!tb && algorithm == Algorithm::approximate && params.beta < 1) {
     best = rescore_any(ix, q, std::move(best));
   }
   r.ids.reserve(best.size());

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bmp_cursor.h"
+#include "top_blocks.h"
 #include "cursor.h"
 #include "index.h"
 #include "topk_queue.h"
@@ -37,7 +38,9 @@ struct Query {
 struct BmpParams {
   float alpha = 1.0f;  // (0, 1]: visit a block while bound x alpha reaches the k-th score
   float beta = 1.0f;   // (0, 1]: search with the heaviest query terms carrying this share of the bound mass
+  uint32_t blocks = 0; // [0, kMaxApproximateBlocks], 'approximate' over top-block lists only: the most blocks scored (0: no limit)
 };
+inline constexpr uint32_t kMaxApproximateBlocks = 1u << 24;
 
 struct SearchResult {
   std::vector<uint32_t> ids;  // internal document numbers, best first
@@ -78,6 +81,11 @@ SearchResult search_segments(const std::vector<Segment>& segments, const Query& 
 // Block-at-a-time over the index's block-max store (not cursors): returns the postings it scored.
 uint64_t bmp(const Index& ix, const Query& q, TopKQueue& topk, const BmpParams& params);
 
+// Approximate search over the impact-ordered block lists of a store 'compact' index (approximate.cpp):
+// keep (from kept_terms) says which query positions walk their lists. Returns the postings scored.
+uint64_t approximate(const Index& ix, const TopBlockLists& tb, const Query& q, TopKQueue& topk, const BmpParams& params,
+                     const std::vector<bool>& keep);
+
 // The same over several indexes as one collection: document d (internal) of segment i enters topk as
 // base + d, unless its bit in deleted (internal numbers; nullptr: none) is set.
 struct BmpSegment {
@@ -86,6 +94,10 @@ struct BmpSegment {
   uint32_t base;
 };
 uint64_t bmp(const std::vector<BmpSegment>& segments, const Query& q, TopKQueue& topk, const BmpParams& params);
+
+// Query positions kept under beta (bmp.cpp): the heaviest terms (weight x list max, the largest over
+// the segments) whose bounds sum to at least beta of the total; all of them when beta is 1.
+std::vector<bool> kept_terms(const std::vector<BmpSegment>& segs, const Query& q, float beta);
 
 // --- the algorithms: cursors are in query-term order; each returns the postings it scored ---
 // C is Cursor (inverted lists) or BmpCursor (the block-max store of an index without lists); both

@@ -38,6 +38,7 @@ class TopKQueue {
 
   void set_floor(float floor) { floor_ = floor; }
 
+  uint32_t capacity() const { return k_; }
   bool full() const { return heap_.size() >= k_; }
   float threshold() const { return std::max(full() ? heap_.front().score : -std::numeric_limits<float>::infinity(), floor_); }
 
@@ -56,6 +57,9 @@ class TopKQueue {
     std::push_heap(heap_.begin(), heap_.end(), better);
     return true;
   }
+
+  // Empties the queue (its deletions and floor stay).
+  void clear() { heap_.clear(); }
 
   // Best first.
   std::vector<Entry> sorted() const {

@@ -1,0 +1,250 @@
+#include "top_blocks.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <string>
+#include <thread>
+
+#include "../common/error.h"
+#include "bmp_packed.h"
+
+namespace splade::index {
+namespace {
+
+struct Entry {
+  uint32_t block, record;
+  uint8_t max, count;
+};
+
+// One term's list (best first), floor and directory, derived from the store.
+struct TermLists {
+  std::vector<Entry> entries;
+  std::vector<TopDirEntry> dir;
+  uint8_t floor = 0;
+};
+
+void derive_term(const BmpStore& st, uint32_t t, uint32_t lambda, uint32_t step, TermLists& out) {
+  const BmpTerm& te = st.terms[t];
+  const uint32_t bitmap = packed_bitmap_bytes(st.meta->block_docs);
+  out.entries.clear();
+  out.dir.clear();
+  out.floor = 0;
+  const uint8_t* const start = st.group_bytes + te.first_group;
+  const uint8_t* g = start;
+  uint64_t b = te.first_block, r = te.first_posting;
+  uint32_t sb = 0;
+  for (uint32_t j = 0; j < te.num_groups; ++j) {
+    const uint8_t* at = g;
+    const PackedGroup pg = read_packed_group(g, st.group_bytes_end, sb, j == 0);
+    sb = pg.superblock;
+    if (j % step == 0) {
+      out.dir.push_back({sb, static_cast<uint32_t>(at - start), static_cast<uint32_t>(b - te.first_block), static_cast<uint32_t>(r - te.first_posting)});
+    }
+    const uint8_t* e = pg.entries;
+    const uint8_t* c = pg.counts;
+    uint64_t rr = r;
+    for (uint32_t k = 0; k < pg.blocks; ++k) {
+      uint32_t count = 0;
+      const uint32_t blk = read_packed_entry(e, c, count);
+      const uint32_t m = st.block_max[b + k];
+      const uint64_t block = uint64_t{sb} * kBmpSuperBlocks + blk, record = rr - te.first_posting;
+      if (block < kTopFieldLimit && record < kTopFieldLimit) {
+        out.entries.push_back({static_cast<uint32_t>(block), static_cast<uint32_t>(record), static_cast<uint8_t>(m), static_cast<uint8_t>(count - 1)});
+      } else {
+        out.floor = std::max(out.floor, static_cast<uint8_t>(m));  // beyond the fields: never listed
+      }
+      rr += packed_body_bytes(count, m, bitmap);
+    }
+    b += pg.blocks;
+    r += pg.posting_bytes;
+  }
+  // Best first: max descending, then block ascending (a total order: the list is a function of the store).
+  auto better = [](const Entry& x, const Entry& y) { return x.max > y.max || (x.max == y.max && x.block < y.block); };
+  if (out.entries.size() > lambda) {
+    std::nth_element(out.entries.begin(), out.entries.begin() + lambda, out.entries.end(), better);
+    for (size_t i = lambda; i < out.entries.size(); ++i) out.floor = std::max(out.floor, out.entries[i].max);
+    out.entries.resize(lambda);
+  }
+  std::sort(out.entries.begin(), out.entries.end(), better);
+}
+
+// Runs f(term, lists) for every term, terms split into contiguous parts over threads; f is called
+// for one part's terms in order.
+template <class F>
+void for_each_term(const BmpStore& st, uint32_t vocab, uint32_t lambda, uint32_t step, uint32_t threads, F f) {
+  const uint32_t parts = std::max(1u, std::min(threads, 64u));
+  std::vector<std::thread> pool;
+  std::vector<std::exception_ptr> errors(parts);
+  for (uint32_t p = 0; p < parts; ++p) {
+    pool.emplace_back([&, p] {
+      try {
+        TermLists lists;
+        const uint32_t from = static_cast<uint32_t>(uint64_t{vocab} * p / parts), to = static_cast<uint32_t>(uint64_t{vocab} * (p + 1) / parts);
+        for (uint32_t t = from; t < to; ++t) {
+          derive_term(st, t, lambda, step, lists);
+          f(p, t, lists);
+        }
+      } catch (...) {
+        errors[p] = std::current_exception();
+      }
+    });
+  }
+  for (std::thread& th : pool) th.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+uint64_t align8(uint64_t x) { return (x + 7) & ~uint64_t{7}; }
+
+// Byte offsets of the section's arrays.
+struct Layout {
+  uint64_t begin, dir_begin, dir, block_max, record_count, floor, end;
+  Layout(uint32_t vocab, uint64_t entries, uint64_t dirs) {
+    begin = sizeof(TopBlocksMeta);
+    dir_begin = begin + (uint64_t{vocab} + 1) * 8;
+    dir = dir_begin + (uint64_t{vocab} + 1) * 8;
+    block_max = dir + dirs * sizeof(TopDirEntry);
+    record_count = block_max + align8(entries * 4);
+    floor = record_count + align8(entries * 4);
+    end = floor + align8(vocab);
+  }
+};
+
+[[noreturn]] void corrupt(const std::string& what) { fail(kCorruptFile, "corrupt index: top-block lists: " + what); }
+
+}  // namespace
+
+std::vector<uint8_t> encode_top_blocks(const BmpStore& st, uint32_t vocab, uint32_t lambda, uint32_t threads, uint32_t dir_step) {
+  if (lambda < 1 || lambda > kMaxTopBlocks) fail(kInvalidArgument, "topBlocks must be in [1, " + std::to_string(kMaxTopBlocks) + "]");
+  const uint32_t parts = std::max(1u, std::min(threads, 64u));
+  std::vector<std::vector<Entry>> entries(parts);
+  std::vector<std::vector<TopDirEntry>> dirs(parts);
+  std::vector<uint8_t> floors(vocab);
+  std::vector<uint64_t> n_entries(vocab), n_dir(vocab);
+  for_each_term(st, vocab, lambda, dir_step, parts, [&](uint32_t p, uint32_t t, const TermLists& l) {
+    entries[p].insert(entries[p].end(), l.entries.begin(), l.entries.end());
+    dirs[p].insert(dirs[p].end(), l.dir.begin(), l.dir.end());
+    floors[t] = l.floor;
+    n_entries[t] = l.entries.size();
+    n_dir[t] = l.dir.size();
+  });
+  uint64_t total = 0, total_dir = 0;
+  for (uint32_t p = 0; p < parts; ++p) {
+    total += entries[p].size();
+    total_dir += dirs[p].size();
+  }
+  const Layout lay(vocab, total, total_dir);
+  std::vector<uint8_t> out(lay.end, 0);
+  const TopBlocksMeta meta{lambda, dir_step, total, total_dir, 0};
+  std::memcpy(out.data(), &meta, sizeof meta);
+  auto* begin = reinterpret_cast<uint64_t*>(out.data() + lay.begin);
+  auto* dir_begin = reinterpret_cast<uint64_t*>(out.data() + lay.dir_begin);
+  begin[0] = dir_begin[0] = 0;
+  for (uint32_t t = 0; t < vocab; ++t) {
+    begin[t + 1] = begin[t] + n_entries[t];
+    dir_begin[t + 1] = dir_begin[t] + n_dir[t];
+  }
+  uint64_t at = 0, dat = 0;
+  for (uint32_t p = 0; p < parts; ++p) {
+    for (const Entry& e : entries[p]) {
+      const uint32_t bm = e.block << 8 | e.max, rc = e.record << 8 | e.count;
+      std::memcpy(out.data() + lay.block_max + at * 4, &bm, 4);
+      std::memcpy(out.data() + lay.record_count + at * 4, &rc, 4);
+      ++at;
+    }
+    std::memcpy(out.data() + lay.dir + dat * sizeof(TopDirEntry), dirs[p].data(), dirs[p].size() * sizeof(TopDirEntry));
+    dat += dirs[p].size();
+    std::vector<Entry>().swap(entries[p]);
+  }
+  std::memcpy(out.data() + lay.floor, floors.data(), vocab);
+  return out;
+}
+
+TopBlockLists view_top_blocks(const uint8_t* data, uint64_t size, const BmpStore& st, uint32_t vocab, uint32_t threads) {
+  if (size < sizeof(TopBlocksMeta)) corrupt("section too short");
+  TopBlocksMeta meta;
+  std::memcpy(&meta, data, sizeof meta);
+  if (meta.lambda < 1 || meta.lambda > kMaxTopBlocks || meta.dir_step < 1 || meta.dir_step > 256 || meta.reserved != 0) corrupt("bad header");
+  // Sizes first (no multiplication can wrap: both counts are bounded by the section's bytes).
+  if (meta.num_entries > size / 8 || meta.num_dir > size / sizeof(TopDirEntry)) corrupt("counts larger than the section");
+  const Layout lay(vocab, meta.num_entries, meta.num_dir);
+  if (lay.end != size) corrupt("section has the wrong size");
+  for (uint64_t i = 0; i < size - lay.floor - vocab; ++i)
+    if (data[lay.floor + vocab + i] != 0) corrupt("nonzero padding");
+  TopBlockLists tb;
+  tb.lambda = meta.lambda;
+  tb.dir_step = meta.dir_step;
+  tb.begin = reinterpret_cast<const uint64_t*>(data + lay.begin);
+  tb.dir_begin = reinterpret_cast<const uint64_t*>(data + lay.dir_begin);
+  tb.dir = reinterpret_cast<const TopDirEntry*>(data + lay.dir);
+  tb.block_max = reinterpret_cast<const uint32_t*>(data + lay.block_max);
+  tb.record_count = reinterpret_cast<const uint32_t*>(data + lay.record_count);
+  tb.floor = data + lay.floor;
+  if (tb.begin[0] != 0 || tb.dir_begin[0] != 0 || tb.begin[vocab] != meta.num_entries || tb.dir_begin[vocab] != meta.num_dir) corrupt("bad term offsets");
+  for (uint32_t t = 0; t < vocab; ++t)
+    if (tb.begin[t + 1] < tb.begin[t] || tb.dir_begin[t + 1] < tb.dir_begin[t]) corrupt("bad term offsets");
+  // Every term's list, floor and directory as the store gives them (the search trusts each).
+  std::atomic<bool> bad{false};
+  for_each_term(st, vocab, meta.lambda, meta.dir_step, threads, [&](uint32_t, uint32_t t, const TermLists& l) {
+    if (bad.load(std::memory_order_relaxed)) return;
+    const uint64_t b = tb.begin[t], n = tb.begin[t + 1] - b, db = tb.dir_begin[t];
+    bool ok = n == l.entries.size() && tb.dir_begin[t + 1] - db == l.dir.size() && tb.floor[t] == l.floor;
+    for (uint64_t i = 0; ok && i < n; ++i) {
+      const Entry& e = l.entries[i];
+      ok = tb.block_max[b + i] == (e.block << 8 | e.max) && tb.record_count[b + i] == (e.record << 8 | e.count);
+    }
+    if (ok && !l.dir.empty()) ok = std::memcmp(tb.dir + db, l.dir.data(), l.dir.size() * sizeof(TopDirEntry)) == 0;
+    if (!ok) bad = true;
+  });
+  if (bad) corrupt("lists disagree with the block-max store");
+  return tb;
+}
+
+const TopDirEntry* find_dir(const TopBlockLists& tb, uint32_t term, uint32_t block) {
+  const uint32_t want_sb = block / kBmpSuperBlocks;
+  const TopDirEntry* first = tb.dir + tb.dir_begin[term];
+  const TopDirEntry* last = tb.dir + tb.dir_begin[term + 1];
+  // The last sampled group at or before the superblock.
+  const TopDirEntry* d = std::upper_bound(first, last, want_sb, [](uint32_t sb, const TopDirEntry& e) { return sb < e.superblock; });
+  return d == first ? nullptr : d - 1;
+}
+
+bool walk_to_block(const BmpStore& st, const TopBlockLists& tb, uint32_t term, const TopDirEntry* d, uint32_t block, BlockPostings& out,
+                   BmpGroupMaskFn mask_fn) {
+  const BmpTerm& te = st.terms[term];
+  const uint32_t want_sb = block / kBmpSuperBlocks, want_blk = block % kBmpSuperBlocks;
+  const uint32_t bitmap = packed_bitmap_bytes(st.meta->block_docs);
+  const uint8_t* g = st.group_bytes + te.first_group + d->group;
+  uint64_t b = te.first_block + d->block, r = te.first_posting + d->posting;
+  const uint32_t j0 = static_cast<uint32_t>(d - (tb.dir + tb.dir_begin[term])) * tb.dir_step;
+  uint32_t sb = d->superblock;
+  for (uint32_t j = j0; j < te.num_groups && j < j0 + tb.dir_step; ++j) {
+    uint64_t mask = 0;
+    PackedGroup pg = read_packed_group(g, st.group_bytes_end, sb, j == j0, mask_fn, &mask);
+    if (j == j0) pg.superblock = d->superblock;
+    sb = pg.superblock;
+    if (sb > want_sb) return false;
+    if (sb == want_sb) {
+      if (!(mask >> want_blk & 1)) return false;
+      // The records before the block's: its position in the group is the blocks below it.
+      const uint32_t k = static_cast<uint32_t>(__builtin_popcountll(mask & ((uint64_t{1} << want_blk) - 1)));
+      const uint8_t* e = pg.entries;
+      const uint8_t* c = pg.counts;
+      for (uint32_t x = 0; x < k; ++x) {
+        uint32_t count = 0;
+        read_packed_entry(e, c, count);
+        r += packed_body_bytes(count, st.block_max[b + x], bitmap);
+      }
+      uint32_t count = 0;
+      read_packed_entry(e, c, count);
+      out = {st.records + r, count, st.block_max[b + k]};
+      return true;
+    }
+    b += pg.blocks;
+    r += pg.posting_bytes;
+  }
+  return false;
+}
+
+}  // namespace splade::index

@@ -1,0 +1,109 @@
+// Impact-ordered block lists over the packed block-max store (bmp_packed.h), for approximate search
+// (approximate.cpp), in the manner of Seismic's statically pruned lists (Bruch, Nardini, Rulli,
+// Venturini, SIGIR 2024) but over the store's docid blocks: per term, its `lambda` blocks of highest
+// max impact, best first, each with where its postings are in the store, so that a query reaches the
+// blocks its heavy terms peak in without decoding any term's groups front to back. A term's floor is
+// the largest max of the blocks left out (0 when none is), so every block's bound stays known:
+// max where listed, floor elsewhere.
+//
+// Beside the lists, a directory per term (every kTopDirStep-th group: its superblock and offsets)
+// finds any (term, block) in a few group headers: candidates are scored exactly with every query
+// term, listed or not.
+//
+// Section kBmpTopBlocks (format.h), all little-endian, arrays in this order, each 8-byte aligned
+// (zero padding):
+//   TopBlocksMeta
+//   u64 x (vocab + 1)      begin: term t's entries are [begin[t], begin[t + 1])
+//   u64 x (vocab + 1)      dir_begin: term t's directory entries
+//   TopDirEntry x num_dir
+//   u32 x num_entries      block << 8 | max: global block number, the block's max impact for the term
+//   u32 x num_entries      record << 8 | count - 1: byte offset of the (term, block) record from the
+//                          term's first_posting, its postings
+//   u8 x vocab             floor: the largest max left out of the term's list
+// Blocks and record offsets take 24 bits: a block past 2^24, or a record 16 MiB or more into its
+// term's, is left out of the list (the floor covers it), so any collection size is correct.
+// The section is a function of the store and lambda: it is checked on first use by deriving it again
+// (a term at a time) and comparing, so a damaged one is kCorruptFile, never a wrong bound.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "../common/cpu_features.h"
+#include "bmp_bounds.h"
+#include "bmp_store.h"
+
+namespace splade::index {
+
+inline constexpr uint32_t kTopDirStep = 10;  // groups per directory entry: 16 bytes per 10 groups
+inline constexpr uint32_t kTopFieldLimit = 1u << 24;
+inline constexpr uint32_t kMaxTopBlocks = 1u << 20;
+inline constexpr uint32_t kAutoTopBlocks = 0xFFFFFFFFu;
+// The default lambda: 1024, or one in 64 of the store's blocks where that is less (at least 64), so
+// that small indexes do not list most of their blocks twice (bench/RESULTS.md, "approximate").
+inline uint32_t auto_top_blocks(uint64_t num_blocks) {
+  const uint64_t l = num_blocks / 64;
+  return static_cast<uint32_t>(l < 64 ? 64 : l > 1024 ? 1024 : l);
+}
+
+struct TopBlocksMeta {
+  uint32_t lambda;
+  uint32_t dir_step;  // kTopDirStep
+  uint64_t num_entries;
+  uint64_t num_dir;
+  uint64_t reserved;
+};
+static_assert(sizeof(TopBlocksMeta) == 32, "TopBlocksMeta is 32 bytes");
+
+struct TopDirEntry {
+  uint32_t superblock;  // of the group
+  uint32_t group;       // byte offset of the group from the term's first_group
+  uint32_t block;       // its first block entry, from the term's first_block
+  uint32_t posting;     // its first record byte, from the term's first_posting
+};
+static_assert(sizeof(TopDirEntry) == 16, "TopDirEntry is 16 bytes");
+
+// A view of the section.
+struct TopBlockLists {
+  uint32_t lambda = 0;
+  uint32_t dir_step = kTopDirStep;
+  const uint64_t* begin = nullptr;
+  const uint64_t* dir_begin = nullptr;
+  const TopDirEntry* dir = nullptr;
+  const uint32_t* block_max = nullptr;
+  const uint32_t* record_count = nullptr;
+  const uint8_t* floor = nullptr;
+  uint32_t block(uint64_t j) const { return block_max[j] >> 8; }
+  uint32_t max(uint64_t j) const { return block_max[j] & 0xFFu; }
+  uint32_t record(uint64_t j) const { return record_count[j] >> 8; }
+  uint32_t count(uint64_t j) const { return (record_count[j] & 0xFFu) + 1; }
+};
+
+// The section's bytes for a packed store (lambda in [1, kMaxTopBlocks]); the store need not be
+// validated (the builder's own), and the terms are derived on up to `threads` threads.
+std::vector<uint8_t> encode_top_blocks(const BmpStore& st, uint32_t vocab_size, uint32_t lambda, uint32_t threads, uint32_t dir_step = kTopDirStep);
+
+// Checks the section against a validated packed store (kCorruptFile on any difference) and views it.
+TopBlockLists view_top_blocks(const uint8_t* data, uint64_t size, const BmpStore& st, uint32_t vocab_size, uint32_t threads);
+
+// Where a (term, block)'s postings are: record (absolute, into st.records), count, max.
+struct BlockPostings {
+  const uint8_t* record;
+  uint32_t count, max;
+};
+
+// Finds term's postings in block (global number) through the directory; false when it has none
+// there. In two steps, so that a batch of lookups can overlap their cache misses: the directory
+// entry to start from (nullptr: the term has no group at or before the block's superblock), then
+// the walk from it.
+const TopDirEntry* find_dir(const TopBlockLists& tb, uint32_t term, uint32_t block);
+bool walk_to_block(const BmpStore& st, const TopBlockLists& tb, uint32_t term, const TopDirEntry* d, uint32_t block, BlockPostings& out,
+                   BmpGroupMaskFn mask_fn);
+inline bool find_block(const BmpStore& st, const TopBlockLists& tb, uint32_t term, uint32_t block, BlockPostings& out) {
+  const TopDirEntry* d = find_dir(tb, term, block);
+  return d && walk_to_block(st, tb, term, d, block, out, bmp_group_mask_kernel(active_isa()));
+}
+// Where walk_to_block will read first (to prefetch): the group's bytes and its blocks' maxima.
+inline const uint8_t* dir_group_bytes(const BmpStore& st, uint32_t term, const TopDirEntry* d) { return st.group_bytes + st.terms[term].first_group + d->group; }
+inline const uint8_t* dir_block_max(const BmpStore& st, uint32_t term, const TopDirEntry* d) { return st.block_max + st.terms[term].first_block + d->block; }
+
+}  // namespace splade::index
