@@ -50,6 +50,27 @@ describe('splade index / search / bench: block-max pruning, approximate search, 
     ix.dispose();
   });
 
+  it('index --store compact --top-blocks and search --blocks match the library', async () => {
+    expect((await cli('index', '--vectors', p('docs.jsonl'), '--out', p('tb.idx'), '--store', 'compact', '--top-blocks', '8', '--bmp-block-docs', '16')).code).toBe(0);
+    const ix = InvertedIndex.open(p('tb.idx'));
+    expect(ix.store).toBe('compact');
+    expect((await cli('search', '--index', p('tb.idx'), '--queries', p('q.jsonl'), '--out', p('tb.trec'), '--k', '10', '--algorithm', 'approximate', '--blocks', '5')).code).toBe(0);
+    const run = await readRun(p('tb.trec'));
+    let differs = 0;
+    for (const q of queries) {
+      const qv = { indices: Uint32Array.from(q.indices), values: Float32Array.from(q.values) };
+      const want = ix.search(qv, { k: 10, algorithm: 'approximate', blocks: 5 });
+      expect(Object.keys(run[q.id] ?? {}).sort(), `seed ${SEED} ${q.id}`).toEqual([...want.docIds!].sort());
+      const all = ix.search(qv, { k: 10, algorithm: 'approximate', blocks: 0, alpha: 1 });
+      differs += Array.from(all.ids).join() === Array.from(want.ids).join() ? 0 : 1;
+    }
+    expect(differs, 'five blocks find less than all of them').toBeGreaterThan(0);
+    ix.dispose();
+    expect((await cli('search', '--index', p('tb.idx'), '--queries', p('q.jsonl'), '--out', p('x.trec'), '--algorithm', 'approximate', '--blocks=-1')).code).toBe(2);
+    expect((await cli('search', '--index', p('tb.idx'), '--queries', p('q.jsonl'), '--out', p('x.trec'), '--algorithm', 'bmp', '--blocks', '5')).code).toBe(2);
+    expect((await cli('index', '--vectors', p('docs.jsonl'), '--out', p('x.idx'), '--top-blocks', '8')).code).toBe(2);
+  });
+
   it('bench reports every algorithm with its recall against exhaustive', async () => {
     const res = await cli('bench', '--index', p('bp.idx'), '--queries', p('q.jsonl'), '--k', '10', '--repeat', '1', '--alpha', '0.5', '--beta', '0.5');
     expect(res.code).toBe(0);

@@ -56,16 +56,19 @@ export function modelLoadOptions(values: Record<string, unknown>): { precision?:
   return { precision: p as 'fp32' | 'bf16' | 'int8' | undefined, device: d as 'cpu' | 'cuda' | undefined };
 }
 
-/** --algorithm, --alpha and --beta: how 'splade search' and 'splade bench' search an index. */
-export const searchFlags = { algorithm: { type: 'string' }, alpha: { type: 'string' }, beta: { type: 'string' } } as const;
+/** --algorithm, --alpha, --beta and --blocks: how 'splade search' and 'splade bench' search an index. */
+export const searchFlags = { algorithm: { type: 'string' }, alpha: { type: 'string' }, beta: { type: 'string' }, blocks: { type: 'string' } } as const;
 export const SEARCH_FLAGS_HELP = `  --algorithm A             maxscore (default), bmp, bmw, wand or exhaustive: the same results at
                             other speeds; approximate: faster, may miss some (scores stay exact)
   --alpha X, --beta X       approximate only, in (0, 1] (default alpha 0.9, beta 1; both 1 is exact): alpha
                             visits a block while its bound x alpha reaches the k-th score, beta keeps
-                            the heaviest query terms carrying that share of the query's weight`;
+                            the heaviest query terms carrying that share of the query's weight
+  --blocks N                approximate over an index built with --store compact (its top-block
+                            lists): the most blocks scored a query (default 200; 0: no limit)`;
 
-export function searchOptions(values: Record<string, unknown>): { algorithm: SearchAlgorithm; alpha?: number; beta?: number } {
+export function searchOptions(values: Record<string, unknown>): { algorithm: SearchAlgorithm; alpha?: number; beta?: number; blocks?: number } {
   const algorithm = ((values.algorithm as string | undefined) ?? 'maxscore') as SearchAlgorithm;
   const knob = (name: 'alpha' | 'beta') => (values[name] === undefined ? undefined : floatOption(values, name, 1));
-  return { algorithm, alpha: knob('alpha'), beta: knob('beta') };
+  const blocks = values.blocks === undefined ? undefined : intOption(values, 'blocks', 200, 0);
+  return { algorithm, alpha: knob('alpha'), beta: knob('beta'), blocks };
 }

@@ -11,13 +11,13 @@ import { formatTable } from '../table.js';
 const ALL_ALGORITHMS: SearchAlgorithm[] = ['exhaustive', 'wand', 'maxscore', 'bmw', 'bmp', 'approximate'];
 
 const HELP = `usage: splade bench --index INDEX --queries QUERY_VECTORS.jsonl [--k 10,1000] [--repeat 3]
-                    [--algorithms exhaustive,wand,maxscore,bmw,bmp,approximate] [--alpha X] [--beta X]
+                    [--algorithms exhaustive,wand,maxscore,bmw,bmp,approximate] [--alpha X] [--beta X] [--blocks N]
        splade bench --model DIR --input TEXTS [--kind document|query] [--limit 64] [--batch-size 32]
 
 Measures on your own data: per-query latency (mean, p50, p90, p99 ms), postings scored and recall@k
 against exhaustive search (1 for every exact algorithm; approximate search may miss documents) for
-each search algorithm on one thread, or encoding throughput (texts/s, tokens/s) of a model. --alpha
-and --beta set approximate search's knobs (see splade search --help). bench/ in the repository holds
+each search algorithm on one thread, or encoding throughput (texts/s, tokens/s) of a model. --alpha,
+--beta and --blocks set approximate search's knobs (see splade search --help). bench/ in the repository holds
 the harnesses behind bench/RESULTS.md.
 
 model options (encoding throughput):
@@ -26,7 +26,7 @@ ${MODEL_FLAGS_HELP}`;
 export async function run(argv: string[]): Promise<number> {
   const v = parse(argv, {
     index: { type: 'string' }, queries: { type: 'string' }, k: { type: 'string' }, repeat: { type: 'string' },
-    algorithms: { type: 'string' }, alpha: { type: 'string' }, beta: { type: 'string' },
+    algorithms: { type: 'string' }, alpha: { type: 'string' }, beta: { type: 'string' }, blocks: { type: 'string' },
     model: { type: 'string' }, input: { type: 'string' }, kind: { type: 'string' }, limit: { type: 'string' }, 'batch-size': { type: 'string' }, ...modelFlags,
   }, HELP);
   if (!v) return 0;
@@ -58,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
   for (const k of ks) {
     const exact = queries.map((q) => new Set(index.search(q, { k, algorithm: 'exhaustive' }).ids));
     for (const algorithm of algorithms as SearchAlgorithm[]) {
-      const opts = algorithm === 'approximate' ? { k, algorithm, alpha: knobs.alpha, beta: knobs.beta } : { k, algorithm };
+      const opts = algorithm === 'approximate' ? { k, algorithm, alpha: knobs.alpha, beta: knobs.beta, blocks: knobs.blocks } : { k, algorithm };
       let best: number[] | undefined;
       let postings = 0, found = 0, wanted = 0;
       for (let r = 0; r < repeat; r++) {

@@ -35,13 +35,15 @@ options (SPLADE):
                        it out: a smaller file without --algorithm bmp and approximate)
   --store lists|compact  lists (default): inverted lists plus the block-max store, every posting
                        twice; compact: the block-max store only, which every algorithm then reads
-                       (a smaller file, the same results; needs --bits 8 and --bmp-block-docs > 0)`;
+                       (a smaller file, the same results; needs --bits 8 and --bmp-block-docs > 0)
+  --top-blocks N       compact only: blocks listed per term for --algorithm approximate (default
+                       1024, or one in 64 of the blocks where less, at least 64; 0: none)`;
 
 export async function run(argv: string[]): Promise<number> {
   const v = parse(argv, {
     vectors: { type: 'string' }, out: { type: 'string' }, bm25: { type: 'boolean' }, corpus: { type: 'string' },
     bits: { type: 'string' }, scale: { type: 'string' }, 'block-size': { type: 'string' }, 'vocab-size': { type: 'string' },
-    reorder: { type: 'string' }, 'bmp-block-docs': { type: 'string' }, store: { type: 'string' },
+    reorder: { type: 'string' }, 'bmp-block-docs': { type: 'string' }, store: { type: 'string' }, 'top-blocks': { type: 'string' },
     k1: { type: 'string' }, b: { type: 'string' }, stem: { type: 'boolean' }, into: { type: 'string' }, delete: { type: 'string' },
   }, HELP);
   if (!v) return 0;
@@ -83,6 +85,7 @@ export async function run(argv: string[]): Promise<number> {
     blockSize: intOption(v, 'block-size', 128), vocabSize: v['vocab-size'] ? intOption(v, 'vocab-size', 1) : undefined,
     reorder: v.reorder as 'bp' | 'none' | undefined, bmpBlockDocs: intOption(v, 'bmp-block-docs', 32, 0),
     store: v.store as 'lists' | 'compact' | undefined,
+    topBlocks: v['top-blocks'] === undefined ? undefined : intOption(v, 'top-blocks', 1024, 0),
   });
   progress.finish();
   index.save(out);
@@ -93,8 +96,8 @@ export async function run(argv: string[]): Promise<number> {
 
 async function addToLiveIndex(v: Record<string, string | boolean | undefined>): Promise<number> {
   const dir = required(v, 'into');
-  if (v.out !== undefined || v.bm25 || v.reorder !== undefined || v.store !== undefined) {
-    throw new SpladeError('--into takes neither --out, --bm25, --reorder nor --store');
+  if (v.out !== undefined || v.bm25 || v.reorder !== undefined || v.store !== undefined || v['top-blocks'] !== undefined) {
+    throw new SpladeError('--into takes neither --out, --bm25, --reorder, --store nor --top-blocks');
   }
   if (v.vectors === undefined && v.delete === undefined) throw new SpladeError('--into needs --vectors FILE or --delete FILE');
   const t0 = performance.now();
