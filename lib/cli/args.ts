@@ -64,11 +64,11 @@ export const SEARCH_FLAGS_HELP = `  --algorithm A             maxscore (default)
                             visits a block while its bound x alpha reaches the k-th score, beta keeps
                             the heaviest query terms carrying that share of the query's weight
   --blocks N                approximate over an index built with --store compact (its top-block
-                            lists): the most blocks scored a query (default 200; 0: no limit)`;
+                            lists): the blocks scored a query (default 100; 0: all its lists reach)`;
 
 export function searchOptions(values: Record<string, unknown>): { algorithm: SearchAlgorithm; alpha?: number; beta?: number; blocks?: number } {
   const algorithm = ((values.algorithm as string | undefined) ?? 'maxscore') as SearchAlgorithm;
   const knob = (name: 'alpha' | 'beta') => (values[name] === undefined ? undefined : floatOption(values, name, 1));
-  const blocks = values.blocks === undefined ? undefined : intOption(values, 'blocks', 200, 0);
+  const blocks = values.blocks === undefined ? undefined : intOption(values, 'blocks', 100, 0);
   return { algorithm, alpha: knob('alpha'), beta: knob('beta'), blocks };
 }

@@ -39,13 +39,13 @@ export interface ApproximateOptions {
   /** (0, 1], default 1 (every term; lower loses recall quickly, see bench/RESULTS.md): search with the heaviest query terms that carry this share of the query's bound mass. Lower is faster. */
   beta?: number;
   /**
-   * 0..2^24, default 200: with top-block lists, the most blocks (of bmpBlockDocs documents) scored a
-   * query, best bound first; 0: no limit. Fewer is faster; recall@10 per setting in bench/RESULTS.md.
-   * Indexes without the lists ignore it.
+   * 0..2^24, default 100: with top-block lists, the blocks (of bmpBlockDocs documents) scored a
+   * query, best ranked first; 0: all its terms' lists reach. Fewer is faster; recall@10 per setting in
+   * bench/RESULTS.md. Indexes without the lists ignore it.
    */
   blocks?: number;
 }
-export const APPROXIMATE_DEFAULTS: Readonly<Required<ApproximateOptions>> = Object.freeze({ alpha: 0.9, beta: 1, blocks: 200 });
+export const APPROXIMATE_DEFAULTS: Readonly<Required<ApproximateOptions>> = Object.freeze({ alpha: 0.9, beta: 1, blocks: 100 });
 
 export interface BuildOptions {
   /** External ids, one per document, stored in the index and returned with results. */

@@ -1,14 +1,17 @@
 // Approximate search over the impact-ordered block lists (top_blocks.h), in the manner of Seismic
 // over docid blocks:
-//   1. each query term's list adds weight x (block max - term floor) to its blocks' bounds, so a
-//      block's bound is the sum over the query of its max where listed, the term's floor elsewhere;
-//   2. the `blocks` best-bounded blocks are visited best first, while bound x alpha reaches the k-th
-//      score;
-//   3. a visited block is scored exactly, every query term in query order (the sum search.h
-//      prescribes, so scores are those of exhaustive search): listed terms through their list entry,
-//      the others through the directory, their lookups batched so that their cache misses overlap.
-// Recall comes from the order: the blocks holding the best documents are among the first few
-// hundred by bound (bench/RESULTS.md, "approximate"). With beta < 1 the lighter query terms neither
+//   1. each query term's list adds to its blocks' rank and bound: a block's bound is the sum over
+//      the query of the term's max in the block where listed, its floor elsewhere; its rank counts
+//      an unlisted term at half its floor (kUnlistedShare);
+//   2. the `blocks` best-ranked blocks are taken, best first;
+//   3. where each query term's postings of those blocks are: listed terms through their list entry,
+//      the others through the directory, one forward walk per term over the blocks in docid order,
+//      the walks of all terms stepped in turn;
+//   4. the blocks are scored exactly, best rank first (skipping those whose bound x alpha cannot
+//      reach the k-th score), every query term in query order (the sum search.h prescribes, so scores
+//      are those of exhaustive search).
+// Recall comes from the order: the blocks holding the best documents are among the first hundred or
+// so by rank (bench/RESULTS.md, "approximate"). With beta < 1 the lighter query terms neither
 // walk their lists nor score (bounding every block by their max), and the k found are scored again
 // with every term, so returned scores stay exact.
 #include <algorithm>
@@ -23,26 +26,33 @@ namespace {
 
 constexpr uint32_t kNone = 0xFFFFFFFFu;
 
-struct Hit {
-  uint32_t term;   // query position
-  uint32_t entry;  // into the lists
-  uint32_t next;   // the block's previous hit, or kNone
-};
-
-// Per block of the index, reused across queries on a thread: stamp says whether acc / head belong
-// to this query.
+// Per block of the index, reused across queries on a thread: stamp says whether at (the block's
+// place among the query's ranked blocks) belongs to this query.
 struct BlockSlot {
   uint32_t stamp;
-  float acc;
-  uint32_t head;
+  uint32_t at;
 };
+
+// A block some walked list holds: its rank (the order blocks are scored in) and its bound above the
+// floors (for alpha).
+struct Ranked {
+  float rank;
+  float bound;
+  uint32_t block;
+};
+
+// In the order, an unlisted term counts this share of its floor: its impact in the block is at most
+// the floor, and more often than not it has no posting there at all. With 1 the order is the bounds'
+// (a block's best possible score); 0.5 needs about half the blocks for the same recall on topical
+// 8.8M (bench/RESULTS.md, "approximate").
+constexpr float kUnlistedShare = 0.5f;
 
 struct Scratch {
   std::vector<BlockSlot> slots;
   uint32_t epoch = 0;
   void reset(uint32_t blocks) {
     if (slots.size() != blocks) {
-      slots.assign(blocks, BlockSlot{0, 0.0f, kNone});
+      slots.assign(blocks, BlockSlot{0, 0});
       epoch = 0;
     }
     if (++epoch == 0) {
@@ -57,14 +67,6 @@ struct Term {
   float weight;
   float floor;  // the bound of a block its list leaves out
   bool listed;  // kept under beta: its list is walked and its postings scored
-};
-
-// A query term's postings in one block, found through the directory.
-struct Lookup {
-  uint32_t term, block;
-  const TopDirEntry* dir;
-  BlockPostings found;
-  bool have;
 };
 
 }  // namespace
@@ -89,13 +91,16 @@ uint64_t approximate(const Index& ix, const TopBlockLists& tb, const Query& q, T
   thread_local Scratch s;
   s.reset(st.meta->num_blocks);
   BlockSlot* slot = s.slots.data();
-  std::vector<uint32_t> touched;
-  std::vector<Hit> hits;
+  std::vector<Ranked> ranked;  // in the order first reached, then best first
   float floors = 0;  // the bound of a block no walked list holds
   for (const Term& t : terms) floors += t.weight * t.floor;
 
-  // 1. Bounds of the listed blocks (the blocks lie anywhere in the index: their slots are fetched
-  // ahead).
+  // 1. Ranks and bounds of the listed blocks. The blocks lie anywhere in the index: their slots (8
+  // bytes a block) are fetched ahead, and the sums go to the dense `ranked`.
+  uint64_t entries = 0;
+  for (const Term& t : terms)
+    if (t.listed) entries += tb.begin[t.id + 1] - tb.begin[t.id];
+  ranked.reserve(entries);
   constexpr uint64_t kAhead = 16;
   for (uint32_t i = 0; i < n; ++i) {
     const Term& t = terms[i];
@@ -106,102 +111,107 @@ uint64_t approximate(const Index& ix, const TopBlockLists& tb, const Query& q, T
       const uint32_t b = tb.block(j);
       BlockSlot& bs = slot[b];
       if (bs.stamp != s.epoch) {
-        bs = BlockSlot{s.epoch, 0.0f, kNone};
-        touched.push_back(b);
+        bs = BlockSlot{s.epoch, static_cast<uint32_t>(ranked.size())};
+        ranked.push_back({0.0f, 0.0f, b});
       }
-      bs.acc += t.weight * (static_cast<float>(tb.max(j)) - t.floor);
-      hits.push_back({i, static_cast<uint32_t>(j), bs.head});
-      bs.head = static_cast<uint32_t>(hits.size() - 1);
+      Ranked& r = ranked[bs.at];
+      const float m = static_cast<float>(tb.max(j));
+      r.rank += t.weight * (m - kUnlistedShare * t.floor);
+      r.bound += t.weight * (m - t.floor);
     }
   }
 
-  // 2. The best `blocks` of them, best first (ties: lower block first).
-  struct Ranked {
-    float acc;
-    uint32_t block;
-  };
-  std::vector<Ranked> ranked;
-  ranked.reserve(touched.size());
-  for (uint32_t b : touched) ranked.push_back({slot[b].acc, b});
-  auto better = [](const Ranked& a, const Ranked& b) { return a.acc > b.acc || (a.acc == b.acc && a.block < b.block); };
+  // 2. The best `blocks` of them by rank, best first (ties: lower block first).
+  auto better = [](const Ranked& a, const Ranked& b) { return a.rank > b.rank || (a.rank == b.rank && a.block < b.block); };
   if (params.blocks > 0 && ranked.size() > params.blocks) {
     std::nth_element(ranked.begin(), ranked.begin() + params.blocks, ranked.end(), better);
     ranked.resize(params.blocks);
   }
   std::sort(ranked.begin(), ranked.end(), better);
 
-  // 3. Exact scores, a batch of blocks at a time: first every lookup's directory entry (prefetching
-  // what its walk reads), then the walks (prefetching the records), then the sums.
-  constexpr size_t kBatch = 16;
-  std::vector<uint32_t> entry_of(kBatch * n, kNone);  // listed entry of (block in batch, query position)
-  std::vector<uint32_t> lookup_of(kBatch * n, kNone);
-  std::vector<Lookup> lookups;
+  // 3. Where every query term's postings of each ranked block are: its list entry, or, for a term
+  // that does not list the block (and may have postings there: its floor is not 0), one forward walk
+  // per term over the blocks in document order (find_blocks).
+  const size_t nr = ranked.size();
+  std::vector<BlockPostings> where(nr * n, BlockPostings{nullptr, 0, 0});
+  // The listed entries of the ranked blocks: the lists again, each block's slot now pointing at its
+  // place in the order (the flag bit marks the ranked ones).
+  constexpr uint32_t kRankedFlag = 0x80000000u;
+  for (size_t x = 0; x < nr; ++x) slot[ranked[x].block].at = kRankedFlag | static_cast<uint32_t>(x);
+  std::vector<uint32_t> listed_here(nr * n, kNone);
+  for (uint32_t i = 0; i < n; ++i) {
+    const Term& t = terms[i];
+    if (!t.listed) continue;
+    const uint64_t from = tb.begin[t.id], to = tb.begin[t.id + 1];
+    for (uint64_t j = from; j < to; ++j) {
+      if (j + kAhead < to) __builtin_prefetch(slot + tb.block(j + kAhead));
+      const uint32_t at = slot[tb.block(j)].at;
+      if (at & kRankedFlag) listed_here[size_t{at & ~kRankedFlag} * n + i] = static_cast<uint32_t>(j);
+    }
+  }
+  std::vector<uint32_t> order(nr);  // ranked positions by block
+  for (size_t x = 0; x < nr; ++x) order[x] = static_cast<uint32_t>(x);
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return ranked[a].block < ranked[b].block; });
+  const BmpGroupMaskFn group_mask = bmp_group_mask_kernel(active_isa());
+  // Each term's blocks to find, in document order; the finders of all terms stepped in turn.
+  std::vector<uint32_t> want_begin(n + 1, 0), want, want_x;
+  for (uint32_t i = 0; i < n; ++i) {
+    const Term& t = terms[i];
+    for (uint32_t x : order) {
+      const uint32_t e = listed_here[size_t{x} * n + i];
+      if (e != kNone) {
+        where[size_t{x} * n + i] = {st.records + st.terms[t.id].first_posting + tb.record(e), tb.count(e), tb.max(e)};
+      } else if (t.listed && t.floor > 0) {  // floor 0: the list is whole, so the term has no posting here
+        want.push_back(ranked[x].block);
+        want_x.push_back(x);
+      }
+    }
+    want_begin[i + 1] = static_cast<uint32_t>(want.size());
+  }
+  std::vector<BlockPostings> got(want.size());
+  std::vector<BlockFinder> finders;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (want_begin[i + 1] > want_begin[i]) {
+      finders.emplace_back(st, tb, terms[i].id, want.data() + want_begin[i], want_begin[i + 1] - want_begin[i], got.data() + want_begin[i], group_mask);
+    }
+  }
+  for (bool more = true; more;) {
+    more = false;
+    for (BlockFinder& f : finders) more |= f.next();
+  }
+  for (uint32_t i = 0; i < n; ++i)
+    for (uint32_t w = want_begin[i]; w < want_begin[i + 1]; ++w) where[size_t{want_x[w]} * n + i] = got[w];
+
+  // 4. Exact scores, best rank first, every term in query order; the records of the blocks a few
+  // ahead are fetched meanwhile (they lie anywhere in the store).
   float acc[kBmpMaxBlockDocs] = {};
   uint8_t slots_buf[kBmpMaxBlockDocs], imps[kBmpMaxBlockDocs];
-  const BmpGroupMaskFn group_mask = bmp_group_mask_kernel(active_isa());
   uint64_t scored = 0;
-  for (size_t at = 0; at < ranked.size(); at += kBatch) {
-    if ((floors + ranked[at].acc) * margin * params.alpha < topk.threshold()) break;
-    const size_t batch = std::min(kBatch, ranked.size() - at);
-    lookups.clear();
-    for (size_t x = 0; x < batch; ++x) {
-      const uint32_t b = ranked[at + x].block;
-      for (uint32_t h = slot[b].head; h != kNone; h = hits[h].next) entry_of[x * n + hits[h].term] = hits[h].entry;
-      for (uint32_t i = 0; i < n; ++i) {
-        const uint32_t e = entry_of[x * n + i];
-        if (e != kNone) {
-          __builtin_prefetch(st.records + st.terms[terms[i].id].first_posting + tb.record(e));
-        } else if (terms[i].listed && terms[i].floor > 0) {  // floor 0: the list is whole, so the term has no posting here
-          lookup_of[x * n + i] = static_cast<uint32_t>(lookups.size());
-          lookups.push_back({terms[i].id, b, nullptr, {nullptr, 0, 0}, false});
-        }
-      }
+  constexpr size_t kBlocksAhead = 4;
+  auto prefetch_block = [&](size_t x) {
+    for (uint32_t i = 0; i < n; ++i)
+      if (where[x * n + i].count) __builtin_prefetch(where[x * n + i].record);
+  };
+  for (size_t x = 0; x < kBlocksAhead && x < nr; ++x) prefetch_block(x);
+  for (size_t x = 0; x < nr; ++x) {
+    if ((floors + ranked[x].bound) * margin * params.alpha < topk.threshold()) continue;  // cannot beat the k-th score
+    if (x + kBlocksAhead < nr) prefetch_block(x + kBlocksAhead);
+    for (uint32_t i = 0; i < n; ++i) {
+      const BlockPostings& bp = where[x * n + i];
+      if (bp.count == 0) continue;
+      const uint8_t* rec = bp.record;
+      decode_packed(rec, bp.count, bp.max, bitmap, slots_buf, imps);
+      const float w = terms[i].weight;
+      for (uint32_t y = 0; y < bp.count; ++y) acc[slots_buf[y]] += w * static_cast<float>(imps[y]);
+      scored += bp.count;
     }
-    for (Lookup& l : lookups) {
-      l.dir = find_dir(tb, l.term, l.block);
-      if (l.dir) {  // a directory step's group headers span a few cache lines
-        const uint8_t* g = dir_group_bytes(st, l.term, l.dir);
-        for (int line = 0; line < 4; ++line) __builtin_prefetch(g + 64 * line);
-        __builtin_prefetch(dir_block_max(st, l.term, l.dir));
-        __builtin_prefetch(dir_block_max(st, l.term, l.dir) + 64);
-      }
+    const uint32_t first = ranked[x].block * bd;
+    for (uint32_t d = 0; d < bd; ++d) {
+      if (acc[d] > 0) topk.insert(acc[d], first + d);
+      acc[d] = 0;
     }
-    for (Lookup& l : lookups) {
-      l.have = l.dir && walk_to_block(st, tb, l.term, l.dir, l.block, l.found, group_mask);
-      if (l.have) __builtin_prefetch(l.found.record);
-    }
-    for (size_t x = 0; x < batch; ++x) {
-      const uint32_t b = ranked[at + x].block;
-      if ((floors + ranked[at + x].acc) * margin * params.alpha < topk.threshold()) {
-        at = ranked.size();  // the rest of the order cannot do better
-        break;
-      }
-      for (uint32_t i = 0; i < n; ++i) {
-        const uint32_t e = entry_of[x * n + i], l = lookup_of[x * n + i];
-        BlockPostings bp;
-        if (e != kNone) {
-          bp = {st.records + st.terms[terms[i].id].first_posting + tb.record(e), tb.count(e), tb.max(e)};
-        } else if (l != kNone && lookups[l].have) {
-          bp = lookups[l].found;
-        } else {
-          continue;
-        }
-        const uint8_t* rec = bp.record;
-        decode_packed(rec, bp.count, bp.max, bitmap, slots_buf, imps);
-        const float w = terms[i].weight;
-        for (uint32_t y = 0; y < bp.count; ++y) acc[slots_buf[y]] += w * static_cast<float>(imps[y]);
-        scored += bp.count;
-      }
-      const uint32_t first = b * bd;
-      for (uint32_t d = 0; d < bd; ++d) {
-        if (acc[d] > 0) topk.insert(acc[d], first + d);
-        acc[d] = 0;
-      }
-    }
-    std::fill(entry_of.begin(), entry_of.begin() + static_cast<std::ptrdiff_t>(batch * n), kNone);
-    std::fill(lookup_of.begin(), lookup_of.begin() + static_cast<std::ptrdiff_t>(batch * n), kNone);
   }
-  // 4. Without the terms beta left out, the k found are scored again with every term.
+  // 5. Without the terms beta left out, the k found are scored again with every term.
   bool partial = false;
   for (const Term& t : terms) partial |= !t.listed;
   if (partial) {

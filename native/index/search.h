@@ -38,7 +38,7 @@ struct Query {
 struct BmpParams {
   float alpha = 1.0f;  // (0, 1]: visit a block while bound x alpha reaches the k-th score
   float beta = 1.0f;   // (0, 1]: search with the heaviest query terms carrying this share of the bound mass
-  uint32_t blocks = 0; // [0, kMaxApproximateBlocks], 'approximate' over top-block lists only: the most blocks scored (0: no limit)
+  uint32_t blocks = 0; // [0, kMaxApproximateBlocks], 'approximate' over top-block lists only: the blocks scored (0: all listed)
 };
 inline constexpr uint32_t kMaxApproximateBlocks = 1u << 24;
 

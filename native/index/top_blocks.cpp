@@ -247,4 +247,57 @@ bool walk_to_block(const BmpStore& st, const TopBlockLists& tb, uint32_t term, c
   return false;
 }
 
+BlockFinder::BlockFinder(const BmpStore& st, const TopBlockLists& tb, uint32_t term, const uint32_t* blocks, size_t n, BlockPostings* out,
+                         BmpGroupMaskFn mask_fn)
+    : st_(&st), te_(&st.terms[term]), blocks_(blocks), out_(out), n_(n), mask_fn_(mask_fn) {
+  first_ = tb.dir + tb.dir_begin[term];
+  last_ = tb.dir + tb.dir_begin[term + 1];
+  from_ = first_;
+  step_ = tb.dir_step;
+  bitmap_ = packed_bitmap_bytes(st.meta->block_docs);
+}
+
+bool BlockFinder::next() {
+  if (i_ == n_) return false;
+  const size_t i = i_++;
+  out_[i] = {nullptr, 0, 0};
+  const uint32_t want_sb = blocks_[i] / kBmpSuperBlocks, want_blk = blocks_[i] % kBmpSuperBlocks;
+  // The directory entry at or before the superblock (blocks ascend, so the search starts where the
+  // last one ended).
+  from_ = std::upper_bound(from_, last_, want_sb, [](uint32_t sb, const TopDirEntry& e) { return sb < e.superblock; });
+  if (from_ == first_) return i_ < n_;
+  --from_;
+  const TopDirEntry* d = from_;
+  const uint32_t dj = static_cast<uint32_t>(d - first_) * step_;
+  if (!loaded_ || j_ < dj) {  // the directory starts nearer than the cursor is
+    next_ = st_->group_bytes + te_->first_group + d->group;
+    b_ = te_->first_block + d->block;
+    r_ = te_->first_posting + d->posting;
+    j_ = dj;
+    pg_ = read_packed_group(next_, st_->group_bytes_end, 0, true, mask_fn_, &mask_);
+    pg_.superblock = d->superblock;
+    loaded_ = true;
+  }
+  while (pg_.superblock < want_sb && j_ + 1 < te_->num_groups) {
+    b_ += pg_.blocks;
+    r_ += pg_.posting_bytes;
+    ++j_;
+    pg_ = read_packed_group(next_, st_->group_bytes_end, pg_.superblock, false, mask_fn_, &mask_);
+  }
+  if (pg_.superblock != want_sb || !(mask_ >> want_blk & 1)) return i_ < n_;
+  const uint32_t k = static_cast<uint32_t>(__builtin_popcountll(mask_ & ((uint64_t{1} << want_blk) - 1)));
+  const uint8_t* e = pg_.entries;
+  const uint8_t* c = pg_.counts;
+  uint64_t rr = r_;
+  for (uint32_t x = 0; x < k; ++x) {
+    uint32_t count = 0;
+    read_packed_entry(e, c, count);
+    rr += packed_body_bytes(count, st_->block_max[b_ + x], bitmap_);
+  }
+  uint32_t count = 0;
+  read_packed_entry(e, c, count);
+  out_[i] = {st_->records + rr, count, st_->block_max[b_ + k]};
+  return i_ < n_;
+}
+
 }  // namespace splade::index

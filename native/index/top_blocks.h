@@ -30,6 +30,7 @@
 
 #include "../common/cpu_features.h"
 #include "bmp_bounds.h"
+#include "bmp_packed.h"
 #include "bmp_store.h"
 
 namespace splade::index {
@@ -92,9 +93,8 @@ struct BlockPostings {
 };
 
 // Finds term's postings in block (global number) through the directory; false when it has none
-// there. In two steps, so that a batch of lookups can overlap their cache misses: the directory
-// entry to start from (nullptr: the term has no group at or before the block's superblock), then
-// the walk from it.
+// there: the directory entry to start from (nullptr: the term has no group at or before the block's
+// superblock), then the walk from it.
 const TopDirEntry* find_dir(const TopBlockLists& tb, uint32_t term, uint32_t block);
 bool walk_to_block(const BmpStore& st, const TopBlockLists& tb, uint32_t term, const TopDirEntry* d, uint32_t block, BlockPostings& out,
                    BmpGroupMaskFn mask_fn);
@@ -102,8 +102,34 @@ inline bool find_block(const BmpStore& st, const TopBlockLists& tb, uint32_t ter
   const TopDirEntry* d = find_dir(tb, term, block);
   return d && walk_to_block(st, tb, term, d, block, out, bmp_group_mask_kernel(active_isa()));
 }
-// Where walk_to_block will read first (to prefetch): the group's bytes and its blocks' maxima.
-inline const uint8_t* dir_group_bytes(const BmpStore& st, uint32_t term, const TopDirEntry* d) { return st.group_bytes + st.terms[term].first_group + d->group; }
-inline const uint8_t* dir_block_max(const BmpStore& st, uint32_t term, const TopDirEntry* d) { return st.block_max + st.terms[term].first_block + d->block; }
+// The same for several blocks of one term, ascending and distinct, a block a call to next() (false
+// once all are done): one forward walk over the term's groups, jumping through the directory wherever
+// the next block lies past the current step, so blocks that share groups decode them once. Several
+// finders stepped in turn overlap their cache misses (each walk is a chain of loads). out[i]: the
+// postings of blocks[i], or count 0 where the term has none there.
+class BlockFinder {
+ public:
+  BlockFinder() = default;
+  BlockFinder(const BmpStore& st, const TopBlockLists& tb, uint32_t term, const uint32_t* blocks, size_t n, BlockPostings* out,
+              BmpGroupMaskFn mask_fn);
+  bool next();
+
+ private:
+  const BmpStore* st_ = nullptr;
+  const BmpTerm* te_ = nullptr;
+  const uint32_t* blocks_ = nullptr;
+  BlockPostings* out_ = nullptr;
+  size_t n_ = 0, i_ = 0;
+  BmpGroupMaskFn mask_fn_ = nullptr;
+  const TopDirEntry *first_ = nullptr, *last_ = nullptr, *from_ = nullptr;
+  uint32_t step_ = 1, bitmap_ = 1;
+  // The cursor: group j_ (decoded into pg_ / mask_) starts at entry b_ and record byte r_; next_ is
+  // the group after it.
+  bool loaded_ = false;
+  uint32_t j_ = 0;
+  uint64_t b_ = 0, r_ = 0, mask_ = 0;
+  PackedGroup pg_{};
+  const uint8_t* next_ = nullptr;
+};
 
 }  // namespace splade::index
