@@ -725,6 +725,12 @@ describe('InvertedIndex options and approximate search', () => {
     expect(found / total, `seed ${seed}: recall@10 of the defaults with top-block lists`).toBeGreaterThanOrEqual(0.95);
     expect(scoredFew).toBeLessThan(scoredDefault); // blocks bounds the work
     expect(foundFew).toBeLessThan(found);
+    // Past k = 100 the lists hold too few blocks: block-max pruning answers, as on an index without them.
+    for (const qv of queries.slice(0, 5)) {
+      const a = listed.search(qv, { k: 101, algorithm: 'approximate' }), b = none.search(qv, { k: 101, algorithm: 'approximate' });
+      expect(Array.from(a.ids)).toEqual(Array.from(b.ids));
+      expect(Array.from(a.scores)).toEqual(Array.from(b.scores));
+    }
     const rs = await listed.searchBatch(queries.slice(0, 8), { k: 10, algorithm: 'approximate', blocks: 20, beta: 0.8, threads: 2 });
     rs.forEach((res, i) => {
       const s = listed.search(queries[i], { k: 10, algorithm: 'approximate', blocks: 20, beta: 0.8 });

@@ -30,8 +30,8 @@ const ALGORITHMS: readonly SearchAlgorithm[] = ['exhaustive', 'wand', 'maxscore'
 /**
  * The knobs of `algorithm: 'approximate'`, which may skip documents that belong in the top k (the
  * scores it returns are exact). On an index with top-block lists (store 'compact', BuildOptions.
- * topBlocks) it scores the `blocks` blocks of best bound that its terms' lists point at; on other
- * indexes it is block-max pruning, where alpha = beta = 1 is exact search (the same as 'bmp').
+ * topBlocks), for k up to 100, it scores the `blocks` best-ranked blocks that its terms' lists point
+ * at; otherwise it is block-max pruning, where alpha = beta = 1 is exact search (the same as 'bmp').
  */
 export interface ApproximateOptions {
   /** (0, 1], default 0.9: a block is visited only while its score bound x alpha reaches the k-th best score. Lower is faster. */

@@ -190,9 +190,9 @@ SearchResult search(const Index& ix, const Query& q, uint32_t k, Algorithm algor
   topk.set_deleted(deleted, ix.num_docs());
   topk.set_floor(floor);
   SearchResult r;
-  // 'approximate' over the index's top-block lists where it has them (store 'compact'), else the
-  // block-max pruning with alpha / beta.
-  const TopBlockLists* tb = algorithm == Algorithm::approximate ? ix.top_blocks() : nullptr;
+  // 'approximate' over the index's top-block lists where it has them (store 'compact') and k is at
+  // most kMaxListedK, else the block-max pruning with alpha / beta.
+  const TopBlockLists* tb = algorithm == Algorithm::approximate && k <= kMaxListedK ? ix.top_blocks() : nullptr;
   if (tb) {
     r.postings_scored = approximate(ix, *tb, q, topk, params, kept_terms({{&ix, nullptr, 0}}, q, params.beta));
   } else if (algorithm == Algorithm::bmp || algorithm == Algorithm::approximate) {

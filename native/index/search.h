@@ -41,6 +41,10 @@ struct BmpParams {
   uint32_t blocks = 0; // [0, kMaxApproximateBlocks], 'approximate' over top-block lists only: the blocks scored (0: all listed)
 };
 inline constexpr uint32_t kMaxApproximateBlocks = 1u << 24;
+// The largest k 'approximate' answers from top-block lists: a term lists its best few hundred blocks,
+// too few for a top 1000 (recall 0.3 at 100 blocks, 0.9 at 10,000 and slower than 'bmp' on topical
+// 1M, bench/RESULTS.md); larger k take block-max pruning with alpha / beta.
+inline constexpr uint32_t kMaxListedK = 100;
 
 struct SearchResult {
   std::vector<uint32_t> ids;  // internal document numbers, best first
