@@ -131,7 +131,7 @@ uint64_t approximate(const Index& ix, const TopBlockLists& tb, const Query& q, T
 
   // 3. Where every query term's postings of each ranked block are: its list entry, or, for a term
   // that does not list the block (and may have postings there: its floor is not 0), one forward walk
-  // per term over the blocks in document order (find_blocks).
+  // per term over the blocks in document order (BlockFinder).
   const size_t nr = ranked.size();
   std::vector<BlockPostings> where(nr * n, BlockPostings{nullptr, 0, 0});
   // The listed entries of the ranked blocks: the lists again, each block's slot now pointing at its
