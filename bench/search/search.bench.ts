@@ -15,7 +15,7 @@
 //
 //   flock /tmp/bench.lock nice -n 10 npx tsx bench/search/search.bench.ts --collection uniform,topical \
 //     --docs 1000000 --queries 1000 --k 10,1000 --algorithms exhaustive,wand,maxscore,bmw
-//   ... --algorithms exhaustive,maxscore,bmp --opts 'approximate:{"heapFactor":0.9}' --opts 'approximate:{}' \
+//   ... --algorithms exhaustive,maxscore,bmp --opts 'approximate:{"blocks":64}' --opts 'approximate:{}' \
 //     --build '{"reorder":"bp"}' --index /data/{collection}-8.8M-bp.idx --docs 8800000 --queries 200
 //
 // (--help lists every flag.) SPLADE_ADDON=/work/addon-base/splade.node runs it on the prebuilt addon.
