@@ -7,13 +7,13 @@
 #include "../common/error.h"
 #include "../common/thread_pool.h"
 #include "bmp_packed.h"
-#include "top_blocks.h"
 #include "bmp_store.h"
 #include "codec.h"
 #include "crc32c.h"
 #include "format.h"
 #include "list_writer.h"
 #include "reorder_bp.h"
+#include "top_blocks.h"
 
 namespace splade::index {
 
