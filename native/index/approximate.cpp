@@ -47,8 +47,12 @@ struct Ranked {
 // 8.8M (bench/RESULTS.md, "approximate").
 constexpr float kUnlistedShare = 0.5f;
 
+// Per thread, reused across queries (a query's tables are a few hundred kilobytes).
 struct Scratch {
   std::vector<BlockSlot> slots;
+  std::vector<Ranked> ranked;
+  std::vector<BlockPostings> where, got;
+  std::vector<uint32_t> listed_here, order, want_begin, want, want_x;
   uint32_t epoch = 0;
   void reset(uint32_t blocks) {
     if (slots.size() != blocks) {
@@ -91,7 +95,8 @@ uint64_t approximate(const Index& ix, const TopBlockLists& tb, const Query& q, T
   thread_local Scratch s;
   s.reset(st.meta->num_blocks);
   BlockSlot* slot = s.slots.data();
-  std::vector<Ranked> ranked;  // in the order first reached, then best first
+  std::vector<Ranked>& ranked = s.ranked;  // in the order first reached, then best first
+  ranked.clear();
   float floors = 0;  // the bound of a block no walked list holds
   for (const Term& t : terms) floors += t.weight * t.floor;
 
@@ -133,12 +138,14 @@ uint64_t approximate(const Index& ix, const TopBlockLists& tb, const Query& q, T
   // that does not list the block (and may have postings there: its floor is not 0), one forward walk
   // per term over the blocks in document order (BlockFinder).
   const size_t nr = ranked.size();
-  std::vector<BlockPostings> where(nr * n, BlockPostings{nullptr, 0, 0});
+  std::vector<BlockPostings>& where = s.where;
+  where.assign(nr * n, BlockPostings{nullptr, 0, 0});
   // The listed entries of the ranked blocks: the lists again, each block's slot now pointing at its
   // place in the order (the flag bit marks the ranked ones).
   constexpr uint32_t kRankedFlag = 0x80000000u;
   for (size_t x = 0; x < nr; ++x) slot[ranked[x].block].at = kRankedFlag | static_cast<uint32_t>(x);
-  std::vector<uint32_t> listed_here(nr * n, kNone);
+  std::vector<uint32_t>& listed_here = s.listed_here;
+  listed_here.assign(nr * n, kNone);
   for (uint32_t i = 0; i < n; ++i) {
     const Term& t = terms[i];
     if (!t.listed) continue;
@@ -149,12 +156,16 @@ uint64_t approximate(const Index& ix, const TopBlockLists& tb, const Query& q, T
       if (at & kRankedFlag) listed_here[size_t{at & ~kRankedFlag} * n + i] = static_cast<uint32_t>(j);
     }
   }
-  std::vector<uint32_t> order(nr);  // ranked positions by block
+  std::vector<uint32_t>& order = s.order;  // ranked positions by block
+  order.resize(nr);
   for (size_t x = 0; x < nr; ++x) order[x] = static_cast<uint32_t>(x);
   std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return ranked[a].block < ranked[b].block; });
   const BmpGroupMaskFn group_mask = bmp_group_mask_kernel(active_isa());
   // Each term's blocks to find, in document order; the finders of all terms stepped in turn.
-  std::vector<uint32_t> want_begin(n + 1, 0), want, want_x;
+  std::vector<uint32_t>&want_begin = s.want_begin, &want = s.want, &want_x = s.want_x;
+  want_begin.assign(n + 1, 0);
+  want.clear();
+  want_x.clear();
   for (uint32_t i = 0; i < n; ++i) {
     const Term& t = terms[i];
     for (uint32_t x : order) {
@@ -168,7 +179,8 @@ uint64_t approximate(const Index& ix, const TopBlockLists& tb, const Query& q, T
     }
     want_begin[i + 1] = static_cast<uint32_t>(want.size());
   }
-  std::vector<BlockPostings> got(want.size());
+  std::vector<BlockPostings>& got = s.got;
+  got.resize(want.size());
   std::vector<BlockFinder> finders;
   for (uint32_t i = 0; i < n; ++i) {
     if (want_begin[i + 1] > want_begin[i]) {
