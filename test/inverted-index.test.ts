@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { InvertedIndex, SpladeError, type SparseVector } from '../lib/index.js';
+import { InvertedIndex, setThreads, SpladeError, type SparseVector } from '../lib/index.js';
 import { mulberry32 } from '../lib/random.js';
 
 /** The exact algorithms: each returns bit for bit the exhaustive top-k. */
@@ -519,6 +519,35 @@ describe('InvertedIndex files', () => {
     }
     expect(caught).toBeGreaterThan(200); // most single-bit changes break a rule
     expect(caught + consistent).toBe(400);
+  });
+
+  it('store compact: a term that starts anywhere but where the previous one ended is caught, whichever thread checks it', () => {
+    // The store is checked in term ranges on the pool's threads: every term is tried, so every range
+    // boundary is too, with a pool of 5 (a middle range's start is checked only against the range
+    // before it).
+    setThreads(5);
+    const p = join(dir, 'term-start.idx');
+    const nSections = compactBytes.readUInt32LE(20);
+    const at = Array.from({ length: nSections }, (_, i) => 64 + 24 * i).find((a) => compactBytes.readUInt32LE(a) === 7)!;
+    const offset = Number(compactBytes.readBigUInt64LE(at + 8)), length = Number(compactBytes.readBigUInt64LE(at + 16));
+    const vocab = length / 32;
+    const q = c.queries[0];
+    for (let t = 0; t < vocab; t++) {
+      for (const field of [0, 8, 16]) { // first_group, first_block, first_posting
+        const buf = Buffer.from(compactBytes);
+        const f = offset + 32 * t + field;
+        buf.writeBigUInt64LE(buf.readBigUInt64LE(f) + 1n, f);
+        buf.writeUInt32LE(crc32c(buf.subarray(offset, offset + length)), at + 4);
+        buf.writeUInt32LE(crc32c(buf.subarray(64, 64 + 24 * nSections)), 24);
+        buf.writeUInt32LE(0, 16);
+        buf.writeUInt32LE(crc32c(buf.subarray(0, 64)), 16);
+        writeFileSync(p, buf);
+        const o = InvertedIndex.open(p);
+        expectCode(() => o.search(q, { k: 10, algorithm: 'exhaustive' }), 'ERR_SPLADE_CORRUPT_FILE');
+        o.dispose();
+      }
+    }
+    setThreads(0);
   });
 
   it('store compact: damaged top-block lists behind a repaired checksum fail approximate search (ERR_SPLADE_CORRUPT_FILE) or change nothing', () => {
