@@ -138,6 +138,14 @@ function crc32c(bytes: Uint8Array): number {
   for (const b of bytes) c = CRC32C_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
+/** Rewrites the checksums over a changed section (its table entry at `at`), the section table and the header. */
+function repairChecksums(buf: Buffer, at: number, offset: number, length: number): void {
+  const nSections = buf.readUInt32LE(20);
+  buf.writeUInt32LE(crc32c(buf.subarray(offset, offset + length)), at + 4);
+  buf.writeUInt32LE(crc32c(buf.subarray(64, 64 + 24 * nSections)), 24);
+  buf.writeUInt32LE(0, 16);
+  buf.writeUInt32LE(crc32c(buf.subarray(0, 64)), 16);
+}
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const CASES = [
@@ -484,10 +492,7 @@ describe('InvertedIndex files', () => {
       const sec = targets[iter % targets.length];
       const flips = 1 + Math.floor(r() * 2);
       for (let f = 0; f < flips; f++) buf[sec.offset + Math.floor(r() * sec.length)] ^= 1 << Math.floor(r() * 8);
-      buf.writeUInt32LE(crc32c(buf.subarray(sec.offset, sec.offset + sec.length)), sec.at + 4);
-      buf.writeUInt32LE(crc32c(buf.subarray(64, 64 + 24 * nSections)), 24);
-      buf.writeUInt32LE(0, 16);
-      buf.writeUInt32LE(crc32c(buf.subarray(0, 64)), 16);
+      repairChecksums(buf, sec.at, sec.offset, sec.length);
       writeFileSync(p, buf);
       let o: InvertedIndex;
       try {
@@ -537,10 +542,7 @@ describe('InvertedIndex files', () => {
         const buf = Buffer.from(compactBytes);
         const f = offset + 32 * t + field;
         buf.writeBigUInt64LE(buf.readBigUInt64LE(f) + 1n, f);
-        buf.writeUInt32LE(crc32c(buf.subarray(offset, offset + length)), at + 4);
-        buf.writeUInt32LE(crc32c(buf.subarray(64, 64 + 24 * nSections)), 24);
-        buf.writeUInt32LE(0, 16);
-        buf.writeUInt32LE(crc32c(buf.subarray(0, 64)), 16);
+        repairChecksums(buf, at, offset, length);
         writeFileSync(p, buf);
         const o = InvertedIndex.open(p);
         expectCode(() => o.search(q, { k: 10, algorithm: 'exhaustive' }), 'ERR_SPLADE_CORRUPT_FILE');
@@ -567,10 +569,7 @@ describe('InvertedIndex files', () => {
       // Half the flips in the header and term offsets, where a change is structural.
       const span = iter % 2 === 0 ? Math.min(length, 32 + 16 * 8) : length;
       buf[offset + Math.floor(r() * span)] ^= 1 << Math.floor(r() * 8);
-      buf.writeUInt32LE(crc32c(buf.subarray(offset, offset + length)), at + 4);
-      buf.writeUInt32LE(crc32c(buf.subarray(64, 64 + 24 * nSections)), 24);
-      buf.writeUInt32LE(0, 16);
-      buf.writeUInt32LE(crc32c(buf.subarray(0, 64)), 16);
+      repairChecksums(buf, at, offset, length);
       writeFileSync(p, buf);
       const d = InvertedIndex.open(p);
       const qi = iter % c.queries.length;
