@@ -238,12 +238,10 @@ void BmpStore::validate_packed(Section meta_s, Section terms_s, Section groups_s
     });
   }
   std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.from < b.from; });
+  if (vocab_size > 0 && (terms[0].first_group != 0 || terms[0].first_block != 0 || terms[0].first_posting != 0)) corrupt("term 0 out of order");
   uint64_t groups_seen = 0, postings_seen = 0;
   for (size_t i = 0; i < ranges.size(); ++i) {
     if (ranges[i].error) std::rethrow_exception(ranges[i].error);  // the first damaged range's error
-    if (i == 0 && (terms[0].first_group != 0 || terms[0].first_block != 0 || terms[0].first_posting != 0) && vocab_size > 0) {
-      corrupt("term 0 out of order");
-    }
     if (i + 1 < ranges.size()) {
       const BmpTerm& next = terms[ranges[i + 1].from];
       if (next.first_group != ranges[i].g_end || next.first_block != ranges[i].b_end || next.first_posting != ranges[i].r_end) {

@@ -115,7 +115,8 @@ struct Layout {
 
 }  // namespace
 
-std::vector<uint8_t> encode_top_blocks(const BmpStore& st, uint32_t vocab, uint32_t lambda, uint32_t threads, uint32_t dir_step) {
+std::vector<uint8_t> encode_top_blocks(const BmpStore& st, uint32_t vocab, uint32_t lambda, uint32_t threads) {
+  const uint32_t dir_step = kTopDirStep;
   if (lambda < 1 || lambda > kMaxTopBlocks) fail(kInvalidArgument, "topBlocks must be in [1, " + std::to_string(kMaxTopBlocks) + "]");
   const uint32_t parts = std::max(1u, std::min(threads, 64u));
   std::vector<std::vector<Entry>> entries(parts);
@@ -173,7 +174,6 @@ TopBlockLists view_top_blocks(const uint8_t* data, uint64_t size, const BmpStore
   for (uint64_t i = 0; i < size - lay.floor - vocab; ++i)
     if (data[lay.floor + vocab + i] != 0) corrupt("nonzero padding");
   TopBlockLists tb;
-  tb.lambda = meta.lambda;
   tb.dir_step = meta.dir_step;
   tb.begin = reinterpret_cast<const uint64_t*>(data + lay.begin);
   tb.dir_begin = reinterpret_cast<const uint64_t*>(data + lay.dir_begin);
@@ -199,52 +199,6 @@ TopBlockLists view_top_blocks(const uint8_t* data, uint64_t size, const BmpStore
   });
   if (bad) corrupt("lists disagree with the block-max store");
   return tb;
-}
-
-const TopDirEntry* find_dir(const TopBlockLists& tb, uint32_t term, uint32_t block) {
-  const uint32_t want_sb = block / kBmpSuperBlocks;
-  const TopDirEntry* first = tb.dir + tb.dir_begin[term];
-  const TopDirEntry* last = tb.dir + tb.dir_begin[term + 1];
-  // The last sampled group at or before the superblock.
-  const TopDirEntry* d = std::upper_bound(first, last, want_sb, [](uint32_t sb, const TopDirEntry& e) { return sb < e.superblock; });
-  return d == first ? nullptr : d - 1;
-}
-
-bool walk_to_block(const BmpStore& st, const TopBlockLists& tb, uint32_t term, const TopDirEntry* d, uint32_t block, BlockPostings& out,
-                   BmpGroupMaskFn mask_fn) {
-  const BmpTerm& te = st.terms[term];
-  const uint32_t want_sb = block / kBmpSuperBlocks, want_blk = block % kBmpSuperBlocks;
-  const uint32_t bitmap = packed_bitmap_bytes(st.meta->block_docs);
-  const uint8_t* g = st.group_bytes + te.first_group + d->group;
-  uint64_t b = te.first_block + d->block, r = te.first_posting + d->posting;
-  const uint32_t j0 = static_cast<uint32_t>(d - (tb.dir + tb.dir_begin[term])) * tb.dir_step;
-  uint32_t sb = d->superblock;
-  for (uint32_t j = j0; j < te.num_groups && j < j0 + tb.dir_step; ++j) {
-    uint64_t mask = 0;
-    PackedGroup pg = read_packed_group(g, st.group_bytes_end, sb, j == j0, mask_fn, &mask);
-    if (j == j0) pg.superblock = d->superblock;
-    sb = pg.superblock;
-    if (sb > want_sb) return false;
-    if (sb == want_sb) {
-      if (!(mask >> want_blk & 1)) return false;
-      // The records before the block's: its position in the group is the blocks below it.
-      const uint32_t k = static_cast<uint32_t>(__builtin_popcountll(mask & ((uint64_t{1} << want_blk) - 1)));
-      const uint8_t* e = pg.entries;
-      const uint8_t* c = pg.counts;
-      for (uint32_t x = 0; x < k; ++x) {
-        uint32_t count = 0;
-        read_packed_entry(e, c, count);
-        r += packed_body_bytes(count, st.block_max[b + x], bitmap);
-      }
-      uint32_t count = 0;
-      read_packed_entry(e, c, count);
-      out = {st.records + r, count, st.block_max[b + k]};
-      return true;
-    }
-    b += pg.blocks;
-    r += pg.posting_bytes;
-  }
-  return false;
 }
 
 BlockFinder::BlockFinder(const BmpStore& st, const TopBlockLists& tb, uint32_t term, const uint32_t* blocks, size_t n, BlockPostings* out,

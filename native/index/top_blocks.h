@@ -65,7 +65,6 @@ static_assert(sizeof(TopDirEntry) == 16, "TopDirEntry is 16 bytes");
 
 // A view of the section.
 struct TopBlockLists {
-  uint32_t lambda = 0;
   uint32_t dir_step = kTopDirStep;
   const uint64_t* begin = nullptr;
   const uint64_t* dir_begin = nullptr;
@@ -81,7 +80,7 @@ struct TopBlockLists {
 
 // The section's bytes for a packed store (lambda in [1, kMaxTopBlocks]); the store need not be
 // validated (the builder's own), and the terms are derived on up to `threads` threads.
-std::vector<uint8_t> encode_top_blocks(const BmpStore& st, uint32_t vocab_size, uint32_t lambda, uint32_t threads, uint32_t dir_step = kTopDirStep);
+std::vector<uint8_t> encode_top_blocks(const BmpStore& st, uint32_t vocab_size, uint32_t lambda, uint32_t threads);
 
 // Checks the section against a validated packed store (kCorruptFile on any difference) and views it.
 TopBlockLists view_top_blocks(const uint8_t* data, uint64_t size, const BmpStore& st, uint32_t vocab_size, uint32_t threads);
@@ -92,18 +91,8 @@ struct BlockPostings {
   uint32_t count, max;
 };
 
-// Finds term's postings in block (global number) through the directory; false when it has none
-// there: the directory entry to start from (nullptr: the term has no group at or before the block's
-// superblock), then the walk from it.
-const TopDirEntry* find_dir(const TopBlockLists& tb, uint32_t term, uint32_t block);
-bool walk_to_block(const BmpStore& st, const TopBlockLists& tb, uint32_t term, const TopDirEntry* d, uint32_t block, BlockPostings& out,
-                   BmpGroupMaskFn mask_fn);
-inline bool find_block(const BmpStore& st, const TopBlockLists& tb, uint32_t term, uint32_t block, BlockPostings& out) {
-  const TopDirEntry* d = find_dir(tb, term, block);
-  return d && walk_to_block(st, tb, term, d, block, out, bmp_group_mask_kernel(active_isa()));
-}
-// The same for several blocks of one term, ascending and distinct, a block a call to next() (false
-// once all are done): one forward walk over the term's groups, jumping through the directory wherever
+// Finds a term's postings in blocks (global numbers, ascending and distinct) through the directory,
+// a block a call to next() (false once all are done): one forward walk over the term's groups, jumping through the directory wherever
 // the next block lies past the current step, so blocks that share groups decode them once. Several
 // finders stepped in turn overlap their cache misses (each walk is a chain of loads). out[i]: the
 // postings of blocks[i], or count 0 where the term has none there.
@@ -131,5 +120,11 @@ class BlockFinder {
   PackedGroup pg_{};
   const uint8_t* next_ = nullptr;
 };
+
+// One block: false when the term has no posting there.
+inline bool find_block(const BmpStore& st, const TopBlockLists& tb, uint32_t term, uint32_t block, BlockPostings& out) {
+  BlockFinder(st, tb, term, &block, 1, &out, bmp_group_mask_kernel(active_isa())).next();
+  return out.count > 0;
+}
 
 }  // namespace splade::index
