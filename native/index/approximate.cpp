@@ -6,7 +6,7 @@
 //   2. the `blocks` best-ranked blocks are taken, best first;
 //   3. where each query term's postings of those blocks are: listed terms through their list entry,
 //      the others through the directory, one forward walk per term over the blocks in docid order,
-//      the walks of all terms stepped in turn;
+//      the walks of all terms stepped in turn, a stage at a time (BlockFinder);
 //   4. the blocks are scored exactly, best rank first (skipping those whose bound x alpha cannot
 //      reach the k-th score), every query term in query order (the sum search.h prescribes, so scores
 //      are those of exhaustive search).
@@ -187,9 +187,11 @@ uint64_t approximate(const Index& ix, const TopBlockLists& tb, const Query& q, T
       finders.emplace_back(st, tb, terms[i].id, want.data() + want_begin[i], want_begin[i + 1] - want_begin[i], got.data() + want_begin[i], group_mask);
     }
   }
-  for (bool more = true; more;) {
+  for (bool more = true; more;) {  // each stage over all finders (top_blocks.h)
     more = false;
-    for (BlockFinder& f : finders) more |= f.next();
+    for (BlockFinder& f : finders) f.prefetch();
+    for (BlockFinder& f : finders) more |= f.locate();
+    for (BlockFinder& f : finders) f.finish();
   }
   for (uint32_t i = 0; i < n; ++i)
     for (uint32_t w = want_begin[i]; w < want_begin[i + 1]; ++w) where[size_t{want_x[w]} * n + i] = got[w];

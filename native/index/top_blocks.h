@@ -92,18 +92,37 @@ struct BlockPostings {
 };
 
 // Finds a term's postings in blocks (global numbers, ascending and distinct) through the directory,
-// a block a call to next() (false once all are done): one forward walk over the term's groups, jumping through the directory wherever
-// the next block lies past the current step, so blocks that share groups decode them once. Several
-// finders stepped in turn overlap their cache misses (each walk is a chain of loads). out[i]: the
-// postings of blocks[i], or count 0 where the term has none there.
+// one block a step: one forward walk over the term's groups, jumping through the directory wherever
+// the next block lies past the current step, so blocks that share groups decode them once. out[i]:
+// the postings of blocks[i], or count 0 where the term has none there.
+//
+// A step is three stages, so that a caller stepping many finders (approximate.cpp: one per query
+// term) runs each stage over all of them before the next, and their cache misses overlap: the walks
+// lie at random places of the store, and a walk's loads and branches depend on each other, so one
+// finder's step alone waits for each miss in turn.
+//   prefetch(): fetches the group headers the step will walk (from its directory entry or the cursor);
+//   locate():   walks to the block's group and fetches the block maxima its record offset needs;
+//   finish():   sums the sizes of the records before it (false from locate(): none left).
+// next() is the three in a row.
 class BlockFinder {
  public:
   BlockFinder() = default;
   BlockFinder(const BmpStore& st, const TopBlockLists& tb, uint32_t term, const uint32_t* blocks, size_t n, BlockPostings* out,
               BmpGroupMaskFn mask_fn);
-  bool next();
+  void prefetch();
+  bool locate();
+  void finish();
+  bool next() {
+    prefetch();
+    const bool more = locate();
+    finish();
+    return more;
+  }
 
  private:
+  // The directory entry at or before superblock sb, searched from the last one (blocks ascend).
+  const TopDirEntry* dir_at(uint32_t sb) const;
+
   const BmpStore* st_ = nullptr;
   const BmpTerm* te_ = nullptr;
   const uint32_t* blocks_ = nullptr;
@@ -119,6 +138,10 @@ class BlockFinder {
   uint64_t b_ = 0, r_ = 0, mask_ = 0;
   PackedGroup pg_{};
   const uint8_t* next_ = nullptr;
+  // Between locate() and finish(): the block found is the k-th of group j_, for out_[at_].
+  bool found_ = false;
+  size_t at_ = 0;
+  uint32_t k_ = 0;
 };
 
 // One block: false when the term has no posting there.
