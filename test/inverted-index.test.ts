@@ -441,7 +441,7 @@ describe('InvertedIndex files', () => {
 
   // topBlocks 0: 'approximate' is the same block-max pruning as over the lists (its own tests are below).
   const compact = InvertedIndex.build(c.docs, { docIds, blockSize: 32, bmpBlockDocs: 8, store: 'compact', topBlocks: 0 });
-  const listed = InvertedIndex.build(c.docs, { docIds, blockSize: 32, bmpBlockDocs: 8, store: 'compact' });
+  const listed = InvertedIndex.build(c.docs, { docIds, blockSize: 32, bmpBlockDocs: 8, store: 'compact', topBlocks: 64 });
   const listedPath = join(dir, 'listed.idx');
   listed.save(listedPath);
   const listedBytes = readFileSync(listedPath);
@@ -720,9 +720,9 @@ describe('InvertedIndex options and approximate search', () => {
     expect(after, `seed ${seed}`).toBeLessThan(before * 0.9);
   });
 
-  it('top-block lists (store compact): whole lists with no block limit and alpha 1 are exact; the defaults keep recall@10 >= 0.95 with exact scores', async () => {
+  it('top-block lists (store compact): whole lists with no block limit and alpha 1 are exact; the search defaults keep recall@10 >= 0.95 with exact scores', async () => {
     const whole = InvertedIndex.build(docs, { vocabSize: vocab, store: 'compact', topBlocks: 1 << 20 });
-    const listed = InvertedIndex.build(docs, { vocabSize: vocab, store: 'compact', reorder: 'bp' });
+    const listed = InvertedIndex.build(docs, { vocabSize: vocab, store: 'compact', reorder: 'bp', topBlocks: 64 });
     const none = InvertedIndex.build(docs, { vocabSize: vocab, store: 'compact', reorder: 'bp', topBlocks: 0 });
     expect(none.sizeBytes).toBeLessThan(listed.sizeBytes);
     let found = 0, total = 0, scoredDefault = 0, scoredFew = 0, foundFew = 0;
@@ -781,12 +781,24 @@ describe('InvertedIndex options and approximate search', () => {
     for (const bad of [-1, 1.5, (1 << 20) + 1, '8']) {
       expectCode(() => InvertedIndex.build(d, { store: 'compact', topBlocks: bad as number }), 'ERR_SPLADE_INVALID_ARGUMENT', /topBlocks/);
     }
-    const c = InvertedIndex.build(d, { store: 'compact' });
+    const c = InvertedIndex.build(d, { store: 'compact', topBlocks: 64 });
     for (const bad of [-1, 2.5, (1 << 24) + 1, NaN, '3']) {
       expectCode(() => c.search(q([2]), { k: 1, algorithm: 'approximate', blocks: bad as number }), 'ERR_SPLADE_INVALID_ARGUMENT', /blocks/);
     }
     expectCode(() => c.search(q([2]), { k: 1, algorithm: 'bmp', blocks: 10 }), 'ERR_SPLADE_INVALID_ARGUMENT', /approximate/);
     expect(Array.from(c.search(q([2]), { k: 2, algorithm: 'approximate', blocks: 1 }).ids)).toEqual([0, 1]);
+  });
+
+  it('builds top-block lists by default from 4096 blocks on, none below', () => {
+    for (const [n, lists] of [[4095, false], [4096, true]] as const) {
+      const d = Array.from({ length: n }, (_, i) => q([i % 97, 100 + (i % 13)], [1 + (i % 5), 2]));
+      const auto = InvertedIndex.build(d, { store: 'compact', bmpBlockDocs: 1 });
+      const none = InvertedIndex.build(d, { store: 'compact', bmpBlockDocs: 1, topBlocks: 0 });
+      if (lists) expect(auto.sizeBytes, `${n} blocks`).toBeGreaterThan(none.sizeBytes);
+      else expect(auto.sizeBytes, `${n} blocks`).toBe(none.sizeBytes);
+      const qv = q([3, 105], [1, 1]);
+      expect(Array.from(auto.search(qv, { k: 10, algorithm: 'approximate', alpha: 1, blocks: 0 }).ids)).toEqual(Array.from(none.search(qv, { k: 10, algorithm: 'exhaustive' }).ids));
+    }
   });
 
   it('searchBatch runs approximate search with its knobs', async () => {

@@ -308,7 +308,8 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
     sections.push_back({kBmpPackedGroups, packed.groups.data(), packed.groups.size()});
     sections.push_back({kBmpPackedEntries, packed.block_max.data(), packed.block_max.size()});
     sections.push_back({kBmpPackedPostings, packed.postings.data(), packed.postings.size()});
-    if (opts_.top_blocks > 0) {
+    const uint32_t lambda = opts_.top_blocks == kAutoTopBlocks ? auto_top_blocks(nb) : opts_.top_blocks;
+    if (lambda > 0) {
       // The store as its readers see it (the builder's own: no validation needed).
       BmpStore st;
       st.meta = &bmp_meta;
@@ -318,7 +319,6 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
       st.group_bytes = packed.groups.data();
       st.group_bytes_end = packed.groups.data() + packed.groups.size();
       st.records = packed.postings.data();
-      const uint32_t lambda = opts_.top_blocks == kAutoTopBlocks ? auto_top_blocks(nb) : opts_.top_blocks;
       top_blocks = encode_top_blocks(st, vocab, lambda, static_cast<uint32_t>(num_threads()));
       sections.push_back({kBmpTopBlocks, top_blocks.data(), top_blocks.size()});
     }

@@ -37,7 +37,8 @@ options (SPLADE):
                        twice; compact: the block-max store only, which every algorithm then reads
                        (a smaller file, the same results; needs --bits 8 and --bmp-block-docs > 0)
   --top-blocks N       compact only: blocks listed per term for --algorithm approximate (default
-                       1024, or one in 64 of the blocks where less, at least 64; 0: none)`;
+                       1024, or one in 64 of the blocks where less, at least 64; none under 4096
+                       blocks; 0: none)`;
 
 export async function run(argv: string[]): Promise<number> {
   const v = parse(argv, {
