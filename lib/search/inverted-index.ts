@@ -82,9 +82,9 @@ export interface BuildOptions {
    * listed best first (impact-ordered block lists in the manner of Seismic's pruned lists), 0..2^20;
    * default 1024, or one in 64 of the index's blocks where that is less (at least 64), and none under
    * 4096 blocks (about 131k documents at bmpBlockDocs 32: there block-max pruning finds more of the
-   * top 10 in less time); 0 leaves them out ('approximate' is then block-max pruning with alpha / beta). 8 bytes a listed block, plus a
-   * directory of 16 bytes per 10 (term, superblock) groups; bench/RESULTS.md gives the size, speed
-   * and recall at each setting.
+   * top 10 in less time); 0 leaves them out ('approximate' is then block-max pruning with alpha /
+   * beta). 8 bytes a listed block, plus a directory of 16 bytes per 10 (term, superblock) groups;
+   * bench/RESULTS.md gives the size, speed and recall at each setting.
    */
   topBlocks?: number;
 }

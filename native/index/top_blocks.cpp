@@ -216,9 +216,8 @@ const TopDirEntry* BlockFinder::dir_at(uint32_t sb) const {
 }
 
 // How far ahead the group headers are fetched: a walk from a directory entry reads at most
-// kTopDirStep headers (about 36 bytes each at 8.8M documents, 32 blocks a group); 8 lines covered the
-// walks best on topical 8.8M (bench/RESULTS.md, "approximate": 4 lines 0.86 ms, 8 lines 0.78,
-// 10 lines 0.78).
+// kTopDirStep headers (about 36 bytes each at 8.8M documents, 32 blocks a group); in a per-query loop
+// on topical 8.8M, 4 lines left `approximate` 10% slower than 8, and 10 were no faster.
 constexpr uint32_t kHeaderLines = 8;
 
 void BlockFinder::prefetch() {

@@ -107,8 +107,9 @@ struct BlockPostings {
 // lie at random places of the store, and a walk's loads and branches depend on each other, so one
 // finder's step alone waits for each miss in turn.
 //   prefetch(): fetches the group headers the step will walk (from its directory entry or the cursor);
-//   locate():   walks to the block's group and fetches the block maxima its record offset needs;
-//   finish():   sums the sizes of the records before it (false from locate(): none left).
+//   locate():   walks to the block's group and fetches the block maxima its record offset needs
+//               (false once the step it took was the last);
+//   finish():   sums the sizes of the records before the block's and writes its out[i].
 // next() is the three in a row.
 class BlockFinder {
  public:
