@@ -52,6 +52,7 @@ struct Scratch {
   std::vector<BlockSlot> slots;
   std::vector<Ranked> ranked;
   std::vector<BlockPostings> where, got;
+  std::vector<BlockFinder> finders;
   std::vector<uint32_t> listed_here, order, want_begin, want, want_x;
   uint32_t epoch = 0;
   void reset(uint32_t blocks) {
@@ -181,7 +182,8 @@ uint64_t approximate(const Index& ix, const TopBlockLists& tb, const Query& q, T
   }
   std::vector<BlockPostings>& got = s.got;
   got.resize(want.size());
-  std::vector<BlockFinder> finders;
+  std::vector<BlockFinder>& finders = s.finders;
+  finders.clear();
   for (uint32_t i = 0; i < n; ++i) {
     if (want_begin[i + 1] > want_begin[i]) {
       finders.emplace_back(st, tb, terms[i].id, want.data() + want_begin[i], want_begin[i + 1] - want_begin[i], got.data() + want_begin[i], group_mask);
@@ -225,7 +227,9 @@ uint64_t approximate(const Index& ix, const TopBlockLists& tb, const Query& q, T
       acc[d] = 0;
     }
   }
-  // 5. Without the terms beta left out, the k found are scored again with every term.
+  // 5. Without the terms beta left out, the k found are scored again with every term, each (term,
+  // block) found through the directory (rescore_any's cursors would walk each term's groups from
+  // its first).
   bool partial = false;
   for (const Term& t : terms) partial |= !t.listed;
   if (partial) {

@@ -319,7 +319,7 @@ std::vector<uint8_t> Builder::finish(const std::vector<std::string>& doc_ids) {
       st.group_bytes = packed.groups.data();
       st.group_bytes_end = packed.groups.data() + packed.groups.size();
       st.records = packed.postings.data();
-      top_blocks = encode_top_blocks(st, vocab, lambda, static_cast<uint32_t>(num_threads()));
+      top_blocks = encode_top_blocks(st, vocab, lambda);
       sections.push_back({kBmpTopBlocks, top_blocks.data(), top_blocks.size()});
     }
   } else if (with_bmp) {

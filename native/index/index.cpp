@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
-#include <thread>
 
 #include "../common/error.h"
 #include "../common/temp_file.h"
@@ -254,7 +253,7 @@ const TopBlockLists* Index::top_blocks() const {
   std::lock_guard<std::mutex> lock(bmp_mutex_);
   if (!top_blocks_ready_) {
     const SectionEntry& e = *top_blocks_section_;  // its checksum was checked with the store's (bmp())
-    top_blocks_ = view_top_blocks(data_ + e.offset, e.length, st, vocab_size(), std::max(1u, std::thread::hardware_concurrency()));
+    top_blocks_ = view_top_blocks(data_ + e.offset, e.length, st, vocab_size());
     top_blocks_ready_ = true;
   }
   return &top_blocks_;

@@ -3,10 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <mutex>
 #include <string>
-#include <thread>
 
 #include "../common/error.h"
+#include "../common/thread_pool.h"
 #include "bmp_packed.h"
 
 namespace splade::index {
@@ -69,30 +70,14 @@ void derive_term(const BmpStore& st, uint32_t t, uint32_t lambda, uint32_t step,
   std::sort(out.entries.begin(), out.entries.end(), better);
 }
 
-// Runs f(term, lists) for every term, terms split into contiguous parts over threads; f is called
-// for one part's terms in order.
+// Runs f(from, to, lists) on the pool's threads (thread_pool.h), once per contiguous range of terms;
+// f derives each term of its range into lists (derive_term) in order.
 template <class F>
-void for_each_term(const BmpStore& st, uint32_t vocab, uint32_t lambda, uint32_t step, uint32_t threads, F f) {
-  const uint32_t parts = std::max(1u, std::min(threads, 64u));
-  std::vector<std::thread> pool;
-  std::vector<std::exception_ptr> errors(parts);
-  for (uint32_t p = 0; p < parts; ++p) {
-    pool.emplace_back([&, p] {
-      try {
-        TermLists lists;
-        const uint32_t from = static_cast<uint32_t>(uint64_t{vocab} * p / parts), to = static_cast<uint32_t>(uint64_t{vocab} * (p + 1) / parts);
-        for (uint32_t t = from; t < to; ++t) {
-          derive_term(st, t, lambda, step, lists);
-          f(p, t, lists);
-        }
-      } catch (...) {
-        errors[p] = std::current_exception();
-      }
-    });
-  }
-  for (std::thread& th : pool) th.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
+void for_each_range(uint32_t vocab, F f) {
+  parallel_range(vocab, [&](size_t begin, size_t end, int) {
+    TermLists lists;
+    f(static_cast<uint32_t>(begin), static_cast<uint32_t>(end), lists);
+  });
 }
 
 uint64_t align8(uint64_t x) { return (x + 7) & ~uint64_t{7}; }
@@ -115,25 +100,37 @@ struct Layout {
 
 }  // namespace
 
-std::vector<uint8_t> encode_top_blocks(const BmpStore& st, uint32_t vocab, uint32_t lambda, uint32_t threads) {
+std::vector<uint8_t> encode_top_blocks(const BmpStore& st, uint32_t vocab, uint32_t lambda) {
   const uint32_t dir_step = kTopDirStep;
   if (lambda < 1 || lambda > kMaxTopBlocks) fail(kInvalidArgument, "topBlocks must be in [1, " + std::to_string(kMaxTopBlocks) + "]");
-  const uint32_t parts = std::max(1u, std::min(threads, 64u));
-  std::vector<std::vector<Entry>> entries(parts);
-  std::vector<std::vector<TopDirEntry>> dirs(parts);
+  // One part per range of terms, concatenated in term order below.
+  struct Part {
+    uint32_t from;
+    std::vector<Entry> entries;
+    std::vector<TopDirEntry> dir;
+  };
+  std::vector<Part> parts;
+  std::mutex parts_mutex;
   std::vector<uint8_t> floors(vocab);
   std::vector<uint64_t> n_entries(vocab), n_dir(vocab);
-  for_each_term(st, vocab, lambda, dir_step, parts, [&](uint32_t p, uint32_t t, const TermLists& l) {
-    entries[p].insert(entries[p].end(), l.entries.begin(), l.entries.end());
-    dirs[p].insert(dirs[p].end(), l.dir.begin(), l.dir.end());
-    floors[t] = l.floor;
-    n_entries[t] = l.entries.size();
-    n_dir[t] = l.dir.size();
+  for_each_range(vocab, [&](uint32_t from, uint32_t to, TermLists& l) {
+    Part part{from, {}, {}};
+    for (uint32_t t = from; t < to; ++t) {
+      derive_term(st, t, lambda, dir_step, l);
+      part.entries.insert(part.entries.end(), l.entries.begin(), l.entries.end());
+      part.dir.insert(part.dir.end(), l.dir.begin(), l.dir.end());
+      floors[t] = l.floor;
+      n_entries[t] = l.entries.size();
+      n_dir[t] = l.dir.size();
+    }
+    std::lock_guard<std::mutex> lock(parts_mutex);
+    parts.push_back(std::move(part));
   });
+  std::sort(parts.begin(), parts.end(), [](const Part& a, const Part& b) { return a.from < b.from; });
   uint64_t total = 0, total_dir = 0;
-  for (uint32_t p = 0; p < parts; ++p) {
-    total += entries[p].size();
-    total_dir += dirs[p].size();
+  for (const Part& part : parts) {
+    total += part.entries.size();
+    total_dir += part.dir.size();
   }
   const Layout lay(vocab, total, total_dir);
   std::vector<uint8_t> out(lay.end, 0);
@@ -147,22 +144,22 @@ std::vector<uint8_t> encode_top_blocks(const BmpStore& st, uint32_t vocab, uint3
     dir_begin[t + 1] = dir_begin[t] + n_dir[t];
   }
   uint64_t at = 0, dat = 0;
-  for (uint32_t p = 0; p < parts; ++p) {
-    for (const Entry& e : entries[p]) {
+  for (Part& part : parts) {
+    for (const Entry& e : part.entries) {
       const uint32_t bm = e.block << 8 | e.max, rc = e.record << 8 | e.count;
       std::memcpy(out.data() + lay.block_max + at * 4, &bm, 4);
       std::memcpy(out.data() + lay.record_count + at * 4, &rc, 4);
       ++at;
     }
-    std::memcpy(out.data() + lay.dir + dat * sizeof(TopDirEntry), dirs[p].data(), dirs[p].size() * sizeof(TopDirEntry));
-    dat += dirs[p].size();
-    std::vector<Entry>().swap(entries[p]);
+    if (!part.dir.empty()) std::memcpy(out.data() + lay.dir + dat * sizeof(TopDirEntry), part.dir.data(), part.dir.size() * sizeof(TopDirEntry));
+    dat += part.dir.size();
+    std::vector<Entry>().swap(part.entries);
   }
   std::memcpy(out.data() + lay.floor, floors.data(), vocab);
   return out;
 }
 
-TopBlockLists view_top_blocks(const uint8_t* data, uint64_t size, const BmpStore& st, uint32_t vocab, uint32_t threads) {
+TopBlockLists view_top_blocks(const uint8_t* data, uint64_t size, const BmpStore& st, uint32_t vocab) {
   if (size < sizeof(TopBlocksMeta)) corrupt("section too short");
   TopBlocksMeta meta;
   std::memcpy(&meta, data, sizeof meta);
@@ -186,16 +183,18 @@ TopBlockLists view_top_blocks(const uint8_t* data, uint64_t size, const BmpStore
     if (tb.begin[t + 1] < tb.begin[t] || tb.dir_begin[t + 1] < tb.dir_begin[t]) corrupt("bad term offsets");
   // Every term's list, floor and directory as the store gives them (the search trusts each).
   std::atomic<bool> bad{false};
-  for_each_term(st, vocab, meta.lambda, meta.dir_step, threads, [&](uint32_t, uint32_t t, const TermLists& l) {
-    if (bad.load(std::memory_order_relaxed)) return;
-    const uint64_t b = tb.begin[t], n = tb.begin[t + 1] - b, db = tb.dir_begin[t];
-    bool ok = n == l.entries.size() && tb.dir_begin[t + 1] - db == l.dir.size() && tb.floor[t] == l.floor;
-    for (uint64_t i = 0; ok && i < n; ++i) {
-      const Entry& e = l.entries[i];
-      ok = tb.block_max[b + i] == (e.block << 8 | e.max) && tb.record_count[b + i] == (e.record << 8 | e.count);
+  for_each_range(vocab, [&](uint32_t from, uint32_t to, TermLists& l) {
+    for (uint32_t t = from; t < to && !bad.load(std::memory_order_relaxed); ++t) {
+      derive_term(st, t, meta.lambda, meta.dir_step, l);
+      const uint64_t b = tb.begin[t], n = tb.begin[t + 1] - b, db = tb.dir_begin[t];
+      bool ok = n == l.entries.size() && tb.dir_begin[t + 1] - db == l.dir.size() && tb.floor[t] == l.floor;
+      for (uint64_t i = 0; ok && i < n; ++i) {
+        const Entry& e = l.entries[i];
+        ok = tb.block_max[b + i] == (e.block << 8 | e.max) && tb.record_count[b + i] == (e.record << 8 | e.count);
+      }
+      if (ok && !l.dir.empty()) ok = std::memcmp(tb.dir + db, l.dir.data(), l.dir.size() * sizeof(TopDirEntry)) == 0;
+      if (!ok) bad = true;
     }
-    if (ok && !l.dir.empty()) ok = std::memcmp(tb.dir + db, l.dir.data(), l.dir.size() * sizeof(TopDirEntry)) == 0;
-    if (!ok) bad = true;
   });
   if (bad) corrupt("lists disagree with the block-max store");
   return tb;

@@ -85,11 +85,12 @@ struct TopBlockLists {
 };
 
 // The section's bytes for a packed store (lambda in [1, kMaxTopBlocks]); the store need not be
-// validated (the builder's own), and the terms are derived on up to `threads` threads.
-std::vector<uint8_t> encode_top_blocks(const BmpStore& st, uint32_t vocab_size, uint32_t lambda, uint32_t threads);
+// validated (the builder's own), and the terms are derived on the pool's threads (thread_pool.h).
+std::vector<uint8_t> encode_top_blocks(const BmpStore& st, uint32_t vocab_size, uint32_t lambda);
 
-// Checks the section against a validated packed store (kCorruptFile on any difference) and views it.
-TopBlockLists view_top_blocks(const uint8_t* data, uint64_t size, const BmpStore& st, uint32_t vocab_size, uint32_t threads);
+// Checks the section against a validated packed store (kCorruptFile on any difference), deriving it
+// again on the pool's threads, and views it.
+TopBlockLists view_top_blocks(const uint8_t* data, uint64_t size, const BmpStore& st, uint32_t vocab_size);
 
 // Where a (term, block)'s postings are: record (absolute, into st.records), count, max.
 struct BlockPostings {

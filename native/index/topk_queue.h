@@ -38,7 +38,6 @@ class TopKQueue {
 
   void set_floor(float floor) { floor_ = floor; }
 
-  uint32_t capacity() const { return k_; }
   bool full() const { return heap_.size() >= k_; }
   float threshold() const { return std::max(full() ? heap_.front().score : -std::numeric_limits<float>::infinity(), floor_); }
 
